@@ -1,0 +1,63 @@
+# Two set-up commands: `make demo` and `make test`. Everything else is below them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help demo demo-pipeline dashboard test lint typecheck unit integration browser test-long \
+        bench bench-quick k8s-render clean-lake clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.base:
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	touch $@
+
+$(VENV)/.dashboard: $(VENV)/.base pyproject.toml
+	$(PIP) install --quiet -e '.[dashboard]'
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base pyproject.toml
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.dashboard
+
+demo-pipeline: $(VENV)/.dashboard ## run the whole pipeline on the embedded default (./lake, no Redis)
+	$(BIN)/bucketpipe ingest demo
+	$(BIN)/bucketpipe clean
+	$(BIN)/bucketpipe status
+
+demo: demo-pipeline ## the pipeline, then the dashboard on http://localhost:8501
+	$(BIN)/bucketpipe dashboard
+
+dashboard: $(VENV)/.dashboard ## start the dashboard on the current lake
+	$(BIN)/bucketpipe dashboard
+
+lint: $(VENV)/.dev ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.dev ## mypy on bucketpipe/ and jobs/
+	$(BIN)/mypy
+
+test: lint typecheck ## lint, type checks and the whole test suite
+	$(BIN)/python -m pytest
+
+unit: $(VENV)/.dev ## unit tests only (no servers)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(VENV)/.dev ## integration tests (moto S3, redis-server, fake Finnhub)
+	$(BIN)/python -m pytest tests/integration
+
+test-long: $(VENV)/.dev ## the suite with the long reliability modes
+	$(BIN)/python -m pytest --long
+
+clean-lake: ## delete the embedded demo lake (./lake)
+	rm -rf lake
+
+clean: ## delete the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

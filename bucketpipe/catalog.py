@@ -1,0 +1,141 @@
+"""The dataset catalog: each dataset's schema, key, event time and extraction, declared once.
+
+Clean uses it to build SQL, the dashboard to know what exists, the docs to describe it. The
+SQL built here is pure text (tested by exact strings); identifiers come only from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bucketpipe.duck import quote_ident, quote_literal
+from bucketpipe.layout import check_name
+
+ConflictPolicy = Literal["keep", "latest"]
+
+# Lineage columns every cleaned Finnhub/demo dataset carries.
+LINEAGE: tuple[tuple[str, str, str], ...] = (
+    ("_fetched_at", "TIMESTAMPTZ", "When the API call that produced the row was made."),
+    ("_ingest_run", "VARCHAR", "Input id of the ingest run the row came from."),
+    ("_clean_run", "VARCHAR", "Run id of the clean run that committed the row."),
+)
+LINEAGE_NAMES = tuple(name for name, _, _ in LINEAGE)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A typed column and the SQL expression that extracts it from a raw line.
+
+    The expression sees `item` (the JSON element of the body being turned into a row),
+    `params` (the request parameters as JSON), `body` and `requested_at`.
+    """
+
+    name: str
+    type: str
+    expr: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row is quarantined with `reason` when `condition` (SQL over the columns) is true."""
+
+    reason: str
+    condition: str
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset cleaned from raw API lines."""
+
+    name: str
+    description: str
+    endpoints: tuple[str, ...]
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    time_column: str
+    rules: tuple[Rule, ...] = ()
+    items: str | None = None
+    on_conflict: ConflictPolicy = "keep"
+    premium: bool = False
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        names = [c.name for c in self.columns]
+        missing = [k for k in (*self.primary_key, self.time_column) if k not in names]
+        if missing:
+            raise ValueError(f"{self.name}: key/time columns {missing} are not columns")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def schema(self) -> tuple[tuple[str, str], ...]:
+        """(name, type) of every stored column, lineage included."""
+        return tuple((c.name, c.type) for c in self.columns) + tuple(
+            (name, typ) for name, typ, _ in LINEAGE
+        )
+
+    def extract_sql(self, raw: str = "raw") -> str:
+        """SQL turning raw lines into typed rows plus `_reject_reason` (NULL when accepted)."""
+        endpoints = ", ".join(quote_literal(e) for e in self.endpoints)
+        if self.items:
+            items = f"CAST(json_extract(r.body, {quote_literal(self.items)}) AS JSON[])"
+            source = f"SELECT r.*, u.item FROM {raw} AS r, unnest({items}) AS u(item)"
+        else:
+            source = f"SELECT r.*, r.body AS item FROM {raw} AS r"
+        selects = ",\n    ".join(
+            f"CAST({c.expr} AS {c.type}) AS {quote_ident(c.name)}" for c in self.columns
+        )
+        typed = (
+            f"SELECT\n    {selects},\n"
+            f"    requested_at AS _fetched_at,\n"
+            f"    run AS _ingest_run\n"
+            f"  FROM ({source}) AS src\n"
+            f"  WHERE endpoint IN ({endpoints}) AND status = 200"
+        )
+        if self.rules:
+            cases = "\n".join(
+                f"    WHEN {r.condition} THEN {quote_literal(r.reason)}" for r in self.rules
+            )
+            reason = f"CASE\n{cases}\n  END"
+        else:
+            reason = "CAST(NULL AS VARCHAR)"
+        return f"SELECT *, {reason} AS _reject_reason\nFROM (\n  {typed}\n) AS typed"
+
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
+        raise ValueError(f"dataset {spec.name} registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> DatasetSpec:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def specs() -> list[DatasetSpec]:
+    _load()
+    return list(_REGISTRY.values())
+
+
+def for_endpoints(endpoints: Iterable[str]) -> list[DatasetSpec]:
+    """The datasets built from any of these raw endpoints."""
+    wanted = set(endpoints)
+    return [s for s in specs() if wanted.intersection(s.endpoints)]
+
+
+def _load() -> None:
+    # Dataset modules register themselves on import.
+    import bucketpipe.datasets  # noqa: F401

@@ -1,0 +1,1 @@
+"""Cleaning: turning raw lines into typed, deduplicated, partitioned, committed Parquet."""

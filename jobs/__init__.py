@@ -1,0 +1,1 @@
+"""Job entry points: the `bucketpipe` command and one module per subcommand."""

@@ -1,0 +1,104 @@
+"""What every subcommand shares: settings, logging, the context, run ids, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import ValidationError
+
+from bucketpipe.context import Context
+from bucketpipe.errors import (
+    BucketpipeError,
+    ConfigError,
+    LockBusy,
+    TransientError,
+)
+from bucketpipe.logs import configure_logging
+from bucketpipe.runs import resolve_run_id, utcnow
+from bucketpipe.settings import Settings, env_name
+
+log = logging.getLogger("bucketpipe")
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run failed, or some of its work failed (what succeeded is committed)
+EXIT_CONFIG = 2  # a setting or argument is wrong; the message says which
+EXIT_TEMPFAIL = 75  # a service was unreachable; the next run will try again
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from the environment, a validation error turned into a one-line ConfigError."""
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else "?"
+        name = env_name(field) if field in Settings.model_fields else field
+        raise ConfigError(f"{name}: {first['msg']}") from None
+
+
+def run_id_for(args: argparse.Namespace, settings: Settings, job: str) -> str:
+    return resolve_run_id(
+        job,
+        k8s_job_name=settings.run_id,
+        cli_run_id=getattr(args, "run_id", None),
+        now=utcnow(),
+    )
+
+
+@contextmanager
+def context(settings: Settings) -> Iterator[Context]:
+    ctx = Context.from_settings(settings)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def add_run_id(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--run-id",
+        help="run id (default: the Kubernetes Job name, else a UTC timestamp); "
+        "rerunning a committed run id is a no-op",
+    )
+
+
+def guarded(handler: Handler, args: argparse.Namespace, settings: Settings) -> int:
+    """Run a subcommand, mapping Bucketpipe's errors to one-line messages and exit codes."""
+    try:
+        return handler(args, settings)
+    except LockBusy as exc:
+        log.warning(str(exc))
+        return EXIT_OK
+    except ConfigError as exc:
+        log.error(str(exc))
+        return EXIT_CONFIG
+    except TransientError as exc:
+        log.error(str(exc))
+        return EXIT_TEMPFAIL
+    except BucketpipeError as exc:
+        log.error(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        log.error("interrupted; nothing was committed by the interrupted step")
+        return 130
+
+
+def setup_logging(settings: Settings | None) -> None:
+    if settings is None:
+        configure_logging()
+    else:
+        configure_logging(settings.log_level, settings.log_format)
+
+
+def fail_config(message: str) -> int:
+    configure_logging()
+    log.error(message)
+    sys.stderr.flush()
+    return EXIT_CONFIG

@@ -1,0 +1,52 @@
+"""`bucketpipe dashboard`: start the Streamlit dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bucketpipe.errors import ConfigError
+from bucketpipe.settings import Settings
+
+APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("dashboard", help="start the Streamlit dashboard")
+    parser.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
+    parser.set_defaults(handler=handle)
+
+
+def command(port: int, address: str) -> list[str]:
+    """The `streamlit run` command line for the dashboard."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def handle(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        import streamlit  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "the dashboard needs the 'dashboard' extra: pip install 'bucketpipe[dashboard]'"
+        ) from None
+    argv = command(args.port, args.address)
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process; nothing after runs
+    return 0  # pragma: no cover
