@@ -148,3 +148,51 @@ def announce_failure(ctx: Context, job: str, run_id: str, message: str) -> None:
 
 def announce_running(ctx: Context, job: str, run_id: str) -> None:
     ctx.signals.set_status(job, {"state": "running", "run_id": run_id, "started_at": ctx.now()})
+
+
+def ingest_demo(
+    ctx: Context,
+    *,
+    run_id: str,
+    symbols: list[str],
+    days: int,
+    interval_minutes: int,
+    seed: int,
+    defects: bool = True,
+    force: bool = False,
+) -> RunManifest | None:
+    """Land one run of the offline demo market; None if this run id was already committed."""
+    from bucketpipe.layout import input_id as make_input_id
+    from bucketpipe.sources.demo import SOURCE, DemoConfig, generate
+    from bucketpipe.storage import scratch_dir
+
+    if not force and already_committed(ctx, run_id, None) is not None:
+        log.info("run already committed; nothing to do (use --force)", extra={"run_id": run_id})
+        return None
+    started = ctx.now()
+    config = DemoConfig(
+        symbols=symbols,
+        days=days,
+        interval_minutes=interval_minutes,
+        seed=seed,
+        end=started,
+        defects=defects,
+    )
+    announce_running(ctx, f"ingest-{SOURCE}", run_id)
+    log.info(
+        "generating demo market", extra={"run_id": run_id, "symbols": len(symbols), "days": days}
+    )
+    writer = RawWriter(scratch_dir(ctx.settings.temp_dir))
+    try:
+        for record in generate(config, make_input_id(run_id, None)):
+            writer.write(record)
+        return commit_ingest(
+            ctx,
+            source=SOURCE,
+            run_id=run_id,
+            writer=writer,
+            started_at=started,
+            details={"symbols": symbols, "days": days, "interval_minutes": interval_minutes},
+        )
+    finally:
+        writer.discard()

@@ -25,7 +25,7 @@ def _default(field: str) -> str:
         value: Any = info.default_factory()  # type: ignore[call-arg]
     else:
         value = info.default
-    if value is None:
+    if value is None or value == "" or value == []:
         return "unset"
     if isinstance(value, SecretStr):
         return "unset"

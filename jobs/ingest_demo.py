@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any
 
-from bucketpipe.context import Context
-from bucketpipe.ingest import already_committed, announce_running, commit_ingest
-from bucketpipe.layout import input_id
-from bucketpipe.raw import RawWriter
+from bucketpipe.ingest import ingest_demo
 from bucketpipe.settings import Settings
-from bucketpipe.sources.demo import SOURCE, DemoConfig, generate
-from bucketpipe.storage import scratch_dir
 from jobs.common import EXIT_OK, add_run_id, context, run_id_for
-
-log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
@@ -38,50 +30,20 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
-    run_id = run_id_for(args, settings, "ingest-demo")
-    with context(settings) as ctx:
-        run_demo(ctx, args, settings, run_id)
-    return EXIT_OK
-
-
-def run_demo(ctx: Context, args: argparse.Namespace, settings: Settings, run_id: str) -> None:
-    if not args.force and already_committed(ctx, run_id, None) is not None:
-        log.info("run already committed; nothing to do (use --force)", extra={"run_id": run_id})
-        return
     symbols = (
         [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
         if args.symbols
         else settings.symbols
     )
-    started = ctx.now()
-    config = DemoConfig(
-        symbols=symbols,
-        days=args.days or settings.demo_days,
-        interval_minutes=args.interval or settings.demo_interval_minutes,
-        seed=settings.demo_seed if args.seed is None else args.seed,
-        end=started,
-        defects=not args.no_defects,
-    )
-    announce_running(ctx, f"ingest-{SOURCE}", run_id)
-    log.info(
-        "generating demo market",
-        extra={"run_id": run_id, "symbols": len(symbols), "days": config.days},
-    )
-    writer = RawWriter(scratch_dir(settings.temp_dir))
-    try:
-        for record in generate(config, input_id(run_id, None)):
-            writer.write(record)
-        commit_ingest(
+    with context(settings) as ctx:
+        ingest_demo(
             ctx,
-            source=SOURCE,
-            run_id=run_id,
-            writer=writer,
-            started_at=started,
-            details={
-                "symbols": symbols,
-                "days": config.days,
-                "interval_minutes": config.interval_minutes,
-            },
+            run_id=run_id_for(args, settings, "ingest-demo"),
+            symbols=symbols,
+            days=args.days or settings.demo_days,
+            interval_minutes=args.interval or settings.demo_interval_minutes,
+            seed=settings.demo_seed if args.seed is None else args.seed,
+            defects=not args.no_defects,
+            force=args.force,
         )
-    finally:
-        writer.discard()
+    return EXIT_OK

@@ -200,6 +200,7 @@ def _against_committed(
             f"CREATE OR REPLACE TEMP TABLE _old AS SELECT DISTINCT {key_cols} "
             f"FROM read_parquet({files}, union_by_name = true)"
         )
+        outcome.rows_duplicate += count(con, f"SELECT * FROM _batch SEMI JOIN _old {using}")
         return f"SELECT * FROM _batch ANTI JOIN _old {using}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _old AS SELECT {key_cols}, _fetched_at AS _old_fetched, "

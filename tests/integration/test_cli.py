@@ -1,0 +1,106 @@
+"""The `bucketpipe` command as users run it: exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import S3_KEY_ID, S3_SECRET, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": env.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+@pytest.fixture
+def lake_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
+        "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
+        "BUCKETPIPE_DEMO_DAYS": "5",
+        "HOME": str(tmp_path),
+    }
+
+
+def test_embedded_pipeline_from_the_command_line(lake_env: dict[str, str]) -> None:
+    ingest = run(["ingest", "demo", "--run-id", "demo-1"], lake_env)
+    assert ingest.returncode == 0, ingest.stderr
+    lines = [json.loads(line) for line in ingest.stderr.splitlines()]
+    assert any(line["message"] == "ingest committed" for line in lines)
+    clean = run(["clean"], lake_env)
+    assert clean.returncode == 0, clean.stderr
+    status = run(["status", "--json"], lake_env)
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    datasets = {d["dataset"]: d for d in report["datasets"]}
+    assert datasets["quotes"]["rows"] > 0
+    jobs = {j["job"]: j for j in report["jobs"]}
+    assert jobs["ingest-demo"]["run_id"] == "demo-1"
+    assert jobs["clean"]["state"] == "succeeded"
+    assert report["redis"] == "off"
+    again = run(["ingest", "demo", "--run-id", "demo-1"], lake_env)
+    assert again.returncode == 0
+    assert "already committed" in again.stderr
+    table = run(["status"], lake_env)
+    assert "quotes" in table.stdout and "ingest-demo" in table.stdout
+
+
+def test_bad_setting_exits_2_with_one_line(lake_env: dict[str, str]) -> None:
+    result = run(["status"], {**lake_env, "BUCKETPIPE_DUCKDB_THREADS": "zero"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "BUCKETPIPE_DUCKDB_THREADS" in lines[0]
+
+
+def test_unreachable_bucket_exits_75_with_one_line(lake_env: dict[str, str]) -> None:
+    env = {
+        **lake_env,
+        "BUCKETPIPE_LAKE": "s3://lake/prefix",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+    }
+    result = run(["ingest", "demo", "--days", "1"], env)
+    assert result.returncode == 75
+    errors = [json.loads(line) for line in result.stderr.splitlines()]
+    assert errors[-1]["level"] == "error"
+    assert "cannot reach the object store" in errors[-1]["message"]
+    assert S3_SECRET not in result.stderr
+
+
+def test_missing_bucket_exits_1_and_says_so(lake_env: dict[str, str], moto_endpoint: str) -> None:
+    env = {
+        **lake_env,
+        "BUCKETPIPE_LAKE": "s3://does-not-exist/prefix",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+    }
+    result = run(["ingest", "demo", "--days", "1"], env)
+    assert result.returncode == 1
+    last = json.loads(result.stderr.splitlines()[-1])
+    assert "NoSuchBucket" in last["message"]
+
+
+def test_config_masks_secrets(lake_env: dict[str, str]) -> None:
+    env = {**lake_env, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "FINNHUB_API_KEY": "fh-secret-123456"}
+    result = run(["config"], env)
+    assert result.returncode == 0
+    assert S3_SECRET not in result.stdout and "fh-secret-123456" not in result.stdout
+    assert "AWS_SECRET_ACCESS_KEY" in result.stdout and "***" in result.stdout

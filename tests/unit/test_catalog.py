@@ -1,0 +1,173 @@
+"""The catalog: declared datasets turn raw lines into typed rows and quarantine reasons."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import pytest
+
+from bucketpipe import catalog
+from bucketpipe.catalog import Column, DatasetSpec, Rule
+
+TINY = DatasetSpec(
+    name="tiny",
+    description="a test dataset",
+    endpoints=("thing",),
+    columns=(
+        Column("id", "BIGINT", "TRY_CAST(item->>'id' AS BIGINT)"),
+        Column("at", "TIMESTAMPTZ", "requested_at"),
+    ),
+    primary_key=("id",),
+    time_column="at",
+    rules=(Rule("missing id", "id IS NULL"),),
+    items="$.data[*]",
+)
+
+
+def test_extract_sql_is_exact() -> None:
+    assert TINY.extract_sql("raw") == (
+        "SELECT *, CASE\n"
+        "    WHEN id IS NULL THEN 'missing id'\n"
+        "  END AS _reject_reason\n"
+        "FROM (\n"
+        "  SELECT\n"
+        "    CAST(TRY_CAST(item->>'id' AS BIGINT) AS BIGINT) AS \"id\",\n"
+        '    CAST(requested_at AS TIMESTAMPTZ) AS "at",\n'
+        "    requested_at AS _fetched_at,\n"
+        "    run AS _ingest_run\n"
+        "  FROM (SELECT r.*, u.item FROM raw AS r, "
+        "unnest(CAST(json_extract(r.body, '$.data[*]') AS JSON[])) AS u(item)) AS src\n"
+        "  WHERE endpoint IN ('thing') AND status = 200\n"
+        ") AS typed"
+    )
+
+
+def test_key_columns_must_exist() -> None:
+    with pytest.raises(ValueError, match="not columns"):
+        DatasetSpec(
+            name="bad",
+            description="",
+            endpoints=("x",),
+            columns=(Column("a", "INT", "1"),),
+            primary_key=("b",),
+            time_column="a",
+        )
+
+
+def raw_table(lines: list[dict[str, Any]]) -> duckdb.DuckDBPyConnection:
+    """An in-memory `raw` relation shaped like the raw JSON-lines files."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE TABLE raw (run VARCHAR, source VARCHAR, endpoint VARCHAR, path VARCHAR, "
+        "params JSON, requested_at TIMESTAMPTZ, status INTEGER, error VARCHAR, body JSON)"
+    )
+    for line in lines:
+        con.execute(
+            "INSERT INTO raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                line.get("run", "r1"),
+                "test",
+                line["endpoint"],
+                None,
+                json.dumps(line.get("params", {})),
+                line.get("requested_at", datetime(2026, 11, 20, 15, tzinfo=UTC)),
+                line.get("status", 200),
+                None,
+                json.dumps(line["body"]),
+            ],
+        )
+    return con
+
+
+def rows(con: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> list[dict[str, Any]]:
+    cur = con.execute(spec.extract_sql("raw"))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_items_path_unnests_lists() -> None:
+    con = raw_table([{"endpoint": "thing", "body": {"data": [{"id": 1}, {"id": "x"}, {}]}}])
+    out = sorted(rows(con, TINY), key=lambda r: (r["id"] is None, r["id"]))
+    assert [r["id"] for r in out] == [1, None, None]
+    assert [r["_reject_reason"] for r in out] == [None, "missing id", "missing id"]
+
+
+def quote(symbol: str = "AAPL", **body: Any) -> dict[str, Any]:
+    base = {
+        "c": 101.0,
+        "d": 1.0,
+        "dp": 1.0,
+        "h": 102.0,
+        "l": 99.0,
+        "o": 100.0,
+        "pc": 100.0,
+        "t": 1795186800,
+    }
+    base.update(body)
+    return {"endpoint": "quote", "params": {"symbol": symbol}, "body": base}
+
+
+def test_quote_is_typed() -> None:
+    [row] = rows(raw_table([quote()]), catalog.get("quotes"))
+    assert row["symbol"] == "AAPL"
+    assert row["ts"] == datetime(2026, 11, 20, 15, tzinfo=UTC)
+    assert (row["price"], row["high"], row["low"], row["prev_close"]) == (101.0, 102.0, 99.0, 100.0)
+    assert row["_reject_reason"] is None
+
+
+def test_quote_change_is_computed_when_missing() -> None:
+    line = quote(c=103.0, h=104.0)
+    del line["body"]["d"], line["body"]["dp"]
+    [row] = rows(raw_table([line]), catalog.get("quotes"))
+    assert row["change"] == pytest.approx(3.0)
+    assert row["change_pct"] == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"c": 0, "h": 0, "l": 0, "o": 0, "pc": 0, "t": 0}, "unknown symbol: all-zero quote"),
+        ({"t": 0}, "missing quote time"),
+        ({"c": None}, "missing price"),
+        ({"c": -101.0, "h": 0, "l": 0}, "non-positive price"),
+        ({"c": 10100.0}, "price outside the day's range"),
+        ({"c": 300.0, "h": None, "l": None}, "price more than 50% away from the previous close"),
+        ({"c": "n/a"}, "missing price"),
+    ],
+)
+def test_bad_quotes_are_quarantined_with_a_reason(body: dict[str, Any], reason: str) -> None:
+    [row] = rows(raw_table([quote(**body)]), catalog.get("quotes"))
+    assert row["_reject_reason"] == reason
+
+
+def test_failed_calls_are_not_rows() -> None:
+    line = quote()
+    line["status"] = 429
+    assert rows(raw_table([line]), catalog.get("quotes")) == []
+
+
+def test_profile_is_typed_and_empty_profile_rejected() -> None:
+    good = {
+        "endpoint": "profile",
+        "params": {"symbol": "AAPL"},
+        "body": {
+            "ticker": "AAPL",
+            "name": "Apple Inc",
+            "ipo": "1980-12-12",
+            "marketCapitalization": 3.0e6,
+        },
+    }
+    empty = {"endpoint": "profile", "params": {"symbol": "ZZZZ"}, "body": {}}
+    out = {r["symbol"]: r for r in rows(raw_table([good, empty]), catalog.get("company_profiles"))}
+    assert out["AAPL"]["name"] == "Apple Inc"
+    assert str(out["AAPL"]["ipo"]) == "1980-12-12"
+    assert str(out["AAPL"]["as_of"]) == "2026-11-20"
+    assert out["AAPL"]["_reject_reason"] is None
+    assert out["ZZZZ"]["_reject_reason"] == "unknown symbol: empty profile"
+
+
+def test_for_endpoints_finds_the_datasets() -> None:
+    names = {s.name for s in catalog.for_endpoints(["quote"])}
+    assert "quotes" in names and "company_profiles" not in names

@@ -1,0 +1,45 @@
+"""Logging: JSON lines off a terminal, readable lines on one, secrets masked everywhere."""
+
+import io
+import json
+import logging
+
+from bucketpipe.logs import configure_logging, mask, register_secrets
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_json_lines_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "auto", stream)
+    logging.getLogger("bucketpipe.test").info("committed", extra={"run_id": "r1", "rows": 3})
+    entry = json.loads(stream.getvalue().strip().splitlines()[-1])
+    assert entry["message"] == "committed"
+    assert entry["run_id"] == "r1"
+    assert entry["rows"] == 3
+    assert entry["level"] == "info"
+
+
+def test_text_on_a_terminal() -> None:
+    stream = _Tty()
+    configure_logging("INFO", "auto", stream)
+    logging.getLogger("bucketpipe.test").warning("careful", extra={"dataset": "quotes"})
+    line = stream.getvalue().strip().splitlines()[-1]
+    assert "WARNING" in line and "careful" in line and "dataset=quotes" in line
+    assert not line.startswith("{")
+
+
+def test_registered_secrets_never_reach_the_output() -> None:
+    register_secrets(["s3cr3t-value-xyz", None, "ab"])
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    logging.getLogger("bucketpipe.test").error(
+        "failed with key s3cr3t-value-xyz", extra={"url": "http://x/?token=s3cr3t-value-xyz"}
+    )
+    assert "s3cr3t-value-xyz" not in stream.getvalue()
+    assert "***" in stream.getvalue()
+    # Values too short to be secrets are not masked (they would mangle ordinary text).
+    assert mask("ab cd") == "ab cd"
