@@ -56,6 +56,9 @@ integration: $(VENV)/.dev ## integration tests (moto S3, redis-server, fake Finn
 test-long: $(VENV)/.dev ## the suite with the long reliability modes
 	$(BIN)/python -m pytest --long
 
+k8s-render: $(VENV)/.dev ## render the Kubernetes manifests (kubectl kustomize k8s)
+	$(BIN)/kubectl kustomize k8s
+
 clean-lake: ## delete the embedded demo lake (./lake)
 	rm -rf lake
 

@@ -79,14 +79,19 @@ def s3_secret_sql(
     return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
 
 
-def settings_sql(*, memory_limit: str, threads: int, temp_dir: str) -> list[str]:
+def settings_sql(
+    *, memory_limit: str, threads: int, temp_dir: str, max_temp_size: str | None = None
+) -> list[str]:
     """The SET statements that size DuckDB for the pod."""
-    return [
+    statements = [
         f"SET memory_limit = {quote_literal(memory_limit)}",
         f"SET threads = {int(threads)}",
         f"SET temp_directory = {quote_literal(temp_dir)}",
         "SET preserve_insertion_order = false",
     ]
+    if max_temp_size:
+        statements.append(f"SET max_temp_directory_size = {quote_literal(max_temp_size)}")
+    return statements
 
 
 def load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
@@ -119,6 +124,7 @@ def connect(
         memory_limit=memory_limit or settings.duckdb_memory_limit,
         threads=threads or settings.duckdb_threads,
         temp_dir=str(temp),
+        max_temp_size=settings.duckdb_max_temp_size,
     ):
         con.execute(statement)
     if settings.lake_is_s3:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,6 +30,10 @@ FINNHUB_DATASETS = (
     "social_sentiment",
     "dividends",
 )
+
+FINNHUB_NEWS_CATEGORIES = ("general", "forex", "crypto", "merger")
+# A cadence interval: `0` (every run) or a number with a unit s/m/h/d.
+_INTERVAL = re.compile(r"^(0|\d+(\.\d+)?[smhd])$")
 
 
 def _env(name: str) -> Any:
@@ -137,6 +142,12 @@ class Settings(BaseSettings):
         "DuckDB spills to the temp directory instead of failing.",
     )
     duckdb_threads: int = Field(2, ge=1, description="DuckDB worker threads (the pod's CPUs).")
+    duckdb_max_temp_size: str | None = Field(
+        None,
+        description="Cap on DuckDB's spill files (e.g. `1.5GiB`); keep it below the temp "
+        "emptyDir's sizeLimit so a large spill fails the query instead of evicting the pod. "
+        "Unset: DuckDB's default (90% of the free disk).",
+    )
     temp_dir: str = Field(
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "bucketpipe"),
         description="Scratch space for DuckDB spills and files before upload (an emptyDir in "
@@ -189,6 +200,52 @@ class Settings(BaseSettings):
     finnhub_candle_days: int = Field(30, ge=1, description="Days of daily candles fetched.")
     finnhub_insider_days: int = Field(90, ge=1, description="Days of insider transactions.")
     finnhub_dividend_years: int = Field(5, ge=1, description="Years of dividends fetched.")
+
+    # --- finnhub ingest: cadences, retries, sharding (sources/finnhub) --------------------
+    finnhub_cadences: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Overrides of the refresh cadences, comma-separated `dataset=interval` "
+        "(`30m`, `6h`, `1d`; `0` = every run), e.g. `company_news=30m,basic_financials=7d`.",
+    )
+    finnhub_news_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["general", "forex", "crypto", "merger"],
+        description="Market news categories fetched (`general`, `forex`, `crypto`, `merger`).",
+    )
+    finnhub_news_window_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="Longest date range of one company-news call; a longer catch-up is split "
+        "into windows of this many days.",
+    )
+    finnhub_calendar_days: int = Field(
+        30, ge=1, le=365, description="Days ahead covered by the IPO and earnings calendars."
+    )
+    finnhub_backoff_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="Delay before the first retry of a call; it doubles with each retry, with "
+        "random jitter.",
+    )
+    finnhub_backoff_max_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Longest wait before a retry, and the longest `Retry-After` honoured; a "
+        "server asking for longer fails the call (it is due again next run).",
+    )
+    finnhub_run_budget_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="A run starts no new call after this long; what is left stays due for the "
+        "next run. Keep it below the schedule interval.",
+    )
+    job_completion_index: int | None = Field(
+        None,
+        ge=0,
+        validation_alias=_env("JOB_COMPLETION_INDEX"),
+        description="Shard index of a Kubernetes Indexed Job pod (`JOB_COMPLETION_INDEX`, set "
+        "by Kubernetes); used with `ingest finnhub --shards N`.",
+    )
 
     # --- bucket source ------------------------------------------------------------------
     source: str | None = Field(
@@ -246,6 +303,16 @@ class Settings(BaseSettings):
     dashboard_password: SecretStr | None = Field(
         None, description="Optional shared password for the dashboard. From a Secret."
     )
+    # Read-only lake credentials for the dashboard and `bucketpipe sql` (the readers).
+    reader_access_key_id: SecretStr | None = Field(
+        None,
+        description="Read-only S3 access key the dashboard and `bucketpipe sql` read the lake "
+        "with, when the deployment provides one (else `AWS_ACCESS_KEY_ID`). From a Secret.",
+    )
+    reader_secret_access_key: SecretStr | None = Field(
+        None,
+        description="Secret key of `BUCKETPIPE_READER_ACCESS_KEY_ID`. From a Secret.",
+    )
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -267,12 +334,57 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("finnhub_cadences", "finnhub_news_categories", mode="before")
+    @classmethod
+    def _split_finnhub_lists(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("finnhub_cadences")
+    @classmethod
+    def _check_cadences(cls, value: list[str]) -> list[str]:
+        for item in value:
+            name, _, interval = item.partition("=")
+            if name.strip() not in FINNHUB_DATASETS or not _INTERVAL.match(interval.strip()):
+                raise ValueError(
+                    f"bad cadence {item!r}: use dataset=interval, e.g. company_news=30m "
+                    f"(intervals: 0, 90s, 30m, 6h, 1d, 7d; datasets: {list(FINNHUB_DATASETS)})"
+                )
+        return value
+
+    @field_validator("finnhub_news_categories")
+    @classmethod
+    def _check_categories(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(FINNHUB_NEWS_CATEGORIES))
+        if unknown:
+            raise ValueError(
+                f"unknown news categories {unknown}; choose from {list(FINNHUB_NEWS_CATEGORIES)}"
+            )
+        return value
+
     @field_validator("quality_thresholds", mode="before")
     @classmethod
     def _split_thresholds(cls, value: Any) -> Any:
         value = _csv(value)
         if isinstance(value, list) and len(value) != 4:
             raise ValueError("give four thresholds: completeness,uniqueness,consistency,validity")
+        return value
+
+    @field_validator(
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "redis_password",
+        "finnhub_api_key",
+        "source_access_key_id",
+        "source_secret_access_key",
+        "dashboard_password",
+        "duckdb_max_temp_size",
+        mode="before",
+    )
+    @classmethod
+    def _empty_secret_is_unset(cls, value: Any) -> Any:
+        # Compose and Kubernetes pass unset optional values as empty strings.
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("redis_url", "aws_endpoint_url", "source", "source_endpoint_url")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from bucketpipe import __version__
 from bucketpipe.errors import ConfigError
@@ -18,6 +20,9 @@ SUBCOMMANDS = (
     "jobs.status",
     "jobs.config",
     "jobs.dashboard",
+    "jobs.sql",
+    "jobs.compact",
+    "jobs.bench",
 )
 
 
@@ -34,7 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Kubernetes stops a pod with SIGTERM; as PID 1 Python would ignore it. Stopping at once is
+    # safe: every commit is atomic, and the interrupted run is redone by the next one.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -86,7 +86,7 @@ def guarded(handler: Handler, args: argparse.Namespace, settings: Settings) -> i
         log.error(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        log.error("interrupted; nothing was committed by the interrupted step")
+        log.error("stopped; what was committed stays, the unfinished run is redone next time")
         return 130
 
 

@@ -318,6 +318,18 @@ def test_duckdb_memory_is_sized_below_the_container_limit(
         assert threads <= max(1, cpu_millicores(container["resources"]["limits"]["cpu"]) // 1000)
 
 
+def test_duckdb_spills_stay_inside_the_temp_emptydir(
+    every_rendering: list[dict[str, Any]],
+) -> None:
+    """A spill larger than the emptyDir would get the pod evicted; DuckDB must stop first."""
+    for workload, container in bucketpipe_containers(every_rendering):
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        [tmp] = [v for v in workload.pod_spec["volumes"] if v["name"] == "tmp"]
+        size = memory_bytes(tmp["emptyDir"]["sizeLimit"])
+        cap = duckdb_bytes(env["BUCKETPIPE_DUCKDB_MAX_TEMP_SIZE"])
+        assert cap < size, f"{workload.name}: spill cap {cap} >= emptyDir {size}"
+
+
 def test_writable_paths_are_emptydirs(every_rendering: list[dict[str, Any]]) -> None:
     """The root filesystem is read-only: the temp dir and $HOME must be emptyDir mounts."""
     home = final_stage_env()["HOME"]

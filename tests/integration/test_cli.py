@@ -104,3 +104,28 @@ def test_config_masks_secrets(lake_env: dict[str, str]) -> None:
     assert result.returncode == 0
     assert S3_SECRET not in result.stdout and "fh-secret-123456" not in result.stdout
     assert "AWS_SECRET_ACCESS_KEY" in result.stdout and "***" in result.stdout
+
+
+def test_sigterm_stops_a_run_cleanly_without_committing(lake_env: dict[str, str]) -> None:
+    import signal
+    import time
+
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": lake_env["HOME"]}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "ingest", "demo", "--days", "3650", "--run-id", "long"],
+        env={**base, **lake_env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lake = Path(lake_env["BUCKETPIPE_LAKE"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(
+        Path(lake_env["BUCKETPIPE_TEMP_DIR"]).rglob("*.jsonl.gz")
+    ):
+        time.sleep(0.1)  # wait until it is writing raw lines
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    last = json.loads(stderr.strip().splitlines()[-1])
+    assert last["message"].startswith("stopped;")
+    assert not (lake / "_runs" / "ingest" / "long.json").exists()

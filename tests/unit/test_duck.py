@@ -61,6 +61,13 @@ def test_settings_sql() -> None:
     ]
 
 
+def test_spill_cap_is_set_when_configured() -> None:
+    statements = settings_sql(
+        memory_limit="1GB", threads=1, temp_dir="/tmp/x", max_temp_size="1536MiB"
+    )
+    assert statements[-1] == "SET max_temp_directory_size = '1536MiB'"
+
+
 def test_bucket_scope() -> None:
     assert lake_bucket_scope("s3://lake/prefix/more") == "s3://lake"
     assert lake_bucket_scope("/data/lake") is None

@@ -87,3 +87,13 @@ def test_readme_configuration_table_is_in_step() -> None:
     )
     for name in all_env_names():
         assert f"`{name}`" in settings_table()
+
+
+def test_empty_secrets_from_compose_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINNHUB_API_KEY", "")
+    monkeypatch.setenv("BUCKETPIPE_DASHBOARD_PASSWORD", "  ")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "")
+    settings = Settings()
+    assert settings.finnhub_api_key is None
+    assert settings.dashboard_password is None
+    assert settings.aws_access_key_id is None
