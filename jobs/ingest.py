@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 # One module per source, each with `register(subparsers)`.
-SOURCES = ("jobs.ingest_demo",)
+SOURCES = ("jobs.ingest_demo", "jobs.ingest_finnhub")
 
 
 def register(sub: Any) -> None:

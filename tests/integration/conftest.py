@@ -1,0 +1,5 @@
+"""Fixtures of the integration tests (the fake Finnhub server)."""
+
+from tests.fakes.finnhub_fixtures import finnhub_server
+
+__all__ = ["finnhub_server"]
