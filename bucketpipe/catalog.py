@@ -14,6 +14,7 @@ from bucketpipe.duck import quote_ident, quote_literal
 from bucketpipe.layout import check_name
 
 ConflictPolicy = Literal["keep", "latest"]
+PartitionGrain = Literal["day", "month", "year"]
 
 # Lineage columns every cleaned Finnhub/demo dataset carries.
 LINEAGE: tuple[tuple[str, str, str], ...] = (
@@ -29,7 +30,8 @@ class Column:
     """A typed column and the SQL expression that extracts it from a raw line.
 
     The expression sees `item` (the JSON element of the body being turned into a row),
-    `params` (the request parameters as JSON), `body` and `requested_at`.
+    `params` (the request parameters as JSON), `body` and `requested_at`; with an `Arrays`
+    source also `item_source` (the label of the array) and, inside `within`, `parent`.
     """
 
     name: str
@@ -47,6 +49,58 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Arrays:
+    """Rows from several JSON arrays of a body (or of each element of an outer array).
+
+    `paths` are (label, JSONPath) pairs; rows of every path are concatenated and the label is
+    visible to column expressions as `item_source`. With `within` (a JSONPath such as
+    `$.data[*]`), the paths are evaluated inside each outer element, visible as `parent`.
+    Raw is scanned once: the arrays of a line are unnested side by side.
+    """
+
+    paths: tuple[tuple[str, str], ...]
+    within: str | None = None
+
+    def source_sql(self, raw: str) -> str:
+        of = "p.parent" if self.within else "r.body"
+        branches = " UNION ALL ".join(
+            f"SELECT {quote_literal(label)} AS item_source, "
+            f"unnest(json_extract({of}, {quote_literal(path)})) AS item"
+            for label, path in self.paths
+        )
+        if not self.within:
+            return f"SELECT r.*, u.item_source, u.item FROM {raw} AS r, LATERAL ({branches}) AS u"
+        outer = f"unnest(json_extract(r.body, {quote_literal(self.within)})) AS p(parent)"
+        return (
+            f"SELECT r.*, p.parent, u.item_source, u.item FROM {raw} AS r, {outer}, "
+            f"LATERAL ({branches}) AS u"
+        )
+
+
+@dataclass(frozen=True)
+class Zipped:
+    """Rows from parallel arrays of a body (`{"t": [...], "c": [...]}`), zipped by position.
+
+    Each row's `item` is an object with one value per key, e.g. `{"t": 1, "c": 2.5}`. Arrays
+    of unequal length are padded with nulls; a key that is missing or not an array counts as
+    empty. Each array is extracted once per body (not once per row: bodies can be large).
+    """
+
+    keys: tuple[str, ...]
+
+    def source_sql(self, raw: str) -> str:
+        arrays = ", ".join(
+            f"unnest(json_extract(r.body, {quote_literal(f'$.{k}[*]')})) AS {quote_ident(k)}"
+            for k in self.keys
+        )
+        fields = ", ".join(f"{quote_literal(k)}, u.{quote_ident(k)}" for k in self.keys)
+        return (
+            f"SELECT r.*, json_object({fields}) AS item "
+            f"FROM {raw} AS r, LATERAL (SELECT {arrays}) AS u"
+        )
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """A dataset cleaned from raw API lines."""
 
@@ -57,10 +111,16 @@ class DatasetSpec:
     primary_key: tuple[str, ...]
     time_column: str
     rules: tuple[Rule, ...] = ()
-    items: str | None = None
+    # Where a body's rows are: None (the body is one row), a JSONPath such as `$[*]`, or an
+    # `Arrays`/`Zipped` source for bodies that need more than one level.
+    items: str | Arrays | Zipped | None = None
     on_conflict: ConflictPolicy = "keep"
+    partition_by: PartitionGrain = "day"
     premium: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Datasets computed from other datasets after each clean run (no raw endpoints, no SQL
+    # extraction); their column expressions are unused.
+    derived_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -68,6 +128,8 @@ class DatasetSpec:
         missing = [k for k in (*self.primary_key, self.time_column) if k not in names]
         if missing:
             raise ValueError(f"{self.name}: key/time columns {missing} are not columns")
+        if self.derived_from and self.endpoints:
+            raise ValueError(f"{self.name}: a derived dataset has no raw endpoints")
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -81,8 +143,12 @@ class DatasetSpec:
 
     def extract_sql(self, raw: str = "raw") -> str:
         """SQL turning raw lines into typed rows plus `_reject_reason` (NULL when accepted)."""
+        if self.derived_from:
+            raise ValueError(f"{self.name} is derived from {self.derived_from}, not extracted")
         endpoints = ", ".join(quote_literal(e) for e in self.endpoints)
-        if self.items:
+        if isinstance(self.items, Arrays | Zipped):
+            source = self.items.source_sql(raw)
+        elif self.items:
             items = f"CAST(json_extract(r.body, {quote_literal(self.items)}) AS JSON[])"
             source = f"SELECT r.*, u.item FROM {raw} AS r, unnest({items}) AS u(item)"
         else:
@@ -95,7 +161,9 @@ class DatasetSpec:
             f"    requested_at AS _fetched_at,\n"
             f"    run AS _ingest_run\n"
             f"  FROM ({source}) AS src\n"
-            f"  WHERE endpoint IN ({endpoints}) AND status = 200"
+            # A line whose call failed (an error status, or a 200 answer that was malformed or
+            # not the endpoint's shape) carries its reason in `error`: it is not data.
+            f"  WHERE endpoint IN ({endpoints}) AND status = 200 AND error IS NULL"
         )
         if self.rules:
             cases = "\n".join(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from bucketpipe.catalog import LINEAGE_NAMES, ConflictPolicy
+from bucketpipe.catalog import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
 from bucketpipe.duck import quote_ident, quote_literal, sql_list
 from bucketpipe.layout import clean_key, partition_of, quarantine_key
 from bucketpipe.runs import DatasetResult
@@ -36,8 +36,17 @@ class Target:
     primary_key: tuple[str, ...]
     time_column: str
     on_conflict: ConflictPolicy = "keep"
+    # Small datasets rewritten often (daily bars, indicators) use month or year partitions so a
+    # rewrite touches one file, not one per day.
+    partition_by: PartitionGrain = "day"
     # Columns that do not take part in "is this row a change?" (lineage, flags).
     volatile: tuple[str, ...] = LINEAGE_NAMES
+    # Compare with committed rows of every partition, not only the batch's: datasets whose
+    # partition is the landing day (generic files) repeat rows across days.
+    match_all_partitions: bool = False
+    # Tie-breakers after `_fetched_at` when one batch repeats a key (e.g. the row position
+    # in its file, so the last row of a file wins under `latest`).
+    order_columns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,9 +74,13 @@ class MergeOutcome:
         )
 
 
-def partition_expr(time_column: str) -> str:
-    """SQL for the `dt` partition of a row: the UTC date of its event time."""
-    return f"CAST({quote_ident(time_column)} AS DATE)"
+def partition_expr(time_column: str, grain: PartitionGrain = "day") -> str:
+    """SQL for the `dt` partition of a row: the UTC date of its event time (or the first day
+    of its month or year)."""
+    column = quote_ident(time_column)
+    if grain == "day":
+        return f"CAST({column} AS DATE)"
+    return f"CAST(date_trunc('{grain}', CAST({column} AS DATE)) AS DATE)"
 
 
 def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -124,9 +137,14 @@ def merge_rows(
     outcome = MergeOutcome(rows_in=count(con, f"SELECT * FROM {rows_table}"))
     pk = ", ".join(quote_ident(k) for k in target.primary_key)
     order = "DESC" if target.on_conflict == "latest" else "ASC"
+    # Ties end on the ingest run, so the same inputs always keep the same row (a rerun after
+    # a crash commits exactly what an uninterrupted run would have).
+    available = {c for c, _ in table_columns(con, rows_table)}
+    ordering = [c for c in ("_fetched_at", *target.order_columns, "_ingest_run") if c in available]
+    tiebreak = ", ".join(f"{quote_ident(c)} {order} NULLS LAST" for c in ordering) or "1"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {rows_table} "
-        f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY _fetched_at {order} NULLS LAST) = 1"
+        f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {tiebreak}) = 1"
     )
     batch_rows = count(con, "SELECT * FROM _batch")
     outcome.rows_duplicate = outcome.rows_in - batch_rows
@@ -135,10 +153,16 @@ def merge_rows(
     partitions = [
         str(r[0])
         for r in con.execute(
-            f"SELECT DISTINCT CAST({partition_expr(target.time_column)} AS VARCHAR) FROM _batch"
+            "SELECT DISTINCT CAST("
+            f"{partition_expr(target.time_column, target.partition_by)} AS VARCHAR) FROM _batch"
         ).fetchall()
     ]
-    existing = current.files_for(partitions=partitions) if current else []
+    if current is None:
+        existing: list[FileEntry] = []
+    elif target.match_all_partitions:
+        existing = list(current.files)
+    else:
+        existing = current.files_for(partitions=partitions)
     output_sql = "SELECT * FROM _batch"
     if existing:
         output_sql = _against_committed(con, store, target, existing, columns, outcome)
@@ -250,40 +274,54 @@ def _write_files(
     out_dir = scratch / f"out-{target.dataset}"
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    dt = partition_expr(target.time_column)
+    dt = partition_expr(target.time_column, target.partition_by)
     con.execute(
         f"COPY (SELECT *, {dt} AS dt FROM ({output_sql})) TO {quote_literal(str(out_dir))} "
         f"({PARQUET_OPTIONS}, PARTITION_BY (dt), WRITE_PARTITION_COLUMNS false)"
     )
     entries: list[FileEntry] = []
-    time_col = quote_ident(target.time_column)
     for index, path in enumerate(sorted(out_dir.rglob("*.parquet"))):
         day = partition_of(path.relative_to(out_dir).as_posix())
         if day is None:
             continue
-        stats = con.execute(
-            f"SELECT count(*), min({time_col})::VARCHAR, max({time_col})::VARCHAR "
-            f"FROM read_parquet({quote_literal(str(path))})"
-        ).fetchone()
-        assert stats is not None
-        rows, low, high = int(stats[0]), stats[1], stats[2]
-        if rows == 0:
-            continue
         key = clean_key(target.dataset, day, f"{run_id}-v{version}-{index}")
+        entry = file_entry(con, path, key, day, target.time_column, run_id)
+        if entry.rows == 0:
+            continue
         store.upload(key, path, content_type="application/vnd.apache.parquet")
-        entries.append(
-            FileEntry(
-                key=key,
-                rows=rows,
-                bytes=path.stat().st_size,
-                partition=day,
-                min_time=_as_time(low),
-                max_time=_as_time(high),
-                run_id=run_id,
-            )
-        )
+        entries.append(entry)
     shutil.rmtree(out_dir, ignore_errors=True)
     return entries
+
+
+def file_entry(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    key: str,
+    partition: str,
+    time_column: str | None,
+    run_id: str,
+) -> FileEntry:
+    """Describe a written Parquet file: rows, bytes and the range of its event time."""
+    if time_column:
+        col = quote_ident(time_column)
+        bounds = f"min({col})::VARCHAR, max({col})::VARCHAR"
+    else:
+        bounds = "NULL, NULL"
+    stats = con.execute(
+        f"SELECT count(*), {bounds} FROM read_parquet({quote_literal(str(path))}, "
+        "hive_partitioning = false)"
+    ).fetchone()
+    assert stats is not None
+    return FileEntry(
+        key=key,
+        rows=int(stats[0]),
+        bytes=path.stat().st_size,
+        partition=partition,
+        min_time=_as_time(stats[1]),
+        max_time=_as_time(stats[2]),
+        run_id=run_id,
+    )
 
 
 def _as_time(value: object) -> datetime | None:

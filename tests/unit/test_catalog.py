@@ -38,7 +38,7 @@ def test_extract_sql_is_exact() -> None:
         "    run AS _ingest_run\n"
         "  FROM (SELECT r.*, u.item FROM raw AS r, "
         "unnest(CAST(json_extract(r.body, '$.data[*]') AS JSON[])) AS u(item)) AS src\n"
-        "  WHERE endpoint IN ('thing') AND status = 200\n"
+        "  WHERE endpoint IN ('thing') AND status = 200 AND error IS NULL\n"
         ") AS typed"
     )
 

@@ -1,0 +1,158 @@
+"""Daily bars: the SQL that picks candles, else aggregates quotes, on in-memory tables."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+import pytest
+
+from bucketpipe import catalog
+from bucketpipe.datasets.bars import DAILY_INDICATORS
+from bucketpipe.derived_sql import (
+    bars_sql,
+    grain_partitions,
+    indicator_rows_sql,
+    touched_sql,
+)
+
+NOW = "2026-11-20T18:00:00+00:00"
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE TABLE quotes (symbol VARCHAR, ts TIMESTAMPTZ, price DOUBLE, open DOUBLE, "
+        "high DOUBLE, low DOUBLE)"
+    )
+    con.execute(
+        "CREATE TABLE candles (symbol VARCHAR, resolution VARCHAR, ts TIMESTAMPTZ, open DOUBLE, "
+        "high DOUBLE, low DOUBLE, close DOUBLE, volume BIGINT)"
+    )
+    con.execute("CREATE TABLE touched (symbol VARCHAR, day DATE)")
+    con.execute("CREATE TABLE bars (symbol VARCHAR, day DATE, final BOOLEAN)")
+    return con
+
+
+def quote(con: duckdb.DuckDBPyConnection, symbol: str, ts: str, price: float, **f: Any) -> None:
+    con.execute(
+        "INSERT INTO quotes VALUES (?, CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?)",
+        [symbol, ts, price, f.get("open"), f.get("high"), f.get("low")],
+    )
+
+
+def bars(con: duckdb.DuckDBPyConnection, today: str = "2026-11-20") -> dict[tuple[str, date], Any]:
+    sql = bars_sql(
+        "SELECT * FROM quotes",
+        "SELECT * FROM candles",
+        "SELECT * FROM touched",
+        today=today,
+        now=NOW,
+        run_id="clean-1",
+    )
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return {(r[0], r[1]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+
+
+def test_a_bar_from_quotes_uses_the_day_fields_and_the_last_price(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    quote(con, "AAA", "2026-11-19 14:30:00+00", 10.5, open=10.0, high=10.6, low=9.9)
+    quote(con, "AAA", "2026-11-19 16:00:00+00", 11.0, open=10.0, high=11.2, low=9.9)
+    quote(con, "AAA", "2026-11-19 21:00:00+00", 10.8, open=10.0, high=11.2, low=9.9)
+    con.execute("INSERT INTO touched VALUES ('AAA', DATE '2026-11-19')")
+    bar = bars(con)[("AAA", date(2026, 11, 19))]
+    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (10.0, 11.2, 9.9, 10.8)
+    assert (bar["volume"], bar["source"], bar["n_quotes"]) == (None, "quotes", 3)
+    assert bar["final"] is True and bar["_clean_run"] == "clean-1"
+
+
+def test_missing_day_fields_fall_back_to_prices(con: duckdb.DuckDBPyConnection) -> None:
+    quote(con, "AAA", "2026-11-20 15:00:00+00", 20.0)
+    quote(con, "AAA", "2026-11-20 15:30:00+00", 22.0, high=0.0, low=0.0)  # zeros mean unknown
+    quote(con, "AAA", "2026-11-20 16:00:00+00", 19.0)
+    con.execute("INSERT INTO touched VALUES ('AAA', DATE '2026-11-20')")
+    bar = bars(con)[("AAA", date(2026, 11, 20))]
+    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (20.0, 22.0, 19.0, 19.0)
+    assert bar["final"] is False  # today: provisional
+
+
+def test_a_candle_wins_over_quotes(con: duckdb.DuckDBPyConnection) -> None:
+    quote(con, "BBB", "2026-11-19 15:00:00+00", 50.0, open=49.0, high=51.0, low=48.0)
+    con.execute(
+        "INSERT INTO candles VALUES ('BBB', 'D', '2026-11-19 00:00:00+00', 49.5, 52.0, 47.5, 51.5, "
+        "1200), ('BBB', '60', '2026-11-19 15:00:00+00', 1, 1, 1, 1, 1)"
+    )
+    con.execute("INSERT INTO touched VALUES ('BBB', DATE '2026-11-19')")
+    bar = bars(con)[("BBB", date(2026, 11, 19))]
+    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (49.5, 52.0, 47.5, 51.5)
+    assert (bar["volume"], bar["source"], bar["n_quotes"]) == (1200, "candle", 1)
+
+
+def test_late_quotes_belong_to_the_new_york_day(con: duckdb.DuckDBPyConnection) -> None:
+    quote(con, "AAA", "2026-11-20 20:00:00+00", 10.0)
+    quote(con, "AAA", "2026-11-21 00:30:00+00", 11.0)  # 19:30 in New York, still the 20th
+    con.execute("INSERT INTO touched VALUES ('AAA', DATE '2026-11-20')")
+    out = bars(con, today="2026-11-23")
+    assert list(out) == [("AAA", date(2026, 11, 20))]
+    assert out[("AAA", date(2026, 11, 20))]["close"] == 11.0
+
+
+def test_only_touched_days_with_data_become_bars(con: duckdb.DuckDBPyConnection) -> None:
+    quote(con, "AAA", "2026-11-18 15:00:00+00", 10.0)
+    quote(con, "AAA", "2026-11-19 15:00:00+00", 11.0)
+    con.execute("INSERT INTO touched VALUES ('AAA', DATE '2026-11-19'), ('CCC', '2026-11-19')")
+    assert list(bars(con)) == [("AAA", date(2026, 11, 19))]
+
+
+def test_touched_days_come_from_new_rows_and_ended_provisional_bars(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    quote(con, "AAA", "2026-11-21 01:00:00+00", 10.0)  # New York: the 20th
+    con.execute(
+        "INSERT INTO candles VALUES ('BBB', 'D', '2026-11-19 00:00:00+00', 1, 1, 1, 1, 1), "
+        "('BBB', '60', '2026-11-18 15:00:00+00', 1, 1, 1, 1, 1)"
+    )
+    con.execute(
+        "INSERT INTO bars VALUES ('CCC', '2026-11-19', false), ('DDD', '2026-11-19', true), "
+        "('EEE', '2026-11-20', false)"
+    )
+    sql = touched_sql(
+        "SELECT * FROM quotes",
+        "SELECT * FROM candles",
+        "SELECT * FROM bars",
+        today="2026-11-20",
+    )
+    assert sorted(con.execute(sql).fetchall()) == [
+        ("AAA", date(2026, 11, 20)),
+        ("BBB", date(2026, 11, 19)),
+        ("CCC", date(2026, 11, 19)),
+    ]
+
+
+def test_grain_partitions() -> None:
+    days = [date(2026, 11, 20), date(2026, 11, 21), date(2026, 12, 1)]
+    assert grain_partitions(days, "day") == ["2026-11-20", "2026-11-21", "2026-12-01"]
+    assert grain_partitions(days, "month") == ["2026-11-01", "2026-12-01"]
+    assert grain_partitions(days, "year") == ["2026-01-01"]
+
+
+def test_indicator_rows_have_the_declared_columns(con: duckdb.DuckDBPyConnection) -> None:
+    names = [c.name for c in DAILY_INDICATORS.columns]
+    values = ", ".join(
+        "DATE '2026-11-20' AS day"
+        if n == "day"
+        else f"'X' AS {n}"
+        if n == "symbol"
+        else f"1.5 AS {n}"
+        for n in names
+        if not n.startswith("_")
+    )
+    con.execute(f"CREATE TABLE frame AS SELECT {values}")
+    cur = con.execute(indicator_rows_sql("frame", now=NOW, run_id="clean-1"))
+    assert [d[0] for d in cur.description] == names
+    assert catalog.get("daily_indicators") is DAILY_INDICATORS
