@@ -7,6 +7,7 @@ nothing.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import shutil
@@ -20,13 +21,21 @@ import duckdb
 
 from bucketpipe import catalog
 from bucketpipe.catalog import DatasetSpec
+from bucketpipe.cleaning import rawinput
+from bucketpipe.cleaning.assessment import catalog_report, publish_quality, written_report
+from bucketpipe.cleaning.config import load_config
 from bucketpipe.cleaning.engine import Target, merge_rows, write_quarantine
+from bucketpipe.cleaning.files import clean_files
+from bucketpipe.cleaning.memory import max_json_object
+from bucketpipe.cleaning.rawinput import RawInput
+from bucketpipe.cleaning.rebuilding import Carry, check_datasets, remember_present_runs
 from bucketpipe.context import Context
 from bucketpipe.duck import connect, quote_literal, sql_list
 from bucketpipe.errors import ObjectNotFound
 from bucketpipe.ingest import INGEST_JOB, publish_status
 from bucketpipe.layout import RUNS, input_id, state_key
 from bucketpipe.locks import writer_lock
+from bucketpipe.quality import QualityReport, write_report
 from bucketpipe.raw import RAW_COLUMNS
 from bucketpipe.runs import DatasetResult, RunManifest
 from bucketpipe.signals import CLEAN_COMMITTED, INGEST_COMMITTED, Event
@@ -56,7 +65,11 @@ class Pending:
 
 # --- what has been cleaned --------------------------------------------------------------------
 def processed_inputs(ctx: Context) -> set[str]:
-    """Input ids consumed by committed clean runs (from manifests, cached in `_state/`)."""
+    """Input ids consumed by committed clean runs (from manifests, cached in `_state/`).
+
+    Whole manifests are read once each; day archives (retention folds old manifests into
+    them) are read again only when their ETag changed.
+    """
     store = ctx.store
     try:
         cache = json.loads(store.get(PROCESSED_CACHE))
@@ -64,6 +77,7 @@ def processed_inputs(ctx: Context) -> set[str]:
         cache = {}
     seen_runs: set[str] = set(cache.get("runs", []))
     inputs: set[str] = set(cache.get("inputs", []))
+    archives: dict[str, str] = dict(cache.get("archives", {}))
     changed = False
     for key in ctx.runlog.manifest_keys(CLEAN_JOB):
         run = key.rsplit("/", 1)[-1].removesuffix(".json")
@@ -76,14 +90,20 @@ def processed_inputs(ctx: Context) -> set[str]:
         inputs.update(manifest.inputs)
         seen_runs.add(run)
         changed = True
-    for entry in ctx.runlog.archived(CLEAN_JOB):
-        inputs.update(entry.get("inputs", []))
+    for info in store.list_objects(f"{RUNS}/{CLEAN_JOB}/_archive/"):
+        if archives.get(info.key) == info.etag:
+            continue
+        try:
+            for line in gzip.decompress(store.get(info.key)).splitlines():
+                if line.strip():
+                    inputs.update(json.loads(line).get("inputs", []))
+        except (ObjectNotFound, OSError, ValueError):
+            continue
+        archives[info.key] = info.etag
+        changed = True
     if changed:
-        store.put(
-            PROCESSED_CACHE,
-            json.dumps({"runs": sorted(seen_runs), "inputs": sorted(inputs)}).encode(),
-            "application/json",
-        )
+        body = {"runs": sorted(seen_runs), "inputs": sorted(inputs), "archives": archives}
+        store.put(PROCESSED_CACHE, json.dumps(body).encode(), "application/json")
     return inputs
 
 
@@ -127,7 +147,12 @@ def collect_pending(ctx: Context, consumer: str, *, limit: int | None = None) ->
 
 
 # --- cleaning ---------------------------------------------------------------------------------
-def raw_view_sql(paths: Sequence[str], inputs: Iterable[str] | None = None) -> str:
+def raw_view_sql(
+    paths: Sequence[str],
+    inputs: Iterable[str] | None = None,
+    *,
+    max_object_size: int = 67108864,
+) -> str:
     """A view of raw lines from the given objects (only `inputs` when given: archives)."""
     columns = (
         "{"
@@ -136,7 +161,7 @@ def raw_view_sql(paths: Sequence[str], inputs: Iterable[str] | None = None) -> s
     )
     sql = (
         f"SELECT * FROM read_json({sql_list(list(paths))}, format = 'newline_delimited', "
-        f"columns = {columns}, maximum_object_size = 67108864)"
+        f"columns = {columns}, maximum_object_size = {int(max_object_size)})"
     )
     if inputs is not None:
         sql += f" WHERE run IN ({', '.join(quote_literal(i) for i in inputs)})"
@@ -151,8 +176,12 @@ def clean_spec(
     run_id: str,
     scratch: Any,
     replace_all: bool = False,
+    carry_sql: str | None = None,
 ) -> DatasetResult:
-    """Clean one catalog dataset from the `raw` view and commit it."""
+    """Clean one catalog dataset from the `raw` view and commit it.
+
+    `carry_sql` (a rebuild) adds committed rows whose raw input no longer exists.
+    """
     con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {spec.extract_sql('raw')}")
     rows_in = int(con.execute("SELECT count(*) FROM _staged").fetchone()[0])  # type: ignore[index]
     q_key, q_rows = write_quarantine(
@@ -160,8 +189,10 @@ def clean_spec(
         ctx.store,
         dataset=spec.name,
         source_sql=(
-            f"SELECT *, {quote_literal(run_id)} AS _clean_run FROM _staged "
-            "WHERE _reject_reason IS NOT NULL"
+            f"SELECT s.*, {quote_literal(spec.name)} AS _dataset, f.file AS _source_file, "
+            f"{quote_literal(run_id)} AS _clean_run FROM _staged AS s "
+            "LEFT JOIN _raw_files AS f ON f.run = s._ingest_run "
+            "WHERE s._reject_reason IS NOT NULL"
         ),
         run_id=run_id,
         day=ctx.now().date(),
@@ -171,11 +202,24 @@ def clean_spec(
         "CREATE OR REPLACE TEMP TABLE _accepted AS SELECT * EXCLUDE (_reject_reason), "
         f"{quote_literal(run_id)} AS _clean_run FROM _staged WHERE _reject_reason IS NULL"
     )
+    rows_table = "_accepted"
+    if carry_sql:
+        rows_table = "_merge"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _merge AS SELECT * FROM _accepted "
+            f"UNION ALL BY NAME {carry_sql}"
+        )
     outcome = merge_rows(
         con,
         ctx.store,
-        Target(spec.name, spec.primary_key, spec.time_column, spec.on_conflict),
-        rows_table="_accepted",
+        Target(
+            spec.name,
+            spec.primary_key,
+            spec.time_column,
+            spec.on_conflict,
+            partition_by=spec.partition_by,
+        ),
+        rows_table=rows_table,
         run_id=run_id,
         scratch=scratch,
         replace_all=replace_all,
@@ -210,26 +254,54 @@ def clean_inputs(
     run_id: str,
     only: Sequence[str] | None = None,
     replace_all: bool = False,
+    raw: RawInput | None = None,
 ) -> dict[str, DatasetResult]:
-    """Clean the raw objects of these ingest runs into every dataset they feed."""
-    paths: list[str] = []
-    for manifest in manifests:
-        paths.extend(ctx.store.duckdb_path(k) for k in manifest.outputs if k.endswith(".jsonl.gz"))
+    """Clean the raw lines of these ingest runs into every dataset they feed.
+
+    Catalog datasets first, then the generic datasets of landed files, then the hooks
+    (derived datasets); each dataset touched gets a quality report (written here, before the
+    run's manifest, like every other output).
+    """
+    raw = raw or rawinput.resolve(ctx.store, manifests)
+    config = load_config(ctx.settings.clean_config, ctx.settings.source_mapping)
     results: dict[str, DatasetResult] = {}
+    reports: dict[str, QualityReport] = {}
     endpoints: set[str] = set()
     for manifest in manifests:
         endpoints.update(manifest.details.get("records_by_endpoint", {}))
-    specs = [s for s in catalog.for_endpoints(endpoints) if only is None or s.name in only]
+    if replace_all and only is not None:
+        # A rebuild names its datasets; their ingest manifests may be archived already.
+        specs = [s for s in catalog.specs() if s.name in only and not s.derived_from]
+    else:
+        specs = [s for s in catalog.for_endpoints(endpoints) if only is None or s.name in only]
     scratch = scratch_dir(ctx.settings.temp_dir)
     con = connect(ctx.settings)
+    con.execute("SET TimeZone = 'UTC'")
     try:
-        if paths:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {raw_view_sql(paths)}")
+        if raw.keys:
+            paths = [ctx.store.duckdb_path(k) for k in raw.keys]
+            limit = max_json_object(ctx.settings.duckdb_memory_limit)
+            view = raw_view_sql(paths, sorted(raw.inputs), max_object_size=limit)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {view}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_files AS {raw.files_sql()}")
+            carry = None
+            if replace_all:
+                remember_present_runs(con)
+                carry = Carry(con, ctx.store)
             for spec in specs:
                 started = time.monotonic()
                 results[spec.name] = clean_spec(
-                    con, ctx, spec, run_id=run_id, scratch=scratch, replace_all=replace_all
+                    con,
+                    ctx,
+                    spec,
+                    run_id=run_id,
+                    scratch=scratch,
+                    replace_all=replace_all,
+                    carry_sql=carry(spec.name) if carry else None,
                 )
+                report = catalog_report(con, ctx, spec, results[spec.name], run_id)
+                if report is not None:
+                    reports[spec.name] = report
                 log.info(
                     "dataset cleaned",
                     extra={
@@ -240,11 +312,31 @@ def clean_inputs(
                         "duration_s": round(time.monotonic() - started, 3),
                     },
                 )
+            generic, generic_reports = clean_files(
+                con,
+                ctx,
+                config=config,
+                run_id=run_id,
+                scratch=scratch,
+                only=only,
+                replace_all=replace_all,
+                carry=carry,
+            )
+            results.update(generic)
+            reports.update(generic_reports)
         for hook in AFTER_CLEAN:
             results.update(hook(con, ctx, run_id, results, scratch))
+        for name, result in results.items():
+            if name in reports or result.snapshot_version is None:
+                continue
+            if (report := written_report(con, ctx, name, result, run_id)) is not None:
+                reports[name] = report
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)
+    for name, report in reports.items():
+        write_report(ctx.store, report)
+        results[name].quality_score = report.overall_score
     return results
 
 
@@ -292,26 +384,37 @@ def run_clean(
         results = clean_inputs(ctx, pending.manifests, run_id=run_id)
         manifest = _manifest(ctx, run_id, started, pending.input_ids, results, lock_kind=lock.kind)
         key = runlog.write(manifest)
+        publish_quality(ctx.store, manifest, ctx.now())
     _announce(ctx, manifest, key, pending.event_ids)
     return manifest
 
 
 def rebuild(ctx: Context, *, run_id: str, datasets: Sequence[str]) -> RunManifest:
-    """Re-clean datasets from every committed raw object with today's rules; swap atomically."""
-    for name in datasets:
-        catalog.get(name)
+    """Re-clean datasets from raw with today's rules and swap each snapshot in one commit.
+
+    Reads every raw object (run objects and compaction's day archives) but only the lines of
+    ingest runs that clean had consumed; rows whose raw retention already deleted are kept as
+    committed. Readers see the old snapshot or the new one, never a mix.
+    """
+    check_datasets(ctx.store, datasets)
     started = ctx.now()
     with writer_lock(
         LOCK, store=ctx.store, signals=ctx.signals, ttl_seconds=ctx.settings.lock_ttl_seconds
     ) as lock:
         for dataset in datasets:
             discard_orphans(ctx.store, dataset)
-        manifests = [m for m in _all_ingest_manifests(ctx) if m.outputs]
-        results = clean_inputs(ctx, manifests, run_id=run_id, only=datasets, replace_all=True)
+        committed = set(ctx.runlog.ids(INGEST_JOB)) & processed_inputs(ctx)
+        manifests = [m for m in _all_ingest_manifests(ctx) if m.input_id in committed]
+        raw = rawinput.everything(ctx.store, committed, manifests)
+        results = clean_inputs(
+            ctx, manifests, run_id=run_id, only=datasets, replace_all=True, raw=raw
+        )
         manifest = _manifest(ctx, run_id, started, [], results, lock_kind=lock.kind)
         manifest.details["rebuild"] = list(datasets)
-        manifest.details["ingest_runs_read"] = len(manifests)
+        manifest.details["ingest_runs_read"] = len(committed)
+        manifest.details["raw_objects_read"] = len(raw.keys)
         key = ctx.runlog.write(manifest)
+        publish_quality(ctx.store, manifest, ctx.now())
     _announce(ctx, manifest, key, [])
     return manifest
 

@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 # One module per source, each with `register(subparsers)`.
-SOURCES = ("jobs.ingest_demo", "jobs.ingest_finnhub")
+SOURCES = ("jobs.ingest_demo", "jobs.ingest_finnhub", "jobs.ingest_bucket")
 
 
 def register(sub: Any) -> None:

@@ -1,0 +1,218 @@
+"""`ingest bucket` from a source bucket on moto (its own bucket and credentials) into a lake."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bucketpipe.clean import run_clean
+from bucketpipe.context import Context
+from bucketpipe.duck import connect
+from bucketpipe.layout import RAW
+from bucketpipe.raw import read_lines
+from bucketpipe.reader import LakeReader
+from bucketpipe.settings import Settings
+from bucketpipe.sources.bucket import EMBED_MAX_BYTES, land
+from bucketpipe.sources.mapping import Mapping, parse_mapping
+from tests.conftest import SettingsFactory, s3_client
+
+pytestmark = pytest.mark.integration
+
+SOURCE_KEY_ID = "source-reader-key"
+SOURCE_SECRET = "source-reader-secret-never-logged-4711"
+ContextFactory = Callable[[Settings], Context]
+
+
+@pytest.fixture
+def source(moto_endpoint: str) -> dict[str, Any]:
+    """A second bucket: the files users drop, reached with their own credentials."""
+    bucket = f"drop-{uuid.uuid4().hex[:10]}"
+    client = s3_client(moto_endpoint)
+    client.create_bucket(Bucket=bucket)
+    return {"bucket": bucket, "client": client, "url": f"s3://{bucket}/incoming"}
+
+
+def put(source: dict[str, Any], key: str, data: bytes) -> None:
+    source["client"].put_object(Bucket=source["bucket"], Key=f"incoming/{key}", Body=data)
+
+
+def source_settings(
+    lake_settings: SettingsFactory, source: dict[str, Any], moto_endpoint: str, **kw: Any
+) -> Settings:
+    return lake_settings(
+        source=source["url"],
+        source_endpoint_url=moto_endpoint,
+        source_access_key_id=SOURCE_KEY_ID,
+        source_secret_access_key=SOURCE_SECRET,
+        **kw,
+    )
+
+
+def all_objects(ctx: Context) -> dict[str, bytes]:
+    return {info.key: ctx.store.get(info.key) for info in ctx.store.list_objects("")}
+
+
+def test_lands_incrementally_and_cleans(
+    lake_settings: SettingsFactory,
+    source: dict[str, Any],
+    moto_endpoint: str,
+    make_context: ContextFactory,
+) -> None:
+    settings = source_settings(lake_settings, source, moto_endpoint, source_max_bytes=4_000_000)
+    ctx = make_context(settings)
+    big = b"id;name\n" + b"".join(f"{i};name {i}\n".encode() for i in range(200_000))
+    assert len(big) > EMBED_MAX_BYTES
+    put(source, "sales/jan.csv", "id;amount\n1;12,5\n2;7\n".encode("cp1252"))
+    put(source, "people/big.csv", big)
+    put(source, "junk/bad.json", b'[{"a": ')
+    put(source, "huge/too_big.csv", b"x\n" + b"1\n" * 2_500_000)
+    put(source, "_SUCCESS", b"")
+
+    first = land(ctx, run_id="b1", mapping=Mapping())
+    assert first is not None
+    assert first.status == "partial"
+    details = first.details
+    assert details["datasets"] == {"people": 1, "sales": 1}
+    assert (details["files_landed"], details["files_failed"], details["files_ignored"]) == (2, 2, 1)
+    failed = {f["key"]: (f["status"], f["error"]) for f in details["failed"]}
+    assert failed["junk/bad.json"][0] == 422 and "not valid JSON" in failed["junk/bad.json"][1]
+    assert failed["huge/too_big.csv"][0] == 413
+    assert "BUCKETPIPE_SOURCE_MAX_BYTES" in failed["huge/too_big.csv"][1]
+    # the big file is copied next to the run's raw object, the small one embedded in its line
+    (copy,) = details["copies"]
+    assert copy.startswith(f"{RAW}/bucket/dt=") and copy.endswith("/b1/00001.csv")
+    assert ctx.store.get(copy) == big
+    lines = {line["path"]: line for line in read_lines(ctx.store.get(first.outputs[0]))}
+    assert lines["sales/jan.csv"]["body"]["read"]["encoding"] == "utf-8"
+    assert lines["sales/jan.csv"]["body"]["copy"] is None
+
+    assert land(ctx, run_id="b2", mapping=Mapping()) is None  # nothing new or changed
+    put(source, "sales/jan.csv", b"id;amount\n1;12,5\n2;7\n3;8\n")  # changed: new ETag
+    second = land(ctx, run_id="b3", mapping=Mapping())
+    assert second is not None and second.details["datasets"] == {"sales": 1}
+
+    clean = run_clean(ctx, run_id="c1")
+    assert clean is not None and sorted(clean.inputs) == ["b1", "b3"]
+    con = connect(settings)
+    LakeReader(ctx.store).register_views(con)
+    assert con.execute("SELECT id, amount FROM sales ORDER BY id").fetchall() == [
+        (1, 12.5),
+        (2, 7.0),
+        (3, 8.0),
+    ]
+    assert con.execute("SELECT count(*), max(id) FROM people").fetchall() == [(200_000, 199_999)]
+    text = b"\n".join(all_objects(ctx).values())
+    assert SOURCE_SECRET.encode() not in text and SOURCE_KEY_ID.encode() not in text
+
+
+def test_mapping_routes_keys_and_read_options(
+    lake_settings: SettingsFactory,
+    source: dict[str, Any],
+    moto_endpoint: str,
+    make_context: ContextFactory,
+) -> None:
+    ctx = make_context(source_settings(lake_settings, source, moto_endpoint))
+    mapping = parse_mapping(
+        "rules:\n"
+        "  - {pattern: 'tmp/**', skip: true}\n"
+        "  - {pattern: 'exports/*/orders_*.txt', dataset: orders, delimiter: '|'}\n"
+    )
+    put(source, "exports/eu/orders_1.txt", b"a|b\n1|2\n")
+    put(source, "tmp/ignore.csv", b"x\n1\n")
+    manifest = land(ctx, run_id="b1", mapping=mapping)
+    assert manifest is not None
+    assert manifest.details["datasets"] == {"orders": 1}
+    assert manifest.details["files_unmapped"] == 1
+    run_clean(ctx, run_id="c1")
+    con = connect(ctx.settings)
+    LakeReader(ctx.store).register_views(con)
+    assert con.execute("SELECT a, b FROM orders").fetchall() == [(1, 2)]
+
+
+def test_state_is_repaired_from_committed_runs(
+    make_settings: SettingsFactory, tmp_path: Path, make_context: ContextFactory
+) -> None:
+    """A crash between the manifest and the state write must not land the files again."""
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "a.csv").write_text("x\n1\n")
+    ctx = make_context(make_settings(source=str(src)))
+    assert land(ctx, run_id="b1", mapping=Mapping()) is not None
+    state_key = _only_state(ctx)
+    ctx.store.delete([state_key])
+    assert land(ctx, run_id="b2", mapping=Mapping()) is None
+    state = json.loads(gzip.decompress(ctx.store.get(state_key)))
+    assert state["runs"] == ["b1"] and state["objects"]["d/a.csv"]["status"] == "landed"
+
+
+def _only_state(ctx: Context) -> str:
+    (key,) = [i.key for i in ctx.store.list_objects("_state/bucket/")]
+    return key
+
+
+def test_too_large_file_lands_once_the_cap_allows_it(
+    make_settings: SettingsFactory, tmp_path: Path, make_context: ContextFactory
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wide.csv").write_text("x\n" + "1\n" * 1000)
+    small_cap = make_context(make_settings(source=str(src), source_max_bytes=100))
+    first = land(small_cap, run_id="b1", mapping=Mapping())
+    assert first is not None and first.details["files_failed"] == 1
+    assert land(small_cap, run_id="b2", mapping=Mapping()) is None  # reported once
+    raised = make_context(make_settings(source=str(src)))
+    again = land(raised, run_id="b3", mapping=Mapping())
+    assert again is not None and again.details["files_landed"] == 1
+
+
+def test_unreadable_file_is_retried_only_when_asked(
+    make_settings: SettingsFactory, tmp_path: Path, make_context: ContextFactory
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "x.json").write_text("[1, ")
+    ctx = make_context(make_settings(source=str(src)))
+    assert land(ctx, run_id="b1", mapping=Mapping()) is not None
+    assert land(ctx, run_id="b2", mapping=Mapping()) is None
+    retried = land(ctx, run_id="b3", mapping=Mapping(), retry_failed=True)
+    assert retried is not None and retried.details["files_failed"] == 1
+
+
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """`main()` installs a log handler on the test's captured stderr: remove it afterwards."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_bucketpipe", False):
+            root.removeHandler(handler)
+
+
+def test_cli_exit_codes(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    cli_logging: None,
+) -> None:
+    from jobs.cli import main
+
+    src = tmp_path / "src"
+    src.mkdir()
+    monkeypatch.setenv("BUCKETPIPE_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("BUCKETPIPE_TEMP_DIR", str(tmp_path / "tmp"))
+    monkeypatch.setenv("BUCKETPIPE_SOURCE", str(src))
+    (src / "ok.csv").write_text("a\n1\n")
+    (src / "bad.parquet").write_text("nope")
+    assert main(["ingest", "bucket", "--run-id", "b1"]) == 1  # partial: one file failed
+    assert main(["ingest", "bucket", "--run-id", "b1"]) == 0  # committed: a no-op
+    assert main(["ingest", "bucket", "--run-id", "b2"]) == 0  # nothing new
+    monkeypatch.setenv("BUCKETPIPE_SOURCE_MAPPING", str(tmp_path / "missing.yaml"))
+    assert main(["ingest", "bucket", "--run-id", "b3"]) == 2
+    assert "BUCKETPIPE_SOURCE_MAPPING: cannot read" in capsys.readouterr().err

@@ -1,0 +1,169 @@
+"""Type inference: strict parsing, shares, decimal commas, committed types, widening."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from bucketpipe.cleaning.config import DatasetRules
+from bucketpipe.cleaning.inference import (
+    ColumnStats,
+    Decimal,
+    Parser,
+    canonical_type,
+    choose_type,
+    collect_stats,
+    infer_type,
+    number_text,
+)
+from bucketpipe.duck import quote_literal
+
+RULES = DatasetRules()
+
+
+def _stats(values: list[str | None], rules: DatasetRules = RULES) -> ColumnStats:
+    con = duckdb.connect()
+    rows = ", ".join(f"({quote_literal(v) if v is not None else 'NULL'})" for v in values)
+    con.execute(
+        "CREATE TABLE t AS SELECT CAST(c AS VARCHAR) AS c, 'f.csv' AS _source_file "
+        f"FROM (VALUES {rows}) AS v(c)"
+    )
+    return collect_stats(con, "t", ["c"], rules)["c"]
+
+
+def _parse(parser: Parser, value: str, rules: DatasetRules = RULES) -> object:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE TABLE t AS SELECT {quote_literal(value)} AS c")
+    row = con.execute(f"SELECT {parser.sql('c', rules)} FROM t").fetchone()
+    assert row is not None
+    return row[0]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["1", "2", "-3", None], "BIGINT"),
+        (["1", "2.5", "3"], "DOUBLE"),
+        (["1,234.5", "$12", "7 %"], "DOUBLE"),
+        (["12,5", "7,25", "3"], "DOUBLE"),  # decimal commas
+        (["007", "008", "010"], "VARCHAR"),  # leading zeros: codes, not numbers
+        (["12345678901234567", "1"], "VARCHAR"),  # 17 digits: ids DOUBLE would round
+        (["yes", "No", "TRUE", "f"], "BOOLEAN"),
+        (["1", "0", "1"], "BIGINT"),  # 0/1 stay numbers
+        (["2024-01-05", "2024-12-31"], "DATE"),
+        (["05.01.2024", "31.12.2024"], "DATE"),
+        (["2024-01-05 10:00", "2024-01-06T11:30:15", "2024-01-07"], "TIMESTAMP"),
+        (["2024-01-05T10:00:00Z", "2024-01-06T10:00:00+02:00"], "TIMESTAMPTZ"),
+        (["0x1F", "1e3", "1_000"], "VARCHAR"),  # DuckDB casts these; we do not
+        (["a", "b"], "VARCHAR"),
+        ([None, None], "VARCHAR"),
+    ],
+)
+def test_infer_type(values: list[str | None], expected: str) -> None:
+    assert infer_type(_stats(values), RULES) == expected
+
+
+def test_share_threshold_decides() -> None:
+    values = [str(i) for i in range(9)] + ["n/a?"]
+    assert infer_type(_stats(values), RULES) == "BIGINT"  # 9 of 10 = 90%
+    strict = DatasetRules(infer_share=0.95)
+    assert infer_type(_stats(values, strict), strict) == "VARCHAR"
+
+
+def test_day_first_wins_a_tie_and_month_first_when_it_parses_more() -> None:
+    tie = _stats(["01/02/2024", "03/04/2024"])
+    assert choose_type(tie, RULES, committed=None, pinned=None).parser.date_format == "%d/%m/%Y"
+    us = _stats(["01/13/2024", "12/31/2024", "02/03/2024"])
+    assert choose_type(us, RULES, committed=None, pinned=None).parser.date_format == "%m/%d/%Y"
+
+
+@pytest.mark.parametrize(
+    ("parser", "text", "expected"),
+    [
+        (Parser("BIGINT"), " 1,234 ", 1234),
+        (Parser("BIGINT"), "12.0", None),
+        (Parser("BIGINT", decimal=Decimal(",")), "1.234", 1234),
+        (Parser("DOUBLE"), "$1,234.50", 1234.5),
+        (Parser("DOUBLE", decimal=Decimal(",")), "1 234,50 €", 1234.5),
+        (Parser("DOUBLE"), "12 kg", None),
+        (Parser("DOUBLE"), "inf", None),
+        (Parser("BOOLEAN"), "Yes", True),
+        (Parser("BOOLEAN"), "maybe", None),
+        (Parser("DATE"), "2024-02-30", None),
+        (Parser("DATE", date_format="%d.%m.%Y"), "2024-01-05", dt.date(2024, 1, 5)),
+        (Parser("DATE", date_format="%d.%m.%Y"), "5.1.2024", dt.date(2024, 1, 5)),
+        (Parser("TIMESTAMP"), "2024-01-05 10:00", dt.datetime(2024, 1, 5, 10, 0)),
+        (
+            Parser("TIMESTAMP", date_format="%d.%m.%Y"),
+            "05.01.2024 10:30",
+            dt.datetime(2024, 1, 5, 10, 30),
+        ),
+        (
+            Parser("TIMESTAMPTZ"),
+            "2024-01-05T10:00:00+02:00",
+            dt.datetime(2024, 1, 5, 8, 0, tzinfo=dt.UTC),
+        ),
+        (Parser("VARCHAR"), "as is", "as is"),
+    ],
+)
+def test_parsers(parser: Parser, text: str, expected: object) -> None:
+    assert _parse(parser, text) == expected
+
+
+def test_number_text_is_plain_sql() -> None:
+    assert number_text('"c"', ".").startswith("CASE WHEN regexp_full_match(regexp_replace(")
+
+
+def test_committed_type_is_kept_and_values_that_do_not_fit_are_invalid() -> None:
+    stats = _stats(["1", "two", "three"])
+    choice = choose_type(stats, RULES, committed="BIGINT", pinned=None)
+    assert (choice.type, choice.inferred, choice.action) == ("BIGINT", "VARCHAR", "kept")
+
+
+def test_widening_is_allowed_only_when_configured() -> None:
+    stats = _stats(["1.5", "2"])
+    assert choose_type(stats, RULES, committed="BIGINT", pinned=None).action == "widened"
+    narrow = DatasetRules(widen=False)
+    kept = choose_type(stats, narrow, committed="BIGINT", pinned=None)
+    assert (kept.type, kept.action) == ("BIGINT", "kept")
+
+
+def test_pinned_type_wins() -> None:
+    choice = choose_type(_stats(["1", "2"]), RULES, committed="BIGINT", pinned="VARCHAR")
+    assert (choice.type, choice.action) == ("VARCHAR", "pinned")
+
+
+@pytest.mark.parametrize(
+    ("duck", "ours"),
+    [
+        ("INTEGER", "BIGINT"),
+        ("DECIMAL(18,3)", "DOUBLE"),
+        ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"),
+        ("DATE", "DATE"),
+        ("JSON", "VARCHAR"),
+    ],
+)
+def test_canonical_type(duck: str, ours: str) -> None:
+    assert canonical_type(duck) == ours
+
+
+def test_decimal_mark_is_decided_per_file() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES ('fi.csv', '12,5'), ('fi.csv', '7'), "
+        "('us.json', '10.5'), ('us.json', '1,234')) AS v(_source_file, c)"
+    )
+    stats = collect_stats(con, "t", ["c"], RULES)["c"]
+    assert stats.decimal_mark == Decimal(".", ("fi.csv",))
+    choice = choose_type(stats, RULES, committed=None, pinned=None)
+    assert choice.type == "DOUBLE"
+    values = con.execute(f"SELECT {choice.parser.sql('c', RULES)} FROM t").fetchall()
+    assert [v for (v,) in values] == [12.5, 7.0, 10.5, 1234.0]
+
+
+def test_iso_dates_mix_with_the_chosen_format() -> None:
+    stats = _stats(["05.01.2024", "06.01.2024", "2024-02-01"])
+    assert infer_type(stats, RULES) == "DATE"

@@ -1,0 +1,173 @@
+"""Quality dimensions, profiles and recommendations, with every figure worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bucketpipe.quality import (
+    Counts,
+    Delivery,
+    QualityReport,
+    assess,
+    overall,
+    read_latest,
+    read_reports,
+    read_summary,
+    score,
+    update_latest,
+    write_report,
+)
+from bucketpipe.storage import LocalStore
+
+THRESHOLDS = (80.0, 95.0, 90.0, 85.0)
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_dimensions_from_counts() -> None:
+    counts = Counts(
+        rows=10,
+        columns=4,
+        non_null_cells=36,
+        distinct_keys=9,
+        rows_quarantined=2,
+        rows_invalid_kept=1,
+        checked_cells=30,
+        inconsistent_cells=3,
+    )
+    dims = score(counts, THRESHOLDS)
+    # completeness 36/40, uniqueness 9/10, consistency 27/30, validity (10-1)/(10+2)
+    assert {k: d.score for k, d in dims.items()} == {
+        "completeness": 90.0,
+        "uniqueness": 90.0,
+        "consistency": 90.0,
+        "validity": 75.0,
+    }
+    assert {k: d.passed for k, d in dims.items()} == {
+        "completeness": True,
+        "uniqueness": False,
+        "consistency": True,
+        "validity": False,
+    }
+    assert overall(dims) == 86.25  # (90 + 90 + 90 + 75) / 4
+
+
+def test_nothing_to_measure_scores_100() -> None:
+    dims = score(Counts(0, 3, 0, 0, 0, 0, 0, 0), THRESHOLDS)
+    assert all(d.score == 100.0 and d.passed for d in dims.values())
+
+
+ROWS = """
+    (1, 'Helsinki', 10, DATE '2024-01-01'),
+    (2, 'Helsinki', 11, DATE '2024-01-02'),
+    (3, 'helsinki', 12, DATE '2024-01-03'),
+    (4, ' Espoo',   13, DATE '1850-01-01'),
+    (5, '',         14, DATE '2999-01-01'),
+    (6, 'Espoo',    NULL, NULL),
+    (6, 'Espoo',    15, DATE '2024-01-06'),
+    (8, 'Tampere',  1000, DATE '2024-01-08')
+"""
+COLUMNS = [("id", "BIGINT"), ("city", "VARCHAR"), ("amount", "DOUBLE"), ("when", "DATE")]
+
+
+@pytest.fixture
+def report() -> QualityReport:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT id::BIGINT AS id, city, amount::DOUBLE AS amount, "
+        f'"when" FROM (VALUES {ROWS}) AS v(id, city, amount, "when")'
+    )
+    delivery = Delivery(
+        dataset="places",
+        run_id="c1",
+        now=NOW,
+        key=("id",),
+        rows_in=11,
+        rows_quarantined=3,
+        quarantine_reasons={"invalid DOUBLE in amount": 2, "missing value in id": 1},
+    )
+    return assess(con, "t", COLUMNS, delivery, THRESHOLDS)
+
+
+def test_assessed_dimensions(report: QualityReport) -> None:
+    dims = report.dimensions
+    # 32 cells, 2 empty (amount and when of the first id-6 row)
+    assert (dims["completeness"].numerator, dims["completeness"].denominator) == (30, 32)
+    assert dims["completeness"].score == 93.75
+    # ids 1,2,3,4,5,6,8: 7 distinct of 8 rows
+    assert dims["uniqueness"].score == 87.5
+    # checked: city 8 + amount 7 + when 7 (id is id-like, not checked) = 22; inconsistent:
+    # city '' + ' Espoo' + 'helsinki' (casing) = 3, amount 1000 beyond Q3 + 3 IQR = 1,
+    # when 2999 (future) + 1850 (before 1900) = 2 -> 16 / 22
+    assert (dims["consistency"].numerator, dims["consistency"].denominator) == (16, 22)
+    assert dims["consistency"].score == 72.73
+    # 8 accepted of 8 + 3 quarantined
+    assert dims["validity"].score == 72.73
+    assert report.overall_score == 81.68  # (93.75 + 87.5 + 72.73 + 72.73) / 4
+    assert not report.passed
+
+
+def test_column_profiles(report: QualityReport) -> None:
+    profiles = {p.name: p for p in report.column_profiles}
+    amount = profiles["amount"]
+    assert (amount.nulls, amount.null_pct, amount.distinct) == (1, 12.5, 7)
+    assert (amount.min, amount.max) == ("10.0", "1000.0")
+    assert amount.mean == pytest.approx(1075 / 7)
+    assert amount.issues == {"extremes": 1}
+    city = profiles["city"]
+    assert [(t.value, t.count) for t in city.top_values] == [
+        ("Espoo", 2),
+        ("Helsinki", 2),
+        ("", 1),
+        (" Espoo", 1),
+        ("Tampere", 1),
+    ]
+    assert city.issues == {"empty_strings": 1, "spacing": 1, "case_variants": 1}
+    assert profiles["when"].issues == {"future": 1, "before_1900": 1}
+    assert (profiles["when"].min, profiles["when"].max) == ("1850-01-01", "2999-01-01")
+
+
+def test_recommendations_say_what_to_do(report: QualityReport) -> None:
+    text = "\n".join(report.recommendations)
+    assert "3 rows were quarantined (most often: invalid DOUBLE in amount, 2 rows)" in text
+    assert "1 rows repeat another row (key id)" in text
+    assert "only in letter case (e.g. 'helsinki' vs 'Helsinki')" in text
+    assert "Column 'city' has 1 empty strings" in text
+    assert "Column 'amount' has 1 extreme values" in text
+    assert "Column 'when' has 1 dates in the future" in text
+    assert "Column 'when' has 1 dates before 1900" in text
+
+
+def test_calendars_may_hold_future_dates() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT DATE '2999-01-01' AS day")
+    delivery = Delivery(dataset="ipo_calendar", run_id="c1", now=NOW, key=(), future_ok=True)
+    report = assess(con, "t", [("day", "DATE")], delivery, THRESHOLDS)
+    assert report.dimensions["consistency"].score == 100.0
+
+
+def test_all_clear_recommendation() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS id, 'x' AS name FROM range(5)")
+    delivery = Delivery(dataset="ok", run_id="c1", now=NOW, key=("id",))
+    report = assess(con, "t", [("id", "BIGINT"), ("name", "VARCHAR")], delivery, THRESHOLDS)
+    assert report.passed and report.overall_score == 100.0
+    assert report.recommendations == ["No action needed: every dimension is above its threshold."]
+
+
+def test_reports_round_trip_newest_first(tmp_path: Path, report: QualityReport) -> None:
+    store = LocalStore(tmp_path / "lake")
+    older = report.model_copy(update={"run_id": "c0", "created_at": NOW - timedelta(hours=1)})
+    write_report(store, older)
+    write_report(store, report)
+    assert [r.run_id for r in read_reports(store, "places")] == ["c1", "c0"]
+    assert read_latest(store) == {}
+    update_latest(store, [report], run_id="c1", now=NOW, run_summary={"run_id": "c1"})
+    latest = read_latest(store)
+    assert latest["places"].overall_score == 81.68
+    summary = read_summary(store)
+    assert summary["datasets"]["places"]["dimensions"]["uniqueness"] == 87.5
+    assert summary["average_score"] == 81.68 and summary["last_run"] == {"run_id": "c1"}
