@@ -1,0 +1,138 @@
+"""Market overview: the latest quote per symbol, sparklines, movers, breadth and summary tiles."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from bucketpipe.datasets.market import SENTIMENT
+from bucketpipe.queries.base import columns, frame, uses, views
+
+# The four levels of the predecessor plus an explicit 'unchanged' for exactly 0 %.
+SENTIMENT_ORDER = ("strong bullish", "bullish", "unchanged", "bearish", "strong bearish")
+
+
+@uses("quotes", "company_profiles", "daily_bars")
+def latest_quotes(con: duckdb.DuckDBPyConnection, spark_days: int = 30) -> pd.DataFrame:
+    """One row per symbol: its newest quote, day range, sentiment, name and a sparkline.
+
+    The sparkline is the last price of each of the symbol's newest `spark_days` days.
+    """
+    if "quotes" not in views(con):
+        return pd.DataFrame()
+    names = ""
+    join = ""
+    if "name" in columns(con, "company_profiles"):
+        names = ", p.name"
+        join = (
+            "LEFT JOIN (SELECT symbol, arg_max(name, as_of) AS name FROM company_profiles "
+            "GROUP BY symbol) AS p USING (symbol)"
+        )
+    volume = ""
+    if "volume" in columns(con, "daily_bars"):
+        volume = ", b.volume"
+        join += (
+            " LEFT JOIN (SELECT symbol, arg_max(volume, day) AS volume FROM daily_bars "
+            "GROUP BY symbol) AS b USING (symbol)"
+        )
+    sql = f"""
+        WITH latest AS (
+            SELECT symbol, ts, price, change, change_pct, open, high, low, prev_close
+            FROM quotes
+            QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) = 1
+        ), daily AS (
+            SELECT symbol, CAST(ts AS DATE) AS day, arg_max(price, ts) AS close
+            FROM quotes GROUP BY ALL
+        ), spark AS (
+            SELECT symbol, list(close ORDER BY day) AS trend
+            FROM (
+                SELECT * FROM daily
+                QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY day DESC) <= ?
+            ) GROUP BY symbol
+        )
+        SELECT l.*, {SENTIMENT} AS sentiment, s.trend{names}{volume}
+        FROM latest AS l LEFT JOIN spark AS s USING (symbol) {join}
+        ORDER BY symbol
+    """
+    return frame(con, sql, [spark_days])
+
+
+@dataclass(frozen=True)
+class MarketSummary:
+    """The tiles of the overview."""
+
+    symbols: int
+    average_price: float | None
+    mean_change_pct: float | None
+    advancers: int
+    decliners: int
+    unchanged: int
+    total_volume: float | None
+    newest: datetime | None
+
+    @property
+    def trend(self) -> str:
+        """'up', 'down' or 'flat' by the mean change %."""
+        if self.mean_change_pct is None or self.mean_change_pct == 0:
+            return "flat"
+        return "up" if self.mean_change_pct > 0 else "down"
+
+
+def _mean(series: pd.Series) -> float | None:
+    values = pd.to_numeric(series, errors="coerce").dropna()
+    return float(values.mean()) if len(values) else None
+
+
+def summarize(latest: pd.DataFrame) -> MarketSummary:
+    """Tiles from `latest_quotes` (pure)."""
+    if latest.empty:
+        return MarketSummary(0, None, None, 0, 0, 0, None, None)
+    change = pd.to_numeric(latest["change_pct"], errors="coerce")
+    volume = None
+    if "volume" in latest and latest["volume"].notna().any():
+        volume = float(pd.to_numeric(latest["volume"], errors="coerce").sum())
+    newest = pd.to_datetime(latest["ts"]).max()
+    return MarketSummary(
+        symbols=int(latest["symbol"].nunique()),
+        average_price=_mean(latest["price"]),
+        mean_change_pct=_mean(change),
+        advancers=int((change > 0).sum()),
+        decliners=int((change < 0).sum()),
+        unchanged=int((change == 0).sum()),
+        total_volume=volume,
+        newest=None if pd.isna(newest) else newest.to_pydatetime(),
+    )
+
+
+def movers(latest: pd.DataFrame, n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(top gainers, top losers) by change %, at most `n` each; a symbol is never in both."""
+    if latest.empty:
+        return latest, latest
+    ranked = latest.dropna(subset=["change_pct"]).sort_values("change_pct", ascending=False)
+    gainers = ranked[ranked["change_pct"] > 0].head(n)
+    losers = ranked[ranked["change_pct"] < 0].sort_values("change_pct").head(n)
+    return gainers, losers
+
+
+def sentiment_counts(latest: pd.DataFrame) -> pd.DataFrame:
+    """Symbols per sentiment level, in a fixed order (levels with no symbol included)."""
+    counts = latest["sentiment"].value_counts() if not latest.empty else pd.Series(dtype=int)
+    return pd.DataFrame(
+        {
+            "sentiment": list(SENTIMENT_ORDER),
+            "symbols": [int(counts.get(s, 0)) for s in SENTIMENT_ORDER],
+        }
+    )
+
+
+def day_range_position(price: float, low: float, high: float) -> float | None:
+    """Where the price sits in the day's range, 0 (at the low) to 1 (at the high)."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (price, low, high)):
+        return None
+    if high <= low:
+        return None
+    return min(1.0, max(0.0, (price - low) / (high - low)))

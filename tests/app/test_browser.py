@@ -1,0 +1,231 @@
+"""The dashboard in a real browser: `bucketpipe dashboard`'s command line, Debian chromium.
+
+Opens every page of a dashboard serving the demo lake, fails on any Streamlit exception or
+error alert, and writes the screenshots the README shows (docs/screenshots/). A second server
+on an empty lake checks live refresh end to end: data committed while the page is open appears
+without a reload.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.dashboard import command
+from tests.app.conftest import DemoLake, run_pipeline
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# page -> (URL path, what must be on it once it has settled)
+PAGES = {
+    "overview": ("", "Market overview"),
+    "stock": ("stock?symbol=AAPL", "RSI 14"),
+    "news": ("news", "Market news"),
+    "explore": ("explore?dataset=daily_indicators", "Summary statistics"),
+    "quality": ("quality?dataset=quotes", "Score over time"),
+    "pipeline": ("pipeline", "Run history"),
+    "sql": ("sql", "Example queries"),
+}
+# As deployed: no file watcher, and the viewer's toolbar (no developer "Deploy" button).
+SERVER_ENV = {
+    "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
+    "STREAMLIT_CLIENT_TOOLBAR_MODE": "viewer",
+}
+FAILURES = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+
+def chromium() -> str:
+    """Debian's chromium; skip without it on a workstation, fail without it in CI."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed (apt-get install -y chromium); CI needs it")
+    pytest.skip("chromium is not installed: apt-get install -y chromium")
+
+
+class Dashboard:
+    """`bucketpipe dashboard` (streamlit run) on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETPIPE_", "AWS_"))}
+        clean.pop("REDIS_URL", None)
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            command(self.port, "127.0.0.1"),
+            env={**clean, **env, **SERVER_ENV},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"streamlit exited; see {log}"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"streamlit did not listen on {self.port}; see {log}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    path = chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo_lake: DemoLake) -> Iterator[Dashboard]:
+    server = Dashboard(demo_lake.env, demo_lake.root / "streamlit.log")
+    yield server
+    server.stop()
+
+
+def settle(page: Any, timeout_s: float = 60) -> None:
+    """Wait until the script has finished running and the page stopped changing."""
+    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        skeleton = page.locator('[data-testid="stSkeleton"]').count() > 0
+        if running or skeleton:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since > 1.5:
+            return
+        time.sleep(0.25)
+    raise AssertionError("the page did not settle")
+
+
+def assert_no_failures(page: Any, name: str) -> None:
+    failures = page.locator(FAILURES)
+    texts = [failures.nth(i).inner_text() for i in range(failures.count())]
+    assert not texts, f"{name}: {texts}"
+
+
+def screenshot(page: Any, name: str) -> None:
+    """The whole page, not only the viewport: the main area scrolls inside the window."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1440, "height": min(max(int(height), 900), 4000)})
+    time.sleep(1.0)  # plotly redraws after a resize
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders_without_errors(browser: Any, dashboard: Dashboard, name: str) -> None:
+    path, marker = PAGES[name]
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{dashboard.url}/{path}")
+    settle(page)
+    if name == "sql":
+        editor = page.get_by_role("textbox", name="Query")
+        editor.fill(
+            "SELECT symbol, day, close, rsi_14, macd_hist\nFROM daily_indicators\n"
+            "WHERE day = (SELECT max(day) FROM daily_indicators)\nORDER BY symbol"
+        )
+        page.get_by_role("button", name="Run").click()
+        page.wait_for_selector("text=rows in", timeout=30_000)
+        settle(page)
+    assert_no_failures(page, name)
+    assert page.get_by_text(marker).first.is_visible()
+    assert "Services" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+    screenshot(page, name)
+    page.close()
+
+
+def test_navigation_keeps_the_sidebar_and_errors_stay_one_line(
+    browser: Any, dashboard: Dashboard
+) -> None:
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(dashboard.url)
+    settle(page)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="SQL").click()
+    settle(page)
+    assert "clean" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
+    page.get_by_role("textbox", name="Query").fill("SELECT * FROM read_csv('/etc/passwd')")
+    page.get_by_role("button", name="Run").click()
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.wait_for(timeout=30_000)
+    assert "reads files or URLs" in alert.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+def test_live_refresh_shows_new_commits_without_a_reload(browser: Any, tmp_path: Path) -> None:
+    env = {
+        "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
+        "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
+        "BUCKETPIPE_REFRESH_SECONDS": "2",
+        "BUCKETPIPE_LOG_FORMAT": "json",
+    }
+    server = Dashboard(env, tmp_path / "streamlit.log")
+    try:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(server.url)
+        settle(page)
+        assert page.get_by_text("No quotes have been committed yet").is_visible()
+        run_pipeline({**env, "BUCKETPIPE_DEMO_DAYS": "3"}, ["ingest", "demo"], ["clean"])
+        # No reload: the fragment notices the new snapshot versions and reruns the page.
+        page.get_by_text("Active stocks").wait_for(timeout=30_000)
+        assert_no_failures(page, "overview after a commit")
+        page.close()
+    finally:
+        server.stop()
+
+
+def test_missing_chromium_fails_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        chromium()
+
+
+def test_missing_chromium_skips_on_a_workstation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium is not installed"):
+        chromium()

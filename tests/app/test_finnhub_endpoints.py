@@ -1,0 +1,34 @@
+"""The Pipeline page after a Finnhub run with a free key: which endpoints the plan lacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.app.conftest import AppFactory, DemoLake, lake_env, no_errors, run_pipeline
+from tests.fakes.finnhub_server import FREE_KEY, FakeFinnhub
+
+pytestmark = pytest.mark.integration
+
+
+def test_endpoint_entitlements_and_errors(make_app: AppFactory, tmp_path: Path) -> None:
+    env = lake_env(tmp_path, BUCKETPIPE_SYMBOLS="AAPL,MSFT")
+    with FakeFinnhub(per_second=1_000, per_minute=1_000_000) as server:
+        env |= {
+            "FINNHUB_API_KEY": FREE_KEY,
+            "BUCKETPIPE_FINNHUB_URL": server.url,
+            "BUCKETPIPE_FINNHUB_CALLS_PER_MINUTE": "60000",
+            "BUCKETPIPE_FINNHUB_CALLS_PER_SECOND": "200",
+            "BUCKETPIPE_FINNHUB_BACKOFF_SECONDS": "0.01",
+        }
+        run_pipeline(env, ["ingest", "finnhub"], ["clean"])
+    app = make_app(DemoLake(tmp_path, env), "pipeline")
+    no_errors(app)
+    table = next(d.value for d in app.dataframe if "premium" in d.value.columns)
+    status = table.set_index("dataset")["status"]
+    assert status["quotes"] == "ok"
+    assert status["candles"] == "not_entitled"  # premium: 403 with a free key
+    warning = next(str(w.value) for w in app.warning if "Not in the API plan" in str(w.value))
+    assert "candles" in warning
+    assert FREE_KEY not in " ".join(str(c) for c in table.to_numpy().ravel())

@@ -1,0 +1,50 @@
+"""The News & calendars page: category filter, search, IPO and earnings calendars."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import AppFactory, DemoLake, no_errors
+
+pytestmark = pytest.mark.integration
+
+
+def shown_articles(app: AppTest) -> int:
+    caption = next(str(c.value) for c in app.caption if "newest articles" in str(c.value))
+    return int(caption.split()[0])
+
+
+def test_market_news_filters_by_category_and_search(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    app = make_app(demo_lake, "news")
+    no_errors(app)
+    everything = shown_articles(app)
+    assert everything > 0
+    categories = app.multiselect(key="news_categories")
+    assert set(categories.options) >= {"general", "merger"}
+    categories.set_value(["merger"]).run()
+    merger = shown_articles(app)
+    assert 0 < merger < everything
+    assert ":blue-badge[general]" not in "\n".join(str(c.value) for c in app.caption)
+    app.text_input(key="news_search").input("zzzz-no-such-words").run()
+    assert any("No article matches" in str(i.value) for i in app.info)
+
+
+def test_calendars_list_ipos_and_earnings(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    app = make_app(demo_lake, "news")
+    frames = [d.value for d in app.dataframe]
+    ipo = next(f for f in frames if "ipo_date" in f.columns)
+    earnings = next(f for f in frames if "report_date" in f.columns)
+    assert len(ipo) > 0 and len(earnings) > 0
+    assert set(earnings["hour"].dropna()) <= {"before open", "after close", "during market"}
+    assert int(next(m.value for m in app.metric if m.label == "IPOs")) == len(ipo)
+
+
+def test_empty_lake_explains_each_tab(make_app: AppFactory, empty_lake: DemoLake) -> None:
+    app = make_app(empty_lake, "news")
+    no_errors(app)
+    info = "\n".join(str(i.value) for i in app.info)
+    for what in ("market news", "IPO calendar", "earnings calendar"):
+        assert f"No {what} has been committed yet" in info

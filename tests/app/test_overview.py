@@ -1,0 +1,50 @@
+"""The Overview page against the demo lake, and its empty state."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
+
+pytestmark = pytest.mark.integration
+
+
+def test_overview_shows_the_market(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    app = make_app(demo_lake)
+    no_errors(app)
+    assert app.title[0].value == "Market overview"
+    assert metric(app, "Active stocks") == "7"
+    assert metric(app, "Advancers / decliners").count("/") == 1
+    assert metric(app, "Total volume") != "n/a"  # the demo has daily bars with volume
+    table = app.dataframe[0].value
+    assert sorted(table["symbol"]) == ["AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "TSLA"]
+    assert table["trend"].map(len).min() >= 20  # a sparkline of the last days per symbol
+    assert len(app.get("plotly_chart")) >= 2
+    # Freshness tiles: one per service and the newest quote.
+    labels = [m.label for m in app.metric]
+    assert {"clean", "ingest-demo", "Newest quote"} <= set(labels)
+
+
+def test_sidebar_shows_each_service(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    app = make_app(demo_lake)
+    sidebar = "\n".join(str(m.value) for m in app.sidebar.markdown)
+    assert "**clean** :green-badge[succeeded]" in sidebar
+    assert "**ingest-demo** :green-badge[succeeded]" in sidebar
+    assert any("Redis: off" in str(c.value) for c in app.sidebar.caption)
+    assert app.sidebar.toggle(key="live_refresh").value is True
+
+
+def test_refresh_button_rereads_the_lake(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    app = make_app(demo_lake)
+    app.sidebar.button[0].click().run()
+    no_errors(app)
+    assert metric(app, "Active stocks") == "7"
+
+
+def test_empty_lake_says_how_to_load_data(make_app: AppFactory, empty_lake: DemoLake) -> None:
+    app = make_app(empty_lake)
+    no_errors(app)
+    info = "\n".join(str(i.value) for i in app.info)
+    assert "No quotes have been committed yet" in info
+    assert "bucketpipe ingest demo" in info
+    assert not app.dataframe

@@ -1,0 +1,82 @@
+"""The Stock page: pickers, indicator overlays, tiles, profile and the detail tabs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import AppFactory, DemoLake, markdown, metric, no_errors
+
+pytestmark = pytest.mark.integration
+
+
+def traces(app: AppTest, index: int = 0) -> list[str]:
+    spec: dict[str, Any] = json.loads(app.get("plotly_chart")[index].proto.spec)
+    return [str(t.get("name")) for t in spec["data"]]
+
+
+def test_stock_page_shows_bars_indicators_and_profile(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    app = make_app(demo_lake, "stock")
+    no_errors(app)
+    assert app.selectbox(key="stock_symbol").value == "AAPL"
+    assert "### Apple Inc" in markdown(app)
+    names = traces(app)
+    assert names[0] == "Price"
+    assert {"SMA 20", "EMA 12", "Bollinger upper", "Bollinger lower", "Volume"} <= set(names)
+    rsi = float(metric(app, "RSI 14"))
+    assert 0 <= rsi <= 100
+    assert metric(app, "Volatility (20 d)").endswith("%")
+    tabs = [t.label for t in app.tabs]
+    assert tabs[:6] == ["Intraday", "Analysts", "Earnings", "Financials", "Insiders", "News"]
+    assert {"Dividends", "Social sentiment"} <= set(tabs)  # the demo has both
+    technical = next(d.value for d in app.dataframe if "macd_hist" in d.value.columns)
+    assert technical["symbol"].iloc[0] == "AAPL" and len(technical) == 7
+
+
+def test_picking_another_symbol_changes_the_tiles(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    app = make_app(demo_lake, "stock")
+    before = (metric(app, "Last close"), metric(app, "RSI 14"))
+    app.selectbox(key="stock_symbol").set_value("MSFT").run()
+    no_errors(app)
+    assert "### Microsoft Corp" in markdown(app)
+    assert (metric(app, "Last close"), metric(app, "RSI 14")) != before
+    assert app.query_params["symbol"] == "MSFT"  # the URL keeps the choice
+
+
+def test_overlay_toggles_change_the_chart(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    app = make_app(demo_lake, "stock")
+    app.toggle(key="stock_bollinger").set_value(False).run()
+    assert not any(name.startswith("Bollinger") for name in traces(app))
+    app.button_group(key="stock_overlays").set_value(["SMA 5", "SMA 50", "EMA 26"]).run()
+    names = traces(app)
+    assert {"SMA 5", "SMA 50", "EMA 26"} <= set(names)
+    assert "SMA 20" not in names
+
+
+def test_rsi_and_macd_charts_have_their_lines(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    app = make_app(demo_lake, "stock")
+    all_traces = [traces(app, i) for i in range(len(app.get("plotly_chart")))]
+    assert ["RSI 14"] in all_traces
+    assert ["Histogram", "MACD", "Signal"] in all_traces
+    rsi_spec = json.loads(app.get("plotly_chart")[all_traces.index(["RSI 14"])].proto.spec)
+    lines = sorted(s["y0"] for s in rsi_spec["layout"]["shapes"] if s["type"] == "line")
+    assert lines == [30, 70]
+
+
+def test_a_narrower_date_range_shows_fewer_bars(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    app = make_app(demo_lake, "stock")
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    wide = len(spec["data"][0]["x"])
+    picker = app.date_input(key="stock_range_AAPL")
+    end = picker.value[1]
+    picker.set_value((end.replace(day=1), end)).run()
+    no_errors(app)
+    narrow = len(json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["x"])
+    assert 0 < narrow < wide

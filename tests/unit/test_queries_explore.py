@@ -1,0 +1,126 @@
+"""Explore queries on an in-memory dataset: slices, statistics, series, pivots, pages, exports."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from bucketpipe.queries import aggregates, explore
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        """
+        CREATE VIEW weather AS
+        SELECT ['Oulu', 'Turku', 'Oulu'][1 + i % 3] AS city,
+               TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_hours(i) AS measured_at,
+               i * 1.0 AS temp,
+               2.0 * i + 1 AS double_temp,
+               DATE '2026-01-01' AS dt,
+               'x' AS _source_file
+        FROM range(48) AS t(i)
+        """
+    )
+    return con
+
+
+def cols(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return explore.dataset_columns(con, "weather")
+
+
+def test_time_column_prefers_real_time_over_partitions(con: duckdb.DuckDBPyConnection) -> None:
+    assert explore.time_column("weather", cols(con)) == "measured_at"
+    assert explore.time_column("weather", {"dt": "DATE", "x": "DOUBLE"}) == "dt"
+    assert explore.time_column("weather", {"x": "DOUBLE"}) is None
+    # A catalog dataset uses its declared time column.
+    assert explore.time_column("quotes", {"ts": "TIMESTAMP WITH TIME ZONE", "day": "DATE"}) == "ts"
+
+
+def test_kinds_leave_out_lineage_and_the_partition(con: duckdb.DuckDBPyConnection) -> None:
+    assert explore.kinds(cols(con)) == {
+        "numeric": ["temp", "double_temp"],
+        "time": ["measured_at"],
+        "categorical": ["city"],
+    }
+
+
+def test_windows_end_at_the_newest_row(con: duckdb.DuckDBPyConnection) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    oldest, newest = explore.time_bounds(con, whole)
+    assert newest - oldest == timedelta(hours=47)
+    day = explore.Slice("weather", "measured_at", explore.window(newest, "1 d"))
+    assert explore.count(con, day) == 25  # both ends included
+    assert explore.count(con, whole) == 48
+    assert explore.window(newest, "All") is None
+    assert explore.window(date(2026, 1, 10), "1 w") == date(2026, 1, 4)
+    assert explore.window(date(2026, 1, 10), "1 h") == date(2026, 1, 10)
+
+
+def test_profile_and_column_stats(con: duckdb.DuckDBPyConnection) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    stats = explore.tidy_profile(explore.profile(con, whole, ["city", "temp"])).set_index("column")
+    assert stats.loc["temp", "min"] == "0" and stats.loc["temp", "max"] == "47"
+    assert stats.loc["temp", "mean"] == "23.5"
+    column = explore.column_stats(con, whole, "city", "VARCHAR")
+    assert (column.rows, column.non_null, column.distinct) == (48, 48, 2)
+    assert column.null_pct == 0.0
+
+
+def test_top_values_series_and_pivot(con: duckdb.DuckDBPyConnection) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    top = aggregates.top_values(con, whole, "city")
+    assert top.values.tolist() == [["Oulu", 32, 66.67], ["Turku", 16, 33.33]]
+    daily = aggregates.series(con, whole, "temp", bucket="day", agg="max")
+    assert daily["value"].tolist() == [23.0, 47.0]
+    split = aggregates.series(con, whole, None, bucket="day", by="city")
+    assert split.groupby("group")["value"].sum().to_dict() == {"Oulu": 32, "Turku": 16}
+    matrix = aggregates.pivot(con, whole, "city", "measured_at", "temp", "sum", cols_are_time=True)
+    assert list(matrix.columns) == ["2026-01-01", "2026-01-02"]
+    assert matrix.loc["Turku", "2026-01-01"] == sum(i for i in range(24) if i % 3 == 1)
+
+
+def test_pages_are_newest_first(con: duckdb.DuckDBPyConnection) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    first = explore.page(con, whole, ["measured_at", "temp"], offset=0, limit=5)
+    second = explore.page(con, whole, ["measured_at", "temp"], offset=5, limit=5)
+    assert first["temp"].tolist() == [47.0, 46.0, 45.0, 44.0, 43.0]
+    assert second["temp"].tolist() == [42.0, 41.0, 40.0, 39.0, 38.0]
+
+
+def test_exports_hold_the_slice(con: duckdb.DuckDBPyConnection) -> None:
+    start = datetime(2026, 1, 2, tzinfo=UTC)
+    part = explore.Slice("weather", "measured_at", start)
+    data, cut = explore.export(con, part, ["city", "temp"], "csv")
+    frame = pd.read_csv(io.BytesIO(data))
+    assert not cut and list(frame.columns) == ["city", "temp"] and len(frame) == 24
+    data, _ = explore.export(con, part, ["city", "temp"], "parquet")
+    assert pq.read_table(io.BytesIO(data)).num_rows == 24
+    with pytest.raises(ValueError, match="unknown export format"):
+        explore.export(con, part, ["city"], "xlsx")
+
+
+def test_correlations_and_buckets() -> None:
+    data = pd.DataFrame({"a": [1, 2, 3, 4], "b": [2, 4, 6, 8], "c": [5, 5, 5, 5]})
+    matrix = aggregates.correlations(data, ["a", "b", "c"])
+    assert matrix.loc["a", "b"] == 1.0
+    assert "c" not in matrix  # a constant has no correlation
+    assert aggregates.correlations(data, ["a"]).empty
+    assert aggregates.auto_bucket(datetime(2026, 1, 1), datetime(2026, 1, 2)) == "hour"
+    assert aggregates.auto_bucket(datetime(2026, 1, 1), datetime(2026, 3, 1)) == "day"
+    assert aggregates.auto_bucket(datetime(2020, 1, 1), datetime(2026, 1, 1)) == "month"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("12.5000", "12.5"), ("3", "3"), ("1234567.891234", "1,234,567.8912"), (None, None)],
+)
+def test_readable_numbers(value: str | None, shown: str | None) -> None:
+    assert explore.readable(value) == shown

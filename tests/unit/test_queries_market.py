@@ -1,0 +1,97 @@
+"""Market overview queries over in-memory views, and the pure tile arithmetic."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bucketpipe.queries import market
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        """
+        CREATE VIEW quotes AS SELECT * FROM (VALUES
+          ('AAA', TIMESTAMPTZ '2026-01-05 15:00:00+00', 10.0, 1.0, 11.11, 9.5, 10.5, 9.0, 9.0),
+          ('AAA', TIMESTAMPTZ '2026-01-06 15:00:00+00', 11.0, 1.0, 10.0, 10.0, 11.5, 10.0, 10.0),
+          ('AAA', TIMESTAMPTZ '2026-01-06 16:00:00+00', 12.0, 2.0, 20.0, 10.0, 12.0, 10.0, 10.0),
+          ('BBB', TIMESTAMPTZ '2026-01-06 16:00:00+00', 50.0, -3.0, -5.66, 53.0, 53.0, 49.0, 53.0),
+          ('CCC', TIMESTAMPTZ '2026-01-06 16:00:00+00', 7.0, 0.0, 0.0, 7.0, 7.2, 6.9, 7.0)
+        ) AS t(symbol, ts, price, change, change_pct, open, high, low, prev_close)
+        """
+    )
+    return con
+
+
+def test_latest_quote_per_symbol_with_sentiment_and_sparkline(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    latest = market.latest_quotes(con)
+    assert list(latest["symbol"]) == ["AAA", "BBB", "CCC"]
+    aaa = latest.iloc[0]
+    assert aaa["price"] == 12.0  # the newest quote, not the first of the day
+    assert list(aaa["trend"]) == [10.0, 12.0]  # last price of each day
+    assert list(latest["sentiment"]) == ["strong bullish", "strong bearish", "unchanged"]
+    assert "name" not in latest  # no profiles committed: no column, no widget
+
+
+def test_names_and_volume_join_in_when_committed(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE VIEW company_profiles AS SELECT * FROM (VALUES "
+        "('AAA', DATE '2026-01-01', 'Old name'), ('AAA', DATE '2026-01-05', 'A Corp')) "
+        "AS t(symbol, as_of, name)"
+    )
+    con.execute(
+        "CREATE VIEW daily_bars AS SELECT * FROM (VALUES "
+        "('AAA', DATE '2026-01-05', 100), ('AAA', DATE '2026-01-06', 250)) "
+        "AS t(symbol, day, volume)"
+    )
+    latest = market.latest_quotes(con).set_index("symbol")
+    assert latest.loc["AAA", "name"] == "A Corp"
+    assert latest.loc["AAA", "volume"] == 250
+    assert pd.isna(latest.loc["BBB", "volume"])
+
+
+def test_no_quotes_view_gives_an_empty_frame() -> None:
+    assert market.latest_quotes(duckdb.connect()).empty
+
+
+def test_summary_tiles(con: duckdb.DuckDBPyConnection) -> None:
+    summary = market.summarize(market.latest_quotes(con))
+    assert summary.symbols == 3
+    assert summary.average_price == pytest.approx(23.0)
+    assert summary.mean_change_pct == pytest.approx((20.0 - 5.66 + 0.0) / 3)
+    assert (summary.advancers, summary.decliners, summary.unchanged) == (1, 1, 1)
+    assert summary.total_volume is None
+    assert summary.trend == "up"
+    assert market.summarize(pd.DataFrame()).symbols == 0
+
+
+def test_movers_never_list_a_symbol_twice(con: duckdb.DuckDBPyConnection) -> None:
+    gainers, losers = market.movers(market.latest_quotes(con))
+    assert list(gainers["symbol"]) == ["AAA"]
+    assert list(losers["symbol"]) == ["BBB"]
+
+
+def test_sentiment_counts_keep_every_level(con: duckdb.DuckDBPyConnection) -> None:
+    counts = market.sentiment_counts(market.latest_quotes(con))
+    assert list(counts["sentiment"]) == list(market.SENTIMENT_ORDER)
+    assert counts.set_index("sentiment")["symbols"].to_dict() == {
+        "strong bullish": 1,
+        "bullish": 0,
+        "unchanged": 1,
+        "bearish": 0,
+        "strong bearish": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("price", "low", "high", "expected"),
+    [(10, 10, 20, 0.0), (20, 10, 20, 1.0), (15, 10, 20, 0.5), (25, 10, 20, 1.0), (5, 5, 5, None)],
+)
+def test_day_range_position(price: float, low: float, high: float, expected: float | None) -> None:
+    assert market.day_range_position(price, low, high) == expected

@@ -1,0 +1,102 @@
+"""Quality queries: report tables, dimensions against thresholds, quarantine counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bucketpipe.context import Context, lake_store
+from bucketpipe.quality import Dimension, QualityReport, update_latest, write_report
+from bucketpipe.queries import quality
+from bucketpipe.signals import Signals
+from tests.conftest import SettingsFactory
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def report(dataset: str, run: str, day: int, score: float, **extra: object) -> QualityReport:
+    dims = {
+        name: Dimension(
+            score=score,
+            threshold=mark,
+            passed=score >= mark,
+            definition=f"{name} definition",
+            numerator=int(score),
+            denominator=100,
+        )
+        for name, mark in zip(quality.DIMENSIONS, (80.0, 95.0, 90.0, 85.0), strict=True)
+    }
+    return QualityReport(
+        dataset=dataset,
+        run_id=run,
+        created_at=T0 + timedelta(days=day),
+        rows=100,
+        dimensions=dims,
+        overall_score=score,
+        passed=all(d.passed for d in dims.values()),
+        **extra,
+    )
+
+
+@pytest.fixture
+def ctx(make_settings: SettingsFactory) -> Context:
+    settings = make_settings()
+    return Context(settings=settings, store=lake_store(settings), signals=Signals(None))
+
+
+def test_history_latest_and_overview(ctx: Context) -> None:
+    old = report("quotes", "clean-1", 0, 91.0)
+    new = report("quotes", "clean-2", 1, 97.0, rows_quarantined=4, recommendations=["fix it"])
+    notes = report("notes", "clean-2", 1, 80.0)
+    for r in (old, new, notes):
+        write_report(ctx.store, r)
+    update_latest(ctx.store, [old], run_id="clean-1", now=T0, run_summary={})
+    update_latest(ctx.store, [new, notes], run_id="clean-2", now=T0, run_summary={})
+    history = quality.history(ctx, ["quotes"])
+    assert history["overall_score"].tolist() == [91.0, 97.0]  # oldest first, for a line
+    assert quality.latest_score(ctx, "quotes") == 97.0
+    assert quality.latest_score(ctx, "missing") is None
+    table = quality.overview(quality.latest(ctx))
+    assert table["dataset"].tolist() == ["notes", "quotes"]  # worst first
+    assert table.set_index("dataset").loc["quotes", "quarantined"] == 4
+
+
+def test_dimensions_against_thresholds() -> None:
+    dims = quality.dimensions(report("quotes", "r", 0, 92.0)).set_index("dimension")
+    assert dims["passed"].to_dict() == {
+        "completeness": True,
+        "uniqueness": False,
+        "consistency": True,
+        "validity": True,
+    }
+    assert dims.loc["uniqueness", "counted"] == "92 of 100"
+
+
+def test_quarantine_reasons_are_summed() -> None:
+    reports = [
+        report("quotes", "a", 0, 90.0, quarantine_reasons={"missing price": 2, "bad": 1}),
+        report("quotes", "b", 1, 90.0, quarantine_reasons={"missing price": 3}),
+    ]
+    table = quality.quarantine_reasons(reports)
+    assert table.values.tolist() == [["quotes", "missing price", 5], ["quotes", "bad", 1]]
+
+
+def test_quarantine_files_counted_by_reason(ctx: Context, tmp_path: Path) -> None:
+    con = duckdb.connect()
+    for run, reasons in (("clean-1", ["missing price", "bad"]), ("clean-2", ["missing price"])):
+        path = tmp_path / f"{run}.parquet"
+        values = ", ".join(f"('AAA', '{r}', '{run}')" for r in reasons)
+        con.execute(
+            f"COPY (SELECT * FROM (VALUES {values}) AS t(symbol, _reject_reason, _clean_run)) "
+            f"TO '{path}' (FORMAT parquet)"
+        )
+        ctx.store.upload(f"quarantine/quotes/dt=2026-01-05/{run}.parquet", path)
+    counts, rows = quality.quarantine(ctx, "quotes")
+    assert counts.values.tolist() == [["missing price", 2], ["bad", 1]]
+    assert list(rows.columns[:2]) == ["_reject_reason", "_clean_run"]
+    assert len(rows) == 3
+    empty, none = quality.quarantine(ctx, "notes")
+    assert empty.empty and none.empty

@@ -1,0 +1,114 @@
+"""Stock queries: bars (committed or from quotes), indicators, per-symbol tables, tiles."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from bucketpipe.queries import stock
+
+QUOTES = """
+CREATE VIEW quotes AS SELECT * FROM (VALUES
+  ('AAA', TIMESTAMPTZ '2026-01-05 15:00:00+00', 10.0, 9.0, 10.5, 8.5),
+  ('AAA', TIMESTAMPTZ '2026-01-05 20:00:00+00', 11.0, 9.0, 11.5, 8.5),
+  ('AAA', TIMESTAMPTZ '2026-01-06 15:00:00+00', 12.0, 11.0, 12.5, 10.5),
+  ('BBB', TIMESTAMPTZ '2026-01-06 15:00:00+00', 50.0, 50.0, 51.0, 49.0)
+) AS t(symbol, ts, price, open, high, low)
+"""
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(QUOTES)
+    return con
+
+
+def test_bars_from_quotes_when_daily_bars_are_missing(con: duckdb.DuckDBPyConnection) -> None:
+    bars = stock.bars(con, "AAA", date(2026, 1, 1), date(2026, 1, 31))
+    assert bars[["day", "open", "high", "low", "close"]].values.tolist() == [
+        [date(2026, 1, 5), 9.0, 11.5, 8.5, 11.0],  # the day's last snapshot closes it
+        [date(2026, 1, 6), 11.0, 12.5, 10.5, 12.0],
+    ]
+    assert set(bars["source"]) == {"quotes"}
+    assert stock.day_bounds(con, "AAA") == (date(2026, 1, 5), date(2026, 1, 6))
+    assert stock.day_bounds(con, "ZZZ") is None
+
+
+def test_committed_daily_bars_win(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE VIEW daily_bars AS SELECT * FROM (VALUES ('AAA', DATE '2026-01-05', 1.0, 2.0, "
+        "0.5, 1.5, 1000, 'candles')) AS t(symbol, day, open, high, low, close, volume, source)"
+    )
+    bars = stock.bars(con, "AAA", date(2026, 1, 1), date(2026, 1, 31))
+    assert bars["close"].tolist() == [1.5] and bars["volume"].tolist() == [1000]
+
+
+def test_indicators_only_with_the_columns_that_exist(con: duckdb.DuckDBPyConnection) -> None:
+    assert stock.indicators(con, "AAA", date(2026, 1, 1), date(2026, 1, 31)).empty
+    con.execute(
+        "CREATE VIEW daily_indicators AS SELECT * FROM (VALUES "
+        "('AAA', DATE '2026-01-05', 1.5, 55.0), ('AAA', DATE '2026-01-06', 1.6, 61.0), "
+        "('BBB', DATE '2026-01-06', 9.9, 12.0)) AS t(symbol, day, close, rsi_14)"
+    )
+    ind = stock.indicators(con, "AAA", date(2026, 1, 6), date(2026, 1, 6))
+    assert list(ind.columns) == ["day", "close", "rsi_14"]
+    assert ind["rsi_14"].tolist() == [61.0]
+
+
+def test_symbols_and_intraday(con: duckdb.DuckDBPyConnection) -> None:
+    assert stock.symbols(con) == ["AAA", "BBB"]
+    day = stock.intraday(con, "AAA", date(2026, 1, 5), date(2026, 1, 5))
+    assert day["price"].tolist() == [10.0, 11.0]  # the end day is included whole
+
+
+def test_symbol_tables_newest_first_and_missing_datasets(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE VIEW company_news AS SELECT * FROM (VALUES "
+        "('AAA', TIMESTAMPTZ '2026-01-01 10:00:00+00', 'old'), "
+        "('AAA', TIMESTAMPTZ '2026-01-03 10:00:00+00', 'new'), "
+        "('BBB', TIMESTAMPTZ '2026-01-04 10:00:00+00', 'other')) "
+        "AS t(symbol, published_at, headline)"
+    )
+    news = stock.news(con, "AAA")
+    assert news["headline"].tolist() == ["new", "old"]
+    assert list(news.columns) == ["published_at", "headline"]
+    assert stock.earnings(con, "AAA").empty  # no earnings dataset
+    assert stock.profile(con, "AAA") == {}
+    assert stock.key_metrics(con, "AAA") == {}
+
+
+def test_latest_values_and_volatility() -> None:
+    table = pd.DataFrame({"close": [100.0, 101.0, None, 99.99], "rsi_14": [None, None, 40.0, 72.5]})
+    values = stock.latest_values(table, ["close", "rsi_14", "missing"])
+    assert values["close"] == pytest.approx((99.99, -1.01))
+    assert values["rsi_14"] == pytest.approx((72.5, 32.5))
+    assert "missing" not in values
+    returns = pd.Series([100.0, 101.0, 99.99]).pct_change().dropna()
+    assert stock.volatility(pd.DataFrame({"close": [100.0, 101.0, 99.99]})) == pytest.approx(
+        returns.std(ddof=1) * 100
+    )
+    assert stock.volatility(pd.DataFrame({"close": [1.0]})) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "zone"),
+    [(70.0, "overbought"), (30.0, "oversold"), (50.0, "neutral"), (None, "no data")],
+)
+def test_rsi_zone(value: float | None, zone: str) -> None:
+    assert stock.rsi_zone(value) == zone
+
+
+def test_latest_indicators_one_row_per_symbol(con: duckdb.DuckDBPyConnection) -> None:
+    assert stock.latest_indicators(con).empty
+    con.execute(
+        "CREATE VIEW daily_indicators AS SELECT * FROM (VALUES "
+        "('AAA', DATE '2026-01-05', 1.5, 55.0), ('AAA', DATE '2026-01-06', 1.6, 61.0), "
+        "('BBB', DATE '2026-01-06', 9.9, 12.0)) AS t(symbol, day, close, rsi_14)"
+    )
+    table = stock.latest_indicators(con)
+    assert table[["symbol", "rsi_14"]].values.tolist() == [["AAA", 61.0], ["BBB", 12.0]]
