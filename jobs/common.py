@@ -88,6 +88,16 @@ def guarded(handler: Handler, args: argparse.Namespace, settings: Settings) -> i
     except KeyboardInterrupt:
         log.error("stopped; what was committed stays, the unfinished run is redone next time")
         return 130
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        log.error(
+            "unexpected %s: %s (nothing half-written is visible; rerun, or set "
+            "BUCKETPIPE_LOG_LEVEL=DEBUG for details)",
+            type(exc).__name__,
+            first[:300],
+        )
+        log.debug("traceback", exc_info=True)
+        return EXIT_FAILED
 
 
 def setup_logging(settings: Settings | None) -> None:

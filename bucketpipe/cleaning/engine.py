@@ -18,6 +18,7 @@ import duckdb
 
 from bucketpipe.catalog import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
 from bucketpipe.duck import quote_ident, quote_literal, sql_list
+from bucketpipe.errors import TerminalError
 from bucketpipe.layout import clean_key, partition_of, quarantine_key
 from bucketpipe.runs import DatasetResult
 from bucketpipe.snapshots import FileEntry, Snapshot, commit, read_current
@@ -147,6 +148,14 @@ def merge_rows(
         f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {tiebreak}) = 1"
     )
     batch_rows = count(con, "SELECT * FROM _batch")
+    untimed = count(con, f"SELECT * FROM _batch WHERE {quote_ident(target.time_column)} IS NULL")
+    if untimed:
+        # Such rows have no partition and would silently vanish from the written files; the
+        # dataset's rules must quarantine them before they get here.
+        raise TerminalError(
+            f"{target.dataset}: {untimed} rows have no {target.time_column}; "
+            "they need a quarantine rule"
+        )
     outcome.rows_duplicate = outcome.rows_in - batch_rows
     columns = table_columns(con, "_batch")
     current = None if replace_all else read_current(store, target.dataset)
@@ -200,9 +209,14 @@ def _current_version(store: ObjectStore, dataset: str) -> int:
 
 
 def content_hash(columns: Sequence[str], alias: str | None = None) -> str:
-    """SQL hashing a row's content columns (to tell a changed row from a repeated one)."""
+    """SQL hashing a row's content columns (to tell a changed row from a repeated one).
+
+    MD5 of the row as JSON, not DuckDB's `hash()`: that one collides on similar values, and a
+    collision would make a changed row look unchanged and drop the update.
+    """
     prefix = f"{alias}." if alias else ""
-    return "hash(" + ", ".join(prefix + quote_ident(c) for c in columns) + ")"
+    fields = ", ".join(f"{quote_ident(c)} := {prefix}{quote_ident(c)}" for c in columns)
+    return f"md5(CAST(to_json(struct_pack({fields})) AS VARCHAR))"
 
 
 def _against_committed(

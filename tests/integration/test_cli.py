@@ -129,3 +129,19 @@ def test_sigterm_stops_a_run_cleanly_without_committing(lake_env: dict[str, str]
     last = json.loads(stderr.strip().splitlines()[-1])
     assert last["message"].startswith("stopped;")
     assert not (lake / "_runs" / "ingest" / "long.json").exists()
+
+
+def test_unexpected_failure_is_one_line_not_a_traceback(lake_env: dict[str, str]) -> None:
+    """A committed file damaged behind Bucketpipe's back: clean fails with one line, exit 1."""
+    assert run(["ingest", "demo", "--run-id", "d1"], lake_env).returncode == 0
+    assert run(["clean"], lake_env).returncode == 0
+    lake = Path(lake_env["BUCKETPIPE_LAKE"])
+    newest = sorted((lake / "clean" / "quotes").rglob("*.parquet"))[-1]
+    newest.write_bytes(b"this is not parquet")
+    assert run(["ingest", "demo", "--run-id", "d2"], lake_env).returncode == 0
+    result = run(["clean"], lake_env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = json.loads(result.stderr.strip().splitlines()[-1])
+    assert last["level"] == "error"
+    assert last["message"].startswith("unexpected ")

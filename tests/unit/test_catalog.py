@@ -171,3 +171,16 @@ def test_profile_is_typed_and_empty_profile_rejected() -> None:
 def test_for_endpoints_finds_the_datasets() -> None:
     names = {s.name for s in catalog.for_endpoints(["quote"])}
     assert "quotes" in names and "company_profiles" not in names
+
+
+def test_content_hash_tells_changed_rows_apart() -> None:
+    from bucketpipe.cleaning.engine import content_hash
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES (1, 'ab', 'c'), (2, 'a', 'bc'), (3, '', NULL), "
+        "(4, NULL, ''), (5, 'ab', 'c')) AS v(id, a, b)"
+    )
+    hashes = dict(con.execute(f"SELECT id, {content_hash(['a', 'b'])} FROM t").fetchall())
+    assert hashes[1] == hashes[5]  # the same content
+    assert len({hashes[1], hashes[2], hashes[3], hashes[4]}) == 4  # boundaries and NULL vs ''
