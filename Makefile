@@ -56,6 +56,12 @@ integration: $(VENV)/.dev ## integration tests (moto S3, redis-server, fake Finn
 test-long: $(VENV)/.dev ## the suite with the long reliability modes
 	$(BIN)/python -m pytest --long
 
+bench: $(VENV)/.dev ## the full benchmark against the volume-and-CSV design (tens of minutes)
+	$(BIN)/bucketpipe bench --json bench-results/bench.json
+
+bench-quick: $(VENV)/.dev ## every benchmark at small sizes, in under two minutes (a smoke run)
+	$(BIN)/bucketpipe bench --quick --json bench-results/bench-quick.json
+
 k8s-render: $(VENV)/.dev ## render the Kubernetes manifests (kubectl kustomize k8s)
 	$(BIN)/kubectl kustomize k8s
 

@@ -1,0 +1,205 @@
+"""The goals a bench run is judged against, evaluated on its JSON results (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+GIB_MIB = 1024.0
+
+Results = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One goal's outcome. `met` is None when the run did not measure it at the goal's size."""
+
+    goal: str
+    target: str
+    measured: str
+    met: bool | None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "goal": self.goal,
+            "target": self.target,
+            "measured": self.measured,
+            "met": self.met,
+            "note": self.note,
+        }
+
+
+def _rows(results: Results, **match: Any) -> list[dict[str, Any]]:
+    rows = results.get("dashboard", {}).get("queries", [])
+    return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+
+
+def _largest(results: Results) -> tuple[int, int]:
+    config = results.get("bench", {}).get("config", {})
+    days = config.get("days") or [0]
+    return int(max(days)), int(config.get("symbols") or 0)
+
+
+def _full(results: Results) -> bool:
+    return bool(results.get("bench", {}).get("mode") == "full")
+
+
+def _judged(met: bool, results: Results) -> tuple[bool | None, str]:
+    if _full(results):
+        return met, ""
+    return None, "quick mode: sizes smaller than the goal's, not judged"
+
+
+def _fmt_s(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.3f} s"
+
+
+def overview_latency(results: Results) -> Verdict:
+    days, symbols = _largest(results)
+    rows = _rows(results, question="overview", lake="local", days=days)
+    target = "<= 0.3 s median (365 d x 500 symbols, local lake)"
+    if not rows:
+        return Verdict("Overview latency", target, "missing", None, "not measured")
+    median = float(rows[0]["median_s"])
+    met, note = _judged(median <= 0.3 and days >= 365 and symbols >= 500, results)
+    note = note or (f"{median / 0.3:.1f}x the goal" if median > 0.3 else "")
+    return Verdict("Overview latency", target, f"{median:.3f} s ({days} d x {symbols})", met, note)
+
+
+def overview_speedup(results: Results) -> Verdict:
+    target = ">= 100x faster than the baseline at 30 d"
+    rows = _rows(results, question="overview", lake="local", days=30)
+    if not rows or rows[0].get("speedup") is None:
+        return Verdict("Overview vs baseline", target, "missing", None, "not measured at 30 d")
+    speedup = float(rows[0]["speedup"])
+    met, note = _judged(speedup >= 100, results)
+    note = note or (f"{100 / speedup:.1f}x short" if speedup < 100 else "")
+    return Verdict("Overview vs baseline", target, f"{speedup:.0f}x", met, note)
+
+
+def growth(question: str, title: str) -> Callable[[Results], Verdict]:
+    def check(results: Results) -> Verdict:
+        target = "latency(365 d) / latency(30 d) <= 2"
+        rows = [
+            g
+            for g in results.get("growth", [])
+            if g.get("question") == question and g.get("lake") == "local"
+        ]
+        if not rows or rows[0].get("ratio") is None:
+            return Verdict(title, target, "missing", None, "not measured")
+        value = float(rows[0]["ratio"])
+        met, note = _judged(value <= 2 and rows[0].get("ratio_of") == "365d/30d", results)
+        note = note or (f"{value / 2:.1f}x the goal" if value > 2 else "")
+        return Verdict(title, target, f"{value:.2f} ({rows[0].get('ratio_of')})", met, note)
+
+    return check
+
+
+def clean_rebuilds(results: Results) -> Iterable[Verdict]:
+    rebuilds = results.get("clean", {}).get("rebuilds", [])
+    target = ">= 200,000 raw records/s, peak RSS <= 1 GiB"
+    if not rebuilds:
+        yield Verdict("Clean rebuild", target, "missing", None, "not measured")
+    for r in rebuilds:
+        rate, rss = r.get("records_per_s"), r.get("peak_rss_mib")
+        label = f"Clean rebuild {r.get('quote_records', 0) / 1e6:.1f} M records"
+        if rate is None:
+            yield Verdict(
+                label, target, "failed", False if _full(results) else None, str(r.get("error"))
+            )
+            continue
+        met, note = _judged(rate >= 200_000 and rss <= GIB_MIB, results)
+        misses = []
+        if rate < 200_000:
+            misses.append(f"rate {200_000 / rate:.1f}x short")
+        if rss > GIB_MIB:
+            misses.append(f"RSS {rss / GIB_MIB:.2f} GiB")
+        yield Verdict(
+            label, target, f"{rate:,.0f}/s, {rss:,.0f} MiB", met, note or "; ".join(misses)
+        )
+
+
+def csv_clean(results: Results) -> Verdict:
+    csv = results.get("clean", {}).get("csv")
+    target = "peak RSS <= 1 GiB (1 GB-class CSV)"
+    if not csv or csv.get("status") == "missing":
+        reason = (csv or {}).get("reason", "not measured")
+        return Verdict("Generic CSV clean", target, "missing", None, reason)
+    rss = csv.get("peak_rss_mib")
+    if csv.get("error") or rss is None:
+        return Verdict(
+            "Generic CSV clean",
+            target,
+            "failed",
+            False if _full(results) else None,
+            str(csv.get("error")),
+        )
+    met, note = _judged(rss <= GIB_MIB and csv.get("csv_mib", 0) >= 900, results)
+    base = csv.get("baseline", {})
+    beside = f"; pandas {base.get('peak_rss_mib')} MiB" if base else ""
+    return Verdict(
+        "Generic CSV clean",
+        target,
+        f"{rss:,.0f} MiB ({csv.get('csv_mib')} MiB CSV){beside}",
+        met,
+        note,
+    )
+
+
+def ingest(results: Results) -> Iterable[Verdict]:
+    scenarios = results.get("ingest", {}).get("scenarios", [])
+    target = ">= 95% of the quota used, 0 HTTP 429"
+    if not scenarios:
+        yield Verdict("Ingest quota", target, "missing", None, "not measured")
+    for s in scenarios:
+        used, rejected = s.get("quota_used"), s.get("http_429")
+        label = f"Ingest, {s.get('shards')} shard(s)"
+        if used is None:
+            yield Verdict(label, target, "failed", None, "no calls")
+            continue
+        ok = used >= 0.95 and rejected == 0
+        met, note = (ok, "") if _full(results) else _judged(ok, results)
+        yield Verdict(label, target, f"{used:.1%}, {rejected} x 429", met, note)
+
+
+def objects(results: Results) -> Verdict:
+    target = "<= 50 new objects per day after compaction (15-minute schedule)"
+    default = results.get("objects", {})
+    # Judged on the steady state when measured: whole run manifests are a 30-day window that
+    # compaction folds, not growth; the note says what the window adds until then.
+    section = default.get("steady_state") or default
+    value = section.get("objects_per_day_after_compaction")
+    if value is None:
+        return Verdict(
+            "Objects per day", target, "missing", None, section.get("reason", "not measured")
+        )
+    if section.get("full_day"):
+        met, note = _judged(value <= 50, results)
+    else:
+        met, note = None, "partial days simulated (quick mode)"
+    if met is False:
+        note = f"{value / 50:.1f}x the goal"
+    measured = f"{value:,.0f}"
+    if section is not default and default.get("objects_per_day_after_compaction") is not None:
+        window = default["objects_per_day_after_compaction"]
+        measured += " (steady state)"
+        note = "; ".join(
+            n for n in (note, f"{window:,.0f}/day during the first 30 days (manifest window)") if n
+        )
+    return Verdict("Objects per day", target, measured, met, note)
+
+
+def evaluate(results: Results) -> list[Verdict]:
+    verdicts = [
+        overview_latency(results),
+        overview_speedup(results),
+        growth("overview", "Overview growth")(results),
+        growth("stock_year", "Single-symbol growth")(results),
+        *clean_rebuilds(results),
+        csv_clean(results),
+        *ingest(results),
+        objects(results),
+    ]
+    return verdicts

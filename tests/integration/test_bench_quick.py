@@ -1,0 +1,136 @@
+"""`bucketpipe bench --quick` end to end: every section runs and the JSON has sane shapes.
+
+A smoke test of the benchmark harness (moto over HTTP, a real redis-server, the fake Finnhub
+server, the real jobs in child processes). It asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+QUESTIONS = {"overview", "stock_year", "sql_aggregate", "quality_trend"}
+GOALS = {
+    "Overview latency",
+    "Overview vs baseline",
+    "Overview growth",
+    "Single-symbol growth",
+    "Generic CSV clean",
+    "Objects per day",
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    work = tmp_path_factory.mktemp("bench")
+    out = work / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "bench",
+            "--quick",
+            "--json",
+            str(out),
+            "--out-dir",
+            str(work / "scratch"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=850,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Goals" in proc.stdout  # the table was printed
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def test_run_is_described(results: dict[str, Any]) -> None:
+    assert results["bench"]["mode"] == "quick"
+    assert results["bench"]["command"].startswith("bucketpipe bench --quick")
+    assert results["machine"]["cpus"] >= 1
+    assert results["machine"]["memory_gib"] > 0
+    assert results["missing"] == []
+    assert results["failures"] == []
+
+
+def test_dashboard_answers_both_designs(results: dict[str, Any]) -> None:
+    config = results["bench"]["config"]
+    rows = results["dashboard"]["queries"]
+    expected = {(q, d, lake) for q in QUESTIONS for d in config["days"] for lake in ("local", "s3")}
+    assert {(r["question"], r["days"], r["lake"]) for r in rows} == expected
+    for r in rows:
+        assert r["answers_match"] is True
+        assert 0 < r["median_s"] <= r["p95_s"]
+        assert r["runs"] == config["runs"]
+        assert r["rows"] > 0
+        assert r["baseline_median_s"] > 0 and r["speedup"] > 0
+        if r["lake"] == "s3":
+            assert r["s3_requests_cold"]["total"] > 0
+            assert r["s3_requests_cold"]["total"] >= r["s3_requests_warm"]["total"]
+        else:
+            assert r["s3_requests_cold"] is None
+    assert [lake["days"] for lake in results["dashboard"]["lakes"]] == config["days"]
+    assert all(v["quote_csvs"] > 0 for v in results["dashboard"]["volumes"])
+
+
+def test_growth_compares_longest_with_reference(results: dict[str, Any]) -> None:
+    growth = results["growth"]
+    assert {(g["question"], g["lake"]) for g in growth} == {
+        (q, lake) for q in QUESTIONS for lake in ("local", "s3")
+    }
+    days = sorted(results["bench"]["config"]["days"])
+    for g in growth:
+        assert g["ratio_of"] == f"{days[-1]}d/{days[-2]}d"
+        assert g["ratio"] > 0
+
+
+def test_clean_measures_product_and_pandas(results: dict[str, Any]) -> None:
+    (rebuild,) = results["clean"]["rebuilds"]
+    assert rebuild["quote_records"] > 0
+    for run in (rebuild, rebuild["first_clean"]):
+        assert run["returncode"] == 0, run.get("error")
+        assert run["records_per_s"] > 0
+        assert run["peak_rss_mib"] > 0
+    assert rebuild["baseline"]["returncode"] == 0 and rebuild["baseline"]["peak_rss_mib"] > 0
+    csv = results["clean"]["csv"]
+    assert csv["csv_rows"] > 0 and csv["clean"]["returncode"] == 0
+    assert csv["peak_rss_mib"] > 0 and csv["baseline"]["peak_rss_mib"] > 0
+
+
+def test_ingest_one_and_four_shards(results: dict[str, Any]) -> None:
+    scenarios = results["ingest"]["scenarios"]
+    assert [s["shards"] for s in scenarios] == [1, 4]
+    for s in scenarios:
+        assert s["calls_accepted"] == s["calls_planned"]
+        assert isinstance(s["http_429"], int)
+        assert 0 < s["quota_used"] < 1.5
+        assert len(s["shard_runs"]) == s["shards"]
+        assert all(run["rate_limit"] == "redis" for run in s["shard_runs"])
+
+
+def test_objects_counted_per_day(results: dict[str, Any]) -> None:
+    objects = results["objects"]
+    assert len(objects["per_day"]) == objects["days"]
+    for day in objects["per_day"]:
+        assert day["added_by_runs"] > 0
+        assert day["objects_total"] > 0
+    assert objects["objects_per_day_after_compaction"] is not None
+
+
+def test_every_goal_is_reported(results: dict[str, Any]) -> None:
+    goals = {g["goal"] for g in results["goals"]}
+    assert goals >= GOALS
+    assert any(g.startswith("Clean rebuild") for g in goals)
+    assert {"Ingest, 1 shard(s)", "Ingest, 4 shard(s)"} <= goals
+    # Quick sizes are not the goals' sizes: nothing is judged.
+    assert all(g["met"] is None for g in results["goals"])

@@ -1,0 +1,117 @@
+"""Goals are judged on full runs only, and misses say by how much."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bucketpipe.bench.goals import Verdict, evaluate
+
+
+def results(mode: str = "full", **sections: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "bench": {"mode": mode, "config": {"days": [1, 30, 365], "symbols": 500}},
+        "dashboard": {
+            "queries": [
+                {"question": "overview", "lake": "local", "days": 365, "median_s": 0.25},
+                {
+                    "question": "overview",
+                    "lake": "local",
+                    "days": 30,
+                    "median_s": 0.02,
+                    "speedup": 150.0,
+                },
+            ]
+        },
+        "growth": [
+            {"question": "overview", "lake": "local", "ratio": 1.5, "ratio_of": "365d/30d"},
+            {"question": "stock_year", "lake": "local", "ratio": 3.0, "ratio_of": "365d/30d"},
+        ],
+        "clean": {
+            "rebuilds": [
+                {"quote_records": 1_000_000, "records_per_s": 250_000, "peak_rss_mib": 800.0},
+                {"quote_records": 10_000_000, "records_per_s": 100_000, "peak_rss_mib": 1500.0},
+            ],
+            "csv": {"csv_mib": 1024, "peak_rss_mib": 700.0, "baseline": {"peak_rss_mib": 5000}},
+        },
+        "ingest": {
+            "scenarios": [
+                {"shards": 1, "quota_used": 0.97, "http_429": 0},
+                {"shards": 4, "quota_used": 0.99, "http_429": 3},
+            ]
+        },
+        "objects": {"objects_per_day_after_compaction": 42.0, "full_day": True},
+    }
+    base.update(sections)
+    return base
+
+
+def by_goal(verdicts: list[Verdict]) -> dict[str, Verdict]:
+    return {v.goal: v for v in verdicts}
+
+
+def test_full_run_is_judged() -> None:
+    verdicts = by_goal(evaluate(results()))
+    assert verdicts["Overview latency"].met is True
+    assert verdicts["Overview vs baseline"].met is True
+    assert verdicts["Overview growth"].met is True
+    assert verdicts["Single-symbol growth"].met is False
+    assert "1.5x the goal" in verdicts["Single-symbol growth"].note
+    assert verdicts["Clean rebuild 1.0 M records"].met is True
+    ten = verdicts["Clean rebuild 10.0 M records"]
+    assert ten.met is False and "2.0x short" in ten.note and "1.46 GiB" in ten.note
+    assert verdicts["Generic CSV clean"].met is True
+    assert "pandas 5000 MiB" in verdicts["Generic CSV clean"].measured
+    assert verdicts["Ingest, 1 shard(s)"].met is True
+    assert verdicts["Ingest, 4 shard(s)"].met is False
+    assert verdicts["Objects per day"].met is True
+
+
+def test_quick_run_is_not_judged() -> None:
+    verdicts = evaluate(results(mode="quick"))
+    assert all(v.met is None for v in verdicts)
+    assert any("quick mode" in v.note for v in verdicts)
+
+
+def test_missing_sections_are_reported_not_met() -> None:
+    verdicts = by_goal(
+        evaluate(
+            results(
+                dashboard={"queries": []},
+                growth=[],
+                clean={"rebuilds": [], "csv": {"status": "missing", "reason": "no generic clean"}},
+                ingest={"scenarios": []},
+                objects={"status": "missing", "reason": "no compaction"},
+            )
+        )
+    )
+    assert verdicts["Overview latency"].measured == "missing"
+    assert verdicts["Generic CSV clean"].note == "no generic clean"
+    assert verdicts["Objects per day"].note == "no compaction"
+    assert all(v.met is None for v in verdicts.values())
+
+
+def test_overview_miss_says_by_how_much() -> None:
+    data = results()
+    data["dashboard"]["queries"][0]["median_s"] = 0.9
+    verdict = by_goal(evaluate(data))["Overview latency"]
+    assert verdict.met is False and verdict.note == "3.0x the goal"
+
+
+def test_objects_are_judged_on_the_steady_state() -> None:
+    steady = {"objects_per_day_after_compaction": 41.0, "full_day": True}
+    data = results(
+        objects={
+            "objects_per_day_after_compaction": 234.0,
+            "full_day": True,
+            "steady_state": steady,
+        }
+    )
+    verdict = by_goal(evaluate(data))["Objects per day"]
+    assert verdict.met is True
+    assert verdict.measured == "41 (steady state)"
+    assert "234/day during the first 30 days" in verdict.note
+
+
+def test_partial_days_of_objects_are_not_judged() -> None:
+    data = results(objects={"objects_per_day_after_compaction": 10.0, "full_day": False})
+    assert by_goal(evaluate(data))["Objects per day"].met is None
