@@ -7,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help demo demo-pipeline dashboard test lint typecheck unit integration browser test-long \
-        bench bench-quick k8s-render clean-lake clean
+        bench bench-quick screenshots k8s-render clean-lake clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ bench: $(VENV)/.dev ## the full benchmark against the volume-and-CSV design (ten
 
 bench-quick: $(VENV)/.dev ## every benchmark at small sizes, in under two minutes (a smoke run)
 	$(BIN)/bucketpipe bench --quick --json bench-results/bench-quick.json
+
+screenshots: $(VENV)/.dev ## retake docs/screenshots/ with the browser tests
+	$(BIN)/python -m pytest tests/app/test_browser.py --update-screenshots
 
 k8s-render: $(VENV)/.dev ## render the Kubernetes manifests (kubectl kustomize k8s)
 	$(BIN)/kubectl kustomize k8s

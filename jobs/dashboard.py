@@ -37,6 +37,14 @@ def command(port: int, address: str) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # Served to the internet: no developer menu, no exception details in the page (the
+        # pages show their own one-line messages; the logs keep the rest), no file watcher.
+        "--client.toolbarMode",
+        "viewer",
+        "--client.showErrorDetails",
+        "none",
+        "--server.fileWatcherType",
+        "none",
     ]
 
 

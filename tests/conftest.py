@@ -24,6 +24,11 @@ S3_SECRET = "bucketpipe-test-secret-0123456789"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", help="run the long reliability modes")
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help="let the browser tests rewrite docs/screenshots/ (else they go to a temp dir)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,7 +1,8 @@
 """The dashboard in a real browser: `bucketpipe dashboard`'s command line, Debian chromium.
 
 Opens every page of a dashboard serving the demo lake, fails on any Streamlit exception or
-error alert, and writes the screenshots the README shows (docs/screenshots/). A second server
+error alert, and takes the screenshots the README shows (written to docs/screenshots/ with
+`pytest --update-screenshots`, else to a temp dir). A second server
 on an empty lake checks live refresh end to end: data committed while the page is open appears
 without a reload.
 """
@@ -143,18 +144,27 @@ def assert_no_failures(page: Any, name: str) -> None:
     assert not texts, f"{name}: {texts}"
 
 
-def screenshot(page: Any, name: str) -> None:
+@pytest.fixture(scope="module")
+def shots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if request.config.getoption("--update-screenshots"):
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def screenshot(page: Any, name: str, shots: Path) -> None:
     """The whole page, not only the viewport: the main area scrolls inside the window."""
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1440, "height": min(max(int(height), 900), 4000)})
     time.sleep(1.0)  # plotly redraws after a resize
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{name}.png"))
     page.set_viewport_size({"width": 1440, "height": 900})
 
 
 @pytest.mark.parametrize("name", list(PAGES))
-def test_page_renders_without_errors(browser: Any, dashboard: Dashboard, name: str) -> None:
+def test_page_renders_without_errors(
+    browser: Any, dashboard: Dashboard, name: str, shots: Path
+) -> None:
     path, marker = PAGES[name]
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"{dashboard.url}/{path}")
@@ -171,7 +181,8 @@ def test_page_renders_without_errors(browser: Any, dashboard: Dashboard, name: s
     assert_no_failures(page, name)
     assert page.get_by_text(marker).first.is_visible()
     assert "Services" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
-    screenshot(page, name)
+    screenshot(page, name, shots)
+    assert (shots / f"{name}.png").stat().st_size > 10_000
     page.close()
 
 

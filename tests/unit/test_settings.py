@@ -1,12 +1,13 @@
 """Settings: one object, every field documented, env names as the ecosystem spells them."""
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bucketpipe.errors import ConfigError
 from bucketpipe.settings import DEFAULT_SYMBOLS, Settings, all_env_names, env_name, redact_url
-from bucketpipe.settings_doc import END, START, replace_table, settings_table
+from bucketpipe.settings_doc import END, START, env_example, replace_table, settings_table
 from jobs.common import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +88,25 @@ def test_readme_configuration_table_is_in_step() -> None:
     )
     for name in all_env_names():
         assert f"`{name}`" in settings_table()
+
+
+def test_env_example_is_in_step_and_its_defaults_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (ROOT / ".env.example").read_text()
+    assert text == env_example(), (
+        ".env.example is stale: run `python -m bucketpipe.settings_doc README.md .env.example`"
+    )
+    entries = dict(
+        line[2:].split("=", 1) for line in text.splitlines() if re.match(r"# [A-Z0-9_]+=", line)
+    )
+    assert set(entries) == set(all_env_names())
+    secrets_part = text.split("# --- Settings ---")[0]
+    assert "FINNHUB_API_KEY" in secrets_part and "AWS_SECRET_ACCESS_KEY" in secrets_part
+    assert all(entries[name] == "" for name in entries if name in secrets_part)
+    # Uncommenting every line as it stands changes nothing.
+    for name, value in entries.items():
+        if value:
+            monkeypatch.setenv(name, value)
+    assert load_settings() == Settings()
 
 
 def test_empty_secrets_from_compose_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
