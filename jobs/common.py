@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import duckdb
 from pydantic import ValidationError
 
 from bucketpipe.context import Context
@@ -88,6 +89,14 @@ def guarded(handler: Handler, args: argparse.Namespace, settings: Settings) -> i
     except KeyboardInterrupt:
         log.error("stopped; what was committed stays, the unfinished run is redone next time")
         return 130
+    except (MemoryError, duckdb.OutOfMemoryException) as exc:
+        log.error(
+            "out of memory: %s; raise BUCKETPIPE_DUCKDB_MEMORY_LIMIT (with the pod's memory "
+            "limit) or lower BUCKETPIPE_DUCKDB_THREADS; nothing half-written is visible",
+            (str(exc).strip().splitlines() or [""])[0][:200],
+        )
+        log.debug("traceback", exc_info=True)
+        return EXIT_FAILED
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         log.error(

@@ -145,3 +145,14 @@ def test_unexpected_failure_is_one_line_not_a_traceback(lake_env: dict[str, str]
     last = json.loads(result.stderr.strip().splitlines()[-1])
     assert last["level"] == "error"
     assert last["message"].startswith("unexpected ")
+
+
+def test_out_of_memory_says_which_setting_to_raise(lake_env: dict[str, str]) -> None:
+    assert run(["ingest", "demo", "--run-id", "d1"], lake_env).returncode == 0
+    result = run(["clean"], {**lake_env, "BUCKETPIPE_DUCKDB_MEMORY_LIMIT": "2MB"})
+    assert result.returncode == 1
+    last = json.loads(result.stderr.strip().splitlines()[-1])
+    assert last["message"].startswith("out of memory: ")
+    assert "BUCKETPIPE_DUCKDB_MEMORY_LIMIT" in last["message"]
+    # Nothing was committed: with the default limit the same input cleans.
+    assert run(["clean"], lake_env).returncode == 0
