@@ -44,8 +44,12 @@ lint: $(VENV)/.dev ## ruff lint and format check
 typecheck: $(VENV)/.dev ## mypy on bucketpipe/ and jobs/
 	$(BIN)/mypy
 
+# Two workers by default (CI has two cores); each test file runs whole in one worker, so its
+# servers start once. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
+
 test: lint typecheck ## lint, type checks and the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 unit: $(VENV)/.dev ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit
@@ -54,7 +58,7 @@ integration: $(VENV)/.dev ## integration tests (moto S3, redis-server, fake Finn
 	$(BIN)/python -m pytest tests/integration
 
 test-long: $(VENV)/.dev ## the suite with the long reliability modes
-	$(BIN)/python -m pytest --long
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --long
 
 bench: $(VENV)/.dev ## the full benchmark against the volume-and-CSV design (tens of minutes)
 	$(BIN)/bucketpipe bench --json bench-results/bench.json

@@ -116,6 +116,9 @@ class DatasetSpec:
     items: str | Arrays | Zipped | None = None
     on_conflict: ConflictPolicy = "keep"
     partition_by: PartitionGrain = "day"
+    # Columns the data files are sorted by when written and compacted (default: the event
+    # time). Leading with `symbol` lets a one-symbol query skip the other symbols' row groups.
+    cluster_by: tuple[str, ...] = ()
     premium: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
     # Datasets computed from other datasets after each clean run (no raw endpoints, no SQL
@@ -125,11 +128,17 @@ class DatasetSpec:
     def __post_init__(self) -> None:
         check_name(self.name)
         names = [c.name for c in self.columns]
-        missing = [k for k in (*self.primary_key, self.time_column) if k not in names]
+        wanted = (*self.primary_key, self.time_column, *self.cluster_by)
+        missing = [k for k in wanted if k not in names]
         if missing:
-            raise ValueError(f"{self.name}: key/time columns {missing} are not columns")
+            raise ValueError(f"{self.name}: key/time/cluster columns {missing} are not columns")
         if self.derived_from and self.endpoints:
             raise ValueError(f"{self.name}: a derived dataset has no raw endpoints")
+
+    @property
+    def sort_columns(self) -> tuple[str, ...]:
+        """The order rows are written in: `cluster_by`, else the event time."""
+        return self.cluster_by or (self.time_column,)
 
     @property
     def column_names(self) -> tuple[str, ...]:

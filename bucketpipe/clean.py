@@ -198,15 +198,17 @@ def clean_spec(
         day=ctx.now().date(),
         scratch=scratch,
     )
+    # Views, not tables: the merge materializes its deduplicated batch once, and a copy of
+    # every accepted row here would double the memory (and the spilling) of a large rebuild.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _accepted AS SELECT * EXCLUDE (_reject_reason), "
+        "CREATE OR REPLACE TEMP VIEW _accepted AS SELECT * EXCLUDE (_reject_reason), "
         f"{quote_literal(run_id)} AS _clean_run FROM _staged WHERE _reject_reason IS NULL"
     )
     rows_table = "_accepted"
     if carry_sql:
         rows_table = "_merge"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _merge AS SELECT * FROM _accepted "
+            f"CREATE OR REPLACE TEMP VIEW _merge AS SELECT * FROM _accepted "
             f"UNION ALL BY NAME {carry_sql}"
         )
     outcome = merge_rows(
@@ -218,6 +220,7 @@ def clean_spec(
             spec.time_column,
             spec.on_conflict,
             partition_by=spec.partition_by,
+            cluster_by=spec.cluster_by,
         ),
         rows_table=rows_table,
         run_id=run_id,
@@ -237,6 +240,21 @@ def clean_spec(
         ).fetchall()
         result.quarantine_reasons = {str(r): int(n) for r, n in reasons}  # type: ignore[attr-defined]
     return result
+
+
+def may_hold_files(manifests: Sequence[RunManifest], only: Sequence[str] | None) -> bool:
+    """Whether landed files (generic datasets) can be among the raw lines to clean.
+
+    Looking for them is a pass over every raw line, a large share of a catalog-only rebuild.
+    """
+    if only is not None:
+        known = {s.name for s in catalog.specs()}
+        return any(name not in known for name in only)
+    return any(
+        rawinput.BUCKET_ENDPOINT
+        in m.details.get("records_by_endpoint", {rawinput.BUCKET_ENDPOINT: 0})
+        for m in manifests
+    )
 
 
 DatasetHook = Callable[
@@ -312,18 +330,19 @@ def clean_inputs(
                         "duration_s": round(time.monotonic() - started, 3),
                     },
                 )
-            generic, generic_reports = clean_files(
-                con,
-                ctx,
-                config=config,
-                run_id=run_id,
-                scratch=scratch,
-                only=only,
-                replace_all=replace_all,
-                carry=carry,
-            )
-            results.update(generic)
-            reports.update(generic_reports)
+            if may_hold_files(manifests, only):
+                generic, generic_reports = clean_files(
+                    con,
+                    ctx,
+                    config=config,
+                    run_id=run_id,
+                    scratch=scratch,
+                    only=only,
+                    replace_all=replace_all,
+                    carry=carry,
+                )
+                results.update(generic)
+                reports.update(generic_reports)
         for hook in AFTER_CLEAN:
             results.update(hook(con, ctx, run_id, results, scratch))
         for name, result in results.items():

@@ -1,8 +1,9 @@
 """Compaction: few large files per closed partition, day archives of small objects, vacuum.
 
 `bucketpipe compact` (daily) holds the same writer lock as clean and, in order: rewrites every
-closed partition (its period ended) that has more than one file into files of about
-`compact_target_mb`, sorted by event time, with large row groups, swapping them in with one
+closed partition (its period ended) that has more than one file, and every open partition
+that has more than `OPEN_PARTITION_FILES`, into files of about `compact_target_mb`, sorted by
+event time (or the dataset's `cluster_by`), with large row groups, swapping them in with one
 snapshot commit per dataset; rolls each closed day's quarantine files into one; rolls raw run
 objects and per-run quality reports of closed days into day archives; applies retention; and
 vacuums files and snapshot versions no reader can still hold.
@@ -22,7 +23,7 @@ import duckdb
 from bucketpipe import archive, catalog, quarantine, retention
 from bucketpipe.clean import LOCK, processed_inputs
 from bucketpipe.cleaning.config import load_config
-from bucketpipe.cleaning.engine import file_entry
+from bucketpipe.cleaning.engine import CLUSTERED_ROW_GROUP, file_entry
 from bucketpipe.cleaning.memory import max_json_object
 from bucketpipe.context import Context
 from bucketpipe.duck import connect, quote_ident, quote_literal, sql_list
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 COMPACT_JOB = "compact"
 ROW_GROUP_ROWS = 1_000_000
 ROW_GROUP_MAX_MB = 64
+# An open partition is rewritten once it holds more files than this.
+OPEN_PARTITION_FILES = 8
 
 
 @dataclass
@@ -83,20 +86,43 @@ def closed_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, 
     }
 
 
-def dataset_layout(
-    ctx: Context, name: str, columns: tuple[tuple[str, str], ...]
-) -> tuple[str, str | None]:
-    """(partition grain, event-time column) of a dataset: from the catalog, else the clean
-    config of a generic dataset (its `time_column`, else the landing time)."""
+def open_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:
+    """Partitions still open (their period has not ended) that hold more than
+    `OPEN_PARTITION_FILES` files: a month or year partition gains a file a day or so, and
+    waiting for its end would leave readers opening hundreds of them."""
+    groups: dict[str, list[FileEntry]] = {}
+    for entry in snapshot.files:
+        if entry.partition:
+            groups.setdefault(entry.partition, []).append(entry)
+    return {
+        p: files
+        for p, files in sorted(groups.items())
+        if len(files) > OPEN_PARTITION_FILES and period_end(p, grain) > today
+    }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a dataset's files are cut and ordered."""
+
+    grain: str
+    time_column: str | None
+    sort: tuple[str, ...]
+
+
+def dataset_layout(ctx: Context, name: str, columns: tuple[tuple[str, str], ...]) -> Layout:
+    """Partition grain, event-time column and sort order of a dataset: from the catalog, else
+    the clean config of a generic dataset (its `time_column`, else the landing time)."""
     try:
         spec = catalog.get(name)
-        return spec.partition_by, spec.time_column
+        return Layout(spec.partition_by, spec.time_column, spec.sort_columns)
     except KeyError:
         pass
     names = {c for c, _ in columns}
     config = load_config(ctx.settings.clean_config, ctx.settings.source_mapping)
     wanted = config.rules(name).time_column or "_fetched_at"
-    return "day", wanted if wanted in names else None
+    time_column = wanted if wanted in names else None
+    return Layout("day", time_column, (time_column,) if time_column else ())
 
 
 def rewrite_partition(
@@ -106,7 +132,7 @@ def rewrite_partition(
     partition: str,
     files: list[FileEntry],
     *,
-    sort: str | None,
+    layout: Layout,
     run_id: str,
     version: int,
     scratch: Path,
@@ -115,20 +141,26 @@ def rewrite_partition(
     out = scratch / f"{dataset}-{partition}"
     shutil.rmtree(out, ignore_errors=True)
     paths = sql_list([ctx.store.duckdb_path(f.key) for f in files])
-    order = f" ORDER BY {quote_ident(sort)}" if sort else ""
+    order = ""
+    if layout.sort:
+        order = " ORDER BY " + ", ".join(quote_ident(c) for c in layout.sort)
     target_mb = ctx.settings.compact_target_mb
     # Files split only between row groups: keep a row group at most half a file.
     group_mb = max(1, min(ROW_GROUP_MAX_MB, target_mb // 2))
+    # A clustered dataset (sorted by something other than time) keeps small row groups: their
+    # statistics are what lets a query for one symbol skip the others.
+    clustered = bool(layout.sort) and layout.sort != (layout.time_column,)
+    group_rows = CLUSTERED_ROW_GROUP if clustered else ROW_GROUP_ROWS
     con.execute(
         f"COPY (SELECT * FROM read_parquet({paths}, union_by_name = true, "
         f"hive_partitioning = false){order}) TO {quote_literal(str(out))} "
-        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {group_rows}, "
         f"ROW_GROUP_SIZE_BYTES '{group_mb}MB', FILE_SIZE_BYTES '{target_mb}MB')"
     )
     entries = []
     for index, path in enumerate(sorted(out.glob("*.parquet"))):
         key = clean_key(dataset, partition, f"{run_id}-c{version}-{index}")
-        entry = file_entry(con, path, key, partition, sort, run_id)
+        entry = file_entry(con, path, key, partition, layout.time_column, run_id)
         if entry.rows:
             ctx.store.upload(key, path, content_type="application/vnd.apache.parquet")
             entries.append(entry)
@@ -150,8 +182,9 @@ def compact_dataset(
     snapshot = read_current(ctx.store, dataset)
     if snapshot is None:
         return result
-    grain, sort = dataset_layout(ctx, dataset, snapshot.columns)
-    todo = closed_partitions(snapshot, grain, today)
+    layout = dataset_layout(ctx, dataset, snapshot.columns)
+    todo = closed_partitions(snapshot, layout.grain, today)
+    todo |= open_partitions(snapshot, layout.grain, today)
     if not todo:
         return result
     added: list[FileEntry] = []
@@ -163,7 +196,7 @@ def compact_dataset(
             dataset,
             partition,
             files,
-            sort=sort,
+            layout=layout,
             run_id=run_id,
             version=snapshot.version + 1,
             scratch=scratch,

@@ -198,6 +198,7 @@ def _target(spec: DatasetSpec) -> Target:
         spec.time_column,
         spec.on_conflict,
         partition_by=spec.partition_by,
+        cluster_by=spec.cluster_by,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
@@ -14,6 +14,13 @@ from bucketpipe.snapshots import Snapshot, list_datasets, read_current
 from bucketpipe.storage import ObjectStore
 
 log = logging.getLogger(__name__)
+
+# The dashboard's questions about "now" (the latest quote per symbol, a sparkline of the last
+# weeks) need only the newest weeks of a dataset. A second view per dataset reads just the
+# files that can hold them, pruned by the snapshot's time metadata, so their cost stays flat as
+# history grows. The `_` prefix cannot name a dataset (`list_datasets` skips it).
+RECENT_PREFIX = "_recent_"
+RECENT_DAYS = 50
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,62 @@ def relation_sql(
     )
 
 
+def recent_view(dataset: str) -> str:
+    """The name of the dataset's recent-window view."""
+    return f"{RECENT_PREFIX}{dataset}"
+
+
+def recent_relation_sql(
+    store: ObjectStore, snapshot: Snapshot, time_column: str, *, days: int = RECENT_DAYS
+) -> str | None:
+    """SQL of exactly the rows whose event time is within `days` of the dataset's newest.
+
+    Files whose `max_time` is older are never opened; the filter on the time column drops the
+    older rows of the files that straddle the boundary, so the window is exact. None when the
+    snapshot carries no time metadata or no such column, or when every row is in the window.
+    """
+    newest = snapshot.max_time
+    if newest is None or time_column not in {name for name, _ in snapshot.columns}:
+        return None
+    since = newest - timedelta(days=days)
+    oldest = [f.min_time for f in snapshot.files]
+    if all(t is not None and t >= since for t in oldest):
+        # The window would be the whole dataset: no view, so queries know they saw everything.
+        return None
+    base = relation_sql(store, snapshot, start=since)
+    return (
+        f"SELECT * FROM ({base}) "
+        f"WHERE {quote_ident(time_column)} >= CAST({quote_literal(since.isoformat())} "
+        "AS TIMESTAMPTZ)"
+    )
+
+
+def time_column_of(dataset: str) -> str | None:
+    """The catalog's event-time column of a dataset (None for datasets it does not declare)."""
+    try:
+        return catalog.get(dataset).time_column
+    except KeyError:
+        return None
+
+
+def create_views(
+    con: duckdb.DuckDBPyConnection, store: ObjectStore, name: str, snapshot: Snapshot
+) -> None:
+    """(Re)create the dataset's view and, when it has event times, its recent-window view."""
+    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {relation_sql(store, snapshot)}")
+    column = time_column_of(name)
+    recent = recent_relation_sql(store, snapshot, column) if column else None
+    if recent is None:
+        con.execute(f"DROP VIEW IF EXISTS {quote_ident(recent_view(name))}")
+    else:
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(recent_view(name))} AS {recent}")
+
+
+def drop_views(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    for view in (name, recent_view(name)):
+        con.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
+
+
 class LakeReader:
     """Resolves datasets to snapshots and registers them as views on a DuckDB connection."""
 
@@ -95,15 +158,14 @@ class LakeReader:
     def register_views(
         self, con: duckdb.DuckDBPyConnection, datasets: list[str] | None = None
     ) -> dict[str, int]:
-        """Create one view per dataset over its current snapshot; dataset -> version."""
+        """Create one view per dataset over its current snapshot (and its recent-window view);
+        dataset -> version."""
         versions: dict[str, int] = {}
         for name in datasets if datasets is not None else self.datasets():
             snap = self.snapshot(name)
             if snap is None:
                 continue
-            con.execute(
-                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {relation_sql(self.store, snap)}"
-            )
+            create_views(con, self.store, name, snap)
             versions[name] = snap.version
         return versions
 

@@ -27,6 +27,9 @@ from bucketpipe.storage import ObjectStore
 log = logging.getLogger(__name__)
 
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+# Clustered files get smaller row groups: their min/max statistics are what lets a query
+# for one symbol skip the rest.
+CLUSTERED_ROW_GROUP = 16384
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Target:
     # Compare with committed rows of every partition, not only the batch's: datasets whose
     # partition is the landing day (generic files) repeat rows across days.
     match_all_partitions: bool = False
+    # The order rows are written in (`DatasetSpec.cluster_by`); none: as they come.
+    cluster_by: tuple[str, ...] = ()
     # Tie-breakers after `_fetched_at` when one batch repeats a key (e.g. the row position
     # in its file, so the last row of a file wins under `latest`).
     order_columns: tuple[str, ...] = ()
@@ -289,23 +294,50 @@ def _write_files(
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     dt = partition_expr(target.time_column, target.partition_by)
-    con.execute(
-        f"COPY (SELECT *, {dt} AS dt FROM ({output_sql})) TO {quote_literal(str(out_dir))} "
-        f"({PARQUET_OPTIONS}, PARTITION_BY (dt), WRITE_PARTITION_COLUMNS false)"
-    )
+    # RETURN_STATS describes every file written (rows, size, min/max per column), so no file is
+    # read back to fill its snapshot entry.
+    options = PARQUET_OPTIONS
+    order = ""
+    if target.cluster_by:
+        options = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {CLUSTERED_ROW_GROUP}"
+        order = " ORDER BY " + ", ".join(quote_ident(c) for c in target.cluster_by)
+    written = con.execute(
+        f"COPY (SELECT *, {dt} AS dt FROM ({output_sql}){order}) TO "
+        f"{quote_literal(str(out_dir))} "
+        f"({options}, PARTITION_BY (dt), WRITE_PARTITION_COLUMNS false, RETURN_STATS)"
+    ).fetchall()
     entries: list[FileEntry] = []
-    for index, path in enumerate(sorted(out_dir.rglob("*.parquet"))):
+    stats = sorted((Path(str(row[0])), row) for row in written)
+    for index, (path, row) in enumerate(stats):
         day = partition_of(path.relative_to(out_dir).as_posix())
-        if day is None:
+        rows = int(row[1])
+        if day is None or rows == 0:
             continue
         key = clean_key(target.dataset, day, f"{run_id}-v{version}-{index}")
-        entry = file_entry(con, path, key, day, target.time_column, run_id)
-        if entry.rows == 0:
-            continue
+        low, high = column_bounds(row[4], target.time_column)
+        entry = FileEntry(
+            key=key,
+            rows=rows,
+            bytes=path.stat().st_size,
+            partition=day,
+            min_time=_as_time(low),
+            max_time=_as_time(high),
+            run_id=run_id,
+        )
         store.upload(key, path, content_type="application/vnd.apache.parquet")
         entries.append(entry)
     shutil.rmtree(out_dir, ignore_errors=True)
     return entries
+
+
+def column_bounds(statistics: object, column: str) -> tuple[str | None, str | None]:
+    """(min, max) of a column from COPY's RETURN_STATS `column_statistics` map (as text)."""
+    if not isinstance(statistics, dict):
+        return None, None
+    found = statistics.get(quote_ident(column), statistics.get(column))
+    if not isinstance(found, dict):
+        return None, None
+    return found.get("min"), found.get("max")
 
 
 def file_entry(

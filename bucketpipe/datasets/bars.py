@@ -39,7 +39,10 @@ DAILY_BARS = register(
         ),
         primary_key=("symbol", "day"),
         time_column="day",
-        partition_by="month",
+        # A year per file, sorted by symbol: a year of one symbol is a few row groups of one
+        # or two files, not a slice of every month's file.
+        partition_by="year",
+        cluster_by=("symbol", "day"),
         # A recomputed bar (more quotes, a candle arriving, the day ending) replaces the old.
         on_conflict="latest",
         tags=("market", "derived"),
@@ -72,7 +75,10 @@ DAILY_INDICATORS = register(
         ),
         primary_key=("symbol", "day"),
         time_column="day",
-        partition_by="month",
+        # A year per file, sorted by symbol: a year of one symbol is a few row groups of one
+        # or two files, not a slice of every month's file.
+        partition_by="year",
+        cluster_by=("symbol", "day"),
         # Recomputed over the whole history: unchanged rows are duplicates, changed replace.
         on_conflict="latest",
         tags=("market", "derived"),

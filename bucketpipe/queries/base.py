@@ -35,9 +35,18 @@ def datasets_of(fn: Callable[..., Any]) -> tuple[str, ...]:
 
 
 def views(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Names of the views (datasets) registered on the connection."""
+    """Names of the views (datasets) registered on the connection; helper views such as the
+    recent windows (`_recent_<dataset>`) are not datasets and not listed."""
     rows = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-    return {str(r[0]) for r in rows}
+    return {str(r[0]) for r in rows if not str(r[0]).startswith("_")}
+
+
+def has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """True if a view of that exact name (helper views included) is registered."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE NOT internal AND view_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:

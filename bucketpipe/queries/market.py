@@ -10,20 +10,42 @@ import duckdb
 import pandas as pd
 
 from bucketpipe.datasets.market import SENTIMENT
-from bucketpipe.queries.base import columns, frame, uses, views
+from bucketpipe.duck import quote_ident
+from bucketpipe.queries.base import columns, frame, has_view, uses, views
+from bucketpipe.reader import recent_view
 
 # The four levels of the predecessor plus an explicit 'unchanged' for exactly 0 %.
 SENTIMENT_ORDER = ("strong bullish", "bullish", "unchanged", "bearish", "strong bearish")
+
+
+# The last price of each of a symbol's newest `?` days, oldest first.
+SPARK_SQL = """
+    SELECT symbol, list(close ORDER BY day) AS trend
+    FROM (
+        SELECT * FROM (
+            SELECT symbol, CAST(ts AS DATE) AS day, arg_max(price, ts) AS close
+            FROM {source} {where} GROUP BY ALL
+        )
+        QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY day DESC) <= ?
+    ) GROUP BY symbol
+"""
 
 
 @uses("quotes", "company_profiles", "daily_bars")
 def latest_quotes(con: duckdb.DuckDBPyConnection, spark_days: int = 30) -> pd.DataFrame:
     """One row per symbol: its newest quote, day range, sentiment, name and a sparkline.
 
-    The sparkline is the last price of each of the symbol's newest `spark_days` days.
+    The sparkline is the last price of each of the symbol's newest `spark_days` days. With a
+    recent-window view (`reader.RECENT_DAYS` of quotes, what a dashboard session registers),
+    only that window is read, so the overview costs the same at any length of history; the
+    overview then lists the symbols quoted within the window. A symbol with fewer than
+    `spark_days` days in the window may have older days outside it: its sparkline is taken
+    from the whole history instead, so every sparkline is what the full scan would give.
     """
     if "quotes" not in views(con):
         return pd.DataFrame()
+    window = recent_view("quotes")
+    source = window if has_view(con, window) else "quotes"
     names = ""
     join = ""
     if "name" in columns(con, "company_profiles"):
@@ -42,23 +64,39 @@ def latest_quotes(con: duckdb.DuckDBPyConnection, spark_days: int = 30) -> pd.Da
     sql = f"""
         WITH latest AS (
             SELECT symbol, ts, price, change, change_pct, open, high, low, prev_close
-            FROM quotes
+            FROM {quote_ident(source)}
             QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) = 1
-        ), daily AS (
-            SELECT symbol, CAST(ts AS DATE) AS day, arg_max(price, ts) AS close
-            FROM quotes GROUP BY ALL
-        ), spark AS (
-            SELECT symbol, list(close ORDER BY day) AS trend
-            FROM (
-                SELECT * FROM daily
-                QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY day DESC) <= ?
-            ) GROUP BY symbol
-        )
+        ), spark AS ({SPARK_SQL.format(source=quote_ident(source), where="")})
         SELECT l.*, {SENTIMENT} AS sentiment, s.trend{names}{volume}
         FROM latest AS l LEFT JOIN spark AS s USING (symbol) {join}
         ORDER BY symbol
     """
-    return frame(con, sql, [spark_days])
+    latest = frame(con, sql, [spark_days])
+    if source == "quotes" or latest.empty:
+        return latest
+    short = [
+        str(symbol)
+        for symbol, trend in zip(latest["symbol"], latest["trend"], strict=True)
+        if trend is None or len(trend) < spark_days
+    ]
+    if short:
+        latest["trend"] = _full_sparklines(con, latest, short, spark_days)
+    return latest
+
+
+def _full_sparklines(
+    con: duckdb.DuckDBPyConnection, latest: pd.DataFrame, symbols: list[str], spark_days: int
+) -> pd.Series:
+    """The `trend` column with the sparklines of `symbols` recomputed over all of `quotes`."""
+    placeholders = ", ".join("?" for _ in symbols)
+    sql = SPARK_SQL.format(source="quotes", where=f"WHERE symbol IN ({placeholders})")
+    full = frame(con, sql, [*symbols, spark_days])
+    trends = dict(zip(full["symbol"], full["trend"], strict=True))
+    return pd.Series(
+        [trends.get(s, t) for s, t in zip(latest["symbol"], latest["trend"], strict=True)],
+        index=latest.index,
+        dtype=object,
+    )
 
 
 @dataclass(frozen=True)

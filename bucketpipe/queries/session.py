@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import duckdb
 
 from bucketpipe.context import lake_store
-from bucketpipe.duck import connect, quote_ident
+from bucketpipe.duck import connect
 from bucketpipe.logs import register_secrets
-from bucketpipe.reader import LakeReader, relation_sql
+from bucketpipe.reader import LakeReader, create_views, drop_views
 from bucketpipe.sandbox import Sandbox
 from bucketpipe.settings import Settings
 from bucketpipe.signals import Signals
@@ -95,10 +95,9 @@ class LakeSession:
             changed = [n for n, s in current.items() if self._version(n) != s.version]
             gone = [n for n in self.snapshots if n not in current]
             for name in changed:
-                sql = relation_sql(self.store, current[name])
-                self.con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {sql}")
+                create_views(self.con, self.store, name, current[name])
             for name in gone:
-                self.con.execute(f"DROP VIEW IF EXISTS {quote_ident(name)}")
+                drop_views(self.con, name)
             self.snapshots = current
             self._last_sync = self.clock()
             if changed or gone:

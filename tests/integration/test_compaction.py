@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 
 from bucketpipe.clean import rebuild, run_clean
-from bucketpipe.compaction import closed_partitions, period_end, run_compaction
+from bucketpipe.compaction import (
+    OPEN_PARTITION_FILES,
+    closed_partitions,
+    open_partitions,
+    period_end,
+    run_compaction,
+)
 from bucketpipe.context import Context
 from bucketpipe.duck import connect, quote_ident
 from bucketpipe.ingest import ingest_demo
@@ -275,3 +281,14 @@ def test_closed_partitions_need_an_ended_period_and_several_files() -> None:
     assert list(closed_partitions(snap, "day", today)) == ["2024-01-01"]
     assert period_end("2024-12-01", "month").isoformat() == "2025-01-01"
     assert period_end("2024-01-01", "year").isoformat() == "2025-01-01"
+
+
+def test_open_partitions_are_compacted_only_once_they_hold_many_files() -> None:
+    many = [(f"m{i}", "2024-01-01") for i in range(OPEN_PARTITION_FILES + 1)]
+    few = [(f"f{i}", "2023-01-01") for i in range(OPEN_PARTITION_FILES + 1)]
+    snap = _snapshot([*many, *few, ("x", "2024-02-01"), ("y", "2024-02-01")])
+    today = datetime(2024, 2, 15, tzinfo=UTC).date()
+    # The year 2024 is open and over the limit; 2023 is closed (that is `closed_partitions`).
+    assert list(open_partitions(snap, "year", today)) == ["2024-01-01"]
+    # By month, January is closed and February holds two files: nothing open to rewrite.
+    assert open_partitions(snap, "month", today) == {}

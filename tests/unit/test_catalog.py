@@ -55,6 +55,21 @@ def test_key_columns_must_exist() -> None:
         )
 
 
+def test_cluster_columns_must_exist_and_set_the_sort_order() -> None:
+    with pytest.raises(ValueError, match="not columns"):
+        DatasetSpec(
+            name="bad",
+            description="",
+            endpoints=("x",),
+            columns=(Column("a", "INT", "1"),),
+            primary_key=("a",),
+            time_column="a",
+            cluster_by=("b",),
+        )
+    assert catalog.get("daily_bars").sort_columns == ("symbol", "day")
+    assert catalog.get("quotes").sort_columns == ("ts",)
+
+
 def raw_table(lines: list[dict[str, Any]]) -> duckdb.DuckDBPyConnection:
     """An in-memory `raw` relation shaped like the raw JSON-lines files."""
     con = duckdb.connect()

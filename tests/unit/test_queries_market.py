@@ -95,3 +95,29 @@ def test_sentiment_counts_keep_every_level(con: duckdb.DuckDBPyConnection) -> No
 )
 def test_day_range_position(price: float, low: float, high: float, expected: float | None) -> None:
     assert market.day_range_position(price, low, high) == expected
+
+
+def test_a_recent_window_gives_the_full_history_answer(con: duckdb.DuckDBPyConnection) -> None:
+    # The window holds AAA's newest day only: its sparkline is one day short, so it comes from
+    # the whole history; BBB and CCC are complete within the window.
+    con.execute(
+        "CREATE VIEW _recent_quotes AS SELECT * FROM quotes "
+        "WHERE ts >= TIMESTAMPTZ '2026-01-06 00:00:00+00'"
+    )
+    windowed = market.latest_quotes(con, spark_days=2)
+    con.execute("DROP VIEW _recent_quotes")
+    full = market.latest_quotes(con, spark_days=2)
+    pd.testing.assert_frame_equal(windowed, full)
+    assert list(windowed.iloc[0]["trend"]) == [10.0, 12.0]
+
+
+def test_the_overview_reads_only_the_window_when_it_is_complete(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    con.execute(
+        "CREATE VIEW _recent_quotes AS SELECT * FROM quotes "
+        "WHERE ts >= TIMESTAMPTZ '2026-01-06 00:00:00+00'"
+    )
+    latest = market.latest_quotes(con, spark_days=1).set_index("symbol")
+    assert latest.loc["AAA", "price"] == 12.0
+    assert list(latest.loc["AAA", "trend"]) == [12.0]
