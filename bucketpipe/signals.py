@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -221,11 +223,36 @@ class Signals:
         return self._do("claim", claim, [])
 
     def wait_for_events(self, timeout_ms: int) -> bool:
-        """Block until a new event is appended (or the timeout); True if one arrived."""
+        """Block until a new event is appended (or the timeout); True if one arrived.
+
+        A blocking read longer than the socket timeout would fail as a timeout (and Redis
+        would look down), so it blocks in slices shorter than that timeout, all reading after
+        the entry that was last when the wait began (nothing appended in between is missed).
+        """
         stream = self.key(EVENTS)
-        return bool(
-            self._do("wait", lambda r: r.xread({stream: "$"}, count=1, block=timeout_ms), None)
-        )
+
+        def last_id(r: Any) -> str:
+            newest: Any = r.xrevrange(stream, count=1)
+            return str(newest[0][0]) if newest else "0-0"
+
+        after = self._do("wait", last_id, None)
+        if after is None:
+            return False
+        deadline = time.monotonic() + timeout_ms / 1000
+        while (left_ms := int((deadline - time.monotonic()) * 1000)) > 0:
+            block = min(left_ms, self._block_slice_ms())
+            reply = self._do("wait", partial(_read_after, stream, after, block), None)
+            if reply is None:
+                return False  # Redis went away: the caller falls back to polling
+            if reply:
+                return True
+        return False
+
+    def _block_slice_ms(self) -> int:
+        timeout = None
+        if self.client is not None:
+            timeout = self.client.connection_pool.connection_kwargs.get("socket_timeout")
+        return max(50, int(float(timeout) * 750)) if timeout else 60_000
 
     def ack(self, group: str, ids: list[str]) -> int:
         if not ids:
@@ -366,3 +393,8 @@ def _text(value: Any) -> str:
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, default=str)
     return str(value)
+
+
+def _read_after(stream: str, after: str, block_ms: int, r: Any) -> list[Any]:
+    """Block up to `block_ms` for the first entry of `stream` after id `after`."""
+    return r.xread({stream: after}, count=1, block=block_ms) or []

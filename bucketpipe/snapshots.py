@@ -240,8 +240,10 @@ def vacuum(
         if info.key not in referenced and now - info.last_modified >= grace
     ]
     stale_versions = [info.key for v, info in version_infos.items() if v not in live_versions]
-    store.delete(stale_files)
+    # Versions first: a run killed in between must not leave a version document that
+    # references files already deleted.
     store.delete(stale_versions)
+    store.delete(stale_files)
     if stale_files or stale_versions:
         log.info(
             "vacuumed",

@@ -45,6 +45,11 @@ def command(port: int, address: str) -> list[str]:
         "none",
         "--server.fileWatcherType",
         "none",
+        # Streamlit runs a full garbage collection after every script run, live-refresh ticks
+        # included: ~0.1 s holding the GIL each, which stalled every session once many were
+        # open. Python's own generational collection still runs.
+        "--runner.postScriptGC",
+        "false",
     ]
 
 
