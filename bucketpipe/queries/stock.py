@@ -10,22 +10,13 @@ import duckdb
 import pandas as pd
 
 from bucketpipe.duck import quote_ident
+from bucketpipe.indicators import INDICATOR_COLUMNS as DERIVED_INDICATORS
 from bucketpipe.queries.base import columns, frame, select_list, uses, views
 
 BAR_COLUMNS = ("symbol", "day", "open", "high", "low", "close", "volume", "source")
-INDICATOR_COLUMNS = (
-    "sma_5",
-    "sma_20",
-    "sma_50",
-    "ema_12",
-    "ema_26",
-    "rsi_14",
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "bb_middle",
-    "bb_upper",
-    "bb_lower",
+# What the stock page charts: every derived indicator but the return and volatility figures.
+INDICATOR_COLUMNS = tuple(
+    c for c in DERIVED_INDICATORS if c not in ("daily_return", "volatility_20")
 )
 # Daily bars from quote snapshots when `daily_bars` is not committed: the day's last snapshot
 # carries the day's open, high and low so far, and its price is the close.
