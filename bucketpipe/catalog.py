@@ -6,6 +6,8 @@ SQL built here is pure text (tested by exact strings); identifiers come only fro
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +25,46 @@ LINEAGE: tuple[tuple[str, str, str], ...] = (
     ("_clean_run", "VARCHAR", "Run id of the clean run that committed the row."),
 )
 LINEAGE_NAMES = tuple(name for name, _, _ in LINEAGE)
+
+
+# `item->>'key'` (and the same on `params` and `parent`): the field accesses that
+# `extract_sql` compiles into one parse per row. A JSONPath (`'$.a'`) or pointer is left as is.
+FIELD_ACCESS = re.compile(r"(?<![\w.\]])(item|params|parent)->>'([A-Za-z_][A-Za-z0-9_]*)'")
+
+
+def fields_read(exprs: Iterable[str]) -> dict[str, list[str]]:
+    """The keys each JSON source (`item`, `params`, `parent`) is read by in `exprs`, in order."""
+    found: dict[str, list[str]] = {}
+    for expr in exprs:
+        for source, key in FIELD_ACCESS.findall(expr):
+            keys = found.setdefault(source, [])
+            if key not in keys:
+                keys.append(key)
+    return found
+
+
+def fields_struct(source: str) -> str:
+    """The struct column holding a JSON source's fields, parsed once per row."""
+    return f"_{source}_fields"
+
+
+def read_fields_once(expr: str) -> str:
+    """`expr` with each `item->>'key'` turned into a field of the parsed struct.
+
+    `json_transform` to VARCHAR fields gives exactly what `->>` gives (a scalar's text, a
+    nested value's JSON, NULL when the key is missing or the value is not an object), but
+    parses the JSON once for all the fields instead of once per access.
+    """
+    return FIELD_ACCESS.sub(lambda m: f"{fields_struct(m[1])}.{quote_ident(m[2])}", expr)
+
+
+def parse_fields_sql(found: dict[str, list[str]]) -> str:
+    """Select-list entries parsing each JSON source's fields into its struct."""
+    out = []
+    for source, keys in found.items():
+        shape = json.dumps(dict.fromkeys(keys, "VARCHAR"), separators=(",", ":"))
+        out.append(f"json_transform({source}, {quote_literal(shape)}) AS {fields_struct(source)}")
+    return ", ".join(out)
 
 
 @dataclass(frozen=True)
@@ -162,8 +204,12 @@ class DatasetSpec:
             source = f"SELECT r.*, u.item FROM {raw} AS r, unnest({items}) AS u(item)"
         else:
             source = f"SELECT r.*, r.body AS item FROM {raw} AS r"
+        found = fields_read(c.expr for c in self.columns)
+        if found:
+            source = f"SELECT *, {parse_fields_sql(found)} FROM ({source}) AS lines"
         selects = ",\n    ".join(
-            f"CAST({c.expr} AS {c.type}) AS {quote_ident(c.name)}" for c in self.columns
+            f"CAST({read_fields_once(c.expr)} AS {c.type}) AS {quote_ident(c.name)}"
+            for c in self.columns
         )
         typed = (
             f"SELECT\n    {selects},\n"

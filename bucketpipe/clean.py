@@ -22,20 +22,26 @@ import duckdb
 from bucketpipe import catalog
 from bucketpipe.catalog import DatasetSpec
 from bucketpipe.cleaning import rawinput
-from bucketpipe.cleaning.assessment import catalog_report, publish_quality, written_report
+from bucketpipe.cleaning.assessment import (
+    ACCEPTED_ROWS,
+    catalog_report,
+    measure_accepted,
+    publish_quality,
+    written_report,
+)
 from bucketpipe.cleaning.config import load_config
 from bucketpipe.cleaning.engine import Target, merge_rows, write_quarantine
 from bucketpipe.cleaning.files import clean_files
 from bucketpipe.cleaning.memory import max_json_object
 from bucketpipe.cleaning.rawinput import RawInput
-from bucketpipe.cleaning.rebuilding import Carry, check_datasets, remember_present_runs
+from bucketpipe.cleaning.rebuilding import Carry, check_datasets
 from bucketpipe.context import Context
 from bucketpipe.duck import connect, quote_literal, sql_list
 from bucketpipe.errors import ObjectNotFound
 from bucketpipe.ingest import INGEST_JOB, publish_status
 from bucketpipe.layout import RUNS, input_id, state_key
 from bucketpipe.locks import writer_lock
-from bucketpipe.quality import QualityReport, write_report
+from bucketpipe.quality import Measured, QualityReport, write_report
 from bucketpipe.raw import RAW_COLUMNS
 from bucketpipe.runs import DatasetResult, RunManifest
 from bucketpipe.signals import CLEAN_COMMITTED, INGEST_COMMITTED, Event
@@ -147,6 +153,10 @@ def collect_pending(ctx: Context, consumer: str, *, limit: int | None = None) ->
 
 
 # --- cleaning ---------------------------------------------------------------------------------
+# The ingest runs a catalog dataset's staged rows came from (accepted or quarantined).
+STAGED_RUNS = "SELECT DISTINCT _ingest_run FROM _staged WHERE _ingest_run IS NOT NULL"
+
+
 def raw_view_sql(
     paths: Sequence[str],
     inputs: Iterable[str] | None = None,
@@ -168,6 +178,14 @@ def raw_view_sql(
     return sql
 
 
+@dataclass
+class Cleaned:
+    """A catalog dataset's result, and the profile of its accepted rows for the report."""
+
+    result: DatasetResult
+    measured: Measured | None
+
+
 def clean_spec(
     con: duckdb.DuckDBPyConnection,
     ctx: Context,
@@ -176,13 +194,14 @@ def clean_spec(
     run_id: str,
     scratch: Any,
     replace_all: bool = False,
-    carry_sql: str | None = None,
-) -> DatasetResult:
+    carry: Carry | None = None,
+) -> Cleaned:
     """Clean one catalog dataset from the `raw` view and commit it.
 
-    `carry_sql` (a rebuild) adds committed rows whose raw input no longer exists.
+    `carry` (a rebuild) adds committed rows whose raw input no longer exists.
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {spec.extract_sql('raw')}")
+    carry_sql = carry(spec.name, STAGED_RUNS) if carry else None
     rows_in = int(con.execute("SELECT count(*) FROM _staged").fetchone()[0])  # type: ignore[index]
     q_key, q_rows = write_quarantine(
         con,
@@ -198,19 +217,33 @@ def clean_spec(
         day=ctx.now().date(),
         scratch=scratch,
     )
+    reasons = con.execute(
+        "SELECT _reject_reason, count(*) FROM _staged WHERE _reject_reason IS NOT NULL "
+        "GROUP BY 1 ORDER BY 2 DESC"
+    ).fetchall()
     # Views, not tables: the merge materializes its deduplicated batch once, and a copy of
     # every accepted row here would double the memory (and the spilling) of a large rebuild.
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW _accepted AS SELECT * EXCLUDE (_reject_reason), "
+        f"CREATE OR REPLACE TEMP VIEW {ACCEPTED_ROWS} AS SELECT * EXCLUDE (_reject_reason), "
         f"{quote_literal(run_id)} AS _clean_run FROM _staged WHERE _reject_reason IS NULL"
     )
-    rows_table = "_accepted"
+    rows_table = ACCEPTED_ROWS
     if carry_sql:
         rows_table = "_merge"
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _merge AS SELECT * FROM _accepted "
+            f"CREATE OR REPLACE TEMP VIEW _merge AS SELECT * FROM {ACCEPTED_ROWS} "
             f"UNION ALL BY NAME {carry_sql}"
         )
+    measured: list[Measured | None] = []
+
+    def profile_then_drop(distinct_keys: int) -> None:
+        # The staged rows are profiled while they exist, then dropped: the batch holds every
+        # row still needed, and the write gets the memory (a large rebuild spills less).
+        # Without carried rows the batch's keys are exactly the accepted rows' distinct keys.
+        known = None if carry_sql else distinct_keys
+        measured.append(measure_accepted(con, ctx, spec, known_distinct_keys=known))
+        con.execute(f"DROP VIEW IF EXISTS _merge; DROP VIEW {ACCEPTED_ROWS}; DROP TABLE _staged")
+
     outcome = merge_rows(
         con,
         ctx.store,
@@ -228,18 +261,15 @@ def clean_spec(
         replace_all=replace_all,
         operation="rebuild" if replace_all else "append",
         now=ctx.now(),
+        before_write=profile_then_drop,
     )
     result = outcome.result()
     result.rows_in = rows_in
     result.rows_quarantined = q_rows
     if q_key:
         result.message = f"{q_rows} rows quarantined ({q_key})"
-        reasons = con.execute(
-            "SELECT _reject_reason, count(*) FROM _staged WHERE _reject_reason IS NOT NULL "
-            "GROUP BY 1 ORDER BY 2 DESC"
-        ).fetchall()
         result.quarantine_reasons = {str(r): int(n) for r, n in reasons}  # type: ignore[attr-defined]
-    return result
+    return Cleaned(result, measured[0] if measured else None)
 
 
 def may_hold_files(manifests: Sequence[RunManifest], only: Sequence[str] | None) -> bool:
@@ -302,22 +332,24 @@ def clean_inputs(
             view = raw_view_sql(paths, sorted(raw.inputs), max_object_size=limit)
             con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {view}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_files AS {raw.files_sql()}")
-            carry = None
-            if replace_all:
-                remember_present_runs(con)
-                carry = Carry(con, ctx.store)
+            carry = Carry(con, ctx.store) if replace_all else None
             for spec in specs:
                 started = time.monotonic()
-                results[spec.name] = clean_spec(
+                cleaned = clean_spec(
                     con,
                     ctx,
                     spec,
                     run_id=run_id,
                     scratch=scratch,
                     replace_all=replace_all,
-                    carry_sql=carry(spec.name) if carry else None,
+                    carry=carry,
                 )
-                report = catalog_report(con, ctx, spec, results[spec.name], run_id)
+                results[spec.name] = cleaned.result
+                report = None
+                if cleaned.measured is not None:
+                    report = catalog_report(
+                        con, ctx, spec, cleaned.result, run_id, cleaned.measured
+                    )
                 if report is not None:
                     reports[spec.name] = report
                 log.info(

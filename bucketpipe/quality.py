@@ -200,23 +200,58 @@ class Delivery:
     extra_examples: Mapping[str, list[str]] | None = None
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What the database says about the assessed rows: the row count, each column's counts
+    and the number of distinct keys."""
+
+    rows: int
+    per_column: list[ColumnCounts]
+    distinct_keys: int
+
+
+def measure(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Sequence[tuple[str, str]],
+    key: Sequence[str],
+    *,
+    now: datetime,
+    future_ok: bool = False,
+    known_distinct_keys: int | None = None,
+) -> Measured:
+    """Profile `relation`; `known_distinct_keys` (the merge already counted them) saves a pass."""
+    rows, per_column = profile_columns(con, relation, columns, now=now, future_ok=future_ok)
+    if known_distinct_keys is not None:
+        keys = known_distinct_keys
+    else:
+        keys = distinct_keys(con, relation, key) if key else rows
+    return Measured(rows, per_column, keys)
+
+
 def assess(
     con: duckdb.DuckDBPyConnection,
     relation: str,
     columns: Sequence[tuple[str, str]],
     delivery: Delivery,
     thresholds: Sequence[float],
+    measured: Measured | None = None,
 ) -> QualityReport:
-    """The report for `relation` (the run's accepted rows) and its content `columns`."""
-    rows, per_column = profile_columns(
-        con, relation, columns, now=delivery.now, future_ok=delivery.future_ok
-    )
+    """The report for `relation` (the run's accepted rows) and its content `columns`.
+
+    With `measured` (taken earlier, while the rows were at hand) the relation is not read.
+    """
+    if measured is None:
+        measured = measure(
+            con, relation, columns, delivery.key, now=delivery.now, future_ok=delivery.future_ok
+        )
+    rows, per_column = measured.rows, measured.per_column
     key = list(delivery.key)
     counts = Counts(
         rows=rows,
         columns=len(columns),
         non_null_cells=sum(c.non_null for c in per_column),
-        distinct_keys=distinct_keys(con, relation, key) if key else rows,
+        distinct_keys=measured.distinct_keys,
         rows_quarantined=delivery.rows_quarantined,
         rows_invalid_kept=delivery.rows_invalid_kept,
         checked_cells=sum(c.checked for c in per_column),

@@ -15,7 +15,7 @@ from bucketpipe.context import Context
 from bucketpipe.duck import sql_list
 from bucketpipe.errors import ObjectNotFound
 from bucketpipe.layout import quality_report_key
-from bucketpipe.quality import Delivery, QualityReport, assess, update_latest
+from bucketpipe.quality import Delivery, Measured, QualityReport, assess, measure, update_latest
 from bucketpipe.runs import DatasetResult, RunManifest
 from bucketpipe.snapshots import read_current
 from bucketpipe.storage import ObjectStore
@@ -49,14 +49,44 @@ def _safe(
     relation: str,
     columns: Sequence[tuple[str, str]],
     delivery: Delivery,
+    measured: Measured | None = None,
 ) -> QualityReport | None:
     try:
-        return assess(con, relation, columns, delivery, ctx.settings.quality_thresholds)
+        return assess(con, relation, columns, delivery, ctx.settings.quality_thresholds, measured)
     except duckdb.Error as exc:
         # A report that cannot be computed must not undo the cleaning; say so and go on.
         log.warning(
             "quality report failed",
             extra={"dataset": delivery.dataset, "error": str(exc).splitlines()[0][:200]},
+        )
+        return None
+
+
+ACCEPTED_ROWS = "_accepted"
+
+
+def measure_accepted(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    spec: DatasetSpec,
+    known_distinct_keys: int | None = None,
+) -> Measured | None:
+    """The profile of `_accepted` (the spec's typed rows of this run, before dedup), taken
+    while the rows are at hand; None (and a warning) when it cannot be computed."""
+    try:
+        return measure(
+            con,
+            ACCEPTED_ROWS,
+            [(c.name, c.type) for c in spec.columns],
+            spec.primary_key,
+            now=ctx.now(),
+            future_ok=forward_looking(spec, spec.name),
+            known_distinct_keys=known_distinct_keys,
+        )
+    except duckdb.Error as exc:
+        log.warning(
+            "quality report failed",
+            extra={"dataset": spec.name, "error": str(exc).splitlines()[0][:200]},
         )
         return None
 
@@ -67,8 +97,10 @@ def catalog_report(
     spec: DatasetSpec,
     result: DatasetResult,
     run_id: str,
+    measured: Measured | None = None,
 ) -> QualityReport | None:
-    """The report over `_accepted` (the spec's typed rows of this run, before dedup)."""
+    """The report over `_accepted` (the spec's typed rows of this run, before dedup), or
+    over what `measure_accepted` found in them."""
     delivery = Delivery(
         dataset=spec.name,
         run_id=run_id,
@@ -84,7 +116,7 @@ def catalog_report(
         future_ok=forward_looking(spec, spec.name),
     )
     columns = [(c.name, c.type) for c in spec.columns]
-    return _safe(con, ctx, "_accepted", columns, delivery)
+    return _safe(con, ctx, ACCEPTED_ROWS, columns, delivery, measured)
 
 
 def generic_report(

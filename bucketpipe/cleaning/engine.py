@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -132,6 +132,7 @@ def merge_rows(
     replace_all: bool = False,
     operation: str = "append",
     now: datetime | None = None,
+    before_write: Callable[[int], None] | None = None,
 ) -> MergeOutcome:
     """Merge the rows of `rows_table` into the dataset and commit a new snapshot.
 
@@ -139,6 +140,10 @@ def merge_rows(
     whose key is committed replaces it if it differs and was fetched no earlier; the files
     holding replaced rows are rewritten (copy on write). With `replace_all` the committed files
     are ignored and the new files become the whole dataset (a rebuild).
+
+    `before_write` is called with the number of distinct keys once the batch is
+    deduplicated into `_batch`: from then on `rows_table` is not read again, so whatever
+    it was built from can be measured and dropped, leaving the write the memory.
     """
     outcome = MergeOutcome(rows_in=count(con, f"SELECT * FROM {rows_table}"))
     pk = ", ".join(quote_ident(k) for k in target.primary_key)
@@ -162,6 +167,8 @@ def merge_rows(
             "they need a quarantine rule"
         )
     outcome.rows_duplicate = outcome.rows_in - batch_rows
+    if before_write is not None:
+        before_write(batch_rows)
     columns = table_columns(con, "_batch")
     current = None if replace_all else read_current(store, target.dataset)
     partitions = [

@@ -32,26 +32,41 @@ class Carry:
     """Builds, per dataset, the SQL of committed rows whose ingest run has no raw left.
 
     Retention deletes raw after a while; a rebuild keeps those rows as they were committed
-    instead of losing them, and re-cleans everything else.
+    instead of losing them, and re-cleans everything else. Which runs still have raw lines
+    takes a pass over all of raw; it is made once, and only when some committed row's run is
+    not among the runs the rebuild just re-cleaned (`staged_runs`), which is the common case
+    of a lake whose raw is all still there.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, store: ObjectStore) -> None:
         self.con = con
         self.store = store
         self.carried: dict[str, int] = {}
+        self._present_known = False
 
-    def __call__(self, dataset: str) -> str | None:
+    def __call__(self, dataset: str, staged_runs: str | None = None) -> str | None:
         snapshot = read_current(self.store, dataset)
         if snapshot is None or not snapshot.files:
             return None
         files = sql_list([self.store.duckdb_path(f.key) for f in snapshot.files])
-        sql = (
+        committed = (
             f"SELECT * FROM read_parquet({files}, union_by_name = true, hive_partitioning = false) "
-            f"WHERE _ingest_run IS NULL OR _ingest_run NOT IN (SELECT run FROM {PRESENT_RUNS})"
+            "WHERE _ingest_run IS NULL OR _ingest_run NOT IN "
         )
-        row = self.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
-        rows = int(row[0]) if row else 0
+        # Rows of runs re-cleaned from raw are never carried: when those are all the rows,
+        # nothing is, and raw need not be read again to say which runs it holds.
+        if staged_runs is not None and self._count(f"{committed}({staged_runs})") == 0:
+            return None
+        if not self._present_known:
+            remember_present_runs(self.con)
+            self._present_known = True
+        sql = f"{committed}(SELECT run FROM {PRESENT_RUNS})"
+        rows = self._count(sql)
         if rows == 0:
             return None
         self.carried[dataset] = rows
         return sql
+
+    def _count(self, sql: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+        return int(row[0]) if row else 0

@@ -32,15 +32,62 @@ def test_extract_sql_is_exact() -> None:
         "  END AS _reject_reason\n"
         "FROM (\n"
         "  SELECT\n"
-        "    CAST(TRY_CAST(item->>'id' AS BIGINT) AS BIGINT) AS \"id\",\n"
+        '    CAST(TRY_CAST(_item_fields."id" AS BIGINT) AS BIGINT) AS "id",\n'
         '    CAST(requested_at AS TIMESTAMPTZ) AS "at",\n'
         "    requested_at AS _fetched_at,\n"
         "    run AS _ingest_run\n"
-        "  FROM (SELECT r.*, u.item FROM raw AS r, "
-        "unnest(CAST(json_extract(r.body, '$.data[*]') AS JSON[])) AS u(item)) AS src\n"
+        '  FROM (SELECT *, json_transform(item, \'{"id":"VARCHAR"}\') AS _item_fields '
+        "FROM (SELECT r.*, u.item FROM raw AS r, "
+        "unnest(CAST(json_extract(r.body, '$.data[*]') AS JSON[])) AS u(item)) AS lines) AS src\n"
         "  WHERE endpoint IN ('thing') AND status = 200 AND error IS NULL\n"
         ") AS typed"
     )
+
+
+def test_field_accesses_are_read_with_one_parse_per_source() -> None:
+    exprs = [
+        "TRY_CAST(item->>'c' AS DOUBLE)",
+        "coalesce(item->>'d', item->>'c', params->>'symbol')",
+        "json_extract_string(item, '$.metric.x')",  # a path: left alone
+        "list_filter(xs, lambda x: x->>'concept' = 'a')[1]->>'value'",  # not a source
+        "item->>'$.a.b'",  # a JSONPath: left alone
+    ]
+    assert catalog.fields_read(exprs) == {"item": ["c", "d"], "params": ["symbol"]}
+    assert catalog.read_fields_once(exprs[1]) == (
+        'coalesce(_item_fields."d", _item_fields."c", _params_fields."symbol")'
+    )
+    for expr in exprs[2:]:
+        assert catalog.read_fields_once(expr) == expr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"v": 1.0, "w": "  text ", "n": null, "o": {"a": [1, 2]}, "b": true, "e": 1e400}',
+        '{"v": 12345678901234567890, "w": "", "v2": "x"}',
+        '{"v": 1, "v": 2}',
+        '{"V": 3}',
+        "[1, 2]",
+        "5",
+        '"v"',
+        "null",
+        "{}",
+    ],
+)
+def test_one_parse_reads_exactly_what_the_arrow_operator_reads(body: str) -> None:
+    """`json_transform` to VARCHAR fields stands in for `->>`; any difference would change
+    cleaned values, so every JSON shape a field can have is compared."""
+    keys = ["v", "w", "n", "o", "b", "e", "missing"]
+    arrow = [f"item->>'{k}'" for k in keys]
+    once = [catalog.read_fields_once(e) for e in arrow]
+    parse = catalog.parse_fields_sql(catalog.fields_read(arrow))
+    con = duckdb.connect()
+    source = "SELECT CAST(? AS JSON) AS item"
+    expected = con.execute(f"SELECT {', '.join(arrow)} FROM ({source})", [body]).fetchone()
+    got = con.execute(
+        f"SELECT {', '.join(once)} FROM (SELECT *, {parse} FROM ({source}))", [body]
+    ).fetchone()
+    assert got == expected
 
 
 def test_key_columns_must_exist() -> None:

@@ -667,11 +667,12 @@ def test_extract_sql_with_arrays_is_exact() -> None:
         "FROM (\n"
         "  SELECT\n"
         '    CAST(item_source AS VARCHAR) AS "side",\n'
-        "    CAST(item->>'n' AS INTEGER) AS \"n\",\n"
+        '    CAST(_item_fields."n" AS INTEGER) AS "n",\n'
         "    requested_at AS _fetched_at,\n"
         "    run AS _ingest_run\n"
-        "  FROM (SELECT r.*, u.item_source, u.item FROM raw AS r, LATERAL (SELECT 'l' AS "
-        "item_source, unnest(json_extract(r.body, '$.l[*]')) AS item) AS u) AS src\n"
+        '  FROM (SELECT *, json_transform(item, \'{"n":"VARCHAR"}\') AS _item_fields '
+        "FROM (SELECT r.*, u.item_source, u.item FROM raw AS r, LATERAL (SELECT 'l' AS "
+        "item_source, unnest(json_extract(r.body, '$.l[*]')) AS item) AS u) AS lines) AS src\n"
         "  WHERE endpoint IN ('pair') AND status = 200 AND error IS NULL\n"
         ") AS typed"
     )
