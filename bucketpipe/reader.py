@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -114,6 +115,23 @@ def create_views(
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(recent_view(name))} AS {recent}")
 
 
+def is_current(snapshot: Snapshot, snapshots: Mapping[str, Snapshot]) -> bool:
+    """False for a derived snapshot computed from inputs whose rows have changed since.
+
+    A dataset such as `market_overview` records the content versions it was computed from in
+    its snapshot (`details["inputs"]`); between an input's commit and the derived one's, a
+    reader hides it and answers from the inputs themselves. A compaction of an input changes
+    its version, not its rows, and hides nothing.
+    """
+    inputs = snapshot.details.get("inputs")
+    if not isinstance(inputs, dict):
+        return True
+    return all(
+        (snapshots[name].content_version if name in snapshots else None) == version
+        for name, version in inputs.items()
+    )
+
+
 def drop_views(con: duckdb.DuckDBPyConnection, name: str) -> None:
     for view in (name, recent_view(name)):
         con.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
@@ -160,10 +178,15 @@ class LakeReader:
     ) -> dict[str, int]:
         """Create one view per dataset over its current snapshot (and its recent-window view);
         dataset -> version."""
-        versions: dict[str, int] = {}
-        for name in datasets if datasets is not None else self.datasets():
+        snapshots = {}
+        for name in self.datasets():
             snap = self.snapshot(name)
-            if snap is None:
+            if snap is not None:
+                snapshots[name] = snap
+        versions: dict[str, int] = {}
+        for name in datasets if datasets is not None else list(snapshots):
+            snap = snapshots.get(name)
+            if snap is None or not is_current(snap, snapshots):
                 continue
             create_views(con, self.store, name, snap)
             versions[name] = snap.version

@@ -38,6 +38,11 @@ class FileEntry(BaseModel):
     run_id: str | None = None
 
 
+# Operations that rewrite files without changing a dataset's rows.
+SAME_ROWS = frozenset({"compact"})
+CONTENT_VERSION = "content_version"
+
+
 class Snapshot(BaseModel):
     """The files that make up a dataset at one version."""
 
@@ -56,6 +61,13 @@ class Snapshot(BaseModel):
     @property
     def rows(self) -> int:
         return sum(f.rows for f in self.files)
+
+    @property
+    def content_version(self) -> int:
+        """The version whose rows this one holds: a compaction rewrites files, not rows, so
+        it keeps its parent's (what derived datasets record as their inputs)."""
+        value = self.details.get(CONTENT_VERSION)
+        return value if isinstance(value, int) else self.version
 
     @property
     def bytes(self) -> int:
@@ -150,6 +162,10 @@ def commit(
     if duplicates:
         raise CommitConflict(f"{dataset}: files already in the snapshot: {duplicates[:3]}")
     cols = tuple(columns) if columns is not None else (current.columns if current else ())
+    details = dict(details or {})
+    if operation in SAME_ROWS and current is not None:
+        # Same rows: what the parent recorded about them (a derived dataset's inputs) holds.
+        details = {**current.details, **details, CONTENT_VERSION: current.content_version}
     snapshot = Snapshot(
         dataset=dataset,
         version=(parent or 0) + 1,
@@ -159,7 +175,7 @@ def commit(
         files=tuple(sorted(kept + added, key=lambda f: (f.partition or "", f.key))),
         columns=cols,
         operation=operation,
-        details=details or {},
+        details=details,
     )
     body = snapshot.model_dump_json().encode()
     if not store.put_new(snapshot_key(dataset, snapshot.version), body, "application/json"):

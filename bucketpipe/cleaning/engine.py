@@ -133,6 +133,7 @@ def merge_rows(
     operation: str = "append",
     now: datetime | None = None,
     before_write: Callable[[int], None] | None = None,
+    details: dict[str, object] | None = None,
 ) -> MergeOutcome:
     """Merge the rows of `rows_table` into the dataset and commit a new snapshot.
 
@@ -210,6 +211,7 @@ def merge_rows(
         operation=operation,
         replace_all=replace_all,
         expected_parent=(current.version if current else None) if not replace_all else False,
+        details=details,
         now=now,
     )
     return outcome

@@ -1,11 +1,13 @@
 """Dataset declarations; importing this package registers them in the catalog."""
 
-from bucketpipe import derived
+from bucketpipe import derived, overview
 from bucketpipe.clean import AFTER_CLEAN
 from bucketpipe.datasets import bars, corporate, financials, finnhub, market
 
-# Daily bars and indicators are computed after the catalog datasets of every clean run.
-if derived.derive not in AFTER_CLEAN:
-    AFTER_CLEAN.append(derived.derive)
+# Daily bars and indicators are computed after the catalog datasets of every clean run, then
+# the market overview from quotes, profiles and bars.
+for hook in (derived.derive, overview.update_overview):
+    if hook not in AFTER_CLEAN:
+        AFTER_CLEAN.append(hook)
 
 __all__ = ["bars", "corporate", "derived", "financials", "finnhub", "market"]

@@ -84,3 +84,41 @@ DAILY_INDICATORS = register(
         tags=("market", "derived"),
     )
 )
+MARKET_OVERVIEW = register(
+    DatasetSpec(
+        name="market_overview",
+        description="The market page in one small file: each symbol's newest quote with its "
+        "sentiment, name, volume and a sparkline of its last 30 daily closes, rewritten "
+        "whenever quotes, profiles or bars change.",
+        endpoints=(),
+        derived_from=("quotes", "company_profiles", "daily_bars"),
+        columns=(
+            _col("symbol", "VARCHAR", "Ticker symbol."),
+            _col("ts", "TIMESTAMPTZ", "Time of the symbol's newest quote (UTC)."),
+            _col("price", "DOUBLE", "Last price."),
+            _col("change", "DOUBLE", "Change since the previous close."),
+            _col("change_pct", "DOUBLE", "Change since the previous close in %."),
+            _col("open", "DOUBLE", "Open price of the day."),
+            _col("high", "DOUBLE", "High price of the day so far."),
+            _col("low", "DOUBLE", "Low price of the day so far."),
+            _col("prev_close", "DOUBLE", "Previous close price."),
+            _col(
+                "sentiment",
+                "VARCHAR",
+                "The change's label, from 'strong bullish' to 'strong bearish'.",
+            ),
+            _col(
+                "trend",
+                "DOUBLE[]",
+                "The last price of each of the symbol's newest 30 days, oldest first.",
+            ),
+            _col("name", "VARCHAR", "Company name (newest profile)."),
+            _col("volume", "BIGINT", "Shares traded on the newest bar (candles only)."),
+            *LINEAGE,
+        ),
+        primary_key=("symbol",),
+        time_column="ts",
+        partition_by="year",
+        tags=("market", "derived"),
+    )
+)

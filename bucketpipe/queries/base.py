@@ -60,7 +60,8 @@ def columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
 
 
 def is_numeric(typ: str) -> bool:
-    return typ.upper().startswith(NUMERIC_TYPES)
+    """A number column (a list of numbers, `DOUBLE[]`, is not one)."""
+    return typ.upper().startswith(NUMERIC_TYPES) and "[" not in typ
 
 
 def is_time(typ: str) -> bool:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bucketpipe.datasets.market import SENTIMENT
 from bucketpipe.duck import quote_ident
-from bucketpipe.queries.base import columns, frame, has_view, uses, views
+from bucketpipe.queries.base import columns, frame, has_view, select_list, uses, views
 from bucketpipe.reader import recent_view
 
 # The four levels of the predecessor plus an explicit 'unchanged' for exactly 0 %.
@@ -31,9 +31,41 @@ SPARK_SQL = """
 """
 
 
-@uses("quotes", "company_profiles", "daily_bars")
-def latest_quotes(con: duckdb.DuckDBPyConnection, spark_days: int = 30) -> pd.DataFrame:
+OVERVIEW = "market_overview"  # kept by clean (`bucketpipe.overview`)
+OVERVIEW_SPARK_DAYS = 30
+OVERVIEW_COLUMNS = (
+    *("symbol", "ts", "price", "change", "change_pct", "open", "high", "low", "prev_close"),
+    *("sentiment", "trend"),
+)
+# Columns the overview has only when the dataset they come from has them.
+OPTIONAL_COLUMNS = (("name", "company_profiles"), ("volume", "daily_bars"))
+
+
+@uses("quotes", "company_profiles", "daily_bars", OVERVIEW)
+def latest_quotes(
+    con: duckdb.DuckDBPyConnection, spark_days: int = OVERVIEW_SPARK_DAYS
+) -> pd.DataFrame:
     """One row per symbol: its newest quote, day range, sentiment, name and a sparkline.
+
+    Read from `market_overview` (one small file clean rewrites whenever its inputs change)
+    when it is registered: the session registers it only while it matches the current
+    snapshots of its inputs. Otherwise computed from the inputs (`compute_latest_quotes`).
+    """
+    if "quotes" not in views(con):
+        return pd.DataFrame()
+    if spark_days != OVERVIEW_SPARK_DAYS or OVERVIEW not in views(con):
+        return compute_latest_quotes(con, spark_days)
+    wanted = [
+        *OVERVIEW_COLUMNS,
+        *(name for name, source in OPTIONAL_COLUMNS if name in columns(con, source)),
+    ]
+    return frame(con, f"SELECT {select_list(wanted)} FROM {OVERVIEW} ORDER BY symbol")
+
+
+def compute_latest_quotes(
+    con: duckdb.DuckDBPyConnection, spark_days: int = OVERVIEW_SPARK_DAYS
+) -> pd.DataFrame:
+    """`latest_quotes` computed from quotes, profiles and bars (what `market_overview` holds).
 
     The sparkline is the last price of each of the symbol's newest `spark_days` days. With a
     recent-window view (`reader.RECENT_DAYS` of quotes, what a dashboard session registers),

@@ -13,7 +13,7 @@ import duckdb
 from bucketpipe.context import lake_store
 from bucketpipe.duck import connect
 from bucketpipe.logs import register_secrets
-from bucketpipe.reader import LakeReader, create_views, drop_views
+from bucketpipe.reader import LakeReader, create_views, drop_views, is_current
 from bucketpipe.sandbox import Sandbox
 from bucketpipe.settings import Settings
 from bucketpipe.signals import Signals
@@ -77,6 +77,7 @@ class LakeSession:
         self._last_poll = float("-inf")
         self._last_result = PollResult({}, (), "snapshots")
         self._sandbox: tuple[VersionKey, Sandbox] | None = None
+        self._stale: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LakeSession:
@@ -94,10 +95,16 @@ class LakeSession:
                     current[name] = snap
             changed = [n for n, s in current.items() if self._version(n) != s.version]
             gone = [n for n in self.snapshots if n not in current]
+            # A derived dataset behind its inputs has no view until clean catches it up.
+            stale = {n for n, s in current.items() if not is_current(s, current)}
             for name in changed:
+                if name not in stale:
+                    create_views(self.con, self.store, name, current[name])
+            for name in (self._stale - stale).intersection(current).difference(changed):
                 create_views(self.con, self.store, name, current[name])
-            for name in gone:
+            for name in [*gone, *(stale - self._stale)]:
                 drop_views(self.con, name)
+            self._stale = stale
             self.snapshots = current
             self._last_sync = self.clock()
             if changed or gone:

@@ -38,7 +38,7 @@ INPUTS = ["b1", "b2", "d1", "d2"]
 # datasets stamp `_fetched_at` with the time they were computed.
 RUN_LINEAGE = ("_clean_run", "_cleaned_at")
 DERIVED_LINEAGE = ("_fetched_at",)
-DERIVED = ("daily_bars", "daily_indicators")
+DERIVED = ("daily_bars", "daily_indicators", "market_overview")
 
 
 def prepare(settings: Settings, source: Path) -> None:

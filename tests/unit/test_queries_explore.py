@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from bucketpipe.queries import aggregates, explore
+from bucketpipe.queries import aggregates, base, explore
 
 
 @pytest.fixture
@@ -124,3 +124,9 @@ def test_correlations_and_buckets() -> None:
 )
 def test_readable_numbers(value: str | None, shown: str | None) -> None:
     assert explore.readable(value) == shown
+
+
+def test_lists_of_numbers_are_not_numeric_columns() -> None:
+    assert base.is_numeric("DOUBLE") and base.is_numeric("DECIMAL(18,3)")
+    assert not base.is_numeric("DOUBLE[]") and not base.is_numeric("BIGINT[3]")
+    assert not base.is_numeric("VARCHAR")

@@ -1,0 +1,116 @@
+"""The `market_overview` dataset: the market page's answer kept in one small file by clean.
+
+Computing the overview (each symbol's newest quote, its sparkline, name and volume) reads a
+window of quotes, the profiles and the bars; the page is the dashboard's default and is
+loaded by every visitor. Clean computes it once, after the datasets it depends on changed,
+with the same query the page would run, and commits it with the versions it was computed
+from; a reader uses it only while those versions are current (`reader.is_current`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import duckdb
+
+from bucketpipe import catalog
+from bucketpipe.catalog import DatasetSpec
+from bucketpipe.cleaning.engine import Target, merge_rows
+from bucketpipe.context import Context
+from bucketpipe.duck import quote_ident, quote_literal
+from bucketpipe.reader import create_views, drop_views
+from bucketpipe.runs import DatasetResult
+from bucketpipe.snapshots import read_current
+
+log = logging.getLogger(__name__)
+
+# Declared in `bucketpipe.datasets.bars`; the dashboard's query reads it (`queries.market`).
+OVERVIEW = "market_overview"
+
+
+def spec() -> DatasetSpec:
+    return catalog.get(OVERVIEW)
+
+
+def typed_rows_sql(frame: str, present: set[str], *, now: str, run_id: str) -> str:
+    """Typed overview rows from the computed frame; a column it lacks (no profiles yet, say)
+    is NULL."""
+    values = [
+        f"CAST({quote_ident(c.name) if c.name in present else 'NULL'} AS {c.type}) "
+        f"AS {quote_ident(c.name)}"
+        for c in spec().columns
+        if not c.name.startswith("_")
+    ]
+    return (
+        f"SELECT {', '.join(values)}, CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at, "
+        f"{quote_literal(run_id)} AS _clean_run FROM {frame}"
+    )
+
+
+def update_overview(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    run_id: str,
+    results: dict[str, DatasetResult],
+    scratch: Any,
+) -> dict[str, DatasetResult]:
+    """The clean hook: recompute the overview when the rows of any of its inputs changed.
+
+    Compared with the versions the committed overview records, not with this run's results,
+    so a run that failed before this step is caught up by the next one.
+    """
+    # The page's own query; imported here because the dataset package imports this module.
+    from bucketpipe.queries.market import compute_latest_quotes
+
+    store = ctx.store
+    sources = {name: read_current(store, name) for name in spec().derived_from}
+    versions = {name: snap.content_version if snap else None for name, snap in sources.items()}
+    current = read_current(store, OVERVIEW)
+    if sources["quotes"] is None or (
+        current is not None and current.details.get("inputs") == versions
+    ):
+        return {}
+    started = time.monotonic()
+    for name, snap in sources.items():
+        if snap is not None:
+            create_views(con, store, name, snap)
+    try:
+        latest = compute_latest_quotes(con)
+    finally:
+        for name in sources:
+            drop_views(con, name)
+    if latest.empty:
+        return {}
+    con.register("_overview_frame", latest)
+    try:
+        rows = typed_rows_sql(
+            "_overview_frame", set(latest.columns), now=ctx.now().isoformat(), run_id=run_id
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _overview_new AS {rows}")
+    finally:
+        con.unregister("_overview_frame")
+    target = spec()
+    outcome = merge_rows(
+        con,
+        store,
+        Target(target.name, target.primary_key, target.time_column, partition_by="year"),
+        rows_table="_overview_new",
+        run_id=run_id,
+        scratch=scratch,
+        replace_all=True,
+        operation="derive",
+        now=ctx.now(),
+        details={"inputs": versions},
+    )
+    log.info(
+        "dataset derived",
+        extra={
+            "dataset": OVERVIEW,
+            "run_id": run_id,
+            "rows": outcome.rows_written,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
+    return {OVERVIEW: outcome.result()}
