@@ -35,13 +35,12 @@ def spec() -> DatasetSpec:
 
 
 def typed_rows_sql(frame: str, present: set[str], *, now: str, run_id: str) -> str:
-    """Typed overview rows from the computed frame; a column it lacks (no profiles yet, say)
-    is NULL."""
+    """Typed overview rows from the computed frame, with the columns it has: without
+    profiles (or bars) the page has no name (or volume) column, and neither has the file."""
     values = [
-        f"CAST({quote_ident(c.name) if c.name in present else 'NULL'} AS {c.type}) "
-        f"AS {quote_ident(c.name)}"
+        f"CAST({quote_ident(c.name)} AS {c.type}) AS {quote_ident(c.name)}"
         for c in spec().columns
-        if not c.name.startswith("_")
+        if not c.name.startswith("_") and c.name in present
     ]
     return (
         f"SELECT {', '.join(values)}, CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at, "

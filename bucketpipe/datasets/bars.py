@@ -112,8 +112,17 @@ MARKET_OVERVIEW = register(
                 "DOUBLE[]",
                 "The last price of each of the symbol's newest 30 days, oldest first.",
             ),
-            _col("name", "VARCHAR", "Company name (newest profile)."),
-            _col("volume", "BIGINT", "Shares traded on the newest bar (candles only)."),
+            _col(
+                "name",
+                "VARCHAR",
+                "Company name (newest profile; no column before the first profiles are committed).",
+            ),
+            _col(
+                "volume",
+                "BIGINT",
+                "Shares traded on the newest bar (candles only; no column "
+                "before the first bars are committed).",
+            ),
             *LINEAGE,
         ),
         primary_key=("symbol",),

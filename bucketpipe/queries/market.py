@@ -11,7 +11,7 @@ import pandas as pd
 
 from bucketpipe.datasets.market import SENTIMENT
 from bucketpipe.duck import quote_ident
-from bucketpipe.queries.base import columns, frame, has_view, select_list, uses, views
+from bucketpipe.queries.base import columns, frame, has_view, uses, views
 from bucketpipe.reader import recent_view
 
 # The four levels of the predecessor plus an explicit 'unchanged' for exactly 0 %.
@@ -33,12 +33,12 @@ SPARK_SQL = """
 
 OVERVIEW = "market_overview"  # kept by clean (`bucketpipe.overview`)
 OVERVIEW_SPARK_DAYS = 30
-OVERVIEW_COLUMNS = (
-    *("symbol", "ts", "price", "change", "change_pct", "open", "high", "low", "prev_close"),
-    *("sentiment", "trend"),
+# The overview's own columns: everything but lineage (`_...`) and the partition (`dt`). It has
+# `name` and `volume` exactly when the computed answer had them.
+OVERVIEW_SQL = (
+    f"SELECT COLUMNS(c -> c NOT LIKE '\\_%' ESCAPE '\\' AND c <> 'dt') FROM {OVERVIEW} "
+    "ORDER BY symbol"
 )
-# Columns the overview has only when the dataset they come from has them.
-OPTIONAL_COLUMNS = (("name", "company_profiles"), ("volume", "daily_bars"))
 
 
 @uses("quotes", "company_profiles", "daily_bars", OVERVIEW)
@@ -51,15 +51,12 @@ def latest_quotes(
     when it is registered: the session registers it only while it matches the current
     snapshots of its inputs. Otherwise computed from the inputs (`compute_latest_quotes`).
     """
-    if "quotes" not in views(con):
+    registered = views(con)
+    if "quotes" not in registered:
         return pd.DataFrame()
-    if spark_days != OVERVIEW_SPARK_DAYS or OVERVIEW not in views(con):
+    if spark_days != OVERVIEW_SPARK_DAYS or OVERVIEW not in registered:
         return compute_latest_quotes(con, spark_days)
-    wanted = [
-        *OVERVIEW_COLUMNS,
-        *(name for name, source in OPTIONAL_COLUMNS if name in columns(con, source)),
-    ]
-    return frame(con, f"SELECT {select_list(wanted)} FROM {OVERVIEW} ORDER BY symbol")
+    return frame(con, OVERVIEW_SQL)
 
 
 def compute_latest_quotes(

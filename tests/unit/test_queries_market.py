@@ -121,3 +121,19 @@ def test_the_overview_reads_only_the_window_when_it_is_complete(
     latest = market.latest_quotes(con, spark_days=1).set_index("symbol")
     assert latest.loc["AAA", "price"] == 12.0
     assert list(latest.loc["AAA", "trend"]) == [12.0]
+
+
+def test_the_overview_dataset_is_read_when_registered(con: duckdb.DuckDBPyConnection) -> None:
+    live = market.latest_quotes(con)
+    stored = live.assign(price=99.0)  # not what the quotes say: proves which one is read
+    con.register("stored", stored)
+    con.execute(
+        f"CREATE VIEW {market.OVERVIEW} AS SELECT *, TIMESTAMPTZ '2026-01-06 17:00:00+00' AS "
+        "_fetched_at, 'clean-1' AS _clean_run, DATE '2026-01-01' AS dt FROM stored"
+    )
+    read = market.latest_quotes(con)
+    assert list(read.columns) == list(live.columns)  # no lineage, no partition column
+    assert list(read["price"]) == [99.0, 99.0, 99.0]
+    assert list(read["symbol"]) == list(live["symbol"])
+    # Another sparkline length is not what the dataset holds: computed from the quotes.
+    assert list(market.latest_quotes(con, spark_days=1)["price"]) == list(live["price"])
