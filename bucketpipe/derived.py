@@ -143,7 +143,7 @@ def update_bars(
     return merge_rows(
         con,
         store,
-        _target(catalog.get(BARS)),
+        target_of(catalog.get(BARS)),
         rows_table="_bars_new",
         run_id=run_id,
         scratch=scratch,
@@ -183,7 +183,7 @@ def update_indicators(
     return merge_rows(
         con,
         store,
-        _target(catalog.get(INDICATORS)),
+        target_of(catalog.get(INDICATORS)),
         rows_table="_ind_new",
         run_id=run_id,
         scratch=scratch,
@@ -191,7 +191,8 @@ def update_indicators(
     )
 
 
-def _target(spec: DatasetSpec) -> Target:
+def target_of(spec: DatasetSpec) -> Target:
+    """How a derived dataset's rows are merged, from its declaration."""
     return Target(
         spec.name,
         spec.primary_key,

@@ -5,12 +5,12 @@ Every function returns SQL text over the relations it is given (tested on in-mem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 
 from bucketpipe import catalog
 from bucketpipe.catalog import PartitionGrain
-from bucketpipe.duck import quote_literal, sql_list
+from bucketpipe.duck import quote_ident, quote_literal, sql_list
 
 # The free Finnhub plan covers US exchanges: a quote belongs to its New York trading day.
 MARKET_TZ = "America/New_York"
@@ -86,17 +86,25 @@ LEFT JOIN quote_bars AS q ON q.symbol = t.symbol AND q.day = t.day
 WHERE c.close IS NOT NULL OR q.close IS NOT NULL"""
 
 
-def indicator_rows_sql(frame: str, *, now: str, run_id: str) -> str:
-    """Typed `daily_indicators` rows from the indicator frame (pandas NaN arrive as NULL)."""
+def frame_rows_sql(
+    dataset: str, frame: str, *, now: str, run_id: str, present: Collection[str] | None = None
+) -> str:
+    """Typed rows of a derived dataset from a registered frame (pandas NaN arrive as NULL):
+    its content columns (those in `present`, when given) and the derived lineage."""
     values = [
-        f"CAST({c.name} AS {c.type}) AS {c.name}"
-        for c in catalog.get("daily_indicators").columns
-        if not c.name.startswith("_")
+        f"CAST({quote_ident(c.name)} AS {c.type}) AS {quote_ident(c.name)}"
+        for c in catalog.get(dataset).columns
+        if not c.name.startswith("_") and (present is None or c.name in present)
     ]
     return (
         f"SELECT {', '.join(values)}, CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at, "
         f"{quote_literal(run_id)} AS _clean_run FROM {frame}"
     )
+
+
+def indicator_rows_sql(frame: str, *, now: str, run_id: str) -> str:
+    """Typed `daily_indicators` rows from the indicator frame."""
+    return frame_rows_sql("daily_indicators", frame, now=now, run_id=run_id)
 
 
 def touched_sql(quotes: str, candles: str, provisional: str, *, today: str) -> str:

@@ -17,9 +17,10 @@ import duckdb
 
 from bucketpipe import catalog
 from bucketpipe.catalog import DatasetSpec
-from bucketpipe.cleaning.engine import Target, merge_rows
+from bucketpipe.cleaning.engine import merge_rows
 from bucketpipe.context import Context
-from bucketpipe.duck import quote_ident, quote_literal
+from bucketpipe.derived import target_of
+from bucketpipe.derived_sql import frame_rows_sql
 from bucketpipe.reader import create_views, drop_views
 from bucketpipe.runs import DatasetResult
 from bucketpipe.snapshots import read_current
@@ -32,20 +33,6 @@ OVERVIEW = "market_overview"
 
 def spec() -> DatasetSpec:
     return catalog.get(OVERVIEW)
-
-
-def typed_rows_sql(frame: str, present: set[str], *, now: str, run_id: str) -> str:
-    """Typed overview rows from the computed frame, with the columns it has: without
-    profiles (or bars) the page has no name (or volume) column, and neither has the file."""
-    values = [
-        f"CAST({quote_ident(c.name)} AS {c.type}) AS {quote_ident(c.name)}"
-        for c in spec().columns
-        if not c.name.startswith("_") and c.name in present
-    ]
-    return (
-        f"SELECT {', '.join(values)}, CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at, "
-        f"{quote_literal(run_id)} AS _clean_run FROM {frame}"
-    )
 
 
 def update_overview(
@@ -84,17 +71,21 @@ def update_overview(
         return {}
     con.register("_overview_frame", latest)
     try:
-        rows = typed_rows_sql(
-            "_overview_frame", set(latest.columns), now=ctx.now().isoformat(), run_id=run_id
+        # Without profiles (or bars) the page has no name (or volume) column: nor has the file.
+        rows = frame_rows_sql(
+            OVERVIEW,
+            "_overview_frame",
+            now=ctx.now().isoformat(),
+            run_id=run_id,
+            present=set(latest.columns),
         )
         con.execute(f"CREATE OR REPLACE TEMP TABLE _overview_new AS {rows}")
     finally:
         con.unregister("_overview_frame")
-    target = spec()
     outcome = merge_rows(
         con,
         store,
-        Target(target.name, target.primary_key, target.time_column, partition_by="year"),
+        target_of(spec()),
         rows_table="_overview_new",
         run_id=run_id,
         scratch=scratch,
