@@ -27,7 +27,7 @@ from bucketpipe.snapshots import read_current
 
 log = logging.getLogger(__name__)
 
-# Declared in `bucketpipe.datasets.bars`; the dashboard's query reads it (`queries.market`).
+# Declared in `bucketpipe.datasets.bars`; the market page reads it (`queries.market`).
 OVERVIEW = "market_overview"
 
 

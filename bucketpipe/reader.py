@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -177,14 +177,20 @@ class LakeReader:
         self, con: duckdb.DuckDBPyConnection, datasets: list[str] | None = None
     ) -> dict[str, int]:
         """Create one view per dataset over its current snapshot (and its recent-window view);
-        dataset -> version."""
-        snapshots = {}
-        for name in self.datasets():
-            snap = self.snapshot(name)
-            if snap is not None:
-                snapshots[name] = snap
+        dataset -> version. A derived dataset behind its inputs gets none (`is_current`)."""
+        snapshots: dict[str, Snapshot] = {}
+
+        def read(names: Iterable[str]) -> None:
+            for name in names:
+                if name not in snapshots and (snap := self.snapshot(name)) is not None:
+                    snapshots[name] = snap
+
+        wanted = datasets if datasets is not None else self.datasets()
+        read(wanted)
+        # The inputs a derived dataset records are read too, to tell whether it is current.
+        read(name for snap in list(snapshots.values()) for name in snap.details.get("inputs", {}))
         versions: dict[str, int] = {}
-        for name in datasets if datasets is not None else list(snapshots):
+        for name in wanted:
             snap = snapshots.get(name)
             if snap is None or not is_current(snap, snapshots):
                 continue

@@ -11,6 +11,7 @@ import pandas as pd
 
 from bucketpipe.datasets.market import SENTIMENT
 from bucketpipe.duck import quote_ident
+from bucketpipe.overview import OVERVIEW
 from bucketpipe.queries.base import columns, frame, has_view, uses, views
 from bucketpipe.reader import recent_view
 
@@ -31,7 +32,6 @@ SPARK_SQL = """
 """
 
 
-OVERVIEW = "market_overview"  # kept by clean (`bucketpipe.overview`)
 OVERVIEW_SPARK_DAYS = 30
 # The overview's own columns: everything but lineage (`_...`) and the partition (`dt`). It has
 # `name` and `volume` exactly when the computed answer had them.
