@@ -79,6 +79,8 @@ rgw frontends = {frontend}
 rgw enable apis = s3, admin
 rgw thread pool size = 64
 rgw enable usage log = false
+# Bucketpipe sets no lifecycle rules; the idle lifecycle worker would hold up stop by 5 s.
+rgw enable lc threads = false
 # Deleted objects' tails give their memory back within minutes, not hours.
 rgw gc obj min wait = 60
 rgw gc processor period = 60
