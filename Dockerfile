@@ -44,7 +44,7 @@ RUN python -m venv --without-pip /opt/bucketpipe \
  && /opt/bucketpipe/bin/bucketpipe --version
 
 # httpfs must load from the pinned wheel's file with autoinstall off: fail the build otherwise.
-RUN /opt/bucketpipe/bin/python -c "import duckdb; from bucketpipe.duck import load_httpfs; con = duckdb.connect(config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); load_httpfs(con); print(con.execute(\"SELECT extension_name, loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'\").fetchall())"
+RUN /opt/bucketpipe/bin/python -c "import duckdb; from bucketpipe.lake.duck import load_httpfs; con = duckdb.connect(config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); load_httpfs(con); print(con.execute(\"SELECT extension_name, loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'\").fetchall())"
 
 # ---------------------------------------------------------------------------------------------
 # runtime: no compilers, no pip in the venv, non-root, works under OpenShift's random UID.

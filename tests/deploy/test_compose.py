@@ -16,7 +16,7 @@ import psutil
 import pytest
 import yaml
 
-from bucketpipe.settings import all_env_names
+from bucketpipe.config.settings import all_env_names
 from jobs.cli import build_parser
 from tests.deploy.deploy_helpers import COMPOSE, duckdb_bytes, memory_bytes, parses, split_image
 

@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from bucketpipe.settings import all_env_names
+from bucketpipe.config.settings import all_env_names
 from tests.deploy.deploy_helpers import (
     DOCKERFILE,
     ROOT,
@@ -128,7 +128,7 @@ def test_copied_sources_exist_and_pass_the_dockerignore() -> None:
     ("path", "excluded"),
     [
         ("pyproject.toml", False),
-        ("bucketpipe/settings.py", False),
+        ("bucketpipe/config/settings.py", False),
         ("jobs/cli.py", False),
         ("app/__init__.py", False),
         (".venv/bin/python", True),
