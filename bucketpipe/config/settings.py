@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         validation_alias=_env("AWS_REGION"),
         description="S3 region (`AWS_REGION`). Allas and MinIO accept the default.",
     )
+    aws_ca_bundle: str | None = Field(
+        None,
+        validation_alias=_env("AWS_CA_BUNDLE"),
+        description="PEM file of the CA that signed the S3 endpoint's certificate "
+        "(`AWS_CA_BUNDLE`), for an endpoint with a private CA; boto3, DuckDB and the SQL "
+        "sandbox trust it. Unset: the system's CAs (enough for Allas and AWS).",
+    )
     s3_conditional_writes: bool = Field(
         True,
         description="Create snapshot versions with `If-None-Match: *` so two writers can never "
@@ -387,10 +394,20 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("redis_url", "aws_endpoint_url", "source", "source_endpoint_url")
+    @field_validator(
+        "redis_url", "aws_endpoint_url", "aws_ca_bundle", "source", "source_endpoint_url"
+    )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("aws_ca_bundle")
+    @classmethod
+    def _readable_bundle(cls, value: str | None) -> str | None:
+        # Checked here: boto3 and DuckDB would only fail at the first request, less clearly.
+        if value and not Path(value).expanduser().is_file():
+            raise ValueError(f"no such file {value!r} (the CA's PEM file)")
+        return str(Path(value).expanduser().resolve()) if value else None
 
     @property
     def lake_is_s3(self) -> bool:

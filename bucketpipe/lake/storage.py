@@ -21,10 +21,18 @@ from bucketpipe.config.errors import (
     StorageError,
     StorageUnavailable,
 )
+from bucketpipe.lake.tls import tls_problem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "S3Store", "S3Target", "open_store"]
+__all__ = [
+    "LocalStore",
+    "ObjectInfo",
+    "ObjectStore",
+    "S3Store",
+    "S3Target",
+    "open_store",
+]
 
 
 @dataclass(frozen=True)
@@ -226,6 +234,7 @@ class S3Target:
     region: str
     access_key_id: str | None
     secret_access_key: str | None
+    ca_bundle: str | None = None  # a private CA's PEM file (AWS_CA_BUNDLE); None: system CAs
 
     @classmethod
     def parse(cls, url: str, **kwargs: Any) -> S3Target:
@@ -246,7 +255,8 @@ def s3_client(target: S3Target) -> Any:
         retries={"mode": "adaptive", "max_attempts": 8},
         connect_timeout=5,
         read_timeout=60,
-        # Ceph RGW (Allas) rejects the CRC checksums newer botocore sends by default.
+        # Ceph RGW (Allas) answers 411 to the streaming CRC checksums newer botocore sends by
+        # default over HTTPS: checksums only where S3 requires them.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         max_pool_connections=16,
@@ -257,6 +267,8 @@ def s3_client(target: S3Target) -> Any:
         endpoint_url=target.endpoint_url,
         aws_access_key_id=target.access_key_id,
         aws_secret_access_key=target.secret_access_key,
+        # Explicit, so boto3 never reads AWS_CA_BUNDLE itself: settings are the one reader.
+        verify=target.ca_bundle or True,
         config=config,
     )
 
@@ -291,6 +303,7 @@ class S3Store:
             EndpointConnectionError,
             NoCredentialsError,
             ReadTimeoutError,
+            SSLError,
         )
 
         try:
@@ -302,6 +315,11 @@ class S3Store:
             ) from None
         except ClientError as exc:
             raise _client_error(exc, what, self.url) from None
+        except SSLError as exc:
+            # Retrying cannot help: the endpoint or the CA setting is wrong.
+            raise ConfigError(
+                tls_problem(str(exc)) or f"TLS with the S3 endpoint failed ({what})"
+            ) from None
         except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as exc:
             raise StorageUnavailable(
                 f"cannot reach the object store at {self.target.endpoint_url or 'AWS'} "
@@ -494,6 +512,7 @@ def open_store(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     conditional_writes: bool = True,
+    ca_bundle: str | None = None,
 ) -> ObjectStore:
     """The store a URL names: `s3://bucket/prefix` or a local directory path."""
     if url.startswith("s3://"):
@@ -503,6 +522,7 @@ def open_store(
             region=region,
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,
+            ca_bundle=ca_bundle,
         )
         return S3Store(target, conditional_writes=conditional_writes)
     if "://" in url:

@@ -54,10 +54,10 @@ def test_s3_secret_for_aws_has_no_endpoint() -> None:
 
 def test_settings_sql() -> None:
     assert settings_sql(memory_limit="512MB", threads=2, temp_dir="/tmp/x") == [
-        "SET memory_limit = '512MB'",
-        "SET threads = 2",
-        "SET temp_directory = '/tmp/x'",
-        "SET preserve_insertion_order = false",
+        "SET GLOBAL memory_limit = '512MB'",
+        "SET GLOBAL threads = 2",
+        "SET GLOBAL temp_directory = '/tmp/x'",
+        "SET GLOBAL preserve_insertion_order = false",
     ]
 
 
@@ -65,7 +65,7 @@ def test_spill_cap_is_set_when_configured() -> None:
     statements = settings_sql(
         memory_limit="1GB", threads=1, temp_dir="/tmp/x", max_temp_size="1536MiB"
     )
-    assert statements[-1] == "SET max_temp_directory_size = '1536MiB'"
+    assert statements[-1] == "SET GLOBAL max_temp_directory_size = '1536MiB'"
 
 
 def test_bucket_scope() -> None:
