@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "jobs.dashboard",
     "jobs.sql",
     "jobs.compact",
+    "jobs.doctor",
     "jobs.bench",
 )
 
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ConfigError as exc:
         setup_logging(None)
+        on_bad_settings = getattr(args, "on_bad_settings", None)
+        if on_bad_settings is not None:  # doctor reports it as one of its checks
+            return int(on_bad_settings(args, exc))
         import logging
 
         logging.getLogger("bucketpipe").error(str(exc))

@@ -9,15 +9,15 @@ CA_HINT = "set AWS_CA_BUNDLE to the PEM file of the CA that signed it"
 
 # What TLS failures say (Python's ssl module, and curl inside DuckDB's httpfs) -> what they mean.
 _TLS_PROBLEMS = (
+    (  # before "certificate verify failed", which Python's message for this also holds
+        ("hostname mismatch", "doesn't match", "not valid for"),
+        "the S3 endpoint's TLS certificate does not name the host in AWS_ENDPOINT_URL: use a "
+        "host name the certificate lists",
+    ),
     (
         ("certificate verify failed", "ssl peer certificate", "self-signed", "self signed",
          "unable to get local issuer", "unable to verify the first certificate"),
         f"the S3 endpoint's TLS certificate is not trusted: {CA_HINT}",
-    ),
-    (
-        ("hostname mismatch", "doesn't match", "not valid for"),
-        "the S3 endpoint's TLS certificate does not name the host in AWS_ENDPOINT_URL: use a "
-        "host name the certificate lists",
     ),
     (
         ("problem with the ssl ca cert", "error setting certificate"),

@@ -39,6 +39,7 @@ CONF = """\
 fsid = {fsid}
 mon host = v1:127.0.0.1:{mon_port}
 public addr = 127.0.0.1
+cluster addr = 127.0.0.1
 ms bind msgr2 = false
 # A throwaway cluster on loopback: no cephx between its own daemons (S3 keys still apply).
 auth cluster required = none

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ class Keys:
     """One S3 user's key pair (`uid` is the user's name on the server)."""
 
     access_key: str
-    secret_key: str
-    uid: str
+    secret_key: str = field(repr=False)  # never in a failing test's report
+    uid: str = ""
 
 
 # moto takes any key: these stand for the four users a real server has.

@@ -29,7 +29,7 @@ from tests.support.s3_servers import MOTO_KEYS, S3Server, active_secrets, client
 S3_SECRET = MOTO_KEYS["writer"].secret_key
 
 
-def plain(secret: Any) -> str | None:
+def revealed(secret: Any) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
@@ -327,8 +327,8 @@ def test_connection_reads_only_the_snapshot_files(lake: Settings, sandbox: Any, 
         plain.execute(
             s3_secret_sql(
                 name="anywhere",
-                key_id=plain(lake.aws_access_key_id),
-                secret=plain(lake.aws_secret_access_key),
+                key_id=revealed(lake.aws_access_key_id),
+                secret=revealed(lake.aws_secret_access_key),
                 region=lake.aws_region,
                 endpoint_url=lake.aws_endpoint_url,
             )
