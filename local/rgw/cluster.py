@@ -162,7 +162,6 @@ class Cluster:
         port: int,
         https: bool,
         extra_names: list[str],
-        keep_attached: bool,
         memstore_bytes: int = 8 * 1024**3,
     ) -> None:
         self.path = path
@@ -172,7 +171,6 @@ class Cluster:
             raise StartError(f"port {self.port} on {address} is taken: choose another --port")
         self.https = https
         self.extra_names = extra_names
-        self.keep_attached = keep_attached
         self.memstore_bytes = memstore_bytes
         self.conf = path / "ceph.conf"
         self.children: dict[str, subprocess.Popen[bytes]] = {}
@@ -271,7 +269,7 @@ class Cluster:
                 stdin=subprocess.DEVNULL,
                 stdout=log or subprocess.DEVNULL,
                 stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
-                start_new_session=True,  # outlives this script unless --foreground
+                start_new_session=True,  # outlives this script: `stop` ends it
             )
         except FileNotFoundError:
             raise StartError(f"{argv[0]} is not installed (run through rgw.sh)") from None

@@ -71,9 +71,14 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM during start: stop what was started, like Ctrl-C
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     path = Path(args.dir).resolve()
     began = time.monotonic()
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         prepare_dir(path)
         cluster = Cluster(
@@ -82,7 +87,6 @@ def cmd_start(args: argparse.Namespace) -> int:
             port=args.port,
             https=args.https,
             extra_names=args.san,
-            keep_attached=args.foreground,
         )
         try:
             state = cluster.start()
@@ -91,6 +95,8 @@ def cmd_start(args: argparse.Namespace) -> int:
             raise
     except StartError as exc:
         return fail(f"start failed: {exc}")
+    except KeyboardInterrupt:
+        return fail("start interrupted; stopped what it had started", 130)
     say(
         f"RGW ready at {state['endpoint']} in {time.monotonic() - began:.1f} s "
         f"({path}); `rgw.sh env --dir {path}` prints the keys"

@@ -41,6 +41,7 @@ def source(s3_server: S3Server) -> dict[str, Any]:
         "url": f"s3://{bucket}/incoming",
         "endpoint": s3_server.endpoint,
         "keys": s3_server.source,
+        "ca_bundle": s3_server.ca_bundle,
     }
 
 
@@ -54,6 +55,7 @@ def source_settings(lake_settings: SettingsFactory, source: dict[str, Any], **kw
         source_endpoint_url=source["endpoint"],
         source_access_key_id=source["keys"].access_key,
         source_secret_access_key=source["keys"].secret_key,
+        aws_ca_bundle=source["ca_bundle"],  # one bundle for the lake and the source
         **kw,
     )
 
