@@ -29,6 +29,10 @@ if [ "${1:-}" = "start" ]; then
             echo "rgw: missing ${missing[*]}: run as root or install them first (apt-get install ${missing[*]})" >&2
             exit 1
         fi
+        if ! command -v apt-get >/dev/null 2>&1; then
+            echo "rgw: missing ${missing[*]} and no apt-get here: install Ceph's mon, osd and radosgw with your package manager" >&2
+            exit 1
+        fi
         echo "rgw: installing ${missing[*]} (about a minute)" >&2
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
