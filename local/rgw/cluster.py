@@ -239,7 +239,9 @@ class Cluster:
             "users": users,
             "start_seconds": self.timings,
         }
-        (self.path / "state.json").write_text(json.dumps(state, indent=2))
+        written = self.path / "state.json"
+        written.touch(mode=0o600)  # the users' secret keys
+        written.write_text(json.dumps(state, indent=2))
         return state
 
     def _frontend(self) -> str:

@@ -55,6 +55,7 @@ def prepare_dir(path: Path) -> None:
             raise StartError(f"a cluster is already running in {path}: run `stop --dir {path}`")
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)  # state.json holds the users' secret keys
     (path / MARKER).write_text("a throwaway Ceph RGW cluster made by local/rgw/rgw.sh\n")
 
 
