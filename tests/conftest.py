@@ -43,15 +43,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+S3_KIND = pytest.StashKey[str]()
+
+
 def s3_kind(config: pytest.Config) -> str:
-    """The switch: --s3, else BUCKETPIPE_TEST_S3, else moto."""
-    kind = config.getoption("--s3") or os.environ.get("BUCKETPIPE_TEST_S3") or "moto"
-    if kind not in KINDS:
-        raise pytest.UsageError(f"BUCKETPIPE_TEST_S3={kind!r}: use one of {', '.join(KINDS)}")
-    return str(kind)
+    """The switch: --s3, else BUCKETPIPE_TEST_S3, else moto. Read once, at start-up: tests
+    remove every BUCKETPIPE_* variable from their environment."""
+    if S3_KIND not in config.stash:
+        kind = config.getoption("--s3") or os.environ.get("BUCKETPIPE_TEST_S3") or "moto"
+        if kind not in KINDS:
+            raise pytest.UsageError(f"BUCKETPIPE_TEST_S3={kind!r}: use one of {', '.join(KINDS)}")
+        config.stash[S3_KIND] = str(kind)
+    return config.stash[S3_KIND]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    s3_kind(config)
     for marker in (
         "s3: talks to the S3 server (set from the test's fixtures; make test-rgw runs these)",
         "rgw: only on Ceph RGW (moto accepts any key and enforces no policy)",

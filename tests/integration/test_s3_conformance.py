@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bucketpipe.lake.storage import S3Store, open_store
+from tests.conftest import s3_kind
 from tests.support.s3_servers import Keys, S3Server
 
 pytestmark = pytest.mark.integration
@@ -43,6 +44,16 @@ def error_of(call: Callable[[], Any]) -> tuple[int, str]:
         call()
     response = info.value.response
     return int(response["ResponseMetadata"]["HTTPStatusCode"]), str(response["Error"]["Code"])
+
+
+def test_the_server_is_the_one_the_switch_names(
+    s3_server: S3Server, pytestconfig: pytest.Config
+) -> None:
+    assert s3_server.kind == s3_kind(pytestconfig)
+    owner = s3_server.client().list_buckets()["Owner"]
+    if s3_server.is_rgw:  # a real RGW knows who the writer is; moto answers for any key
+        assert owner["ID"] == "writer"
+    assert s3_server.endpoint.startswith("https://" if s3_server.kind == "rgw-https" else "http://")
 
 
 # --- conditional create: the one compare-and-swap ------------------------------------------------
