@@ -25,13 +25,19 @@ from tests.deploy.deploy_helpers import (
 RAHTI_MAX_LIMIT_REQUEST_RATIO = 5
 RAHTI_CPU_RANGE = (50.0, 4000.0)  # millicores
 RAHTI_MEMORY_RANGE = (8 * 2**20, 16 * 2**30)
+# What a CSC project starts with on Rahti, shared by all its pods and counted on LIMITS (what a
+# pod may use, not what it asks for): 4 vCPU, 16 GiB of memory, 5 GiB of ephemeral storage.
+RAHTI_CPU_QUOTA = 4000.0  # millicores
+RAHTI_MEMORY_QUOTA = 16 * 2**30
+RAHTI_EPHEMERAL_QUOTA = 5 * 2**30
 
 # Volumes the restricted-v2 SCC admits.
 RESTRICTED_VOLUME_TYPES = {"emptyDir", "configMap", "secret", "projected", "downwardAPI"}
 
 
 def resource_problems(objects: list[dict[str, Any]]) -> list[str]:
-    """Containers without CPU and memory requests and limits, or outside Rahti's rules."""
+    """Containers without CPU, memory and ephemeral-storage requests and limits, or outside
+    Rahti's rules (ephemeral storage has no LimitRange there, but counts against the quota)."""
     problems = []
     for workload in workloads(objects):
         for container in workload.containers():
@@ -40,6 +46,7 @@ def resource_problems(objects: list[dict[str, Any]]) -> list[str]:
             for resource, parse, (low, high) in (
                 ("cpu", cpu_millicores, RAHTI_CPU_RANGE),
                 ("memory", memory_bytes, RAHTI_MEMORY_RANGE),
+                ("ephemeral-storage", memory_bytes, (0, RAHTI_EPHEMERAL_QUOTA)),
             ):
                 try:
                     request = float(parse(resources["requests"][resource]))
