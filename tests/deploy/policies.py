@@ -31,6 +31,13 @@ RAHTI_CPU_QUOTA = 4000.0  # millicores
 RAHTI_MEMORY_QUOTA = 16 * 2**30
 RAHTI_EPHEMERAL_QUOTA = 5 * 2**30
 
+# A Secret key read under another setting's name: the read-only lake keys, which the dashboard
+# reads as AWS_*, are BUCKETPIPE_READER_* in a pod that also holds the writer's (doctor).
+READER_KEYS_AS_READER_SETTINGS = {
+    ("bucketpipe-lake-readonly", "AWS_ACCESS_KEY_ID", "BUCKETPIPE_READER_ACCESS_KEY_ID"),
+    ("bucketpipe-lake-readonly", "AWS_SECRET_ACCESS_KEY", "BUCKETPIPE_READER_SECRET_ACCESS_KEY"),
+}
+
 # Volumes the restricted-v2 SCC admits.
 RESTRICTED_VOLUME_TYPES = {"emptyDir", "configMap", "secret", "projected", "downwardAPI"}
 
@@ -175,7 +182,9 @@ def setting_problems(objects: list[dict[str, Any]]) -> list[str]:
             if env["name"] not in settings:
                 problems.append(f"{workload.name}: {env['name']} is not a setting")
             ref = env.get("valueFrom", {}).get("secretKeyRef")
-            if ref and ref["key"] != env["name"]:
+            if ref and ref["key"] != env["name"] and (ref["name"], ref["key"], env["name"]) not in (
+                READER_KEYS_AS_READER_SETTINGS
+            ):
                 problems.append(f"{workload.name}: {env['name']} comes from key {ref['key']}")
         for source in container.get("envFrom", []):
             if set(source) != {"configMapRef"}:

@@ -41,6 +41,7 @@ CRONJOB_NAMES = {
     "bucketpipe-clean",
     "bucketpipe-compact",
     "bucketpipe-status",
+    "bucketpipe-doctor",
 }
 GOLDEN = {"k8s.yaml": K8S, "example.yaml": EXAMPLE_OVERLAY}
 
