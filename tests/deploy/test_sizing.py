@@ -176,3 +176,32 @@ def test_the_guide_shows_what_can_run_at_once(peaks: dict[str, Peak]) -> None:
         assert ephemeral.startswith(f"{busiest.ephemeral / 2**30:.2f} "), (name, ephemeral)
         jobs = {j.removeprefix("bucketpipe-") for j in busiest.cpu_running}
         assert set(re.findall(r"`([\w-]+)`", running)) >= jobs, (name, running)
+
+
+def _sizing_rows() -> list[list[str]]:
+    text = GUIDE.read_text()
+    section = text[text.index("### Sizing of each pod") :]
+    lines = [line for line in section.splitlines()[2:] if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def test_the_guides_sizing_table_is_what_the_manifests_say(
+    base_objects: list[dict[str, Any]],
+) -> None:
+    pods = {w.name.removeprefix("bucketpipe-"): w for w in workloads(base_objects)}
+    described = set()
+    for pod, cpu, memory, ephemeral, scratch, duck_memory, duck_spill in _sizing_rows():
+        for name in re.sub(r"\s*\([^)]*\)", "", pod).split(", "):
+            workload = pods[name]
+            described.add(name)
+            (container,) = workload.pod_spec["containers"]
+            resources = container["resources"]
+            for cell, resource in ((cpu, "cpu"), (memory, "memory"), (ephemeral, "ephemeral-storage")):
+                pair = f"{resources['requests'][resource]} / {resources['limits'][resource]}"
+                assert cell == pair, (name, resource)
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            tmp = [v for v in workload.pod_spec["volumes"] if v["name"] == "tmp"]
+            assert scratch == (tmp[0]["emptyDir"]["sizeLimit"] if tmp else "-"), name
+            assert duck_memory == env.get("BUCKETPIPE_DUCKDB_MEMORY_LIMIT", "-"), name
+            assert duck_spill == env.get("BUCKETPIPE_DUCKDB_MAX_TEMP_SIZE", "-"), name
+    assert described == set(pods) - {"ingest-finnhub-sharded"}
