@@ -286,7 +286,8 @@ def test_the_dashboard_reads_the_lake_with_read_only_credentials(
     assert READONLY_SECRET in dashboard and WRITER_SECRET not in dashboard
     for name, secrets in secrets_by_workload.items():
         if WRITER_SECRET in secrets:
-            assert any(word in name for word in ("ingest", "clean", "compact")), (
+            # doctor writes (and deletes) probe objects to check conditional writes.
+            assert any(word in name for word in ("ingest", "clean", "compact", "doctor")), (
                 f"{name} has write access to the lake but does not write"
             )
     assert READONLY_SECRET in secrets_by_workload["bucketpipe-status"]
