@@ -70,7 +70,7 @@ RUN cd /opt/bucketpipe \
 # pinned wheel's file with autoinstall off: fail the build otherwise.
 RUN /opt/bucketpipe/bin/python -c "import importlib.util as u, sys; stray = [m for m in ('tests', 'benchmarks', 'bucketpipe.bench', 'pip', 'setuptools') if u.find_spec(m)]; sys.exit(f'not for the image: {stray}' if stray else 0)" \
  && /opt/bucketpipe/bin/python -c "import streamlit, plotly.io; plotly.io.templates.default" \
- && /opt/bucketpipe/bin/python -c "import duckdb; from bucketpipe.duck import load_httpfs; con = duckdb.connect(config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); load_httpfs(con); print(con.execute(\"SELECT extension_name, loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'\").fetchall())"
+ && /opt/bucketpipe/bin/python -c "import duckdb; from bucketpipe.lake.duck import load_httpfs; con = duckdb.connect(config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); load_httpfs(con); print(con.execute(\"SELECT extension_name, loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'\").fetchall())"
 
 # ---------------------------------------------------------------------------------------------
 # runtime: no compilers, no pip, setuptools or wheel anywhere, non-root, works under

@@ -41,7 +41,7 @@ lint: $(VENV)/.dev ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.dev ## mypy on bucketpipe/ and jobs/
+typecheck: $(VENV)/.dev ## mypy on bucketpipe/, jobs/ and benchmarks/
 	$(BIN)/mypy
 
 # Two workers by default (CI has two cores); each test file runs whole in one worker, so its
@@ -61,10 +61,10 @@ test-long: $(VENV)/.dev ## the suite with the long reliability modes
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --long
 
 bench: $(VENV)/.dev ## the full benchmark against the volume-and-CSV design (tens of minutes)
-	$(BIN)/bucketpipe bench --json bench-results/bench.json
+	$(BIN)/python -m benchmarks --json bench-results/bench.json
 
 bench-quick: $(VENV)/.dev ## every benchmark at small sizes, in under two minutes (a smoke run)
-	$(BIN)/bucketpipe bench --quick --json bench-results/bench-quick.json
+	$(BIN)/python -m benchmarks --quick --json bench-results/bench-quick.json
 
 screenshots: $(VENV)/.dev ## retake docs/screenshots/ with the browser tests
 	$(BIN)/python -m pytest tests/app/test_browser.py --update-screenshots

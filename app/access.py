@@ -9,7 +9,7 @@ import time
 
 import streamlit as st
 
-from bucketpipe.settings import Settings
+from bucketpipe.config.settings import Settings
 
 log = logging.getLogger("app.access")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from app import access, sidebar, state
-from bucketpipe.errors import BucketpipeError
-from bucketpipe.logs import mask
+from bucketpipe.config.errors import BucketpipeError
+from bucketpipe.config.logs import mask
 
 # One module per page in views/. Not pages/: a pages/ directory beside the entry script puts
 # Streamlit in its older multipage mode, which can run a page without this script (no

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from app import state, ui
-from bucketpipe.queries import pipeline
+from bucketpipe.serve.queries import pipeline
 
 
 def render() -> None:

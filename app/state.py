@@ -10,12 +10,12 @@ from typing import Any, TypeVar
 import streamlit as st
 from pydantic import ValidationError
 
+from bucketpipe.config.errors import BucketpipeError, ConfigError
+from bucketpipe.config.logs import configure_logging, mask
+from bucketpipe.config.settings import Settings, env_name
 from bucketpipe.context import Context
-from bucketpipe.errors import BucketpipeError, ConfigError
-from bucketpipe.logs import configure_logging, mask
-from bucketpipe.queries.base import datasets_of
-from bucketpipe.queries.session import LakeSession, VersionKey
-from bucketpipe.settings import Settings, env_name
+from bucketpipe.serve.queries.base import datasets_of
+from bucketpipe.serve.queries.session import LakeSession, VersionKey
 
 log = logging.getLogger("app")
 T = TypeVar("T")

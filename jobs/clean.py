@@ -9,9 +9,9 @@ import threading
 from types import FrameType
 from typing import Any
 
-from bucketpipe.clean import rebuild, run_clean
+from bucketpipe.clean.job import rebuild, run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.settings import Settings
 from jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)

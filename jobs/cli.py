@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from bucketpipe import __version__
-from bucketpipe.errors import ConfigError
+from bucketpipe.config.errors import ConfigError
 from jobs.common import guarded, load_settings, setup_logging
 
 # Each module has `register(subparsers)`, which sets `handler` on its parsers.

@@ -12,16 +12,16 @@ from typing import Any
 import duckdb
 from pydantic import ValidationError
 
-from bucketpipe.context import Context
-from bucketpipe.errors import (
+from bucketpipe.config.errors import (
     BucketpipeError,
     ConfigError,
     LockBusy,
     TransientError,
 )
-from bucketpipe.logs import configure_logging
-from bucketpipe.runs import resolve_run_id, utcnow
-from bucketpipe.settings import Settings, env_name
+from bucketpipe.config.logs import configure_logging
+from bucketpipe.config.settings import Settings, env_name
+from bucketpipe.context import Context
+from bucketpipe.lake.runs import resolve_run_id, utcnow
 
 log = logging.getLogger("bucketpipe")
 

@@ -6,8 +6,8 @@ import argparse
 import logging
 from typing import Any
 
-from bucketpipe.compaction import run_compaction
-from bucketpipe.settings import Settings
+from bucketpipe.config.settings import Settings
+from bucketpipe.maintain.compaction import run_compaction
 from jobs.common import EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from bucketpipe.settings import Settings, env_name
+from bucketpipe.config.settings import Settings, env_name
 from jobs.common import EXIT_OK
 
 

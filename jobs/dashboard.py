@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.settings import Settings
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import Settings
 
 APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
 

@@ -6,11 +6,11 @@ import argparse
 import logging
 from typing import Any
 
-from bucketpipe.ingest import already_committed, announce_running
-from bucketpipe.settings import Settings
-from bucketpipe.sources.bucket import land
-from bucketpipe.sources.bucket_state import SOURCE
-from bucketpipe.sources.mapping import load_mapping
+from bucketpipe.config.settings import Settings
+from bucketpipe.ingest.bucket.mapping import load_mapping
+from bucketpipe.ingest.bucket.source import land
+from bucketpipe.ingest.bucket.state import SOURCE
+from bucketpipe.ingest.run import already_committed, announce_running
 from jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)

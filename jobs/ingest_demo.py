@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bucketpipe.ingest import ingest_demo
-from bucketpipe.settings import Settings
+from bucketpipe.config.settings import Settings
+from bucketpipe.ingest.run import ingest_demo
 from jobs.common import EXIT_OK, add_run_id, context, run_id_for
 
 

@@ -9,20 +9,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.ratelimit import open_limiter
-from bucketpipe.settings import Settings
-from bucketpipe.sources.finnhub.client import MISSING_KEY, FinnhubClient, finnhub_limits
-from bucketpipe.sources.finnhub.endpoints import BY_DATASET
-from bucketpipe.sources.finnhub.plan import Call
-from bucketpipe.sources.finnhub.run import (
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import Settings
+from bucketpipe.coord.ratelimit import open_limiter
+from bucketpipe.ingest.finnhub.client import MISSING_KEY, FinnhubClient, finnhub_limits
+from bucketpipe.ingest.finnhub.endpoints import BY_DATASET
+from bucketpipe.ingest.finnhub.plan import Call
+from bucketpipe.ingest.finnhub.run import (
     JOB,
     Progress,
     RunOptions,
     RunOutcome,
     ingest_finnhub,
 )
-from bucketpipe.sources.finnhub.shard import Shard, resolve_shard
+from bucketpipe.ingest.finnhub.shard import Shard, resolve_shard
 from jobs.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)

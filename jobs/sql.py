@@ -12,9 +12,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bucketpipe.exports import csv_text
-from bucketpipe.queries.session import open_sandbox
-from bucketpipe.settings import Settings
+from bucketpipe.config.settings import Settings
+from bucketpipe.serve.exports import csv_text
+from bucketpipe.serve.queries.session import open_sandbox
 from jobs.common import EXIT_OK
 
 log = logging.getLogger("bucketpipe.sql")

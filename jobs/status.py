@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bucketpipe.settings import Settings
-from bucketpipe.status import StatusReport, collect
+from bucketpipe.config.settings import Settings
+from bucketpipe.serve.status import StatusReport, collect
 from jobs.common import EXIT_OK, context
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.bench.services import redis_binary
+from benchmarks.services import redis_binary
+from bucketpipe.config.settings import Settings, all_env_names
 from bucketpipe.context import Context
-from bucketpipe.settings import Settings, all_env_names
 
 # Every test fails if its logs, output, error message, lake or bucket holds a secret.
 from tests.reliability.secrets_guard import _secrets_guard, pytest_runtest_makereport

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app import plots, state, ui
-from bucketpipe.queries import aggregates, explore, quality
-from bucketpipe.queries.base import visible
-from bucketpipe.reader import describe
+from bucketpipe.serve.queries import aggregates, explore, quality
+from bucketpipe.serve.queries.base import visible
+from bucketpipe.serve.reader import describe
 
 
 def pick_dataset() -> str | None:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app import cards, state, ui
-from bucketpipe.queries import news
+from bucketpipe.serve.queries import news
 
 
 def news_tab() -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app import charts, plots, state, ui
-from bucketpipe.queries import market, pipeline
+from bucketpipe.serve.queries import market, pipeline
 
 
 def freshness() -> None:

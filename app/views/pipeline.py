@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import plots, state, ui
-from bucketpipe.queries import pipeline
+from bucketpipe.serve.queries import pipeline
 
 
 def history() -> None:

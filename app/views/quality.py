@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import plots, state, ui
-from bucketpipe.quality import QualityReport
-from bucketpipe.queries import quality
+from bucketpipe.quality.report import QualityReport
+from bucketpipe.serve.queries import quality
 
 QUALITY_HINT = "Every `bucketpipe clean` run writes a quality report per dataset it touched."
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state, ui
-from bucketpipe.errors import QueryRefused
-from bucketpipe.exports import csv_bytes
-from bucketpipe.queries import examples
+from bucketpipe.config.errors import QueryRefused
+from bucketpipe.serve.exports import csv_bytes
+from bucketpipe.serve.queries import examples
 
 EDITOR = "sql_text"
 

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app import cards, charts, state, ui
-from bucketpipe.queries import stock
+from bucketpipe.serve.queries import stock
 
 INDICATOR_HINT = (
     "Indicators come from the `daily_indicators` dataset, which clean derives from the daily "

@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bucketpipe.settings import all_env_names
+from bucketpipe.config.settings import all_env_names
 from jobs import cli
 
 APP = Path(__file__).resolve().parents[2] / "app" / "main.py"

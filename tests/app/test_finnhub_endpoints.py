@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.conftest import AppFactory, DemoLake, lake_env, no_errors, run_pipeline
-from tests.fakes.finnhub_server import FREE_KEY, FakeFinnhub
+from tests.support.finnhub_server import FREE_KEY, FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bucketpipe.settings import Settings
-from bucketpipe.signals import Event, Signals
+from bucketpipe.config.settings import Settings
+from bucketpipe.coord.signals import Event, Signals
 from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
 
 pytestmark = pytest.mark.integration

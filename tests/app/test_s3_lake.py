@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import AppFactory, DemoLake, lake_env, metric, no_errors, run_pipeline
+from tests.app.conftest import (
+    AppFactory,
+    DemoLake,
+    lake_env,
+    metric,
+    no_errors,
+    run_pipeline,
+)
 from tests.conftest import S3_KEY_ID, S3_SECRET
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bucketpipe.queries import examples
-from bucketpipe.queries.session import open_sandbox
-from bucketpipe.settings import Settings
+from bucketpipe.config.settings import Settings
+from bucketpipe.serve.queries import examples
+from bucketpipe.serve.queries.session import open_sandbox
 from tests.app.conftest import AppFactory, DemoLake, no_errors
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
-from bucketpipe.settings import all_env_names
+from bucketpipe.config.settings import all_env_names
 from jobs.common import EXIT_CONFIG
 from tests.deploy.deploy_helpers import (
     bucketpipe_containers,

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from bucketpipe.settings import all_env_names
+from bucketpipe.config.settings import all_env_names
 from jobs.cli import build_parser
 from tests.deploy.deploy_helpers import (
     COMPOSE,

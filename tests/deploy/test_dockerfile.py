@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.settings import all_env_names
+from bucketpipe.config.settings import all_env_names
 from tests.deploy.deploy_helpers import (
     DOCKERFILE,
     ROOT,
@@ -180,7 +180,7 @@ def test_copied_sources_exist_and_pass_the_dockerignore() -> None:
         ("local/.env", True),
         ("benchmarks/__main__.py", True),
         ("tests/support/fake_finnhub.py", True),
-        ("bucketpipe/settings.py", False),
+        ("bucketpipe/config/settings.py", False),
         ("jobs/cli.py", False),
         ("app/__init__.py", False),
         (".venv/bin/python", True),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bucketpipe import __version__
-from bucketpipe.settings import Settings, all_env_names
+from bucketpipe.config.settings import Settings, all_env_names
 from jobs.cli import build_parser
 from tests.deploy.deploy_helpers import (
     SECRET_EXAMPLES,

@@ -1,5 +1,5 @@
 """Fixtures of the integration tests (the fake Finnhub server)."""
 
-from tests.fakes.finnhub_fixtures import finnhub_server
+from tests.support.finnhub_fixtures import finnhub_server
 
 __all__ = ["finnhub_server"]

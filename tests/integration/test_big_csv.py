@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
+from bucketpipe.lake.duck import connect
+from bucketpipe.serve.reader import LakeReader
 
 pytestmark = pytest.mark.integration
 

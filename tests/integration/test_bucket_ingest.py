@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean import run_clean
+from bucketpipe.clean.job import run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect
-from bucketpipe.layout import RAW
-from bucketpipe.raw import read_lines
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
-from bucketpipe.sources.bucket import EMBED_MAX_BYTES, land
-from bucketpipe.sources.mapping import Mapping, parse_mapping
+from bucketpipe.ingest.bucket.mapping import Mapping, parse_mapping
+from bucketpipe.ingest.bucket.source import EMBED_MAX_BYTES, land
+from bucketpipe.lake.duck import connect
+from bucketpipe.lake.layout import RAW
+from bucketpipe.lake.raw import read_lines
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import SettingsFactory, s3_client
 
 pytestmark = pytest.mark.integration

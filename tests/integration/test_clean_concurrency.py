@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean import CLEAN_JOB, GROUP, run_clean
+from bucketpipe.clean.job import CLEAN_JOB, GROUP, run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect
-from bucketpipe.ingest import ingest_demo
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
-from bucketpipe.sources.bucket import land
-from bucketpipe.sources.mapping import Mapping
+from bucketpipe.ingest.bucket.mapping import Mapping
+from bucketpipe.ingest.bucket.source import land
+from bucketpipe.ingest.run import ingest_demo
+from bucketpipe.lake.duck import connect
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import S3_KEY_ID, S3_SECRET, SettingsFactory
-from tests.fakes.crashing_clean import CRASH_EXIT
+from tests.support.crashing_clean import CRASH_EXIT
 
 pytestmark = pytest.mark.integration
 
@@ -153,7 +153,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pristine = base / "pristine"
     shutil.copytree(base / "lake", pristine)
     run = subprocess.run(
-        [sys.executable, "-m", "tests.fakes.crashing_clean", "clean-1", "0"],
+        [sys.executable, "-m", "tests.support.crashing_clean", "clean-1", "0"],
         cwd=ROOT,
         env=env_for(settings),
         capture_output=True,
@@ -172,7 +172,7 @@ def test_clean_killed_then_rerun_cleans_each_input_once(
     shutil.copytree(reference["pristine"], tmp_path / "lake")
     settings = Settings(lake=str(tmp_path / "lake"), temp_dir=str(tmp_path / "tmp"))
     crashed = subprocess.run(
-        [sys.executable, "-m", "tests.fakes.crashing_clean", "clean-1", str(crash_at)],
+        [sys.executable, "-m", "tests.support.crashing_clean", "clean-1", str(crash_at)],
         cwd=ROOT,
         env=env_for(settings),
         capture_output=True,
@@ -194,7 +194,7 @@ def test_crash_before_commit_with_redis_leaves_events_for_the_retry(
     settings = make_settings(source=str(tmp_path / "src"), redis_url=redis_url, lock_ttl_seconds=10)
     prepare(settings, tmp_path / "src")
     crashed = subprocess.run(
-        [sys.executable, "-m", "tests.fakes.crashing_clean", "clean-1", "3"],
+        [sys.executable, "-m", "tests.support.crashing_clean", "clean-1", "3"],
         cwd=ROOT,
         env=env_for(settings),
         capture_output=True,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.runs import RunLog
-from bucketpipe.storage import LocalStore
+from bucketpipe.lake.runs import RunLog
+from bucketpipe.lake.storage import LocalStore
 
 pytestmark = pytest.mark.integration
 

@@ -17,23 +17,23 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean import rebuild, run_clean
-from bucketpipe.compaction import (
+from bucketpipe.clean.job import rebuild, run_clean
+from bucketpipe.clean.quarantine import summary
+from bucketpipe.config.settings import Settings
+from bucketpipe.context import Context
+from bucketpipe.ingest.bucket.mapping import Mapping
+from bucketpipe.ingest.bucket.source import land
+from bucketpipe.ingest.run import ingest_demo
+from bucketpipe.lake.duck import connect, quote_ident
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
+from bucketpipe.maintain.compaction import (
     OPEN_PARTITION_FILES,
     closed_partitions,
     open_partitions,
     period_end,
     run_compaction,
 )
-from bucketpipe.context import Context
-from bucketpipe.duck import connect, quote_ident
-from bucketpipe.ingest import ingest_demo
-from bucketpipe.quarantine import summary
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
-from bucketpipe.snapshots import FileEntry, Snapshot, read_current
-from bucketpipe.sources.bucket import land
-from bucketpipe.sources.mapping import Mapping
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bucketpipe.duck import connect, quote_literal
-from bucketpipe.settings import Settings
+from bucketpipe.config.settings import Settings
+from bucketpipe.lake.duck import connect, quote_literal
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration

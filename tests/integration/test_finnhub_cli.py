@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.finnhub_server import FREE_KEY, FakeFinnhub
+from tests.support.finnhub_server import FREE_KEY, FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

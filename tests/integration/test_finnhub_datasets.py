@@ -9,17 +9,17 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe import catalog
-from bucketpipe.clean import run_clean
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.clean.job import run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect, quote_ident
-from bucketpipe.ingest import commit_ingest
-from bucketpipe.raw import RawWriter
-from bucketpipe.reader import LakeReader
-from bucketpipe.runs import RunManifest
-from bucketpipe.settings import Settings
-from bucketpipe.sources.demo import SOURCE, DemoConfig, generate
-from bucketpipe.storage import scratch_dir
+from bucketpipe.ingest.demo.generate import SOURCE, DemoConfig, generate
+from bucketpipe.ingest.run import commit_ingest
+from bucketpipe.lake.duck import connect, quote_ident
+from bucketpipe.lake.raw import RawWriter
+from bucketpipe.lake.runs import RunManifest
+from bucketpipe.lake.storage import scratch_dir
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -189,7 +189,7 @@ def test_bars_missed_by_a_failed_derivation_are_caught_up(
 ) -> None:
     """A clean run that commits its datasets but dies before deriving bars: the next run
     derives them, whichever run committed the quotes."""
-    from bucketpipe import clean
+    from bucketpipe.clean import job as clean
 
     settings = make_settings()
     friday = at(make_context, settings, FRIDAY_AFTERNOON)

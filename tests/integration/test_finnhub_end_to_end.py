@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe import catalog
-from bucketpipe.duck import connect, quote_ident
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
-from bucketpipe.sources.finnhub.endpoints import ENDPOINTS
-from bucketpipe.storage import ObjectStore
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.config.settings import Settings
+from bucketpipe.ingest.finnhub.endpoints import ENDPOINTS
+from bucketpipe.lake.duck import connect, quote_ident
+from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import SettingsFactory
-from tests.fakes.finnhub_fixtures import finnhub_overrides
-from tests.fakes.finnhub_server import FakeFinnhub
+from tests.support.finnhub_fixtures import finnhub_overrides
+from tests.support.finnhub_server import FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.layout import STATE
-from bucketpipe.raw import read_lines
-from bucketpipe.settings import Settings
-from bucketpipe.sources.finnhub.endpoints import ENDPOINTS
-from bucketpipe.sources.finnhub.state import StateStore
+from bucketpipe.ingest.finnhub.endpoints import ENDPOINTS
+from bucketpipe.ingest.finnhub.state import StateStore
+from bucketpipe.lake.layout import STATE
+from bucketpipe.lake.raw import read_lines
 from tests.conftest import SettingsFactory
-from tests.fakes.finnhub_fixtures import finnhub_overrides, run_ingest
-from tests.fakes.finnhub_server import FREE_KEY, PREMIUM_KEY, PREMIUM_PATHS, FakeFinnhub
+from tests.support.finnhub_fixtures import finnhub_overrides, run_ingest
+from tests.support.finnhub_server import FREE_KEY, PREMIUM_KEY, PREMIUM_PATHS, FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -9,11 +9,11 @@ import time
 import pytest
 import redis
 
-from bucketpipe.ratelimit import Limit, LocalLimiter, RedisLimiter, take
-from bucketpipe.sources.finnhub.client import FinnhubClient
-from bucketpipe.sources.finnhub.retry import RetryPolicy
+from bucketpipe.coord.ratelimit import Limit, LocalLimiter, RedisLimiter, take
+from bucketpipe.ingest.finnhub.client import FinnhubClient
+from bucketpipe.ingest.finnhub.retry import RetryPolicy
 from tests.conftest import RedisServer
-from tests.fakes.finnhub_server import PREMIUM_KEY, FakeFinnhub
+from tests.support.finnhub_server import PREMIUM_KEY, FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.raw import read_lines
-from bucketpipe.settings import Settings
+from bucketpipe.lake.raw import read_lines
 from tests.conftest import SettingsFactory
-from tests.fakes.finnhub_fixtures import finnhub_overrides, run_ingest
-from tests.fakes.finnhub_server import FakeFinnhub
+from tests.support.finnhub_fixtures import finnhub_overrides, run_ingest
+from tests.support.finnhub_server import FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import redis
 
+from bucketpipe.config.logs import configure_logging
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.logs import configure_logging
-from bucketpipe.settings import Settings
 from tests.conftest import SettingsFactory
-from tests.fakes.finnhub_fixtures import finnhub_overrides, run_ingest
-from tests.fakes.finnhub_server import FREE_KEY, PREMIUM_KEY, FakeFinnhub
+from tests.support.finnhub_fixtures import finnhub_overrides, run_ingest
+from tests.support.finnhub_server import FREE_KEY, PREMIUM_KEY, FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
+from bucketpipe.config.settings import DEFAULT_SYMBOLS, Settings
 from bucketpipe.context import Context
-from bucketpipe.raw import read_lines
-from bucketpipe.settings import DEFAULT_SYMBOLS, Settings
-from bucketpipe.sources.finnhub.run import RunOutcome
-from bucketpipe.sources.finnhub.shard import Shard
+from bucketpipe.ingest.finnhub.run import RunOutcome
+from bucketpipe.ingest.finnhub.shard import Shard
+from bucketpipe.lake.raw import read_lines
 from tests.conftest import SettingsFactory
-from tests.fakes.finnhub_fixtures import finnhub_overrides, run_ingest
-from tests.fakes.finnhub_server import FakeFinnhub
+from tests.support.finnhub_fixtures import finnhub_overrides, run_ingest
+from tests.support.finnhub_server import FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.errors import LockBusy
-from bucketpipe.locks import writer_lock
-from bucketpipe.signals import Signals
-from bucketpipe.storage import LocalStore, ObjectStore, open_store
+from bucketpipe.config.errors import LockBusy
+from bucketpipe.coord.locks import writer_lock
+from bucketpipe.coord.signals import Signals
+from bucketpipe.lake.storage import LocalStore, ObjectStore, open_store
 from tests.conftest import S3_KEY_ID, S3_SECRET, free_port
 
 pytestmark = pytest.mark.integration

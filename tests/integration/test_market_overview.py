@@ -9,16 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from bucketpipe import clean, overview
-from bucketpipe.clean import run_clean
-from bucketpipe.compaction import run_compaction
+from bucketpipe.clean import job as clean
+from bucketpipe.clean import overview
+from bucketpipe.clean.job import run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.ingest import ingest_demo
-from bucketpipe.queries import market
-from bucketpipe.queries.base import views
-from bucketpipe.queries.session import LakeSession
-from bucketpipe.settings import Settings
-from bucketpipe.snapshots import read_current
+from bucketpipe.ingest.run import ingest_demo
+from bucketpipe.lake.snapshots import read_current
+from bucketpipe.maintain.compaction import run_compaction
+from bucketpipe.serve.queries import market
+from bucketpipe.serve.queries.base import views
+from bucketpipe.serve.queries.session import LakeSession
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean import GROUP, run_clean
+from bucketpipe.clean.job import GROUP, run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect
-from bucketpipe.ingest import ingest_demo
-from bucketpipe.reader import LakeReader
-from bucketpipe.runs import RunManifest
-from bucketpipe.settings import Settings
-from bucketpipe.sources.demo import close_price
+from bucketpipe.ingest.demo.generate import close_price
+from bucketpipe.ingest.run import ingest_demo
+from bucketpipe.lake.duck import connect
+from bucketpipe.lake.runs import RunManifest
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import RedisServer, SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -184,8 +184,8 @@ def test_crashed_writer_leftovers_are_ignored(
     lake_settings: SettingsFactory, make_context: ContextFactory
 ) -> None:
     """Files and a snapshot version written by a run that died before its manifest."""
-    from bucketpipe.layout import snapshot_key
-    from bucketpipe.snapshots import read_current
+    from bucketpipe.lake.layout import snapshot_key
+    from bucketpipe.lake.snapshots import read_current
 
     settings = lake_settings()
     ctx = at(make_context, settings)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.clean import rebuild, run_clean
+from bucketpipe.clean.job import rebuild, run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect, sql_list
-from bucketpipe.settings import Settings
-from bucketpipe.snapshots import read_current
-from bucketpipe.sources.bucket import land
-from bucketpipe.sources.mapping import Mapping
+from bucketpipe.ingest.bucket.mapping import Mapping
+from bucketpipe.ingest.bucket.source import land
+from bucketpipe.lake.duck import connect, sql_list
+from bucketpipe.lake.snapshots import read_current
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean import find_pending, processed_inputs, rebuild, run_clean
-from bucketpipe.compaction import run_compaction
+from bucketpipe.clean.job import find_pending, processed_inputs, rebuild, run_clean
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect
-from bucketpipe.ingest import ingest_demo
-from bucketpipe.quality import read_daily, read_reports
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
-from bucketpipe.sources.bucket import land
-from bucketpipe.sources.mapping import Mapping
+from bucketpipe.ingest.bucket.mapping import Mapping
+from bucketpipe.ingest.bucket.source import land
+from bucketpipe.ingest.run import ingest_demo
+from bucketpipe.lake.duck import connect
+from bucketpipe.maintain.compaction import run_compaction
+from bucketpipe.quality.report import read_daily, read_reports
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bucketpipe.signals import INGEST_COMMITTED, Event, Signals
+from bucketpipe.coord.signals import INGEST_COMMITTED, Event, Signals
 from tests.conftest import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -134,7 +134,7 @@ def test_redis_down_degrades_with_one_warning(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     signals = signals_for(f"redis://127.0.0.1:{free_port()}/0")
-    with caplog.at_level(logging.WARNING, logger="bucketpipe.signals"):
+    with caplog.at_level(logging.WARNING, logger="bucketpipe.coord.signals"):
         assert signals.publish(ingest_event("r")) is None
         assert signals.versions() is None
         assert signals.try_lock("writer", 1000) is None

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bucketpipe.errors import ObjectNotFound, StorageError, StorageUnavailable
-from bucketpipe.storage import S3Store, S3Target, open_store
+from bucketpipe.config.errors import ObjectNotFound, StorageError, StorageUnavailable
+from bucketpipe.lake.storage import S3Store, S3Target, open_store
 from tests.conftest import S3_KEY_ID, S3_SECRET, free_port
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes.finnhub_fixtures import finnhub_server
 from tests.reliability.harness import LakeReaders
+from tests.support.finnhub_fixtures import finnhub_server
 
 __all__ = ["finnhub_server", "readers"]
 

@@ -25,18 +25,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import bucketpipe.datasets  # noqa: F401  (registers the derived datasets, as the CLI does)
+import bucketpipe.catalog.datasets  # noqa: F401  (registers the derived datasets, as the CLI does)
 import jobs.cli
-from bucketpipe.clean import run_clean
-from bucketpipe.compaction import COMPACT_JOB, run_compaction
+from bucketpipe.clean.job import run_clean
+from bucketpipe.config.errors import BucketpipeError, LockBusy
+from bucketpipe.config.logs import configure_logging
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.errors import BucketpipeError, LockBusy
-from bucketpipe.ingest import already_committed, announce_running, commit_ingest
-from bucketpipe.logs import configure_logging
-from bucketpipe.raw import RawWriter
-from bucketpipe.settings import Settings
-from bucketpipe.sources.demo import SOURCE, DemoConfig, generate
-from bucketpipe.storage import ObjectStore, scratch_dir
+from bucketpipe.ingest.demo.generate import SOURCE, DemoConfig, generate
+from bucketpipe.ingest.run import already_committed, announce_running, commit_ingest
+from bucketpipe.lake.raw import RawWriter
+from bucketpipe.lake.storage import ObjectStore, scratch_dir
+from bucketpipe.maintain.compaction import COMPACT_JOB, run_compaction
 
 PRELOAD = ["tests.reliability.crash_runner"]
 MUTATING = ("put", "put_new", "upload", "delete")
@@ -236,8 +236,8 @@ def land_and_clean_child(settings_values: dict[str, Any], result_path: str, log_
 
     Hostile input runs in a child so that even a crash of native code is a failed run the test
     sees, not the end of the test session."""
-    from bucketpipe.sources.bucket import land
-    from bucketpipe.sources.mapping import Mapping
+    from bucketpipe.ingest.bucket.mapping import Mapping
+    from bucketpipe.ingest.bucket.source import land
 
     _redirect(log_path)
     settings = Settings(**settings_values)

@@ -16,11 +16,11 @@ from typing import Any
 
 import duckdb
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
-from bucketpipe.duck import connect, quote_ident
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
-from bucketpipe.storage import ObjectStore
+from bucketpipe.lake.duck import connect, quote_ident
+from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import s3_client
 from tests.reliability import crash_runner
 from tests.reliability.crash_runner import Outcome, Step
@@ -182,7 +182,7 @@ def start_cli(env: dict[str, str], argv: list[str], log: Path) -> Any:
 
 def lake_env(lake: Lake) -> dict[str, str]:
     """The environment that gives a command the settings of `lake`."""
-    from bucketpipe.settings import env_name
+    from bucketpipe.config.settings import env_name
 
     env = {}
     for name, value in lake.values.items():

@@ -19,16 +19,21 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe import catalog
-from bucketpipe.clean import CLEAN_JOB
-from bucketpipe.cleaning.config import load_config
-from bucketpipe.duck import quote_ident, sql_list
-from bucketpipe.errors import ObjectNotFound
-from bucketpipe.ingest import INGEST_JOB
-from bucketpipe.layout import SNAPSHOTS, raw_archive_key, snapshot_key, snapshot_version_of
-from bucketpipe.runs import RunLog, RunManifest
-from bucketpipe.snapshots import Snapshot, list_datasets, read_current
-from bucketpipe.storage import ObjectStore
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.clean.config import load_config
+from bucketpipe.clean.job import CLEAN_JOB
+from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.ingest.run import INGEST_JOB
+from bucketpipe.lake.duck import quote_ident, sql_list
+from bucketpipe.lake.layout import (
+    SNAPSHOTS,
+    raw_archive_key,
+    snapshot_key,
+    snapshot_version_of,
+)
+from bucketpipe.lake.runs import RunLog, RunManifest
+from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
+from bucketpipe.lake.storage import ObjectStore
 
 
 @dataclass

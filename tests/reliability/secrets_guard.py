@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from _pytest.logging import caplog_records_key
 
-from bucketpipe import logs
+from bucketpipe.config import logs
 
 __all__ = ["_secrets_guard", "pytest_runtest_makereport"]
 
@@ -43,7 +43,7 @@ _CHECKED = pytest.StashKey[set[str]]()
 def known_secrets() -> set[str]:
     """The fixed credentials of the test suite."""
     from tests.conftest import S3_SECRET
-    from tests.fakes.finnhub_server import FREE_KEY, PREMIUM_KEY
+    from tests.support.finnhub_server import FREE_KEY, PREMIUM_KEY
 
     return {S3_SECRET, FREE_KEY, PREMIUM_KEY}
 

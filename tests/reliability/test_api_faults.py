@@ -17,17 +17,17 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean import run_clean
+from bucketpipe.clean.job import run_clean
+from bucketpipe.clean.quarantine import file_keys, relation_sql
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect, quote_literal
-from bucketpipe.quarantine import file_keys, relation_sql
-from bucketpipe.reader import LakeReader
-from bucketpipe.runs import RunManifest
-from bucketpipe.settings import Settings
+from bucketpipe.lake.duck import connect, quote_literal
+from bucketpipe.lake.runs import RunManifest
+from bucketpipe.serve.reader import LakeReader
 from tests.conftest import SettingsFactory
-from tests.fakes.finnhub_fixtures import finnhub_overrides, run_ingest
-from tests.fakes.finnhub_server import FakeFinnhub
 from tests.reliability.harness import Figures, Lake
+from tests.support.finnhub_fixtures import finnhub_overrides, run_ingest
+from tests.support.finnhub_server import FakeFinnhub
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean import CLEAN_JOB
-from bucketpipe.runs import RunLog
+from bucketpipe.clean.job import CLEAN_JOB
+from bucketpipe.lake.runs import RunLog
 from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.duck import connect
+from bucketpipe.lake.duck import connect
 from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (

@@ -27,13 +27,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
+from bucketpipe.clean.quarantine import file_keys, relation_sql
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.duck import connect
-from bucketpipe.quarantine import file_keys, relation_sql
-from bucketpipe.reader import LakeReader
-from bucketpipe.settings import Settings
-from bucketpipe.sources.detect import inspect_file
-from bucketpipe.sources.formats import UnreadableFile
+from bucketpipe.formats.detect import inspect_file
+from bucketpipe.formats.readers import UnreadableFile
+from bucketpipe.lake.duck import connect
+from bucketpipe.serve.reader import LakeReader
 from tests.reliability.crash_runner import land_and_clean_child
 from tests.reliability.harness import Figures, Lake, forkserver
 
@@ -301,10 +301,10 @@ def test_hostile_files_land_and_clean_without_crashing(request: pytest.FixtureRe
 
 # --- formula-like cells --------------------------------------------------------------------------
 def test_formula_cells_stay_text_and_every_csv_export_neutralises_them(tmp_path: Path) -> None:
-    from bucketpipe.clean import run_clean
-    from bucketpipe.queries.explore import Slice, export
-    from bucketpipe.sources.bucket import land
-    from bucketpipe.sources.mapping import Mapping
+    from bucketpipe.clean.job import run_clean
+    from bucketpipe.ingest.bucket.mapping import Mapping
+    from bucketpipe.ingest.bucket.source import land
+    from bucketpipe.serve.queries.explore import Slice, export
     from tests.reliability.harness import lake_env, start_cli
 
     source = tmp_path / "source" / "sheets"

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.errors import QueryRefused
-from bucketpipe.queries.session import LakeSession, open_sandbox
-from bucketpipe.sandbox import Sandbox
+from bucketpipe.config.errors import QueryRefused
+from bucketpipe.serve.queries.session import LakeSession, open_sandbox
+from bucketpipe.serve.sandbox import Sandbox
 from tests.conftest import S3_KEY_ID, S3_SECRET, s3_client, s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (

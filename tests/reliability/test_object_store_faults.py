@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import s3_overrides
-from tests.fakes.s3_fault_proxy import S3FaultProxy
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
     Figures,
@@ -30,6 +29,7 @@ from tests.reliability.harness import (
     run_child,
     start_cli,
 )
+from tests.support.s3_fault_proxy import S3FaultProxy
 
 pytestmark = pytest.mark.integration
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import redis
 
-from bucketpipe.clean import GROUP
+from bucketpipe.clean.job import GROUP
 from bucketpipe.context import Context
-from bucketpipe.duck import connect
-from bucketpipe.ingest import INGEST_JOB
-from bucketpipe.runs import RunLog, RunManifest
-from bucketpipe.signals import CLEAN_COMMITTED, EVENTS, INGEST_COMMITTED
+from bucketpipe.coord.signals import CLEAN_COMMITTED, EVENTS, INGEST_COMMITTED
+from bucketpipe.ingest.run import INGEST_JOB
+from bucketpipe.lake.duck import connect
+from bucketpipe.lake.runs import RunLog, RunManifest
 from tests.conftest import RedisServer, s3_overrides
 from tests.reliability.crash_runner import Step, killing_store, run_step
 from tests.reliability.harness import (

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.logs import register_secrets
+from bucketpipe.config.logs import register_secrets
 from tests.conftest import S3_SECRET, s3_client
-from tests.fakes.finnhub_server import PREMIUM_KEY
 from tests.reliability import secrets_guard
 from tests.reliability.secrets_guard import (
     known_secrets,
@@ -22,6 +21,7 @@ from tests.reliability.secrets_guard import (
     scan_records,
     scan_report,
 )
+from tests.support.finnhub_server import PREMIUM_KEY
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bucketpipe.bench.baseline import sentiment
+from benchmarks.baseline import sentiment
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bucketpipe.bench.goals import Verdict, evaluate
+from benchmarks.goals import Verdict, evaluate
 
 
 def results(mode: str = "full", **sections: Any) -> dict[str, Any]:

@@ -7,16 +7,16 @@ from datetime import date
 
 import pytest
 
-from bucketpipe.bench.history import (
+from benchmarks.history import (
     HistorySpec,
     day_config,
     last_trading_day,
     symbols_for,
     tickers,
 )
-from bucketpipe.bench.rawlines import HISTORY_ENDPOINTS, day_lines
-from bucketpipe.raw import encode_line
-from bucketpipe.sources.demo import generate
+from benchmarks.rawlines import HISTORY_ENDPOINTS, day_lines
+from bucketpipe.ingest.demo.generate import generate
+from bucketpipe.lake.raw import encode_line
 
 END = date(2026, 11, 20)  # a Friday
 

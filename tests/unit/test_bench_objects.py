@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bucketpipe.bench.objects import Schedule, _summary, cron_run_id, first_monday_after
-from bucketpipe.ingest import run_day
+from benchmarks.objects import Schedule, _summary, cron_run_id, first_monday_after
+from bucketpipe.ingest.run import run_day
 
 
 def test_cron_run_id_encodes_the_scheduled_minute() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bucketpipe.bench.proxy import Requests, request_kind
+from benchmarks.proxy import Requests, request_kind
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from bucketpipe.bench.questions import (
+from benchmarks.questions import (
     AnswerMismatch,
     compare_monthly,
     compare_overview,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bucketpipe.bench.runner import failures, growth
+from benchmarks.runner import failures, growth
 
 
 def row(question: str, lake: str, days: int, median: float, base: float | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bucketpipe.bench.stats import Latency, percentile, ratio, repeat
+from benchmarks.stats import Latency, percentile, ratio, repeat
 
 
 def test_percentile_interpolates_between_ranks() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bucketpipe.sources.bucket import copy_key, plan
-from bucketpipe.sources.bucket_state import SourceState, source_id
-from bucketpipe.sources.mapping import Mapping, parse_mapping
-from bucketpipe.storage import ObjectInfo
+from bucketpipe.ingest.bucket.mapping import Mapping, parse_mapping
+from bucketpipe.ingest.bucket.source import copy_key, plan
+from bucketpipe.ingest.bucket.state import SourceState, source_id
+from bucketpipe.lake.storage import ObjectInfo
 
 WHEN = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe import catalog
-from bucketpipe.catalog import Column, DatasetSpec, Rule
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.catalog.spec import Column, DatasetSpec, Rule
 
 TINY = DatasetSpec(
     name="tiny",
@@ -236,7 +236,7 @@ def test_for_endpoints_finds_the_datasets() -> None:
 
 
 def test_content_hash_tells_changed_rows_apart() -> None:
-    from bucketpipe.cleaning.engine import content_hash
+    from bucketpipe.clean.engine import content_hash
 
     con = duckdb.connect()
     con.execute(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.cleaning.config import DatasetRules, load_config, parse_config
-from bucketpipe.errors import ConfigError
+from bucketpipe.clean.config import DatasetRules, load_config, parse_config
+from bucketpipe.config.errors import ConfigError
 
 
 def test_built_in_defaults() -> None:

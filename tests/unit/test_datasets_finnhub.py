@@ -14,11 +14,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe import catalog
-from bucketpipe.catalog import Arrays, Column, DatasetSpec, Zipped
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.catalog.spec import Arrays, Column, DatasetSpec, Zipped
 
 FETCHED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-SAMPLES = Path(__file__).parents[1] / "fakes" / "finnhub_samples"
+SAMPLES = Path(__file__).parents[1] / "support" / "finnhub_samples"
 ENDPOINTS = (
     "quote",
     "profile",
@@ -296,7 +296,7 @@ DOC_BODIES: dict[str, tuple[Any, dict[str, Any]]] = {
 
 def sample_bodies() -> list[tuple[str, str, Any, dict[str, Any]]]:
     """(origin, endpoint, body, params): the documented bodies, plus the fake server's
-    samples (`tests/fakes/finnhub_samples/<endpoint>.json`, plain bodies) when they exist."""
+    samples (`tests/support/finnhub_samples/<endpoint>.json`, plain bodies) when they exist."""
     out = [("docs", e, body, params) for e, (body, params) in DOC_BODIES.items()]
     for path in sorted(SAMPLES.glob("*.json")) if SAMPLES.is_dir() else []:
         if path.stem in ENDPOINTS:

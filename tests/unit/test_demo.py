@@ -9,9 +9,8 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe import catalog
-from bucketpipe.raw import RawRecord, encode_line
-from bucketpipe.sources.demo import (
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.ingest.demo.generate import (
     ENDPOINTS,
     PREMIUM,
     UNKNOWN_SYMBOL,
@@ -19,6 +18,7 @@ from bucketpipe.sources.demo import (
     generate,
     trading_days,
 )
+from bucketpipe.lake.raw import RawRecord, encode_line
 
 SYMBOLS = ["AAPL", "MSFT", "TSLA"]
 FRIDAY_AFTERNOON = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)

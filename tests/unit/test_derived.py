@@ -8,9 +8,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe import catalog
-from bucketpipe.datasets.bars import DAILY_INDICATORS
-from bucketpipe.derived_sql import (
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.catalog.datasets.bars import DAILY_INDICATORS
+from bucketpipe.clean.derived_sql import (
     bars_sql,
     grain_partitions,
     indicator_rows_sql,

@@ -2,7 +2,7 @@
 
 import duckdb
 
-from bucketpipe.duck import (
+from bucketpipe.lake.duck import (
     httpfs_extension_path,
     lake_bucket_scope,
     quote_ident,

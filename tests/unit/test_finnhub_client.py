@@ -13,22 +13,22 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from bucketpipe.errors import (
+from bucketpipe.config.errors import (
     AuthenticationFailed,
     BucketpipeError,
     ConfigError,
     NotEntitled,
     RateLimited,
 )
-from bucketpipe.ratelimit import Limit, LocalLimiter
-from bucketpipe.settings import Settings
-from bucketpipe.sources.finnhub.client import (
+from bucketpipe.config.settings import Settings
+from bucketpipe.coord.ratelimit import Limit, LocalLimiter
+from bucketpipe.ingest.finnhub.client import (
     ApiError,
     ApiUnavailable,
     FinnhubClient,
     key_id,
 )
-from bucketpipe.sources.finnhub.retry import RetryPolicy
+from bucketpipe.ingest.finnhub.retry import RetryPolicy
 
 KEY = "unit-test-key-5d2a71c9e0f348b6"
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bucketpipe.sources.finnhub.cursors import Result, advance
-from bucketpipe.sources.finnhub.endpoints import BY_DATASET
-from bucketpipe.sources.finnhub.plan import Call
-from bucketpipe.sources.finnhub.state import Denial, FinnhubState
+from bucketpipe.ingest.finnhub.cursors import Result, advance
+from bucketpipe.ingest.finnhub.endpoints import BY_DATASET
+from bucketpipe.ingest.finnhub.plan import Call
+from bucketpipe.ingest.finnhub.state import Denial, FinnhubState
 
 NOW = datetime(2024, 5, 6, 14, 30, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.settings import Settings
-from bucketpipe.sources.finnhub.run import RunOutcome
-from bucketpipe.sources.finnhub.shard import Shard
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import Settings
+from bucketpipe.ingest.finnhub.run import RunOutcome
+from bucketpipe.ingest.finnhub.shard import Shard
 from jobs.cli import build_parser
 from jobs.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from jobs.ingest_finnhub import exit_code, options_from

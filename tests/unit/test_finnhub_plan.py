@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.settings import FINNHUB_DATASETS, Settings
-from bucketpipe.sources.finnhub.cursors import Result, advance
-from bucketpipe.sources.finnhub.endpoints import BY_DATASET, ENDPOINTS
-from bucketpipe.sources.finnhub.plan import (
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import FINNHUB_DATASETS, Settings
+from bucketpipe.ingest.finnhub.cursors import Result, advance
+from bucketpipe.ingest.finnhub.endpoints import BY_DATASET, ENDPOINTS
+from bucketpipe.ingest.finnhub.plan import (
     DatasetPlan,
     PlanConfig,
     build_plan,
@@ -20,8 +20,8 @@ from bucketpipe.sources.finnhub.plan import (
     news_windows,
     parse_interval,
 )
-from bucketpipe.sources.finnhub.shard import Shard
-from bucketpipe.sources.finnhub.state import Denial, FinnhubState, SymbolState
+from bucketpipe.ingest.finnhub.shard import Shard
+from bucketpipe.ingest.finnhub.state import Denial, FinnhubState, SymbolState
 
 NOW = datetime(2024, 5, 6, 14, 30, tzinfo=UTC)  # a Monday
 TODAY = NOW.date()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bucketpipe.sources.finnhub.client import Reply
-from bucketpipe.sources.finnhub.endpoints import BY_DATASET
-from bucketpipe.sources.finnhub.plan import Call, DatasetPlan
-from bucketpipe.sources.finnhub.report import MAX_ERRORS, Tally
-from bucketpipe.sources.finnhub.retry import Outcome
+from bucketpipe.ingest.finnhub.client import Reply
+from bucketpipe.ingest.finnhub.endpoints import BY_DATASET
+from bucketpipe.ingest.finnhub.plan import Call, DatasetPlan
+from bucketpipe.ingest.finnhub.report import MAX_ERRORS, Tally
+from bucketpipe.ingest.finnhub.retry import Outcome
 
 NOW = datetime(2024, 5, 6, 14, 30, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from bucketpipe.logs import register_secrets
-from bucketpipe.sources.finnhub.retry import (
+from bucketpipe.config.logs import register_secrets
+from bucketpipe.ingest.finnhub.retry import (
     RetryPolicy,
     classify,
     network_failure,

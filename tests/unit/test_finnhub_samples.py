@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.settings import FINNHUB_DATASETS
-from bucketpipe.sources.finnhub.bodies import shape_error, unknown_symbol_reason
-from bucketpipe.sources.finnhub.endpoints import BY_NAME, ENDPOINTS
-from bucketpipe.sources.finnhub.plan import PlanConfig, build_plan, cadences
-from bucketpipe.sources.finnhub.state import FinnhubState
-from tests.fakes.finnhub_data import REQUIRED, UNKNOWN, body_for
+from bucketpipe.config.settings import FINNHUB_DATASETS
+from bucketpipe.ingest.finnhub.bodies import shape_error, unknown_symbol_reason
+from bucketpipe.ingest.finnhub.endpoints import BY_NAME, ENDPOINTS
+from bucketpipe.ingest.finnhub.plan import PlanConfig, build_plan, cadences
+from bucketpipe.ingest.finnhub.state import FinnhubState
+from tests.support.finnhub_data import REQUIRED, UNKNOWN, body_for
 
-SAMPLES = Path(__file__).parents[1] / "fakes" / "finnhub_samples"
+SAMPLES = Path(__file__).parents[1] / "support" / "finnhub_samples"
 NOW = datetime(2024, 5, 6, 14, 30, tzinfo=UTC)
 
 

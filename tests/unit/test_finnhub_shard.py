@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.sources.finnhub.shard import Shard, parse_shard, resolve_shard, shard_of
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.ingest.finnhub.shard import Shard, parse_shard, resolve_shard, shard_of
 
 DEFAULT = ["AAPL", "GOOGL", "MSFT", "TSLA", "AMZN", "NVDA", "META"]
 
@@ -24,7 +24,7 @@ def test_the_split_is_pinned_so_releases_and_processes_agree() -> None:
 
 
 def test_the_split_does_not_depend_on_pythons_hash_seed() -> None:
-    code = "from bucketpipe.sources.finnhub.shard import shard_of; print(shard_of('NVDA', 5))"
+    code = "from bucketpipe.ingest.finnhub.shard import shard_of; print(shard_of('NVDA', 5))"
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bucketpipe.sources.detect import inspect_file
-from bucketpipe.sources.formats import (
+from bucketpipe.formats.detect import inspect_file
+from bucketpipe.formats.readers import (
     EncodingDetector,
     ReadOptions,
     UnreadableFile,

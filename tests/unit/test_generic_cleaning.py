@@ -14,15 +14,15 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe.clean import run_clean
+from bucketpipe.clean.job import run_clean
+from bucketpipe.clean.quarantine import sample, summary
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.quality import read_reports
-from bucketpipe.quarantine import sample, summary
-from bucketpipe.reader import LakeReader
-from bucketpipe.runs import DatasetResult
-from bucketpipe.settings import Settings
-from bucketpipe.sources.bucket import land
-from bucketpipe.sources.mapping import Mapping, parse_mapping
+from bucketpipe.ingest.bucket.mapping import Mapping, parse_mapping
+from bucketpipe.ingest.bucket.source import land
+from bucketpipe.lake.runs import DatasetResult
+from bucketpipe.quality.report import read_reports
+from bucketpipe.serve.reader import LakeReader
 
 SettingsFactory = Callable[..., Settings]
 

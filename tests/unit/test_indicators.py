@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bucketpipe import indicators as ind
+from bucketpipe.catalog import indicators as ind
 
 # StockCharts ChartSchool worked examples (cs-rsi.xls, cs-movavg.xls, cs-bollinger.xls).
 RSI_CLOSES = [

@@ -7,8 +7,8 @@ import datetime as dt
 import duckdb
 import pytest
 
-from bucketpipe.cleaning.config import DatasetRules
-from bucketpipe.cleaning.inference import (
+from bucketpipe.clean.config import DatasetRules
+from bucketpipe.clean.inference import (
     ColumnStats,
     Decimal,
     Parser,
@@ -18,7 +18,7 @@ from bucketpipe.cleaning.inference import (
     infer_type,
     number_text,
 )
-from bucketpipe.duck import quote_literal
+from bucketpipe.lake.duck import quote_literal
 
 RULES = DatasetRules()
 

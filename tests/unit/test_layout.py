@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from bucketpipe import layout
-from bucketpipe.errors import ConfigError
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.lake import layout
 
 
 def test_raw_key_has_source_day_run_and_shard() -> None:

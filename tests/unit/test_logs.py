@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from bucketpipe.logs import configure_logging, mask, register_secrets
+from bucketpipe.config.logs import configure_logging, mask, register_secrets
 
 
 class _Tty(io.StringIO):

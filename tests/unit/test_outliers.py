@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from bucketpipe.cleaning.config import OutlierRules
-from bucketpipe.cleaning.outliers import compute_fences, excluded, make_fences
+from bucketpipe.clean.config import OutlierRules
+from bucketpipe.clean.outliers import compute_fences, excluded, make_fences
 
 # 1..20 plus one 100 (21 values): Q1, median and Q3 sit exactly at positions 5, 10 and 15
 # (0-based): 6, 11 and 16. IQR = 10, fences 6 - 15 = -9 and 16 + 15 = 31.

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bucketpipe.quality import (
+from bucketpipe.lake.storage import LocalStore
+from bucketpipe.quality.report import (
     Counts,
     Delivery,
     QualityReport,
@@ -21,7 +22,6 @@ from bucketpipe.quality import (
     update_latest,
     write_report,
 )
-from bucketpipe.storage import LocalStore
 
 THRESHOLDS = (80.0, 95.0, 90.0, 85.0)
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import duckdb
 
-from bucketpipe.quarantine import DAY_FILE_PREFIX, sample, summary
-from bucketpipe.storage import LocalStore
+from bucketpipe.clean.quarantine import DAY_FILE_PREFIX, sample, summary
+from bucketpipe.lake.storage import LocalStore
 
 
 def _write(store: LocalStore, key: str, rows: list[tuple[str, str, str]]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bucketpipe.queries import examples
-from bucketpipe.sandbox import validate_sql
+from bucketpipe.serve.queries import examples
+from bucketpipe.serve.sandbox import validate_sql
 
 
 def test_examples_follow_the_views() -> None:

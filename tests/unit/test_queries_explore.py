@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from bucketpipe.queries import aggregates, base, explore
+from bucketpipe.serve.queries import aggregates, base, explore
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bucketpipe.queries import market
+from bucketpipe.serve.queries import market
 
 
 @pytest.fixture

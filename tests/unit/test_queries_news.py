@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from bucketpipe.queries import news
+from bucketpipe.serve.queries import news
 
 
 @pytest.fixture

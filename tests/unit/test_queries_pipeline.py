@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bucketpipe.context import Context, lake_store
-from bucketpipe.queries import pipeline
-from bucketpipe.runs import RunLog, RunManifest
-from bucketpipe.signals import Event, Signals
+from bucketpipe.coord.signals import Event, Signals
+from bucketpipe.lake.runs import RunLog, RunManifest
+from bucketpipe.serve.queries import pipeline
 from tests.conftest import SettingsFactory
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

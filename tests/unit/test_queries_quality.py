@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from bucketpipe.context import Context, lake_store
-from bucketpipe.quality import Dimension, QualityReport, update_latest, write_report
-from bucketpipe.queries import quality
-from bucketpipe.signals import Signals
+from bucketpipe.coord.signals import Signals
+from bucketpipe.quality.report import Dimension, QualityReport, update_latest, write_report
+from bucketpipe.serve.queries import quality
 from tests.conftest import SettingsFactory
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)

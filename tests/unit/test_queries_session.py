@@ -8,13 +8,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
-from bucketpipe.layout import clean_key, current_key
-from bucketpipe.queries.session import FULL_SYNC_EVERY_S, LakeSession
-from bucketpipe.settings import Settings
-from bucketpipe.signals import Signals
-from bucketpipe.snapshots import FileEntry, commit
-from bucketpipe.storage import ObjectStore
+from bucketpipe.coord.signals import Signals
+from bucketpipe.lake.layout import clean_key, current_key
+from bucketpipe.lake.snapshots import FileEntry, commit
+from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.serve.queries.session import FULL_SYNC_EVERY_S, LakeSession
 from tests.conftest import SettingsFactory
 
 

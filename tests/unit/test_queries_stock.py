@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bucketpipe.queries import stock
+from bucketpipe.serve.queries import stock
 
 QUOTES = """
 CREATE VIEW quotes AS SELECT * FROM (VALUES

@@ -6,7 +6,7 @@ import bisect
 
 import pytest
 
-from bucketpipe.ratelimit import Bucket, Limit, LocalLimiter, open_limiter, take
+from bucketpipe.coord.ratelimit import Bucket, Limit, LocalLimiter, open_limiter, take
 
 
 class FakeClock:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import duckdb
 
-from bucketpipe.layout import clean_key
-from bucketpipe.queries.base import views
-from bucketpipe.reader import LakeReader, recent_relation_sql, recent_view
-from bucketpipe.snapshots import FileEntry, Snapshot, commit
-from bucketpipe.storage import LocalStore
+from bucketpipe.lake.layout import clean_key
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, commit
+from bucketpipe.lake.storage import LocalStore
+from bucketpipe.serve.queries.base import views
+from bucketpipe.serve.reader import LakeReader, recent_relation_sql, recent_view
 
 COLUMNS = (("symbol", "VARCHAR"), ("ts", "TIMESTAMPTZ"))
 

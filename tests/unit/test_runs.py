@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.ingest import run_day
-from bucketpipe.runs import RunManifest, resolve_run_id
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.ingest.run import run_day
+from bucketpipe.lake.runs import RunManifest, resolve_run_id
 
 NOW = datetime(2026, 11, 22, 1, 2, 3, tzinfo=UTC)
 

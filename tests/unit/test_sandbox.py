@@ -13,17 +13,23 @@ from typing import Any
 import duckdb
 import pytest
 
+from bucketpipe.config.errors import QueryRefused
+from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
-from bucketpipe.duck import connect, s3_secret_sql
-from bucketpipe.errors import QueryRefused
-from bucketpipe.layout import clean_key
-from bucketpipe.queries.session import open_sandbox, reader_settings
-from bucketpipe.sandbox import Sandbox, one_line, validate_sql
-from bucketpipe.settings import Settings
-from bucketpipe.snapshots import FileEntry, commit
-from bucketpipe.storage import ObjectStore
+from bucketpipe.lake.duck import connect, s3_secret_sql
+from bucketpipe.lake.layout import clean_key
+from bucketpipe.lake.snapshots import FileEntry, commit
+from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.serve.queries.session import open_sandbox, reader_settings
+from bucketpipe.serve.sandbox import Sandbox, one_line, validate_sql
 from jobs import cli
-from tests.conftest import S3_KEY_ID, S3_SECRET, SettingsFactory, s3_client, s3_overrides
+from tests.conftest import (
+    S3_KEY_ID,
+    S3_SECRET,
+    SettingsFactory,
+    s3_client,
+    s3_overrides,
+)
 
 # --- the validator -------------------------------------------------------------------------------
 ACCEPTED = [

@@ -5,9 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.settings import DEFAULT_SYMBOLS, Settings, all_env_names, env_name, redact_url
-from bucketpipe.settings_doc import END, START, env_example, replace_table, settings_table
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import (
+    DEFAULT_SYMBOLS,
+    Settings,
+    all_env_names,
+    env_name,
+    redact_url,
+)
+from bucketpipe.config.settings_doc import END, START, env_example, replace_table, settings_table
 from jobs.common import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +90,8 @@ def test_readme_configuration_table_is_in_step() -> None:
     readme = (ROOT / "README.md").read_text()
     assert START in readme and END in readme
     assert replace_table(readme) == readme, (
-        "README configuration table is stale: run `python -m bucketpipe.settings_doc README.md`"
+        "README configuration table is stale: run "
+        "`python -m bucketpipe.config.settings_doc README.md`"
     )
     for name in all_env_names():
         assert f"`{name}`" in settings_table()
@@ -93,7 +100,8 @@ def test_readme_configuration_table_is_in_step() -> None:
 def test_env_example_is_in_step_and_its_defaults_load(monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / ".env.example").read_text()
     assert text == env_example(), (
-        ".env.example is stale: run `python -m bucketpipe.settings_doc README.md .env.example`"
+        ".env.example is stale: run "
+        "`python -m bucketpipe.config.settings_doc README.md .env.example`"
     )
     entries = dict(
         line[2:].split("=", 1) for line in text.splitlines() if re.match(r"# [A-Z0-9_]+=", line)

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe import snapshots
-from bucketpipe.errors import CommitConflict
-from bucketpipe.layout import current_key, snapshot_key
-from bucketpipe.snapshots import FileEntry, commit, discard_orphans, read_current, vacuum
-from bucketpipe.storage import LocalStore
+from bucketpipe.config.errors import CommitConflict
+from bucketpipe.lake import snapshots
+from bucketpipe.lake.layout import current_key, snapshot_key
+from bucketpipe.lake.snapshots import FileEntry, commit, discard_orphans, read_current, vacuum
+from bucketpipe.lake.storage import LocalStore
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

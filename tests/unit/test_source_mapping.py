@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bucketpipe.errors import ConfigError
-from bucketpipe.sources.mapping import (
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.ingest.bucket.mapping import (
     Mapping,
     default_dataset,
     glob_regex,
@@ -109,7 +109,7 @@ def test_empty_mapping_is_the_default() -> None:
 def test_the_documented_mapping_example() -> None:
     from pathlib import Path
 
-    from bucketpipe.sources.mapping import load_mapping
+    from bucketpipe.ingest.bucket.mapping import load_mapping
 
     path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mapping.yaml"
     mapping = load_mapping(str(path))

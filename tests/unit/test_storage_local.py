@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.errors import ConfigError, ObjectNotFound, StorageError
-from bucketpipe.storage import LocalStore, ObjectStore, S3Store, open_store
+from bucketpipe.config.errors import ConfigError, ObjectNotFound, StorageError
+from bucketpipe.lake.storage import LocalStore, ObjectStore, S3Store, open_store
 
 
 def test_put_get_head_delete(tmp_path: Path) -> None:

@@ -1,0 +1,100 @@
+"""What a bench run measures, at which sizes: the full run and the quick smoke run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from benchmarks.ingest import IngestPlan
+from benchmarks.objects import Schedule
+
+Mode = Literal["full", "quick"]
+SECTIONS = ("dashboard", "clean", "ingest", "objects")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes and repetitions of every measurement."""
+
+    mode: Mode
+    out_dir: Path
+    symbols: int
+    days: tuple[int, ...]
+    runs: int  # warm repetitions of each lake query
+    baseline_runs: int  # repetitions of each baseline answer
+    baseline_runs_long: int  # ... at histories longer than 90 days (minutes per answer)
+    stock_symbol: str
+    clean_records: tuple[int, ...]
+    csv_mib: int
+    memory_limit: str
+    threads: int
+    baseline_rss_cap_gib: float
+    ingest: IngestPlan
+    ingest_startup_s: float
+    objects: Schedule
+    sections: tuple[str, ...] = SECTIONS
+    s3: bool = True
+    workers: int | None = None
+    keep: bool = False  # keep the generated lakes and volumes in out_dir
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["out_dir"] = str(self.out_dir)
+        out["objects"]["first_run"] = str(self.objects.first_run)
+        return out
+
+    def baseline_runs_for(self, days: int) -> int:
+        return self.baseline_runs_long if days > 90 else self.baseline_runs
+
+
+def full(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> BenchConfig:
+    """The run the goals are judged on: a year of 500 symbols, 1 and 10 M records, 1 GiB CSV."""
+    return BenchConfig(
+        mode="full",
+        out_dir=out_dir,
+        symbols=500,
+        days=(1, 30, 365),
+        runs=10,
+        baseline_runs=3,
+        baseline_runs_long=2,
+        stock_symbol="AAPL",
+        clean_records=(1_000_000, 10_000_000),
+        csv_mib=1024,
+        memory_limit=memory_limit,
+        threads=threads,
+        baseline_rss_cap_gib=12.0,
+        ingest=IngestPlan(per_window=600, window_s=60.0, per_second=30, calls=1200),
+        ingest_startup_s=8.0,
+        objects=Schedule(days=3, runs_per_day=96),
+    )
+
+
+def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> BenchConfig:
+    """A smoke run of every measurement at small sizes, in well under two minutes."""
+    return BenchConfig(
+        mode="quick",
+        out_dir=out_dir,
+        symbols=8,
+        days=(1, 5, 20),
+        runs=3,
+        baseline_runs=1,
+        baseline_runs_long=1,
+        stock_symbol="AAPL",
+        clean_records=(30_000,),
+        csv_mib=1,
+        memory_limit=memory_limit,
+        threads=threads,
+        baseline_rss_cap_gib=4.0,
+        ingest=IngestPlan(per_window=40, window_s=4.0, per_second=30, calls=40),
+        ingest_startup_s=2.5,
+        objects=Schedule(days=2, runs_per_day=2, first_run=timedelta(hours=14, minutes=30)),
+    )
+
+
+def only(config: BenchConfig, sections: tuple[str, ...]) -> BenchConfig:
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown bench sections {unknown}; choose from {list(SECTIONS)}")
+    return replace(config, sections=tuple(s for s in SECTIONS if s in sections))

@@ -1,0 +1,242 @@
+"""A bench run: each section measured in turn on generated data, results as one JSON document.
+
+A section that cannot run (a missing dependency or product piece) is recorded with the reason
+and the others still run; answers that differ between the designs stop the run, since every
+comparison after that would be meaningless.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from benchmarks import cleaning, ingest, objects, sizes
+from benchmarks.config import BenchConfig
+from benchmarks.goals import evaluate
+from benchmarks.history import HistorySpec, last_trading_day
+from benchmarks.machine import probe
+from benchmarks.questions import AnswerMismatch
+from benchmarks.s3 import BenchS3
+from bucketpipe.config.errors import BucketpipeError, ConfigError
+from bucketpipe.config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bench_settings(base: Settings, config: BenchConfig) -> Settings:
+    """The user's settings with everything the bench owns replaced: lakes, Redis, scratch."""
+    return base.model_copy(
+        update={
+            "lake": str(config.out_dir / "unused-lake"),
+            "temp_dir": str(config.out_dir / "tmp"),
+            "redis_url": None,
+            "aws_endpoint_url": None,
+            "aws_access_key_id": None,
+            "aws_secret_access_key": None,
+            "reader_access_key_id": None,
+            "reader_secret_access_key": None,
+            "finnhub_api_key": None,
+            "symbols": ["AAPL"],
+        }
+    )
+
+
+# --- dashboard and growth ------------------------------------------------------------------------
+def run_dashboard(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
+    s3 = BenchS3.start() if config.s3 else None
+    out: dict[str, Any] = {"lakes": [], "volumes": [], "queries": [], "s3_sync_requests": []}
+    try:
+        for days in config.days:
+            spec = HistorySpec(symbols=config.symbols, days=days, end=end)
+            prepared = sizes.prepare(
+                base, config.out_dir, spec, symbol=config.stock_symbol, workers=config.workers
+            )
+            try:
+                out["lakes"].append(sizes.lake_summary(prepared))
+                out["volumes"].append({"days": days, **prepared.volume.as_dict()})
+                out.setdefault("notes", []).extend(prepared.notes)
+                rows, sync = sizes.measure(
+                    prepared,
+                    runs=config.runs,
+                    baseline_runs=config.baseline_runs_for(days),
+                    s3=s3,
+                )
+                out["queries"] += rows
+                if sync is not None:
+                    out["s3_sync_requests"].append(sync)
+            finally:
+                if not config.keep:
+                    prepared.cleanup()
+    finally:
+        if s3 is not None:
+            s3.stop()
+    return out
+
+
+def growth(rows: list[dict[str, Any]], days: tuple[int, ...]) -> list[dict[str, Any]]:
+    """latency(longest history) / latency(30 d, else the next shorter) per question and lake."""
+    longest = max(days)
+    shorter = sorted(d for d in days if d < longest)
+    if not shorter:
+        return []
+    reference = 30 if 30 in shorter else shorter[-1]
+    out = []
+    for question in dict.fromkeys(r["question"] for r in rows):
+        for lake in ("local", "s3"):
+            by_days = {
+                r["days"]: r for r in rows if r["question"] == question and r["lake"] == lake
+            }
+            if longest not in by_days or reference not in by_days:
+                continue
+            entry: dict[str, Any] = {
+                "question": question,
+                "lake": lake,
+                "ratio_of": f"{longest}d/{reference}d",
+                **{f"median_s_{d}d": by_days[d]["median_s"] for d in sorted(by_days)},
+                "ratio": round(by_days[longest]["median_s"] / by_days[reference]["median_s"], 3),
+            }
+            if lake == "local":
+                base = {d: r["baseline_median_s"] for d, r in by_days.items()}
+                entry["baseline_ratio"] = round(base[longest] / base[reference], 3)
+            out.append(entry)
+    return out
+
+
+# --- the other sections ---------------------------------------------------------------------------
+def run_clean(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
+    setup = cleaning.CleanSetup(
+        work=config.out_dir / "clean",
+        memory_limit=config.memory_limit,
+        threads=config.threads,
+        baseline_rss_cap_bytes=int(config.baseline_rss_cap_gib * 1024**3),
+        python=sys.executable,
+    )
+    setup.work.mkdir(parents=True, exist_ok=True)
+    rebuilds = []
+    for records in config.clean_records:
+        log.info("measuring a quote rebuild", extra={"records": records})
+        rebuilds.append(cleaning.quote_rebuild(setup, base, records, end, workers=config.workers))
+    log.info("measuring a generic CSV clean", extra={"csv_mib": config.csv_mib})
+    return {"rebuilds": rebuilds, "csv": cleaning.csv_clean(setup, config.csv_mib)}
+
+
+def run_ingest(config: BenchConfig) -> dict[str, Any]:
+    scenarios = []
+    for shards in (1, 4):
+        log.info("measuring ingest", extra={"shards": shards, "plan": config.ingest.label()})
+        scenarios.append(
+            ingest.measure(
+                config.ingest, shards, config.out_dir / "ingest", startup_s=config.ingest_startup_s
+            )
+        )
+    return {
+        "plan": config.ingest.label(),
+        "note": "limits scaled up from the free plan (60/min, 30/s) so a run takes minutes",
+        "scenarios": scenarios,
+    }
+
+
+def run_objects(config: BenchConfig, base: Settings, today: date) -> dict[str, Any]:
+    """The schedule with the default retention; in full mode also the steady state (run
+    manifests folded after one day instead of 30, as they are once the lake is 30 days old)."""
+    work = config.out_dir / "objects"
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("simulating scheduled runs", extra={"days": config.objects.days})
+    out = objects.simulate(base, work, config.objects, today=today)
+    if config.mode == "full":
+        steady = replace(config.objects, manifest_retention_days=1)
+        shutil.rmtree(work, ignore_errors=True)
+        log.info("simulating the steady state", extra={"days": steady.days})
+        out["steady_state"] = objects.simulate(base, work, steady, today=today)
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def failures(results: dict[str, Any]) -> list[str]:
+    """Product runs that failed during the bench (a failed run is not a figure)."""
+    out = []
+    for r in results.get("clean", {}).get("rebuilds", []):
+        for label, run in (("first clean", r.get("first_clean") or {}), ("rebuild", r)):
+            if run.get("returncode"):
+                out.append(f"{label} of {r.get('quote_records')} records: {run.get('error')}")
+    csv = results.get("clean", {}).get("csv") or {}
+    for step in ("ingest", "clean"):
+        run = csv.get(step) or {}
+        if run.get("returncode"):
+            out.append(f"CSV {step}: {csv.get('error')}")
+    if csv.get("ingest") and csv.get("clean") is None:
+        out.append(f"CSV clean not run: {csv.get('error')}")
+    for s in results.get("ingest", {}).get("scenarios", []):
+        for shard in s.get("shard_runs", []):
+            if shard.get("status") not in ("succeeded", "partial") or shard.get("failed_calls"):
+                out.append(f"ingest shard {shard.get('shard')}/{s['shards']}: {shard}")
+    return out
+
+
+# --- the whole run -----------------------------------------------------------------------------
+def run(
+    config: BenchConfig,
+    base: Settings,
+    *,
+    command: str,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Every configured section; the results document (goals included).
+
+    `checkpoint` is called with the results so far after each section (a long run keeps what
+    it measured if a later section breaks).
+    """
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    settings = bench_settings(base, config)
+    today = started.date()
+    end = last_trading_day(today)
+    results: dict[str, Any] = {
+        "bench": {
+            "mode": config.mode,
+            "command": command,
+            "started_at": started.isoformat(),
+            "config": config.as_dict(),
+        },
+        "machine": probe().as_dict(),
+        "missing": [],
+    }
+    sections: dict[str, Callable[[], dict[str, Any]]] = {
+        "dashboard": lambda: run_dashboard(config, settings, end),
+        "clean": lambda: run_clean(config, settings, end),
+        "ingest": lambda: run_ingest(config),
+        "objects": lambda: run_objects(config, settings, today),
+    }
+    for name, section in sections.items():
+        if name not in config.sections:
+            continue
+        t = time.perf_counter()
+        try:
+            results[name] = section()
+        except AnswerMismatch:
+            raise
+        except (ConfigError, BucketpipeError, ImportError, OSError, RuntimeError) as exc:
+            reason = f"{exc.__class__.__name__}: {exc}"
+            log.error("bench section failed", extra={"section": name, "error": reason})
+            results[name] = {"status": "missing", "reason": reason}
+            results["missing"].append({"section": name, "reason": reason})
+            if isinstance(exc, ConfigError):
+                raise
+        results[name + "_seconds"] = round(time.perf_counter() - t, 1)
+        if name == "dashboard" and "queries" in results[name]:
+            results["growth"] = growth(results[name]["queries"], config.days)
+        if checkpoint is not None:
+            checkpoint(results)
+    results["failures"] = failures(results)
+    results["goals"] = [v.as_dict() for v in evaluate(results)]
+    results["bench"]["finished_at"] = datetime.now(UTC).isoformat()
+    results["bench"]["seconds"] = round(time.perf_counter() - t0, 1)
+    results["machine_after"] = probe().as_dict()
+    return results

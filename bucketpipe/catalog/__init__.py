@@ -1,0 +1,1 @@
+"""The dataset catalog: every dataset's schema, keys and extraction, declared once."""

@@ -1,0 +1,1 @@
+"""Clean: raw lines to typed, deduplicated, partitioned Parquet; derived datasets; quarantine."""

@@ -1,0 +1,232 @@
+"""Quality reports for what a clean run delivered: catalog, generic and derived datasets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+import duckdb
+
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.catalog.spec import DatasetSpec
+from bucketpipe.clean.generic import ACCEPTED, GenericOutcome
+from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.context import Context
+from bucketpipe.lake.duck import sql_list
+from bucketpipe.lake.layout import quality_report_key
+from bucketpipe.lake.runs import DatasetResult, RunManifest
+from bucketpipe.lake.snapshots import read_current
+from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.quality.report import (
+    Delivery,
+    Measured,
+    QualityReport,
+    assess,
+    measure,
+    update_latest,
+)
+
+log = logging.getLogger(__name__)
+
+
+def forward_looking(spec: DatasetSpec | None, dataset: str) -> bool:
+    """Calendars list future dates on purpose; their dates are not checked for the future."""
+    if "calendar" in dataset:
+        return True
+    return spec is not None and any(t in ("calendar", "forward") for t in spec.tags)
+
+
+def catalog_steps(spec: DatasetSpec, result: DatasetResult) -> list[str]:
+    out = [f"extracted from raw {', '.join(spec.endpoints)} responses"]
+    if result.rows_quarantined:
+        out.append(f"{result.rows_quarantined} rows quarantined by the dataset's rules")
+    if result.rows_duplicate:
+        out.append(
+            f"{result.rows_duplicate} duplicates removed (key {', '.join(spec.primary_key)})"
+        )
+    if result.rows_replaced:
+        out.append(f"{result.rows_replaced} rows replaced by newer versions")
+    return out
+
+
+def _safe(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    relation: str,
+    columns: Sequence[tuple[str, str]],
+    delivery: Delivery,
+    measured: Measured | None = None,
+) -> QualityReport | None:
+    try:
+        return assess(con, relation, columns, delivery, ctx.settings.quality_thresholds, measured)
+    except duckdb.Error as exc:
+        # A report that cannot be computed must not undo the cleaning; say so and go on.
+        log.warning(
+            "quality report failed",
+            extra={"dataset": delivery.dataset, "error": str(exc).splitlines()[0][:200]},
+        )
+        return None
+
+
+ACCEPTED_ROWS = "_accepted"
+
+
+def measure_accepted(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    spec: DatasetSpec,
+    known_distinct_keys: int | None = None,
+) -> Measured | None:
+    """The profile of `_accepted` (the spec's typed rows of this run, before dedup), taken
+    while the rows are at hand; None (and a warning) when it cannot be computed."""
+    try:
+        return measure(
+            con,
+            ACCEPTED_ROWS,
+            [(c.name, c.type) for c in spec.columns],
+            spec.primary_key,
+            now=ctx.now(),
+            future_ok=forward_looking(spec, spec.name),
+            known_distinct_keys=known_distinct_keys,
+        )
+    except duckdb.Error as exc:
+        log.warning(
+            "quality report failed",
+            extra={"dataset": spec.name, "error": str(exc).splitlines()[0][:200]},
+        )
+        return None
+
+
+def catalog_report(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    spec: DatasetSpec,
+    result: DatasetResult,
+    run_id: str,
+    measured: Measured | None = None,
+) -> QualityReport | None:
+    """The report over `_accepted` (the spec's typed rows of this run, before dedup), or
+    over what `measure_accepted` found in them."""
+    delivery = Delivery(
+        dataset=spec.name,
+        run_id=run_id,
+        now=ctx.now(),
+        key=spec.primary_key,
+        rows_in=result.rows_in,
+        rows_quarantined=result.rows_quarantined,
+        rows_duplicate=result.rows_duplicate,
+        rows_written=result.rows_written,
+        kind="catalog",
+        quarantine_reasons=getattr(result, "quarantine_reasons", None),
+        steps=catalog_steps(spec, result),
+        future_ok=forward_looking(spec, spec.name),
+    )
+    columns = [(c.name, c.type) for c in spec.columns]
+    return _safe(con, ctx, ACCEPTED_ROWS, columns, delivery, measured)
+
+
+def generic_report(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    dataset: str,
+    outcome: GenericOutcome,
+    run_id: str,
+) -> QualityReport | None:
+    """The report over `_g_accepted` (this run's typed rows of a generic dataset)."""
+    result = outcome.result
+    delivery = Delivery(
+        dataset=dataset,
+        run_id=run_id,
+        now=ctx.now(),
+        key=outcome.key or ("_row_hash",),
+        rows_in=result.rows_in,
+        rows_quarantined=result.rows_quarantined,
+        rows_invalid_kept=outcome.invalid_kept,
+        rows_duplicate=result.rows_duplicate,
+        rows_written=result.rows_written,
+        kind="generic",
+        quarantine_reasons=getattr(result, "quarantine_reasons", None),
+        drift=getattr(result, "drift", None),
+        steps=outcome.steps,
+        future_ok=forward_looking(None, dataset),
+    )
+    columns = [(name, typ) for name, typ in outcome.types.items()]
+    return _safe(con, ctx, ACCEPTED, columns, delivery)
+
+
+def written_report(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    dataset: str,
+    result: DatasetResult,
+    run_id: str,
+) -> QualityReport | None:
+    """The report over the files this run added to a dataset (derived datasets)."""
+    snapshot = read_current(ctx.store, dataset)
+    if snapshot is None:
+        return None
+    files = [ctx.store.duckdb_path(f.key) for f in snapshot.files if f.run_id == run_id]
+    if not files:
+        return None
+    try:
+        spec: DatasetSpec | None = catalog.get(dataset)
+    except KeyError:
+        spec = None
+    relation = (
+        f"(SELECT * FROM read_parquet({sql_list(files)}, union_by_name = true, "
+        "hive_partitioning = false))"
+    )
+    columns = [(n, t) for n, t in snapshot.columns if not n.startswith("_") and n != "dt"]
+    delivery = Delivery(
+        dataset=dataset,
+        run_id=run_id,
+        now=ctx.now(),
+        key=spec.primary_key if spec else (),
+        rows_in=result.rows_in,
+        rows_quarantined=result.rows_quarantined,
+        rows_duplicate=result.rows_duplicate,
+        rows_written=result.rows_written,
+        kind="derived" if spec and spec.derived_from else "catalog",
+        steps=[f"computed from {', '.join(spec.derived_from)}"]
+        if spec and spec.derived_from
+        else [],
+        future_ok=forward_looking(spec, dataset),
+    )
+    return _safe(con, ctx, relation, columns, delivery)
+
+
+def publish_quality(store: ObjectStore, manifest: RunManifest, now: datetime) -> None:
+    """After the commit: fold the run's reports into the latest-state documents."""
+    reports = []
+    for name, result in manifest.datasets.items():
+        if result.quality_score is None:
+            continue
+        try:
+            reports.append(
+                QualityReport.model_validate_json(
+                    store.get(quality_report_key(name, manifest.run_id))
+                )
+            )
+        except (ObjectNotFound, ValueError):
+            continue
+    summary = {
+        "run_id": manifest.run_id,
+        "finished_at": manifest.finished_at.isoformat(),
+        "status": manifest.status,
+        "inputs": len(manifest.inputs),
+        "datasets": {
+            name: {
+                "rows_in": r.rows_in,
+                "rows_written": r.rows_written,
+                "rows_duplicate": r.rows_duplicate,
+                "rows_quarantined": r.rows_quarantined,
+                "quality_score": r.quality_score,
+                "status": r.status,
+                "files": getattr(r, "files", None),
+            }
+            for name, r in manifest.datasets.items()
+        },
+        "steps": {rep.dataset: rep.steps for rep in reports},
+    }
+    update_latest(store, reports, run_id=manifest.run_id, now=now, run_summary=summary)

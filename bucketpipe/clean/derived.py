@@ -1,0 +1,247 @@
+"""Derived datasets, rebuilt after each clean run: daily bars and their technical indicators.
+
+`daily_bars` takes a symbol's day from its daily candle when there is one (paid keys), else
+builds it from the day's quote snapshots (free keys); only the symbol-days with quotes or
+candles committed since the last derivation are recomputed, plus provisional bars of days now
+over. `daily_indicators` then recomputes the whole history of every symbol whose bars
+changed, since indicators depend on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+from pydantic import BaseModel
+
+from bucketpipe.catalog import indicators
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.catalog.spec import DatasetSpec
+from bucketpipe.clean.derived_sql import (
+    BAR_KEYS,
+    CANDLE_COLUMNS,
+    MARKET_TZ,
+    QUOTE_COLUMNS,
+    bars_sql,
+    grain_partitions,
+    indicator_rows_sql,
+    parquet_sql,
+    touched_sql,
+)
+from bucketpipe.clean.engine import MergeOutcome, Target, merge_rows
+from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.context import Context
+from bucketpipe.lake.layout import state_key
+from bucketpipe.lake.runs import DatasetResult
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current, read_version
+from bucketpipe.lake.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+# Declared in `bucketpipe.catalog.datasets.bars`; looked up in the catalog when needed (the datasets
+# package imports this module to register the hook).
+BARS = "daily_bars"
+INDICATORS = "daily_indicators"
+
+# Where provisional bars are looked for: a bar stays provisional only until the first clean
+# run after its day, so recent partitions are enough.
+PROVISIONAL_LOOKBACK = timedelta(days=10)
+PROGRESS = state_key("derived", "progress.json")
+
+
+def _paths(store: ObjectStore, files: Sequence[FileEntry]) -> list[str]:
+    return [store.duckdb_path(f.key) for f in files]
+
+
+class Progress(BaseModel):
+    """The snapshot versions of the inputs the derived datasets were last computed from.
+
+    Files committed since then are what a run must look at, whichever run committed them (a
+    clean run that died after its catalog commits is caught up by the next one).
+    """
+
+    quotes: int | None = None
+    candles: int | None = None
+    daily_bars: int | None = None
+
+
+def read_progress(store: ObjectStore) -> Progress:
+    try:
+        return Progress.model_validate_json(store.get(PROGRESS))
+    except (ObjectNotFound, ValueError):
+        return Progress()
+
+
+def write_progress(store: ObjectStore, progress: Progress) -> None:
+    store.put(PROGRESS, progress.model_dump_json().encode(), content_type="application/json")
+
+
+def new_files(store: ObjectStore, snapshot: Snapshot | None, seen: int | None) -> list[FileEntry]:
+    """Files of `snapshot` that version `seen` did not have (all of them when unknown)."""
+    if snapshot is None or snapshot.version == seen:
+        return []
+    if seen is None:
+        return list(snapshot.files)
+    try:
+        before = set(read_version(store, snapshot.dataset, seen).keys)
+    except (ObjectNotFound, ValueError):
+        return list(snapshot.files)
+    return [f for f in snapshot.files if f.key not in before]
+
+
+def _files(snapshot: Snapshot | None, days: Iterable[date]) -> list[FileEntry]:
+    if snapshot is None:
+        return []
+    spec = catalog.get(snapshot.dataset)
+    return snapshot.files_for(partitions=grain_partitions(days, spec.partition_by))
+
+
+def update_bars(
+    con: duckdb.DuckDBPyConnection, ctx: Context, run_id: str, scratch: Any, progress: Progress
+) -> MergeOutcome | None:
+    """Recompute the bars of the symbol-days with new quotes or candles (and provisional bars
+    of days now over), merge them, and note the input versions in `progress`."""
+    store, now = ctx.store, ctx.now()
+    today = market_day(now)
+    quotes = read_current(store, "quotes")
+    candles = read_current(store, "candles")
+    bars = read_current(store, BARS)
+    provisional = bars.files_for(start=now - PROVISIONAL_LOOKBACK) if bars else []
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _bars_touched AS "
+        + touched_sql(
+            parquet_sql(_paths(store, new_files(store, quotes, progress.quotes)), QUOTE_COLUMNS),
+            parquet_sql(_paths(store, new_files(store, candles, progress.candles)), CANDLE_COLUMNS),
+            parquet_sql(_paths(store, provisional), BAR_KEYS),
+            today=today,
+        )
+    )
+    progress.quotes = quotes.version if quotes else None
+    progress.candles = candles.version if candles else None
+    touched = con.execute("SELECT count(*) FROM _bars_touched").fetchone()
+    if not touched or touched[0] == 0:
+        return None
+    days = [r[0] for r in con.execute("SELECT DISTINCT day FROM _bars_touched").fetchall()]
+    # A New York trading day ends after midnight UTC: its quotes may sit in the next day.
+    quote_files = _files(quotes, [*days, *(d + timedelta(days=1) for d in days)])
+    candle_files = _files(candles, days)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _bars_new AS "
+        + bars_sql(
+            parquet_sql(_paths(store, quote_files), QUOTE_COLUMNS),
+            parquet_sql(_paths(store, candle_files), CANDLE_COLUMNS),
+            "SELECT * FROM _bars_touched",
+            today=today,
+            now=now.isoformat(),
+            run_id=run_id,
+        )
+    )
+    return merge_rows(
+        con,
+        store,
+        target_of(catalog.get(BARS)),
+        rows_table="_bars_new",
+        run_id=run_id,
+        scratch=scratch,
+        now=now,
+    )
+
+
+def update_indicators(
+    con: duckdb.DuckDBPyConnection, ctx: Context, run_id: str, scratch: Any, progress: Progress
+) -> MergeOutcome | None:
+    """Recompute the indicators of every symbol with bars committed since `progress`, over
+    the symbol's whole history, and merge them."""
+    store, now = ctx.store, ctx.now()
+    bars = read_current(store, BARS)
+    if bars is None or not bars.files:
+        return None
+    seen = progress.daily_bars if read_current(store, INDICATORS) is not None else None
+    changed = new_files(store, bars, seen)
+    progress.daily_bars = bars.version
+    if not changed:
+        return None
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ind_symbols AS SELECT DISTINCT symbol FROM "
+        f"({parquet_sql(_paths(store, changed), BAR_KEYS)})"
+    )
+    history = con.execute(
+        "SELECT symbol, day, open, high, low, close FROM "
+        f"({parquet_sql(_paths(store, bars.files), BAR_KEYS)}) "
+        "SEMI JOIN _ind_symbols USING (symbol)"
+    ).df()
+    con.register("_ind_frame", indicators.per_symbol(history))
+    try:
+        rows = indicator_rows_sql("_ind_frame", now=now.isoformat(), run_id=run_id)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ind_new AS {rows}")
+    finally:
+        con.unregister("_ind_frame")
+    return merge_rows(
+        con,
+        store,
+        target_of(catalog.get(INDICATORS)),
+        rows_table="_ind_new",
+        run_id=run_id,
+        scratch=scratch,
+        now=now,
+    )
+
+
+def target_of(spec: DatasetSpec) -> Target:
+    """How a derived dataset's rows are merged, from its declaration."""
+    return Target(
+        spec.name,
+        spec.primary_key,
+        spec.time_column,
+        spec.on_conflict,
+        partition_by=spec.partition_by,
+        cluster_by=spec.cluster_by,
+    )
+
+
+def derive(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    run_id: str,
+    results: dict[str, DatasetResult],
+    scratch: Any,
+) -> dict[str, DatasetResult]:
+    """The clean hook: update daily bars, then the indicators of the symbols they changed.
+
+    Progress is saved after each commit, so a failure later on is caught up next run.
+    """
+    out: dict[str, DatasetResult] = {}
+    progress = read_progress(ctx.store)
+    for name, update in ((BARS, update_bars), (INDICATORS, update_indicators)):
+        started = time.monotonic()
+        before = progress.model_copy()
+        outcome = update(con, ctx, run_id, scratch, progress)
+        if outcome is not None:
+            out[name] = outcome.result()
+            _log(name, run_id, outcome, started)
+        if progress != before:
+            write_progress(ctx.store, progress)
+    return out
+
+
+def _log(dataset: str, run_id: str, outcome: MergeOutcome, started: float) -> None:
+    log.info(
+        "dataset derived",
+        extra={
+            "dataset": dataset,
+            "run_id": run_id,
+            "rows": outcome.rows_written,
+            "replaced": outcome.rows_replaced,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
+
+
+def market_day(moment: datetime) -> str:
+    """The market's date at `moment` (bars of earlier days are final)."""
+    return moment.astimezone(ZoneInfo(MARKET_TZ)).date().isoformat()

@@ -1,0 +1,127 @@
+"""The pure SQL of the derived datasets: daily bars from candles or quotes, indicator rows.
+
+Every function returns SQL text over the relations it is given (tested on in-memory tables).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date
+
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.catalog.spec import PartitionGrain
+from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
+
+# The free Finnhub plan covers US exchanges: a quote belongs to its New York trading day.
+MARKET_TZ = "America/New_York"
+
+
+def parquet_sql(paths: Sequence[str], columns: Sequence[tuple[str, str]]) -> str:
+    """Rows of these Parquet files, or a typed empty relation when there are none."""
+    if paths:
+        return f"SELECT * FROM read_parquet({sql_list(list(paths))}, union_by_name = true)"
+    cols = ", ".join(f"CAST(NULL AS {typ}) AS {name}" for name, typ in columns)
+    return f"SELECT {cols} WHERE false"
+
+
+QUOTE_COLUMNS = (
+    ("symbol", "VARCHAR"),
+    ("ts", "TIMESTAMPTZ"),
+    ("price", "DOUBLE"),
+    ("open", "DOUBLE"),
+    ("high", "DOUBLE"),
+    ("low", "DOUBLE"),
+)
+CANDLE_COLUMNS = (
+    ("symbol", "VARCHAR"),
+    ("resolution", "VARCHAR"),
+    ("ts", "TIMESTAMPTZ"),
+    ("open", "DOUBLE"),
+    ("high", "DOUBLE"),
+    ("low", "DOUBLE"),
+    ("close", "DOUBLE"),
+    ("volume", "BIGINT"),
+)
+BAR_KEYS = (("symbol", "VARCHAR"), ("day", "DATE"), ("final", "BOOLEAN"))
+QUOTE_DAY = f"CAST(timezone({quote_literal(MARKET_TZ)}, ts) AS DATE)"
+CANDLE_DAY = "CAST(timezone('UTC', ts) AS DATE)"
+
+
+def bars_sql(quotes: str, candles: str, touched: str, *, today: str, now: str, run_id: str) -> str:
+    """Bars of the `touched` (symbol, day) pairs: the candle when there is one, else the quotes.
+
+    `quotes`, `candles` and `touched` are relations; `today` the market's date (bars of
+    earlier days are final), `now` the computation time.
+    """
+    return f"""WITH q AS (
+  SELECT symbol, {QUOTE_DAY} AS day, ts, price, open, high, low FROM ({quotes})
+), quote_bars AS (
+  SELECT q.symbol, q.day,
+    coalesce(arg_min(q.open, q.ts) FILTER (WHERE q.open > 0), arg_min(q.price, q.ts)) AS open,
+    greatest(max(q.price), max(q.high) FILTER (WHERE q.high > 0)) AS high,
+    least(min(q.price), min(q.low) FILTER (WHERE q.low > 0)) AS low,
+    arg_max(q.price, q.ts) AS close,
+    count(*) AS n_quotes
+  FROM q SEMI JOIN ({touched}) AS t ON q.symbol = t.symbol AND q.day = t.day
+  GROUP BY q.symbol, q.day
+), candle_bars AS (
+  SELECT symbol, {CANDLE_DAY} AS day, open, high, low, close, volume
+  FROM ({candles}) WHERE resolution = 'D'
+  QUALIFY row_number() OVER (PARTITION BY symbol, {CANDLE_DAY} ORDER BY ts DESC) = 1
+)
+SELECT t.symbol, t.day,
+  coalesce(c.open, q.open) AS open,
+  coalesce(c.high, q.high) AS high,
+  coalesce(c.low, q.low) AS low,
+  coalesce(c.close, q.close) AS close,
+  c.volume AS volume,
+  CASE WHEN c.close IS NOT NULL THEN 'candle' ELSE 'quotes' END AS source,
+  coalesce(q.n_quotes, 0) AS n_quotes,
+  t.day < DATE {quote_literal(today)} AS final,
+  CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at,
+  {quote_literal(run_id)} AS _clean_run
+FROM (SELECT DISTINCT symbol, day FROM ({touched})) AS t
+LEFT JOIN candle_bars AS c ON c.symbol = t.symbol AND c.day = t.day
+LEFT JOIN quote_bars AS q ON q.symbol = t.symbol AND q.day = t.day
+WHERE c.close IS NOT NULL OR q.close IS NOT NULL"""
+
+
+def frame_rows_sql(
+    dataset: str, frame: str, *, now: str, run_id: str, present: Collection[str] | None = None
+) -> str:
+    """Typed rows of a derived dataset from a registered frame (pandas NaN arrive as NULL):
+    its content columns (those in `present`, when given) and the derived lineage."""
+    values = [
+        f"CAST({quote_ident(c.name)} AS {c.type}) AS {quote_ident(c.name)}"
+        for c in catalog.get(dataset).columns
+        if not c.name.startswith("_") and (present is None or c.name in present)
+    ]
+    return (
+        f"SELECT {', '.join(values)}, CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at, "
+        f"{quote_literal(run_id)} AS _clean_run FROM {frame}"
+    )
+
+
+def indicator_rows_sql(frame: str, *, now: str, run_id: str) -> str:
+    """Typed `daily_indicators` rows from the indicator frame."""
+    return frame_rows_sql("daily_indicators", frame, now=now, run_id=run_id)
+
+
+def touched_sql(quotes: str, candles: str, provisional: str, *, today: str) -> str:
+    """(symbol, day) pairs to recompute: days of new quotes and candles, and provisional
+    bars of days that are now over."""
+    return (
+        f"SELECT DISTINCT symbol, {QUOTE_DAY} AS day FROM ({quotes})\n"
+        f"UNION SELECT DISTINCT symbol, {CANDLE_DAY} FROM ({candles}) WHERE resolution = 'D'\n"
+        f"UNION SELECT symbol, day FROM ({provisional}) "
+        f"WHERE NOT final AND day < DATE {quote_literal(today)}"
+    )
+
+
+def grain_partitions(days: Iterable[date], grain: PartitionGrain) -> list[str]:
+    """The `dt` values of the partitions that hold rows of these (UTC) days."""
+    starts = {
+        d if grain == "day" else d.replace(day=1) if grain == "month" else d.replace(month=1, day=1)
+        for d in days
+    }
+    return sorted(d.isoformat() for d in starts)

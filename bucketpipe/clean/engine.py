@@ -1,0 +1,393 @@
+"""Merging typed rows into a dataset: quarantine, dedup against committed data, write, commit.
+
+Every cleaned dataset, whatever produced its rows, goes through `merge_rows`: rows arrive in a
+DuckDB table, leave as new Parquet files under unique keys, and become visible in one
+snapshot commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
+from bucketpipe.config.errors import TerminalError
+from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
+from bucketpipe.lake.layout import clean_key, partition_of, quarantine_key
+from bucketpipe.lake.runs import DatasetResult
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, commit, read_current
+from bucketpipe.lake.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+# Clustered files get smaller row groups: their min/max statistics are what lets a query
+# for one symbol skip the rest.
+CLUSTERED_ROW_GROUP = 16384
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how rows are merged: the dataset, its key, its event time, its policy."""
+
+    dataset: str
+    primary_key: tuple[str, ...]
+    time_column: str
+    on_conflict: ConflictPolicy = "keep"
+    # Small datasets rewritten often (daily bars, indicators) use month or year partitions so a
+    # rewrite touches one file, not one per day.
+    partition_by: PartitionGrain = "day"
+    # Columns that do not take part in "is this row a change?" (lineage, flags).
+    volatile: tuple[str, ...] = LINEAGE_NAMES
+    # Compare with committed rows of every partition, not only the batch's: datasets whose
+    # partition is the landing day (generic files) repeat rows across days.
+    match_all_partitions: bool = False
+    # The order rows are written in (`DatasetSpec.cluster_by`); none: as they come.
+    cluster_by: tuple[str, ...] = ()
+    # Tie-breakers after `_fetched_at` when one batch repeats a key (e.g. the row position
+    # in its file, so the last row of a file wins under `latest`).
+    order_columns: tuple[str, ...] = ()
+
+
+@dataclass
+class MergeOutcome:
+    """What a merge did; `snapshot` is None when nothing changed."""
+
+    rows_in: int = 0
+    rows_written: int = 0
+    rows_duplicate: int = 0
+    rows_replaced: int = 0
+    rows_copied: int = 0
+    files_added: list[FileEntry] = field(default_factory=list)
+    files_removed: list[str] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+
+    def result(self) -> DatasetResult:
+        return DatasetResult(
+            rows_in=self.rows_in,
+            rows_written=self.rows_written,
+            rows_duplicate=self.rows_duplicate,
+            rows_replaced=self.rows_replaced,
+            files_added=len(self.files_added),
+            files_removed=len(self.files_removed),
+            snapshot_version=self.snapshot.version if self.snapshot else None,
+        )
+
+
+def partition_expr(time_column: str, grain: PartitionGrain = "day") -> str:
+    """SQL for the `dt` partition of a row: the UTC date of its event time (or the first day
+    of its month or year)."""
+    column = quote_ident(time_column)
+    if grain == "day":
+        return f"CAST({column} AS DATE)"
+    return f"CAST(date_trunc('{grain}', CAST({column} AS DATE)) AS DATE)"
+
+
+def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+    return int(row[0]) if row else 0
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    rows = con.execute(f"DESCRIBE {table}").fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def write_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    store: ObjectStore,
+    *,
+    dataset: str,
+    source_sql: str,
+    run_id: str,
+    day: date,
+    scratch: Path,
+) -> tuple[str | None, int]:
+    """Write rejected rows (they carry `_reject_reason`) to `quarantine/`; (key, rows)."""
+    rows = count(con, source_sql)
+    if rows == 0:
+        return None, 0
+    path = scratch / f"quarantine-{dataset}.parquet"
+    con.execute(f"COPY ({source_sql}) TO {quote_literal(str(path))} ({PARQUET_OPTIONS})")
+    key = quarantine_key(dataset, day, run_id)
+    store.upload(key, path, content_type="application/vnd.apache.parquet")
+    path.unlink(missing_ok=True)
+    return key, rows
+
+
+def merge_rows(
+    con: duckdb.DuckDBPyConnection,
+    store: ObjectStore,
+    target: Target,
+    *,
+    rows_table: str,
+    run_id: str,
+    scratch: Path,
+    replace_all: bool = False,
+    operation: str = "append",
+    now: datetime | None = None,
+    before_write: Callable[[int], None] | None = None,
+    details: dict[str, object] | None = None,
+) -> MergeOutcome:
+    """Merge the rows of `rows_table` into the dataset and commit a new snapshot.
+
+    `keep`: a row whose key is already committed is a duplicate and dropped. `latest`: a row
+    whose key is committed replaces it if it differs and was fetched no earlier; the files
+    holding replaced rows are rewritten (copy on write). With `replace_all` the committed files
+    are ignored and the new files become the whole dataset (a rebuild).
+
+    `before_write` is called with the number of distinct keys once the batch is
+    deduplicated into `_batch`: from then on `rows_table` is not read again, so whatever
+    it was built from can be measured and dropped, leaving the write the memory.
+    """
+    outcome = MergeOutcome(rows_in=count(con, f"SELECT * FROM {rows_table}"))
+    pk = ", ".join(quote_ident(k) for k in target.primary_key)
+    order = "DESC" if target.on_conflict == "latest" else "ASC"
+    # Ties end on the ingest run, so the same inputs always keep the same row (a rerun after
+    # a crash commits exactly what an uninterrupted run would have).
+    available = {c for c, _ in table_columns(con, rows_table)}
+    ordering = [c for c in ("_fetched_at", *target.order_columns, "_ingest_run") if c in available]
+    tiebreak = ", ".join(f"{quote_ident(c)} {order} NULLS LAST" for c in ordering) or "1"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {rows_table} "
+        f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {tiebreak}) = 1"
+    )
+    batch_rows = count(con, "SELECT * FROM _batch")
+    untimed = count(con, f"SELECT * FROM _batch WHERE {quote_ident(target.time_column)} IS NULL")
+    if untimed:
+        # Such rows have no partition and would silently vanish from the written files; the
+        # dataset's rules must quarantine them before they get here.
+        raise TerminalError(
+            f"{target.dataset}: {untimed} rows have no {target.time_column}; "
+            "they need a quarantine rule"
+        )
+    outcome.rows_duplicate = outcome.rows_in - batch_rows
+    if before_write is not None:
+        before_write(batch_rows)
+    columns = table_columns(con, "_batch")
+    current = None if replace_all else read_current(store, target.dataset)
+    partitions = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT CAST("
+            f"{partition_expr(target.time_column, target.partition_by)} AS VARCHAR) FROM _batch"
+        ).fetchall()
+    ]
+    if current is None:
+        existing: list[FileEntry] = []
+    elif target.match_all_partitions:
+        existing = list(current.files)
+    else:
+        existing = current.files_for(partitions=partitions)
+    output_sql = "SELECT * FROM _batch"
+    if existing:
+        output_sql = _against_committed(con, store, target, existing, columns, outcome)
+    new_rows = count(con, output_sql)
+    if new_rows == 0 and not outcome.files_removed and not replace_all:
+        log.info(
+            "nothing new",
+            extra={"dataset": target.dataset, "rows_in": outcome.rows_in, "run_id": run_id},
+        )
+        return outcome
+    version = (current.version if current else _current_version(store, target.dataset)) + 1
+    outcome.files_added = _write_files(
+        con, store, target, output_sql, run_id=run_id, version=version, scratch=scratch
+    )
+    # Rows copied unchanged out of rewritten files are not "written" by this run.
+    outcome.rows_written = new_rows - outcome.rows_copied
+    outcome.snapshot = commit(
+        store,
+        target.dataset,
+        run_id=run_id,
+        add=outcome.files_added,
+        remove=outcome.files_removed,
+        columns=[c for c in columns if not c[0].startswith("_reject")],
+        operation=operation,
+        replace_all=replace_all,
+        expected_parent=(current.version if current else None) if not replace_all else False,
+        details=details,
+        now=now,
+    )
+    return outcome
+
+
+def _current_version(store: ObjectStore, dataset: str) -> int:
+    snap = read_current(store, dataset)
+    return snap.version if snap else 0
+
+
+def content_hash(columns: Sequence[str], alias: str | None = None) -> str:
+    """SQL hashing a row's content columns (to tell a changed row from a repeated one).
+
+    MD5 of the row as JSON, not DuckDB's `hash()`: that one collides on similar values, and a
+    collision would make a changed row look unchanged and drop the update.
+    """
+    prefix = f"{alias}." if alias else ""
+    fields = ", ".join(f"{quote_ident(c)} := {prefix}{quote_ident(c)}" for c in columns)
+    return f"md5(CAST(to_json(struct_pack({fields})) AS VARCHAR))"
+
+
+def _against_committed(
+    con: duckdb.DuckDBPyConnection,
+    store: ObjectStore,
+    target: Target,
+    existing: Sequence[FileEntry],
+    columns: list[tuple[str, str]],
+    outcome: MergeOutcome,
+) -> str:
+    """Compare the batch with committed rows of the same partitions; SQL of rows to write."""
+    paths = {store.duckdb_path(f.key): f.key for f in existing}
+    key_cols = ", ".join(quote_ident(k) for k in target.primary_key)
+    using = f"USING ({key_cols})"
+    files = sql_list(list(paths))
+    content = [c for c, _ in columns if c not in target.volatile and c != "dt"]
+    if target.on_conflict == "keep":
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _old AS SELECT DISTINCT {key_cols} "
+            f"FROM read_parquet({files}, union_by_name = true)"
+        )
+        outcome.rows_duplicate += count(con, f"SELECT * FROM _batch SEMI JOIN _old {using}")
+        return f"SELECT * FROM _batch ANTI JOIN _old {using}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _old AS SELECT {key_cols}, _fetched_at AS _old_fetched, "
+        f"{content_hash(content)} AS _old_hash, filename AS _file "
+        f"FROM read_parquet({files}, union_by_name = true, filename = true)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _changed AS SELECT b.* FROM _batch AS b "
+        f"JOIN _old AS o {using} WHERE {content_hash(content, 'b')}"
+        " <> o._old_hash AND (o._old_fetched IS NULL OR b._fetched_at >= o._old_fetched)"
+    )
+    same = count(con, f"SELECT * FROM _batch SEMI JOIN _old {using}") - count(
+        con, "SELECT * FROM _changed"
+    )
+    outcome.rows_duplicate += same
+    outcome.rows_replaced = count(con, "SELECT * FROM _changed")
+    rewrite = [
+        str(r[0])
+        for r in con.execute(
+            f"SELECT DISTINCT _file FROM _old SEMI JOIN _changed {using}"
+        ).fetchall()
+    ]
+    new_sql = f"SELECT * FROM _batch ANTI JOIN _old {using}"
+    if not rewrite:
+        return new_sql
+    outcome.files_removed = [paths[p] for p in rewrite]
+    keep_cols = ", ".join(quote_ident(c) for c, _ in columns)
+    copied_sql = (
+        f"SELECT {keep_cols} FROM read_parquet({sql_list(rewrite)}, union_by_name = true) "
+        f"ANTI JOIN _changed {using}"
+    )
+    outcome.rows_copied = count(con, copied_sql)
+    return f"{new_sql} UNION ALL BY NAME SELECT * FROM _changed UNION ALL BY NAME {copied_sql}"
+
+
+def _write_files(
+    con: duckdb.DuckDBPyConnection,
+    store: ObjectStore,
+    target: Target,
+    output_sql: str,
+    *,
+    run_id: str,
+    version: int,
+    scratch: Path,
+) -> list[FileEntry]:
+    """Write rows as Parquet per `dt` partition, upload under unique keys, describe each."""
+    out_dir = scratch / f"out-{target.dataset}"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    dt = partition_expr(target.time_column, target.partition_by)
+    # RETURN_STATS describes every file written (rows, size, min/max per column), so no file is
+    # read back to fill its snapshot entry.
+    options = PARQUET_OPTIONS
+    order = ""
+    if target.cluster_by:
+        options = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {CLUSTERED_ROW_GROUP}"
+        order = " ORDER BY " + ", ".join(quote_ident(c) for c in target.cluster_by)
+    written = con.execute(
+        f"COPY (SELECT *, {dt} AS dt FROM ({output_sql}){order}) TO "
+        f"{quote_literal(str(out_dir))} "
+        f"({options}, PARTITION_BY (dt), WRITE_PARTITION_COLUMNS false, RETURN_STATS)"
+    ).fetchall()
+    entries: list[FileEntry] = []
+    stats = sorted((Path(str(row[0])), row) for row in written)
+    for index, (path, row) in enumerate(stats):
+        day = partition_of(path.relative_to(out_dir).as_posix())
+        rows = int(row[1])
+        if day is None or rows == 0:
+            continue
+        key = clean_key(target.dataset, day, f"{run_id}-v{version}-{index}")
+        low, high = column_bounds(row[4], target.time_column)
+        entry = FileEntry(
+            key=key,
+            rows=rows,
+            bytes=path.stat().st_size,
+            partition=day,
+            min_time=_as_time(low),
+            max_time=_as_time(high),
+            run_id=run_id,
+        )
+        store.upload(key, path, content_type="application/vnd.apache.parquet")
+        entries.append(entry)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return entries
+
+
+def column_bounds(statistics: object, column: str) -> tuple[str | None, str | None]:
+    """(min, max) of a column from COPY's RETURN_STATS `column_statistics` map (as text)."""
+    if not isinstance(statistics, dict):
+        return None, None
+    found = statistics.get(quote_ident(column), statistics.get(column))
+    if not isinstance(found, dict):
+        return None, None
+    return found.get("min"), found.get("max")
+
+
+def file_entry(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    key: str,
+    partition: str,
+    time_column: str | None,
+    run_id: str,
+) -> FileEntry:
+    """Describe a written Parquet file: rows, bytes and the range of its event time."""
+    if time_column:
+        col = quote_ident(time_column)
+        bounds = f"min({col})::VARCHAR, max({col})::VARCHAR"
+    else:
+        bounds = "NULL, NULL"
+    stats = con.execute(
+        f"SELECT count(*), {bounds} FROM read_parquet({quote_literal(str(path))}, "
+        "hive_partitioning = false)"
+    ).fetchone()
+    assert stats is not None
+    return FileEntry(
+        key=key,
+        rows=int(stats[0]),
+        bytes=path.stat().st_size,
+        partition=partition,
+        min_time=_as_time(stats[1]),
+        max_time=_as_time(stats[2]),
+        run_id=run_id,
+    )
+
+
+def _as_time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) == 10:
+        text += "T00:00:00+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        from datetime import UTC
+
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed

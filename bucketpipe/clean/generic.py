@@ -1,0 +1,201 @@
+"""Generic cleaning: files of unknown schema -> typed, deduplicated rows, quarantine, a report.
+
+The steps, all in DuckDB SQL over spillable temp tables (memory bounded by the DuckDB limit):
+load files as text (`loading`), choose column types (`inference`), send rows whose values do
+not fit to quarantine (or NULL them with a flag), test numeric outliers (`outliers`), fill
+missing values when configured, add lineage, and merge through `engine.merge_rows` like every
+other dataset. Schema drift across files and against the committed schema is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bucketpipe.clean import steps
+from bucketpipe.clean.config import DatasetRules
+from bucketpipe.clean.engine import Target, merge_rows, table_columns, write_quarantine
+from bucketpipe.clean.inference import canonical_type, choose_type, collect_stats
+from bucketpipe.clean.outliers import compute_fences
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
+from bucketpipe.lake.runs import DatasetResult
+from bucketpipe.lake.snapshots import read_current
+from bucketpipe.lake.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = "_g_accepted"
+# Lineage and flags: never content, never part of "is this row a change?".
+GENERIC_LINEAGE = (
+    *(name for name, _ in LOAD_LINEAGE),
+    "_clean_run",
+    "_cleaned_at",
+    "_row_hash",
+    "_completeness",
+    "_outlier_columns",
+    "_invalid_columns",
+    "_imputed_columns",
+)
+
+
+@dataclass
+class GenericOutcome:
+    """What cleaning one generic dataset did, for the manifest and the quality report."""
+
+    result: DatasetResult
+    types: dict[str, str] = field(default_factory=dict)
+    key: tuple[str, ...] = ()
+    invalid_kept: int = 0
+    steps: list[str] = field(default_factory=list)
+
+
+def content_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [c for c, _ in table_columns(con, table) if not c.startswith("_") and c != "dt"]
+
+
+def committed_types(store: ObjectStore, dataset: str) -> dict[str, str]:
+    snapshot = read_current(store, dataset)
+    if snapshot is None:
+        return {}
+    return {
+        name: canonical_type(typ)
+        for name, typ in snapshot.columns
+        if not name.startswith("_") and name != "dt"
+    }
+
+
+def clean_generic(
+    con: duckdb.DuckDBPyConnection,
+    store: ObjectStore,
+    dataset: str,
+    files: Sequence[FileRef],
+    *,
+    rules: DatasetRules,
+    run_id: str,
+    now: datetime,
+    scratch: Path,
+    replace_all: bool = False,
+    carry_sql: str | None = None,
+) -> GenericOutcome:
+    """Clean the files of one dataset and commit them (one snapshot version)."""
+    loader = Loader(
+        con,
+        store,
+        scratch,
+        null_tokens=rules.null_tokens,
+        pad_short_rows=rules.short_rows == "pad",
+    )
+    for ref in files:
+        loader.load(ref)
+    report = loader.report
+    committed = {} if replace_all else committed_types(store, dataset)
+    columns = content_columns(con, INPUT)
+    stats = collect_stats(con, INPUT, columns, rules)
+    keep_always = set(committed) | set(rules.key) | set(rules.types) | {rules.time_column}
+    dropped = {
+        c: round(stats[c].empty_share * 100, 1)
+        for c in columns
+        if c not in keep_always and stats[c].empty_share >= rules.missing.drop_columns_over
+    }
+    columns = [c for c in columns if c not in dropped]
+    choices = {
+        c: choose_type(stats[c], rules, committed=committed.get(c), pinned=rules.types.get(c))
+        for c in columns
+    }
+    missing = {c: t for c, t in committed.items() if c not in choices}
+    _check_names(rules, set(choices) | set(missing), dataset)
+    invalid = steps.check_rows(con, choices, rules, dataset)
+    typed = steps.typed_rows(con, choices, missing, rules)
+    types = {c: ch.type for c, ch in choices.items()}
+    fences = compute_fences(con, typed, types, rules.outliers)
+    plan = steps.apply_outliers(con, typed, fences, rules.outliers)
+    fills = steps.fill_exprs(typed, types, rules.missing)
+    imputed = steps.finish(con, typed, ACCEPTED, outliers=plan, fills=fills, run_id=run_id, now=now)
+    outliers = plan.report
+    rows_table = ACCEPTED
+    if carry_sql:
+        # Rows whose raw input is gone (retention) are kept as committed, not re-cleaned.
+        rows_table = "_g_merge"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {rows_table} AS SELECT * FROM {ACCEPTED} "
+            f"UNION ALL BY NAME {carry_sql}"
+        )
+    q_key, q_rows = write_quarantine(
+        con,
+        store,
+        dataset=dataset,
+        source_sql=steps.quarantine_sql(dataset, run_id),
+        run_id=run_id,
+        day=now.date(),
+        scratch=scratch,
+    )
+    key = rules.key or ("_row_hash",)
+    target = Target(
+        dataset,
+        key,
+        rules.time_column or "_fetched_at",
+        rules.on_conflict if rules.key else "keep",
+        volatile=GENERIC_LINEAGE,
+        match_all_partitions=True,
+        order_columns=("_source_file", "_source_row"),
+    )
+    outcome = merge_rows(
+        con,
+        store,
+        target,
+        rows_table=rows_table,
+        run_id=run_id,
+        scratch=scratch,
+        replace_all=replace_all,
+        operation="rebuild" if replace_all else "append",
+        now=now,
+    )
+    result = outcome.result()
+    result.rows_in = report.rows + report.rejected
+    result.rows_quarantined = q_rows
+    reasons = steps.reason_counts(con)
+    empty = {c for c, st in stats.items() if st.non_null == 0}
+    drift = steps.drift(report.file_columns, choices, committed, missing, empty)
+    extras: dict[str, Any] = {
+        "kind": "generic",
+        "files": len(files) - len(report.failed),
+        "files_failed": report.failed,
+        "quarantine_reasons": reasons,
+        "types": {c: ch.type for c, ch in choices.items()},
+        "columns_dropped": dropped,
+        "outliers": outliers,
+        "imputed": imputed,
+        "drift": drift,
+    }
+    for name, value in extras.items():
+        setattr(result, name, value)
+    if q_key:
+        result.message = f"{q_rows} rows quarantined ({q_key})"
+    if report.failed and not report.rows:
+        result.status = "failed"
+        result.message = f"no file could be read: {next(iter(report.failed.values()))}"
+    types = {c: ch.type for c, ch in choices.items()} | missing
+    return GenericOutcome(
+        result=result,
+        types=types,
+        key=rules.key,
+        invalid_kept=invalid if rules.on_invalid == "empty" else 0,
+        steps=steps.describe(result, choices, dropped, outliers, imputed, rules),
+    )
+
+
+def _check_names(rules: DatasetRules, columns: set[str], dataset: str) -> None:
+    wanted = [*rules.key, *([rules.time_column] if rules.time_column else [])]
+    unknown = [c for c in wanted if c not in columns]
+    if unknown:
+        raise ConfigError(
+            f"dataset {dataset}: configured column {unknown[0]!r} is not in the data "
+            f"(columns: {sorted(columns)[:20]})"
+        )

@@ -1,0 +1,404 @@
+"""Type inference for text columns: what share of values parses as each type, and the choice.
+
+A column becomes BOOLEAN, BIGINT, DOUBLE, DATE or TIMESTAMP(TZ) when at least `infer_share`
+of its non-empty values parse as that type (in that order of preference), else it stays
+VARCHAR. Parsing is strict (`0x1F`, `1e3` are not integers; `007` keeps a column text, like
+numbers of 16+ digits, which DOUBLE would round). The decimal mark is decided per file: a file
+whose numbers show a decimal comma (`12,5`) and never a decimal point is read with commas.
+Dates always accept ISO plus the one other format that parses the most values. A column
+already committed keeps its type (the contract readers rely on), widened BIGINT -> DOUBLE or
+DATE -> TIMESTAMP only when the dataset allows it; values that do not fit go to quarantine or
+become NULL with a flag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+
+from bucketpipe.clean.config import DatasetRules
+from bucketpipe.lake.duck import quote_ident, quote_literal
+
+INT_RE = r"[+-]?\d{1,18}"
+DEC_RE = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?"
+LONG_DIGITS_RE = r"[+-]?\d{16,}"
+LEADING_ZERO_RE = r"[+-]?0\d+"
+COMMA_EVIDENCE_RE = r"[+-]?\d+,(\d{1,2}|\d{4,})"
+DOT_EVIDENCE_RE = r"[+-]?\d*\.\d+"
+DOT_GROUPS_RE = r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?"
+COMMA_GROUPS_RE = r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?|[+-]?\d+(,\d+)?"
+ISO_DATE_RE = r"\d{4}-\d{1,2}-\d{1,2}"
+ISO_TS_RE = (
+    r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?)?"
+)
+TZ_RE = r".*\d(Z|[+-]\d{2}:?\d{2})"
+DATE_LIKE_RE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}([ T].{1,20})?"
+NUMBER_NOISE = "[\\s\u00a0\u202f$€£¥%]"
+
+# Types a committed column may grow into without breaking readers (old files still read).
+WIDENINGS = {
+    ("BIGINT", "DOUBLE"),
+    ("DATE", "TIMESTAMP"),
+    ("DATE", "TIMESTAMPTZ"),
+    ("TIMESTAMP", "TIMESTAMPTZ"),
+}
+
+
+def canonical_type(duckdb_type: str) -> str:
+    """A DuckDB type name as one of the types generic cleaning produces."""
+    t = duckdb_type.upper()
+    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "HUGEINT"):
+        return "BIGINT"
+    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
+        return "DOUBLE"
+    if t == "TIMESTAMP WITH TIME ZONE":
+        return "TIMESTAMPTZ"
+    if t in ("BOOLEAN", "DATE", "TIMESTAMP", "TIMESTAMPTZ"):
+        return t
+    return "VARCHAR"
+
+
+def number_text(column: str, decimal: str) -> str:
+    """SQL cleaning a number's text: spaces, currency and `%` removed, thousands groups joined,
+    a decimal comma turned into a point."""
+    stripped = f"regexp_replace({column}, {quote_literal(NUMBER_NOISE)}, '', 'g')"
+    if decimal == ",":
+        return (
+            f"CASE WHEN regexp_full_match({stripped}, {quote_literal(COMMA_GROUPS_RE)}) "
+            f"THEN replace(replace({stripped}, '.', ''), ',', '.') ELSE {stripped} END"
+        )
+    return (
+        f"CASE WHEN regexp_full_match({stripped}, {quote_literal(DOT_GROUPS_RE)}) "
+        f"THEN replace({stripped}, ',', '') ELSE {stripped} END"
+    )
+
+
+def _match(expr: str, regex: str) -> str:
+    return f"regexp_full_match({expr}, {quote_literal(regex)})"
+
+
+def _formats(fmt: str) -> str:
+    return "[" + ", ".join(quote_literal(f) for f in (fmt, f"{fmt} %H:%M", f"{fmt} %H:%M:%S")) + "]"
+
+
+@dataclass(frozen=True)
+class Decimal:
+    """The decimal mark of each row: one mark, or a comma for rows of the listed files."""
+
+    mark: str = "."
+    comma_files: tuple[str, ...] = ()
+
+    def text(self, col: str) -> str:
+        if self.mark == "," or not self.comma_files:
+            return number_text(col, self.mark)
+        files = ", ".join(quote_literal(f) for f in self.comma_files)
+        return (
+            f"CASE WHEN _source_file IN ({files}) THEN {number_text(col, ',')} "
+            f"ELSE {number_text(col, '.')} END"
+        )
+
+
+@dataclass(frozen=True)
+class Parser:
+    """How a column's text becomes its type: the type plus a date format or decimal mark."""
+
+    type: str
+    date_format: str | None = None
+    decimal: Decimal = Decimal()
+
+    def sql(self, column: str, rules: DatasetRules) -> str:
+        """SQL turning the text column into the typed value (NULL when it does not parse)."""
+        col = quote_ident(column)
+        if self.type == "VARCHAR":
+            return col
+        if self.type in ("BIGINT", "DOUBLE"):
+            text = self.decimal.text(col)
+            regex = INT_RE if self.type == "BIGINT" else DEC_RE
+            return f"CASE WHEN {_match(text, regex)} THEN TRY_CAST({text} AS {self.type}) END"
+        if self.type == "BOOLEAN":
+            true = ", ".join(quote_literal(t) for t in rules.true_tokens)
+            false = ", ".join(quote_literal(t) for t in rules.false_tokens)
+            return (
+                f"CASE WHEN lower({col}) IN ({true}) THEN true "
+                f"WHEN lower({col}) IN ({false}) THEN false END"
+            )
+        if self.type == "DATE":
+            iso = f"CASE WHEN {_match(col, ISO_DATE_RE)} THEN TRY_CAST({col} AS DATE) END"
+            if self.date_format:
+                fmt = f"CAST(try_strptime({col}, {quote_literal(self.date_format)}) AS DATE)"
+                return f"coalesce({iso}, {fmt})"
+            return iso
+        iso = f"CASE WHEN {_match(col, ISO_TS_RE)} THEN TRY_CAST({col} AS {self.type}) END"
+        if self.date_format:
+            parsed = f"try_strptime({col}, {_formats(self.date_format)})"
+            typed = parsed if self.type == "TIMESTAMP" else f"CAST({parsed} AS TIMESTAMPTZ)"
+            return f"coalesce({iso}, {typed})"
+        return iso
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """Counts of a column's non-empty values that parse as each candidate."""
+
+    name: str
+    rows: int
+    non_null: int
+    boolean: int = 0
+    integer: int = 0
+    decimal: int = 0
+    leading_zero: int = 0
+    long_digits: int = 0
+    date_iso: int = 0
+    ts_iso: int = 0
+    tz: int = 0
+    date_formats: dict[str, int] = field(default_factory=dict)
+    ts_formats: dict[str, int] = field(default_factory=dict)
+    decimal_mark: Decimal = Decimal()
+
+    @property
+    def empty_share(self) -> float:
+        return 1.0 - self.non_null / self.rows if self.rows else 1.0
+
+
+def comma_files_sql(table: str, columns: Sequence[str]) -> str:
+    """Files whose values show a decimal comma somewhere and a decimal point nowhere."""
+    comma = " OR ".join(_match(quote_ident(c), COMMA_EVIDENCE_RE) for c in columns)
+    dot = " OR ".join(_match(quote_ident(c), DOT_EVIDENCE_RE) for c in columns)
+    return (
+        f"SELECT _source_file FROM {table} GROUP BY _source_file "
+        f"HAVING count(*) FILTER (WHERE {comma}) > 0 AND count(*) FILTER (WHERE {dot}) = 0 "
+        "ORDER BY 1"
+    )
+
+
+def decimal_marks(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rules: DatasetRules
+) -> Decimal:
+    if rules.decimal != "auto":
+        return Decimal(rules.decimal)
+    if not columns:
+        return Decimal()
+    files = tuple(str(r[0]) for r in con.execute(comma_files_sql(table, columns)).fetchall())
+    return Decimal(".", files)
+
+
+def format_regex(fmt: str) -> str:
+    """A regex that every text `try_strptime(text, fmt)` accepts matches (a cheap gate)."""
+    parts = {
+        "%d": r"\d{1,2}",
+        "%m": r"\d{1,2}",
+        "%Y": r"\d{4}",
+        "%y": r"\d{2}",
+        "%H": r"\d{1,2}",
+        "%M": r"\d{2}",
+        "%S": r"\d{2}",
+    }
+    out, i = [], 0
+    while i < len(fmt):
+        token = fmt[i : i + 2]
+        if token in parts:
+            out.append(parts[token])
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
+
+
+def _when(condition: str, value: str) -> str:
+    """`value` computed only where `condition` holds (DuckDB evaluates CASE lazily)."""
+    return f"CASE WHEN {condition} THEN {value} END"
+
+
+def stats_sql(
+    table: str, columns: Sequence[str], rules: DatasetRules, decimal: Decimal = Decimal()
+) -> tuple[str, list[str]]:
+    """One aggregate query counting the cheap candidates of every column; (sql, field names).
+
+    Each column's cleaned number text is computed once (in the inner projection), and the
+    costly casts run only behind a regex that already matched.
+    """
+    fields: list[str] = ["count(*)"]
+    names: list[str] = ["rows"]
+    inner: list[str] = []
+    true_false = ", ".join(quote_literal(t) for t in (*rules.true_tokens, *rules.false_tokens))
+    for index, column in enumerate(columns):
+        c = quote_ident(column)
+        n = f"_n{index}"
+        inner += [f"{c}", f"{decimal.text(c)} AS {n}"]
+        iso_date = _when(_match(c, ISO_DATE_RE), f"TRY_CAST({c} AS DATE)")
+        iso_ts = _when(_match(c, ISO_TS_RE), f"TRY_CAST({c} AS TIMESTAMP)")
+        checks = {
+            "non_null": f"{c} IS NOT NULL",
+            "boolean": f"lower({c}) IN ({true_false})",
+            "integer": _match(n, INT_RE),
+            "decimal": _match(n, DEC_RE),
+            "leading_zero": _match(c, LEADING_ZERO_RE),
+            "long_digits": _match(n, LONG_DIGITS_RE),
+            "date_iso": f"{iso_date} IS NOT NULL",
+            "ts_iso": f"{iso_ts} IS NOT NULL",
+            "tz": _match(c, TZ_RE),
+            "date_like": _match(c, DATE_LIKE_RE),
+        }
+        for key, condition in checks.items():
+            fields.append(f"count(*) FILTER (WHERE {condition})")
+            names.append(f"{column}\x00{key}")
+    relation = f"(SELECT {', '.join(inner)} FROM {table})" if inner else table
+    return f"SELECT {', '.join(fields)} FROM {relation}", names
+
+
+def formats_sql(table: str, columns: Sequence[str], rules: DatasetRules) -> tuple[str, list[str]]:
+    """Counts per date format, for the columns that hold date-like text at all.
+
+    `try_strptime` is costly, so it runs only on values the format's regex matches.
+    """
+    fields: list[str] = []
+    names: list[str] = []
+    for column in columns:
+        c = quote_ident(column)
+        for index, fmt in enumerate(rules.date_formats):
+            day = format_regex(fmt)
+            date = _when(_match(c, day), f"try_strptime({c}, {quote_literal(fmt)})")
+            stamp_like = _match(c, f"{day}( \\d{{1,2}}:\\d{{2}}(:\\d{{2}})?)?")
+            stamp = _when(stamp_like, f"try_strptime({c}, {_formats(fmt)})")
+            fields += [f"count({date})", f"count({stamp})"]
+            names += [f"{column}\x00date_fmt_{index}", f"{column}\x00ts_fmt_{index}"]
+    return f"SELECT {', '.join(fields)} FROM {table}", names
+
+
+def collect_stats(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rules: DatasetRules
+) -> dict[str, ColumnStats]:
+    """Run the counting queries (after deciding the decimal marks); counts per column."""
+    if not columns:
+        return {}
+    decimal = decimal_marks(con, table, columns, rules)
+    values: dict[str, int] = {}
+    for batch in _batches(columns):
+        values.update(_counts(con, *stats_sql(table, batch, rules, decimal)))
+    # Formats are counted only where ISO alone does not already decide the column.
+    dated = [
+        c
+        for c in columns
+        if values[f"{c}\x00date_like"] > 0
+        and max(values[f"{c}\x00date_iso"], values[f"{c}\x00ts_iso"])
+        < rules.infer_share * values[f"{c}\x00non_null"]
+    ]
+    if dated and rules.date_formats:
+        for batch in _batches(dated):
+            values.update(_counts(con, *formats_sql(table, batch, rules)))
+    rows = values["rows"]
+    by_column: dict[str, dict[str, int]] = {}
+    for name, value in values.items():
+        column, _, key = name.partition("\x00")
+        by_column.setdefault(column, {})[key] = value
+    out = {}
+    for column in columns:
+        counts = by_column[column]
+        counts.pop("date_like")
+        formats = list(enumerate(rules.date_formats))
+        date_formats = {fmt: counts.pop(f"date_fmt_{i}", 0) for i, fmt in formats}
+        ts_formats = {fmt: counts.pop(f"ts_fmt_{i}", 0) for i, fmt in formats}
+        out[column] = ColumnStats(
+            name=column,
+            rows=rows,
+            date_formats=date_formats,
+            ts_formats=ts_formats,
+            decimal_mark=decimal,
+            **counts,
+        )
+    return out
+
+
+# Columns counted per query: DuckDB plans one query with thousands of aggregates in time that
+# grows much faster than their number (a file with 2,000 columns would stall clean for hours).
+STATS_BATCH = 50
+
+
+def _batches(columns: Sequence[str]) -> list[Sequence[str]]:
+    return [columns[i : i + STATS_BATCH] for i in range(0, len(columns), STATS_BATCH)]
+
+
+def _counts(con: duckdb.DuckDBPyConnection, sql: str, names: list[str]) -> dict[str, int]:
+    row = con.execute(sql).fetchone()
+    assert row is not None
+    return dict(zip(names, (int(v or 0) for v in row), strict=True))
+
+
+def _best_format(counts: Mapping[str, int]) -> tuple[str | None, int]:
+    """The format parsing the most values (the first listed wins a tie)."""
+    best: tuple[str | None, int] = (None, 0)
+    for fmt, n in counts.items():
+        if n > best[1]:
+            best = (fmt, n)
+    return best
+
+
+def parser_for(type_name: str, stats: ColumnStats) -> Parser:
+    """The best way to parse this batch's values as `type_name`."""
+    if type_name in ("BIGINT", "DOUBLE"):
+        return Parser(type_name, decimal=stats.decimal_mark)
+    if type_name in ("DATE", "TIMESTAMP", "TIMESTAMPTZ"):
+        fmt, _ = _best_format(stats.date_formats if type_name == "DATE" else stats.ts_formats)
+        return Parser(type_name, date_format=fmt)
+    return Parser(type_name)
+
+
+def infer_type(stats: ColumnStats, rules: DatasetRules) -> str:
+    """The type this batch's values support on their own."""
+    n = stats.non_null
+    if n == 0:
+        return "VARCHAR"
+    need = rules.infer_share * n
+    if stats.boolean >= need:
+        return "BOOLEAN"
+    numeric_ok = stats.leading_zero == 0 and stats.long_digits == 0
+    if numeric_ok and stats.integer >= need and stats.integer == stats.decimal:
+        return "BIGINT"
+    if numeric_ok and stats.decimal >= need:
+        return "DOUBLE"
+    # ISO and the best other format are accepted together (they never match the same text).
+    if stats.date_iso + _best_format(stats.date_formats)[1] >= need:
+        return "DATE"
+    if stats.ts_iso + _best_format(stats.ts_formats)[1] >= need:
+        return "TIMESTAMPTZ" if stats.tz > 0 else "TIMESTAMP"
+    return "VARCHAR"
+
+
+@dataclass(frozen=True)
+class TypeChoice:
+    """The type a column is written with, and why."""
+
+    column: str
+    parser: Parser
+    inferred: str
+    committed: str | None = None
+    pinned: str | None = None
+    action: str = "inferred"  # inferred | pinned | kept | widened
+
+    @property
+    def type(self) -> str:
+        return self.parser.type
+
+
+def choose_type(
+    stats: ColumnStats, rules: DatasetRules, *, committed: str | None, pinned: str | None
+) -> TypeChoice:
+    """The column's type: pinned > committed (widened if allowed) > inferred."""
+    inferred = infer_type(stats, rules)
+    if pinned:
+        return TypeChoice(
+            stats.name, parser_for(pinned, stats), inferred, committed, pinned, "pinned"
+        )
+    if committed:
+        if inferred != committed and rules.widen and (committed, inferred) in WIDENINGS:
+            return TypeChoice(
+                stats.name, parser_for(inferred, stats), inferred, committed, None, "widened"
+            )
+        return TypeChoice(
+            stats.name, parser_for(committed, stats), inferred, committed, None, "kept"
+        )
+    return TypeChoice(stats.name, parser_for(inferred, stats), inferred, None, None, "inferred")

@@ -1,0 +1,106 @@
+"""The `market_overview` dataset: the market page's answer kept in one small file by clean.
+
+Computing the overview (each symbol's newest quote, its sparkline, name and volume) reads a
+window of quotes, the profiles and the bars; the page is the dashboard's default and is
+loaded by every visitor. Clean computes it once, after the datasets it depends on changed,
+with the same query the page would run, and commits it with the versions it was computed
+from; a reader uses it only while those versions are current (`reader.is_current`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import duckdb
+
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.catalog.spec import DatasetSpec
+from bucketpipe.clean.derived import target_of
+from bucketpipe.clean.derived_sql import frame_rows_sql
+from bucketpipe.clean.engine import merge_rows
+from bucketpipe.context import Context
+from bucketpipe.lake.runs import DatasetResult
+from bucketpipe.lake.snapshots import read_current
+from bucketpipe.serve.reader import create_views, drop_views
+
+log = logging.getLogger(__name__)
+
+# Declared in `bucketpipe.catalog.datasets.bars`; the market page reads it (`queries.market`).
+OVERVIEW = "market_overview"
+
+
+def spec() -> DatasetSpec:
+    return catalog.get(OVERVIEW)
+
+
+def update_overview(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    run_id: str,
+    results: dict[str, DatasetResult],
+    scratch: Any,
+) -> dict[str, DatasetResult]:
+    """The clean hook: recompute the overview when the rows of any of its inputs changed.
+
+    Compared with the versions the committed overview records, not with this run's results,
+    so a run that failed before this step is caught up by the next one.
+    """
+    # The page's own query; imported here because the dataset package imports this module.
+    from bucketpipe.serve.queries.market import compute_latest_quotes
+
+    store = ctx.store
+    sources = {name: read_current(store, name) for name in spec().derived_from}
+    versions = {name: snap.content_version if snap else None for name, snap in sources.items()}
+    current = read_current(store, OVERVIEW)
+    if sources["quotes"] is None or (
+        current is not None and current.details.get("inputs") == versions
+    ):
+        return {}
+    started = time.monotonic()
+    for name, snap in sources.items():
+        if snap is not None:
+            create_views(con, store, name, snap)
+    try:
+        latest = compute_latest_quotes(con)
+    finally:
+        for name in sources:
+            drop_views(con, name)
+    if latest.empty:
+        return {}
+    con.register("_overview_frame", latest)
+    try:
+        # Without profiles (or bars) the page has no name (or volume) column: nor has the file.
+        rows = frame_rows_sql(
+            OVERVIEW,
+            "_overview_frame",
+            now=ctx.now().isoformat(),
+            run_id=run_id,
+            present=set(latest.columns),
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _overview_new AS {rows}")
+    finally:
+        con.unregister("_overview_frame")
+    outcome = merge_rows(
+        con,
+        store,
+        target_of(spec()),
+        rows_table="_overview_new",
+        run_id=run_id,
+        scratch=scratch,
+        replace_all=True,
+        operation="derive",
+        now=ctx.now(),
+        details={"inputs": versions},
+    )
+    log.info(
+        "dataset derived",
+        extra={
+            "dataset": OVERVIEW,
+            "run_id": run_id,
+            "rows": outcome.rows_written,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
+    return {OVERVIEW: outcome.result()}

@@ -1,0 +1,363 @@
+"""The SQL steps of generic cleaning, each over DuckDB temp tables (see `generic`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from bucketpipe.clean.config import DatasetRules, MissingRules, OutlierRules
+from bucketpipe.clean.engine import count
+from bucketpipe.clean.inference import WIDENINGS, TypeChoice
+from bucketpipe.clean.outliers import Fences
+from bucketpipe.formats.loading import INPUT, REJECTS
+from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.runs import DatasetResult
+
+CHECKED = "_g_checked"
+TYPED = "_g_typed"
+OUTLIER_REJECTS = "_g_outlier_rejects"
+ROW_LINEAGE = "_source_file, _source_row, _ingest_run, _fetched_at, _source_modified"
+
+
+def _list_sql(items: Mapping[str, str]) -> str:
+    """`name1,name2` of the names whose condition holds, NULL when none does."""
+    if not items:
+        return "CAST(NULL AS VARCHAR)"
+    parts = ", ".join(
+        f"CASE WHEN {cond} THEN {quote_literal(name)} END" for name, cond in items.items()
+    )
+    return f"NULLIF(concat_ws(',', {parts}), '')"
+
+
+def typed_name(column: str) -> str:
+    """The column holding a column's parsed value in `_g_checked` (never a content name)."""
+    return f"__t_{column}"
+
+
+def reject_reason_sql(choices: Mapping[str, TypeChoice], rules: DatasetRules) -> str:
+    """The first reason a checked row cannot be accepted, or NULL (keys and time never nulled)."""
+    cases = []
+    if choices:
+        all_null = " AND ".join(f"{quote_ident(c)} IS NULL" for c in choices)
+        cases.append(f"WHEN {all_null} THEN 'empty row'")
+    strict = {*rules.key, *([rules.time_column] if rules.time_column else [])}
+    for name in sorted(strict):
+        cases.append(
+            f"WHEN {quote_ident(name)} IS NULL THEN {quote_literal(f'missing value in {name}')}"
+        )
+    for name, choice in choices.items():
+        if choice.type == "VARCHAR" or (rules.on_invalid == "empty" and name not in strict):
+            continue
+        reason = f"invalid {choice.type} in {name}"
+        cases.append(
+            f"WHEN {quote_ident(name)} IS NOT NULL AND {quote_ident(typed_name(name))} IS NULL "
+            f"THEN {quote_literal(reason)}"
+        )
+    return "CASE " + " ".join(cases) + " END" if cases else "CAST(NULL AS VARCHAR)"
+
+
+def row_hash_sql(columns: list[str]) -> str:
+    """A hash of a row's non-empty text values by column name: the same whatever the column
+    order, and unchanged when a column is added that the row leaves empty."""
+    if not columns:
+        return "md5_number_lower('')"
+    pairs = ", ".join(f"{quote_literal(c + '=')} || {quote_ident(c)}" for c in sorted(columns))
+    # MD5's low 64 bits: DuckDB's hash() collides on similar strings (1 in 100 here).
+    return f"md5_number_lower(concat_ws(chr(31), {pairs}))"
+
+
+def check_rows(
+    con: duckdb.DuckDBPyConnection,
+    choices: Mapping[str, TypeChoice],
+    rules: DatasetRules,
+    dataset: str,
+) -> int:
+    """`_g_checked`: the text rows, each value parsed once (`__t_<column>`), plus the reject
+    reason, the columns that did not parse and the row hash.
+
+    Returns the number of rows with at least one value that did not parse.
+    """
+    typed = {n: ch for n, ch in choices.items() if ch.type != "VARCHAR"}
+    parsed = ", ".join(
+        f"{ch.parser.sql(n, rules)} AS {quote_ident(typed_name(n))}" for n, ch in typed.items()
+    )
+    inner = f"SELECT *, {parsed} FROM {INPUT}" if parsed else f"SELECT * FROM {INPUT}"
+    invalid = {
+        n: f"{quote_ident(n)} IS NOT NULL AND {quote_ident(typed_name(n))} IS NULL" for n in typed
+    }
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS SELECT *, "
+        f"{reject_reason_sql(choices, rules)} AS _reject_reason, "
+        f"{_list_sql(invalid)} AS _invalid_columns, "
+        f"{row_hash_sql(list(choices))} AS _row_hash FROM ({inner})"
+    )
+    return count(con, f"SELECT * FROM {CHECKED} WHERE _invalid_columns IS NOT NULL")
+
+
+def typed_rows(
+    con: duckdb.DuckDBPyConnection,
+    choices: Mapping[str, TypeChoice],
+    missing: Mapping[str, str],
+    rules: DatasetRules,
+) -> str:
+    """`_g_typed`: accepted rows with typed values, committed columns this batch lacks as NULL,
+    and `_completeness` (share of non-empty content values)."""
+    values = [
+        f"{quote_ident(typed_name(n) if ch.type != 'VARCHAR' else n)} AS {quote_ident(n)}"
+        for n, ch in choices.items()
+    ]
+    values += [f"CAST(NULL AS {typ}) AS {quote_ident(name)}" for name, typ in missing.items()]
+    width = len(choices) + len(missing)
+    filled = " + ".join(f"CAST({quote_ident(c)} IS NOT NULL AS INTEGER)" for c in choices) or "0"
+    completeness = f"round(({filled}) / {max(width, 1)}.0, 4)" if width else "1.0"
+    flags = "_invalid_columns" if rules.on_invalid == "empty" else "CAST(NULL AS VARCHAR)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {TYPED} AS SELECT {', '.join([*values, ROW_LINEAGE])}, "
+        f"_row_hash, {flags} AS _invalid_columns, {completeness} AS _completeness "
+        f"FROM {CHECKED} WHERE _reject_reason IS NULL"
+    )
+    return TYPED
+
+
+def _clip_sql(column: str, fence: Fences, rules: OutlierRules) -> str:
+    col = quote_ident(column)
+    low, high = fence.low, fence.high
+    if low is None and fence.z_scale:
+        low = fence.median - rules.z_threshold * fence.z_scale
+        high = fence.median + rules.z_threshold * fence.z_scale
+    if low is None or high is None:
+        return col
+    return (
+        f"CASE WHEN {col} < {low!r} THEN {low!r} WHEN {col} > {high!r} THEN {high!r} ELSE {col} END"
+    )
+
+
+@dataclass
+class OutlierPlan:
+    """What to do with the outliers of the typed rows, as SQL for the final select."""
+
+    report: dict[str, dict[str, Any]] = field(default_factory=dict)
+    replace: dict[str, str] = field(default_factory=dict)
+    flag: str = "CAST(NULL AS VARCHAR)"
+    drop: str | None = None
+
+
+def apply_outliers(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    fences: list[Fences],
+    rules: OutlierRules,
+) -> OutlierPlan:
+    """Count outliers per column and decide their fate: flagged always (`_outlier_columns`),
+    then clipped, emptied or dropped as configured. Dropped rows are copied to
+    `_g_outlier_rejects` (quarantine) here; the rest happens in `finish`."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {OUTLIER_REJECTS} AS SELECT *, "
+        "CAST(NULL AS VARCHAR) AS _reject_reason, CAST(NULL AS VARCHAR) AS _outlier_columns "
+        f"FROM {table} WHERE false"
+    )
+    conditions = {f.column: cond for f in fences if (cond := f.condition(rules))}
+    plan = OutlierPlan()
+    if not conditions:
+        return plan
+    counts_sql = ", ".join(f"count(*) FILTER (WHERE {c})" for c in conditions.values())
+    row = con.execute(f"SELECT count(*), {counts_sql} FROM {table}").fetchone()
+    assert row is not None
+    total = int(row[0])
+    found = dict(zip(conditions, (int(v) for v in row[1:]), strict=True))
+    by_name = {f.column: f for f in fences}
+    drop = {}
+    for column, n in found.items():
+        if n == 0:
+            continue
+        action = rules.action
+        if action == "auto":
+            action = "drop" if n <= rules.rare_share * total else "clip"
+        fence = by_name[column]
+        plan.report[column] = {
+            "count": n,
+            "action": action,
+            "low": fence.low,
+            "high": fence.high,
+            "median": fence.median,
+        }
+        if action == "clip":
+            plan.replace[column] = _clip_sql(column, fence, rules)
+        elif action == "empty":
+            plan.replace[column] = (
+                f"CASE WHEN {conditions[column]} THEN NULL ELSE {quote_ident(column)} END"
+            )
+        elif action == "drop":
+            drop[column] = conditions[column]
+    plan.flag = _list_sql({c: conditions[c] for c in plan.report})
+    if drop:
+        dropped = _list_sql(drop)
+        con.execute(
+            f"INSERT INTO {OUTLIER_REJECTS} BY NAME SELECT *, {plan.flag} AS _outlier_columns, "
+            f"'outlier in ' || {dropped} AS _reject_reason FROM {table} "
+            f"WHERE {dropped} IS NOT NULL"
+        )
+        plan.drop = f"{dropped} IS NOT NULL"
+    return plan
+
+
+def fill_exprs(table: str, types: Mapping[str, str], rules: MissingRules) -> dict[str, str]:
+    """SQL filling each configured column's empty values (forward/back fill within groups,
+    median/mean/zero for numbers, a fixed text)."""
+    exprs: dict[str, str] = {}
+    for column in rules.ffill_columns:
+        if column in types and rules.ffill_by:
+            group = ", ".join(quote_ident(c) for c in rules.ffill_by)
+            order = quote_ident(rules.ffill_order) if rules.ffill_order else "_source_row"
+            window = f"PARTITION BY {group} ORDER BY {order}, _source_file, _source_row"
+            col = quote_ident(column)
+            exprs[column] = (
+                f"coalesce({col}, last_value({col} IGNORE NULLS) OVER ({window} ROWS BETWEEN "
+                f"UNBOUNDED PRECEDING AND CURRENT ROW), first_value({col} IGNORE NULLS) OVER "
+                f"({window} ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING))"
+            )
+    for column, typ in types.items():
+        if column in exprs:
+            continue
+        col = quote_ident(column)
+        if typ in ("BIGINT", "DOUBLE") and rules.numeric != "none":
+            stat = {"median": "median", "mean": "avg"}.get(rules.numeric)
+            value = f"(SELECT {stat}({col}) FROM {table})" if stat else "0"
+            exprs[column] = f"coalesce({col}, CAST({value} AS {typ}))"
+        elif typ == "VARCHAR" and rules.text is not None:
+            exprs[column] = f"coalesce({col}, {quote_literal(rules.text)})"
+    return exprs
+
+
+def finish(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    out: str,
+    *,
+    outliers: OutlierPlan,
+    fills: Mapping[str, str],
+    run_id: str,
+    now: datetime,
+) -> dict[str, int]:
+    """The rows as committed, in one pass: outliers handled, empty values filled (listed in
+    `_imputed_columns`), the clean run and time added. Returns filled values per column."""
+    inner_replace = ", ".join(f"{e} AS {quote_ident(c)}" for c, e in outliers.replace.items())
+    inner = (
+        f"SELECT * {f'REPLACE ({inner_replace})' if inner_replace else ''}, "
+        f"{outliers.flag} AS _outlier_columns FROM {table}"
+        + (f" WHERE NOT ({outliers.drop})" if outliers.drop else "")
+    )
+    imputed = _list_sql(
+        {c: f"{quote_ident(c)} IS NULL AND ({e}) IS NOT NULL" for c, e in fills.items()}
+    )
+    outer_replace = ", ".join(f"{e} AS {quote_ident(c)}" for c, e in fills.items())
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * "
+        f"{f'REPLACE ({outer_replace})' if outer_replace else ''}, "
+        f"{imputed} AS _imputed_columns, {quote_literal(run_id)} AS _clean_run, "
+        f"CAST({quote_literal(now.isoformat())} AS TIMESTAMPTZ) AS _cleaned_at FROM ({inner})"
+    )
+    if not fills:
+        return {}
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE list_contains(string_split(_imputed_columns, ','), "
+        f"{quote_literal(c)}))"
+        for c in fills
+    )
+    row = con.execute(f"SELECT {counts} FROM {out}").fetchone()
+    assert row is not None
+    return {c: int(n) for c, n in zip(fills, row, strict=True) if n}
+
+
+def quarantine_sql(dataset: str, run_id: str) -> str:
+    """Every rejected row of the run: values as text, the reason, where it came from."""
+    tag = f"{quote_literal(dataset)} AS _dataset, {quote_literal(run_id)} AS _clean_run"
+    text_columns = (
+        "COLUMNS(c -> NOT starts_with(c, '__t_') AND c NOT IN ('_invalid_columns', '_row_hash'))"
+    )
+    text_rows = f"SELECT {text_columns}, {tag} FROM {CHECKED} WHERE _reject_reason IS NOT NULL"
+    parse_rows = f"SELECT *, {tag} FROM {REJECTS}"
+    outlier_rows = (
+        f"SELECT * EXCLUDE (_row_hash, _completeness, _invalid_columns), {tag} "
+        f"FROM {OUTLIER_REJECTS}"
+    )
+    return f"{text_rows} UNION ALL BY NAME {parse_rows} UNION ALL BY NAME {outlier_rows}"
+
+
+def reason_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.execute(
+        f"SELECT _reject_reason, count(*) FROM ({quarantine_sql('x', 'x')}) "
+        "GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall()
+    return {str(reason): int(n) for reason, n in rows}
+
+
+def drift(
+    file_columns: Mapping[str, list[str]],
+    choices: Mapping[str, TypeChoice],
+    committed: Mapping[str, str],
+    missing: Mapping[str, str],
+    empty: set[str],
+) -> dict[str, Any]:
+    """New, missing and retyped columns against the committed schema, and per-file gaps.
+
+    A column is retyped when this batch's values point to another type than the committed
+    one: widened when allowed, else kept (values that do not fit are quarantined).
+    """
+    union = set(choices)
+    files = {}
+    for uri, cols in file_columns.items():
+        lacks = sorted(union - set(cols))
+        if lacks:
+            files[uri] = {"missing": lacks}
+    retyped = {
+        name: {
+            "committed": ch.committed,
+            "inferred": ch.inferred,
+            "written": ch.type,
+            "action": ch.action,
+        }
+        for name, ch in choices.items()
+        if ch.committed
+        and ch.committed != "VARCHAR"
+        and ch.inferred != ch.committed
+        and (ch.inferred, ch.committed) not in WIDENINGS  # narrower values fit as they are
+        and name not in empty
+    }
+    return {
+        "new_columns": sorted(c for c in choices if committed and c not in committed),
+        "missing_columns": sorted(missing),
+        "retyped_columns": retyped,
+        "files": files,
+    }
+
+
+def describe(
+    result: DatasetResult,
+    choices: Mapping[str, TypeChoice],
+    dropped: Mapping[str, float],
+    outliers: Mapping[str, Mapping[str, Any]],
+    imputed: Mapping[str, int],
+    rules: DatasetRules,
+) -> list[str]:
+    """The processing steps applied, in plain words (the run's processing summary)."""
+    out = ["column names normalised to snake_case", "values trimmed; null tokens made empty"]
+    typed = [f"{c} {ch.type}" for c, ch in choices.items() if ch.type != "VARCHAR"]
+    if typed:
+        out.append("types: " + ", ".join(typed))
+    if dropped:
+        out.append("empty columns dropped: " + ", ".join(sorted(dropped)))
+    if result.rows_quarantined:
+        out.append(f"{result.rows_quarantined} rows quarantined")
+    if result.rows_duplicate:
+        what = "key" if rules.key else "exact"
+        out.append(f"{result.rows_duplicate} {what} duplicates removed")
+    for column, info in outliers.items():
+        out.append(f"{info['count']} outliers in {column}: {info['action']}")
+    for column, n in imputed.items():
+        out.append(f"{n} empty values of {column} filled")
+    return out

@@ -1,1 +1,0 @@
-"""Cleaning: turning raw lines into typed, deduplicated, partitioned, committed Parquet."""

@@ -1,0 +1,1 @@
+"""Coordination over Redis: events, status, locks, the shared rate limiter, data versions."""

@@ -1,0 +1,407 @@
+"""Loading landed files into DuckDB as text columns with snake_case names, one file at a time.
+
+Every file of a dataset is appended to one table (`_g_in`): its columns become VARCHAR
+columns named in snake_case (new names are added as they appear, so files are unioned by
+name), values are trimmed and null tokens become NULL, and lineage columns say where each row
+came from. Rows a parser rejects (ragged CSV lines, invalid NDJSON lines) go to `_g_rejects`
+with the reason. Memory stays bounded: DuckDB streams each file and spills to its temp dir.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bucketpipe.config.errors import BucketpipeError
+from bucketpipe.formats.names import unique_names
+from bucketpipe.formats.readers import (
+    ReadOptions,
+    excel_to_csv,
+    head_text,
+    needs_transcoding,
+    transcode,
+)
+from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.storage import LocalStore, ObjectStore
+
+log = logging.getLogger(__name__)
+
+INPUT = "_g_in"
+REJECTS = "_g_rejects"
+EMBEDDED = "_embedded"
+TRIM_CHARS = " \t\r\n\u00a0\u200b\ufeff"
+# Lines up to 8 MiB; DuckDB's default read buffer would then be 16 x that per thread, so it is
+# set explicitly to stay well inside a small memory limit.
+LINE_LIMITS = "max_line_size = 8388608, buffer_size = 16777216"
+MAX_DEPTH = 3
+# Each column costs clean a schema change and a few aggregates: far wider files would hold a
+# clean run for hours, so they are reported instead of read.
+MAX_COLUMNS = 1000
+LOAD_LINEAGE = (
+    ("_source_file", "VARCHAR"),
+    ("_source_row", "BIGINT"),
+    ("_ingest_run", "VARCHAR"),
+    ("_fetched_at", "TIMESTAMPTZ"),
+    ("_source_modified", "TIMESTAMPTZ"),
+)
+REJECT_COLUMNS = (
+    ("_source_file", "VARCHAR"),
+    ("_source_line", "BIGINT"),
+    ("_ingest_run", "VARCHAR"),
+    ("_fetched_at", "TIMESTAMPTZ"),
+    ("_raw_line", "VARCHAR"),
+    ("_reject_reason", "VARCHAR"),
+)
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One landed file of a generic dataset, as its raw line describes it."""
+
+    dataset: str
+    uri: str
+    key: str
+    copy: str | None
+    read: ReadOptions
+    run: str
+    landed_at: datetime
+    modified: datetime | None = None
+
+    @classmethod
+    def from_raw(cls, run: str, path: str, requested_at: datetime, body: dict[str, Any]) -> FileRef:
+        modified = body.get("last_modified")
+        copy = body.get("copy")
+        return cls(
+            dataset=str(body["dataset"]),
+            uri=str(body.get("uri") or path),
+            key=path,
+            copy=str(copy) if copy else None,
+            read=ReadOptions.from_dict(dict(body.get("read") or {})),
+            run=run,
+            landed_at=requested_at,
+            modified=datetime.fromisoformat(modified) if modified else None,
+        )
+
+
+@dataclass
+class LoadReport:
+    """What loading a dataset's files did: rows, rejects, columns per file, failed files."""
+
+    rows: int = 0
+    rejected: int = 0
+    columns: list[str] = field(default_factory=list)
+    file_columns: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class FileFailed(BucketpipeError):
+    """A landed file that could not be loaded; the message is the reason."""
+
+
+def value_sql(column: str, null_tokens: Sequence[str]) -> str:
+    """A text value trimmed (case kept), NULL when it is a null token (case-insensitive)."""
+    trimmed = f"trim(CAST({column} AS VARCHAR), {quote_literal(TRIM_CHARS)})"
+    tokens = ", ".join(quote_literal(t) for t in null_tokens)
+    if not tokens:
+        return trimmed
+    return f"CASE WHEN lower({trimmed}) IN ({tokens}) THEN NULL ELSE {trimmed} END"
+
+
+class Loader:
+    """Appends files to `_g_in`/`_g_rejects` on one connection."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        store: ObjectStore,
+        scratch: Path,
+        *,
+        null_tokens: Sequence[str],
+        pad_short_rows: bool = False,
+    ) -> None:
+        self.con = con
+        self.store = store
+        self.scratch = scratch
+        self.null_tokens = null_tokens
+        self.pad_short_rows = pad_short_rows
+        self.report = LoadReport()
+        self._n = 0
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {INPUT} ("
+            + ", ".join(f"{name} {typ}" for name, typ in LOAD_LINEAGE)
+            + ")"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {REJECTS} ("
+            + ", ".join(f"{name} {typ}" for name, typ in REJECT_COLUMNS)
+            + ")"
+        )
+
+    def load(self, ref: FileRef) -> None:
+        """Append one file; a file that fails is recorded in the report, not raised."""
+        self._n += 1
+        work = self.scratch / f"load-{self._n}"
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            path = self._local(ref, work)
+            if ref.read.format == "xlsx":
+                for sheet in ref.read.sheets:
+                    csv_path, _ = excel_to_csv(path, sheet, work / "sheet.csv")
+                    options = ReadOptions(format="csv", encoding="utf-8", delimiter=",")
+                    self._csv(ref, f"{ref.uri}#{sheet}", csv_path, options)
+            elif ref.read.format == "csv":
+                self._csv(ref, ref.uri, path, ref.read)
+            elif ref.read.format == "parquet":
+                self._parquet(ref, path)
+            else:
+                self._json(ref, path)
+        except (
+            FileFailed,
+            duckdb.Error,
+            OSError,
+            UnicodeError,
+            KeyError,
+            ValueError,
+            csv.Error,
+        ) as exc:
+            reason = _reason(exc)
+            self.report.failed[ref.uri] = reason
+            log.warning("file not cleaned", extra={"file": ref.uri, "reason": reason})
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _local(self, ref: FileRef, work: Path) -> Path:
+        """A local path holding the file as DuckDB can read it (downloaded, transcoded)."""
+        name = ref.key.rsplit("/", 1)[-1].lower()
+        suffix = "." + ".".join(name.split(".")[1:][-2:]) if "." in name else ""
+        if ref.copy is None:
+            path = work / f"embedded{suffix}"
+            row = self.con.execute(
+                f"SELECT content FROM {EMBEDDED} WHERE run = $1 AND path = $2", [ref.run, ref.key]
+            ).fetchone()
+            if row is None or row[0] is None:
+                raise FileFailed("the file's content is missing from its raw line")
+            path.write_bytes(base64.b64decode(row[0]))
+        elif isinstance(self.store, LocalStore):
+            path = Path(self.store.duckdb_path(ref.copy))
+            if not path.is_file():
+                raise FileFailed(f"the landed copy {ref.copy} is missing")
+        else:
+            path = work / f"copy{suffix}"
+            with self.store.open(ref.copy) as stream, path.open("wb") as out:
+                shutil.copyfileobj(stream, out, 8 * 1024 * 1024)
+        if needs_transcoding(ref.read):
+            path = transcode(path, ref.read, work / "utf8.txt")
+        return path
+
+    # --- formats ------------------------------------------------------------------------
+    def _csv(self, ref: FileRef, uri: str, path: Path, options: ReadOptions) -> None:
+        delim = options.delimiter or ","
+        encoding = "utf-8" if needs_transcoding(options) else (options.encoding or "utf-8")
+        compression = "none" if needs_transcoding(options) else options.compression
+        sample = list(
+            csv.reader(
+                io.StringIO(head_text(path, encoding, compression, 1 << 20)),
+                delimiter=delim,
+                quotechar=options.quote,
+            )
+        )
+        if not sample or not sample[0]:
+            raise FileFailed("no header line")
+        first = sample[0] + [""] * (data_width(sample) - len(sample[0]))
+        names = (
+            unique_names(first)
+            if options.header
+            else [f"column_{i}" for i in range(1, len(first) + 1)]
+        )
+        placeholders = {f"c{i}": "VARCHAR" for i in range(len(names))}
+        rejects = f"_rej_{self._n}"
+        columns = "{" + ", ".join(f"{quote_literal(k)}: 'VARCHAR'" for k in placeholders) + "}"
+        source = (
+            f"read_csv({quote_literal(str(path))}, delim = {quote_literal(delim)}, "
+            f"quote = {quote_literal(options.quote)}, escape = {quote_literal(options.quote)}, "
+            f"header = {str(options.header).lower()}, auto_detect = false, skip = 0, "
+            f"columns = {columns}, null_padding = {str(self.pad_short_rows).lower()}, "
+            f"store_rejects = true, rejects_table = {quote_literal(rejects)}, "
+            f"rejects_scan = {quote_literal(rejects + '_scan')}, {LINE_LIMITS})"
+        )
+        mapping = {f"c{i}": name for i, name in enumerate(names)}
+        self._append(ref, uri, source, mapping)
+        reason = (
+            "CASE error_type WHEN 'MISSING COLUMNS' THEN 'malformed line: too few columns' "
+            "WHEN 'TOO MANY COLUMNS' THEN 'malformed line: too many columns' "
+            "ELSE 'malformed line: ' || lower(CAST(error_type AS VARCHAR)) END"
+        )
+        self.con.execute(
+            f"INSERT INTO {REJECTS} SELECT {quote_literal(uri)}, CAST(line AS BIGINT), "
+            f"{quote_literal(ref.run)}, {_ts(ref.landed_at)}, csv_line, {reason} "
+            f"FROM {quote_ident(rejects)}"
+        )
+        self.report.rejected += _count(self.con, quote_ident(rejects))
+        self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects)}")
+        self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects + '_scan')}")
+
+    def _parquet(self, ref: FileRef, path: Path) -> None:
+        source = f"read_parquet({quote_literal(str(path))})"
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        names = unique_names(str(r[0]) for r in described)
+        mapping = {}
+        for (original, typ, *_), name in zip(described, names, strict=True):
+            nested = any(t in str(typ) for t in ("STRUCT", "[]", "MAP", "UNION"))
+            expr = (
+                f"to_json({quote_ident(str(original))})" if nested else quote_ident(str(original))
+            )
+            mapping[expr] = name
+        self._append(ref, ref.uri, source, mapping, quote=False)
+
+    def _json(self, ref: FileRef, path: Path) -> None:
+        objects = f"_json_{self._n}"
+        if ref.read.format == "ndjson":
+            self._ndjson_lines(ref, path, objects)
+        else:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {objects} AS SELECT json AS j FROM "
+                f"read_json_objects({quote_literal(str(path))}, format = 'auto', "
+                "maximum_object_size = 268435456)"
+            )
+        if ref.read.records:
+            path_sql = quote_literal(
+                ref.read.records if ref.read.records.startswith("$") else f"$.{ref.read.records}"
+            )
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {objects} AS SELECT unnest("
+                f"CAST(json_extract(j, {path_sql}) AS JSON[])) AS j FROM {objects}"
+            )
+        row = self.con.execute(f"SELECT json_group_structure(j) FROM {objects}").fetchone()
+        structure = json.loads(row[0]) if row and row[0] else {}
+        leaves = json_leaves(structure)
+        names = unique_names("_".join(path) for path in leaves) if leaves else ["value"]
+        if leaves:
+            mapping = {
+                f"json_extract_string(j, {quote_literal(pointer(path))})": name
+                for path, name in zip(leaves, names, strict=True)
+            }
+        else:
+            mapping = {"json_extract_string(j, '$')": "value"}
+        self._append(ref, ref.uri, objects, mapping, quote=False)
+        self.con.execute(f"DROP TABLE IF EXISTS {objects}")
+
+    def _ndjson_lines(self, ref: FileRef, path: Path, objects: str) -> None:
+        lines = (
+            f"SELECT line, row_number() OVER () AS n FROM read_csv({quote_literal(str(path))}, "
+            "columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
+            f"header = false, auto_detect = false, strict_mode = false, {LINE_LIMITS})"
+        )
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {objects}_l AS {lines}")
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute(
+            f"INSERT INTO {REJECTS} SELECT {quote_literal(ref.uri)}, n, {quote_literal(ref.run)},"
+            f" {_ts(ref.landed_at)}, line, 'malformed line: not valid JSON' FROM {objects}_l "
+            "WHERE trim(line) <> '' AND NOT json_valid(line)"
+        )
+        self.report.rejected += _count(
+            self.con, f"{objects}_l WHERE trim(line) <> '' AND NOT json_valid(line)"
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {objects} AS SELECT CAST(line AS JSON) AS j "
+            f"FROM {objects}_l WHERE trim(line) <> '' AND json_valid(line) ORDER BY n"
+        )
+        self.con.execute(f"DROP TABLE IF EXISTS {objects}_l")
+
+    # --- appending ----------------------------------------------------------------------
+    def _append(
+        self, ref: FileRef, uri: str, source: str, mapping: dict[str, str], *, quote: bool = True
+    ) -> None:
+        """Insert `SELECT <expr> AS <name>, ...` from `source` into `_g_in`, adding columns."""
+        if len(mapping) > MAX_COLUMNS:
+            raise FileFailed(f"{len(mapping)} columns: more than the {MAX_COLUMNS} clean reads")
+        existing = {str(r[0]) for r in self.con.execute(f"DESCRIBE {INPUT}").fetchall()}
+        for name in mapping.values():
+            if name not in existing:
+                self.con.execute(f"ALTER TABLE {INPUT} ADD COLUMN {quote_ident(name)} VARCHAR")
+                self.report.columns.append(name)
+        selects = [
+            f"{value_sql(quote_ident(expr) if quote else expr, self.null_tokens)} "
+            f"AS {quote_ident(name)}"
+            for expr, name in mapping.items()
+        ]
+        lineage = [
+            f"{quote_literal(uri)} AS _source_file",
+            "row_number() OVER () AS _source_row",
+            f"{quote_literal(ref.run)} AS _ingest_run",
+            f"{_ts(ref.landed_at)} AS _fetched_at",
+            f"{_ts(ref.modified)} AS _source_modified",
+        ]
+        before = _count(self.con, INPUT)
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            self.con.execute(
+                f"INSERT INTO {INPUT} BY NAME SELECT {', '.join(selects + lineage)} FROM {source}"
+            )
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
+        self.report.rows += _count(self.con, INPUT) - before
+        self.report.file_columns[uri] = list(mapping.values())
+
+
+def data_width(sample: list[list[str]]) -> int:
+    """The number of fields most data lines have, when more than the header's: exports often
+    end every data line with a delimiter the header lacks. The extra column is read (and
+    dropped later if it stays empty) instead of rejecting every line as ragged."""
+    counts: dict[int, int] = {}
+    for row in sample[1:]:
+        if row:
+            counts[len(row)] = counts.get(len(row), 0) + 1
+    if not counts:
+        return len(sample[0])
+    common = max(counts, key=lambda n: (counts[n], n))
+    return max(common, len(sample[0]))
+
+
+def json_leaves(structure: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths of the columns a JSON structure flattens to (objects nested up to MAX_DEPTH)."""
+    if not isinstance(structure, dict):
+        return [prefix] if prefix else []
+    out: list[tuple[str, ...]] = []
+    for key, sub in structure.items():
+        path = (*prefix, str(key))
+        if isinstance(sub, dict) and sub and len(path) < MAX_DEPTH:
+            out.extend(json_leaves(sub, path))
+        else:
+            out.append(path)
+    return out
+
+
+def pointer(path: Sequence[str]) -> str:
+    """A JSON pointer (`/a/b~1c`) for a path of keys."""
+    return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in path)
+
+
+def _ts(value: datetime | None) -> str:
+    if value is None:
+        return "CAST(NULL AS TIMESTAMPTZ)"
+    return f"CAST({quote_literal(value.isoformat())} AS TIMESTAMPTZ)"
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return text[:300]

@@ -1,0 +1,1 @@
+"""The offline demo market: deterministic data in Finnhub's shapes, with realistic defects."""

@@ -1,0 +1,267 @@
+"""The Finnhub client: finnhub-python's endpoints over a session that sends the key only in the
+`X-Finnhub-Token` header, with timeouts, retries, a shared rate limit and a full record of
+every call (status, body, time) for the raw lake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import finnhub
+import requests
+from requests.adapters import BaseAdapter
+
+from bucketpipe import __version__
+from bucketpipe.config.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    NotEntitled,
+    RateLimited,
+    TerminalError,
+    TransientError,
+)
+from bucketpipe.config.logs import mask, register_secrets
+from bucketpipe.config.settings import Settings
+from bucketpipe.coord.ratelimit import Limit, RateLimiter
+from bucketpipe.ingest.finnhub.retry import (
+    Attempt,
+    Outcome,
+    RetryPolicy,
+    classify,
+    network_failure,
+)
+
+log = logging.getLogger(__name__)
+
+TOKEN_HEADER = "X-Finnhub-Token"  # noqa: S105 - a header name, not a secret
+MISSING_KEY = (
+    "FINNHUB_API_KEY is not set: export FINNHUB_API_KEY=<your key> (a free key comes from "
+    "https://finnhub.io/register; in Kubernetes, from a Secret). `bucketpipe ingest demo` "
+    "works without a key."
+)
+
+
+class ApiError(TerminalError):
+    """Finnhub refused a call in a way retrying will not fix (400, 404, a 403 from a proxy)."""
+
+
+class ApiUnavailable(TransientError):
+    """Finnhub did not answer properly (5xx, timeouts, broken bodies) through every retry."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The last attempt of one call, as landed in raw: what was asked, when, and the answer."""
+
+    path: str
+    params: dict[str, Any]
+    requested_at: datetime
+    status: int  # HTTP status of the last attempt; 0 when no answer arrived
+    outcome: Outcome
+    body: Any = None
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    attempts: int = 1
+    transient: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    def result(self) -> Any:
+        """The body of a successful call, else the matching exception."""
+        if self.ok:
+            return self.body
+        message = f"Finnhub {self.path}: {self.error}"
+        errors: dict[str, type[Exception]] = {
+            "not_entitled": NotEntitled,
+            "unauthorized": AuthenticationFailed,
+            "rate_limited": RateLimited,
+        }
+        error_type = errors.get(self.outcome) or (ApiUnavailable if self.transient else ApiError)
+        raise error_type(message)
+
+
+def key_id(api_key: str) -> str:
+    """A short, non-reversible id of a key (the same as `Settings.finnhub_key_id`)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def finnhub_limits(settings: Settings) -> tuple[Limit, Limit]:
+    """The plan's limits: calls per minute and calls per second."""
+    return (
+        Limit(settings.finnhub_calls_per_minute, 60.0),
+        Limit(settings.finnhub_calls_per_second, 1.0),
+    )
+
+
+def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters as sent: no unset values, booleans as JSON, never a credential."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None or value == "" or name.lower() in {"token", "api_key", "apikey"}:
+            continue
+        out[name] = ("true" if value else "false") if isinstance(value, bool) else value
+    return out
+
+
+class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is untyped
+    """finnhub-python's `Client` whose every request goes through `fetch`.
+
+    The library's own session puts the key in each URL's query; this one never does. Use the
+    library's methods (`client.quote("AAPL")`) for parsed bodies and exceptions, or `fetch`
+    for the full `Reply` of a call, errors included.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        limiter: RateLimiter,
+        base_url: str = "https://finnhub.io/api/v1",
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: BaseAdapter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not api_key:
+            raise ConfigError(MISSING_KEY)
+        register_secrets([api_key])
+        super().__init__(api_key)
+        if transport is not None:
+            self._session.mount("http://", transport)
+            self._session.mount("https://", transport)
+        self.API_URL = base_url.rstrip("/")
+        self.limiter = limiter
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._key_id = key_id(api_key)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, limiter: RateLimiter) -> FinnhubClient:
+        """A client configured by settings; ConfigError (exit 2) without a key."""
+        key = settings.finnhub_api_key.get_secret_value() if settings.finnhub_api_key else ""
+        return cls(
+            key,
+            limiter=limiter,
+            base_url=settings.finnhub_url,
+            timeout=settings.finnhub_timeout_seconds,
+            retry=RetryPolicy(
+                max_retries=settings.finnhub_max_retries,
+                base_seconds=settings.finnhub_backoff_seconds,
+                max_seconds=settings.finnhub_backoff_max_seconds,
+            ),
+        )
+
+    @staticmethod
+    def _init_session(api_key: str, proxies: Any) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
+            {
+                "Accept": "application/json",
+                "User-Agent": f"bucketpipe/{__version__}",
+                TOKEN_HEADER: api_key,
+            }
+        )
+        if proxies is not None:
+            session.proxies.update(proxies)
+        return session
+
+    # The library reads and writes the key through `session.params`; keep it in the header.
+    @property
+    def api_key(self) -> None:
+        return None
+
+    @api_key.setter
+    def api_key(self, token: str) -> None:
+        register_secrets([token])
+        self._session.headers[TOKEN_HEADER] = token
+
+    def __repr__(self) -> str:
+        return f"FinnhubClient(url={self.API_URL!r}, key=sha256:{self._key_id})"
+
+    __str__ = __repr__
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method != "get":
+            raise ValueError(f"Finnhub calls are GETs, not {method.upper()}")
+        return self.fetch(path, kwargs.get("params") or {}).result()
+
+    def fetch(self, path: str, params: Mapping[str, Any]) -> Reply:
+        """Call `path` until it succeeds, fails for good, or retries run out; never raises for
+        what the server or the network did."""
+        url = f"{self.API_URL}/{path.lstrip('/')}"
+        sent = _clean_params(self._format_params(dict(params)))
+        attempts = 0
+        while True:
+            self.limiter.acquire()
+            attempts += 1
+            requested_at = self._clock()
+            started = time.perf_counter()
+            attempt = self._attempt(url, sent)
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+            delay = self._retry_delay(attempt, attempts)
+            if delay is None:
+                return Reply(
+                    path=path,
+                    params=sent,
+                    requested_at=requested_at,
+                    status=attempt.status,
+                    outcome=attempt.outcome,
+                    body=attempt.body,
+                    error=attempt.error,
+                    elapsed_ms=elapsed_ms,
+                    attempts=attempts,
+                    transient=attempt.retry,
+                )
+            log.info(
+                "retrying Finnhub call",
+                extra={
+                    "path": path,
+                    "params": sent,
+                    "attempt": attempts,
+                    "error": attempt.error,
+                    "delay_s": round(delay, 3),
+                },
+            )
+            self._sleep(delay)
+
+    def _attempt(self, url: str, params: dict[str, Any]) -> Attempt:
+        try:
+            response = self._session.get(
+                url, params=params, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            return network_failure(exc, self.timeout)
+        return classify(response.status_code, response.headers, response.content, self._clock())
+
+    def _retry_delay(self, attempt: Attempt, attempts: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when this one is the last."""
+        if not attempt.retry:
+            return None
+        delay = self.retry.delay(
+            attempts - 1, attempt.retry_after, self._rng.random(), reset_after=attempt.reset_after
+        )
+        if attempt.outcome == "rate_limited":
+            # Hold every caller sharing the limiter back, not just this one.
+            self.limiter.pause(delay if delay is not None else self.retry.max_seconds)
+        return delay
+
+
+def describe_failure(reply: Reply) -> str:
+    """One line for logs and the manifest: path, parameters, attempts and the error."""
+    params = ", ".join(f"{k}={v}" for k, v in reply.params.items())
+    tries = "1 attempt" if reply.attempts == 1 else f"{reply.attempts} attempts"
+    return mask(f"{reply.path} ({params}): {reply.error} after {tries}")

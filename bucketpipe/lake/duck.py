@@ -1,0 +1,148 @@
+"""The DuckDB connection factory: offline httpfs, the lake's S3 secret, memory and threads."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import duckdb
+
+from bucketpipe.config.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bucketpipe.config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HTTPFS_VERSION = "1.5.5"
+
+
+def quote_literal(value: str) -> str:
+    """A SQL string literal: the one place strings are quoted into SQL text."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def quote_ident(name: str) -> str:
+    """A SQL identifier, double-quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_list(values: list[str]) -> str:
+    """`['a', 'b']` as a DuckDB list literal of strings."""
+    return "[" + ", ".join(quote_literal(v) for v in values) + "]"
+
+
+def httpfs_extension_path() -> Path:
+    """The httpfs extension file shipped in the `duckdb-extension-httpfs` wheel."""
+    try:
+        import duckdb_extension_httpfs
+    except ImportError:  # pragma: no cover - it is a hard dependency
+        raise ConfigError("duckdb-extension-httpfs is not installed") from None
+    base = Path(duckdb_extension_httpfs.__file__).parent / "extensions"
+    path = base / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    if not path.is_file():
+        found = sorted(p.name for p in base.glob("v*"))
+        raise ConfigError(
+            f"httpfs for DuckDB {duckdb.__version__} not found (wheel has {found}); "
+            f"pin duckdb=={HTTPFS_VERSION} with duckdb-extension-httpfs=={HTTPFS_VERSION}"
+        )
+    return path
+
+
+def s3_secret_sql(
+    *,
+    name: str,
+    key_id: str | None,
+    secret: str | None,
+    region: str,
+    endpoint_url: str | None,
+    scope: str | None = None,
+) -> str:
+    """`CREATE SECRET` for an S3-compatible endpoint (host:port, path style, SSL by scheme)."""
+    parts = ["TYPE s3", f"REGION {quote_literal(region)}"]
+    if key_id and secret:
+        parts += [f"KEY_ID {quote_literal(key_id)}", f"SECRET {quote_literal(secret)}"]
+    if endpoint_url:
+        url = urlsplit(endpoint_url if "://" in endpoint_url else f"https://{endpoint_url}")
+        if not url.hostname:
+            raise ConfigError(f"AWS_ENDPOINT_URL {endpoint_url!r} has no host")
+        host = url.hostname + (f":{url.port}" if url.port else "")
+        parts += [
+            f"ENDPOINT {quote_literal(host)}",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if url.scheme == 'https' else 'false'}",
+        ]
+    if scope:
+        parts.append(f"SCOPE {quote_literal(scope)}")
+    return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
+
+
+def settings_sql(
+    *, memory_limit: str, threads: int, temp_dir: str, max_temp_size: str | None = None
+) -> list[str]:
+    """The SET statements that size DuckDB for the pod."""
+    statements = [
+        f"SET memory_limit = {quote_literal(memory_limit)}",
+        f"SET threads = {int(threads)}",
+        f"SET temp_directory = {quote_literal(temp_dir)}",
+        "SET preserve_insertion_order = false",
+    ]
+    if max_temp_size:
+        statements.append(f"SET max_temp_directory_size = {quote_literal(max_temp_size)}")
+    return statements
+
+
+def load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"LOAD {quote_literal(str(httpfs_extension_path()))}")
+
+
+def lake_bucket_scope(lake: str) -> str | None:
+    if not lake.startswith("s3://"):
+        return None
+    return "s3://" + urlsplit(lake).netloc
+
+
+def connect(
+    settings: Settings,
+    *,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    config: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that can read the lake (and nothing is downloaded)."""
+    temp = Path(settings.temp_dir) / "duckdb"
+    temp.mkdir(parents=True, exist_ok=True)
+    base_config: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    base_config.update(config or {})
+    con = duckdb.connect(":memory:", config=base_config)
+    for statement in settings_sql(
+        memory_limit=memory_limit or settings.duckdb_memory_limit,
+        threads=threads or settings.duckdb_threads,
+        temp_dir=str(temp),
+        max_temp_size=settings.duckdb_max_temp_size,
+    ):
+        con.execute(statement)
+    if settings.lake_is_s3:
+        load_httpfs(con)
+        con.execute(
+            s3_secret_sql(
+                name="lake",
+                key_id=_secret(settings.aws_access_key_id),
+                secret=_secret(settings.aws_secret_access_key),
+                region=settings.aws_region,
+                endpoint_url=settings.aws_endpoint_url,
+                scope=lake_bucket_scope(settings.lake),
+            )
+        )
+        con.execute("SET http_retries = 6")
+        con.execute("SET http_retry_backoff = 2")
+    return con
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -1,0 +1,203 @@
+"""Run identity and run manifests: a run counts as committed once its manifest exists."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bucketpipe import __version__
+from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.lake.layout import (
+    RUNS,
+    check_run_id,
+    input_id,
+    manifest_archive_key,
+    manifest_key,
+)
+from bucketpipe.lake.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+RunStatus = Literal["succeeded", "partial", "failed", "noop"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def resolve_run_id(
+    job: str, *, k8s_job_name: str | None, cli_run_id: str | None, now: datetime
+) -> str:
+    """The run id: the Kubernetes Job name, else `--run-id`, else `<job>-<UTC timestamp>`.
+
+    A CronJob's Job name encodes its scheduled minute, so a retried pod reuses it and the run
+    stays idempotent.
+    """
+    for candidate in (k8s_job_name, cli_run_id):
+        if candidate:
+            return check_run_id(candidate)
+    return check_run_id(f"{job}-{now.astimezone(UTC):%Y%m%dT%H%M%S}Z".lower())
+
+
+class DatasetResult(BaseModel):
+    """What one run did to one dataset."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rows_in: int = 0
+    rows_written: int = 0
+    rows_duplicate: int = 0
+    rows_replaced: int = 0
+    rows_quarantined: int = 0
+    files_added: int = 0
+    files_removed: int = 0
+    snapshot_version: int | None = None
+    quality_score: float | None = None
+    status: str = "ok"
+    message: str | None = None
+
+
+class RunManifest(BaseModel):
+    """One run: what it consumed, what it wrote, how it went. Written last, it is the commit."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job: str
+    run_id: str
+    source: str | None = None
+    shard: int | None = None
+    shards: int | None = None
+    status: RunStatus = "succeeded"
+    started_at: datetime
+    finished_at: datetime
+    inputs: list[str] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)
+    rows: int = 0
+    datasets: dict[str, DatasetResult] = Field(default_factory=dict)
+    endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    errors: list[str] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+    redis: str = "off"
+    software_version: str = __version__
+    host: str = Field(default_factory=socket.gethostname)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def input_id(self) -> str:
+        return input_id(self.run_id, self.shard)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def summary(self) -> dict[str, Any]:
+        """The fields kept when old manifests are folded into a daily archive."""
+        return {
+            "job": self.job,
+            "run_id": self.run_id,
+            "source": self.source,
+            "shard": self.shard,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "inputs": self.inputs,
+            "rows": self.rows,
+            "errors": self.errors[:5],
+            "datasets": {
+                name: {"rows_written": r.rows_written, "quality_score": r.quality_score}
+                for name, r in self.datasets.items()
+            },
+        }
+
+
+class RunLog:
+    """Reads and writes run manifests (and the daily archives retention folds them into)."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    def write(self, manifest: RunManifest) -> str:
+        key = manifest_key(manifest.job, manifest.input_id)
+        self.store.put(
+            key, manifest.model_dump_json(indent=1).encode(), content_type="application/json"
+        )
+        return key
+
+    def exists(self, job: str, run_input_id: str) -> bool:
+        """True if this run is committed (its manifest exists or was archived)."""
+        if self.store.head(manifest_key(job, run_input_id)) is not None:
+            return True
+        return run_input_id in self.archived_ids(job)
+
+    def read(self, job: str, run_input_id: str) -> RunManifest:
+        return RunManifest.model_validate_json(self.store.get(manifest_key(job, run_input_id)))
+
+    def manifest_keys(self, job: str) -> list[str]:
+        """Keys of the whole (not yet archived) manifests of a job, oldest id first."""
+        prefix = f"{RUNS}/{job}/"
+        return [
+            info.key
+            for info in self.store.list_objects(prefix)
+            if info.key.endswith(".json") and "/_archive/" not in info.key
+        ]
+
+    def ids(self, job: str) -> list[str]:
+        """Input ids of every committed run of a job, whole or archived."""
+        whole = [key.rsplit("/", 1)[-1].removesuffix(".json") for key in self.manifest_keys(job)]
+        return sorted(set(whole) | self.archived_ids(job))
+
+    def archived(self, job: str) -> Iterator[dict[str, Any]]:
+        """Summaries of archived runs."""
+        for info in self.store.list_objects(f"{RUNS}/{job}/_archive/"):
+            try:
+                data = gzip.decompress(self.store.get(info.key))
+            except ObjectNotFound:
+                continue
+            for line in data.splitlines():
+                if line.strip():
+                    yield json.loads(line)
+
+    def archived_ids(self, job: str) -> set[str]:
+        ids = set()
+        for entry in self.archived(job):
+            shard = entry.get("shard")
+            ids.add(input_id(entry["run_id"], shard))
+        return ids
+
+    def recent(self, job: str, limit: int = 50) -> list[RunManifest]:
+        """The newest whole manifests of a job, newest first (by finish time)."""
+        manifests = []
+        for key in self.manifest_keys(job):
+            try:
+                manifests.append(RunManifest.model_validate_json(self.store.get(key)))
+            except (ObjectNotFound, ValueError) as exc:
+                log.warning("unreadable manifest skipped", extra={"key": key, "error": str(exc)})
+        manifests.sort(key=lambda m: m.finished_at, reverse=True)
+        return manifests[:limit]
+
+    def jobs(self) -> list[str]:
+        return [d.rstrip("/").rsplit("/", 1)[-1] for d in self.store.list_dirs(f"{RUNS}/")]
+
+    def archive_day(self, job: str, day: date, manifests: list[RunManifest]) -> str:
+        """Fold manifests into the day's archive (merging with what is already there)."""
+        key = manifest_archive_key(job, day)
+        existing: dict[str, dict[str, Any]] = {}
+        try:
+            for line in gzip.decompress(self.store.get(key)).splitlines():
+                if line.strip():
+                    entry = json.loads(line)
+                    existing[input_id(entry["run_id"], entry.get("shard"))] = entry
+        except ObjectNotFound:
+            pass
+        for manifest in manifests:
+            existing[manifest.input_id] = manifest.summary()
+        body = "\n".join(json.dumps(e, sort_keys=True) for _, e in sorted(existing.items()))
+        self.store.put(key, gzip.compress(body.encode() + b"\n"), content_type="application/gzip")
+        return key

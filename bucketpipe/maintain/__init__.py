@@ -1,0 +1,1 @@
+"""Maintenance: compaction, raw archives, retention and vacuum."""

@@ -1,0 +1,327 @@
+"""Compaction: few large files per closed partition, day archives of small objects, vacuum.
+
+`bucketpipe compact` (daily) holds the same writer lock as clean and, in order: rewrites every
+closed partition (its period ended) that has more than one file, and every open partition
+that has more than `OPEN_PARTITION_FILES`, into files of about `compact_target_mb`, sorted by
+event time (or the dataset's `cluster_by`), with large row groups, swapping them in with one
+snapshot commit per dataset; rolls each closed day's quarantine files into one; rolls raw run
+objects and per-run quality reports of closed days into day archives; applies retention; and
+vacuums files and snapshot versions no reader can still hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.clean import quarantine
+from bucketpipe.clean.config import load_config
+from bucketpipe.clean.engine import CLUSTERED_ROW_GROUP, file_entry
+from bucketpipe.clean.job import LOCK, processed_inputs
+from bucketpipe.clean.memory import max_json_object
+from bucketpipe.context import Context
+from bucketpipe.coord.locks import writer_lock
+from bucketpipe.coord.signals import COMPACT_COMMITTED, Event
+from bucketpipe.ingest.run import INGEST_JOB, publish_status
+from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
+from bucketpipe.lake.layout import QUARANTINE, clean_key
+from bucketpipe.lake.runs import RunManifest
+from bucketpipe.lake.snapshots import (
+    FileEntry,
+    Snapshot,
+    commit,
+    discard_orphans,
+    list_datasets,
+    read_current,
+    vacuum,
+)
+from bucketpipe.lake.storage import scratch_dir
+from bucketpipe.maintain import archive, retention
+
+log = logging.getLogger(__name__)
+
+COMPACT_JOB = "compact"
+ROW_GROUP_ROWS = 1_000_000
+ROW_GROUP_MAX_MB = 64
+# An open partition is rewritten once it holds more files than this.
+OPEN_PARTITION_FILES = 8
+
+
+@dataclass
+class DatasetCompaction:
+    """What compaction did to one dataset."""
+
+    partitions: int = 0
+    files_before: int = 0
+    files_after: int = 0
+    version: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def period_end(partition: str, grain: str) -> date:
+    """The first day after the period a partition covers (day, month or year)."""
+    start = date.fromisoformat(partition)
+    if grain == "year":
+        return date(start.year + 1, 1, 1)
+    if grain == "month":
+        return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return start + timedelta(days=1)
+
+
+def closed_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:
+    """Partitions whose period has ended and that hold more than one file."""
+    groups: dict[str, list[FileEntry]] = {}
+    for entry in snapshot.files:
+        if entry.partition:
+            groups.setdefault(entry.partition, []).append(entry)
+    return {
+        p: files
+        for p, files in sorted(groups.items())
+        if len(files) > 1 and period_end(p, grain) <= today
+    }
+
+
+def open_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:
+    """Partitions still open (their period has not ended) that hold more than
+    `OPEN_PARTITION_FILES` files: a month or year partition gains a file a day or so, and
+    waiting for its end would leave readers opening hundreds of them."""
+    groups: dict[str, list[FileEntry]] = {}
+    for entry in snapshot.files:
+        if entry.partition:
+            groups.setdefault(entry.partition, []).append(entry)
+    return {
+        p: files
+        for p, files in sorted(groups.items())
+        if len(files) > OPEN_PARTITION_FILES and period_end(p, grain) > today
+    }
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a dataset's files are cut and ordered."""
+
+    grain: str
+    time_column: str | None
+    sort: tuple[str, ...]
+
+
+def dataset_layout(ctx: Context, name: str, columns: tuple[tuple[str, str], ...]) -> Layout:
+    """Partition grain, event-time column and sort order of a dataset: from the catalog, else
+    the clean config of a generic dataset (its `time_column`, else the landing time)."""
+    try:
+        spec = catalog.get(name)
+        return Layout(spec.partition_by, spec.time_column, spec.sort_columns)
+    except KeyError:
+        pass
+    names = {c for c, _ in columns}
+    config = load_config(ctx.settings.clean_config, ctx.settings.source_mapping)
+    wanted = config.rules(name).time_column or "_fetched_at"
+    time_column = wanted if wanted in names else None
+    return Layout("day", time_column, (time_column,) if time_column else ())
+
+
+def rewrite_partition(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    dataset: str,
+    partition: str,
+    files: list[FileEntry],
+    *,
+    layout: Layout,
+    run_id: str,
+    version: int,
+    scratch: Path,
+) -> list[FileEntry]:
+    """Write the partition's rows as files of about the target size; their entries."""
+    out = scratch / f"{dataset}-{partition}"
+    shutil.rmtree(out, ignore_errors=True)
+    paths = sql_list([ctx.store.duckdb_path(f.key) for f in files])
+    order = ""
+    if layout.sort:
+        order = " ORDER BY " + ", ".join(quote_ident(c) for c in layout.sort)
+    target_mb = ctx.settings.compact_target_mb
+    # Files split only between row groups: keep a row group at most half a file.
+    group_mb = max(1, min(ROW_GROUP_MAX_MB, target_mb // 2))
+    # A clustered dataset (sorted by something other than time) keeps small row groups: their
+    # statistics are what lets a query for one symbol skip the others.
+    clustered = bool(layout.sort) and layout.sort != (layout.time_column,)
+    group_rows = CLUSTERED_ROW_GROUP if clustered else ROW_GROUP_ROWS
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet({paths}, union_by_name = true, "
+        f"hive_partitioning = false){order}) TO {quote_literal(str(out))} "
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {group_rows}, "
+        f"ROW_GROUP_SIZE_BYTES '{group_mb}MB', FILE_SIZE_BYTES '{target_mb}MB')"
+    )
+    entries = []
+    for index, path in enumerate(sorted(out.glob("*.parquet"))):
+        key = clean_key(dataset, partition, f"{run_id}-c{version}-{index}")
+        entry = file_entry(con, path, key, partition, layout.time_column, run_id)
+        if entry.rows:
+            ctx.store.upload(key, path, content_type="application/vnd.apache.parquet")
+            entries.append(entry)
+    shutil.rmtree(out, ignore_errors=True)
+    return entries
+
+
+def compact_dataset(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    dataset: str,
+    *,
+    today: date,
+    run_id: str,
+    scratch: Path,
+) -> DatasetCompaction:
+    """Rewrite the dataset's closed multi-file partitions and commit them in one version."""
+    result = DatasetCompaction()
+    snapshot = read_current(ctx.store, dataset)
+    if snapshot is None:
+        return result
+    layout = dataset_layout(ctx, dataset, snapshot.columns)
+    todo = closed_partitions(snapshot, layout.grain, today)
+    todo |= open_partitions(snapshot, layout.grain, today)
+    if not todo:
+        return result
+    added: list[FileEntry] = []
+    removed: list[str] = []
+    for partition, files in todo.items():
+        new = rewrite_partition(
+            con,
+            ctx,
+            dataset,
+            partition,
+            files,
+            layout=layout,
+            run_id=run_id,
+            version=snapshot.version + 1,
+            scratch=scratch,
+        )
+        if sum(e.rows for e in new) != sum(f.rows for f in files):
+            raise RuntimeError(f"{dataset} {partition}: compaction changed the row count")
+        added += new
+        removed += [f.key for f in files]
+        result.partitions += 1
+        result.files_before += len(files)
+        result.files_after += len(new)
+    committed = commit(
+        ctx.store,
+        dataset,
+        run_id=run_id,
+        add=added,
+        remove=removed,
+        operation="compact",
+        expected_parent=snapshot.version,
+        details={"partitions": result.partitions, "files_removed": len(removed)},
+        now=ctx.now(),
+    )
+    result.version = committed.version
+    return result
+
+
+def compact_quarantine(
+    con: duckdb.DuckDBPyConnection, ctx: Context, *, today: date, run_id: str, scratch: Path
+) -> dict[str, int]:
+    """Roll each closed day's quarantine files of each dataset into one day file."""
+    counts: dict[str, int] = {}
+    for dataset in quarantine.datasets(ctx.store):
+        for day_dir in ctx.store.list_dirs(f"{QUARANTINE}/{dataset}/"):
+            day = archive.day_of(day_dir)
+            keys = [i.key for i in ctx.store.list_objects(day_dir) if i.key.endswith(".parquet")]
+            if day is None or day >= today or len(keys) < 2:
+                continue
+            path = scratch / f"q-{dataset}-{day}.parquet"
+            source = quarantine.relation_sql([ctx.store.duckdb_path(k) for k in keys])
+            con.execute(
+                f"COPY ({source}) TO {quote_literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+            key = f"{day_dir}{quarantine.DAY_FILE_PREFIX}{run_id}.parquet"
+            ctx.store.upload(key, path, content_type="application/vnd.apache.parquet")
+            path.unlink(missing_ok=True)
+            ctx.store.delete(k for k in keys if k != key)
+            counts[dataset] = counts.get(dataset, 0) + len(keys)
+    return counts
+
+
+def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> RunManifest:
+    """One compaction run under the writer lock; its manifest is `_runs/compact/<run>.json`."""
+    started = ctx.now()
+    today = started.astimezone(UTC).date()
+    grace = timedelta(hours=ctx.settings.vacuum_grace_hours)
+    details: dict[str, Any] = {}
+    with writer_lock(
+        LOCK,
+        store=ctx.store,
+        signals=ctx.signals,
+        ttl_seconds=ctx.settings.lock_ttl_seconds,
+        wait_seconds=wait_seconds,
+    ) as lock:
+        scratch = scratch_dir(ctx.settings.temp_dir)
+        con = connect(ctx.settings)
+        try:
+            datasets: dict[str, Any] = {}
+            for name in list_datasets(ctx.store):
+                discard_orphans(ctx.store, name)
+                done = compact_dataset(con, ctx, name, today=today, run_id=run_id, scratch=scratch)
+                if done.partitions:
+                    datasets[name] = done.__dict__
+            details["datasets"] = datasets
+            details["quarantine"] = compact_quarantine(
+                con, ctx, today=today, run_id=run_id, scratch=scratch
+            )
+            consumed = processed_inputs(ctx)
+            committed = set(ctx.runlog.ids(INGEST_JOB))
+            details["raw"] = archive.archive_raw(
+                ctx.store,
+                con,
+                today=today,
+                consumed=consumed & committed,
+                committed=committed,
+                orphan_before=started - grace,
+                scratch=scratch,
+                max_object=max_json_object(ctx.settings.duckdb_memory_limit),
+            ).as_dict()
+            details["reports"] = archive.fold_reports(
+                ctx.store,
+                today=today,
+                committed=set(ctx.runlog.ids("clean")),
+                orphan_before=started - grace,
+            ).as_dict()
+            details["retention"] = retention.apply(ctx, now=started, consumed=consumed)
+        finally:
+            con.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+        details["vacuum"] = {
+            name: vacuum(ctx.store, name, grace=grace, now=ctx.now())
+            for name in list_datasets(ctx.store)
+        }
+        details["lock"] = lock.kind
+        manifest = RunManifest(
+            job=COMPACT_JOB,
+            run_id=run_id,
+            started_at=started,
+            finished_at=ctx.now(),
+            redis=ctx.signals.state,
+            details=details,
+        )
+        key = ctx.runlog.write(manifest)
+    changed = tuple(details["datasets"])
+    for name in changed:
+        ctx.signals.bump_version(name)
+    ctx.signals.publish(
+        Event(
+            kind=COMPACT_COMMITTED, run_id=run_id, job=COMPACT_JOB, manifest=key, datasets=changed
+        )
+    )
+    publish_status(ctx, COMPACT_JOB, manifest)
+    log.info(
+        "compaction committed",
+        extra={"run_id": run_id, "datasets": len(changed), "duration_s": manifest.duration_s},
+    )
+    return manifest

@@ -1,0 +1,1 @@
+"""Data quality: scores, column profiles, thresholds and recommendations."""

@@ -1,0 +1,141 @@
+"""Plain-language recommendations from a quality report: what is wrong and what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bucketpipe.quality.profiling import ColumnCounts
+
+if TYPE_CHECKING:
+    from bucketpipe.quality.report import QualityReport
+
+MOSTLY_EMPTY = 0.9
+MAX_ITEMS = 12
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100.0 * part / whole:.0f}%" if whole else "0%"
+
+
+def _completeness(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[str]:
+    out = []
+    gaps = sorted(
+        (c for c in columns if c.rows and c.non_null < c.rows),
+        key=lambda c: c.non_null / c.rows,
+    )
+    for c in gaps:
+        empty = c.rows - c.non_null
+        if c.non_null == 0:
+            out.append(
+                f"Column '{c.name}' is empty in every row: drop it at the source or ignore it."
+            )
+        elif empty / c.rows >= MOSTLY_EMPTY:
+            out.append(
+                f"Column '{c.name}' is {_pct(empty, c.rows)} empty: consider dropping it "
+                "(clean config `missing.drop_columns_over: 0.9`)."
+            )
+        elif not report.dimensions["completeness"].passed and len(out) < 3:
+            out.append(
+                f"Column '{c.name}' is {_pct(empty, c.rows)} empty: check the source, or fill "
+                "it (clean config `missing.numeric` / `missing.text` / `missing.ffill_*`)."
+            )
+    return out
+
+
+def _consistency(columns: Sequence[ColumnCounts]) -> list[str]:
+    out = []
+    for c in columns:
+        if c.case_variants:
+            example = (
+                f" (e.g. '{c.case_example[0]}' vs '{c.case_example[1]}')"
+                if len(c.case_example) == 2
+                else ""
+            )
+            out.append(
+                f"Column '{c.name}' has {c.case_variants} values that differ from a more common "
+                f"value only in letter case{example}: normalise the casing at the source."
+            )
+        if c.spacing:
+            out.append(
+                f"Column '{c.name}' has {c.spacing} values with leading, trailing or doubled "
+                "spaces: trim them at the source."
+            )
+        if c.empty_strings:
+            out.append(f"Column '{c.name}' has {c.empty_strings} empty strings instead of NULL.")
+        if c.extremes:
+            limits = (
+                f" (outside {c.extreme_limits[0]:.6g} .. {c.extreme_limits[1]:.6g})"
+                if c.extreme_limits
+                else ""
+            )
+            out.append(
+                f"Column '{c.name}' has {c.extremes} extreme values{limits}: check units and "
+                "typing errors."
+            )
+        if c.future:
+            out.append(f"Column '{c.name}' has {c.future} dates in the future.")
+        if c.before_1900:
+            out.append(
+                f"Column '{c.name}' has {c.before_1900} dates before 1900: often a placeholder "
+                "such as 0001-01-01 for 'unknown'."
+            )
+    return out
+
+
+def _drift(report: QualityReport) -> list[str]:
+    drift = report.drift or {}
+    out = []
+    if drift.get("new_columns"):
+        out.append("New columns appeared: " + ", ".join(drift["new_columns"]) + ".")
+    if drift.get("missing_columns"):
+        out.append(
+            "Columns missing from this run's files (kept, empty): "
+            + ", ".join(drift["missing_columns"])
+            + "."
+        )
+    for name, change in (drift.get("retyped_columns") or {}).items():
+        if change.get("action") == "widened":
+            out.append(
+                f"Column '{name}' was widened from {change['committed']} to {change['written']}."
+            )
+        else:
+            out.append(
+                f"Column '{name}' is {change['committed']} but this run's values look "
+                f"{change['inferred']}: the type was kept and values that do not fit were "
+                "quarantined; pin the type in the clean config if the change is intended."
+            )
+    return out
+
+
+def recommend(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[str]:
+    """What to do, most important first; a single all-clear line when nothing stands out."""
+    out: list[str] = []
+    dims = report.dimensions
+    if report.rows_quarantined:
+        top = max(report.quarantine_reasons.items(), key=lambda kv: kv[1], default=None)
+        reason = f" (most often: {top[0]}, {top[1]} rows)" if top else ""
+        out.append(
+            f"{report.rows_quarantined} rows were quarantined{reason}: inspect "
+            f"quarantine/{report.dataset}/ and fix the source, or pin the column type."
+        )
+    if report.rows_invalid_kept:
+        out.append(
+            f"{report.rows_invalid_kept} rows were kept with values that did not parse made "
+            "empty (see `_invalid_columns`)."
+        )
+    if not dims["uniqueness"].passed:
+        duplicates = dims["uniqueness"].denominator - dims["uniqueness"].numerator
+        by = "key " + ", ".join(report.key) if report.key else "identical content"
+        out.append(
+            f"{duplicates} rows repeat another row ({by}) in this run's input: the source "
+            "delivers duplicates; one of each was kept."
+        )
+    out += _completeness(report, columns)
+    out += _consistency(columns)
+    out += _drift(report)
+    if not out:
+        if all(d.passed for d in dims.values()):
+            return ["No action needed: every dimension is above its threshold."]
+        return ["Scores are below a threshold; see the column profiles for details."]
+    return out[:MAX_ITEMS]

@@ -1,0 +1,1 @@
+"""The read side: snapshot reader, page queries and the SQL sandbox."""

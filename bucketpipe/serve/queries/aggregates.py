@@ -1,0 +1,139 @@
+"""Aggregates of a dataset slice for the Explore charts: samples, top values, series, pivots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from bucketpipe.lake.duck import quote_ident
+from bucketpipe.serve.queries.base import frame
+from bucketpipe.serve.queries.explore import Slice
+
+AGGREGATES = {"mean": "avg", "sum": "sum", "min": "min", "max": "max", "median": "median"}
+AGGREGATES["count"] = "count"
+BUCKETS = {"hour": "1 hour", "day": "1 day", "week": "1 week", "month": "1 month"}
+
+
+def sample(
+    con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str], n: int = 20_000
+) -> pd.DataFrame:
+    """Up to `n` rows of the slice, sampled reproducibly (for charts)."""
+    if not cols:
+        return pd.DataFrame()
+    sql, params = sl.select(cols)
+    return frame(
+        con, f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7)", params
+    )
+
+
+def correlations(data: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFrame:
+    """Pearson correlations between numeric columns that vary (pure)."""
+    usable = [c for c in numeric if c in data and data[c].nunique(dropna=True) > 1]
+    if len(usable) < 2:
+        return pd.DataFrame()
+    values = data[usable].apply(pd.to_numeric, errors="coerce")
+    matrix: pd.DataFrame = values.corr().round(3)
+    return matrix
+
+
+def top_values(con: duckdb.DuckDBPyConnection, sl: Slice, column: str, n: int = 10) -> pd.DataFrame:
+    """The `n` most frequent values of a column with counts and shares (NULL included)."""
+    sql, params = sl.select([column])
+    c = quote_ident(column)
+    return frame(
+        con,
+        f"SELECT CAST({c} AS VARCHAR) AS value, count(*) AS rows, "
+        f"round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS share_pct "
+        f"FROM ({sql}) GROUP BY {c} ORDER BY rows DESC, value LIMIT {int(n)}",
+        params,
+    )
+
+
+def series(
+    con: duckdb.DuckDBPyConnection,
+    sl: Slice,
+    value: str | None,
+    *,
+    bucket: str = "day",
+    agg: str = "mean",
+    by: str | None = None,
+    max_groups: int = 8,
+) -> pd.DataFrame:
+    """`agg` of `value` (rows when None) per time bucket, split by `by`'s most common values."""
+    if sl.time_column is None:
+        return pd.DataFrame()
+    t = quote_ident(sl.time_column)
+    interval = BUCKETS[bucket]
+    measure = "count(*)" if value is None else f"{AGGREGATES[agg]}({quote_ident(value)})"
+    sql, params = sl.select()
+    group = ""
+    if by is not None:
+        b = quote_ident(by)
+        group = (
+            f", CAST({b} AS VARCHAR) AS {quote_ident('group')}"
+            f" FROM ({sql}) WHERE {b} IN (SELECT {b} FROM ({sql}) GROUP BY {b} "
+            f"ORDER BY count(*) DESC LIMIT {int(max_groups)})"
+        )
+        params = params + params
+    else:
+        group = f" FROM ({sql})"
+    return frame(
+        con,
+        f"SELECT time_bucket(INTERVAL '{interval}', CAST({t} AS TIMESTAMPTZ)) AS bucket, "
+        f"{measure} AS value{group} GROUP BY ALL ORDER BY ALL",
+        params,
+    )
+
+
+def auto_bucket(start: Any, end: Any) -> str:
+    """A bucket giving a readable number of points for the span (pure)."""
+    if start is None or end is None:
+        return "day"
+    span = pd.Timestamp(end) - pd.Timestamp(start)
+    if span <= pd.Timedelta(days=3):
+        return "hour"
+    if span <= pd.Timedelta(days=180):
+        return "day"
+    if span <= pd.Timedelta(days=1500):
+        return "week"
+    return "month"
+
+
+def pivot(
+    con: duckdb.DuckDBPyConnection,
+    sl: Slice,
+    rows: str,
+    cols: str,
+    value: str | None,
+    agg: str = "mean",
+    limit: int = 25,
+    *,
+    cols_are_time: bool = False,
+) -> pd.DataFrame:
+    """A `rows` x `cols` matrix of `agg(value)`.
+
+    Rows are the `limit` most common values of `rows`; columns likewise, or for a time column
+    its newest `limit` days.
+    """
+    sql, params = sl.select()
+    r = f"CAST({quote_ident(rows)} AS VARCHAR)"
+    if cols_are_time:
+        c = f"CAST(CAST({quote_ident(cols)} AS DATE) AS VARCHAR)"
+        pick_cols = f"SELECT DISTINCT {c} AS k FROM ({sql}) ORDER BY k DESC LIMIT {int(limit)}"
+    else:
+        c = f"CAST({quote_ident(cols)} AS VARCHAR)"
+        pick_cols = f"SELECT {c} FROM ({sql}) GROUP BY 1 ORDER BY count(*) DESC LIMIT {int(limit)}"
+    pick_rows = f"SELECT {r} FROM ({sql}) GROUP BY 1 ORDER BY count(*) DESC LIMIT {int(limit)}"
+    measure = "count(*)" if value is None else f"{AGGREGATES[agg]}({quote_ident(value)})"
+    long = frame(
+        con,
+        f"SELECT {r} AS r, {c} AS c, {measure} AS v FROM ({sql}) "
+        f"WHERE {r} IN ({pick_rows}) AND {c} IN ({pick_cols}) GROUP BY ALL",
+        params * 3,
+    )
+    if long.empty:
+        return pd.DataFrame()
+    return long.pivot(index="r", columns="c", values="v").sort_index().sort_index(axis=1)

@@ -1,0 +1,234 @@
+"""Exploring any dataset: a time slice, statistics, distributions, relations, pages, exports."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+
+from bucketpipe.catalog import spec as catalog
+from bucketpipe.lake.duck import quote_ident
+from bucketpipe.serve.exports import csv_bytes
+from bucketpipe.serve.queries.base import columns, frame, is_numeric, is_time, select_list
+
+# Time windows of the explorer; each ends at the dataset's newest row.
+WINDOWS: dict[str, timedelta | None] = {
+    "1 h": timedelta(hours=1),
+    "6 h": timedelta(hours=6),
+    "1 d": timedelta(days=1),
+    "1 w": timedelta(weeks=1),
+    "30 d": timedelta(days=30),
+    "All": None,
+}
+EXPORT_MAX_ROWS = 1_000_000
+TIME_NAMES = ("ts", "timestamp", "time", "datetime", "date", "day", "published_at")
+
+
+def time_column(dataset: str, cols: dict[str, str]) -> str | None:
+    """The column the time filter applies to: the catalog's, else the first time-typed one.
+
+    Lineage (`_ingested_at`, `_fetched_at`) comes before the `dt` partition as a last resort.
+    """
+    try:
+        declared = catalog.get(dataset).time_column
+    except KeyError:
+        declared = None
+    if declared and declared in cols:
+        return declared
+    timed = [c for c, t in cols.items() if is_time(t)]
+    for name in TIME_NAMES:
+        if name in timed:
+            return name
+    plain = [c for c in timed if not c.startswith("_") and c != "dt"]
+    for fallback in (*plain, "_ingested_at", "_fetched_at", "dt"):
+        if fallback in timed:
+            return fallback
+    return None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A dataset restricted to rows whose time column lies in [start, end]."""
+
+    dataset: str
+    time_column: str | None = None
+    start: datetime | date | None = None
+    end: datetime | date | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        if self.time_column is None:
+            return "true", []
+        t = quote_ident(self.time_column)
+        parts, params = [], []
+        if self.start is not None:
+            parts.append(f"{t} >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            parts.append(f"{t} <= ?")
+            params.append(self.end)
+        return (" AND ".join(parts) or "true"), params
+
+    def select(self, cols: Sequence[str] | None = None) -> tuple[str, list[Any]]:
+        where, params = self.where()
+        what = select_list(cols) if cols else "*"
+        return f"SELECT {what} FROM {quote_ident(self.dataset)} WHERE {where}", params
+
+
+def window(newest: datetime | date | None, name: str) -> datetime | date | None:
+    """Start of the named window ending at `newest` (None: no lower bound)."""
+    span = WINDOWS.get(name)
+    if span is None or newest is None:
+        return None
+    if isinstance(newest, datetime):
+        return newest - span
+    # A date column: a window shorter than a day still shows the newest day.
+    return newest - timedelta(days=max(0, span.days - 1))
+
+
+def time_bounds(con: duckdb.DuckDBPyConnection, sl: Slice) -> tuple[Any, Any]:
+    """Oldest and newest value of the slice's time column."""
+    if sl.time_column is None:
+        return None, None
+    t = quote_ident(sl.time_column)
+    sql, params = sl.select()
+    row = con.execute(f"SELECT min({t}), max({t}) FROM ({sql})", params).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def count(con: duckdb.DuckDBPyConnection, sl: Slice) -> int:
+    sql, params = sl.select()
+    row = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def profile(con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str]) -> pd.DataFrame:
+    """Per column: type, count, null %, distinct (approx.), min, max, mean, std, quartiles."""
+    if not cols:
+        return pd.DataFrame()
+    sql, params = sl.select(cols)
+    out = frame(con, f"SUMMARIZE {sql}", params)
+    return out.rename(
+        columns={
+            "column_name": "column",
+            "column_type": "type",
+            "approx_unique": "distinct",
+            "avg": "mean",
+            "q25": "p25",
+            "q50": "median",
+            "q75": "p75",
+            "null_percentage": "null_pct",
+        }
+    )
+
+
+def page(
+    con: duckdb.DuckDBPyConnection,
+    sl: Slice,
+    cols: Sequence[str],
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    newest_first: bool = True,
+) -> pd.DataFrame:
+    """One page of rows (ordered by time when the slice has a time column)."""
+    sql, params = sl.select(cols)
+    order = ""
+    if sl.time_column is not None and sl.time_column in cols:
+        direction = "DESC" if newest_first else "ASC"
+        order = f" ORDER BY {quote_ident(sl.time_column)} {direction} NULLS LAST"
+    return frame(con, f"{sql}{order} LIMIT {int(limit)} OFFSET {max(0, int(offset))}", params)
+
+
+def export(
+    con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str], fmt: str
+) -> tuple[bytes, bool]:
+    """The slice as CSV or Parquet bytes (at most EXPORT_MAX_ROWS; True if cut short)."""
+    sql, params = sl.select(cols)
+    table = con.execute(f"{sql} LIMIT {EXPORT_MAX_ROWS + 1}", params).to_arrow_table()
+    truncated = table.num_rows > EXPORT_MAX_ROWS
+    table = table.slice(0, EXPORT_MAX_ROWS)
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        return buffer.getvalue(), truncated
+    if fmt == "csv":
+        return csv_bytes(table.to_pandas()), truncated
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def kinds(cols: dict[str, str]) -> dict[str, list[str]]:
+    """Columns split into numeric, time and categorical (text, bool); lineage left out."""
+    out: dict[str, list[str]] = {"numeric": [], "time": [], "categorical": []}
+    # The `dt` partition is the day a row was stored; it counts only when nothing else is time.
+    has_time = any(is_time(t) for c, t in cols.items() if c != "dt" and not c.startswith("_"))
+    for name, typ in cols.items():
+        if name.startswith("_") or (name == "dt" and has_time):
+            continue
+        if is_numeric(typ):
+            out["numeric"].append(name)
+        elif is_time(typ):
+            out["time"].append(name)
+        elif typ.upper() in ("VARCHAR", "BOOLEAN") or typ.upper().startswith("ENUM"):
+            out["categorical"].append(name)
+    return out
+
+
+def dataset_columns(con: duckdb.DuckDBPyConnection, dataset: str) -> dict[str, str]:
+    return columns(con, dataset)
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """Exact figures of one column in a slice."""
+
+    column: str
+    type: str
+    rows: int
+    non_null: int
+    distinct: int
+    minimum: Any
+    maximum: Any
+
+    @property
+    def null_pct(self) -> float:
+        return 100.0 * (self.rows - self.non_null) / self.rows if self.rows else 0.0
+
+
+def column_stats(con: duckdb.DuckDBPyConnection, sl: Slice, column: str, typ: str) -> ColumnStats:
+    """Rows, non-null values, exact distinct count, minimum and maximum of one column."""
+    sql, params = sl.select([column])
+    c = quote_ident(column)
+    row = con.execute(
+        f"SELECT count(*), count({c}), count(DISTINCT {c}), min({c}), max({c}) FROM ({sql})",
+        params,
+    ).fetchone()
+    rows, non_null, distinct, low, high = row if row else (0, 0, 0, None, None)
+    return ColumnStats(column, typ, int(rows), int(non_null), int(distinct), low, high)
+
+
+def tidy_profile(stats: pd.DataFrame) -> pd.DataFrame:
+    """SUMMARIZE's text figures made readable: numbers rounded, units named (pure)."""
+    out = stats.copy()
+    for name in ("min", "max", "mean", "std", "p25", "median", "p75"):
+        if name in out:
+            out[name] = out[name].map(readable)
+    return out
+
+
+def readable(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        text = str(value)
+        return text[:-9] if text.endswith(" 00:00:00") else text
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
+    return f"{number:,.4f}".rstrip("0").rstrip(".")

@@ -1,0 +1,150 @@
+"""Quality: scores over time, the four dimensions against their thresholds, quarantine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from bucketpipe.clean import quarantine as quarantine_files
+from bucketpipe.context import Context
+from bucketpipe.lake.duck import connect
+from bucketpipe.quality.report import DIMENSIONS, QualityReport, read_latest, read_reports
+from bucketpipe.serve.queries.base import frame
+
+REASON = "_reject_reason"  # the column clean writes the rejection reason to
+SCORE_COLUMNS = ["dataset", "created_at", "run_id", "overall_score", *DIMENSIONS, "passed", "rows"]
+
+
+def latest(ctx: Context) -> dict[str, QualityReport]:
+    """Dataset -> its newest quality report."""
+    return read_latest(ctx.store)
+
+
+def latest_score(ctx: Context, dataset: str) -> float | None:
+    """Overall score of the dataset's newest quality report (None when there is none)."""
+    report = read_latest(ctx.store).get(dataset)
+    return report.overall_score if report is not None else None
+
+
+def history(ctx: Context, datasets: Sequence[str], limit: int = 50) -> pd.DataFrame:
+    """The newest `limit` reports of each dataset as rows, oldest first (for a line chart)."""
+    reports = [r for name in datasets for r in read_reports(ctx.store, name, limit)]
+    return scores_frame(reports)
+
+
+def scores_frame(reports: Iterable[QualityReport]) -> pd.DataFrame:
+    """One row per report: overall score, each dimension's score, pass, rows (pure)."""
+    rows = [
+        {
+            "dataset": r.dataset,
+            "created_at": r.created_at,
+            "run_id": r.run_id,
+            "overall_score": r.overall_score,
+            **{
+                name: (r.dimensions[name].score if name in r.dimensions else None)
+                for name in DIMENSIONS
+            },
+            "passed": r.passed,
+            "rows": r.rows,
+        }
+        for r in reports
+    ]
+    table = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    return table.sort_values(["created_at", "dataset"], ignore_index=True)
+
+
+def dimensions(report: QualityReport) -> pd.DataFrame:
+    """The four dimensions of one report: score, threshold, met or not, definition (pure)."""
+    rows = [
+        {
+            "dimension": name,
+            "score": dim.score,
+            "threshold": dim.threshold,
+            "passed": dim.passed,
+            "counted": f"{dim.numerator:,} of {dim.denominator:,}",
+            "definition": dim.definition,
+        }
+        for name in DIMENSIONS
+        if (dim := report.dimensions.get(name)) is not None
+    ]
+    return pd.DataFrame(
+        rows, columns=["dimension", "score", "threshold", "passed", "counted", "definition"]
+    )
+
+
+def overview(reports: dict[str, QualityReport]) -> pd.DataFrame:
+    """The newest report of every dataset as one table, worst score first (pure)."""
+    table = scores_frame(reports.values())
+    extra = pd.DataFrame(
+        [
+            {
+                "dataset": r.dataset,
+                "quarantined": r.rows_quarantined,
+                "recommendations": len(r.recommendations),
+            }
+            for r in reports.values()
+        ],
+        columns=["dataset", "quarantined", "recommendations"],
+    )
+    merged = table.merge(extra, on="dataset", how="left")
+    return merged.sort_values("overall_score", ignore_index=True)
+
+
+def column_profiles(report: QualityReport) -> pd.DataFrame:
+    """Per column of the report: type, nulls, distinct, range, mean, issues (pure)."""
+    rows = [
+        {
+            "column": p.name,
+            "type": p.type,
+            "null_pct": p.null_pct,
+            "distinct": p.distinct,
+            "min": p.min,
+            "max": p.max,
+            "mean": p.mean,
+            "top values": ", ".join(f"{t.value} ({t.count})" for t in p.top_values[:3]),
+            "issues": ", ".join(f"{k}: {v}" for k, v in p.issues.items()),
+        }
+        for p in report.column_profiles
+    ]
+    cols = ["column", "type", "null_pct", "distinct", "min", "max", "mean", "top values", "issues"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def quarantine_reasons(reports: Iterable[QualityReport]) -> pd.DataFrame:
+    """Quarantined rows per dataset and reason, summed over the given reports (pure)."""
+    rows = [
+        {"dataset": r.dataset, "reason": reason, "rows": count}
+        for r in reports
+        for reason, count in r.quarantine_reasons.items()
+    ]
+    table = pd.DataFrame(rows, columns=["dataset", "reason", "rows"])
+    if table.empty:
+        return table
+    summed = table.groupby(["dataset", "reason"], as_index=False).agg(rows=("rows", "sum"))
+    out: pd.DataFrame = summed.sort_values(
+        ["dataset", "rows"], ascending=[True, False], ignore_index=True
+    )
+    return out
+
+
+def quarantine(
+    ctx: Context, dataset: str, sample: int = 20, reason: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows per reason over the dataset's whole quarantine, the newest `sample` rejected rows).
+
+    Rows are counted once even while compaction rolls run files into day files.
+    """
+    keys = quarantine_files.file_keys(ctx.store, dataset)
+    if not keys:
+        return pd.DataFrame(columns=["reason", "rows"]), pd.DataFrame()
+    rows_sql = quarantine_files.relation_sql([ctx.store.duckdb_path(k) for k in keys])
+    with connect(ctx.settings) as con:
+        counts = frame(
+            con,
+            f"SELECT coalesce({REASON}, '(no reason)') AS reason, count(*) AS rows "
+            f"FROM ({rows_sql}) GROUP BY ALL ORDER BY rows DESC, reason",
+        )
+        rows = quarantine_files.sample(ctx.store, con, dataset, sample, reason=reason)
+    first = [c for c in (REASON, "_clean_run") if c in rows]
+    return counts, rows[first + [c for c in rows.columns if c not in first]]

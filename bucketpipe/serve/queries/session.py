@@ -1,0 +1,182 @@
+"""The dashboard's view of the lake: committed snapshots as DuckDB views, kept current cheaply."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import duckdb
+
+from bucketpipe.config.logs import register_secrets
+from bucketpipe.config.settings import Settings
+from bucketpipe.context import lake_store
+from bucketpipe.coord.signals import Signals
+from bucketpipe.lake.duck import connect
+from bucketpipe.lake.snapshots import Snapshot
+from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.serve.reader import LakeReader, create_views, drop_views, is_current
+from bucketpipe.serve.sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+VersionKey = tuple[tuple[str, int], ...]
+# With Redis, the snapshots are still re-read this often (a commit made while Redis was down
+# or flushed bumped no counter).
+FULL_SYNC_EVERY_S = 300.0
+
+
+def reader_settings(settings: Settings) -> Settings:
+    """The settings readers use: the read-only lake credentials when the deployment has them."""
+    key, secret = settings.reader_access_key_id, settings.reader_secret_access_key
+    if key is None or secret is None:
+        return settings
+    register_secrets([secret.get_secret_value()])
+    return settings.model_copy(update={"aws_access_key_id": key, "aws_secret_access_key": secret})
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one live-refresh check saw."""
+
+    versions: dict[str, int]
+    changed: tuple[str, ...]
+    source: str  # "redis" or "snapshots"
+
+
+class LakeSession:
+    """Committed datasets registered as views on one DuckDB connection, refreshed on demand.
+
+    One session is shared by every browser session of a dashboard process. `poll()` is what
+    live refresh calls every few seconds: with Redis it is one round trip (`version:*`
+    counters) and the snapshots are re-read only when a counter moved; without Redis it reads
+    each dataset's `current.json`. Views are replaced only for datasets whose snapshot changed,
+    and query results are cached by `version_key`, so unchanged data is never read twice.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ObjectStore,
+        signals: Signals,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.signals = signals
+        self.reader = LakeReader(store)
+        self.clock = clock
+        self.con = connect(settings)
+        self.snapshots: dict[str, Snapshot] = {}
+        self._lock = threading.RLock()
+        self._redis_versions: dict[str, int] | None = None
+        self._last_sync = float("-inf")
+        self._last_poll = float("-inf")
+        self._last_result = PollResult({}, (), "snapshots")
+        self._sandbox: tuple[VersionKey, Sandbox] | None = None
+        self._stale: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LakeSession:
+        readers = reader_settings(settings)
+        return cls(readers, lake_store(readers), Signals.from_settings(settings))
+
+    # --- keeping the views current -------------------------------------------------------------
+    def sync(self) -> tuple[str, ...]:
+        """Re-read every dataset's snapshot; replace the views that changed. Changed names."""
+        with self._lock:
+            current = {}
+            for name in self.reader.datasets():
+                snap = self.reader.snapshot(name)
+                if snap is not None:
+                    current[name] = snap
+            changed = [n for n, s in current.items() if self._version(n) != s.version]
+            gone = [n for n in self.snapshots if n not in current]
+            # A derived dataset behind its inputs has no view until clean catches it up.
+            stale = {n for n, s in current.items() if not is_current(s, current)}
+            for name in changed:
+                if name not in stale:
+                    create_views(self.con, self.store, name, current[name])
+            for name in (self._stale - stale).intersection(current).difference(changed):
+                create_views(self.con, self.store, name, current[name])
+            for name in [*gone, *(stale - self._stale)]:
+                drop_views(self.con, name)
+            self._stale = stale
+            self.snapshots = current
+            self._last_sync = self.clock()
+            if changed or gone:
+                log.info("views refreshed", extra={"changed": changed, "removed": gone})
+            return tuple(sorted(changed + gone))
+
+    def poll(self, min_interval_s: float = 0.0) -> PollResult:
+        """Check for new commits (at most once per `min_interval_s` across all callers)."""
+        with self._lock:
+            now = self.clock()
+            if now - self._last_poll < min_interval_s:
+                return self._last_result
+            self._last_poll = now
+            counters = self.signals.versions() if self.signals.configured else None
+            source = "redis" if counters is not None else "snapshots"
+            stale = now - self._last_sync >= FULL_SYNC_EVERY_S
+            if counters is None or counters != self._redis_versions or stale:
+                changed = self.sync()
+            else:
+                changed = ()
+            self._redis_versions = counters
+            self._last_result = PollResult(self.versions(), changed, source)
+            return self._last_result
+
+    def ensure_fresh(self, max_age_s: float) -> None:
+        """Sync unless the views were synced within `max_age_s` (a new browser session)."""
+        with self._lock:
+            if self.clock() - self._last_sync >= max_age_s:
+                self.sync()
+
+    # --- what is there -------------------------------------------------------------------------
+    def _version(self, name: str) -> int | None:
+        snap = self.snapshots.get(name)
+        return snap.version if snap else None
+
+    def versions(self) -> dict[str, int]:
+        return {name: snap.version for name, snap in sorted(self.snapshots.items())}
+
+    def version_key(self, datasets: Iterable[str]) -> VersionKey:
+        """Cache key of query results over `datasets` (0 for a missing one)."""
+        return tuple((name, self._version(name) or 0) for name in sorted(set(datasets)))
+
+    def has(self, name: str) -> bool:
+        """True if the dataset is committed and holds at least one row."""
+        snap = self.snapshots.get(name)
+        return snap is not None and snap.rows > 0
+
+    def datasets(self) -> list[str]:
+        return sorted(self.snapshots)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one query: each thread (browser session) needs its own."""
+        return self.con.cursor()
+
+    def sandbox(self) -> Sandbox:
+        """The sandboxed connection for user SQL over the current snapshots (rebuilt on change)."""
+        with self._lock:
+            key = self.version_key(self.snapshots)
+            if self._sandbox is None or self._sandbox[0] != key:
+                box = Sandbox.open(self.settings, self.store, self.snapshots)
+                self._sandbox = (key, box)
+            return self._sandbox[1]
+
+    def close(self) -> None:
+        self.signals.close()
+        self.con.close()
+
+
+def open_sandbox(settings: Settings) -> Sandbox:
+    """A sandbox over the lake's current snapshots (for `bucketpipe sql`)."""
+    readers = reader_settings(settings)
+    store = lake_store(readers)
+    reader = LakeReader(store)
+    snapshots = {name: snap for name in reader.datasets() if (snap := reader.snapshot(name))}
+    return Sandbox.open(readers, store, snapshots)

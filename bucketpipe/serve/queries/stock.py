@@ -1,0 +1,294 @@
+"""One stock: daily bars and indicators, intraday quotes, profile, analysts, earnings, insiders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from bucketpipe.catalog.indicators import INDICATOR_COLUMNS as DERIVED_INDICATORS
+from bucketpipe.lake.duck import quote_ident
+from bucketpipe.serve.queries.base import columns, frame, select_list, uses, views
+
+BAR_COLUMNS = ("symbol", "day", "open", "high", "low", "close", "volume", "source")
+# What the stock page charts: every derived indicator but the return and volatility figures.
+INDICATOR_COLUMNS = tuple(
+    c for c in DERIVED_INDICATORS if c not in ("daily_return", "volatility_20")
+)
+# Daily bars from quote snapshots when `daily_bars` is not committed: the day's last snapshot
+# carries the day's open, high and low so far, and its price is the close.
+BARS_FROM_QUOTES = """
+    SELECT symbol, CAST(ts AS DATE) AS day, arg_max(open, ts) AS open, arg_max(high, ts) AS high,
+           arg_max(low, ts) AS low, arg_max(price, ts) AS close,
+           CAST(NULL AS BIGINT) AS volume, 'quotes' AS source
+    FROM quotes GROUP BY ALL
+"""
+
+
+@uses("quotes", "daily_bars", "company_profiles")
+def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every symbol with quotes, bars or a profile, sorted."""
+    parts = [
+        f"SELECT DISTINCT symbol FROM {quote_ident(v)}"
+        for v in ("quotes", "daily_bars", "company_profiles")
+        if "symbol" in columns(con, v)
+    ]
+    if not parts:
+        return []
+    rows = con.execute(
+        f"SELECT symbol FROM ({' UNION '.join(parts)}) WHERE symbol IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _bars_source(con: duckdb.DuckDBPyConnection) -> str | None:
+    available = views(con)
+    if "daily_bars" in available and {"day", "close"} <= set(columns(con, "daily_bars")):
+        return "daily_bars"
+    if "quotes" in available:
+        return f"({BARS_FROM_QUOTES})"
+    return None
+
+
+@uses("quotes", "daily_bars")
+def day_bounds(con: duckdb.DuckDBPyConnection, symbol: str) -> tuple[date, date] | None:
+    """First and last day with a bar for the symbol."""
+    source = _bars_source(con)
+    if source is None:
+        return None
+    row = con.execute(
+        f"SELECT min(day), max(day) FROM {source} WHERE symbol = ?", [symbol]
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
+@uses("quotes", "daily_bars")
+def bars(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date) -> pd.DataFrame:
+    """Daily OHLC(V) bars of one symbol in [start, end], oldest first."""
+    source = _bars_source(con)
+    if source is None:
+        return pd.DataFrame(columns=list(BAR_COLUMNS))
+    have = set(columns(con, "daily_bars")) if source == "daily_bars" else set(BAR_COLUMNS)
+    cols = [c for c in BAR_COLUMNS if c in have]
+    return frame(
+        con,
+        f"SELECT {select_list(cols)} FROM {source} WHERE symbol = ? AND day BETWEEN ? AND ? "
+        "ORDER BY day",
+        [symbol, start, end],
+    )
+
+
+@uses("daily_indicators")
+def indicators(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date) -> pd.DataFrame:
+    """The committed `daily_indicators` rows of one symbol in [start, end], oldest first."""
+    have = columns(con, "daily_indicators")
+    if "day" not in have:
+        return pd.DataFrame()
+    cols = ["day", *(c for c in ("open", "high", "low", "close") if c in have)]
+    cols += [c for c in INDICATOR_COLUMNS if c in have]
+    return frame(
+        con,
+        f"SELECT {select_list(cols)} FROM daily_indicators "
+        "WHERE symbol = ? AND day BETWEEN ? AND ? ORDER BY day",
+        [symbol, start, end],
+    )
+
+
+@uses("quotes")
+def intraday(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date) -> pd.DataFrame:
+    """Every quote snapshot of one symbol from `start` to the end of `end`."""
+    have = columns(con, "quotes")
+    if not {"ts", "price"} <= set(have):
+        return pd.DataFrame(columns=["ts", "price"])
+    cols = [c for c in ("ts", "price", "change_pct") if c in have]
+    return frame(
+        con,
+        f"SELECT {select_list(cols)} FROM quotes WHERE symbol = ? AND ts >= ? AND ts < ? "
+        "ORDER BY ts",
+        [symbol, start, end + timedelta(days=1)],
+    )
+
+
+@uses("company_profiles")
+def profile(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
+    """The newest company profile of the symbol ({} when there is none)."""
+    have = columns(con, "company_profiles")
+    if "symbol" not in have:
+        return {}
+    order = "as_of DESC" if "as_of" in have else "1"
+    rows = frame(
+        con, f"SELECT * FROM company_profiles WHERE symbol = ? ORDER BY {order} LIMIT 1", [symbol]
+    )
+    if rows.empty:
+        return {}
+    record = rows.iloc[0].to_dict()
+    return {str(k): v for k, v in record.items() if not str(k).startswith("_") and k != "dt"}
+
+
+def _symbol_rows(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    symbol: str,
+    wanted: Sequence[str],
+    order: str,
+    *,
+    limit: int | None = None,
+    start: date | None = None,
+) -> pd.DataFrame:
+    """The wanted columns that exist, for one symbol, newest first by `order`."""
+    have = columns(con, view)
+    cols = [c for c in wanted if c in have]
+    if "symbol" not in have or order not in have:
+        return pd.DataFrame(columns=list(wanted))
+    where = "symbol = ?"
+    params: list[Any] = [symbol]
+    if start is not None:
+        where += f" AND {quote_ident(order)} >= ?"
+        params.append(start)
+    sql = f"SELECT {select_list(cols)} FROM {quote_ident(view)} WHERE {where} "
+    sql += f"ORDER BY {quote_ident(order)} DESC NULLS LAST"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return frame(con, sql, params)
+
+
+@uses("recommendations")
+def recommendations(con: duckdb.DuckDBPyConnection, symbol: str, months: int = 12) -> pd.DataFrame:
+    wanted = ("period", "strong_buy", "buy", "hold", "sell", "strong_sell", "analysts")
+    rows = _symbol_rows(con, "recommendations", symbol, wanted, "period", limit=months)
+    return rows.sort_values("period").reset_index(drop=True) if not rows.empty else rows
+
+
+@uses("earnings")
+def earnings(con: duckdb.DuckDBPyConnection, symbol: str, quarters: int = 12) -> pd.DataFrame:
+    wanted = ("period", "year", "quarter", "actual", "estimate", "surprise", "surprise_pct")
+    rows = _symbol_rows(con, "earnings", symbol, wanted, "period", limit=quarters)
+    return rows.sort_values("period").reset_index(drop=True) if not rows.empty else rows
+
+
+@uses("insider_transactions")
+def insiders(con: duckdb.DuckDBPyConnection, symbol: str, limit: int = 100) -> pd.DataFrame:
+    wanted = (
+        "transaction_date",
+        "name",
+        "transaction_code",
+        "change",
+        "share",
+        "transaction_price",
+        "filing_date",
+        "is_derivative",
+        "currency",
+    )
+    return _symbol_rows(
+        con, "insider_transactions", symbol, wanted, "transaction_date", limit=limit
+    )
+
+
+@uses("dividends")
+def dividends(con: duckdb.DuckDBPyConnection, symbol: str) -> pd.DataFrame:
+    wanted = ("ex_date", "amount", "adjusted_amount", "pay_date", "record_date", "currency")
+    return _symbol_rows(con, "dividends", symbol, wanted, "ex_date")
+
+
+@uses("social_sentiment")
+def social(con: duckdb.DuckDBPyConnection, symbol: str, start: date) -> pd.DataFrame:
+    wanted = ("at_time", "source", "mention", "positive_mention", "negative_mention", "score")
+    rows = _symbol_rows(con, "social_sentiment", symbol, wanted, "at_time", start=start)
+    return rows.sort_values("at_time").reset_index(drop=True) if not rows.empty else rows
+
+
+@uses("company_news")
+def news(con: duckdb.DuckDBPyConnection, symbol: str, limit: int = 30) -> pd.DataFrame:
+    wanted = ("published_at", "headline", "source", "summary", "url", "category")
+    return _symbol_rows(con, "company_news", symbol, wanted, "published_at", limit=limit)
+
+
+def latest_values(table: pd.DataFrame, names: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    """Column -> (newest non-null value, change from the value before it) for the tiles."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for name in names:
+        if name not in table:
+            continue
+        series = pd.to_numeric(table[name], errors="coerce").dropna()
+        if series.empty:
+            continue
+        last = float(series.iloc[-1])
+        delta = last - float(series.iloc[-2]) if len(series) > 1 else None
+        out[name] = (last, delta)
+    return out
+
+
+def rsi_zone(value: float | None) -> str:
+    """'overbought' (>= 70), 'oversold' (<= 30) or 'neutral'."""
+    if value is None:
+        return "no data"
+    if value >= 70:
+        return "overbought"
+    if value <= 30:
+        return "oversold"
+    return "neutral"
+
+
+@uses("basic_financials")
+def key_metrics(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
+    """The newest `basic_financials` row of the symbol (52-week range, P/E, margins...)."""
+    have = columns(con, "basic_financials")
+    if "symbol" not in have or "as_of" not in have:
+        return {}
+    cols = [c for c in have if not c.startswith("_") and c not in ("dt", "metric", "symbol")]
+    rows = frame(
+        con,
+        f"SELECT {select_list(cols)} FROM basic_financials WHERE symbol = ? "
+        "ORDER BY as_of DESC LIMIT 1",
+        [symbol],
+    )
+    return {} if rows.empty else {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+
+
+@uses("financials_reported")
+def financials(con: duckdb.DuckDBPyConnection, symbol: str, limit: int = 12) -> pd.DataFrame:
+    """Key figures of the newest filings (revenue, net income, EPS, balance sheet)."""
+    wanted = (
+        "filed_date",
+        "year",
+        "quarter",
+        "form",
+        "revenue",
+        "net_income",
+        "eps_diluted",
+        "total_assets",
+        "total_liabilities",
+        "stockholders_equity",
+        "operating_cash_flow",
+    )
+    return _symbol_rows(con, "financials_reported", symbol, wanted, "filed_date", limit=limit)
+
+
+def volatility(bars: pd.DataFrame, window: int = 20) -> float | None:
+    """Standard deviation of the last `window` daily returns, in % (not annualised)."""
+    if "close" not in bars:
+        return None
+    closes = pd.to_numeric(bars["close"], errors="coerce").dropna()
+    returns = closes.pct_change().dropna().tail(window)
+    if len(returns) < 2:
+        return None
+    return float(returns.std(ddof=1) * 100)
+
+
+@uses("daily_indicators")
+def latest_indicators(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every symbol's newest `daily_indicators` row (the technical-analysis table)."""
+    have = columns(con, "daily_indicators")
+    if not {"symbol", "day"} <= set(have):
+        return pd.DataFrame()
+    cols = ["symbol", "day", *(c for c in ("close", *INDICATOR_COLUMNS) if c in have)]
+    return frame(
+        con,
+        f"SELECT {select_list(cols)} FROM daily_indicators "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY day DESC) = 1 ORDER BY symbol",
+    )
