@@ -182,8 +182,10 @@ def setting_problems(objects: list[dict[str, Any]]) -> list[str]:
             if env["name"] not in settings:
                 problems.append(f"{workload.name}: {env['name']} is not a setting")
             ref = env.get("valueFrom", {}).get("secretKeyRef")
-            if ref and ref["key"] != env["name"] and (ref["name"], ref["key"], env["name"]) not in (
-                READER_KEYS_AS_READER_SETTINGS
+            if (
+                ref
+                and ref["key"] != env["name"]
+                and (ref["name"], ref["key"], env["name"]) not in (READER_KEYS_AS_READER_SETTINGS)
             ):
                 problems.append(f"{workload.name}: {env['name']} comes from key {ref['key']}")
         for source in container.get("envFrom", []):

@@ -95,7 +95,7 @@ def test_the_stack_has_its_services_and_no_minio() -> None:
 
 def test_every_image_is_pinned_or_built_here() -> None:
     for name, service in SERVICES.items():
-        repository, tag, digest = split_image(service["image"])
+        _, tag, digest = split_image(service["image"])
         assert tag or digest, name
         assert tag != "latest", name
         if "build" in service:
@@ -251,7 +251,9 @@ def test_redis_has_the_clusters_acl_users() -> None:
     script = SERVICES["redis"]["command"][-1].replace("$$", "$")
     local = _acl_users(shlex.split(script))
     (deployment,) = [
-        d for d in load_yaml_documents(K8S / "deployments" / "redis.yaml") if d["kind"] == "Deployment"
+        d
+        for d in load_yaml_documents(K8S / "deployments" / "redis.yaml")
+        if d["kind"] == "Deployment"
     ]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     cluster = _acl_users([str(a) for a in container["args"]])

@@ -41,7 +41,9 @@ def test_shell_scripts_parse_and_are_executable(script: str) -> None:
     assert os.access(path, os.X_OK), f"{script} is not executable"
 
 
-def _sh(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _sh(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["sh", *args], input=stdin, capture_output=True, text=True, timeout=30, env=env, check=False
     )
@@ -74,7 +76,11 @@ def test_rgw_keys_gives_each_role_only_its_keys(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("stdin", "code", "message"),
     [
-        (EXPORTS.replace("export BUCKETPIPE_READER_SECRET_ACCESS_KEY=reader-secret\n", ""), 1, "missing"),
+        (
+            EXPORTS.replace("export BUCKETPIPE_READER_SECRET_ACCESS_KEY=reader-secret\n", ""),
+            1,
+            "missing",
+        ),
         (EXPORTS + "export AWS_REGION=$(reboot)\n", 2, "unexpected characters"),
         (EXPORTS + "rm -rf /\n", 2, "not an export line"),
     ],

@@ -58,7 +58,9 @@ def test_redis_admits_only_its_clients_and_connects_nowhere(
             for e in c.get("env", [])
         )
         labelled = matches(allowed, workload.labels)
-        assert uses_redis == labelled, f"{workload.name}: uses Redis {uses_redis}, allowed {labelled}"
+        assert uses_redis == labelled, (
+            f"{workload.name}: uses Redis {uses_redis}, allowed {labelled}"
+        )
 
 
 def test_the_dashboard_and_jobs_reach_only_dns_redis_and_public_https(

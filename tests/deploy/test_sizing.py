@@ -122,7 +122,9 @@ def example_variant(directory: Path, bucket: bool, sharded: bool) -> list[dict[s
     """The example overlay with the bucket ingest and/or the sharded component switched on."""
     text = (EXAMPLE_OVERLAY / "kustomization.yaml").read_text()
     if sharded:
-        text = text.replace("# - ../../components/finnhub-sharded", "- ../../components/finnhub-sharded")
+        text = text.replace(
+            "# - ../../components/finnhub-sharded", "- ../../components/finnhub-sharded"
+        )
     if bucket:
         text += (
             "  - target:\n      kind: CronJob\n      name: bucketpipe-ingest-bucket\n"
@@ -196,7 +198,11 @@ def test_the_guides_sizing_table_is_what_the_manifests_say(
             described.add(name)
             (container,) = workload.pod_spec["containers"]
             resources = container["resources"]
-            for cell, resource in ((cpu, "cpu"), (memory, "memory"), (ephemeral, "ephemeral-storage")):
+            for cell, resource in (
+                (cpu, "cpu"),
+                (memory, "memory"),
+                (ephemeral, "ephemeral-storage"),
+            ):
                 pair = f"{resources['requests'][resource]} / {resources['limits'][resource]}"
                 assert cell == pair, (name, resource)
             env = {e["name"]: e.get("value") for e in container.get("env", [])}
