@@ -68,9 +68,9 @@ RUN cd /opt/bucketpipe \
 
 # The trimmed venv still works, holds no test or benchmark code, and httpfs loads from the
 # pinned wheel's file with autoinstall off: fail the build otherwise.
-RUN /opt/bucketpipe/bin/python -c "import importlib.util as u, sys; stray = [m for m in ('tests', 'benchmarks', 'bucketpipe.bench', 'pip', 'setuptools') if u.find_spec(m)]; sys.exit(f'not for the image: {stray}' if stray else 0)" \
- && /opt/bucketpipe/bin/python -c "import streamlit, plotly.io; plotly.io.templates.default" \
- && /opt/bucketpipe/bin/python -c "import duckdb; from bucketpipe.lake.duck import load_httpfs; con = duckdb.connect(config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); load_httpfs(con); print(con.execute(\"SELECT extension_name, loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'\").fetchall())"
+RUN /opt/bucketpipe/bin/python -I -c "import importlib.util as u, sys; stray = [m for m in ('tests', 'benchmarks', 'bucketpipe.bench', 'pip', 'setuptools') if u.find_spec(m)]; sys.exit(f'not for the image: {stray}' if stray else 0)" \
+ && /opt/bucketpipe/bin/python -I -c "import streamlit, plotly.io; plotly.io.templates.default" \
+ && /opt/bucketpipe/bin/python -I -c "import duckdb; from bucketpipe.lake.duck import load_httpfs; con = duckdb.connect(config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); load_httpfs(con); print(con.execute(\"SELECT extension_name, loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'\").fetchall())"
 
 # ---------------------------------------------------------------------------------------------
 # runtime: no compilers, no pip, setuptools or wheel anywhere, non-root, works under
@@ -94,7 +94,7 @@ LABEL org.opencontainers.image.title="bucketpipe" \
 # is read-only and /tmp and $HOME are emptyDir volumes; these directories exist for `docker run`.
 RUN rm -rf /usr/local/lib/python3.11/site-packages/* /usr/local/lib/python3.11/ensurepip \
         /usr/local/bin/pip /usr/local/bin/pip3 /usr/local/bin/pip3.11 /usr/local/bin/wheel \
- && python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('pip', 'setuptools', 'wheel', 'ensurepip')))" \
+ && python -I -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('pip', 'setuptools', 'wheel', 'ensurepip')))" \
  && useradd --uid 1001 --gid 0 --no-log-init --create-home --home-dir /home/bucketpipe \
         --shell /usr/sbin/nologin bucketpipe \
  && mkdir -p /home/bucketpipe/.cache /home/bucketpipe/.streamlit /tmp/bucketpipe \
