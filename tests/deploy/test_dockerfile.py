@@ -175,7 +175,7 @@ def test_copied_sources_exist_and_pass_the_dockerignore() -> None:
         ("pyproject.toml", False),
         ("requirements/runtime.lock", False),
         ("requirements/build.in", True),
-        ("local/rgw/Containerfile", False),
+        ("local/rgw/rgw.sh", True),
         ("local/compose.yaml", True),
         ("local/.env", True),
         ("benchmarks/__main__.py", True),
