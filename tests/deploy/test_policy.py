@@ -355,3 +355,29 @@ def test_label_selector_semantics() -> None:
     assert not matches({"matchExpressions": [expression]}, labels)
     assert matches({}, labels)
     assert within("/tmp/bucketpipe", "/tmp") and not within("/tmpx", "/tmp")
+
+
+def test_the_dashboard_needs_its_password_secret(every_rendering: list[dict[str, Any]]) -> None:
+    """No Secret, no dashboard: the reference is not optional (an optional one served an open
+    dashboard when the Secret was missing)."""
+    dashboard = objects_of(every_rendering, "Deployment")["bucketpipe-dashboard"]
+    (container,) = dashboard["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    ref = env["BUCKETPIPE_DASHBOARD_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "bucketpipe-dashboard", "key": "BUCKETPIPE_DASHBOARD_PASSWORD"}
+    assert "BUCKETPIPE_DASHBOARD_PUBLIC" not in env  # the cluster never serves it open
+
+
+def test_readers_use_redis_read_only_user_and_jobs_the_default(
+    every_rendering: list[dict[str, Any]],
+) -> None:
+    for workload, container in bucketpipe_containers(every_rendering):
+        env = {e["name"]: e for e in container["env"]}
+        secret = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+        reads_only = workload.name in {"bucketpipe-dashboard", "bucketpipe-status"}
+        if reads_only:
+            assert env["REDIS_USERNAME"]["value"] == "reader", workload.name
+            assert secret == "bucketpipe-redis-reader", workload.name
+        else:
+            assert "REDIS_USERNAME" not in env, workload.name
+            assert secret == "bucketpipe-redis", workload.name
