@@ -32,6 +32,8 @@ FINNHUB_DATASETS = (
 )
 
 FINNHUB_NEWS_CATEGORIES = ("general", "forex", "crypto", "merger")
+# An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A cadence interval: `0` (every run) or a number with a unit s/m/h/d.
 _INTERVAL = re.compile(r"^(0|\d+(\.\d+)?[smhd])$")
 
@@ -104,6 +106,12 @@ class Settings(BaseSettings):
         validation_alias=_env("REDIS_URL"),
         description="Redis for events, status, locks, rate limits and live refresh "
         "(`REDIS_URL`, e.g. `redis://redis:6379/0`). Unset: Redis is off, jobs still commit.",
+    )
+    redis_username: str | None = Field(
+        None,
+        validation_alias=_env("REDIS_USERNAME"),
+        description="Redis ACL user (`REDIS_USERNAME`). Unset: Redis' `default` user (the jobs'). "
+        "In the cluster the dashboard and `status` log in as the read-only `reader`.",
     )
     redis_password: SecretStr | None = Field(
         None,
@@ -308,7 +316,20 @@ class Settings(BaseSettings):
         10, ge=2, description="How often the dashboard checks for newly committed data."
     )
     dashboard_password: SecretStr | None = Field(
-        None, description="Optional shared password for the dashboard. From a Secret."
+        None,
+        description="Shared password the dashboard asks for. From a Secret. On an address other "
+        "than loopback the dashboard needs it, an auth proxy's header or Streamlit's sign-in.",
+    )
+    dashboard_auth_header: str | None = Field(
+        None,
+        description="Request header a trusted auth proxy sets on what it lets through (e.g. "
+        "`X-Forwarded-Email`); the dashboard then refuses sessions without it. Only when "
+        "nothing but the proxy can reach the dashboard.",
+    )
+    dashboard_public: bool = Field(
+        False,
+        description="`true` states that the dashboard may serve a non-loopback address without "
+        "authentication (e.g. a port published on 127.0.0.1 only); otherwise it refuses to.",
     )
     # Read-only lake credentials for the dashboard and `bucketpipe sql` (the readers).
     reader_access_key_id: SecretStr | None = Field(
@@ -395,11 +416,24 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "redis_url", "aws_endpoint_url", "aws_ca_bundle", "source", "source_endpoint_url"
+        "redis_url",
+        "redis_username",
+        "aws_endpoint_url",
+        "aws_ca_bundle",
+        "source",
+        "source_endpoint_url",
+        "dashboard_auth_header",
     )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
+        return value.strip() or None if value else None
+
+    @field_validator("dashboard_auth_header")
+    @classmethod
+    def _check_header_name(cls, value: str | None) -> str | None:
+        if value is not None and not _HEADER_NAME.fullmatch(value):
+            raise ValueError(f"not an HTTP header name: {value!r} (e.g. X-Forwarded-Email)")
+        return value
 
     @field_validator("aws_ca_bundle")
     @classmethod

@@ -53,7 +53,12 @@ def prepare_dir(path: Path) -> None:
             raise StartError(f"{path} is not empty and holds no cluster of this script")
         if running_daemons(path):
             raise StartError(f"a cluster is already running in {path}: run `stop --dir {path}`")
-        shutil.rmtree(path)
+        # Its contents, not the folder: in a container the folder is often a volume's mount point.
+        for entry in path.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)  # state.json holds the users' secret keys
     (path / MARKER).write_text("a throwaway Ceph RGW cluster made by local/rgw/rgw.sh\n")
