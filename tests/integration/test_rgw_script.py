@@ -67,6 +67,14 @@ def test_start_status_stop_stops_exactly_what_it_started(
     assert cluster.run("status").returncode == 3
     # The session's own cluster is not the script's to stop: it still answers.
     assert s3_server.client().list_buckets()["Owner"]["ID"] == "writer"
+    # A stopped cluster's folder starts a fresh one (emptied in place: in a container it is a
+    # volume's mount point), with new keys.
+    try:
+        fresh = cluster.start()
+        assert fresh.writer.secret_key != second.writer.secret_key
+        assert fresh.client().list_buckets()["Owner"]["ID"] == "writer"
+    finally:
+        cluster.stop()
 
 
 def test_start_refuses_a_folder_that_is_not_its_own(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ enforces no policy, so these run only with BUCKETPIPE_TEST_S3=rgw or rgw-https).
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -94,6 +95,27 @@ def test_the_source_key_reads_a_shared_bucket_and_nothing_else(
     assert code_of(lambda: source.list_objects_v2(Bucket=s3_bucket)) == "AccessDenied"
 
 
+def shared_with(server: S3Server, principal: str) -> str:
+    """A bucket of `owner` holding `f`, whose policy lets `principal` list and read it."""
+    owner = server.client(server.owner)
+    bucket = f"principal-{uuid.uuid4().hex[:12]}"
+    owner.create_bucket(Bucket=bucket)
+    owner.put_object(Bucket=bucket, Key="f", Body=b"x")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [principal]},
+                "Action": ["s3:ListBucket", "s3:GetObject"],
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            }
+        ],
+    }
+    owner.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    return bucket
+
+
 # Which principal of a bucket policy grants a user of the empty tenant (uid `source`) access:
 # the finding docs/allas.md cites.
 PRINCIPALS = [
@@ -111,28 +133,51 @@ def test_which_policy_principal_names_a_user_of_the_empty_tenant(
     s3_server: S3Server, principal: str, grants: bool
 ) -> None:
     assert s3_server.source.uid == "source"
-    owner = s3_server.client(s3_server.owner)
-    bucket = f"principal-{uuid.uuid4().hex[:12]}"
-    owner.create_bucket(Bucket=bucket)
-    owner.put_object(Bucket=bucket, Key="f", Body=b"x")
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": [principal]},
-                "Action": ["s3:ListBucket", "s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-            }
-        ],
-    }
-    owner.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    bucket = shared_with(s3_server, principal)
     source = s3_server.client(s3_server.source)
     if grants:
         assert source.get_object(Bucket=bucket, Key="f")["Body"].read() == b"x"
     else:
         assert code_of(lambda: source.get_object(Bucket=bucket, Key="f")) == "AccessDenied"
         assert code_of(lambda: source.list_objects_v2(Bucket=bucket)) == "AccessDenied"
+
+
+@pytest.fixture(scope="module")
+def tenant_user(s3_server: S3Server) -> Keys:
+    """A user `partner` in tenant `partner` (RGW names it `partner$partner`)."""
+    keys = Keys(f"PARTNER{uuid.uuid4().hex[:12].upper()}", uuid.uuid4().hex, "partner")
+    assert s3_server.ceph_conf is not None
+    subprocess.run(
+        ["radosgw-admin", "-c", s3_server.ceph_conf, "user", "create", "--tenant", "partner",
+         "--uid", "partner", "--display-name", "partner", "--access-key", keys.access_key,
+         "--secret-key", keys.secret_key],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return keys
+
+
+@pytest.mark.parametrize(
+    ("principal", "grants"),
+    [
+        ("arn:aws:iam::partner:root", True),  # every user of the tenant
+        ("arn:aws:iam::partner:user/partner", True),
+        ("arn:aws:iam:::user/partner", False),  # the empty tenant's `partner`, another user
+    ],
+)
+def test_which_policy_principal_names_a_user_of_a_tenant(
+    s3_server: S3Server, tenant_user: Keys, principal: str, grants: bool
+) -> None:
+    from botocore.handlers import validate_bucket_name
+
+    bucket = shared_with(s3_server, principal)
+    reader = s3_server.client(tenant_user)
+    # A tenant's user names a bucket of the empty tenant `:bucket`, which boto3 would refuse.
+    reader.meta.events.unregister("before-parameter-build.s3", validate_bucket_name)
+    if grants:
+        assert reader.get_object(Bucket=f":{bucket}", Key="f")["Body"].read() == b"x"
+    else:
+        assert code_of(lambda: reader.get_object(Bucket=f":{bucket}", Key="f")) == "AccessDenied"
+    assert reader.list_buckets()["Owner"]["ID"] == "partner$partner"
 
 
 def test_the_identity_a_key_reports_is_the_principal_to_grant(s3_server: S3Server) -> None:

@@ -52,6 +52,7 @@ class S3Server:
     source: Keys
     owner: Keys
     ca_bundle: str | None = None
+    ceph_conf: str | None = None  # RGW's ceph.conf, for radosgw-admin in tests
 
     @property
     def is_rgw(self) -> bool:
@@ -160,7 +161,7 @@ def client_from_settings(values: dict[str, Any]) -> Any:
 
 def read_policy(bucket: str, reader: Keys) -> dict[str, Any]:
     """List and read for one user of the empty tenant. RGW matches a user of the empty tenant
-    only as `arn:aws:iam:::user/<uid>` (tests/integration/test_s3_conformance.py proves it)."""
+    only as `arn:aws:iam:::user/<uid>` (tests/integration/test_s3_access.py proves it)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -221,6 +222,7 @@ class RgwCluster:
             kind="rgw-https" if state["https"] else "rgw",
             endpoint=state["endpoint"],
             ca_bundle=state["ca_bundle"],
+            ceph_conf=str(self.directory / "ceph.conf"),
             **users,
         )
 
