@@ -86,7 +86,7 @@ def job_of(args: argparse.Namespace) -> str | None:
     if command == "clean":
         return "rebuild" if getattr(args, "rebuild", None) else "clean"
     if command == "compact":
-        return command
+        return "compact"
     return None
 
 

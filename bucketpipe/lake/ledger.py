@@ -176,7 +176,9 @@ def objects_written(manifest: RunManifest) -> Counter[str]:
         return out
     for result in manifest.datasets.values():
         out["clean"] += result.files_added
-        out[SNAPSHOTS] += result.snapshot_version is not None
+        if result.snapshot_version is not None:
+            # A version document, and for a new dataset its `current.json` as well.
+            out[SNAPSHOTS] += 2 if result.snapshot_version == 1 else 1
         out[QUARANTINE] += result.rows_quarantined > 0
         out[REPORTS] += result.quality_score is not None
     return out
