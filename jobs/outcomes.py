@@ -113,9 +113,7 @@ def report_end(
     run_id = getattr(args, "resolved_run_id", None) or resolve_run_id(
         job, k8s_job_name=settings.run_id, cli_run_id=getattr(args, "run_id", None), now=started
     )
-    lake_down = isinstance(error, StorageUnavailable) or (
-        isinstance(error, StorageError) and not isinstance(error, ObjectNotFound)
-    )
+    lake_down = _lake_failed(settings, error)
     end = RunEnd(
         job=job,
         run_id=run_id,
@@ -127,6 +125,17 @@ def report_end(
         lake_down=lake_down,
     )
     Reporter(settings).finish(end)
+
+
+def _lake_failed(settings: Settings, error: BaseException | None) -> bool:
+    """Whether the run failed because the lake itself did not answer (then nothing is read or
+    written there now: every request would wait through its retries again)."""
+    if not isinstance(error, StorageUnavailable | StorageError) or isinstance(
+        error, ObjectNotFound
+    ):
+        return False
+    text = str(error)
+    return settings.lake in text or (settings.aws_endpoint_url or "AWS") in text
 
 
 class Reporter:
