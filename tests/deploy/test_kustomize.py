@@ -23,8 +23,9 @@ from tests.deploy.deploy_helpers import EXAMPLE_OVERLAY, K8S, kubectl, objects_o
 KUBERNETES_VERSIONS = ("1.30.0", "1.35.0", kv.latest_version())
 ROUTE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "route.json").read_text())
 
-# Kinds that are not Kubernetes core APIs, with the schema that checks them instead.
-OPENSHIFT_KINDS = {"Route"}
+# Kinds that are not Kubernetes core APIs, with the schema that checks them instead (the
+# monitoring component's ServiceMonitor and PrometheusRule: tests/deploy/test_monitoring.py).
+OPENSHIFT_KINDS = {"Route", "ServiceMonitor", "PrometheusRule"}
 
 
 def validate_kubernetes(obj: dict[str, Any], version: str) -> None:

@@ -269,8 +269,9 @@ def test_every_setting_in_the_manifests_is_valid(every_rendering: list[dict[str,
 
 
 def test_secret_templates_have_no_values_and_match_the_manifests(
-    base_objects: list[dict[str, Any]],
+    overlay_objects: list[dict[str, Any]],
 ) -> None:
+    # The example overlay: the base plus the components it switches on (monitoring's Secret).
     templates: dict[str, set[str]] = {}
     for path in sorted(SECRET_EXAMPLES.glob("*.example.yaml")):
         (secret,) = load_yaml_documents(path)
@@ -279,7 +280,7 @@ def test_secret_templates_have_no_values_and_match_the_manifests(
         assert values and not any(values.values()), f"{path.name} must list keys, not values"
         templates[secret["metadata"]["name"]] = set(values)
     referenced: dict[str, set[str]] = {}
-    for workload in workloads(base_objects):
+    for workload in workloads(overlay_objects):
         for container in workload.containers():
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
