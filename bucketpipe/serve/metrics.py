@@ -124,7 +124,8 @@ class PipelineCollector:
             "Finnhub HTTP responses by status, retried attempts included (0: no answer).",
             labels=["status"],
         )
-        for status, count in view.api_responses.items():
+        # 200 and 429 are always there (0 before the first call): a rate over them works.
+        for status, count in {"200": 0, "429": 0, **view.api_responses}.items():
             calls.add_metric([status], float(count))
         yield calls
 
