@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "jobs.dashboard",
     "jobs.sql",
     "jobs.compact",
+    "jobs.metrics",
     "jobs.bench",
 )
 
