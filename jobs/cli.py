@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "jobs.sql",
     "jobs.compact",
     "jobs.doctor",
+    "jobs.metrics",
     "jobs.bench",
 )
 

@@ -1,5 +1,6 @@
 """The lake's checks for `bucketpipe doctor`: endpoint and TLS, clock, keys and bucket,
-conditional create, list-after-write, DuckDB through httpfs, and the reader key (lake/grants.py).
+conditional create, list-after-write, DuckDB through httpfs, the reader key (lake/grants.py)
+and the object count against the bucket's limit.
 
 Every probe object lives under `_doctor/<id>/` and is deleted at the end.
 """
@@ -17,10 +18,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bucketpipe.config.checks import Check
+from bucketpipe.config.checks import Check, Status
 from bucketpipe.config.errors import BucketpipeError
 from bucketpipe.config.settings import Settings
-from bucketpipe.lake import duck
+from bucketpipe.lake import census, duck
 from bucketpipe.lake.grants import check_reader, first_line, identity, unless_hinted
 from bucketpipe.lake.storage import LocalStore, ObjectStore, S3Store, open_store
 from bucketpipe.lake.tls import tls_problem
@@ -76,6 +77,7 @@ class LakeProbe:
                 self.list_after_write(),
                 self.duckdb_read(),
                 self.reader(),
+                self.objects(),
             ]
         finally:
             self.cleanup()
@@ -256,6 +258,27 @@ class LakeProbe:
             return Check("reader", "skip", "nothing was written for the reader to read")
         store = self._open(key_id, self.settings.reader_secret_access_key)
         return check_reader(store, self.probe_key, f"{self.prefix}/reader-wrote.json")
+
+    def objects(self) -> Check:
+        """The lake's object count against the bucket's limit (Allas: 500,000), from the last
+        census plus what runs wrote since: two small reads, whatever the lake's size."""
+        if not self.usable:
+            return Check("objects", "skip", "the keys cannot write the lake")
+        try:
+            found = census.usage(
+                census.count_objects(self.store),
+                self.settings.lake_object_limit,
+                self.settings.lake_object_warn_percent,
+            )
+        except BucketpipeError as exc:
+            return Check("objects", "fail", first_line(exc), unless_hinted(exc))
+        fix = (
+            "run `bucketpipe compact` daily (retention and vacuum delete old objects) and "
+            "shorten BUCKETPIPE_RETENTION_*, or move the lake to a new bucket"
+        )
+        verdicts: dict[str, Status] = {"ok": "pass", "warning": "warn", "full": "fail"}
+        status = verdicts[found.level]
+        return Check("objects", status, found.message, fix)
 
     def cleanup(self) -> None:
         """Delete every probe object (and, in a directory lake, the folders they were in)."""

@@ -31,8 +31,9 @@ from tests.deploy.deploy_helpers import (
 # Kubernetes 1.35, per CSC's Rahti documentation) and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.30.0", "1.35.0", kv.latest_version())
 
-# Kinds that are not Kubernetes core APIs (test_route.py checks them against their own schema).
-OPENSHIFT_KINDS = {"Route"}
+# Kinds that are not Kubernetes core APIs, each checked against its own schema instead
+# (test_route.py; the monitoring component's ServiceMonitor and PrometheusRule: test_monitoring.py).
+OPENSHIFT_KINDS = {"Route", "ServiceMonitor", "PrometheusRule"}
 CRONJOB_NAMES = {
     "bucketpipe-ingest-finnhub",
     "bucketpipe-ingest-finnhub-sharded",

@@ -259,8 +259,9 @@ def test_every_setting_in_the_manifests_is_valid(every_rendering: list[dict[str,
 
 
 def test_secret_templates_have_no_values_and_match_the_manifests(
-    base_objects: list[dict[str, Any]],
+    overlay_objects: list[dict[str, Any]],
 ) -> None:
+    # The example overlay: the base plus the components it switches on (monitoring's Secret).
     templates: dict[str, set[str]] = {}
     for path in sorted(SECRET_EXAMPLES.glob("*.example.yaml")):
         (secret,) = load_yaml_documents(path)
@@ -269,7 +270,7 @@ def test_secret_templates_have_no_values_and_match_the_manifests(
         assert values and not any(values.values()), f"{path.name} must list keys, not values"
         templates[secret["metadata"]["name"]] = set(values)
     referenced: dict[str, set[str]] = {}
-    for workload in workloads(base_objects):
+    for workload in workloads(overlay_objects):
         for container in workload.containers():
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
@@ -374,7 +375,11 @@ def test_readers_use_redis_read_only_user_and_jobs_the_default(
     for workload, container in bucketpipe_containers(every_rendering):
         env = {e["name"]: e for e in container["env"]}
         secret = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
-        reads_only = workload.name in {"bucketpipe-dashboard", "bucketpipe-status"}
+        reads_only = workload.name in {
+            "bucketpipe-dashboard",
+            "bucketpipe-status",
+            "bucketpipe-metrics",
+        }
         if reads_only:
             assert env["REDIS_USERNAME"]["value"] == "reader", workload.name
             assert secret == "bucketpipe-redis-reader", workload.name

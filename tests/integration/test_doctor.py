@@ -67,7 +67,7 @@ def test_a_working_deployment_passes_and_nothing_is_left_behind(
     required = ("settings", "endpoint", "clock", "credentials", "conditional")
     assert all(found[name] == "pass" for name in required), report
     assert found["list-after-write"] == found["duckdb"] == found["source"] == "pass", report
-    assert found["redis"] == "pass", report
+    assert found["redis"] == found["objects"] == "pass", report
     # RGW's read-only key cannot write; moto lets every key write, which doctor warns about.
     assert found["reader"] == ("pass" if s3_server.is_rgw else "warn"), report
     assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
@@ -158,6 +158,24 @@ def test_a_local_lake_passes_and_keeps_no_probe_folder(doctor: Doctor, tmp_path:
     assert found["endpoint"] == found["clock"] == found["reader"] == found["redis"] == "skip"
     assert found["credentials"] == found["conditional"] == found["duckdb"] == "pass"
     assert list(lake.iterdir()) == []
+
+
+def test_the_object_count_against_the_buckets_limit(
+    doctor: Doctor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake past the bucket's object limit fails: its writes would."""
+    env = {"BUCKETPIPE_LAKE": str(tmp_path / "lake"), "BUCKETPIPE_TEMP_DIR": str(tmp_path)}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["ingest", "demo", "--days", "1"]) == 0
+    verdicts = {}
+    for limit in ("100000", "1"):
+        code, report = doctor({**env, "BUCKETPIPE_LAKE_OBJECT_LIMIT": limit})
+        verdicts[limit] = (code, next(c for c in report["checks"] if c["name"] == "objects"))
+    assert verdicts["100000"][0] == 0 and verdicts["100000"][1]["status"] == "pass"
+    code, objects = verdicts["1"]
+    assert code == 1 and objects["status"] == "fail"
+    assert "of the bucket's limit of 1" in objects["detail"] and "compact" in objects["fix"]
 
 
 @pytest.mark.parametrize(("key", "status"), [(PREMIUM_KEY, "pass"), ("not-a-key-0000", "fail")])
