@@ -20,7 +20,7 @@ from bucketpipe.context import Context
 
 # Every test fails if its logs, output, error message, lake or bucket holds a secret.
 from tests.reliability.secrets_guard import _secrets_guard, pytest_runtest_makereport
-from tests.support.s3_servers import KINDS, MOTO_KEYS, RgwCluster, S3Server, serving
+from tests.support.s3_servers import KINDS, MOTO_KEYS, RgwCluster, S3Server, load_server, serving
 
 __all__ = ["_secrets_guard", "pytest_runtest_makereport"]
 
@@ -57,12 +57,41 @@ def s3_kind(config: pytest.Config) -> str:
     return config.stash[S3_KIND]
 
 
+EXTERNAL_RGW = pytest.StashKey[Path | None]()
+
+
+def external_rgw(config: pytest.Config) -> Path | None:
+    """BUCKETPIPE_TEST_RGW: a JSON file describing an RGW already running (the shape of
+    `rgw.sh env --json`), used instead of starting one. Checked at start-up."""
+    if EXTERNAL_RGW not in config.stash:
+        value = os.environ.get("BUCKETPIPE_TEST_RGW")
+        path = Path(value).resolve() if value else None
+        if path is not None:
+            kind = s3_kind(config)
+            if kind == "moto":
+                raise pytest.UsageError(
+                    "BUCKETPIPE_TEST_RGW needs BUCKETPIPE_TEST_S3=rgw or rgw-https"
+                )
+            try:
+                described = load_server(path).kind
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise pytest.UsageError(f"BUCKETPIPE_TEST_RGW={value}: {exc!r}") from None
+            if described != kind:
+                raise pytest.UsageError(
+                    f"BUCKETPIPE_TEST_RGW describes an {described} server, not {kind}"
+                )
+        config.stash[EXTERNAL_RGW] = path
+    return config.stash[EXTERNAL_RGW]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     s3_kind(config)
+    external_rgw(config)
     for marker in (
         "s3: talks to the S3 server (set from the test's fixtures; make test-rgw runs these)",
         "rgw: only on Ceph RGW (moto accepts any key and enforces no policy)",
         "https: only on the HTTPS server (BUCKETPIPE_TEST_S3=rgw-https)",
+        "own_rgw: needs an RGW the tests start (rgw.sh, radosgw-admin); not on BUCKETPIPE_TEST_RGW",
     ):
         config.addinivalue_line("markers", marker)
 
@@ -78,13 +107,16 @@ def uses_s3(item: pytest.Item) -> bool:
 @pytest.hookimpl(tryfirst=True)  # before `-m s3` selects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kind = s3_kind(config)
+    external = external_rgw(config) is not None
     kept, dropped = [], []
     for item in items:
         if uses_s3(item):
             item.add_marker(pytest.mark.s3)
         # Deselected, not skipped: on this server the test has nothing to show.
-        elsewhere = (item.get_closest_marker("rgw") is not None and kind == "moto") or (
-            item.get_closest_marker("https") is not None and kind != "rgw-https"
+        elsewhere = (
+            (item.get_closest_marker("rgw") is not None and kind == "moto")
+            or (item.get_closest_marker("https") is not None and kind != "rgw-https")
+            or (item.get_closest_marker("own_rgw") is not None and external)
         )
         (dropped if elsewhere else kept).append(item)
     if dropped:
@@ -132,6 +164,11 @@ def s3_server(
         with serving(server):
             yield server
         moto.stop()
+        return
+    described = external_rgw(request.config)
+    if described is not None:  # an RGW set up some other way, already running
+        with serving(load_server(described)) as server:
+            yield server
         return
     cluster = RgwCluster(tmp_path_factory.mktemp("rgw"), https=kind == "rgw-https")
     try:

@@ -28,6 +28,7 @@ def check_reader(store: ObjectStore, readable: str, writable: str) -> Check:
     warning: the dashboard and the SQL sandbox should hold a key that cannot change the lake."""
     who = identity(store)
     grant = f" (grant read to {principal(who)})" if who else ""
+    as_who = f" ({who!r})" if who else ""
     try:
         store.get(readable)
     except BucketpipeError as exc:
@@ -40,11 +41,11 @@ def check_reader(store: ObjectStore, readable: str, writable: str) -> Check:
     try:
         store.put(writable, b"{}")
     except BucketpipeError:
-        return Check("reader", "pass", "the reader key reads the lake and cannot write to it")
+        return Check("reader", "pass", f"the reader key{as_who} reads the lake and cannot write to it")
     return Check(
         "reader",
         "warn",
-        "the reader key reads the lake and can also write to it",
+        f"the reader key{as_who} reads the lake and can also write to it",
         "on Allas every key of a project can write, so give the dashboard a key of a second "
         "project that the lake's bucket policy lets read (docs/allas.md)",
     )
@@ -80,6 +81,7 @@ def identity(store: ObjectStore) -> str | None:
 
 
 def principal(owner_id: str) -> str:
-    """The bucket-policy principal that names an RGW user: `tenant$uid` or `uid`."""
+    """The bucket-policy principal that names exactly one RGW user, `tenant$uid` or `uid`
+    (`arn:aws:iam::tenant:root` would grant every user of the tenant)."""
     tenant, _, uid = owner_id.rpartition("$")
-    return f"arn:aws:iam::{tenant}:root" if tenant else f"arn:aws:iam:::user/{uid}"
+    return f"arn:aws:iam::{tenant}:user/{uid}"

@@ -4,7 +4,9 @@ AWS_CA_BUNDLE), on a local lake, and with broken configurations."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -191,3 +193,56 @@ def test_finnhub_key_with_one_call_in_the_header(
     line = next(line for line in lines if line.split()[1] == "finnhub")
     assert line.startswith(status) and code == (0 if status == "pass" else 1)
     assert key not in "\n".join(lines)
+
+
+@pytest.fixture
+def redis_users(redis_url: str) -> Iterator[dict[str, tuple[str, str]]]:
+    """Two ACL users on the test redis-server, as k8s/deployments/redis.yaml makes them: `jobs`
+    writes, `reader` (the dashboard's and `status`'s) only reads; role -> (name, password)."""
+    import redis
+
+    admin = redis.Redis.from_url(redis_url)
+    tag = uuid.uuid4().hex[:8]
+    users = {role: (f"{role}-{tag}", secrets.token_hex(12)) for role in ("jobs", "reader")}
+    (jobs, jobs_password), (reader, reader_password) = users["jobs"], users["reader"]
+    admin.acl_setuser(jobs, enabled=True, passwords=[f"+{jobs_password}"], keys=["*"],
+                      commands=["+@all", "-@dangerous", "+info"])  # fmt: skip
+    admin.acl_setuser(reader, enabled=True, passwords=[f"+{reader_password}"],
+                      keys=["%R~bucketpipe:events", "%R~bucketpipe:status:*"],
+                      commands=["-@all", "+ping", "+xrevrange", "+hgetall"])  # fmt: skip
+    yield users
+    admin.acl_deluser(jobs, reader)
+    admin.close()
+
+
+@pytest.mark.parametrize(
+    ("role", "password_ok", "status"),
+    [("jobs", True, "pass"), ("reader", True, "warn"), ("jobs", False, "fail")],
+)
+def test_redis_is_checked_as_the_configured_user(
+    doctor: Doctor,
+    tmp_path: Path,
+    redis_url: str,
+    redis_users: dict[str, tuple[str, str]],
+    role: str,
+    password_ok: bool,
+    status: str,
+) -> None:
+    """REDIS_USERNAME reaches doctor's client: the jobs' user passes, the read-only user the
+    dashboard uses is a warning (it cannot write), a wrong password fails naming the user."""
+    name, password = redis_users[role]
+    env = {
+        "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
+        "REDIS_URL": redis_url,
+        "REDIS_USERNAME": name,
+        "REDIS_PASSWORD": password if password_ok else "not-the-password",
+    }
+    code, lines = doctor(env, text=True)
+    line = next(line for line in lines if line.split()[1] == "redis")
+    assert line.startswith(status), line
+    assert code == (1 if status == "fail" else 0)
+    if role == "reader":
+        assert "may not write" in line and "the jobs need a user that writes" in line
+    if not password_ok:
+        assert f"refused user {name!r}" in line and "REDIS_USERNAME" in line
+    assert not any(secret in "\n".join(lines) for _, secret in redis_users.values())

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.s3_servers import RGW_SCRIPT, RgwCluster, S3Server, free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.rgw]
+pytestmark = [pytest.mark.integration, pytest.mark.rgw, pytest.mark.own_rgw]
 
 
 def alive(pid: int) -> bool:

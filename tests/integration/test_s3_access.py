@@ -116,15 +116,15 @@ def shared_with(server: S3Server, principal: str) -> str:
     return bucket
 
 
-# Which principal of a bucket policy grants a user of the empty tenant (uid `source`) access:
-# the finding docs/allas.md cites.
+# Which principal of a bucket policy grants a user of the empty tenant (`{uid}`) access: the
+# finding docs/allas.md and docs/deploy-rahti.md cite (tests/unit/test_checks.py compares).
 PRINCIPALS = [
-    ("arn:aws:iam:::user/source", True),
+    ("arn:aws:iam:::user/{uid}", True),
     ("arn:aws:iam:::root", True),  # every user of the empty tenant: too broad to use
-    ("arn:aws:iam::source:root", False),
-    ("arn:aws:iam::source:user/source", False),
-    ("arn:aws:iam::*:user/source", False),
-    ("source", False),
+    ("arn:aws:iam::{uid}:root", False),
+    ("arn:aws:iam::{uid}:user/{uid}", False),
+    ("arn:aws:iam::*:user/{uid}", False),
+    ("{uid}", False),
 ]
 
 
@@ -132,8 +132,8 @@ PRINCIPALS = [
 def test_which_policy_principal_names_a_user_of_the_empty_tenant(
     s3_server: S3Server, principal: str, grants: bool
 ) -> None:
-    assert s3_server.source.uid == "source"
-    bucket = shared_with(s3_server, principal)
+    assert "$" not in s3_server.client(s3_server.source).list_buckets()["Owner"]["ID"]
+    bucket = shared_with(s3_server, principal.format(uid=s3_server.source.uid))
     source = s3_server.client(s3_server.source)
     if grants:
         assert source.get_object(Bucket=bucket, Key="f")["Body"].read() == b"x"
@@ -156,20 +156,22 @@ def tenant_user(s3_server: S3Server) -> Keys:
     return keys
 
 
-@pytest.mark.parametrize(
-    ("principal", "grants"),
-    [
-        ("arn:aws:iam::partner:root", True),  # every user of the tenant
-        ("arn:aws:iam::partner:user/partner", True),
-        ("arn:aws:iam:::user/partner", False),  # the empty tenant's `partner`, another user
-    ],
-)
+# The same for user `{uid}` of tenant `{tenant}` (RGW's `{tenant}${uid}`).
+TENANT_PRINCIPALS = [
+    ("arn:aws:iam::{tenant}:root", True),  # every user of the tenant
+    ("arn:aws:iam::{tenant}:user/{uid}", True),
+    ("arn:aws:iam:::user/{uid}", False),  # the empty tenant's `{uid}`, another user
+]
+
+
+@pytest.mark.own_rgw  # radosgw-admin makes the tenant's user
+@pytest.mark.parametrize(("principal", "grants"), TENANT_PRINCIPALS)
 def test_which_policy_principal_names_a_user_of_a_tenant(
     s3_server: S3Server, tenant_user: Keys, principal: str, grants: bool
 ) -> None:
     from botocore.handlers import validate_bucket_name
 
-    bucket = shared_with(s3_server, principal)
+    bucket = shared_with(s3_server, principal.format(tenant="partner", uid="partner"))
     reader = s3_server.client(tenant_user)
     # A tenant's user names a bucket of the empty tenant `:bucket`, which boto3 would refuse.
     reader.meta.events.unregister("before-parameter-build.s3", validate_bucket_name)
@@ -183,4 +185,4 @@ def test_which_policy_principal_names_a_user_of_a_tenant(
 def test_the_identity_a_key_reports_is_the_principal_to_grant(s3_server: S3Server) -> None:
     """ListBuckets' Owner.ID is `uid` for the empty tenant: what `bucketpipe doctor` prints."""
     owner = s3_server.client(s3_server.source).list_buckets()["Owner"]
-    assert owner["ID"] == "source"
+    assert owner["ID"] == s3_server.source.uid

@@ -2,9 +2,11 @@
 
 `BUCKETPIPE_TEST_S3` (or pytest's `--s3`) is `moto` (the default: moto's HTTP server, which
 accepts any key and enforces no policy), `rgw` (a real Ceph RGW, the server under CSC Allas,
-started with local/rgw/rgw.sh) or `rgw-https` (the same over TLS with a private CA). Every S3
-test gets the server as an `S3Server`: its endpoint, the keys of its users and, over HTTPS, the
-CA bundle, so one test body runs unchanged on all three.
+started with local/rgw/rgw.sh) or `rgw-https` (the same over TLS with a private CA). With
+`BUCKETPIPE_TEST_RGW` naming a JSON file that describes an RGW already running (set up some
+other way), the `rgw` kinds use that one instead. Every S3 test gets the server as an
+`S3Server`: its endpoint, the keys of its users and, over HTTPS, the CA bundle, so one test body
+runs unchanged on all of them.
 """
 
 from __future__ import annotations
@@ -175,6 +177,34 @@ def read_policy(bucket: str, reader: Keys) -> dict[str, Any]:
     }
 
 
+def server_from_state(state: dict[str, Any], ceph_conf: str | None = None) -> S3Server:
+    """The server `rgw.sh env --json` describes (or a file of the same shape for an RGW set up
+    some other way): `endpoint`, `ca_bundle` and the four `users`' `access_key`, `secret_key`
+    and `uid`."""
+    names = ("writer", "reader", "source", "owner")
+    users = {
+        name: Keys(user["access_key"], user["secret_key"], user["uid"])
+        for name, user in state["users"].items()
+        if name in names
+    }
+    missing = set(names) - set(users)
+    if missing:
+        raise ValueError(f"the RGW description has no user {', '.join(sorted(missing))}")
+    endpoint = str(state["endpoint"]).rstrip("/")
+    return S3Server(
+        kind="rgw-https" if endpoint.startswith("https://") else "rgw",
+        endpoint=endpoint,
+        ca_bundle=state.get("ca_bundle"),
+        ceph_conf=ceph_conf,
+        **users,
+    )
+
+
+def load_server(path: Path) -> S3Server:
+    """An RGW that is already running, described by the JSON file `path` (BUCKETPIPE_TEST_RGW)."""
+    return server_from_state(json.loads(path.read_text()))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -213,18 +243,7 @@ class RgwCluster:
         return state
 
     def server(self) -> S3Server:
-        state = self.state()
-        users = {
-            name: Keys(user["access_key"], user["secret_key"], user["uid"])
-            for name, user in state["users"].items()
-        }
-        return S3Server(
-            kind="rgw-https" if state["https"] else "rgw",
-            endpoint=state["endpoint"],
-            ca_bundle=state["ca_bundle"],
-            ceph_conf=str(self.directory / "ceph.conf"),
-            **users,
-        )
+        return server_from_state(self.state(), ceph_conf=str(self.directory / "ceph.conf"))
 
     def stop(self) -> None:
         self.run("stop", timeout=60)

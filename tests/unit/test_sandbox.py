@@ -379,6 +379,28 @@ def test_python_objects_are_not_reachable(sandbox: Sandbox) -> None:
         sandbox.run("SELECT * FROM secret_frame")
 
 
+def test_every_setting_of_the_sandbox_reaches_the_cursor_a_query_runs_on(
+    sandbox: Sandbox, lake: Settings
+) -> None:
+    """`run` queries through `con.cursor()`: the cursor must be as locked down as the
+    connection, not DuckDB's defaults (python_enable_replacements is one a plain SET misses)."""
+    cursor = sandbox.con.cursor()
+
+    def read(name: str) -> Any:
+        row = cursor.execute(f"SELECT current_setting('{name}')").fetchone()
+        assert row is not None
+        return row[0]
+
+    assert read("python_enable_replacements") is False
+    assert read("enable_external_access") is False
+    assert read("lock_configuration") is True
+    assert sorted(read("allowed_paths")) == sorted(sandbox.allowed)
+    assert read("threads") == lake.duckdb_threads
+    if lake.lake_is_s3:
+        assert (read("http_retries"), read("http_retry_backoff")) == (6, 2)
+        assert read("ca_cert_file") == (lake.aws_ca_bundle or "")
+
+
 def test_secrets_never_show(sandbox: Sandbox) -> None:
     views = sandbox.run("SELECT * FROM duckdb_views()").frame.to_csv()
     secrets = {S3_SECRET, *active_secrets()}
