@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 from bucketpipe.config.errors import ConfigError
-from bucketpipe.lake.tls import tls_problem
+from bucketpipe.lake.tls import EndpointTlsError, tls_problem
 
 if TYPE_CHECKING:
     from bucketpipe.config.settings import Settings
@@ -155,13 +155,13 @@ def connect(
     return con
 
 
-def tls_config_error(exc: BaseException) -> ConfigError | None:
+def tls_config_error(exc: BaseException) -> EndpointTlsError | None:
     """A DuckDB error caused by the endpoint's TLS certificate, as the configuration error it
     is (exit code 2, one line), or None for any other error."""
     if not isinstance(exc, duckdb.Error):
         return None
     problem = tls_problem(str(exc))
-    return ConfigError(problem) if problem else None
+    return EndpointTlsError(problem) if problem else None
 
 
 def _secret(value: Any) -> str | None:

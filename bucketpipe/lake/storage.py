@@ -21,7 +21,7 @@ from bucketpipe.config.errors import (
     StorageError,
     StorageUnavailable,
 )
-from bucketpipe.lake.tls import tls_problem
+from bucketpipe.lake.tls import EndpointTlsError, fail_fast_on_tls, tls_problem
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +262,7 @@ def s3_client(target: S3Target) -> Any:
         max_pool_connections=16,
     )
     session = boto3.session.Session()
-    return session.client(
+    client = session.client(
         "s3",
         endpoint_url=target.endpoint_url,
         aws_access_key_id=target.access_key_id,
@@ -271,6 +271,8 @@ def s3_client(target: S3Target) -> Any:
         verify=target.ca_bundle or True,
         config=config,
     )
+    client.meta.events.register_first("needs-retry.s3", fail_fast_on_tls)
+    return client
 
 
 class S3Store:
@@ -317,8 +319,9 @@ class S3Store:
             raise _client_error(exc, what, self.url) from None
         except SSLError as exc:
             # Retrying cannot help: the endpoint or the CA setting is wrong.
-            raise ConfigError(
-                tls_problem(str(exc)) or f"TLS with the S3 endpoint failed ({what})"
+            raise EndpointTlsError(
+                tls_problem(str(exc)) or f"TLS with the S3 endpoint failed ({what})",
+                endpoint=self.target.endpoint_url,
             ) from None
         except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as exc:
             raise StorageUnavailable(

@@ -15,6 +15,8 @@ import duckdb
 import pytest
 
 from bucketpipe.lake.duck import connect, quote_literal, tls_config_error
+from bucketpipe.lake.storage import S3Store, open_store
+from bucketpipe.lake.tls import EndpointTlsError
 from jobs.common import EXIT_CONFIG, guarded
 from tests.conftest import SettingsFactory
 from tests.support.s3_servers import S3Server
@@ -65,19 +67,60 @@ def test_demo_pipeline_compact_status_and_sql(
     assert not any(secret in everything for secret in s3_server.secrets)
 
 
+UNTRUSTED = "the S3 endpoint's TLS certificate is not trusted: set AWS_CA_BUNDLE"
+NOT_PEM = "the CA file in AWS_CA_BUNDLE cannot be used: it must be a readable PEM file"
+
+
 @pytest.mark.https
-@pytest.mark.parametrize("job", [["clean"], ["ingest", "demo"]])
-def test_an_untrusted_certificate_is_a_configuration_error(
-    s3_server: S3Server, s3_bucket: str, tmp_path: Path, job: list[str]
+@pytest.mark.parametrize(
+    ("args", "bundle"),
+    [
+        (["ingest", "demo"], None),
+        (["clean"], None),
+        (["compact"], None),
+        (["status"], None),
+        (["sql", "SELECT 1"], None),
+        (["ingest", "demo"], "not-pem"),
+    ],
+)
+def test_a_certificate_problem_is_one_line_and_exit_2(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, args: list[str], bundle: str | None
 ) -> None:
+    """No CA for the endpoint's private CA, or a CA file that is no PEM: the command stops with
+    the configuration error's exit code and one line saying what to set, nothing else (the
+    run's end is not recorded in a lake that cannot be reached)."""
     env = cli_env(s3_server, s3_bucket, tmp_path)
     del env["AWS_CA_BUNDLE"]
-    done = run(job, env)
+    if bundle == "not-pem":
+        (tmp_path / "ca.pem").write_text("not a certificate\n")
+        env["AWS_CA_BUNDLE"] = str(tmp_path / "ca.pem")
+    done = run(args, env)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 1, lines
     message = json.loads(lines[0])["message"]
-    assert message.startswith("the S3 endpoint's TLS certificate is not trusted: set AWS_CA_BUNDLE")
+    assert message.startswith(NOT_PEM if bundle else UNTRUSTED)
+    assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+
+
+@pytest.mark.https
+def test_a_certificate_that_does_not_verify_is_not_retried(
+    s3_server: S3Server, s3_bucket: str
+) -> None:
+    """One attempt, not the client's eight: the next would fail the same way."""
+    store = open_store(
+        f"s3://{s3_bucket}/lake",
+        endpoint_url=s3_server.endpoint,
+        access_key_id=s3_server.writer.access_key,
+        secret_access_key=s3_server.writer.secret_key,
+    )
+    assert isinstance(store, S3Store)
+    attempts: list[str] = []
+    store.client.meta.events.register("before-send.s3", lambda **_: attempts.append("sent"))
+    with pytest.raises(EndpointTlsError, match="not trusted") as refused:
+        store.put("x.json", b"{}")
+    assert refused.value.endpoint == s3_server.endpoint
+    assert attempts == ["sent"]
 
 
 @pytest.mark.https

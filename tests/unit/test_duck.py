@@ -146,6 +146,8 @@ def test_every_setting_of_the_factory_reaches_the_cursors(tmp_path: Path) -> Non
         ("certificate verify failed: Hostname mismatch, certificate is not valid for 'x'",
          "does not name the host"),
         ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "does not speak TLS"),
+        ("SSL validation failed for https://127.0.0.1:7480/ [X509: NO_CERTIFICATE_OR_CRL_FOUND] "
+         "no certificate or crl found (_ssl.c:4154)", "AWS_CA_BUNDLE cannot be used"),
         # curl inside DuckDB's httpfs
         ("IO Error: SSL peer certificate or SSH remote key was not OK error for HTTP HEAD to "
          "'https://127.0.0.1:7480/b/x.csv'", "not trusted: set AWS_CA_BUNDLE"),
