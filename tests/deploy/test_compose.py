@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bucketpipe.config.settings import all_env_names
-from jobs.cli import build_parser
+from bucketpipe.jobs.cli import build_parser
 from tests.deploy.deploy_helpers import COMPOSE, duckdb_bytes, memory_bytes, parses, split_image
 
 LOCAL = COMPOSE.parent

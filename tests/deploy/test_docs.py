@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from jobs.cli import build_parser
+from bucketpipe.jobs.cli import build_parser
 from tests.deploy.deploy_helpers import COMPOSE, ROOT, parses, workloads
 
 DEPLOY_GUIDE = ROOT / "docs" / "deploy-rahti.md"

@@ -201,7 +201,7 @@ def test_cli_exit_codes(
     capsys: pytest.CaptureFixture[str],
     cli_logging: None,
 ) -> None:
-    from jobs.cli import main
+    from bucketpipe.jobs.cli import main
 
     src = tmp_path / "src"
     src.mkdir()

@@ -100,7 +100,7 @@ def contents(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
 
 def spawn(settings: Settings, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", *args],
+        [sys.executable, "-m", "bucketpipe", *args],
         cwd=ROOT,
         env=env_for(settings),
         stdout=subprocess.PIPE,

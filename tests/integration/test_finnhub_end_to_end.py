@@ -54,7 +54,7 @@ def environment(settings: Settings, home: Path) -> dict[str, str]:
 
 def bucketpipe(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
+        [sys.executable, "-m", "bucketpipe", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -95,7 +95,7 @@ def test_rebuild_of_an_unknown_dataset_is_a_config_error(
     capsys: pytest.CaptureFixture[str],
     cli_logging: None,
 ) -> None:
-    from jobs.cli import main
+    from bucketpipe.jobs.cli import main
 
     monkeypatch.setenv("BUCKETPIPE_LAKE", str(tmp_path / "lake"))
     monkeypatch.setenv("BUCKETPIPE_TEMP_DIR", str(tmp_path / "tmp"))

@@ -25,8 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import bucketpipe.catalog.datasets  # noqa: F401  (registers the derived datasets, as the CLI does)
-import jobs.cli
+import bucketpipe.catalog.datasets
+import bucketpipe.jobs.cli
 from bucketpipe.clean.job import run_clean
 from bucketpipe.config.errors import BucketpipeError, LockBusy
 from bucketpipe.config.logs import configure_logging
@@ -198,7 +198,7 @@ def cli_child(env: dict[str, str], argv: list[str], log_path: str | None = None)
         if name.startswith(("BUCKETPIPE_", "AWS_", "REDIS_", "FINNHUB_")):
             del os.environ[name]
     os.environ.update(env)
-    sys.exit(jobs.cli.main(argv))
+    sys.exit(bucketpipe.jobs.cli.main(argv))
 
 
 def child(

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from jobs.dashboard import command
+from bucketpipe.jobs.dashboard import command
 from tests.conftest import free_port
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (

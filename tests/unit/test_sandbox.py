@@ -16,13 +16,13 @@ import pytest
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
+from bucketpipe.jobs import cli
 from bucketpipe.lake.duck import connect, s3_secret_sql
 from bucketpipe.lake.layout import clean_key
 from bucketpipe.lake.snapshots import FileEntry, commit
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.queries.session import open_sandbox, reader_settings
 from bucketpipe.serve.sandbox import Sandbox, one_line, validate_sql
-from jobs import cli
 from tests.conftest import (
     S3_KEY_ID,
     S3_SECRET,

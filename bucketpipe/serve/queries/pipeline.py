@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -20,8 +20,9 @@ from bucketpipe.lake.runs import RunManifest
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.status import JobStatus, latest_manifests
 
+Colour = Literal["green", "blue", "orange", "gray", "red"]
 # Colour of each state, shared by the sidebar and the tables.
-STATE_COLOURS = {
+STATE_COLOURS: dict[str, Colour] = {
     "succeeded": "green",
     "running": "blue",
     "partial": "orange",
@@ -58,7 +59,7 @@ class Service:
     live: bool
 
     @property
-    def colour(self) -> str:
+    def colour(self) -> Colour:
         return STATE_COLOURS.get(self.state, "gray")
 
 

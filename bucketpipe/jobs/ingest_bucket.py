@@ -11,7 +11,7 @@ from bucketpipe.ingest.bucket.mapping import load_mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.bucket.state import SOURCE
 from bucketpipe.ingest.run import already_committed, announce_running
-from jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
+from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)
 

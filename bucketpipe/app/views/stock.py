@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import cards, charts, state, ui
+from bucketpipe.app import cards, charts, state, ui
 from bucketpipe.serve.queries import stock
 
 INDICATOR_HINT = (

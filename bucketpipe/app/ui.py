@@ -12,8 +12,8 @@ UP = "#16a34a"  # green: a price went up
 DOWN = "#dc2626"  # red: a price went down
 FLAT = "#64748b"
 ACCENT = "#2563eb"
-PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#06b6d4", "#ec4899")
-PALETTE += ("#84cc16",)
+PALETTE: tuple[str, ...] = ("#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#06b6d4")
+PALETTE += ("#ec4899", "#84cc16")
 SENTIMENT_COLOURS = {
     "strong bullish": "#15803d",
     "bullish": "#4ade80",

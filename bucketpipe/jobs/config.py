@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bucketpipe.config.settings import Settings, env_name
-from jobs.common import EXIT_OK
+from bucketpipe.jobs.common import EXIT_OK
 
 
 def register(sub: Any) -> None:

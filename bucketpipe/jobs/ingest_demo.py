@@ -7,7 +7,7 @@ from typing import Any
 
 from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.run import ingest_demo
-from jobs.common import EXIT_OK, add_run_id, context, run_id_for
+from bucketpipe.jobs.common import EXIT_OK, add_run_id, context, run_id_for
 
 
 def register(sub: Any) -> None:

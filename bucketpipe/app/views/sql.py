@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import state, ui
+from bucketpipe.app import state, ui
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.serve.exports import csv_bytes
 from bucketpipe.serve.queries import examples

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from app import state, ui
+from bucketpipe.app import state, ui
 from bucketpipe.serve.queries import pipeline
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, plots, state, ui
+from bucketpipe.app import charts, plots, state, ui
 from bucketpipe.serve.queries import market, pipeline
 
 

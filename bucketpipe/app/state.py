@@ -17,7 +17,7 @@ from bucketpipe.context import Context
 from bucketpipe.serve.queries.base import datasets_of
 from bucketpipe.serve.queries.session import LakeSession, VersionKey
 
-log = logging.getLogger("app")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from app import cards, state, ui
+from bucketpipe.app import cards, state, ui
 from bucketpipe.serve.queries import news
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from app.ui import ACCENT, DOWN, FLAT, PALETTE, UP
+from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, UP
 
 
 def layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:

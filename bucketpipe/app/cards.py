@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import ui
+from bucketpipe.app import ui
 
 
 def article(row: pd.Series) -> None:

@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.common import EXIT_OK, add_run_id, context, run_id_for
 from bucketpipe.maintain.compaction import run_compaction
-from jobs.common import EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)
 

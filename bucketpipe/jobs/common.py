@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from pydantic import ValidationError
@@ -31,6 +31,12 @@ EXIT_CONFIG = 2  # a setting or argument is wrong; the message says which
 EXIT_TEMPFAIL = 75  # a service was unreachable; the next run will try again
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class Subcommand(Protocol):
+    """A subcommand module: `register(subparsers)` adds its parser and sets its `handler`."""
+
+    def register(self, sub: Any) -> None: ...
 
 
 def load_settings(overrides: dict[str, Any] | None = None) -> Settings:

@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.common import EXIT_OK
 from bucketpipe.serve.exports import csv_text
 from bucketpipe.serve.queries.session import open_sandbox
-from jobs.common import EXIT_OK
 
 log = logging.getLogger("bucketpipe.sql")
 

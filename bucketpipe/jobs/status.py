@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.common import EXIT_OK, context
 from bucketpipe.serve.status import StatusReport, collect
-from jobs.common import EXIT_OK, context
 
 
 def register(sub: Any) -> None:

@@ -8,8 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.plots import layout
-from app.ui import ACCENT, DOWN, FLAT, PALETTE, SENTIMENT_COLOURS, UP
+from bucketpipe.app.plots import layout
+from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, SENTIMENT_COLOURS, UP
 
 OVERLAYS = {
     "SMA 5": ("sma_5", "#a855f7", "solid"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import plots, state, ui
-from bucketpipe.quality.report import QualityReport
+from bucketpipe.app import plots, state, ui
+from bucketpipe.quality.report import DIMENSIONS, QualityReport
 from bucketpipe.serve.queries import quality
 
 QUALITY_HINT = "Every `bucketpipe clean` run writes a quality report per dataset it touched."
@@ -129,7 +129,7 @@ def render() -> None:
         st.plotly_chart(
             plots.score_lines(
                 history,
-                ["overall_score", *quality.DIMENSIONS],
+                ["overall_score", *DIMENSIONS],
                 min(state.settings().quality_thresholds),
             ),
             key="scores",

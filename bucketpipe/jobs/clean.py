@@ -12,7 +12,7 @@ from typing import Any
 from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
+from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -11,22 +10,15 @@ from types import FrameType
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ConfigError
-from jobs.common import guarded, load_settings, setup_logging
+from bucketpipe.jobs import clean, compact, config, dashboard, ingest, sql, status
+from bucketpipe.jobs.common import Subcommand, guarded, load_settings, setup_logging
 
 # Each module has `register(subparsers)`, which sets `handler` on its parsers.
-SUBCOMMANDS = (
-    "jobs.ingest",
-    "jobs.clean",
-    "jobs.status",
-    "jobs.config",
-    "jobs.dashboard",
-    "jobs.sql",
-    "jobs.compact",
-    "jobs.bench",
-)
+SUBCOMMANDS: tuple[Subcommand, ...] = (ingest, clean, status, config, dashboard, sql, compact)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
+    """The command line; `extra` adds subcommands (a checkout adds `bench`, see jobs/)."""
     parser = argparse.ArgumentParser(
         prog="bucketpipe",
         description="Data pipelines as Kubernetes CronJobs on object storage. Settings come "
@@ -34,8 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bucketpipe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
-        importlib.import_module(name).register(sub)
+    for subcommand in (*SUBCOMMANDS, *extra):
+        subcommand.register(sub)
     return parser
 
 
@@ -45,9 +37,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, extra: Sequence[Subcommand] = ()) -> int:
     signal.signal(signal.SIGTERM, _terminate)
-    parser = build_parser()
+    parser = build_parser(extra)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import plots, state, ui
+from bucketpipe.app import plots, state, ui
 from bucketpipe.serve.queries import aggregates, explore, quality
 from bucketpipe.serve.queries.base import visible
 from bucketpipe.serve.reader import describe

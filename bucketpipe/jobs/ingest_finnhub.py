@@ -23,7 +23,14 @@ from bucketpipe.ingest.finnhub.run import (
     ingest_finnhub,
 )
 from bucketpipe.ingest.finnhub.shard import Shard, resolve_shard
-from jobs.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
+from bucketpipe.jobs.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    add_run_id,
+    context,
+    run_id_for,
+)
 
 log = logging.getLogger(__name__)
 
