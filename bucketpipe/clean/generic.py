@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -157,30 +156,32 @@ def clean_generic(
         operation="rebuild" if replace_all else "append",
         now=now,
     )
-    result = outcome.result()
-    result.rows_in = report.rows + report.rejected
-    result.rows_quarantined = q_rows
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}
     drift = steps.drift(report.file_columns, choices, committed, missing, empty)
-    extras: dict[str, Any] = {
-        "kind": "generic",
-        "files": len(files) - len(report.failed),
-        "files_failed": report.failed,
-        "quarantine_reasons": reasons,
-        "types": {c: ch.type for c, ch in choices.items()},
-        "columns_dropped": dropped,
-        "outliers": outliers,
-        "imputed": imputed,
-        "drift": drift,
-    }
-    for name, value in extras.items():
-        setattr(result, name, value)
+    message = status = None
     if q_key:
-        result.message = f"{q_rows} rows quarantined ({q_key})"
+        message = f"{q_rows} rows quarantined ({q_key})"
     if report.failed and not report.rows:
-        result.status = "failed"
-        result.message = f"no file could be read: {next(iter(report.failed.values()))}"
+        status = "failed"
+        message = f"no file could be read: {next(iter(report.failed.values()))}"
+    result = outcome.result().model_copy(
+        update={
+            "rows_in": report.rows + report.rejected,
+            "rows_quarantined": q_rows,
+            "kind": "generic",
+            "files": len(files) - len(report.failed),
+            "files_failed": report.failed,
+            "quarantine_reasons": reasons,
+            "types": {c: ch.type for c, ch in choices.items()},
+            "columns_dropped": dropped,
+            "outliers": outliers,
+            "imputed": imputed,
+            "drift": drift,
+            **({"message": message} if message else {}),
+            **({"status": status} if status else {}),
+        }
+    )
     types = {c: ch.type for c, ch in choices.items()} | missing
     return GenericOutcome(
         result=result,

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean import rawinput
 from bucketpipe.clean.assessment import (
@@ -263,12 +263,14 @@ def clean_spec(
         now=ctx.now(),
         before_write=profile_then_drop,
     )
-    result = outcome.result()
-    result.rows_in = rows_in
-    result.rows_quarantined = q_rows
+    result = outcome.result().model_copy(update={"rows_in": rows_in, "rows_quarantined": q_rows})
     if q_key:
-        result.message = f"{q_rows} rows quarantined ({q_key})"
-        result.quarantine_reasons = {str(r): int(n) for r, n in reasons}  # type: ignore[attr-defined]
+        result = result.model_copy(
+            update={
+                "message": f"{q_rows} rows quarantined ({q_key})",
+                "quarantine_reasons": {str(r): int(n) for r, n in reasons},
+            }
+        )
     return Cleaned(result, measured[0] if measured else None)
 
 
@@ -287,12 +289,13 @@ def may_hold_files(manifests: Sequence[RunManifest], only: Sequence[str] | None)
     )
 
 
+# A step run after the catalog and generic datasets of a clean run (a derived dataset): it gets
+# the connection, the context, the run id, the results so far and the scratch directory, and
+# returns the results of the datasets it committed. Steps are wired in `bucketpipe.wiring`.
 DatasetHook = Callable[
     [duckdb.DuckDBPyConnection, Context, str, dict[str, DatasetResult], Any],
     dict[str, DatasetResult],
 ]
-# Steps run after the catalog datasets: derived datasets (daily bars, indicators), quality.
-AFTER_CLEAN: list[DatasetHook] = []
 
 
 def clean_inputs(
@@ -300,15 +303,16 @@ def clean_inputs(
     manifests: Sequence[RunManifest],
     *,
     run_id: str,
+    after_clean: Sequence[DatasetHook],
     only: Sequence[str] | None = None,
     replace_all: bool = False,
     raw: RawInput | None = None,
 ) -> dict[str, DatasetResult]:
     """Clean the raw lines of these ingest runs into every dataset they feed.
 
-    Catalog datasets first, then the generic datasets of landed files, then the hooks
-    (derived datasets); each dataset touched gets a quality report (written here, before the
-    run's manifest, like every other output).
+    Catalog datasets first, then the generic datasets of landed files, then the `after_clean`
+    steps (derived datasets); each dataset touched gets a quality report (written here,
+    before the run's manifest, like every other output).
     """
     raw = raw or rawinput.resolve(ctx.store, manifests)
     config = load_config(ctx.settings.clean_config, ctx.settings.source_mapping)
@@ -375,8 +379,8 @@ def clean_inputs(
                 )
                 results.update(generic)
                 reports.update(generic_reports)
-        for hook in AFTER_CLEAN:
-            results.update(hook(con, ctx, run_id, results, scratch))
+        for step in after_clean:
+            results.update(step(con, ctx, run_id, results, scratch))
         for name, result in results.items():
             if name in reports or result.snapshot_version is None:
                 continue
@@ -387,7 +391,7 @@ def clean_inputs(
         shutil.rmtree(scratch, ignore_errors=True)
     for name, report in reports.items():
         write_report(ctx.store, report)
-        results[name].quality_score = report.overall_score
+        results[name] = results[name].model_copy(update={"quality_score": report.overall_score})
     return results
 
 
@@ -395,6 +399,7 @@ def run_clean(
     ctx: Context,
     *,
     run_id: str,
+    after_clean: Sequence[DatasetHook],
     consumer: str | None = None,
     force: bool = False,
     limit: int | None = None,
@@ -432,7 +437,7 @@ def run_clean(
                 },
             )
             return None
-        results = clean_inputs(ctx, pending.manifests, run_id=run_id)
+        results = clean_inputs(ctx, pending.manifests, run_id=run_id, after_clean=after_clean)
         manifest = _manifest(ctx, run_id, started, pending.input_ids, results, lock_kind=lock.kind)
         key = runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
@@ -440,7 +445,9 @@ def run_clean(
     return manifest
 
 
-def rebuild(ctx: Context, *, run_id: str, datasets: Sequence[str]) -> RunManifest:
+def rebuild(
+    ctx: Context, *, run_id: str, datasets: Sequence[str], after_clean: Sequence[DatasetHook]
+) -> RunManifest:
     """Re-clean datasets from raw with today's rules and swap each snapshot in one commit.
 
     Reads every raw object (run objects and compaction's day archives) but only the lines of
@@ -458,7 +465,13 @@ def rebuild(ctx: Context, *, run_id: str, datasets: Sequence[str]) -> RunManifes
         manifests = [m for m in _all_ingest_manifests(ctx) if m.input_id in committed]
         raw = rawinput.everything(ctx.store, committed, manifests)
         results = clean_inputs(
-            ctx, manifests, run_id=run_id, only=datasets, replace_all=True, raw=raw
+            ctx,
+            manifests,
+            run_id=run_id,
+            after_clean=after_clean,
+            only=datasets,
+            replace_all=True,
+            raw=raw,
         )
         manifest = _manifest(ctx, run_id, started, [], results, lock_kind=lock.kind)
         manifest.details["rebuild"] = list(datasets)

@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.derived import target_of
 from bucketpipe.clean.derived_sql import frame_rows_sql

@@ -13,6 +13,7 @@ from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
+from bucketpipe.wiring import AFTER_CLEAN
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,18 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     with context(settings) as ctx:
         if args.rebuild:
             run_id = run_id_for(args, settings, "rebuild")
-            rebuilt = rebuild(ctx, run_id=run_id, datasets=args.rebuild)
+            rebuilt = rebuild(ctx, run_id=run_id, datasets=args.rebuild, after_clean=AFTER_CLEAN)
             return EXIT_OK if rebuilt.status == "succeeded" else EXIT_FAILED
         if args.watch:
             return watch(ctx, args, settings)
         run_id = run_id_for(args, settings, "clean")
         manifest = run_clean(
-            ctx, run_id=run_id, force=args.force, limit=args.limit, wait_seconds=args.wait
+            ctx,
+            run_id=run_id,
+            after_clean=AFTER_CLEAN,
+            force=args.force,
+            limit=args.limit,
+            wait_seconds=args.wait,
         )
         if manifest is None:
             return EXIT_OK
@@ -73,7 +79,14 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
     log.info("watching for ingest runs", extra={"redis": ctx.signals.state})
     while not stop.is_set():
         run_id = run_id_for(argparse.Namespace(run_id=None), settings, "clean")
-        run_clean(ctx, run_id=run_id, consumer="watch", limit=args.limit, wait_seconds=args.wait)
+        run_clean(
+            ctx,
+            run_id=run_id,
+            after_clean=AFTER_CLEAN,
+            consumer="watch",
+            limit=args.limit,
+            wait_seconds=args.wait,
+        )
         if ctx.signals.configured and ctx.signals.state == "ok":
             # Block on the stream; an ingest event (or the timeout) wakes the next pass.
             ctx.signals.wait_for_events(timeout_ms=settings.refresh_seconds * 1000)

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ObjectNotFound
@@ -47,9 +53,9 @@ def resolve_run_id(
 
 
 class DatasetResult(BaseModel):
-    """What one run did to one dataset."""
+    """What one run did to one dataset: the typed result of a clean, derive or rebuild step."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(frozen=True)
 
     rows_in: int = 0
     rows_written: int = 0
@@ -62,6 +68,38 @@ class DatasetResult(BaseModel):
     quality_score: float | None = None
     status: str = "ok"
     message: str | None = None
+    # Rows quarantined per reason (when any were).
+    quarantine_reasons: dict[str, int] | None = None
+    # Generic datasets (landed files of unknown schema) only: how the files were read and typed.
+    kind: str | None = None
+    files: int | None = None
+    files_failed: dict[str, str] | None = None
+    types: dict[str, str] | None = None
+    columns_dropped: dict[str, float] | None = None
+    outliers: dict[str, dict[str, Any]] | None = None
+    imputed: dict[str, int] | None = None
+    drift: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A manifest names the optional details only where a step had them.
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k not in _OPTIONAL_DETAILS or v is not None}
+
+
+_OPTIONAL_DETAILS = frozenset(
+    {
+        "quarantine_reasons",
+        "kind",
+        "files",
+        "files_failed",
+        "types",
+        "columns_dropped",
+        "outliers",
+        "imputed",
+        "drift",
+    }
+)
 
 
 class RunManifest(BaseModel):

@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.clean import quarantine
 from bucketpipe.clean.config import load_config
 from bucketpipe.clean.engine import CLUSTERED_ROW_GROUP, file_entry

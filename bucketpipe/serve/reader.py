@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
 from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
 from bucketpipe.lake.storage import ObjectStore

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.finnhub.endpoints import ENDPOINTS
 from bucketpipe.lake.duck import connect, quote_ident

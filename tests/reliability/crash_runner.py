@@ -25,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import bucketpipe.catalog.datasets
 import bucketpipe.jobs.cli
 from bucketpipe.clean.job import run_clean
 from bucketpipe.config.errors import BucketpipeError, LockBusy
@@ -37,6 +36,7 @@ from bucketpipe.ingest.run import already_committed, announce_running, commit_in
 from bucketpipe.lake.raw import RawWriter
 from bucketpipe.lake.storage import ObjectStore, scratch_dir
 from bucketpipe.maintain.compaction import COMPACT_JOB, run_compaction
+from bucketpipe.wiring import AFTER_CLEAN
 
 PRELOAD = ["tests.reliability.crash_runner"]
 MUTATING = ("put", "put_new", "upload", "delete")
@@ -148,7 +148,9 @@ def run_step(ctx: Context, step: Step) -> str:
     if step.job == "ingest":
         return _ingest(ctx, step)
     if step.job == "clean":
-        manifest = run_clean(ctx, run_id=step.run_id, wait_seconds=step.wait_seconds)
+        manifest = run_clean(
+            ctx, after_clean=AFTER_CLEAN, run_id=step.run_id, wait_seconds=step.wait_seconds
+        )
         return "nothing" if manifest is None else manifest.status
     if step.job == "compact":
         if ctx.runlog.exists(COMPACT_JOB, step.run_id):
@@ -245,7 +247,7 @@ def land_and_clean_child(settings_values: dict[str, Any], result_path: str, log_
     ctx = Context.from_settings(settings)
     try:
         landed = land(ctx, run_id="hostile-1", mapping=Mapping())
-        cleaned = run_clean(ctx, run_id="clean-1")
+        cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     finally:
         ctx.close()
     result = {

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.clean.config import load_config
 from bucketpipe.clean.job import CLEAN_JOB
 from bucketpipe.config.errors import ObjectNotFound

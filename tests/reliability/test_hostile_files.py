@@ -305,6 +305,7 @@ def test_formula_cells_stay_text_and_every_csv_export_neutralises_them(tmp_path:
     from bucketpipe.ingest.bucket.mapping import Mapping
     from bucketpipe.ingest.bucket.source import land
     from bucketpipe.serve.queries.explore import Slice, export
+    from bucketpipe.wiring import AFTER_CLEAN
     from tests.reliability.harness import lake_env, start_cli
 
     source = tmp_path / "source" / "sheets"
@@ -316,7 +317,7 @@ def test_formula_cells_stay_text_and_every_csv_export_neutralises_them(tmp_path:
     ctx = Context.from_settings(settings_)
     try:
         assert land(ctx, run_id="f1", mapping=Mapping()) is not None
-        assert run_clean(ctx, run_id="c1") is not None
+        assert run_clean(ctx, after_clean=AFTER_CLEAN, run_id="c1") is not None
         con = connect(settings_)
         LakeReader(ctx.store).register_views(con)
         stored = [r[0] for r in con.execute("SELECT cmd FROM sheets ORDER BY id").fetchall()]

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.config.errors import ConfigError, ObjectNotFound, StorageUnavailable
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context

@@ -1,7 +1,7 @@
 """The dataset reference in docs/datasets.md, generated from the catalog (a test keeps them in
 step).
 
-`python -m bucketpipe.catalog.datasets.docs docs/datasets.md` rewrites the part between its markers.
+`python -m bucketpipe.catalog.docs docs/datasets.md` rewrites the part between its markers.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.catalog.spec import LINEAGE, DatasetSpec
 
 START = "<!-- datasets:start -->"
