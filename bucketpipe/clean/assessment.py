@@ -18,14 +18,8 @@ from bucketpipe.lake.layout import quality_report_key
 from bucketpipe.lake.runs import DatasetResult, RunManifest
 from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.quality.report import (
-    Delivery,
-    Measured,
-    QualityReport,
-    assess,
-    measure,
-    update_latest,
-)
+from bucketpipe.quality.report import QualityReport, update_latest
+from bucketpipe.quality.scoring import Delivery, Measured, assess, measure
 
 log = logging.getLogger(__name__)
 

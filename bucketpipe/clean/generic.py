@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean import steps
-from bucketpipe.clean.config import DatasetRules
 from bucketpipe.clean.engine import Target, merge_rows, table_columns, write_quarantine
 from bucketpipe.clean.inference import canonical_type, choose_type, collect_stats
 from bucketpipe.clean.outliers import compute_fences

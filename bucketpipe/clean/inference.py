@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from bucketpipe.clean.config import DatasetRules
+from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.lake.duck import quote_ident, quote_literal
 
 INT_RE = r"[+-]?\d{1,18}"

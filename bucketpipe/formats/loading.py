@@ -24,7 +24,6 @@ from typing import Any
 import duckdb
 
 from bucketpipe.config.errors import BucketpipeError
-from bucketpipe.formats.names import unique_names
 from bucketpipe.formats.readers import (
     ReadOptions,
     excel_to_csv,
@@ -33,6 +32,7 @@ from bucketpipe.formats.readers import (
     transcode,
 )
 from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.names import unique_names
 from bucketpipe.lake.storage import LocalStore, ObjectStore
 
 log = logging.getLogger(__name__)

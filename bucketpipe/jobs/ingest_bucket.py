@@ -10,7 +10,7 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.bucket.mapping import load_mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.bucket.state import SOURCE
-from bucketpipe.ingest.run import already_committed, announce_running
+from bucketpipe.ingest.run import already_committed
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         if already_committed(ctx, run_id, None) is not None:
             log.info("run already committed; nothing to do", extra={"run_id": run_id})
             return EXIT_OK
-        announce_running(ctx, f"ingest-{SOURCE}", run_id)
+        ctx.announce_running(f"ingest-{SOURCE}", run_id)
         manifest = land(
             ctx,
             run_id=run_id,

@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean.job import CLEAN_JOB, GROUP, run_clean
+from bucketpipe.clean.job import GROUP, run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect
+from bucketpipe.lake.runs import CLEAN_JOB
 from bucketpipe.serve.reader import LakeReader
 from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import S3_KEY_ID, S3_SECRET, SettingsFactory

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from bucketpipe.clean.job import rebuild, run_clean
-from bucketpipe.clean.quarantine import summary
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect, quote_ident
+from bucketpipe.lake.quarantine import summary
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
 from bucketpipe.maintain.compaction import (
     OPEN_PARTITION_FILES,

@@ -32,10 +32,11 @@ from bucketpipe.config.logs import configure_logging
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.demo.generate import SOURCE, DemoConfig, generate
-from bucketpipe.ingest.run import already_committed, announce_running, commit_ingest
+from bucketpipe.ingest.run import already_committed, commit_ingest
 from bucketpipe.lake.raw import RawWriter
+from bucketpipe.lake.runs import COMPACT_JOB
 from bucketpipe.lake.storage import ObjectStore, scratch_dir
-from bucketpipe.maintain.compaction import COMPACT_JOB, run_compaction
+from bucketpipe.maintain.compaction import run_compaction
 from bucketpipe.wiring import AFTER_CLEAN
 
 PRELOAD = ["tests.reliability.crash_runner"]
@@ -172,7 +173,7 @@ def _ingest(ctx: Context, step: Step) -> str:
         end=started,
         endpoints=frozenset(step.endpoints) if step.endpoints is not None else None,
     )
-    announce_running(ctx, f"ingest-{SOURCE}", step.run_id)
+    ctx.announce_running(f"ingest-{SOURCE}", step.run_id)
     writer = RawWriter(scratch_dir(ctx.settings.temp_dir))
     try:
         for record in generate(config, step.run_id):

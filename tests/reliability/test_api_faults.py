@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from bucketpipe.clean.job import run_clean
-from bucketpipe.clean.quarantine import file_keys, relation_sql
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.lake.duck import connect, quote_literal
+from bucketpipe.lake.quarantine import file_keys, relation_sql
 from bucketpipe.lake.runs import RunManifest
 from bucketpipe.serve.reader import LakeReader
 from bucketpipe.wiring import AFTER_CLEAN

@@ -27,12 +27,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from bucketpipe.clean.quarantine import file_keys, relation_sql
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.formats.detect import inspect_file
 from bucketpipe.formats.readers import UnreadableFile
 from bucketpipe.lake.duck import connect
+from bucketpipe.lake.quarantine import file_keys, relation_sql
 from bucketpipe.serve.reader import LakeReader
 from tests.reliability.crash_runner import land_and_clean_child
 from tests.reliability.harness import Figures, Lake, forkserver

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.clean.config import DatasetRules, load_config, parse_config
+from bucketpipe.catalog.rules import DatasetRules, load_config, parse_config
 from bucketpipe.config.errors import ConfigError
 
 

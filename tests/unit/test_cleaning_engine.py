@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from bucketpipe.clean.engine import column_bounds
+from bucketpipe.lake.parquet import column_bounds
 
 
 def test_column_bounds_come_from_copy_statistics(tmp_path: Path) -> None:

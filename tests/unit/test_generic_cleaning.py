@@ -15,11 +15,11 @@ import duckdb
 import pytest
 
 from bucketpipe.clean.job import run_clean
-from bucketpipe.clean.quarantine import sample, summary
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.bucket.mapping import Mapping, parse_mapping
 from bucketpipe.ingest.bucket.source import land
+from bucketpipe.lake.quarantine import sample, summary
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.quality.report import read_reports
 from bucketpipe.serve.reader import LakeReader

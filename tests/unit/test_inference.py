@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from bucketpipe.clean.config import DatasetRules
+from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean.inference import (
     ColumnStats,
     Decimal,

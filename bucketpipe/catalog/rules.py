@@ -1,4 +1,4 @@
-"""Per-dataset cleaning rules for files of unknown schema, from YAML with sensible defaults."""
+"""Rules for generic datasets (files of unknown schema): keys, types, cleaning, from YAML."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bucketpipe.config.errors import ConfigError
-from bucketpipe.formats.names import snake_case
+from bucketpipe.lake.names import snake_case
 
 SqlType = Literal["VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP", "TIMESTAMPTZ"]
 SQL_TYPES: tuple[str, ...] = (

@@ -16,12 +16,12 @@ import duckdb
 import pandas as pd
 
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
-from bucketpipe.lake.layout import QUARANTINE, partition_of
+from bucketpipe.lake.layout import QUARANTINE_DAY_PREFIX, last_part, partition_of, quarantine_prefix
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
-DAY_FILE_PREFIX = "_day-"
+DAY_FILE_PREFIX = QUARANTINE_DAY_PREFIX
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,13 @@ class QuarantineSummary:
 
 def datasets(store: ObjectStore) -> list[str]:
     """Datasets that have quarantine files."""
-    return sorted(d.rstrip("/").rsplit("/", 1)[-1] for d in store.list_dirs(f"{QUARANTINE}/"))
+    return sorted(last_part(d) for d in store.list_dirs(quarantine_prefix()))
 
 
 def file_keys(store: ObjectStore, dataset: str) -> list[str]:
     return [
         info.key
-        for info in store.list_objects(f"{QUARANTINE}/{dataset}/")
+        for info in store.list_objects(quarantine_prefix(dataset))
         if info.key.endswith(".parquet")
     ]
 
