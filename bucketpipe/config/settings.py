@@ -3,48 +3,35 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SYMBOLS = ("AAPL", "GOOGL", "MSFT", "TSLA", "AMZN", "NVDA", "META")
-
-FINNHUB_DATASETS = (
-    "quotes",
-    "company_profiles",
-    "company_news",
-    "market_news",
-    "earnings",
-    "earnings_calendar",
-    "financials_reported",
-    "basic_financials",
-    "insider_transactions",
-    "recommendations",
-    "ipo_calendar",
-    "candles",
-    "social_sentiment",
-    "dividends",
+from bucketpipe.config import values
+from bucketpipe.config.values import (
+    DEFAULT_SYMBOLS,
+    FINNHUB_DATASETS,
+    FINNHUB_NEWS_CATEGORIES,
+    redact_url,
 )
 
-FINNHUB_NEWS_CATEGORIES = ("general", "forex", "crypto", "merger")
-# A cadence interval: `0` (every run) or a number with a unit s/m/h/d.
-_INTERVAL = re.compile(r"^(0|\d+(\.\d+)?[smhd])$")
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "FINNHUB_DATASETS",
+    "FINNHUB_NEWS_CATEGORIES",
+    "Settings",
+    "all_env_names",
+    "env_name",
+    "redact_url",
+]
 
 
 def _env(name: str) -> Any:
     """An ecosystem name read as is (no BUCKETPIPE_ prefix)."""
     return AliasChoices(name)
-
-
-def _csv(value: Any) -> Any:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 class Settings(BaseSettings):
@@ -317,57 +304,32 @@ class Settings(BaseSettings):
     @field_validator("symbols", mode="before")
     @classmethod
     def _split_symbols(cls, value: Any) -> Any:
-        value = _csv(value)
-        if isinstance(value, list):
-            return [str(v).upper() for v in value]
-        return value
+        return values.upper_list(value)
 
     @field_validator("finnhub_datasets", mode="before")
     @classmethod
     def _split_datasets(cls, value: Any) -> Any:
-        value = _csv(value)
-        if isinstance(value, list):
-            unknown = sorted(set(value) - set(FINNHUB_DATASETS))
-            if unknown:
-                raise ValueError(
-                    f"unknown Finnhub datasets {unknown}; choose from {list(FINNHUB_DATASETS)}"
-                )
-        return value
+        return values.finnhub_datasets(value)
 
     @field_validator("finnhub_cadences", "finnhub_news_categories", mode="before")
     @classmethod
     def _split_finnhub_lists(cls, value: Any) -> Any:
-        return _csv(value)
+        return values.split_list(value)
 
     @field_validator("finnhub_cadences")
     @classmethod
     def _check_cadences(cls, value: list[str]) -> list[str]:
-        for item in value:
-            name, _, interval = item.partition("=")
-            if name.strip() not in FINNHUB_DATASETS or not _INTERVAL.match(interval.strip()):
-                raise ValueError(
-                    f"bad cadence {item!r}: use dataset=interval, e.g. company_news=30m "
-                    f"(intervals: 0, 90s, 30m, 6h, 1d, 7d; datasets: {list(FINNHUB_DATASETS)})"
-                )
-        return value
+        return values.check_cadences(value)
 
     @field_validator("finnhub_news_categories")
     @classmethod
     def _check_categories(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(FINNHUB_NEWS_CATEGORIES))
-        if unknown:
-            raise ValueError(
-                f"unknown news categories {unknown}; choose from {list(FINNHUB_NEWS_CATEGORIES)}"
-            )
-        return value
+        return values.check_news_categories(value)
 
     @field_validator("quality_thresholds", mode="before")
     @classmethod
     def _split_thresholds(cls, value: Any) -> Any:
-        value = _csv(value)
-        if isinstance(value, list) and len(value) != 4:
-            raise ValueError("give four thresholds: completeness,uniqueness,consistency,validity")
-        return value
+        return values.four_thresholds(value)
 
     @field_validator(
         "aws_access_key_id",
@@ -382,10 +344,7 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _empty_secret_is_unset(cls, value: Any) -> Any:
-        # Compose and Kubernetes pass unset optional values as empty strings.
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+        return values.blank_is_unset(value)
 
     @field_validator("redis_url", "aws_endpoint_url", "source", "source_endpoint_url")
     @classmethod
@@ -412,15 +371,6 @@ class Settings(BaseSettings):
                 value = redact_url(value)
             out[name] = value
         return out
-
-
-def redact_url(url: str) -> str:
-    """Drop a password from a URL (`redis://user:pw@host` -> `redis://user:***@host`)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
 
 
 def env_name(field: str) -> str:

@@ -6,7 +6,8 @@ import duckdb
 import pytest
 
 from bucketpipe.catalog.rules import DatasetRules
-from bucketpipe.clean.inference import Parser, TypeChoice, format_regex
+from bucketpipe.clean.inference import TypeChoice
+from bucketpipe.clean.parsing import Parser, format_regex
 from bucketpipe.clean.steps import drift, reject_reason_sql, row_hash_sql, typed_name
 from bucketpipe.lake.memory import max_json_object, parse_size
 

@@ -8,16 +8,8 @@ import duckdb
 import pytest
 
 from bucketpipe.catalog.rules import DatasetRules
-from bucketpipe.clean.inference import (
-    ColumnStats,
-    Decimal,
-    Parser,
-    canonical_type,
-    choose_type,
-    collect_stats,
-    infer_type,
-    number_text,
-)
+from bucketpipe.clean.inference import ColumnStats, choose_type, collect_stats, infer_type
+from bucketpipe.clean.parsing import Decimal, Parser, canonical_type, number_text
 from bucketpipe.lake.duck import quote_literal
 
 RULES = DatasetRules()
