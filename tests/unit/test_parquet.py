@@ -1,4 +1,4 @@
-"""The merge engine's pure parts: reading COPY's file statistics."""
+"""Data files: the time range of a written file, from COPY's file statistics."""
 
 from __future__ import annotations
 
