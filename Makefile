@@ -42,7 +42,7 @@ lint: $(VENV)/.dev ## ruff lint and format check, import contracts (layers, no c
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-typecheck: $(VENV)/.dev ## mypy on bucketpipe/, jobs/ and benchmarks/
+typecheck: $(VENV)/.dev ## mypy --strict on bucketpipe/, jobs/ and benchmarks/
 	$(BIN)/mypy
 
 # Two workers by default (CI has two cores); each test file runs whole in one worker, so its

@@ -1,5 +1,5 @@
-"""Dashboard load: 20 concurrent sessions against `streamlit run app/main.py` on a demo lake,
-for a bounded time, on loopback.
+"""Dashboard load: 20 concurrent sessions against `streamlit run bucketpipe/app/main.py` on a
+demo lake, for a bounded time, on loopback.
 
 Each session is a tab of one headless chromium (every tab is its own Streamlit session). All of
 them open the dashboard at once (a full page load each), then move through the pages as a user
