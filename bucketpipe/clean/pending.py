@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import INGEST_COMMITTED, Event
 from bucketpipe.lake.layout import CLEAN_CONSUMED_KEY, last_part
@@ -50,10 +49,10 @@ def find_pending(ctx: Context, *, limit: int | None = None) -> list[RunManifest]
     for key in ctx.runlog.manifest_keys(INGEST_JOB):
         if last_part(key).removesuffix(".json") in done:
             continue
-        try:
-            manifests.append(RunManifest.model_validate_json(ctx.store.get(key)))
-        except (ObjectNotFound, ValueError) as exc:
-            log.warning("unreadable ingest manifest skipped", extra={"key": key, "error": str(exc)})
+        if (manifest := ctx.runlog.load(key)) is None:
+            log.warning("unreadable ingest manifest skipped", extra={"key": key})
+            continue
+        manifests.append(manifest)
     manifests.sort(key=lambda m: (m.finished_at, m.input_id))
     return manifests[:limit] if limit else manifests
 
