@@ -47,6 +47,7 @@ class Context:
                 settings.redis_password,
                 settings.source_secret_access_key,
                 settings.dashboard_password,
+                settings.alert_webhook_url,
             )
         )
         return cls(
@@ -55,6 +56,12 @@ class Context:
 
     def close(self) -> None:
         self.signals.close()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def writer_lock(self, *, wait_seconds: float = 0.0) -> AbstractContextManager[LockHandle]:
         """The one writer lock of every job that changes snapshots: Redis, else the lake's."""

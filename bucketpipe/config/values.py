@@ -4,6 +4,7 @@ and URLs with their password masked. Pure functions the settings object validate
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,8 @@ FINNHUB_DATASETS = (
 )
 
 FINNHUB_NEWS_CATEGORIES = ("general", "forex", "crypto", "merger")
+# An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A cadence interval: `0` (every run) or a number with a unit s/m/h/d.
 _INTERVAL = re.compile(r"^(0|\d+(\.\d+)?[smhd])$")
 
@@ -67,6 +70,36 @@ def check_cadences(value: list[str]) -> list[str]:
                 f"bad cadence {item!r}: use dataset=interval, e.g. company_news=30m "
                 f"(intervals: 0, 90s, 30m, 6h, 1d, 7d; datasets: {list(FINNHUB_DATASETS)})"
             )
+    return value
+
+
+def check_intervals(value: list[str]) -> list[str]:
+    """`name=interval` items, e.g. `clean=30m`."""
+    for item in value:
+        name, _, interval = item.partition("=")
+        if not name.strip() or not _INTERVAL.match(interval.strip()):
+            raise ValueError(
+                f"bad interval {item!r}: use name=interval, e.g. clean=30m (intervals: 0, "
+                "90s, 30m, 6h, 1d, 7d)"
+            )
+    return value
+
+
+def interval(text: str) -> timedelta:
+    """`0`, `90s`, `30m`, `6h`, `1d` as a duration (the syntax of cadences and intervals)."""
+    text = text.strip()
+    if not _INTERVAL.match(text):
+        raise ValueError(f"not an interval: {text!r} (use 0, 90s, 30m, 6h, 1d)")
+    if text == "0":
+        return timedelta(0)
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    return timedelta(**{units[text[-1]]: float(text[:-1])})
+
+
+def header_name(value: str | None) -> str | None:
+    """An HTTP header name (RFC 9110 token), or None."""
+    if value is not None and not _HEADER_NAME.fullmatch(value):
+        raise ValueError(f"not an HTTP header name: {value!r} (e.g. X-Forwarded-Email)")
     return value
 
 

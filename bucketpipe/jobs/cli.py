@@ -10,11 +10,20 @@ from types import FrameType
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ConfigError
-from bucketpipe.jobs import clean, compact, config, dashboard, ingest, sql, status
+from bucketpipe.jobs import clean, compact, config, dashboard, ingest, metrics, sql, status
 from bucketpipe.jobs.common import Subcommand, guarded, load_settings, setup_logging
 
 # Each module has `register(subparsers)`, which sets `handler` on its parsers.
-SUBCOMMANDS: tuple[Subcommand, ...] = (ingest, clean, status, config, dashboard, sql, compact)
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    ingest,
+    clean,
+    status,
+    config,
+    dashboard,
+    sql,
+    compact,
+    metrics,
+)
 
 
 def build_parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:

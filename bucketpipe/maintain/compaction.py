@@ -25,6 +25,7 @@ from bucketpipe.catalog.rules import load_config
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import COMPACT_COMMITTED, Event
 from bucketpipe.lake import quarantine
+from bucketpipe.lake.census import take_census
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import (
     CLEAN_CONSUMED_KEY,
@@ -306,6 +307,8 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             details=details,
         )
         key = ctx.runlog.write(manifest)
+        # After retention and vacuum the lake is at its smallest: count it exactly once a day.
+        census = take_census(ctx.store, ctx.now())
     changed = tuple(details["datasets"])
     for name in changed:
         ctx.signals.bump_version(name)
@@ -317,6 +320,11 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
     ctx.publish_status(COMPACT_JOB, manifest)
     log.info(
         "compaction committed",
-        extra={"run_id": run_id, "datasets": len(changed), "duration_s": manifest.duration_s},
+        extra={
+            "run_id": run_id,
+            "datasets": len(changed),
+            "duration_s": manifest.duration_s,
+            "lake_objects": census.total,
+        },
     )
     return manifest
