@@ -21,6 +21,7 @@ SUBCOMMANDS = (
     "jobs.config",
     "jobs.dashboard",
     "jobs.sql",
+    "jobs.tables",
     "jobs.compact",
     "jobs.bench",
 )

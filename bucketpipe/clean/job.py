@@ -40,6 +40,7 @@ from bucketpipe.context import Context
 from bucketpipe.coord.locks import writer_lock
 from bucketpipe.coord.signals import CLEAN_COMMITTED, INGEST_COMMITTED, Event
 from bucketpipe.ingest.run import INGEST_JOB, publish_status
+from bucketpipe.lake import delta
 from bucketpipe.lake.duck import connect, quote_literal, sql_list
 from bucketpipe.lake.layout import RUNS, input_id, state_key
 from bucketpipe.lake.raw import RAW_COLUMNS
@@ -431,11 +432,14 @@ def run_clean(
                     "message": "nothing pending",
                 },
             )
+            # A Delta log left behind by an earlier run (a crash after its commit) catches up.
+            delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
             return None
         results = clean_inputs(ctx, pending.manifests, run_id=run_id)
         manifest = _manifest(ctx, run_id, started, pending.input_ids, results, lock_kind=lock.kind)
         key = runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
+        delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
     _announce(ctx, manifest, key, pending.event_ids)
     return manifest
 
@@ -466,6 +470,7 @@ def rebuild(ctx: Context, *, run_id: str, datasets: Sequence[str]) -> RunManifes
         manifest.details["raw_objects_read"] = len(raw.keys)
         key = ctx.runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
+        delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
     _announce(ctx, manifest, key, [])
     return manifest
 

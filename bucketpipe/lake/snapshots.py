@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bucketpipe.config.errors import CommitConflict, ObjectNotFound
+from bucketpipe.lake import delta_log
 from bucketpipe.lake.layout import (
     CLEAN,
     QUARANTINE,
@@ -55,6 +56,8 @@ class Snapshot(BaseModel):
     parent: int | None = None
     files: tuple[FileEntry, ...] = ()
     columns: tuple[tuple[str, str], ...] = ()
+    # The column the files' min_time/max_time describe (their event time), when known.
+    time_column: str | None = None
     operation: str = "append"
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -132,6 +135,7 @@ def commit(
     add: Iterable[FileEntry] = (),
     remove: Iterable[str] = (),
     columns: Iterable[tuple[str, str]] | None = None,
+    time_column: str | None = None,
     operation: str = "append",
     replace_all: bool = False,
     expected_parent: int | bool | None = False,
@@ -174,6 +178,7 @@ def commit(
         parent=parent,
         files=tuple(sorted(kept + added, key=lambda f: (f.partition or "", f.key))),
         columns=cols,
+        time_column=time_column or (current.time_column if current else None),
         operation=operation,
         details=details,
     )
@@ -225,7 +230,8 @@ def vacuum(
     A version stays live while it is among the newest `keep_versions` or younger than `grace`,
     so a reader that resolved an older snapshot keeps working. An unreferenced file is deleted
     only when it is itself older than `grace` (a writer may have uploaded it and not yet
-    committed).
+    committed), and never while the dataset's Delta log references it from its newest version
+    or from a version within `grace`; the log itself (`_delta_log/`) is never deleted here.
     """
     now = now or datetime.now(UTC)
     current = read_current(store, dataset)
@@ -250,10 +256,18 @@ def vacuum(
             referenced.update(read_version(store, dataset, version).keys)
         except ObjectNotFound:
             continue
+    # The Delta log is never ours to delete, nor a file a Delta reader may still hold.
+    delta_refs = delta_log.referenced(
+        store, dataset, since=now - grace, snapshot_version=current.version
+    )
     stale_files = [
         info.key
         for info in store.list_objects(f"{CLEAN}/{dataset}/")
-        if info.key not in referenced and now - info.last_modified >= grace
+        if info.key not in referenced
+        and now - info.last_modified >= grace
+        and not delta_log.is_log_key(info.key)
+        and delta_refs is not None
+        and info.key not in delta_refs
     ]
     stale_versions = [info.key for v, info in version_infos.items() if v not in live_versions]
     # Versions first: a run killed in between must not leave a version document that

@@ -30,6 +30,7 @@ from bucketpipe.context import Context
 from bucketpipe.coord.locks import writer_lock
 from bucketpipe.coord.signals import COMPACT_COMMITTED, Event
 from bucketpipe.ingest.run import INGEST_JOB, publish_status
+from bucketpipe.lake import delta
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import QUARANTINE, clean_key
 from bucketpipe.lake.runs import RunManifest
@@ -216,6 +217,7 @@ def compact_dataset(
         run_id=run_id,
         add=added,
         remove=removed,
+        time_column=layout.time_column,
         operation="compact",
         expected_parent=snapshot.version,
         details={"partitions": result.partitions, "files_removed": len(removed)},
@@ -311,6 +313,8 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             details=details,
         )
         key = ctx.runlog.write(manifest)
+        policy = delta.Policy.from_settings(ctx.settings)
+        delta.sync_lake(ctx.store, policy, expire_before=ctx.now() - grace)
     changed = tuple(details["datasets"])
     for name in changed:
         ctx.signals.bump_version(name)
