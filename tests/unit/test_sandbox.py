@@ -30,6 +30,7 @@ from tests.conftest import (
     s3_client,
     s3_overrides,
 )
+from tests.support.delta_readers import delta_extension_path
 
 # --- the validator -------------------------------------------------------------------------------
 ACCEPTED = [
@@ -107,6 +108,8 @@ REFUSED = [
     ("USE memory", "USE"),
     ("INSTALL httpfs", "INSTALL"),
     ("LOAD httpfs", "LOAD"),
+    ("LOAD delta", "LOAD"),
+    ("SELECT * FROM delta_scan('clean/quotes')", "reads files"),
     ("FORCE INSTALL spatial FROM community", "FORCE"),
     ("CREATE TABLE t AS SELECT 1", "CREATE"),
     ("CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')", "CREATE"),
@@ -371,6 +374,14 @@ def test_connection_refuses_files_urls_and_extensions(sandbox: Sandbox, sql: str
         _raw(sandbox, sql)
     assert not Path("/tmp/bucketpipe-sandbox-escape.csv").exists()
     assert not Path("/tmp/bucketpipe-sandbox-escape.duckdb").exists()
+
+
+def test_the_delta_extension_cannot_be_loaded(sandbox: Sandbox) -> None:
+    # delta_scan reads a table's log and files outside `allowed_paths`: never in the sandbox.
+    with pytest.raises(duckdb.Error):
+        _raw(sandbox, f"LOAD '{delta_extension_path()}'")
+    with pytest.raises(duckdb.Error):
+        _raw(sandbox, "SELECT * FROM delta_scan('clean/quotes')")
 
 
 def test_python_objects_are_not_reachable(sandbox: Sandbox) -> None:
