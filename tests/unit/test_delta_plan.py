@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bucketpipe.lake.delta import Plan, Policy, plan, relative_path
+from bucketpipe.lake.delta import Policy
+from bucketpipe.lake.delta_commit import Plan, plan, relative_path
 from bucketpipe.lake.snapshots import FileEntry, Snapshot
 
 
