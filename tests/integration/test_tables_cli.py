@@ -10,39 +10,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from bucketpipe.config.settings import Settings
+from bucketpipe.config.settings import Settings, env_name
 from bucketpipe.context import lake_store
 from bucketpipe.lake.duck import quote_ident
 from bucketpipe.serve.tables import JSON_KEYS
-from tests.conftest import S3_KEY_ID, S3_SECRET
+from tests.conftest import S3_SECRET, SettingsFactory
 from tests.integration.test_cli import run
 from tests.support.delta_readers import ENGINES, Readers
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["local", "s3"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    base = {
-        "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
-        "BUCKETPIPE_DEMO_DAYS": "3",
-        "BUCKETPIPE_SYMBOLS": "AAPL,MSFT",
-        "BUCKETPIPE_SQL_MAX_ROWS": "1000000",
-        "HOME": str(tmp_path),
-    }
-    if request.param == "local":
-        return {**base, "BUCKETPIPE_LAKE": str(tmp_path / "lake")}
-    endpoint = request.getfixturevalue("moto_endpoint")
-    bucket = request.getfixturevalue("s3_bucket")
-    return {
-        **base,
-        "BUCKETPIPE_LAKE": f"s3://{bucket}/lake",
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-        "AWS_REGION": "us-east-1",
-    }
+def env_of(settings: Settings, home: Path) -> dict[str, str]:
+    """The environment that gives a command these settings (secrets included: a test lake)."""
+    env = {"HOME": str(home)}
+    for field, value in settings.model_dump().items():
+        if value is None or field not in settings.model_fields_set:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        env[env_name(field)] = str(value)
+    return env
+
+
+@pytest.fixture
+def env(lake_settings: SettingsFactory, tmp_path: Path) -> dict[str, str]:
+    """A local lake or one on S3 (the shared `lake_settings`), with a small demo."""
+    settings = lake_settings(demo_days=3, symbols=["AAPL", "MSFT"], sql_max_rows=1_000_000)
+    return env_of(settings, tmp_path)
 
 
 def cli(args: list[str], env: dict[str, str]) -> str:
@@ -67,10 +66,7 @@ def check_tables(env: dict[str, str]) -> dict[str, dict[str, Any]]:
         assert tuple(table) == JSON_KEYS
         assert table["version"] is not None and table["partition_columns"] == ["dt"]
     counts = sql_counts(env, sorted(tables))
-    settings = Settings(
-        **{"lake": env["BUCKETPIPE_LAKE"], "temp_dir": env["BUCKETPIPE_TEMP_DIR"]},
-        **_aws(env),
-    )
+    settings = settings_of(env)
     readers = Readers(settings, lake_store(settings))
     try:
         for name, table in tables.items():
@@ -82,15 +78,10 @@ def check_tables(env: dict[str, str]) -> dict[str, dict[str, Any]]:
     return tables
 
 
-def _aws(env: dict[str, str]) -> dict[str, Any]:
-    if "AWS_ENDPOINT_URL" not in env:
-        return {}
-    return {
-        "aws_endpoint_url": env["AWS_ENDPOINT_URL"],
-        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-        "aws_region": env["AWS_REGION"],
-    }
+def settings_of(env: dict[str, str]) -> Settings:
+    """The settings a command run with `env` reads (as `bucketpipe` builds them)."""
+    names = {env_name(field): field for field in Settings.model_fields}
+    return Settings(**{names[k]: v for k, v in env.items() if k in names})
 
 
 @pytest.mark.timeout(600)
@@ -112,15 +103,10 @@ def test_demo_pipeline_leaves_a_table_per_dataset_that_every_engine_reads(
     assert sorted(after) == sorted(first)
 
 
-def test_sync_backfills_a_lake_written_without_the_mirror(tmp_path: Path) -> None:
-    env = {
-        "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
-        "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
-        "BUCKETPIPE_DEMO_DAYS": "2",
-        "BUCKETPIPE_SYMBOLS": "AAPL",
-        "BUCKETPIPE_SQL_MAX_ROWS": "1000000",
-        "HOME": str(tmp_path),
-    }
+def test_sync_backfills_a_lake_written_without_the_mirror(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    env = env_of(make_settings(demo_days=2, symbols=["AAPL"], sql_max_rows=1_000_000), tmp_path)
     off = {**env, "BUCKETPIPE_DELTA_MIRROR": "false"}
     cli(["ingest", "demo", "--run-id", "demo-1"], off)
     cli(["clean"], off)
