@@ -135,8 +135,8 @@ class Settings(BaseSettings):
     delta_checkpoint_interval: int = Field(
         10,
         ge=1,
-        description="Commits between Delta checkpoints; log entries older than the vacuum grace "
-        "period are deleted at each checkpoint.",
+        description="Commits between Delta checkpoints (a reader replays at most this many "
+        "commit files); `compact` deletes log entries the vacuum grace period no longer needs.",
     )
 
     # --- logging ------------------------------------------------------------------------
