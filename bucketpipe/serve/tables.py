@@ -7,6 +7,7 @@ they name the credential variables and never hold a secret.
 from __future__ import annotations
 
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 from bucketpipe.lake.delta_log import APP_ID, has_log, reader_options, table_uri
 from bucketpipe.lake.snapshots import list_datasets, read_current
 from bucketpipe.lake.storage import ObjectStore, S3Store
+
+log = logging.getLogger(__name__)
 
 # Match a Spark 4.0 installation (Scala 2.13, Hadoop 3.4).
 DELTA_SPARK = "io.delta:delta-spark_2.13:4.0.0"
@@ -82,10 +85,24 @@ def describe(store: ObjectStore, dataset: str) -> TableInfo:
 
 
 def describe_all(store: ObjectStore) -> list[TableInfo]:
-    """Every committed dataset's table, in name order."""
+    """Every committed dataset's table, in name order; one that cannot be read is listed
+    without a version (and a warning says why)."""
     names = list_datasets(store)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="tables") as pool:
-        return list(pool.map(lambda name: describe(store, name), names))
+        return list(pool.map(lambda name: _describe_or_warn(store, name), names))
+
+
+def _describe_or_warn(store: ObjectStore, dataset: str) -> TableInfo:
+    try:
+        return describe(store, dataset)
+    except Exception as exc:  # one unreadable table must not hide the others
+        log.warning(
+            "Delta table unreadable",
+            extra={"dataset": dataset, "error": f"{type(exc).__name__}: {exc}"[:300]},
+        )
+        snapshot = read_current(store, dataset)
+        version = snapshot.version if snapshot else None
+        return TableInfo(dataset, table_uri(store, dataset), None, version, 0, 0, 0, ())
 
 
 def to_json(infos: list[TableInfo]) -> str:

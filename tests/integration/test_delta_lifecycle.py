@@ -19,7 +19,7 @@ from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake import delta
-from bucketpipe.lake.delta_log import head_snapshot_version, is_log_key, log_prefix
+from bucketpipe.lake.delta_log import head_snapshot_version, is_log_key, log_prefix, table_uri
 from bucketpipe.lake.snapshots import commit, list_datasets, read_current, vacuum
 from bucketpipe.serve.tables import describe
 from tests.conftest import SettingsFactory
@@ -172,4 +172,27 @@ def test_new_columns_and_widened_types_read_the_same_in_every_engine(
     readers.refresh()
     assert compare(readers, "sensors") == 3
     ctx.close()
+    readers.close()
+
+
+def test_time_filters_skip_files_by_their_statistics_without_losing_rows(runs: Runs) -> None:
+    runs.ingest_and_clean(days=40)
+    store = runs.ctx.store
+    snapshot = read_current(store, "candles")
+    assert snapshot is not None and snapshot.time_column == "ts" and len(snapshot.files) >= 2
+    readers = Readers(runs.settings, store)
+    import polars as pl
+
+    uri = table_uri(store, "candles")
+    # Each file's own bounds: the rows exactly at a boundary must not be skipped.
+    bounds = sorted({t for f in snapshot.files for t in (f.min_time, f.max_time) if t})
+    for moment in (bounds[1], bounds[len(bounds) // 2], bounds[-2]):
+        literal = f"TIMESTAMPTZ '{moment.isoformat()}'"
+        for op in (">=", "<=", "="):
+            expected = readers.sql_count(f"SELECT count(*) FROM candles WHERE ts {op} {literal}")
+            column = pl.col("ts")
+            cond = {">=": column >= moment, "<=": column <= moment, "=": column == moment}[op]
+            assert pl.scan_delta(uri).filter(cond).collect().height == expected, (op, moment)
+            query = f"SELECT count(*) FROM delta_scan('{uri}') WHERE ts {op} {literal}"
+            assert readers.duck_count(query) == expected, (op, moment)
     readers.close()

@@ -98,6 +98,17 @@ class Readers:
         assert not result.truncated, f"{dataset}: raise sql_max_rows for this test"
         return result.frame
 
+    def sql_count(self, query: str) -> int:
+        """The single number a `bucketpipe sql` query returns."""
+        if self._sandbox is None:
+            self._sandbox = open_sandbox(self.settings)
+        return int(self._sandbox.run(query).frame.iloc[0, 0])
+
+    def duck_count(self, query: str) -> int:
+        """The single number a query on the DuckDB connection with the delta extension returns."""
+        row = self._duckdb_connection().execute(query).fetchone()
+        return int(row[0]) if row else 0
+
     def refresh(self) -> None:
         """Read the lake's snapshots again (after a commit)."""
         if self._sandbox is not None:
@@ -125,13 +136,17 @@ class Readers:
         options = reader_options(self.store) or None
         return pl.read_delta(table_uri(self.store, dataset), storage_options=options).to_arrow()
 
-    def _duckdb(self, dataset: str) -> pa.Table:
+    def _duckdb_connection(self) -> duckdb.DuckDBPyConnection:
         if self._duck is None:
             self._duck = connect(self.settings)
             self._duck.execute(f"LOAD {quote_literal(str(delta_extension_path()))}")
             self._duck.execute("SET TimeZone = 'UTC'")
+        return self._duck
+
+    def _duckdb(self, dataset: str) -> pa.Table:
         uri = quote_literal(table_uri(self.store, dataset))
-        return self._duck.execute(f"SELECT * FROM delta_scan({uri})").to_arrow_table()
+        con = self._duckdb_connection()
+        return con.execute(f"SELECT * FROM delta_scan({uri})").to_arrow_table()
 
     def close(self) -> None:
         self.refresh()
