@@ -1,4 +1,5 @@
-"""Who may see the dashboard: an OIDC login (Streamlit's `st.login`) or a shared password."""
+"""Who may see the dashboard: an auth proxy's header, an OIDC login (Streamlit's `st.login`) or a
+shared password; with none of them, only a loopback address or an explicitly public dashboard."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
 import streamlit as st
 
+from bucketpipe.config import exposure
 from bucketpipe.config.settings import Settings
 
 log = logging.getLogger("app.access")
@@ -27,6 +30,12 @@ def oidc_configured() -> bool:
         return False
 
 
+def proxy_user(headers: Mapping[str, str], header: str) -> str | None:
+    """Who the auth proxy says made this session's request (its HEADER), or None."""
+    value = (headers.get(header) or "").strip()
+    return value[:200] or None
+
+
 def password_ok(entered: str, expected: str) -> bool:
     """Constant-time comparison of the entered and the configured password."""
     return hmac.compare_digest(entered.encode(), expected.encode())
@@ -35,14 +44,42 @@ def password_ok(entered: str, expected: str) -> bool:
 def require(settings: Settings) -> None:
     """Stop the script unless the visitor is allowed in.
 
-    OIDC when `.streamlit/secrets.toml` (or `STREAMLIT_SECRETS_FILES`) has an `[auth]`
-    section; else the shared password when `BUCKETPIPE_DASHBOARD_PASSWORD` is set; else the
-    dashboard is open (keep it private at the network level then: see docs/dashboard.md).
+    First the fail-closed rule (bucketpipe.config.exposure), for a dashboard started with
+    `streamlit run` rather than `bucketpipe dashboard`; then, when
+    `BUCKETPIPE_DASHBOARD_AUTH_HEADER` is set, the auth proxy's header on this session's request;
+    then OIDC when `.streamlit/secrets.toml` (or `STREAMLIT_SECRETS_FILES`) has an `[auth]`
+    section, else the shared password when `BUCKETPIPE_DASHBOARD_PASSWORD` is set.
     """
-    if oidc_configured():
+    oidc = oidc_configured()
+    # Unset means every interface; AppTest leaves it unset and serves nobody, so only an
+    # address set to something else than loopback is refused here (the CLI refuses both).
+    address = st.get_option("server.address")
+    problem = exposure.refusal(settings, address, oidc=oidc) if address else None
+    if problem is not None:
+        log.error(problem)
+        st.error(f"The dashboard cannot start: {problem}", icon=":material/lock:")
+        st.stop()
+    if settings.dashboard_auth_header is not None:
+        _proxy(settings.dashboard_auth_header)
+    if oidc:
         _oidc()
     elif settings.dashboard_password is not None:
         _password(settings.dashboard_password.get_secret_value())
+
+
+def _proxy(header: str) -> None:
+    user = proxy_user(st.context.headers, header)
+    if user is None:
+        log.warning("a session without the auth proxy's header was refused")
+        st.title("Bucketpipe")
+        st.error(
+            "Sign in through your organisation's login page to see the dashboard: this request "
+            "did not come through it.",
+            icon=":material/lock:",
+        )
+        st.stop()
+    with st.sidebar:
+        st.text(f"Signed in as {user}")
 
 
 def _oidc() -> None:

@@ -43,6 +43,7 @@ class Context:
                 settings.redis_password,
                 settings.source_secret_access_key,
                 settings.dashboard_password,
+                settings.alert_webhook_url,
             )
         )
         return cls(

@@ -6,13 +6,16 @@ import argparse
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
+from bucketpipe.lake.runs import utcnow
 from jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
+from jobs.outcomes import Reporter, RunEnd
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,12 @@ def register(sub: Any) -> None:
         "--watch",
         action="store_true",
         help="keep running: clean as soon as an ingest run is announced",
+    )
+    parser.add_argument(
+        "--heartbeat-file",
+        metavar="PATH",
+        help="with --watch: touch this file after every pass, for a liveness probe "
+        "(`bucketpipe status --heartbeat PATH`)",
     )
     parser.add_argument("--limit", type=int, help="clean at most this many ingest runs")
     parser.add_argument(
@@ -71,12 +80,31 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     log.info("watching for ingest runs", extra={"redis": ctx.signals.state})
+    reporter = Reporter(settings)
+    first = True
     while not stop.is_set():
-        run_id = run_id_for(argparse.Namespace(run_id=None), settings, "clean")
-        run_clean(ctx, run_id=run_id, consumer="watch", limit=args.limit, wait_seconds=args.wait)
+        run_id = args.resolved_run_id = run_id_for(argparse.Namespace(), settings, "clean")
+        started = utcnow()
+        manifest = run_clean(
+            ctx, run_id=run_id, consumer="watch", limit=args.limit, wait_seconds=args.wait
+        )
+        if manifest is not None or first:
+            # Each pass is a run: recorded, and a recovery announced (the first pass too, as a
+            # restart after a failure may find nothing pending).
+            code = EXIT_OK if manifest is None or manifest.status == "succeeded" else EXIT_FAILED
+            reporter.finish(RunEnd("clean", run_id, code, started, utcnow()), manifest)
+        first = False
+        if args.heartbeat_file:
+            touch(Path(args.heartbeat_file))
         if ctx.signals.configured and ctx.signals.state == "ok":
             # Block on the stream; an ingest event (or the timeout) wakes the next pass.
             ctx.signals.wait_for_events(timeout_ms=settings.refresh_seconds * 1000)
         else:
             stop.wait(settings.refresh_seconds)
     return EXIT_OK
+
+
+def touch(path: Path) -> None:
+    """Mark the watch alive (its mtime is what `status --heartbeat` checks)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()

@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "jobs.sql",
     "jobs.tables",
     "jobs.compact",
+    "jobs.metrics",
     "jobs.bench",
 )
 

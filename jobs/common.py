@@ -45,12 +45,15 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
 
 
 def run_id_for(args: argparse.Namespace, settings: Settings, job: str) -> str:
-    return resolve_run_id(
+    """The run's id; remembered on `args`, so the run's end is reported under the same id."""
+    run_id = resolve_run_id(
         job,
         k8s_job_name=settings.run_id,
         cli_run_id=getattr(args, "run_id", None),
         now=utcnow(),
     )
+    args.resolved_run_id = run_id
+    return run_id
 
 
 @contextmanager
@@ -71,24 +74,38 @@ def add_run_id(parser: argparse.ArgumentParser) -> None:
 
 
 def guarded(handler: Handler, args: argparse.Namespace, settings: Settings) -> int:
-    """Run a subcommand, mapping Bucketpipe's errors to one-line messages and exit codes."""
+    """Run a subcommand, mapping Bucketpipe's errors to one-line messages and exit codes; a
+    run's end (job runs only) is then recorded and announced (`jobs.outcomes`)."""
+    from jobs.outcomes import ErrorCapture, report_end
+
+    started = utcnow()
+    with ErrorCapture() as capture:
+        code, error = _mapped(handler, args, settings)
+    if not isinstance(error, LockBusy):
+        report_end(args, settings, code=code, error=error, reason=capture.first, started=started)
+    return code
+
+
+def _mapped(
+    handler: Handler, args: argparse.Namespace, settings: Settings
+) -> tuple[int, BaseException | None]:
     try:
-        return handler(args, settings)
+        return handler(args, settings), None
     except LockBusy as exc:
         log.warning(str(exc))
-        return EXIT_OK
+        return EXIT_OK, exc
     except ConfigError as exc:
         log.error(str(exc))
-        return EXIT_CONFIG
+        return EXIT_CONFIG, exc
     except TransientError as exc:
         log.error(str(exc))
-        return EXIT_TEMPFAIL
+        return EXIT_TEMPFAIL, exc
     except BucketpipeError as exc:
         log.error(str(exc))
-        return EXIT_FAILED
-    except KeyboardInterrupt:
+        return EXIT_FAILED, exc
+    except KeyboardInterrupt as exc:
         log.error("stopped; what was committed stays, the unfinished run is redone next time")
-        return 130
+        return 130, exc
     except (MemoryError, duckdb.OutOfMemoryException) as exc:
         log.error(
             "out of memory: %s; raise BUCKETPIPE_DUCKDB_MEMORY_LIMIT (with the pod's memory "
@@ -96,7 +113,7 @@ def guarded(handler: Handler, args: argparse.Namespace, settings: Settings) -> i
             (str(exc).strip().splitlines() or [""])[0][:200],
         )
         log.debug("traceback", exc_info=True)
-        return EXIT_FAILED
+        return EXIT_FAILED, exc
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         log.error(
@@ -106,7 +123,7 @@ def guarded(handler: Handler, args: argparse.Namespace, settings: Settings) -> i
             first[:300],
         )
         log.debug("traceback", exc_info=True)
-        return EXIT_FAILED
+        return EXIT_FAILED, exc
 
 
 def setup_logging(settings: Settings | None) -> None:

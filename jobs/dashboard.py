@@ -1,4 +1,4 @@
-"""`bucketpipe dashboard`: start the Streamlit dashboard."""
+"""`bucketpipe dashboard`: start the Streamlit dashboard, never open to the network by mistake."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bucketpipe.config import exposure
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
 
@@ -17,7 +18,12 @@ APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
 def register(sub: Any) -> None:
     parser = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     parser.add_argument("--port", type=int, default=8501, help="port (default 8501)")
-    parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any other needs authentication, see "
+        "docs/dashboard.md)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -53,6 +59,17 @@ def command(port: int, address: str) -> list[str]:
     ]
 
 
+def oidc_configured() -> bool:
+    """Whether Streamlit's secrets (./.streamlit/secrets.toml, ~/.streamlit/secrets.toml or
+    STREAMLIT_SECRETS_FILES) configure its own sign-in: an `[auth]` section."""
+    import streamlit as st
+
+    try:
+        return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+    except Exception:  # an unreadable secrets file signs nobody in
+        return False
+
+
 def handle(args: argparse.Namespace, settings: Settings) -> int:
     try:
         import streamlit  # noqa: F401
@@ -60,6 +77,10 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(
             "the dashboard needs the 'dashboard' extra: pip install 'bucketpipe[dashboard]'"
         ) from None
+    # Fail closed, before anything listens: an address others can reach needs authentication.
+    problem = exposure.refusal(settings, args.address, oidc=oidc_configured())
+    if problem is not None:
+        raise ConfigError(problem)
     argv = command(args.port, args.address)
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process; nothing after runs
     return 0  # pragma: no cover

@@ -5,31 +5,123 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
+from bucketpipe.lake.census import ObjectUsage, count_objects, usage
+from bucketpipe.serve import ops
+from bucketpipe.serve.health import age as short_age
+from bucketpipe.serve.health import problems
 from bucketpipe.serve.status import StatusReport, collect
-from jobs.common import EXIT_OK, context
+from jobs.common import EXIT_FAILED, EXIT_OK, context
+from jobs.expectations import expectations
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("status", help="show the last runs and the committed datasets")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    check = parser.add_argument_group("health check (exit 0 healthy, 1 not; one line per problem)")
+    check.add_argument(
+        "--check",
+        action="store_true",
+        help="check that every job's last run succeeded and every job and dataset is fresh",
+    )
+    check.add_argument(
+        "--max-age",
+        type=float,
+        metavar="MINUTES",
+        help="stale past this age, instead of BUCKETPIPE_STALE_AFTER_INTERVALS x each one's "
+        "expected interval",
+    )
+    check.add_argument(
+        "--job",
+        action="append",
+        metavar="JOB",
+        help="check only this job (repeatable; e.g. clean) and not the datasets",
+    )
+    check.add_argument(
+        "--heartbeat",
+        metavar="PATH",
+        help="check only that PATH (`clean --watch --heartbeat-file`) changed within --max-age "
+        "minutes (default 5): a liveness probe that needs neither lake nor Redis",
+    )
+    check.add_argument("--at", help="check as of this ISO time instead of now (what-ifs, tests)")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
+    if args.heartbeat:
+        return _report(heartbeat_problems(Path(args.heartbeat), args.max_age or 5.0, _at(args)))
+    if args.check:
+        expect = expectations(settings, max_age_minutes=args.max_age)
+        with context(settings) as ctx:
+            view = ops.collect(ctx.store, ctx.signals, ctx.now())
+        jobs = set(args.job) if args.job else None
+        return _report(problems(view, expect, _at(args), jobs=jobs, datasets=jobs is None))
     with context(settings) as ctx:
         report = collect(ctx)
+        objects = usage(
+            count_objects(ctx.store), settings.lake_object_limit, settings.lake_object_warn_percent
+        )
     if args.json:
-        sys.stdout.write(json.dumps(as_dict(report), indent=2, default=str) + "\n")
+        body = {**as_dict(report), "objects": _objects(objects)}
+        sys.stdout.write(json.dumps(body, indent=2, default=str) + "\n")
     else:
-        render(report, Console(file=sys.stdout, width=140))
+        console = Console(file=sys.stdout, width=140)
+        render(report, console)
+        colour = {"ok": "green", "warning": "yellow", "full": "red"}[objects.level]
+        console.print(f"[bold]Objects[/bold] [{colour}]{objects.message}[/]")
     return EXIT_OK
+
+
+def _at(args: argparse.Namespace) -> datetime:
+    if not args.at:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(args.at)
+    except ValueError:
+        raise ConfigError(f"--at: not an ISO time: {args.at!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _report(found: list[str]) -> int:
+    for line in found:
+        sys.stdout.write(line + "\n")
+    if not found:
+        sys.stdout.write("healthy\n")
+    return EXIT_FAILED if found else EXIT_OK
+
+
+def heartbeat_problems(path: Path, max_age_minutes: float, now: datetime) -> list[str]:
+    try:
+        changed = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return [f"heartbeat {path}: missing"]
+    limit = timedelta(minutes=max_age_minutes)
+    if now - changed > limit:
+        return [
+            f"heartbeat {path}: last beat {short_age(now - changed)} ago (expected within "
+            f"{short_age(limit)})"
+        ]
+    return []
+
+
+def _objects(objects: ObjectUsage) -> dict[str, Any]:
+    return {
+        "total": objects.count.total,
+        "areas": objects.count.areas,
+        "counted_at": objects.count.counted_at,
+        "method": objects.count.method,
+        "limit": objects.limit,
+        "ratio": round(objects.ratio, 6),
+        "level": objects.level,
+    }
 
 
 def age(moment: datetime | None, now: datetime) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -32,6 +33,8 @@ FINNHUB_DATASETS = (
 )
 
 FINNHUB_NEWS_CATEGORIES = ("general", "forex", "crypto", "merger")
+# An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # A cadence interval: `0` (every run) or a number with a unit s/m/h/d.
 _INTERVAL = re.compile(r"^(0|\d+(\.\d+)?[smhd])$")
 
@@ -97,6 +100,12 @@ class Settings(BaseSettings):
         validation_alias=_env("REDIS_URL"),
         description="Redis for events, status, locks, rate limits and live refresh "
         "(`REDIS_URL`, e.g. `redis://redis:6379/0`). Unset: Redis is off, jobs still commit.",
+    )
+    redis_username: str | None = Field(
+        None,
+        validation_alias=_env("REDIS_USERNAME"),
+        description="Redis ACL user (`REDIS_USERNAME`). Unset: Redis' `default` user (the jobs'). "
+        "In the cluster the dashboard and `status` log in as the read-only `reader`.",
     )
     redis_password: SecretStr | None = Field(
         None,
@@ -313,7 +322,20 @@ class Settings(BaseSettings):
         10, ge=2, description="How often the dashboard checks for newly committed data."
     )
     dashboard_password: SecretStr | None = Field(
-        None, description="Optional shared password for the dashboard. From a Secret."
+        None,
+        description="Shared password the dashboard asks for. From a Secret. On an address other "
+        "than loopback the dashboard needs it, an auth proxy's header or Streamlit's sign-in.",
+    )
+    dashboard_auth_header: str | None = Field(
+        None,
+        description="Request header a trusted auth proxy sets on what it lets through (e.g. "
+        "`X-Forwarded-Email`); the dashboard then refuses sessions without it. Only when "
+        "nothing but the proxy can reach the dashboard.",
+    )
+    dashboard_public: bool = Field(
+        False,
+        description="`true` states that the dashboard may serve a non-loopback address without "
+        "authentication (e.g. a port published on 127.0.0.1 only); otherwise it refuses to.",
     )
     # Read-only lake credentials for the dashboard and `bucketpipe sql` (the readers).
     reader_access_key_id: SecretStr | None = Field(
@@ -324,6 +346,56 @@ class Settings(BaseSettings):
     reader_secret_access_key: SecretStr | None = Field(
         None,
         description="Secret key of `BUCKETPIPE_READER_ACCESS_KEY_ID`. From a Secret.",
+    )
+
+    # --- operations: alerts, metrics, health checks (docs/operations.md) ----------------
+    alert_webhook_url: SecretStr | None = Field(
+        None,
+        description="Incoming webhook (Slack, Mattermost, Teams) that jobs post a `text` "
+        "message to when a run fails, a dataset's quality falls below its threshold or the "
+        "lake passes the object warning, and once on recovery. From a Secret. Unset: no "
+        "messages.",
+    )
+    alert_repeat_minutes: int = Field(
+        60,
+        ge=1,
+        description="An incident that is still open is announced again at most this often.",
+    )
+    alert_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Timeout of one webhook post (tried twice at most); a failing webhook never "
+        "fails the run.",
+    )
+    lake_object_limit: int = Field(
+        500_000,
+        ge=1,
+        description="Most objects the lake's bucket may hold (CSC Allas: 500,000 per bucket).",
+    )
+    lake_object_warn_percent: float = Field(
+        80.0,
+        gt=0,
+        le=100,
+        description="Alert when the lake's object count passes this share of the limit.",
+    )
+    expected_intervals: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Overrides of the expected time between runs of a job or refreshes of a "
+        "dataset, comma-separated `name=interval` (`30m`, `6h`, `1d`; `0` = never checked), "
+        "e.g. `ingest-finnhub=30m,clean=30m,earnings=2d`. Defaults in docs/operations.md.",
+    )
+    stale_after_intervals: float = Field(
+        3.0,
+        ge=1,
+        description="A job or dataset is stale when its last success or refresh is older than "
+        "this many expected intervals (`status --check`, the metrics and the alert rules).",
+    )
+    metrics_cache_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="`bucketpipe metrics` reuses what it read from the lake and Redis for this "
+        "long, so frequent scrapes cost no extra requests.",
     )
 
     @field_validator("symbols", mode="before")
@@ -343,6 +415,23 @@ class Settings(BaseSettings):
             if unknown:
                 raise ValueError(
                     f"unknown Finnhub datasets {unknown}; choose from {list(FINNHUB_DATASETS)}"
+                )
+        return value
+
+    @field_validator("expected_intervals", mode="before")
+    @classmethod
+    def _split_intervals(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("expected_intervals")
+    @classmethod
+    def _check_intervals(cls, value: list[str]) -> list[str]:
+        for item in value:
+            name, _, interval = item.partition("=")
+            if not name.strip() or not _INTERVAL.match(interval.strip()):
+                raise ValueError(
+                    f"bad interval {item!r}: use name=interval, e.g. clean=30m (intervals: 0, "
+                    "90s, 30m, 6h, 1d, 7d)"
                 )
         return value
 
@@ -389,6 +478,7 @@ class Settings(BaseSettings):
         "source_access_key_id",
         "source_secret_access_key",
         "dashboard_password",
+        "alert_webhook_url",
         "duckdb_max_temp_size",
         mode="before",
     )
@@ -399,10 +489,24 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("redis_url", "aws_endpoint_url", "source", "source_endpoint_url")
+    @field_validator(
+        "redis_url",
+        "redis_username",
+        "aws_endpoint_url",
+        "source",
+        "source_endpoint_url",
+        "dashboard_auth_header",
+    )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
+        return value.strip() or None if value else None
+
+    @field_validator("dashboard_auth_header")
+    @classmethod
+    def _check_header_name(cls, value: str | None) -> str | None:
+        if value is not None and not _HEADER_NAME.fullmatch(value):
+            raise ValueError(f"not an HTTP header name: {value!r} (e.g. X-Forwarded-Email)")
+        return value
 
     @property
     def lake_is_s3(self) -> bool:
@@ -433,6 +537,17 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
     return parts._replace(netloc=netloc).geturl()
+
+
+def interval(text: str) -> timedelta:
+    """`0`, `90s`, `30m`, `6h`, `1d` as a duration (the syntax of cadences and intervals)."""
+    text = text.strip()
+    if not _INTERVAL.match(text):
+        raise ValueError(f"not an interval: {text!r} (use 0, 90s, 30m, 6h, 1d)")
+    if text == "0":
+        return timedelta(0)
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    return timedelta(**{units[text[-1]]: float(text[:-1])})
 
 
 def env_name(field: str) -> str:

@@ -110,6 +110,7 @@ class Signals:
         password = settings.redis_password.get_secret_value() if settings.redis_password else None
         client = redis.Redis.from_url(
             settings.redis_url,
+            username=settings.redis_username,  # None: Redis' `default` user
             password=password,
             decode_responses=True,
             socket_timeout=settings.redis_timeout_seconds,

@@ -178,6 +178,7 @@ def test_server_errors_are_retried_with_backoff() -> None:
     reply = make_client(transport, sleep=sleeps).fetch("/stock/earnings", {"symbol": "AAPL"})
     assert reply.ok and reply.body == [1]
     assert reply.attempts == 3
+    assert reply.status == 200 and reply.statuses == (503, 502, 200)  # every answer is kept
     assert len(sleeps.delays) == 2
     assert 0.5 <= sleeps.delays[0] <= 1.0
     assert 1.0 <= sleeps.delays[1] <= 2.0
@@ -193,6 +194,7 @@ def test_429_honours_retry_after_and_pauses_the_shared_limiter() -> None:
     client = make_client(transport, sleep=sleeps, limiter=limiter)
     reply = client.fetch("/quote", {"symbol": "AAPL"})
     assert reply.ok and reply.attempts == 2
+    assert reply.statuses == (429, 200)
     (delay,) = sleeps.delays
     assert 7.0 <= delay <= 8.0
     # The pause was put in the limiter, so every caller sharing it waited as long.

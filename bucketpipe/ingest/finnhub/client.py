@@ -70,6 +70,9 @@ class Reply:
     elapsed_ms: float = 0.0
     attempts: int = 1
     transient: bool = False
+    # The HTTP status of every attempt, retried ones included (0: no answer), so a 429 that a
+    # retry absorbed still counts in the manifest.
+    statuses: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -205,12 +208,14 @@ class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is 
         url = f"{self.API_URL}/{path.lstrip('/')}"
         sent = _clean_params(self._format_params(dict(params)))
         attempts = 0
+        statuses: list[int] = []
         while True:
             self.limiter.acquire()
             attempts += 1
             requested_at = self._clock()
             started = time.perf_counter()
             attempt = self._attempt(url, sent)
+            statuses.append(attempt.status)
             elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
             delay = self._retry_delay(attempt, attempts)
             if delay is None:
@@ -225,6 +230,7 @@ class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is 
                     elapsed_ms=elapsed_ms,
                     attempts=attempts,
                     transient=attempt.retry,
+                    statuses=tuple(statuses),
                 )
             log.info(
                 "retrying Finnhub call",
