@@ -30,6 +30,7 @@ from tests.conftest import (
     s3_client,
     s3_overrides,
 )
+from tests.support.delta_readers import delta_extension_path
 
 pytestmark = pytest.mark.integration
 
@@ -221,6 +222,14 @@ def test_connection_refuses_files_urls_and_extensions(sandbox: Sandbox, sql: str
         _raw(sandbox, sql)
     assert not Path("/tmp/bucketpipe-sandbox-escape.csv").exists()
     assert not Path("/tmp/bucketpipe-sandbox-escape.duckdb").exists()
+
+
+def test_the_delta_extension_cannot_be_loaded(sandbox: Sandbox) -> None:
+    # delta_scan reads a table's log and files outside `allowed_paths`: never in the sandbox.
+    with pytest.raises(duckdb.Error):
+        _raw(sandbox, f"LOAD '{delta_extension_path()}'")
+    with pytest.raises(duckdb.Error):
+        _raw(sandbox, "SELECT * FROM delta_scan('clean/quotes')")
 
 
 def test_python_objects_are_not_reachable(sandbox: Sandbox) -> None:

@@ -87,6 +87,8 @@ REFUSED = [
     ("USE memory", "USE"),
     ("INSTALL httpfs", "INSTALL"),
     ("LOAD httpfs", "LOAD"),
+    ("LOAD delta", "LOAD"),
+    ("SELECT * FROM delta_scan('clean/quotes')", "reads files"),
     ("FORCE INSTALL spatial FROM community", "FORCE"),
     ("CREATE TABLE t AS SELECT 1", "CREATE"),
     ("CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')", "CREATE"),
