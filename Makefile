@@ -37,11 +37,12 @@ demo: demo-pipeline ## the pipeline, then the dashboard on http://localhost:8501
 dashboard: $(VENV)/.dashboard ## start the dashboard on the current lake
 	$(BIN)/bucketpipe dashboard
 
-lint: $(VENV)/.dev ## ruff lint and format check
+lint: $(VENV)/.dev ## ruff lint and format check, import contracts (layers, no cycles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
-typecheck: $(VENV)/.dev ## mypy on bucketpipe/, jobs/ and benchmarks/
+typecheck: $(VENV)/.dev ## mypy --strict on bucketpipe/, jobs/ and benchmarks/
 	$(BIN)/mypy
 
 # Two workers by default (CI has two cores); each test file runs whole in one worker, so its

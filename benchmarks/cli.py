@@ -11,7 +11,7 @@ from typing import Any
 
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
-from jobs.common import EXIT_FAILED, EXIT_OK
+from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         metavar="SECTIONS",
-        help="comma-separated sections to run: dashboard, clean, ingest, objects",
+        help="comma-separated sections to run: dashboard, clean, ingest, objects, delta",
     )
     parser.add_argument(
         "--memory-limit",

@@ -11,7 +11,7 @@ from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
 
 Mode = Literal["full", "quick"]
-SECTIONS = ("dashboard", "clean", "ingest", "objects")
+SECTIONS = ("dashboard", "clean", "ingest", "objects", "delta")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class BenchConfig:
     ingest: IngestPlan
     ingest_startup_s: float
     objects: Schedule
+    delta_commits: int = 30  # appends mirrored one by one in the Delta section
     sections: tuple[str, ...] = SECTIONS
     s3: bool = True
     workers: int | None = None
@@ -90,6 +91,7 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         ingest=IngestPlan(per_window=40, window_s=4.0, per_second=30, calls=40),
         ingest_startup_s=2.5,
         objects=Schedule(days=2, runs_per_day=2, first_run=timedelta(hours=14, minutes=30)),
+        delta_commits=12,
     )
 
 

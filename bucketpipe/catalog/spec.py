@@ -208,8 +208,7 @@ class DatasetSpec:
         if found:
             source = f"SELECT *, {parse_fields_sql(found)} FROM ({source}) AS lines"
         selects = ",\n    ".join(
-            f"CAST({read_fields_once(c.expr)} AS {c.type}) AS {quote_ident(c.name)}"
-            for c in self.columns
+            f"{stored(c, read_fields_once(c.expr))} AS {quote_ident(c.name)}" for c in self.columns
         )
         typed = (
             f"SELECT\n    {selects},\n"
@@ -230,35 +229,8 @@ class DatasetSpec:
         return f"SELECT *, {reason} AS _reject_reason\nFROM (\n  {typed}\n) AS typed"
 
 
-_REGISTRY: dict[str, DatasetSpec] = {}
-
-
-def register(spec: DatasetSpec) -> DatasetSpec:
-    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
-        raise ValueError(f"dataset {spec.name} registered twice")
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def get(name: str) -> DatasetSpec:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {sorted(_REGISTRY)}") from None
-
-
-def specs() -> list[DatasetSpec]:
-    _load()
-    return list(_REGISTRY.values())
-
-
-def for_endpoints(endpoints: Iterable[str]) -> list[DatasetSpec]:
-    """The datasets built from any of these raw endpoints."""
-    wanted = set(endpoints)
-    return [s for s in specs() if wanted.intersection(s.endpoints)]
-
-
-def _load() -> None:
-    # Dataset modules register themselves on import.
-    import bucketpipe.catalog.datasets  # noqa: F401
+def stored(column: Column, expr: str) -> str:
+    """SQL of a column's value as stored: its type, except JSON, which is validated and kept as
+    text (Parquet's JSON annotation on bytes is read as binary by Polars and Delta readers)."""
+    typed = f"CAST({expr} AS {column.type})"
+    return f"CAST({typed} AS VARCHAR)" if column.type == "JSON" else typed

@@ -21,9 +21,9 @@ from typing import Any
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.coord.signals import Signals
 from bucketpipe.lake.census import ObjectCount, estimate, read_census
-from bucketpipe.lake.layout import QUALITY_METRICS_KEY, RUNS
+from bucketpipe.lake.layout import QUALITY_METRICS_KEY
 from bucketpipe.lake.ledger import JobLedger, read_ledgers
-from bucketpipe.lake.runs import RunManifest
+from bucketpipe.lake.runs import RunLog, RunManifest
 from bucketpipe.lake.snapshots import list_datasets, read_current
 from bucketpipe.lake.storage import ObjectInfo, ObjectStore
 
@@ -104,21 +104,14 @@ class ManifestCache:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], RunManifest | None] = {}
 
-    def newest(self, store: Any, folder: str) -> list[RunManifest]:
-        infos = [
-            i
-            for i in store.list_objects(f"{RUNS}/{folder}/")
-            if i.key.endswith(".json") and "/_archive/" not in i.key
-        ]
-        infos.sort(key=lambda i: i.last_modified, reverse=True)
+    def newest(self, store: Any, job: str) -> list[RunManifest]:
+        runlog = RunLog(store)
+        infos = sorted(runlog.manifest_infos(job), key=lambda i: i.last_modified, reverse=True)
         out = []
         for info in infos[:MANIFESTS_PER_DIR]:
             cache_key = (info.key, info.etag)
             if cache_key not in self._by_key:
-                try:
-                    self._by_key[cache_key] = RunManifest.model_validate_json(store.get(info.key))
-                except (ObjectNotFound, ValueError):
-                    self._by_key[cache_key] = None
+                self._by_key[cache_key] = runlog.load(info.key)
             if (manifest := self._by_key[cache_key]) is not None:
                 out.append(manifest)
         return out
@@ -139,11 +132,7 @@ def collect(
     """Everything the operator's views need, in a bounded number of requests."""
     cache = cache or ManifestCache()
     ledgers = read_ledgers(store)
-    manifests = [
-        m
-        for folder in store.list_dirs(f"{RUNS}/")
-        for m in cache.newest(store, folder.split("/")[-2])
-    ]
+    manifests = [m for job in RunLog(store).jobs() for m in cache.newest(store, job)]
     jobs = merge_jobs(ledgers, manifests, signals.statuses())
     checked: dict[str, datetime] = {}
     for ledger in ledgers:

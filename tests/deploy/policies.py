@@ -7,7 +7,7 @@ import zoneinfo
 from typing import Any
 
 from bucketpipe.config.settings import all_env_names
-from jobs.common import EXIT_CONFIG
+from bucketpipe.jobs.common import EXIT_CONFIG
 from tests.deploy.deploy_helpers import (
     bucketpipe_containers,
     cpu_millicores,

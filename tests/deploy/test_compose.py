@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from bucketpipe.config.settings import all_env_names
-from jobs.cli import build_parser
+from bucketpipe.jobs.cli import build_parser
 from tests.deploy.deploy_helpers import (
     COMPOSE,
     K8S,

@@ -95,7 +95,11 @@ def test_a_header_setting_must_be_a_header_name(header: str) -> None:
 
 def test_streamlits_own_sign_in_counts_as_authentication(tmp_path: Path) -> None:
     """An [auth] section in ./.streamlit/secrets.toml is found as `streamlit run` would."""
-    probe = [sys.executable, "-c", "from jobs.dashboard import oidc_configured as o; print(o())"]
+    probe = [
+        sys.executable,
+        "-c",
+        "from bucketpipe.jobs.dashboard import oidc_configured as o; print(o())",
+    ]
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": root, "HOME": str(tmp_path)}
     env.pop("STREAMLIT_SECRETS_FILES", None)

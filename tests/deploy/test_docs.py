@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from jobs.cli import build_parser
+from bucketpipe.jobs.cli import build_parser
 from tests.deploy.deploy_helpers import COMPOSE, ROOT, parses
 from tests.deploy.doc_checker import (
     CREATED_BY_THE_READER,

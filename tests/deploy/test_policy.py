@@ -11,7 +11,7 @@ import pytest
 
 from bucketpipe import __version__
 from bucketpipe.config.settings import Settings, all_env_names
-from jobs.cli import build_parser
+from bucketpipe.jobs.cli import build_parser
 from tests.deploy.deploy_helpers import (
     SECRET_EXAMPLES,
     bucketpipe_containers,

@@ -12,10 +12,10 @@ import pytest
 from bucketpipe.config.settings import Settings
 from bucketpipe.coord.alerts import Incident, Notifier
 from bucketpipe.coord.signals import Signals
+from bucketpipe.jobs.cli import main
 from bucketpipe.lake.layout import state_key
 from bucketpipe.lake.ledger import read_ledger
 from bucketpipe.lake.storage import LocalStore
-from jobs.cli import main
 from tests.conftest import free_port
 from tests.support.finnhub_server import FREE_KEY, FakeFinnhub
 from tests.support.webhook import WebhookReceiver, webhook

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs import cli
 from bucketpipe.lake.probe import LakeProbe
-from jobs import cli
 from tests.conftest import SettingsFactory, free_port
 from tests.support.finnhub_server import PREMIUM_KEY, FakeFinnhub
 from tests.support.s3_servers import S3Server

@@ -20,11 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bucketpipe.config.settings import Settings, env_name
 from bucketpipe.context import Context
+from bucketpipe.jobs.cli import main
+from bucketpipe.jobs.metrics import _QuietHandler, _Server, build_app
 from bucketpipe.lake.census import count_objects
 from bucketpipe.lake.snapshots import list_datasets, read_current
 from bucketpipe.quality.report import read_latest
-from jobs.cli import main
-from jobs.metrics import _QuietHandler, _Server, build_app
 from tests.conftest import SettingsFactory, free_port
 from tests.support.finnhub_server import FREE_KEY, FakeFinnhub
 

@@ -1,6 +1,7 @@
 """The demo pipeline from the command line on the switch's S3 server (on Ceph RGW over HTTPS it
 trusts the private CA through AWS_CA_BUNDLE), and a certificate nobody trusts is a configuration
-error: exit 2 and one line, from boto3 and from DuckDB alike."""
+error (as is a certificate for another host): exit 2 and one line, from boto3 and from DuckDB
+alike."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bucketpipe.jobs.common import EXIT_CONFIG, guarded
 from bucketpipe.lake.duck import connect, quote_literal, tls_config_error
 from bucketpipe.lake.storage import S3Store, open_store
 from bucketpipe.lake.tls import EndpointTlsError
-from jobs.common import EXIT_CONFIG, guarded
 from tests.conftest import SettingsFactory
 from tests.support.s3_servers import S3Server
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.integration
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ.get("PATH", ""), "HOME": env.get("HOME", "/tmp")}
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
+        [sys.executable, "-m", "bucketpipe", *args],
         env={**base, **env},
         capture_output=True,
         text=True,
@@ -100,6 +101,28 @@ def test_a_certificate_problem_is_one_line_and_exit_2(
     assert len(lines) == 1, lines
     message = json.loads(lines[0])["message"]
     assert message.startswith(NOT_PEM if bundle else UNTRUSTED)
+    assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+
+
+WRONG_HOST = "the S3 endpoint's TLS certificate does not name the host in AWS_ENDPOINT_URL"
+
+
+@pytest.mark.https
+@pytest.mark.own_rgw  # the certificate is the one rgw.sh makes (for 127.0.0.1, not "127.1")
+@pytest.mark.parametrize("args", [["ingest", "demo"], ["status"], ["sql", "SELECT 1"]])
+def test_a_certificate_for_another_host_is_one_line_and_exit_2(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path, args: list[str]
+) -> None:
+    """The CA is trusted but the endpoint is named by a host the certificate does not list
+    (`127.1` reaches 127.0.0.1, yet TLS checks it as a name): exit 2, one line, nothing written."""
+    env = cli_env(s3_server, s3_bucket, tmp_path)
+    assert "://127.0.0.1:" in env["AWS_ENDPOINT_URL"]
+    env["AWS_ENDPOINT_URL"] = env["AWS_ENDPOINT_URL"].replace("://127.0.0.1:", "://127.1:")
+    done = run(args, env)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert json.loads(lines[0])["message"].startswith(WRONG_HOST)
     assert s3_server.client().list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
 
 
