@@ -13,6 +13,7 @@ from typing import Any
 
 from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.clean.pending import GROUP
+from bucketpipe.config.errors import LockBusy
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.coord.events import INGEST_COMMITTED
@@ -116,14 +117,20 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
     while not stop.is_set():
         run_id = args.resolved_run_id = run_id_for(argparse.Namespace(), settings, "clean")
         started = utcnow()
-        manifest = run_clean(
-            ctx,
-            run_id=run_id,
-            after_clean=AFTER_CLEAN,
-            consumer=WATCH_CONSUMER,
-            limit=args.limit,
-            wait_seconds=args.wait,
-        )
+        try:
+            manifest = run_clean(
+                ctx,
+                run_id=run_id,
+                after_clean=AFTER_CLEAN,
+                consumer=WATCH_CONSUMER,
+                limit=args.limit,
+                wait_seconds=args.wait,
+            )
+        except LockBusy as busy:
+            # Another clean (a second replica, the fallback CronJob) is writing; it takes what
+            # is pending. This watch waits for the next event instead of ending.
+            log.info("%s; waiting for the next event", busy)
+            manifest = None
         if manifest is not None or first:
             # Each pass is a run: recorded, and a recovery announced (the first pass too, as a
             # restart after a failure may find nothing pending).

@@ -124,3 +124,53 @@ def test_sigterm_ends_a_waiting_watch_promptly(
         _, stderr = watcher.communicate(timeout=25)
     assert watcher.returncode == 130, stderr
     assert "Traceback" not in stderr
+
+
+def test_two_watchers_clean_each_run_exactly_once(tmp_path: Path, redis_url: str) -> None:
+    """Two replicas of the watcher: every announced run is cleaned, and by one clean only."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
+        "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
+        "BUCKETPIPE_DEMO_DAYS": "2",
+        "BUCKETPIPE_REFRESH_SECONDS": "600",
+        "REDIS_URL": redis_url,
+    }
+    watchers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bucketpipe", "clean", "--watch"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    runlog = RunLog(LocalStore(tmp_path / "lake"))
+    runs = [f"demo-{n}" for n in range(1, 4)]
+
+    def consumed() -> list[str]:
+        inputs: list[str] = []
+        for key in runlog.manifest_keys("clean"):
+            manifest = runlog.read("clean", key.rsplit("/", 1)[-1][:-5])
+            if manifest.status == "succeeded":
+                inputs += manifest.inputs
+        return inputs
+
+    try:
+        for run_id in runs:
+            subprocess.run(
+                [sys.executable, "-m", "bucketpipe", "ingest", "demo", "--run-id", run_id],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        assert wait_for(lambda: set(runs) <= set(consumed())), consumed()
+    finally:
+        for watcher in watchers:
+            watcher.send_signal(signal.SIGTERM)
+        errors = [watcher.communicate(timeout=60)[1] for watcher in watchers]
+    assert sorted(consumed()) == runs, consumed()
+    assert [w.returncode for w in watchers] == [130, 130], errors
