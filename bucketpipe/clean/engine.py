@@ -18,6 +18,7 @@ import duckdb
 
 from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
 from bucketpipe.config.errors import TerminalError
+from bucketpipe.lake import quarantine
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import clean_key, partition_of, quarantine_key
 from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, PARQUET_OPTIONS, as_time, column_bounds
@@ -95,6 +96,24 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str,
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
+@dataclass(frozen=True)
+class Quarantined:
+    """What a run rejected: distinct rejected rows of its input (`rejected`, per reason in
+    `reasons`), of which `written` were new to quarantine and stored under `key`."""
+
+    key: str | None = None
+    written: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def already(self) -> int:
+        return self.rejected - self.written
+
+
+REJECTED = "_q_rejected"
+
+
 def write_quarantine(
     con: duckdb.DuckDBPyConnection,
     store: ObjectStore,
@@ -104,17 +123,73 @@ def write_quarantine(
     run_id: str,
     day: date,
     scratch: Path,
-) -> tuple[str | None, int]:
-    """Write rejected rows (they carry `_reject_reason`) to `quarantine/`; (key, rows)."""
-    rows = count(con, source_sql)
-    if rows == 0:
-        return None, 0
+    identity: Sequence[str] = (),
+) -> Quarantined:
+    """Write rejected rows (they carry `_reject_reason`) to `quarantine/`.
+
+    With `identity` (the columns naming a row's content), a row is stored once per content and
+    reason: repeats in this input (overlapping ingest runs) and rows already in quarantine (a
+    re-ingest, a rebuild reading the same raw objects) are counted, not stored again.
+    """
+    if count(con, source_sql) == 0:
+        return Quarantined()
+    hashed = [c for c in identity if c != "_reject_reason"]
+    if hashed:
+        digest = content_hash([*hashed, "_reject_reason"])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {REJECTED} AS SELECT *, {digest} AS _q_hash "
+            f"FROM ({source_sql}) QUALIFY row_number() OVER (PARTITION BY _q_hash "
+            "ORDER BY _ingest_run NULLS LAST) = 1"
+        )
+        seen = _quarantined_hashes(con, store, dataset, digest)
+        fresh = f"SELECT * EXCLUDE (_q_hash) FROM {REJECTED} ANTI JOIN ({seen}) USING (_q_hash)"
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTED} AS {source_sql}")
+        fresh = f"SELECT * FROM {REJECTED}"
+    reasons = {
+        str(r): int(n)
+        for r, n in con.execute(
+            f"SELECT _reject_reason, count(*) FROM {REJECTED} GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+    }
+    outcome = Quarantined(rejected=sum(reasons.values()), reasons=reasons)
+    written = count(con, fresh)
+    if written == 0:
+        return outcome
     path = scratch / f"quarantine-{dataset}.parquet"
-    con.execute(f"COPY ({source_sql}) TO {quote_literal(str(path))} ({PARQUET_OPTIONS})")
+    con.execute(f"COPY ({fresh}) TO {quote_literal(str(path))} ({PARQUET_OPTIONS})")
     key = quarantine_key(dataset, day, run_id)
     store.upload(key, path, content_type="application/vnd.apache.parquet")
     path.unlink(missing_ok=True)
-    return key, rows
+    return Quarantined(key, written, outcome.rejected, reasons)
+
+
+def _quarantined_hashes(
+    con: duckdb.DuckDBPyConnection, store: ObjectStore, dataset: str, digest: str
+) -> str:
+    """SQL of the `_q_hash` of rows already in the dataset's quarantine (none when unreadable:
+    a file from before a column was added cannot say, and storing a row twice is harmless)."""
+    empty = "SELECT CAST(NULL AS VARCHAR) AS _q_hash WHERE false"
+    keys = quarantine.file_keys(store, dataset)
+    if not keys:
+        return empty
+    files = sql_list([store.duckdb_path(k) for k in keys])
+    sql = (
+        f"SELECT DISTINCT {digest} AS _q_hash FROM read_parquet({files}, union_by_name = true, "
+        "hive_partitioning = false)"
+    )
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _q_seen AS {sql}")
+    except duckdb.Error as exc:
+        log.warning(
+            "quarantine not compared",
+            extra={"dataset": dataset, "error": str(exc).splitlines()[0][:200]},
+        )
+        return empty
+    return "SELECT _q_hash FROM _q_seen"
+
+
+BATCH = "_batch"
 
 
 def merge_rows(
@@ -143,6 +218,8 @@ def merge_rows(
     it was built from can be measured and dropped, leaving the write the memory.
     """
     outcome = MergeOutcome(rows_in=count(con, f"SELECT * FROM {rows_table}"))
+    # `BATCH` (one row per key) stays after the merge: the quality report measures it, the
+    # rows this run commits, not its inputs with their repeats.
     pk = ", ".join(quote_ident(k) for k in target.primary_key)
     order = "DESC" if target.on_conflict == "latest" else "ASC"
     # Ties end on the ingest run, so the same inputs always keep the same row (a rerun after
@@ -151,7 +228,7 @@ def merge_rows(
     ordering = [c for c in ("_fetched_at", *target.order_columns, "_ingest_run") if c in available]
     tiebreak = ", ".join(f"{quote_ident(c)} {order} NULLS LAST" for c in ordering) or "1"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {rows_table} "
+        f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT * FROM {rows_table} "
         f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {tiebreak}) = 1"
     )
     batch_rows = count(con, "SELECT * FROM _batch")

@@ -134,7 +134,7 @@ def clean_inputs(
                 report = None
                 if cleaned.measured is not None:
                     report = catalog_report(
-                        con, ctx, spec, cleaned.result, run_id, cleaned.measured
+                        con, ctx, spec, cleaned.result, run_id, cleaned.measured, cleaned.rejected
                     )
                 if report is not None:
                     reports[spec.name] = report
