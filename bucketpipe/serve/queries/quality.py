@@ -81,11 +81,12 @@ def overview(reports: dict[str, QualityReport]) -> pd.DataFrame:
             {
                 "dataset": r.dataset,
                 "quarantined": r.rows_quarantined,
+                "duplicates_removed": r.rows_duplicate,
                 "recommendations": len(r.recommendations),
             }
             for r in reports.values()
         ],
-        columns=["dataset", "quarantined", "recommendations"],
+        columns=["dataset", "quarantined", "duplicates_removed", "recommendations"],
     )
     merged = table.merge(extra, on="dataset", how="left")
     return merged.sort_values("overall_score", ignore_index=True)
