@@ -269,7 +269,7 @@ def merge_rows(
         )
         return outcome
     version = (current.version if current else _current_version(store, target.dataset)) + 1
-    outcome.files_added = _write_files(
+    outcome.files_added = write_files(
         con, store, target, output_sql, run_id=run_id, version=version, scratch=scratch
     )
     # Rows copied unchanged out of rewritten files are not "written" by this run.
@@ -362,7 +362,7 @@ def _against_committed(
     return f"{new_sql} UNION ALL BY NAME SELECT * FROM _changed UNION ALL BY NAME {copied_sql}"
 
 
-def _write_files(
+def write_files(
     con: duckdb.DuckDBPyConnection,
     store: ObjectStore,
     target: Target,
