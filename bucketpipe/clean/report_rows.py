@@ -59,7 +59,7 @@ def commit_reports(
         earlier = {(r.dataset, r.run_id): r for r in read_all_reports(ctx.store)}
         reports = {f"{d}/{run}": r for (d, run), r in earlier.items()} | dict(reports)
     try:
-        return _commit(con, ctx.store, reports, run_id=run_id, scratch=scratch, now=ctx.now())
+        return commit_rows(con, ctx.store, reports, run_id=run_id, scratch=scratch, now=ctx.now())
     except (duckdb.Error, CommitConflict) as exc:
         log.warning(
             "quality reports not committed",
@@ -68,7 +68,7 @@ def commit_reports(
         return None
 
 
-def _commit(
+def commit_rows(
     con: duckdb.DuckDBPyConnection,
     store: ObjectStore,
     reports: Mapping[str, QualityReport],
