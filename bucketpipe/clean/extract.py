@@ -10,8 +10,9 @@ import duckdb
 
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.assessment import ACCEPTED_ROWS, measure_accepted
-from bucketpipe.clean.engine import BATCH, Target, merge_rows, write_quarantine
+from bucketpipe.clean.engine import BATCH, Target, merge_rows
 from bucketpipe.clean.rebuilding import Carry
+from bucketpipe.clean.rejects import write_quarantine
 from bucketpipe.context import Context
 from bucketpipe.lake.duck import quote_literal
 from bucketpipe.lake.runs import DatasetResult

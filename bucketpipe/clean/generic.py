@@ -19,10 +19,11 @@ import duckdb
 
 from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean import steps
-from bucketpipe.clean.engine import Target, merge_rows, table_columns, write_quarantine
+from bucketpipe.clean.engine import Target, merge_rows, table_columns
 from bucketpipe.clean.inference import choose_type, collect_stats
 from bucketpipe.clean.outliers import compute_fences
 from bucketpipe.clean.parsing import canonical_type
+from bucketpipe.clean.rejects import write_quarantine
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
 from bucketpipe.lake.duck import sql_list
