@@ -63,6 +63,7 @@ def clean_spec(
         day=ctx.now().date(),
         scratch=scratch,
         identity=[c.name for c in spec.columns],
+        time_column=spec.time_column,
     )
     # Views, not tables: the merge materializes its deduplicated batch once, and a copy of
     # every accepted row here would double the memory (and the spilling) of a large rebuild.

@@ -12,8 +12,8 @@ import duckdb
 
 from bucketpipe.clean.engine import content_hash, count
 from bucketpipe.lake import quarantine
-from bucketpipe.lake.duck import quote_literal, sql_list
-from bucketpipe.lake.layout import quarantine_key
+from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
+from bucketpipe.lake.layout import partition_of, quarantine_key
 from bucketpipe.lake.parquet import PARQUET_OPTIONS
 from bucketpipe.lake.storage import ObjectStore
 
@@ -48,12 +48,17 @@ def write_quarantine(
     day: date,
     scratch: Path,
     identity: Sequence[str] = (),
+    time_column: str | None = None,
 ) -> Quarantined:
     """Write rejected rows (they carry `_reject_reason`) to `quarantine/`.
 
     With `identity` (the columns naming a row's content), a row is stored once per content and
     reason: repeats in this input (overlapping ingest runs) and rows already in quarantine (a
     re-ingest, a rebuild reading the same raw objects) are counted, not stored again.
+
+    Only quarantine files of clean days from the rows' earliest event day (`time_column`, else
+    the fetch day) on are compared: a row is quarantined no earlier than it happened, so an
+    ordinary run reads today's files, and a re-ingest of old days the days since.
     """
     if count(con, source_sql) == 0:
         return Quarantined()
@@ -65,7 +70,8 @@ def write_quarantine(
             f"FROM ({source_sql}) QUALIFY row_number() OVER (PARTITION BY _q_hash "
             "ORDER BY _ingest_run NULLS LAST) = 1"
         )
-        seen = _quarantined_hashes(con, store, dataset, digest)
+        since = _earliest_day(con, time_column)
+        seen = _quarantined_hashes(con, store, dataset, digest, since)
         fresh = f"SELECT * EXCLUDE (_q_hash) FROM {REJECTED} ANTI JOIN ({seen}) USING (_q_hash)"
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTED} AS {source_sql}")
@@ -88,13 +94,27 @@ def write_quarantine(
     return Quarantined(key, written, outcome.rejected, reasons)
 
 
+def _earliest_day(con: duckdb.DuckDBPyConnection, time_column: str | None) -> str:
+    """The earliest UTC day any rejected row can have been quarantined on ('' when unknown)."""
+    fetched = "CAST(_fetched_at AS DATE)"
+    day = (
+        f"coalesce(CAST({quote_ident(time_column)} AS DATE), {fetched})" if time_column else fetched
+    )
+    try:
+        row = con.execute(f"SELECT CAST(min({day}) AS VARCHAR) FROM {REJECTED}").fetchone()
+    except duckdb.Error:
+        return ""
+    return str(row[0]) if row and row[0] else ""
+
+
 def _quarantined_hashes(
-    con: duckdb.DuckDBPyConnection, store: ObjectStore, dataset: str, digest: str
+    con: duckdb.DuckDBPyConnection, store: ObjectStore, dataset: str, digest: str, since: str
 ) -> str:
-    """SQL of the `_q_hash` of rows already in the dataset's quarantine (none when unreadable:
-    a file from before a column was added cannot say, and storing a row twice is harmless)."""
+    """SQL of the `_q_hash` of rows in the dataset's quarantine files of days from `since`
+    (none when unreadable: a file from before a column was added cannot say, and storing a
+    row twice is harmless)."""
     empty = "SELECT CAST(NULL AS VARCHAR) AS _q_hash WHERE false"
-    keys = quarantine.file_keys(store, dataset)
+    keys = [k for k in quarantine.file_keys(store, dataset) if (partition_of(k) or "9999") >= since]
     if not keys:
         return empty
     files = sql_list([store.duckdb_path(k) for k in keys])
