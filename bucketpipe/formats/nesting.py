@@ -13,6 +13,7 @@ import re
 from itertools import accumulate, count
 from pathlib import Path
 
+from bucketpipe.formats.bounds import Limits
 from bucketpipe.formats.readers import CHUNK, open_decompressed
 
 MAX_JSON_DEPTH = 100
@@ -57,11 +58,16 @@ class _Scan:
         return False
 
 
-def json_too_deep(path: Path, compression: str = "none", limit: int = MAX_JSON_DEPTH) -> bool:
+def json_too_deep(
+    path: Path,
+    compression: str = "none",
+    limit: int = MAX_JSON_DEPTH,
+    limits: Limits | None = None,
+) -> bool:
     """True if arrays and objects in the file nest deeper than `limit` levels."""
     scan = _Scan(limit)
     carry = b""
-    with open_decompressed(path, compression) as fh:
+    with open_decompressed(path, compression, limits) as fh:
         while True:
             block = fh.read(CHUNK)
             data = carry + block
