@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from bucketpipe.formats.bounds import CHUNK, CappedWriter, Limits
+from bucketpipe.formats.bounds import CHUNK, CappedWriter, Limits, open_capped
 
 HEAD = 1024  # bytes of a long line kept for its quarantine row
 
@@ -85,3 +85,15 @@ def without_lines(
                 out.write(chunk[pos - begin :])
             offset = stop
     return dest
+
+
+def cut_long_lines(
+    path: Path, compression: str, limits: Limits, dest: Path
+) -> tuple[Path, list[LongLine]]:
+    """The file without its lines over the cap (a plain copy at `dest` when it has any, else
+    `path` as it is), and those lines."""
+    with open_capped(path, compression, limits) as stream:
+        long = find_long_lines(stream, limits.max_line)
+    if not long:
+        return path, []
+    return without_lines(lambda: open_capped(path, compression, limits), long, dest, limits), long

@@ -19,6 +19,7 @@ from bucketpipe.config.errors import (
     TransientError,
 )
 from bucketpipe.config.logs import configure_logging
+from bucketpipe.config.scratch import run_directory
 from bucketpipe.config.settings import Settings, env_name
 from bucketpipe.context import Context
 from bucketpipe.jobs.outcomes import ErrorCapture, report_end
@@ -95,7 +96,10 @@ def _mapped(
     handler: Handler, args: argparse.Namespace, settings: Settings
 ) -> tuple[int, BaseException | None]:
     try:
-        return handler(args, settings), None
+        with run_directory(settings.temp_dir) as scratch:
+            # Everything the run writes to disk (DuckDB's spill, downloads) goes under its own
+            # directory, removed when it ends; a killed run's is removed by the next one.
+            return handler(args, settings.model_copy(update={"temp_dir": str(scratch)})), None
     except LockBusy as exc:
         log.warning(str(exc))
         return EXIT_OK, exc
