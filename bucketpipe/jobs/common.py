@@ -49,7 +49,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else "?"
         name = env_name(field) if field in Settings.model_fields else field
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
 
 
 def run_id_for(args: argparse.Namespace, settings: Settings, job: str) -> str:

@@ -64,6 +64,10 @@ def open_source(settings: Settings, url: str | None = None) -> ObjectStore:
     if not url:
         raise ConfigError("no source: set BUCKETPIPE_SOURCE or pass --source s3://bucket/prefix")
 
+    if "://" not in url and not Path(url).expanduser().is_dir():
+        what = "does not exist" if not Path(url).expanduser().exists() else "is not a directory"
+        raise ConfigError(f"source {url!r} {what}: set BUCKETPIPE_SOURCE or --source")
+
     def plain(secret: Any) -> str | None:
         return secret.get_secret_value() if secret is not None else None
 
