@@ -48,9 +48,9 @@ class Limits:
         )
 
     def unpacked_too_large(self, size: int | None = None) -> TooLarge:
-        what = f"{size} bytes" if size is not None else "more"
+        what = f"to {size} bytes" if size is not None else "past it"
         return TooLarge(
-            f"unpacks to {what}: over BUCKETPIPE_SOURCE_MAX_DECOMPRESSED_BYTES "
+            f"unpacks {what}: over BUCKETPIPE_SOURCE_MAX_DECOMPRESSED_BYTES "
             f"({self.max_decompressed}); not read further"
         )
 
