@@ -18,8 +18,11 @@ from bucketpipe.formats.readers import CHUNK, open_decompressed
 
 MAX_JSON_DEPTH = 100
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
+# Strings as "unrolled loops" with possessive repeats: a run of plain bytes is one repeat of a
+# character class, so a string of hundreds of MiB costs no memory per byte (the plain form
+# `(?:[^"\\]|\\.)*` keeps state per byte: 1 GiB for an 8 MiB string).
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_STRING_REST = re.compile(rb'[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 # Opening brackets count 2, closing ones 0: after the i-th bracket (from 1) the depth is the
 # running sum minus i.
