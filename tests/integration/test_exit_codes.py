@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.jobs.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL
+from bucketpipe.jobs.common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TEMPFAIL,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,4 +134,4 @@ def test_readme_table_lists_every_code() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
     codes = {int(c) for c in re.findall(r"^\| `?(\d+)`? \|", table, re.MULTILINE)}
-    assert codes == {EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TEMPFAIL, 130}
+    assert codes == {EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TEMPFAIL, EXIT_INTERRUPTED}
