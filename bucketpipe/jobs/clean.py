@@ -16,8 +16,8 @@ from bucketpipe.clean.pending import GROUP
 from bucketpipe.config.errors import LockBusy
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.jobs.argtypes import non_negative_float, positive_int
 from bucketpipe.coord.events import INGEST_COMMITTED
+from bucketpipe.jobs.argtypes import non_negative_float, positive_int
 from bucketpipe.jobs.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
