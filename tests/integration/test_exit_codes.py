@@ -20,7 +20,8 @@ from bucketpipe.jobs.common import (
     EXIT_TEMPFAIL,
 )
 
-pytestmark = pytest.mark.integration
+# One fresh interpreter per row: on a loaded 2-core machine the rows take minutes together.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +40,18 @@ CONFIG_ERRORS: tuple[tuple[str, list[str], dict[str, str], str], ...] = (
     ("zero interval", ["ingest", "demo", "--interval", "0"], {}, "--interval"),
     ("zero file limit", ["ingest", "bucket", "--limit", "0"], {}, "--limit"),
     ("zero shards", ["ingest", "finnhub", "--shards", "0"], {}, "--shards"),
+    (
+        "unknown Finnhub dataset",
+        ["ingest", "finnhub", "--datasets", "no_such_dataset"],
+        {"FINNHUB_API_KEY": "test-key-not-used"},
+        "no_such_dataset",
+    ),
+    (
+        "shard out of range",
+        ["ingest", "finnhub", "--shard", "5/2"],
+        {"FINNHUB_API_KEY": "test-key-not-used"},
+        "shard 5/2",
+    ),
     ("port out of range", ["dashboard", "--port", "99999"], {}, "--port"),
     ("metrics port out of range", ["metrics", "--port", "0"], {}, "--port"),
     ("negative lock wait", ["clean", "--wait", "-1"], {}, "--wait"),
