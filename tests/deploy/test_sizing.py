@@ -66,6 +66,18 @@ def test_duckdb_spills_stay_inside_the_temp_emptydir(
         assert cap < _empty_dir(workload, "tmp"), workload.name
 
 
+def test_every_pod_tells_bucketpipe_the_size_of_its_scratch_space(
+    every_rendering: list[dict[str, Any]],
+) -> None:
+    """Without BUCKETPIPE_SCRATCH_BYTES a run measures the free space of /tmp's file system,
+    which is the node's disk, not the emptyDir's sizeLimit: files that fit there would get the
+    pod evicted. Every container states the sizeLimit of its tmp emptyDir."""
+    for workload, container in bucketpipe_containers(every_rendering):
+        scratch = _env(container).get("BUCKETPIPE_SCRATCH_BYTES")
+        assert scratch is not None, workload.name
+        assert memory_bytes(str(scratch)) == _empty_dir(workload, "tmp"), workload.name
+
+
 def test_a_source_file_and_a_spill_fit_the_scratch_space_together(
     every_rendering: list[dict[str, Any]],
 ) -> None:
