@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bucketpipe.clean.plan import Plan
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import INGEST_COMMITTED, Event
 from bucketpipe.lake.layout import CLEAN_CONSUMED_KEY, last_part
@@ -27,6 +28,8 @@ class Pending:
     manifests: list[RunManifest] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     stale_event_ids: list[str] = field(default_factory=list)
+    # Inputs committed clean runs list (the rest of the ingest runs is what is pending).
+    closed: set[str] = field(default_factory=set)
 
     @property
     def input_ids(self) -> list[str]:
@@ -42,9 +45,13 @@ def processed_inputs(ctx: Context) -> set[str]:
     return ctx.runlog.consumed(CLEAN_JOB, cache_key=CLEAN_CONSUMED_KEY)
 
 
-def find_pending(ctx: Context, *, limit: int | None = None) -> list[RunManifest]:
-    """Committed ingest runs not yet cleaned, oldest first (reconciliation with the bucket)."""
-    done = processed_inputs(ctx)
+def find_pending(
+    ctx: Context, *, limit: int | None = None, done: set[str] | None = None
+) -> list[RunManifest]:
+    """Committed ingest runs not yet cleaned, oldest first (reconciliation with the bucket).
+
+    `done`: the inputs committed clean runs list, when the caller has read them already."""
+    done = processed_inputs(ctx) if done is None else done
     manifests: list[RunManifest] = []
     for key in ctx.runlog.manifest_keys(INGEST_JOB):
         if last_part(key).removesuffix(".json") in done:
@@ -67,7 +74,8 @@ def collect_pending(ctx: Context, consumer: str, *, limit: int | None = None) ->
         events += signals.claim_abandoned(
             GROUP, consumer, min_idle_ms=ctx.settings.lock_ttl_seconds * 1000
         )
-    pending = Pending(manifests=find_pending(ctx, limit=limit))
+    closed = processed_inputs(ctx)
+    pending = Pending(manifests=find_pending(ctx, limit=limit, done=closed), closed=closed)
     waiting = set(pending.input_ids)
     for event in events:
         if event.id is None:
@@ -83,3 +91,18 @@ def collect_pending(ctx: Context, consumer: str, *, limit: int | None = None) ->
 def all_ingest_manifests(ctx: Context) -> list[RunManifest]:
     """Every whole ingest manifest (a rebuild reads the runs clean had consumed)."""
     return [m for key in ctx.runlog.manifest_keys(INGEST_JOB) if (m := ctx.runlog.load(key))]
+
+
+def closing_inputs(ctx: Context, plan: Plan) -> list[str]:
+    """The inputs a clean run's manifest lists: those it planned and did not yield.
+
+    An input the run consumed into no dataset (others had it already, or it held nothing new)
+    is left out when another run's manifest has listed it meanwhile: two runs that raced on
+    an input do not both list it. A run that consumed it somewhere always lists it.
+    """
+    closing = plan.closing
+    worked = {i for inputs in plan.consumed.values() for i in inputs}
+    if all(i in worked for i in closing):
+        return closing
+    closed_now = processed_inputs(ctx)
+    return [i for i in closing if i in worked or i not in closed_now]
