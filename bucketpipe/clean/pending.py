@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bucketpipe.clean.plan import Plan
 from bucketpipe.context import Context
@@ -96,13 +97,23 @@ def all_ingest_manifests(ctx: Context) -> list[RunManifest]:
 def closing_inputs(ctx: Context, plan: Plan) -> list[str]:
     """The inputs a clean run's manifest lists: those it planned and did not yield.
 
-    An input the run consumed into no dataset (others had it already, or it held nothing new)
-    is left out when another run's manifest has listed it meanwhile: two runs that raced on
-    an input do not both list it. A run that consumed it somewhere always lists it.
+    An input the run consumed into no dataset is left out when another run's manifest lists
+    it by now, or when a version committed less than a lock lifetime ago records it as
+    consumed (that version's run is about to list it): two runs that raced on an input do
+    not both list it. Once such a version is older, its run is taken to have died before its
+    manifest, and the next run lists the input. A run that consumed it somewhere always
+    lists it.
     """
     closing = plan.closing
     worked = {i for inputs in plan.consumed.values() for i in inputs}
     if all(i in worked for i in closing):
         return closing
     closed_now = processed_inputs(ctx)
-    return [i for i in closing if i in worked or i not in closed_now]
+    recent = ctx.now() - timedelta(seconds=ctx.settings.lock_ttl_seconds)
+    claimed = {
+        i
+        for snap in plan.bases.values()
+        if snap is not None and snap.created_at > recent
+        for i in snap.open_inputs
+    }
+    return [i for i in closing if i in worked or (i not in closed_now and i not in claimed)]
