@@ -32,8 +32,8 @@ from tests.reliability.invariants import manifests
 
 pytestmark = pytest.mark.integration
 
-QUICK_RACES = {"local": 12, "s3": 8}
-LONG_RACES = {"local": 100, "s3": 100}
+QUICK_RACES = {"local": 16, "s3": 4}
+LONG_RACES = {"local": 120, "s3": 80}
 MODES = ("redis", "no-redis", "flush")
 # Exit codes a racing run may end with: 0 (committed, lock busy, nothing left to do) or 1
 # (it kept losing races: nothing it did is visible without its records, its rerun finishes).
@@ -112,6 +112,8 @@ def race(lake: Lake, n: int, rng: random.Random, redis_url: str, figures: Figure
         log = (lake.root / f"{who.name}.log").read_text(errors="replace")
         assert process.exitcode in ALLOWED, f"{who.name} exited {process.exitcode}: {log[-3000:]}"
         figures.add(ALLOWED[process.exitcode])
+        if process.exitcode:
+            figures.add(f"exit_1_by_{who.name.split('-')[0]}")
     if timer is not None:
         timer.join()
     figures.add("races")
