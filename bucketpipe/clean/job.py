@@ -225,7 +225,7 @@ def run_clean(
         results = clean_inputs(
             ctx, pending.manifests, plan=plan, run_id=run_id, after_clean=after_clean
         )
-        closing = closing_inputs(ctx, plan)
+        closing = closing_inputs(ctx, plan, run_id)
         manifest = _manifest(ctx, run_id, started, closing, results, lock_kind=lock.kind)
         if plan.yielded:
             manifest.details["yielded"] = sorted(plan.yielded)

@@ -94,18 +94,20 @@ def all_ingest_manifests(ctx: Context) -> list[RunManifest]:
     return [m for key in ctx.runlog.manifest_keys(INGEST_JOB) if (m := ctx.runlog.load(key))]
 
 
-def closing_inputs(ctx: Context, plan: Plan) -> list[str]:
+def closing_inputs(ctx: Context, plan: Plan, run_id: str) -> list[str]:
     """The inputs a clean run's manifest lists: those it planned and did not yield.
 
     An input the run consumed into no dataset is left out when another run's manifest lists
-    it by now, or when a version committed less than a lock lifetime ago records it as
-    consumed (that version's run is about to list it): two runs that raced on an input do
-    not both list it. Once such a version is older, its run is taken to have died before its
-    manifest, and the next run lists the input. A run that consumed it somewhere always
-    lists it.
+    it by now, or when another run's version committed less than a lock lifetime ago records
+    it as consumed (that run is about to list it): two runs that raced on an input do not
+    both list it. Once such a version is older, its run is taken to have died before its
+    manifest, and the next run lists the input. A run lists what it consumed, and what a
+    version of its own run id consumed (the retried pod of a run that died after commits).
     """
     closing = plan.closing
+    mine = [snap for snap in plan.bases.values() if snap is not None and snap.run_id == run_id]
     worked = {i for inputs in plan.consumed.values() for i in inputs}
+    worked |= {i for snap in mine for i in snap.inputs}
     if all(i in worked for i in closing):
         return closing
     closed_now = processed_inputs(ctx)
@@ -113,7 +115,7 @@ def closing_inputs(ctx: Context, plan: Plan) -> list[str]:
     claimed = {
         i
         for snap in plan.bases.values()
-        if snap is not None and snap.created_at > recent
+        if snap is not None and snap.created_at > recent and snap.run_id != run_id
         for i in snap.open_inputs
     }
     return [i for i in closing if i in worked or (i not in closed_now and i not in claimed)]
