@@ -26,9 +26,10 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake import delta
+from bucketpipe.lake.commits import commit
 from bucketpipe.lake.delta_log import log_prefix
 from bucketpipe.lake.layout import clean_key
-from bucketpipe.lake.snapshots import FileEntry, commit, read_current
+from bucketpipe.lake.snapshots import FileEntry, read_current
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.wiring import AFTER_CLEAN
 

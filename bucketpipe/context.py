@@ -63,14 +63,18 @@ class Context:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def writer_lock(self, *, wait_seconds: float = 0.0) -> AbstractContextManager[LockHandle]:
-        """The one writer lock of every job that changes snapshots: Redis, else the lake's."""
+    def writer_lock(
+        self, *, wait_seconds: float = 0.0, lake_too: bool = False
+    ) -> AbstractContextManager[LockHandle]:
+        """The one writer lock of every job that changes snapshots: Redis, else the lake's
+        (`lake_too`: both, for a job no commit's compare-and-swap protects)."""
         return writer_lock(
             WRITER_LOCK,
             signals=self.signals,
             fallback=lease_for(self.store),
             ttl_seconds=self.settings.lock_ttl_seconds,
             wait_seconds=wait_seconds,
+            lake_too=lake_too,
         )
 
     def publish_status(self, job: str, manifest: RunManifest) -> None:

@@ -34,8 +34,10 @@ from bucketpipe.clean.derived_sql import (
     touched_sql,
 )
 from bucketpipe.clean.engine import MergeOutcome, Target, merge_rows
-from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.clean.plan import ATTEMPTS
+from bucketpipe.config.errors import CommitConflict, ObjectNotFound
 from bucketpipe.context import Context
+from bucketpipe.lake.commits import Basis, VersionTaken
 from bucketpipe.lake.layout import state_key
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current, read_version
@@ -51,6 +53,7 @@ INDICATORS = "daily_indicators"
 # Where provisional bars are looked for: a bar stays provisional only until the first clean
 # run after its day, so recent partitions are enough.
 PROVISIONAL_LOOKBACK = timedelta(days=10)
+# Where lakes from before the versions' own records kept the progress (read, never written).
 PROGRESS = state_key("derived", "progress.json")
 
 
@@ -59,10 +62,12 @@ def _paths(store: ObjectStore, files: Sequence[FileEntry]) -> list[str]:
 
 
 class Progress(BaseModel):
-    """The snapshot versions of the inputs the derived datasets were last computed from.
+    """The snapshot versions of the inputs a derived dataset was last computed from.
 
     Files committed since then are what a run must look at, whichever run committed them (a
-    clean run that died after its catalog commits is caught up by the next one).
+    clean run that died after its catalog commits is caught up by the next one). Each
+    derived version records its own (`details.sources`), so a writer that lost a race plans
+    again from what the winner recorded.
     """
 
     quotes: int | None = None
@@ -70,15 +75,21 @@ class Progress(BaseModel):
     daily_bars: int | None = None
 
 
-def read_progress(store: ObjectStore) -> Progress:
+SOURCES = "sources"
+
+
+def read_progress(store: ObjectStore, snapshot: Snapshot | None) -> Progress:
+    """What a derived dataset's newest version was computed from: its own record, else (a
+    lake from before such records) the progress document once kept in `_state/`."""
+    if snapshot is None:
+        return Progress()
+    recorded = snapshot.details.get(SOURCES)
+    if isinstance(recorded, dict):
+        return Progress.model_validate(recorded)
     try:
         return Progress.model_validate_json(store.get(PROGRESS))
     except (ObjectNotFound, ValueError):
         return Progress()
-
-
-def write_progress(store: ObjectStore, progress: Progress) -> None:
-    store.put(PROGRESS, progress.model_dump_json().encode(), content_type="application/json")
 
 
 def new_files(store: ObjectStore, snapshot: Snapshot | None, seen: int | None) -> list[FileEntry]:
@@ -102,27 +113,27 @@ def _files(snapshot: Snapshot | None, days: Iterable[date]) -> list[FileEntry]:
 
 
 def update_bars(
-    con: duckdb.DuckDBPyConnection, ctx: Context, run_id: str, scratch: Any, progress: Progress
+    con: duckdb.DuckDBPyConnection, ctx: Context, run_id: str, scratch: Any
 ) -> MergeOutcome | None:
-    """Recompute the bars of the symbol-days with new quotes or candles (and provisional bars
-    of days now over), merge them, and note the input versions in `progress`."""
+    """Recompute the bars of the symbol-days with quotes or candles committed since the bars'
+    newest version was computed (and provisional bars of days now over), and merge them,
+    recording the input versions used."""
     store, now = ctx.store, ctx.now()
     today = market_day(now)
     quotes = read_current(store, "quotes")
     candles = read_current(store, "candles")
     bars = read_current(store, BARS)
+    seen = read_progress(store, bars)
     provisional = bars.files_for(start=now - PROVISIONAL_LOOKBACK) if bars else []
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _bars_touched AS "
         + touched_sql(
-            parquet_sql(_paths(store, new_files(store, quotes, progress.quotes)), QUOTE_COLUMNS),
-            parquet_sql(_paths(store, new_files(store, candles, progress.candles)), CANDLE_COLUMNS),
+            parquet_sql(_paths(store, new_files(store, quotes, seen.quotes)), QUOTE_COLUMNS),
+            parquet_sql(_paths(store, new_files(store, candles, seen.candles)), CANDLE_COLUMNS),
             parquet_sql(_paths(store, provisional), BAR_KEYS),
             today=today,
         )
     )
-    progress.quotes = quotes.version if quotes else None
-    progress.candles = candles.version if candles else None
     touched = con.execute("SELECT count(*) FROM _bars_touched").fetchone()
     if not touched or touched[0] == 0:
         return None
@@ -141,6 +152,10 @@ def update_bars(
             run_id=run_id,
         )
     )
+    sources = Progress(
+        quotes=quotes.version if quotes else None,
+        candles=candles.version if candles else None,
+    )
     return merge_rows(
         con,
         store,
@@ -149,21 +164,23 @@ def update_bars(
         run_id=run_id,
         scratch=scratch,
         now=now,
+        basis=Basis(bars),
+        details={SOURCES: sources.model_dump(exclude_none=True)},
     )
 
 
 def update_indicators(
-    con: duckdb.DuckDBPyConnection, ctx: Context, run_id: str, scratch: Any, progress: Progress
+    con: duckdb.DuckDBPyConnection, ctx: Context, run_id: str, scratch: Any
 ) -> MergeOutcome | None:
-    """Recompute the indicators of every symbol with bars committed since `progress`, over
-    the symbol's whole history, and merge them."""
+    """Recompute the indicators of every symbol with bars committed since the indicators'
+    newest version was computed, over the symbol's whole history, and merge them."""
     store, now = ctx.store, ctx.now()
     bars = read_current(store, BARS)
     if bars is None or not bars.files:
         return None
-    seen = progress.daily_bars if read_current(store, INDICATORS) is not None else None
+    current = read_current(store, INDICATORS)
+    seen = read_progress(store, current).daily_bars if current is not None else None
     changed = new_files(store, bars, seen)
-    progress.daily_bars = bars.version
     if not changed:
         return None
     con.execute(
@@ -189,6 +206,8 @@ def update_indicators(
         run_id=run_id,
         scratch=scratch,
         now=now,
+        basis=Basis(current),
+        details={SOURCES: {"daily_bars": bars.version}},
     )
 
 
@@ -213,19 +232,25 @@ def derive(
 ) -> dict[str, DatasetResult]:
     """The clean hook: update daily bars, then the indicators of the symbols they changed.
 
-    Progress is saved after each commit, so a failure later on is caught up next run.
+    Each computes from what its newest version records, so a failure later on is caught up
+    next run, and a commit that lost a race is computed again on the winner's version.
     """
     out: dict[str, DatasetResult] = {}
-    progress = read_progress(ctx.store)
     for name, update in ((BARS, update_bars), (INDICATORS, update_indicators)):
         started = time.monotonic()
-        before = progress.model_copy()
-        outcome = update(con, ctx, run_id, scratch, progress)
+        for _ in range(ATTEMPTS):
+            try:
+                outcome = update(con, ctx, run_id, scratch)
+                break
+            except VersionTaken:
+                log.info(
+                    "derived dataset committed by another writer; again", extra={"dataset": name}
+                )
+        else:
+            raise CommitConflict(f"{name}: other writers kept committing first; rerun")
         if outcome is not None:
             out[name] = outcome.result()
             _log(name, run_id, outcome, started)
-        if progress != before:
-            write_progress(ctx.store, progress)
     return out
 
 

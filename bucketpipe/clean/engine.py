@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,11 +19,12 @@ import duckdb
 
 from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
 from bucketpipe.config.errors import TerminalError
+from bucketpipe.lake.commits import Basis, commit
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import clean_key, partition_of
 from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, PARQUET_OPTIONS, as_time, column_bounds
 from bucketpipe.lake.runs import DatasetResult
-from bucketpipe.lake.snapshots import FileEntry, Snapshot, commit, read_current
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -111,8 +113,13 @@ def merge_rows(
     now: datetime | None = None,
     before_write: Callable[[int], None] | None = None,
     details: dict[str, object] | None = None,
+    basis: Basis | None = None,
 ) -> MergeOutcome:
     """Merge the rows of `rows_table` into the dataset and commit a new snapshot.
+
+    The merge is planned against `basis` (the version the caller read, and the ingest inputs
+    the rows come from), else against the newest version. `VersionTaken` if another writer
+    committed since: the caller re-plans (its uploaded files are left for vacuum).
 
     `keep`: a row whose key is already committed is a duplicate and dropped. `latest`: a row
     whose key is committed replaces it if it differs and was fetched no earlier; the files
@@ -150,7 +157,8 @@ def merge_rows(
     if before_write is not None:
         before_write(batch_rows)
     columns = table_columns(con, "_batch")
-    current = None if replace_all else read_current(store, target.dataset)
+    basis = basis if basis is not None else Basis(read_current(store, target.dataset))
+    current = None if replace_all else basis.snapshot
     partitions = [
         str(r[0])
         for r in con.execute(
@@ -174,9 +182,8 @@ def merge_rows(
             extra={"dataset": target.dataset, "rows_in": outcome.rows_in, "run_id": run_id},
         )
         return outcome
-    version = (current.version if current else _current_version(store, target.dataset)) + 1
     outcome.files_added = write_files(
-        con, store, target, output_sql, run_id=run_id, version=version, scratch=scratch
+        con, store, target, output_sql, run_id=run_id, version=basis.version + 1, scratch=scratch
     )
     # Rows copied unchanged out of rewritten files are not "written" by this run.
     outcome.rows_written = new_rows - outcome.rows_copied
@@ -190,16 +197,11 @@ def merge_rows(
         time_column=target.time_column,
         operation=operation,
         replace_all=replace_all,
-        expected_parent=(current.version if current else None) if not replace_all else False,
+        basis=basis,
         details=details,
         now=now,
     )
     return outcome
-
-
-def _current_version(store: ObjectStore, dataset: str) -> int:
-    snap = read_current(store, dataset)
-    return snap.version if snap else 0
 
 
 def content_hash(columns: Sequence[str], alias: str | None = None) -> str:
@@ -296,13 +298,16 @@ def write_files(
         f"({options}, PARTITION_BY (dt), WRITE_PARTITION_COLUMNS false, RETURN_STATS)"
     ).fetchall()
     entries: list[FileEntry] = []
+    # Unique per attempt: a writer re-planning after a conflict, or a second pod of the same
+    # run, never uploads over a file another attempt may have committed.
+    attempt = uuid.uuid4().hex[:6]
     stats = sorted((Path(str(row[0])), row) for row in written)
     for index, (path, row) in enumerate(stats):
         day = partition_of(path.relative_to(out_dir).as_posix())
         rows = int(row[1])
         if day is None or rows == 0:
             continue
-        key = clean_key(target.dataset, day, f"{run_id}-v{version}-{index}")
+        key = clean_key(target.dataset, day, f"{run_id}-v{version}-{attempt}-{index}")
         low, high = column_bounds(row[4], target.time_column)
         entry = FileEntry(
             key=key,

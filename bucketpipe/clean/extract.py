@@ -3,6 +3,7 @@ rejected ones, merge the rest into the dataset and profile them for the quality 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +12,16 @@ import duckdb
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.assessment import ACCEPTED_ROWS, measure_accepted
 from bucketpipe.clean.engine import BATCH, Target, merge_rows
+from bucketpipe.clean.plan import ATTEMPTS, Plan
 from bucketpipe.clean.rebuilding import Carry
 from bucketpipe.clean.rejects import write_quarantine
+from bucketpipe.config.errors import CommitConflict
 from bucketpipe.context import Context
+from bucketpipe.lake.commits import Basis, VersionTaken
 from bucketpipe.lake.duck import quote_literal
+from bucketpipe.lake.layout import quarantine_key
 from bucketpipe.lake.runs import DatasetResult
+from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.quality.scoring import Measured
 
 # The ingest runs a catalog dataset's staged rows came from (accepted or quarantined).
@@ -30,6 +36,7 @@ class Cleaned:
     measured: Measured | None
     # Distinct rejected rows of the input (some may have been in quarantine already).
     rejected: int = 0
+    snapshot: Snapshot | None = None
 
 
 def clean_spec(
@@ -41,12 +48,14 @@ def clean_spec(
     scratch: Any,
     replace_all: bool = False,
     carry: Carry | None = None,
+    view: str = "raw",
+    basis: Basis | None = None,
 ) -> Cleaned:
-    """Clean one catalog dataset from the `raw` view and commit it.
+    """Clean one catalog dataset from the raw lines of `view` and commit it on `basis`.
 
     `carry` (a rebuild) adds committed rows whose raw input no longer exists.
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {spec.extract_sql('raw')}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {spec.extract_sql(view)}")
     carry_sql = carry(spec.name, STAGED_RUNS) if carry else None
     rows_in = int(con.execute("SELECT count(*) FROM _staged").fetchone()[0])  # type: ignore[index]
     quarantined = write_quarantine(
@@ -105,6 +114,7 @@ def clean_spec(
         operation="rebuild" if replace_all else "append",
         now=ctx.now(),
         before_write=profile_then_drop,
+        basis=basis,
     )
     result = outcome.result().model_copy(
         update={"rows_in": rows_in, "rows_quarantined": quarantined.written}
@@ -118,4 +128,59 @@ def clean_spec(
         result = result.model_copy(
             update={"message": message, "quarantine_reasons": quarantined.reasons}
         )
-    return Cleaned(result, measured[0] if measured else None, quarantined.rejected)
+    return Cleaned(
+        result,
+        measured[0] if measured else None,
+        rejected=quarantined.rejected,
+        snapshot=outcome.snapshot,
+    )
+
+
+def clean_catalog(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    spec: DatasetSpec,
+    *,
+    plan: Plan,
+    run_id: str,
+    scratch: Any,
+    carry: Carry | None = None,
+) -> Cleaned | None:
+    """Clean and commit one catalog dataset, planning again after each lost race; None when
+    every input is in already (another writer committed them)."""
+    for _ in range(ATTEMPTS):
+        reads = plan.reads(spec.name)
+        if not reads and not plan.rebuild:
+            return None
+        basis = plan.basis(spec.name)
+        try:
+            cleaned = clean_spec(
+                con,
+                ctx,
+                spec,
+                run_id=run_id,
+                scratch=scratch,
+                replace_all=plan.rebuild,
+                carry=carry,
+                view=inputs_view(con, reads),
+                basis=basis,
+            )
+        except VersionTaken:
+            # Its quarantine file is written again by the next attempt (or not at all).
+            ctx.store.delete([quarantine_key(spec.name, ctx.now().date(), run_id)])
+            plan.replan(spec.name)
+            continue
+        plan.committed(cleaned.snapshot, spec.name, basis.inputs)
+        if cleaned.snapshot is not None and basis.inputs:
+            cleaned.result = cleaned.result.model_copy(update={"inputs": list(basis.inputs)})
+        return cleaned
+    raise CommitConflict(f"{spec.name}: other writers kept committing first; rerun")
+
+
+def inputs_view(con: duckdb.DuckDBPyConnection, inputs: Sequence[str]) -> str:
+    """A view of the raw lines of these inputs only (the `raw` view holds the whole run's)."""
+    listed = ", ".join(quote_literal(i) for i in inputs) or "NULL"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _raw_inputs AS SELECT * FROM raw WHERE run IN ({listed})"
+    )
+    return "_raw_inputs"

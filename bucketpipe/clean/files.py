@@ -11,13 +11,16 @@ import duckdb
 
 from bucketpipe.catalog.rules import CleanConfig
 from bucketpipe.clean.assessment import generic_report
-from bucketpipe.clean.generic import clean_generic
+from bucketpipe.clean.generic import GenericOutcome, clean_generic
+from bucketpipe.clean.plan import ALREADY_CONSUMED, ATTEMPTS, Plan
 from bucketpipe.clean.rawinput import file_refs
-from bucketpipe.config.errors import TerminalError
+from bucketpipe.config.errors import CommitConflict, TerminalError
 from bucketpipe.config.scratch import scratch_space
 from bucketpipe.context import Context
 from bucketpipe.formats.bounds import Limits
 from bucketpipe.formats.loading import FileRef
+from bucketpipe.lake.commits import VersionTaken
+from bucketpipe.lake.layout import quarantine_key
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.quality.report import QualityReport
 
@@ -38,16 +41,17 @@ def clean_files(
     ctx: Context,
     *,
     config: CleanConfig,
+    plan: Plan,
     run_id: str,
     scratch: Path,
     only: Sequence[str] | None = None,
-    replace_all: bool = False,
     carry: CarrySql | None = None,
 ) -> tuple[dict[str, DatasetResult], dict[str, QualityReport]]:
     """Clean every generic dataset with files in the `raw` view; results and reports.
 
     A dataset that fails (bad configuration, unexpected data) is reported as failed in its
-    result and the others proceed; its raw files stay for a rebuild.
+    result and the others proceed; its raw files stay for a rebuild. A commit that keeps
+    losing races fails the run instead (its inputs stay pending).
     """
     results: dict[str, DatasetResult] = {}
     reports: dict[str, QualityReport] = {}
@@ -57,25 +61,27 @@ def clean_files(
             continue
         started = time.monotonic()
         try:
-            outcome = clean_generic(
+            outcome = _clean_dataset(
                 con,
-                ctx.store,
+                ctx,
                 dataset,
                 files,
-                rules=config.rules(dataset),
+                config=config,
+                plan=plan,
                 run_id=run_id,
-                now=ctx.now(),
                 scratch=scratch,
-                replace_all=replace_all,
-                carry_sql=carry(dataset) if carry else None,
+                carry=carry,
                 limits=limits,
             )
-        except (duckdb.IOException, duckdb.HTTPException):
-            raise  # the store did not answer: the whole run is retried later
+        except (duckdb.IOException, duckdb.HTTPException, CommitConflict):
+            raise  # the store did not answer, or writers kept racing: retried later
         except (TerminalError, duckdb.Error) as exc:
             message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else repr(exc)
             log.error("dataset not cleaned", extra={"dataset": dataset, "error": message})
             results[dataset] = DatasetResult(status="failed", message=message)
+            continue
+        if outcome is None:
+            results[dataset] = DatasetResult(message=ALREADY_CONSUMED)
             continue
         results[dataset] = outcome.result
         if outcome.result.status != "failed" and outcome.result.rows_in:
@@ -94,3 +100,50 @@ def clean_files(
             },
         )
     return results, reports
+
+
+def _clean_dataset(
+    con: duckdb.DuckDBPyConnection,
+    ctx: Context,
+    dataset: str,
+    files: list[FileRef],
+    *,
+    config: CleanConfig,
+    plan: Plan,
+    run_id: str,
+    scratch: Path,
+    carry: CarrySql | None,
+    limits: Limits,
+) -> GenericOutcome | None:
+    """Clean and commit one generic dataset, planning again after each lost race; None when
+    every input is in already (another writer committed them)."""
+    for _ in range(ATTEMPTS):
+        reads = set(plan.reads(dataset))
+        mine = [f for f in files if f.run in reads]
+        if not mine and not plan.rebuild:
+            return None
+        basis = plan.basis(dataset)
+        try:
+            outcome = clean_generic(
+                con,
+                ctx.store,
+                dataset,
+                mine,
+                rules=config.rules(dataset),
+                run_id=run_id,
+                now=ctx.now(),
+                scratch=scratch,
+                replace_all=plan.rebuild,
+                carry_sql=carry(dataset) if carry else None,
+                limits=limits,
+                basis=basis,
+            )
+        except VersionTaken:
+            ctx.store.delete([quarantine_key(dataset, ctx.now().date(), run_id)])
+            plan.replan(dataset)
+            continue
+        plan.committed(outcome.snapshot, dataset, basis.inputs)
+        if outcome.snapshot is not None and basis.inputs:
+            outcome.result = outcome.result.model_copy(update={"inputs": list(basis.inputs)})
+        return outcome
+    raise CommitConflict(f"{dataset}: other writers kept committing first; rerun")

@@ -27,9 +27,10 @@ from bucketpipe.clean.rejects import write_quarantine
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.formats.bounds import Limits
 from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
+from bucketpipe.lake.commits import Basis
 from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.runs import DatasetResult
-from bucketpipe.lake.snapshots import read_current
+from bucketpipe.lake.snapshots import Snapshot, read_current
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,14 @@ class GenericOutcome:
     key: tuple[str, ...] = ()
     invalid_kept: int = 0
     steps: list[str] = field(default_factory=list)
+    snapshot: Snapshot | None = None
 
 
 def content_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [c for c, _ in table_columns(con, table) if not c.startswith("_") and c != "dt"]
 
 
-def committed_types(store: ObjectStore, dataset: str) -> dict[str, str]:
-    snapshot = read_current(store, dataset)
+def committed_types(snapshot: Snapshot | None) -> dict[str, str]:
     if snapshot is None:
         return {}
     return {
@@ -74,9 +75,8 @@ def committed_types(store: ObjectStore, dataset: str) -> dict[str, str]:
     }
 
 
-def committed_rows_sql(store: ObjectStore, dataset: str) -> str | None:
+def committed_rows_sql(store: ObjectStore, snapshot: Snapshot | None) -> str | None:
     """SQL of every committed row of the dataset (None when it has none)."""
-    snapshot = read_current(store, dataset)
     if snapshot is None or not snapshot.files:
         return None
     files = sql_list([store.duckdb_path(f.key) for f in snapshot.files])
@@ -96,8 +96,10 @@ def clean_generic(
     replace_all: bool = False,
     carry_sql: str | None = None,
     limits: Limits | None = None,
+    basis: Basis | None = None,
 ) -> GenericOutcome:
-    """Clean the files of one dataset and commit them (one snapshot version)."""
+    """Clean the files of one dataset and commit them (one snapshot version) on `basis`."""
+    basis = basis if basis is not None else Basis(read_current(store, dataset))
     loader = Loader(
         con,
         store,
@@ -109,7 +111,7 @@ def clean_generic(
     for ref in files:
         loader.load(ref)
     report = loader.report
-    committed = {} if replace_all else committed_types(store, dataset)
+    committed = {} if replace_all else committed_types(basis.snapshot)
     columns = content_columns(con, INPUT)
     stats = collect_stats(con, INPUT, columns, rules)
     keep_always = set(committed) | set(rules.key) | set(rules.types) | {rules.time_column}
@@ -140,7 +142,7 @@ def clean_generic(
         # One stored type per column: Delta readers (Polars, Spark) read every file as the
         # table's type and do not widen on read, so the commit that widens a column also
         # rewrites the committed rows in the new type.
-        carry_sql, replace_all, operation = committed_rows_sql(store, dataset), True, "widen"
+        carry_sql, replace_all, operation = committed_rows_sql(store, basis.snapshot), True, "widen"
     if carry_sql:
         # Rows whose raw input is gone (retention) are kept as committed, not re-cleaned.
         rows_table = "_g_merge"
@@ -177,6 +179,7 @@ def clean_generic(
         replace_all=replace_all,
         operation=operation,
         now=now,
+        basis=basis,
     )
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}
@@ -211,6 +214,7 @@ def clean_generic(
         key=rules.key,
         invalid_kept=invalid if rules.on_invalid == "empty" else 0,
         steps=steps.describe(result, choices, dropped, outliers, imputed, rules),
+        snapshot=outcome.snapshot,
     )
 
 

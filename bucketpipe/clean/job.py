@@ -18,17 +18,20 @@ import duckdb
 
 from bucketpipe import catalog
 from bucketpipe.catalog.rules import load_config
+from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean import rawinput
 from bucketpipe.clean.assessment import catalog_report, publish_quality, written_report
-from bucketpipe.clean.extract import clean_spec
+from bucketpipe.clean.extract import clean_catalog
 from bucketpipe.clean.files import clean_files
 from bucketpipe.clean.pending import (
     GROUP,
     all_ingest_manifests,
+    closing_inputs,
     collect_pending,
     find_pending,
     processed_inputs,
 )
+from bucketpipe.clean.plan import ALREADY_CONSUMED, Plan, read_heads
 from bucketpipe.clean.rawinput import RawInput, raw_view_sql
 from bucketpipe.clean.rebuilding import Carry, check_datasets
 from bucketpipe.clean.report_rows import commit_reports
@@ -38,7 +41,6 @@ from bucketpipe.lake import delta
 from bucketpipe.lake.duck import connect
 from bucketpipe.lake.memory import max_json_object
 from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, DatasetResult, RunManifest
-from bucketpipe.lake.snapshots import discard_orphans, list_datasets
 from bucketpipe.lake.storage import scratch_dir
 from bucketpipe.quality.report import REPORTS_DATASET, QualityReport, write_report
 
@@ -85,13 +87,14 @@ def clean_inputs(
     ctx: Context,
     manifests: Sequence[RunManifest],
     *,
+    plan: Plan,
     run_id: str,
     after_clean: Sequence[DatasetHook],
     only: Sequence[str] | None = None,
-    replace_all: bool = False,
     raw: RawInput | None = None,
 ) -> dict[str, DatasetResult]:
-    """Clean the raw lines of these ingest runs into every dataset they feed.
+    """Clean the raw lines of these ingest runs into every dataset they feed, each dataset
+    committed on the version `plan` gives it.
 
     Catalog datasets first, then the generic datasets of landed files, then the `after_clean`
     steps (derived datasets); each dataset touched gets a quality report (written here,
@@ -101,14 +104,7 @@ def clean_inputs(
     config = load_config(ctx.settings.clean_config, ctx.settings.source_mapping)
     results: dict[str, DatasetResult] = {}
     reports: dict[str, QualityReport] = {}
-    endpoints: set[str] = set()
-    for manifest in manifests:
-        endpoints.update(manifest.details.get("records_by_endpoint", {}))
-    if replace_all and only is not None:
-        # A rebuild names its datasets; their ingest manifests may be archived already.
-        specs = [s for s in catalog.specs() if s.name in only and not s.derived_from]
-    else:
-        specs = [s for s in catalog.for_endpoints(endpoints) if only is None or s.name in only]
+    specs = _specs(manifests, only, rebuild=plan.rebuild)
     scratch = scratch_dir(ctx.settings.temp_dir)
     con = connect(ctx.settings)
     con.execute("SET TimeZone = 'UTC'")
@@ -119,45 +115,32 @@ def clean_inputs(
             view = raw_view_sql(paths, sorted(raw.inputs), max_object_size=limit)
             con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {view}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_files AS {raw.files_sql()}")
-            carry = Carry(con, ctx.store) if replace_all else None
+            carry = Carry(con, ctx.store, plan.base) if plan.rebuild else None
             for spec in specs:
                 started = time.monotonic()
-                cleaned = clean_spec(
-                    con,
-                    ctx,
-                    spec,
-                    run_id=run_id,
-                    scratch=scratch,
-                    replace_all=replace_all,
-                    carry=carry,
+                cleaned = clean_catalog(
+                    con, ctx, spec, plan=plan, run_id=run_id, scratch=scratch, carry=carry
                 )
+                if cleaned is None:
+                    results[spec.name] = DatasetResult(message=ALREADY_CONSUMED)
+                    continue
                 results[spec.name] = cleaned.result
-                report = None
                 if cleaned.measured is not None:
                     report = catalog_report(
                         con, ctx, spec, cleaned.result, run_id, cleaned.measured, cleaned.rejected
                     )
-                if report is not None:
-                    reports[spec.name] = report
-                log.info(
-                    "dataset cleaned",
-                    extra={
-                        "dataset": spec.name,
-                        "run_id": run_id,
-                        "rows": results[spec.name].rows_written,
-                        "quarantined": results[spec.name].rows_quarantined,
-                        "duration_s": round(time.monotonic() - started, 3),
-                    },
-                )
+                    if report is not None:
+                        reports[spec.name] = report
+                _log_cleaned(spec.name, run_id, cleaned.result, started)
             if may_hold_files(manifests, only):
                 generic, generic_reports = clean_files(
                     con,
                     ctx,
                     config=config,
+                    plan=plan,
                     run_id=run_id,
                     scratch=scratch,
                     only=only,
-                    replace_all=replace_all,
                     carry=carry,
                 )
                 results.update(generic)
@@ -180,6 +163,33 @@ def clean_inputs(
     return results
 
 
+def _specs(
+    manifests: Sequence[RunManifest], only: Sequence[str] | None, *, rebuild: bool
+) -> list[DatasetSpec]:
+    """The catalog datasets the run cleans: those its inputs' endpoints feed, or (a rebuild)
+    those it names."""
+    if rebuild and only is not None:
+        # A rebuild names its datasets; their ingest manifests may be archived already.
+        return [s for s in catalog.specs() if s.name in only and not s.derived_from]
+    endpoints: set[str] = set()
+    for manifest in manifests:
+        endpoints.update(manifest.details.get("records_by_endpoint", {}))
+    return [s for s in catalog.for_endpoints(endpoints) if only is None or s.name in only]
+
+
+def _log_cleaned(dataset: str, run_id: str, result: DatasetResult, started: float) -> None:
+    log.info(
+        "dataset cleaned",
+        extra={
+            "dataset": dataset,
+            "run_id": run_id,
+            "rows": result.rows_written,
+            "quarantined": result.rows_quarantined,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
+
+
 def run_clean(
     ctx: Context,
     *,
@@ -192,7 +202,8 @@ def run_clean(
 ) -> RunManifest | None:
     """One clean run: lock, collect pending inputs, clean, commit the manifest, announce.
 
-    Returns the manifest, or None when there was nothing to do.
+    Returns the manifest, or None when there was nothing to do. The lock only saves work:
+    each dataset's commit is a compare-and-swap on its next version (`clean.plan`).
     """
     runlog = ctx.runlog
     if not force and runlog.exists(CLEAN_JOB, run_id):
@@ -200,31 +211,47 @@ def run_clean(
         return None
     started = ctx.now()
     with ctx.writer_lock(wait_seconds=wait_seconds) as lock:
-        for dataset in list_datasets(ctx.store):
-            discard_orphans(ctx.store, dataset)
+        # The heads first, then the closed inputs: see `clean.plan`.
+        heads = read_heads(ctx.store)
         pending = collect_pending(ctx, consumer or run_id, limit=limit)
         ctx.signals.ack(GROUP, pending.stale_event_ids)
         if not pending.manifests:
-            log.info("no pending ingest runs", extra={"run_id": run_id})
-            ctx.signals.set_status(
-                CLEAN_JOB,
-                {
-                    "state": "idle",
-                    "run_id": run_id,
-                    "finished_at": ctx.now(),
-                    "message": "nothing pending",
-                },
-            )
-            # A Delta log left behind by an earlier run (a crash after its commit) catches up.
-            delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
+            _idle(ctx, run_id)
             return None
-        results = clean_inputs(ctx, pending.manifests, run_id=run_id, after_clean=after_clean)
-        manifest = _manifest(ctx, run_id, started, pending.input_ids, results, lock_kind=lock.kind)
+        plan = Plan(
+            ctx.store,
+            heads,
+            frozenset(pending.closed),
+            inputs=tuple(pending.input_ids),
+            deadline=Plan.deadline_after(ctx.settings.vacuum_grace_hours),
+        )
+        results = clean_inputs(
+            ctx, pending.manifests, plan=plan, run_id=run_id, after_clean=after_clean
+        )
+        closing = closing_inputs(ctx, plan, run_id)
+        manifest = _manifest(ctx, run_id, started, closing, results, lock_kind=lock.kind)
+        if plan.yielded:
+            manifest.details["yielded"] = sorted(plan.yielded)
         key = runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
         delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
     _announce(ctx, manifest, key, pending.event_ids)
     return manifest
+
+
+def _idle(ctx: Context, run_id: str) -> None:
+    log.info("no pending ingest runs", extra={"run_id": run_id})
+    ctx.signals.set_status(
+        CLEAN_JOB,
+        {
+            "state": "idle",
+            "run_id": run_id,
+            "finished_at": ctx.now(),
+            "message": "nothing pending",
+        },
+    )
+    # A Delta log left behind by an earlier run (a crash after its commit) catches up.
+    delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
 
 
 def rebuild(
@@ -233,29 +260,40 @@ def rebuild(
     """Re-clean datasets from raw with today's rules and swap each snapshot in one commit.
 
     Reads every raw object (run objects and compaction's day archives) but only the lines of
-    ingest runs that clean had consumed; rows whose raw retention already deleted are kept as
-    committed. Readers see the old snapshot or the new one, never a mix.
+    the ingest runs each dataset had consumed; rows whose raw retention already deleted are
+    kept as committed. Readers see the old snapshot or the new one, never a mix. A clean
+    that commits the dataset meanwhile makes the rebuild plan it again on the new version.
     """
     check_datasets(ctx.store, datasets)
     started = ctx.now()
     with ctx.writer_lock() as lock:
-        for dataset in datasets:
-            discard_orphans(ctx.store, dataset)
-        committed = set(ctx.runlog.ids(INGEST_JOB)) & processed_inputs(ctx)
-        manifests = [m for m in all_ingest_manifests(ctx) if m.input_id in committed]
-        raw = rawinput.everything(ctx.store, committed, manifests)
+        heads = read_heads(ctx.store)
+        closed = frozenset(processed_inputs(ctx))
+        ingested = set(ctx.runlog.ids(INGEST_JOB))
+        opened = {i for snap in heads.values() if snap for i in snap.open_inputs}
+        readable = ingested & (closed | opened)
+        manifests = [m for m in all_ingest_manifests(ctx) if m.input_id in readable]
+        raw = rawinput.everything(ctx.store, readable, manifests)
+        plan = Plan(
+            ctx.store,
+            heads,
+            closed,
+            rebuild=True,
+            readable=frozenset(readable),
+            deadline=Plan.deadline_after(ctx.settings.vacuum_grace_hours),
+        )
         results = clean_inputs(
             ctx,
             manifests,
+            plan=plan,
             run_id=run_id,
             after_clean=after_clean,
             only=datasets,
-            replace_all=True,
             raw=raw,
         )
         manifest = _manifest(ctx, run_id, started, [], results, lock_kind=lock.kind)
         manifest.details["rebuild"] = list(datasets)
-        manifest.details["ingest_runs_read"] = len(committed)
+        manifest.details["ingest_runs_read"] = len(readable)
         manifest.details["raw_objects_read"] = len(raw.keys)
         key = ctx.runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())

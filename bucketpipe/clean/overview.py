@@ -22,7 +22,10 @@ from bucketpipe.catalog.overview import OVERVIEW, compute_latest_quotes
 from bucketpipe.clean.derived import target_of
 from bucketpipe.clean.derived_sql import frame_rows_sql
 from bucketpipe.clean.engine import merge_rows
+from bucketpipe.clean.plan import ATTEMPTS
+from bucketpipe.config.errors import CommitConflict
 from bucketpipe.context import Context
+from bucketpipe.lake.commits import Basis, VersionTaken
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.views import create_views, drop_views
@@ -40,8 +43,20 @@ def update_overview(
     """The clean hook: recompute the overview when the rows of any of its inputs changed.
 
     Compared with the versions the committed overview records, not with this run's results,
-    so a run that failed before this step is caught up by the next one.
+    so a run that failed before this step is caught up by the next one; computed again when
+    another writer committed an overview first.
     """
+    for _ in range(ATTEMPTS):
+        try:
+            return _update(con, ctx, run_id, scratch)
+        except VersionTaken:
+            log.info("overview committed by another writer; again", extra={"run_id": run_id})
+    raise CommitConflict(f"{OVERVIEW}: other writers kept committing first; rerun")
+
+
+def _update(
+    con: duckdb.DuckDBPyConnection, ctx: Context, run_id: str, scratch: Any
+) -> dict[str, DatasetResult]:
     store = ctx.store
     sources = {name: read_current(store, name) for name in MARKET_OVERVIEW.derived_from}
     versions = {name: snap.content_version if snap else None for name, snap in sources.items()}
@@ -85,6 +100,7 @@ def update_overview(
         operation="derive",
         now=ctx.now(),
         details={"inputs": versions},
+        basis=Basis(current),
     )
     log.info(
         "dataset derived",

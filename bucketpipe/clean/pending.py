@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from bucketpipe.clean.plan import Plan
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import INGEST_COMMITTED, Event
 from bucketpipe.lake.layout import CLEAN_CONSUMED_KEY, last_part
@@ -27,6 +29,8 @@ class Pending:
     manifests: list[RunManifest] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
     stale_event_ids: list[str] = field(default_factory=list)
+    # Inputs committed clean runs list (the rest of the ingest runs is what is pending).
+    closed: set[str] = field(default_factory=set)
 
     @property
     def input_ids(self) -> list[str]:
@@ -42,9 +46,13 @@ def processed_inputs(ctx: Context) -> set[str]:
     return ctx.runlog.consumed(CLEAN_JOB, cache_key=CLEAN_CONSUMED_KEY)
 
 
-def find_pending(ctx: Context, *, limit: int | None = None) -> list[RunManifest]:
-    """Committed ingest runs not yet cleaned, oldest first (reconciliation with the bucket)."""
-    done = processed_inputs(ctx)
+def find_pending(
+    ctx: Context, *, limit: int | None = None, done: set[str] | None = None
+) -> list[RunManifest]:
+    """Committed ingest runs not yet cleaned, oldest first (reconciliation with the bucket).
+
+    `done`: the inputs committed clean runs list, when the caller has read them already."""
+    done = processed_inputs(ctx) if done is None else done
     manifests: list[RunManifest] = []
     for key in ctx.runlog.manifest_keys(INGEST_JOB):
         if last_part(key).removesuffix(".json") in done:
@@ -67,7 +75,8 @@ def collect_pending(ctx: Context, consumer: str, *, limit: int | None = None) ->
         events += signals.claim_abandoned(
             GROUP, consumer, min_idle_ms=ctx.settings.lock_ttl_seconds * 1000
         )
-    pending = Pending(manifests=find_pending(ctx, limit=limit))
+    closed = processed_inputs(ctx)
+    pending = Pending(manifests=find_pending(ctx, limit=limit, done=closed), closed=closed)
     waiting = set(pending.input_ids)
     for event in events:
         if event.id is None:
@@ -83,3 +92,30 @@ def collect_pending(ctx: Context, consumer: str, *, limit: int | None = None) ->
 def all_ingest_manifests(ctx: Context) -> list[RunManifest]:
     """Every whole ingest manifest (a rebuild reads the runs clean had consumed)."""
     return [m for key in ctx.runlog.manifest_keys(INGEST_JOB) if (m := ctx.runlog.load(key))]
+
+
+def closing_inputs(ctx: Context, plan: Plan, run_id: str) -> list[str]:
+    """The inputs a clean run's manifest lists: those it planned and did not yield.
+
+    An input the run consumed into no dataset is left out when another run's manifest lists
+    it by now, or when another run's version committed less than a lock lifetime ago records
+    it as consumed (that run is about to list it): two runs that raced on an input do not
+    both list it. Once such a version is older, its run is taken to have died before its
+    manifest, and the next run lists the input. A run lists what it consumed, and what a
+    version of its own run id consumed (the retried pod of a run that died after commits).
+    """
+    closing = plan.closing
+    mine = [snap for snap in plan.bases.values() if snap is not None and snap.run_id == run_id]
+    worked = {i for inputs in plan.consumed.values() for i in inputs}
+    worked |= {i for snap in mine for i in snap.inputs}
+    if all(i in worked for i in closing):
+        return closing
+    closed_now = processed_inputs(ctx)
+    recent = ctx.now() - timedelta(seconds=ctx.settings.lock_ttl_seconds)
+    claimed = {
+        i
+        for snap in plan.bases.values()
+        if snap is not None and snap.created_at > recent and snap.run_id != run_id
+        for i in snap.open_inputs
+    }
+    return [i for i in closing if i in worked or (i not in closed_now and i not in claimed)]

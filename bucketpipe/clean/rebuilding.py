@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import duckdb
 
 from bucketpipe import catalog
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.lake.duck import sql_list
-from bucketpipe.lake.snapshots import list_datasets, read_current
+from bucketpipe.lake.snapshots import Snapshot, list_datasets
 from bucketpipe.lake.storage import ObjectStore
 
 PRESENT_RUNS = "_raw_runs"
@@ -38,14 +38,21 @@ class Carry:
     of a lake whose raw is all still there.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, store: ObjectStore) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        store: ObjectStore,
+        base: Callable[[str], Snapshot | None],
+    ) -> None:
         self.con = con
         self.store = store
+        # The version the rebuild replaces (its plan's base), whose rows are carried.
+        self.base = base
         self.carried: dict[str, int] = {}
         self._present_known = False
 
     def __call__(self, dataset: str, staged_runs: str | None = None) -> str | None:
-        snapshot = read_current(self.store, dataset)
+        snapshot = self.base(dataset)
         if snapshot is None or not snapshot.files:
             return None
         files = sql_list([self.store.duckdb_path(f.key) for f in snapshot.files])

@@ -15,11 +15,13 @@ from pathlib import Path
 import duckdb
 
 from bucketpipe.clean.engine import Target, count, write_files
+from bucketpipe.clean.plan import ATTEMPTS
 from bucketpipe.config.errors import CommitConflict
 from bucketpipe.context import Context
+from bucketpipe.lake.commits import Basis, VersionTaken, commit
 from bucketpipe.lake.duck import quote_ident, sql_list
 from bucketpipe.lake.runs import DatasetResult
-from bucketpipe.lake.snapshots import commit, read_current
+from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.quality.report import (
     REPORT_COLUMNS,
@@ -84,32 +86,40 @@ def commit_rows(
         f"INSERT INTO {NEW} VALUES ({marks})",
         [report_row(r) for r in {(r.dataset, r.run_id): r for r in reports.values()}.values()],
     )
-    current = read_current(store, REPORTS_DATASET)
     months = sorted({month_of(r.created_at) for r in reports.values()})
-    old = current.files_for(partitions=months) if current else []
-    rows_sql = f"SELECT * FROM {NEW}"
-    if old:
-        paths = sql_list([store.duckdb_path(f.key) for f in old])
-        rows_sql += (
-            f" UNION ALL BY NAME (SELECT * FROM read_parquet({paths}, union_by_name = true, "
-            f"hive_partitioning = false) ANTI JOIN {NEW} USING (dataset, run_id))"
+    for _ in range(ATTEMPTS):
+        basis = Basis(read_current(store, REPORTS_DATASET))
+        current = basis.snapshot
+        old = current.files_for(partitions=months) if current else []
+        rows_sql = f"SELECT * FROM {NEW}"
+        if old:
+            paths = sql_list([store.duckdb_path(f.key) for f in old])
+            rows_sql += (
+                f" UNION ALL BY NAME (SELECT * FROM read_parquet({paths}, union_by_name = true, "
+                f"hive_partitioning = false) ANTI JOIN {NEW} USING (dataset, run_id))"
+            )
+        added = write_files(
+            con, store, TARGET, rows_sql, run_id=run_id, version=basis.version + 1, scratch=scratch
         )
-    version = (current.version if current else 0) + 1
-    added = write_files(
-        con, store, TARGET, rows_sql, run_id=run_id, version=version, scratch=scratch
-    )
-    snapshot = commit(
-        store,
-        REPORTS_DATASET,
-        run_id=run_id,
-        add=added,
-        remove=[f.key for f in old],
-        columns=list(REPORT_COLUMNS),
-        time_column=TARGET.time_column,
-        operation="append",
-        expected_parent=current.version if current else None,
-        now=now,
-    )
+        try:
+            snapshot = commit(
+                store,
+                REPORTS_DATASET,
+                run_id=run_id,
+                add=added,
+                remove=[f.key for f in old],
+                columns=list(REPORT_COLUMNS),
+                time_column=TARGET.time_column,
+                operation="append",
+                basis=basis,
+                now=now,
+            )
+            break
+        except VersionTaken:
+            # Another clean committed its reports first: merge with what it committed.
+            store.delete([f.key for f in added])
+    else:
+        raise CommitConflict(f"{REPORTS_DATASET}: other writers kept committing first; rerun")
     written = count(con, f"SELECT * FROM {NEW}")
     log.info("quality reports committed", extra={"run_id": run_id, "rows": written})
     return DatasetResult(

@@ -118,8 +118,16 @@ class CoreSettings(BaseSettings):
     vacuum_grace_hours: float = Field(
         6.0,
         ge=0,
-        description="Files no snapshot references are deleted only after this long, so readers "
-        "holding an older snapshot keep working.",
+        description="Vacuum deletes a file only once it has been unreferenced this long, counted "
+        "from the commit that stopped referencing it, so readers holding an older snapshot keep "
+        "working.",
+    )
+    vacuum_keep_versions: int = Field(
+        3,
+        ge=1,
+        description="Vacuum always keeps this many newest versions of each dataset (and their "
+        "files), however old: the derived datasets and a writer that lost a commit race read "
+        "the versions they missed.",
     )
     delta_mirror: bool = Field(
         True,

@@ -48,6 +48,8 @@ class LockHandle:
     token: str
     fence: int | None = None
     lost: bool = False
+    # With `lake_too`, the lake's lock held as well as Redis's (its token).
+    lake_token: str | None = None
 
 
 @contextlib.contextmanager
@@ -59,11 +61,15 @@ def writer_lock(
     ttl_seconds: int = 300,
     wait_seconds: float = 0.0,
     sleep: Callable[[float], None] = time.sleep,
+    lake_too: bool = False,
 ) -> Iterator[LockHandle]:
-    """Hold the writer lock `name` for the duration of the block; `LockBusy` if taken."""
+    """Hold the writer lock `name` for the duration of the block; `LockBusy` if taken.
+
+    `lake_too`: hold the lake's lock even when Redis gives one, so that the job excludes
+    writers holding either (a job whose changes no compare-and-swap protects)."""
     deadline = time.monotonic() + wait_seconds
     while True:
-        handle = _try_acquire(name, signals, fallback, ttl_seconds)
+        handle = _try_acquire(name, signals, fallback, ttl_seconds, lake_too=lake_too)
         if handle is not None:
             break
         if time.monotonic() >= deadline:
@@ -85,14 +91,20 @@ def writer_lock(
 
 
 def _try_acquire(
-    name: str, signals: Signals, fallback: Fallback, ttl_seconds: int
+    name: str, signals: Signals, fallback: Fallback, ttl_seconds: int, *, lake_too: bool = False
 ) -> LockHandle | None:
     if signals.configured:
         got = signals.try_lock(name, ttl_seconds * 1000)
         if got is False:
             return None
         if isinstance(got, tuple):
-            return LockHandle(name=name, kind="redis", token=got[0], fence=got[1])
+            handle = LockHandle(name=name, kind="redis", token=got[0], fence=got[1])
+            if lake_too:
+                handle.lake_token = fallback.acquire(name, ttl_seconds)
+                if handle.lake_token is None:
+                    signals.release_lock(name, handle.token)
+                    return None
+            return handle
         # Redis configured but down: fall through to the lake's lock.
     token = fallback.acquire(name, ttl_seconds)
     return None if token is None else LockHandle(name=name, kind=fallback.kind, token=token)
@@ -106,6 +118,8 @@ def _renew(
     stop: threading.Event,
 ) -> None:
     while not stop.wait(max(1.0, ttl_seconds / 3)):
+        if handle.lake_token is not None:
+            fallback.renew(handle.name, handle.lake_token, ttl_seconds)
         if handle.kind != "redis":
             fallback.renew(handle.name, handle.token, ttl_seconds)
         elif not signals.extend_lock(handle.name, handle.token, ttl_seconds * 1000):
@@ -117,6 +131,8 @@ def _renew(
 
 
 def _release(handle: LockHandle, signals: Signals, fallback: Fallback) -> None:
+    if handle.lake_token is not None:
+        fallback.release(handle.name, handle.lake_token)
     if handle.kind == "redis":
         signals.release_lock(handle.name, handle.token)
     else:

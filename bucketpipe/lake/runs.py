@@ -75,6 +75,8 @@ class DatasetResult(BaseModel):
     quality_score: float | None = None
     status: str = "ok"
     message: str | None = None
+    # The ingest inputs this run consumed into the dataset (recorded in its version too).
+    inputs: list[str] | None = None
     # Rows quarantined per reason (when any were).
     quarantine_reasons: dict[str, int] | None = None
     # Generic datasets (landed files of unknown schema) only: how the files were read and typed.
@@ -96,6 +98,7 @@ class DatasetResult(BaseModel):
 
 _OPTIONAL_DETAILS = frozenset(
     {
+        "inputs",
         "quarantine_reasons",
         "kind",
         "files",

@@ -1,15 +1,23 @@
-"""Snapshot commits: the committed file list of each dataset, switched by one PUT."""
+"""Snapshots: the committed file list of each dataset, one immutable document per version.
+
+The version documents (`_snapshots/<dataset>/<version>.json`) are the truth: each is created
+once, with create-if-absent, by the commit it records (`bucketpipe.lake.commits`).
+`current.json` is a hint: a copy of a recent version that lets a reader start without a
+LIST. A reader takes the hint and probes forward (`<version + 1>.json`, a GET that usually
+finds nothing) until no newer version exists, so a hint that lags (a writer died between its
+version and the hint, or two writers raced on the hint) never takes a reader backwards.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bucketpipe.config.errors import CommitConflict, ObjectNotFound
+from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.lake.layout import (
     check_name,
     current_key,
@@ -21,6 +29,13 @@ from bucketpipe.lake.layout import (
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
+
+# Version documents written by this commit protocol say so; older ones (protocol 1) were made
+# visible by `current.json`, so one beyond the hint was never committed and is skipped.
+PROTOCOL = 2
+# How many versions a reader probes past the hint before it stops trusting the hint and
+# lists the folder (a hint that far behind means many writers died before writing it).
+PROBE_LIMIT = 16
 
 
 class FileEntry(BaseModel):
@@ -58,6 +73,15 @@ class Snapshot(BaseModel):
     time_column: str | None = None
     operation: str = "append"
     details: dict[str, Any] = Field(default_factory=dict)
+    protocol: int = 1
+    # The ingest inputs this version consumed: the version is their commit record.
+    inputs: tuple[str, ...] = ()
+    # Inputs the dataset consumed (in this version or before) that no clean run manifest
+    # lists yet: what a writer planning against this version must not consume again.
+    open_inputs: tuple[str, ...] = ()
+    # Files of the parent this version stopped referencing; `created_at` is when (vacuum's
+    # grace period counts from then).
+    removed: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
@@ -107,109 +131,92 @@ class Snapshot(BaseModel):
         return max(times) if times else None
 
 
-def read_current(store: ObjectStore, dataset: str) -> Snapshot | None:
-    """The dataset's current snapshot, or None if nothing was ever committed."""
+def read_version(store: ObjectStore, dataset: str, version: int) -> Snapshot:
+    """One version document; `ObjectNotFound` if it does not exist (or was vacuumed)."""
+    return Snapshot.model_validate_json(store.get(snapshot_key(dataset, version)))
+
+
+def _committed(store: ObjectStore, dataset: str, version: int) -> Snapshot | None:
+    try:
+        snap = read_version(store, dataset, version)
+    except ObjectNotFound:
+        return None
+    return snap if snap.protocol >= PROTOCOL else None
+
+
+def read_hint(store: ObjectStore, dataset: str) -> Snapshot | None:
+    """`current.json`: a recent version, maybe not the newest."""
     try:
         return Snapshot.model_validate_json(store.get(current_key(dataset)))
     except ObjectNotFound:
         return None
 
 
-def read_version(store: ObjectStore, dataset: str, version: int) -> Snapshot:
-    return Snapshot.model_validate_json(store.get(snapshot_key(dataset, version)))
+def read_current(store: ObjectStore, dataset: str, *, at_least: int = 0) -> Snapshot | None:
+    """The dataset's newest committed version, or None if nothing was ever committed.
+
+    From the hint, probe forward one version at a time. `at_least` is a version the caller
+    has seen already (a reader never goes backwards, even if the hint does). A version
+    document of the old protocol beyond the hint was never committed and is stepped over.
+    """
+    check_name(dataset)
+    snap = read_hint(store, dataset)
+    version = snap.version if snap else 0
+    if at_least > version and (seen := _committed(store, dataset, at_least)) is not None:
+        snap, version = seen, at_least
+    probed = 0
+    while True:
+        following = _next_committed(store, dataset, version)
+        if following is None:
+            return snap
+        snap, version = following, following.version
+        probed += 1
+        if probed == PROBE_LIMIT:
+            return _newest_listed(store, dataset) or snap
+
+
+def _next_committed(store: ObjectStore, dataset: str, version: int) -> Snapshot | None:
+    """The committed version right after `version` (stepping over one leftover of the old
+    protocol), or None."""
+    try:
+        following = read_version(store, dataset, version + 1)
+    except ObjectNotFound:
+        return None
+    if following.protocol >= PROTOCOL:
+        return following
+    return _committed(store, dataset, version + 2)
+
+
+def _newest_listed(store: ObjectStore, dataset: str) -> Snapshot | None:
+    """The newest committed version found by listing the folder (the slow path)."""
+    for version in sorted(list_versions(store, dataset), reverse=True):
+        if (snap := _committed(store, dataset, version)) is not None:
+            return snap
+    return None
+
+
+def list_versions(store: ObjectStore, dataset: str) -> list[int]:
+    """Version numbers with a document in the dataset's folder (one LIST)."""
+    return sorted(
+        v
+        for info in store.list_objects(snapshots_prefix(dataset))
+        if (v := snapshot_version_of(info.key)) is not None
+    )
+
+
+def versions_between(store: ObjectStore, dataset: str, after: int, upto: int) -> list[Snapshot]:
+    """The committed versions after `after` up to `upto`: what a writer that planned against
+    `after` did not see. `ObjectNotFound` if one of them was vacuumed already (the plan is
+    older than the grace period)."""
+    out = []
+    for version in range(after + 1, upto + 1):
+        snap = read_version(store, dataset, version)
+        if snap.protocol >= PROTOCOL:
+            out.append(snap)
+    return out
 
 
 def list_datasets(store: ObjectStore) -> list[str]:
-    """Datasets that have a snapshot folder (one LIST call)."""
+    """Datasets that have a snapshot folder (one LIST)."""
     names = [last_part(d) for d in store.list_dirs(snapshots_prefix())]
     return sorted(n for n in names if not n.startswith("_"))
-
-
-def commit(
-    store: ObjectStore,
-    dataset: str,
-    *,
-    run_id: str,
-    add: Iterable[FileEntry] = (),
-    remove: Iterable[str] = (),
-    columns: Iterable[tuple[str, str]] | None = None,
-    time_column: str | None = None,
-    operation: str = "append",
-    replace_all: bool = False,
-    expected_parent: int | bool | None = False,
-    details: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> Snapshot:
-    """Commit a new version: previous files + `add` - `remove` (or only `add` if `replace_all`).
-
-    The version document is created with create-if-absent, so two writers can never both
-    commit the same version (the loser gets `CommitConflict`); then `current.json` is
-    replaced, the one PUT readers observe. `expected_parent` (when not False) fails the commit
-    if the current version moved since the caller read it.
-    """
-    check_name(dataset)
-    current = read_current(store, dataset)
-    parent = current.version if current else None
-    if expected_parent is not False and expected_parent != parent:
-        raise CommitConflict(
-            f"{dataset}: expected to build on version {expected_parent}, found {parent}"
-        )
-    removed = set(remove)
-    kept: list[FileEntry] = []
-    if current and not replace_all:
-        kept = [f for f in current.files if f.key not in removed]
-    added = list(add)
-    seen = {f.key for f in kept}
-    duplicates = [f.key for f in added if f.key in seen]
-    if duplicates:
-        raise CommitConflict(f"{dataset}: files already in the snapshot: {duplicates[:3]}")
-    cols = tuple(columns) if columns is not None else (current.columns if current else ())
-    details = dict(details or {})
-    if operation in SAME_ROWS and current is not None:
-        # Same rows: what the parent recorded about them (a derived dataset's inputs) holds.
-        details = {**current.details, **details, CONTENT_VERSION: current.content_version}
-    snapshot = Snapshot(
-        dataset=dataset,
-        version=(parent or 0) + 1,
-        created_at=now or datetime.now(UTC),
-        run_id=run_id,
-        parent=parent,
-        files=tuple(sorted(kept + added, key=lambda f: (f.partition or "", f.key))),
-        columns=cols,
-        time_column=time_column or (current.time_column if current else None),
-        operation=operation,
-        details=details,
-    )
-    body = snapshot.model_dump_json().encode()
-    if not store.put_new(snapshot_key(dataset, snapshot.version), body, "application/json"):
-        raise CommitConflict(
-            f"{dataset}: version {snapshot.version} was committed by another writer; rerun"
-        )
-    store.put(current_key(dataset), body, "application/json")
-    log.debug(
-        "snapshot committed",
-        extra={"dataset": dataset, "version": snapshot.version, "files": len(snapshot.files)},
-    )
-    return snapshot
-
-
-def discard_orphans(store: ObjectStore, dataset: str) -> list[int]:
-    """Delete version documents newer than `current.json` (a writer crashed between the two).
-
-    Such a version was never visible and its run has no manifest, so the run is redone; call
-    this only while holding the writer lock.
-    """
-    current = read_current(store, dataset)
-    floor = current.version if current else 0
-    orphans = sorted(
-        v
-        for info in store.list_objects(snapshots_prefix(dataset))
-        if (v := snapshot_version_of(info.key)) is not None and v > floor
-    )
-    if orphans:
-        store.delete(snapshot_key(dataset, v) for v in orphans)
-        log.warning(
-            "discarded uncommitted snapshot versions",
-            extra={"dataset": dataset, "versions": orphans, "current": floor},
-        )
-    return orphans

@@ -26,6 +26,7 @@ from bucketpipe.context import Context
 from bucketpipe.coord.signals import COMPACT_COMMITTED, Event
 from bucketpipe.lake import delta, quarantine
 from bucketpipe.lake.census import take_census
+from bucketpipe.lake.commits import Basis, VersionTaken, commit
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import (
     CLEAN_CONSUMED_KEY,
@@ -36,14 +37,7 @@ from bucketpipe.lake.layout import (
 from bucketpipe.lake.memory import max_json_object
 from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, file_entry
 from bucketpipe.lake.runs import CLEAN_JOB, COMPACT_JOB, INGEST_JOB, RunManifest
-from bucketpipe.lake.snapshots import (
-    FileEntry,
-    Snapshot,
-    commit,
-    discard_orphans,
-    list_datasets,
-    read_current,
-)
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, list_datasets, read_current
 from bucketpipe.lake.storage import scratch_dir
 from bucketpipe.maintain import archive, retention
 from bucketpipe.maintain.vacuum import vacuum
@@ -212,6 +206,8 @@ def compact_dataset(
         result.partitions += 1
         result.files_before += len(files)
         result.files_after += len(new)
+    # Same rows in other files: on a version committed meanwhile, the same change still
+    # applies as long as the files it replaces are all still there (a rebase).
     committed = commit(
         ctx.store,
         dataset,
@@ -220,7 +216,8 @@ def compact_dataset(
         remove=removed,
         time_column=layout.time_column,
         operation="compact",
-        expected_parent=snapshot.version,
+        basis=Basis(snapshot),
+        rebase=True,
         details={"partitions": result.partitions, "files_removed": len(removed)},
         now=ctx.now(),
     )
@@ -258,14 +255,23 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
     today = started.astimezone(UTC).date()
     grace = timedelta(hours=ctx.settings.vacuum_grace_hours)
     details: dict[str, Any] = {}
-    with ctx.writer_lock(wait_seconds=wait_seconds) as lock:
+    # Rolling archives and retention rewrite and delete objects with no compare-and-swap to
+    # protect them: compaction holds the lake's own lock too, whether Redis is there or not.
+    with ctx.writer_lock(wait_seconds=wait_seconds, lake_too=True) as lock:
         scratch = scratch_dir(ctx.settings.temp_dir)
         con = connect(ctx.settings)
         try:
             datasets: dict[str, Any] = {}
             for name in list_datasets(ctx.store):
-                discard_orphans(ctx.store, name)
-                done = compact_dataset(con, ctx, name, today=today, run_id=run_id, scratch=scratch)
+                try:
+                    done = compact_dataset(
+                        con, ctx, name, today=today, run_id=run_id, scratch=scratch
+                    )
+                except VersionTaken:
+                    # Another writer rewrote some of the same files: the next compaction
+                    # plans again (what this one uploaded is vacuumed later).
+                    log.info("dataset changed while compacted; left", extra={"dataset": name})
+                    continue
                 if done.partitions:
                     datasets[name] = done.__dict__
             details["datasets"] = datasets
@@ -295,7 +301,13 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             con.close()
             shutil.rmtree(scratch, ignore_errors=True)
         details["vacuum"] = {
-            name: vacuum(ctx.store, name, grace=grace, now=ctx.now())
+            name: vacuum(
+                ctx.store,
+                name,
+                grace=grace,
+                now=ctx.now(),
+                keep_versions=ctx.settings.vacuum_keep_versions,
+            )
             for name in list_datasets(ctx.store)
         }
         details["lock"] = lock.kind

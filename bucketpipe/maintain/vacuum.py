@@ -1,7 +1,17 @@
 """Vacuum: deleting data files and snapshot versions no reader can still hold.
 
-A file is deleted only after it has been unreferenced by every live version for the grace
-period, so a reader that resolved an older snapshot keeps working.
+A version stops being the newest when its successor is committed: from then on no reader can
+resolve it any more, and one that resolved it before reads its files for a while. So a
+version stays (with its files) while it was superseded less than the grace period ago, counted
+from its successor's `created_at`, never from its own. Also kept whatever its age: the newest
+version, and the newest `keep_versions` (the incremental derived datasets find what changed by
+comparing with the version they last saw, and a writer that lost a race reads the versions it
+missed). A file no kept version references was superseded longer than the grace period ago, or
+never committed (a writer died or lost a race after uploading it): it goes once it is itself
+older than the grace period (the writer may still be about to commit it).
+
+The Delta log (`_delta_log/`) is never deleted here, nor any file a Delta version written
+within the grace period references (`delta_log.referenced`).
 """
 
 from __future__ import annotations
@@ -11,11 +21,31 @@ from datetime import UTC, datetime, timedelta
 
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.lake import delta_log
-from bucketpipe.lake.layout import clean_prefix, snapshot_version_of, snapshots_prefix
-from bucketpipe.lake.snapshots import read_current, read_version
+from bucketpipe.lake.layout import clean_prefix, current_key, snapshot_version_of, snapshots_prefix
+from bucketpipe.lake.snapshots import Snapshot, read_current, read_hint, read_version
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
+
+
+def kept_versions(
+    store: ObjectStore, head: Snapshot, *, grace: timedelta, now: datetime, keep_versions: int
+) -> dict[int, Snapshot]:
+    """The versions vacuum keeps: walking the parent chain down from the head, each version
+    superseded less than `grace` ago, and at least the newest `keep_versions`."""
+    kept = {head.version: head}
+    newer = head
+    while newer.parent is not None:
+        superseded = now - newer.created_at
+        if len(kept) >= keep_versions and superseded >= grace:
+            break
+        try:
+            older = read_version(store, head.dataset, newer.parent)
+        except ObjectNotFound:
+            break
+        kept[older.version] = older
+        newer = older
+    return kept
 
 
 def vacuum(
@@ -26,40 +56,20 @@ def vacuum(
     now: datetime | None = None,
     keep_versions: int = 3,
 ) -> dict[str, int]:
-    """Delete data files no live snapshot references, and old snapshot versions.
-
-    A version stays live while it is among the newest `keep_versions` or younger than `grace`,
-    so a reader that resolved an older snapshot keeps working. An unreferenced file is deleted
-    only when it is itself older than `grace` (a writer may have uploaded it and not yet
-    committed), and never while the dataset's Delta log references it from its newest version
-    or from a version within `grace`; the log itself (`_delta_log/`) is never deleted here.
-    """
+    """Delete the version documents and data files of `dataset` that nothing keeps (above)."""
     now = now or datetime.now(UTC)
-    current = read_current(store, dataset)
-    if current is None:
+    head = read_current(store, dataset)
+    if head is None:
         return {"files_deleted": 0, "versions_deleted": 0}
-    version_infos = {
-        v: info
-        for info in store.list_objects(snapshots_prefix(dataset))
-        if (v := snapshot_version_of(info.key)) is not None
-    }
-    live_versions = {current.version}
-    newest_first = sorted(version_infos, reverse=True)
-    live_versions.update(newest_first[:keep_versions])
-    for version, info in version_infos.items():
-        if now - info.last_modified < grace:
-            live_versions.add(version)
-    referenced: set[str] = set(current.keys)
-    for version in live_versions:
-        if version == current.version or version not in version_infos:
-            continue
-        try:
-            referenced.update(read_version(store, dataset, version).keys)
-        except ObjectNotFound:
-            continue
+    kept = kept_versions(store, head, grace=grace, now=now, keep_versions=keep_versions)
+    referenced = {key for snap in kept.values() for key in snap.keys}
+    hint = read_hint(store, dataset)
+    if hint is None or hint.version < head.version:
+        # Readers probe forward from the hint through versions that may go now: move it first.
+        store.put(current_key(dataset), head.model_dump_json().encode(), "application/json")
     # The Delta log is never ours to delete, nor a file a Delta reader may still hold.
     delta_refs = delta_log.referenced(
-        store, dataset, since=now - grace, snapshot_version=current.version
+        store, dataset, since=now - grace, snapshot_version=head.version
     )
     stale_files = [
         info.key
@@ -70,7 +80,12 @@ def vacuum(
         and delta_refs is not None
         and info.key not in delta_refs
     ]
-    stale_versions = [info.key for v, info in version_infos.items() if v not in live_versions]
+    # Versions newer than the head read above are being committed right now: not ours.
+    stale_versions = [
+        info.key
+        for info in store.list_objects(snapshots_prefix(dataset))
+        if (v := snapshot_version_of(info.key)) is not None and v <= head.version and v not in kept
+    ]
     # Versions first: a run killed in between must not leave a version document that
     # references files already deleted.
     store.delete(stale_versions)
@@ -82,6 +97,7 @@ def vacuum(
                 "dataset": dataset,
                 "files_deleted": len(stale_files),
                 "versions_deleted": len(stale_versions),
+                "versions_kept": len(kept),
             },
         )
     return {"files_deleted": len(stale_files), "versions_deleted": len(stale_versions)}

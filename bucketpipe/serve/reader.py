@@ -80,12 +80,18 @@ class LakeReader:
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
+        # The newest version seen of each dataset: a reader never goes back to an older one,
+        # even when `current.json` (a hint) does.
+        self.seen: dict[str, int] = {}
 
     def datasets(self) -> list[str]:
         return list_datasets(self.store)
 
     def snapshot(self, dataset: str) -> Snapshot | None:
-        return read_current(self.store, dataset)
+        snap = read_current(self.store, dataset, at_least=self.seen.get(dataset, 0))
+        if snap is not None:
+            self.seen[dataset] = snap.version
+        return snap
 
     def info(self, dataset: str) -> DatasetInfo | None:
         snap = self.snapshot(dataset)

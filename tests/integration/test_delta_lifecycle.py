@@ -19,8 +19,9 @@ from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake import delta
+from bucketpipe.lake.commits import commit
 from bucketpipe.lake.delta_log import head_snapshot_version, is_log_key, log_prefix, table_uri
-from bucketpipe.lake.snapshots import commit, list_datasets, read_current
+from bucketpipe.lake.snapshots import list_datasets, read_current
 from bucketpipe.maintain.vacuum import vacuum
 from bucketpipe.serve.tables import describe
 from bucketpipe.wiring import AFTER_CLEAN

@@ -184,7 +184,8 @@ def test_redis_down_loses_nothing(
 def test_crashed_writer_leftovers_are_ignored(
     lake_settings: SettingsFactory, make_context: ContextFactory
 ) -> None:
-    """Files and a snapshot version written by a run that died before its manifest."""
+    """Files, and a version document of the protocol before create-if-absent commits (made
+    visible only by current.json, so never committed), written by a run that died."""
     from bucketpipe.lake.layout import snapshot_key
     from bucketpipe.lake.snapshots import read_current
 
@@ -197,11 +198,14 @@ def test_crashed_writer_leftovers_are_ignored(
     ctx.store.put("clean/quotes/dt=2026-11-20/dead-run-v2-0.parquet", b"not parquet")
     ctx.store.put(
         snapshot_key("quotes", current.version + 1),
-        current.model_copy(update={"version": current.version + 1}).model_dump_json().encode(),
+        current.model_copy(update={"version": current.version + 1, "protocol": 1})
+        .model_dump_json()
+        .encode(),
     )
     later = at(make_context, settings, datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
     demo(later, "ingest-2")
     cleaned = run_clean(later, after_clean=AFTER_CLEAN, run_id="clean-2")
     assert cleaned is not None
-    assert cleaned.datasets["quotes"].snapshot_version == current.version + 1
+    # The leftover's number is burnt: the next commit steps over it.
+    assert cleaned.datasets["quotes"].snapshot_version == current.version + 2
     assert query(settings, "SELECT count(*) FROM quotes") == [(2 * (QUOTES_PER_SYMBOL + 3),)]

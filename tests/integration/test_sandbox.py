@@ -17,9 +17,10 @@ from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.jobs import cli
+from bucketpipe.lake.commits import commit
 from bucketpipe.lake.duck import connect, s3_secret_sql
 from bucketpipe.lake.layout import clean_key
-from bucketpipe.lake.snapshots import FileEntry, commit
+from bucketpipe.lake.snapshots import FileEntry
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.sandbox import Sandbox

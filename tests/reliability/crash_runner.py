@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import bucketpipe.jobs.cli
-from bucketpipe.clean.job import run_clean
+from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.config.errors import BucketpipeError, LockBusy
 from bucketpipe.config.logs import configure_logging
 from bucketpipe.config.settings import Settings
@@ -46,7 +46,8 @@ KILLED = -signal.SIGKILL
 
 @dataclass(frozen=True)
 class Step:
-    """One job run: `ingest` (a demo market run), `clean` or `compact`, at a fixed time."""
+    """One job run: `ingest` (a demo market run), `clean`, `rebuild` (of quotes) or `compact`,
+    at a fixed time."""
 
     job: str
     run_id: str
@@ -153,6 +154,8 @@ def run_step(ctx: Context, step: Step) -> str:
             ctx, after_clean=AFTER_CLEAN, run_id=step.run_id, wait_seconds=step.wait_seconds
         )
         return "nothing" if manifest is None else manifest.status
+    if step.job == "rebuild":
+        return rebuild(ctx, run_id=step.run_id, datasets=["quotes"], after_clean=AFTER_CLEAN).status
     if step.job == "compact":
         if ctx.runlog.exists(COMPACT_JOB, step.run_id):
             return "nothing"

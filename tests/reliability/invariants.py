@@ -5,6 +5,11 @@
 - no primary key appears twice in any dataset;
 - every committed ingest input is listed by at most one committed clean run (exactly one once
   the pending work is done);
+- each ingest input is consumed at most once per dataset: recorded in the `inputs` of one
+  version document at most (exactly one while no version was vacuumed), and no row of a
+  dataset comes from an ingest run that no record lists (a version's `inputs` or `open_inputs`,
+  or a clean run manifest), nor (while every version is there) from a clean run that has
+  neither a manifest nor a version of the dataset;
 - no raw object of a committed ingest run is lost (it is in its run object or in the day
   archive compaction rolled it into).
 """
@@ -30,7 +35,13 @@ from bucketpipe.lake.layout import (
     snapshot_version_of,
 )
 from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, RunLog, RunManifest
-from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
+from bucketpipe.lake.snapshots import (
+    PROTOCOL,
+    Snapshot,
+    list_datasets,
+    read_current,
+    read_version,
+)
 from bucketpipe.lake.storage import ObjectStore
 
 
@@ -42,6 +53,10 @@ class LakeState:
     rows: dict[str, int] = field(default_factory=dict)
     ingest_inputs: set[str] = field(default_factory=set)
     cleaned: Counter[str] = field(default_factory=Counter)
+    # Run ids of committed clean runs (and rebuilds).
+    clean_runs: set[str] = field(default_factory=set)
+    # Per dataset: how many version documents record each input as consumed.
+    consumed: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def uncleaned(self) -> set[str]:
@@ -131,6 +146,7 @@ def check_runs(store: ObjectStore, state: LakeState) -> None:
         listed.setdefault(str(entry["run_id"]), set()).update(entry.get("inputs", []))
     for inputs in listed.values():
         state.cleaned.update(inputs)
+    state.clean_runs = set(listed)
     archives: dict[str, set[str]] = {}
     for manifest in manifests(runlog, INGEST_JOB):
         state.ingest_inputs.add(manifest.input_id)
@@ -163,14 +179,48 @@ def archived_runs(store: ObjectStore, run_key: str, cache: dict[str, set[str]]) 
     return cache[key]
 
 
+def check_records(
+    con: duckdb.DuckDBPyConnection, store: ObjectStore, snap: Snapshot, state: LakeState
+) -> None:
+    """The dataset's rows all come from recorded runs; each input consumed once at most."""
+    versions: list[Snapshot] = []
+    for version in range(1, snap.version + 1):
+        try:
+            versions.append(read_version(store, snap.dataset, version))
+        except ObjectNotFound:
+            continue  # vacuumed
+    consumed = Counter(i for v in versions if v.protocol >= PROTOCOL for i in v.inputs)
+    twice = sorted(i for i, n in consumed.items() if n > 1)
+    if twice:
+        state.violations.append(f"{snap.dataset}: inputs consumed twice: {twice[:5]}")
+    state.consumed[snap.dataset] = Counter(consumed)
+    columns = {name for name, _ in snap.columns}
+    derived = any(s.name == snap.dataset and s.derived_from for s in catalog.specs())
+    if not snap.files or "_ingest_run" not in columns or derived:
+        return
+    paths = sql_list([store.duckdb_path(f.key) for f in snap.files])
+    source = f"read_parquet({paths}, union_by_name = true, hive_partitioning = false)"
+    runs = con.execute(f"SELECT DISTINCT _ingest_run, _clean_run FROM {source}").fetchall()
+    recorded = set(consumed) | set(snap.open_inputs) | state.cleaned.keys()
+    unrecorded = sorted({str(i) for i, _ in runs if i not in recorded})
+    if unrecorded:
+        state.violations.append(f"{snap.dataset}: rows of unrecorded ingest runs {unrecorded[:3]}")
+    if len(versions) == snap.version:
+        writers = state.clean_runs | {v.run_id for v in versions}
+        orphans = sorted({str(c) for _, c in runs if c not in writers})
+        if orphans:
+            state.violations.append(f"{snap.dataset}: rows of unrecorded clean runs {orphans[:3]}")
+
+
 def check_lake(store: ObjectStore, con: duckdb.DuckDBPyConnection) -> LakeState:
     """Every invariant above; `LakeState.violations` is empty when the lake is sound."""
     state = LakeState()
+    check_runs(store, state)
     for dataset in list_datasets(store):
         current = check_snapshots(store, dataset, state)
         if current is not None:
             check_keys(con, store, current, state)
-    check_runs(store, state)
+            check_records(con, store, current, state)
     return state
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import duckdb
 
+from bucketpipe.lake.commits import commit
 from bucketpipe.lake.layout import clean_key
-from bucketpipe.lake.snapshots import FileEntry, commit
+from bucketpipe.lake.snapshots import FileEntry
 from bucketpipe.lake.storage import ObjectStore
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import duckdb
 
+from bucketpipe.lake.commits import commit
 from bucketpipe.lake.layout import clean_key
-from bucketpipe.lake.snapshots import FileEntry, Snapshot, commit
+from bucketpipe.lake.snapshots import FileEntry, Snapshot
 from bucketpipe.lake.storage import LocalStore
 from bucketpipe.serve.queries.base import views
 from bucketpipe.serve.reader import LakeReader, recent_relation_sql, recent_view
