@@ -18,6 +18,11 @@ FETCH_HINT = (
 )
 
 
+def refused(dataset: str) -> bool:
+    """The newest ingest run that asked for the dataset got HTTP 403 (not in the plan)."""
+    return state.timed(pipeline.availability, dataset).status == "not_entitled"
+
+
 def reason(dataset: str, what: str, scope: str) -> tuple[str, str]:
     """(headline, what to do) for `what` missing from `dataset` in `scope`."""
     if not state.lake().has(dataset):

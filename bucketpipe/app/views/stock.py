@@ -174,7 +174,8 @@ def details(symbol: str, start: date, end: date) -> None:
     lake = state.lake()
     tabs = ["Intraday", "Analysts", "Earnings", "Financials", "Insiders", "News"]
     optional = {"Dividends": "dividends", "Social sentiment": "social_sentiment"}
-    tabs += [name for name, ds in optional.items() if lake.has(ds)]
+    # Premium datasets get a tab when committed, or when the plan refused them (to say so).
+    tabs += [name for name, ds in optional.items() if lake.has(ds) or empty.refused(ds)]
     panes = dict(zip(tabs, st.tabs(tabs), strict=True))
     for_symbol = f"for {symbol}"
     with panes["Intraday"]:
