@@ -11,7 +11,7 @@ from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
 
 Mode = Literal["full", "quick"]
-SECTIONS = ("dashboard", "pages", "clean", "ingest", "objects", "delta")
+SECTIONS = ("dashboard", "pages", "clean", "ingest", "objects", "delta", "freshness")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class BenchConfig:
     ingest_startup_s: float
     objects: Schedule
     delta_commits: int = 30  # appends mirrored one by one in the Delta section
+    freshness_runs: int = 20  # ingest runs followed until readable in the freshness section
+    freshness_gap_s: float = 5.0  # pause between those runs
     sections: tuple[str, ...] = SECTIONS
     s3: bool = True
     workers: int | None = None
@@ -92,6 +94,8 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         ingest_startup_s=2.5,
         objects=Schedule(days=2, runs_per_day=2, first_run=timedelta(hours=14, minutes=30)),
         delta_commits=12,
+        freshness_runs=3,
+        freshness_gap_s=1.0,
     )
 
 

@@ -39,6 +39,7 @@ PAGES = {
     "pipeline": "pipeline",
     "sql": "sql",
 }
+QUICK_PAGES = ("overview", "stock", "explore")  # the quick run's smoke check
 GOAL_S = {"overview": 1.0}  # every other page: DEFAULT_GOAL_S
 DEFAULT_GOAL_S = 1.5
 QUIET_S = 1.5  # no change in the main area for this long: the page is drawn
@@ -149,7 +150,11 @@ def chromium() -> str:
 
 
 def measure(
-    settings: Settings, proxy: CountingProxy, symbol: str, out_dir: Path
+    settings: Settings,
+    proxy: CountingProxy,
+    symbol: str,
+    out_dir: Path,
+    names: tuple[str, ...] = tuple(PAGES),
 ) -> list[dict[str, Any]]:
     """Every page cold (new process) then warm (reloaded), in Chromium."""
     from playwright.sync_api import sync_playwright
@@ -161,7 +166,8 @@ def measure(
             executable_path=chromium(), args=["--no-sandbox", "--headless=new", "--disable-gpu"]
         )
         try:
-            for name, path in PAGES.items():
+            for name in names:
+                path = PAGES[name]
                 with dashboard(env, out_dir / f"dashboard-{name}.log") as url:
                     target = f"{url}/{path.format(symbol=symbol)}"
                     cold = load(browser, target, proxy)
