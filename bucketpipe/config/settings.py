@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -179,6 +180,7 @@ class Settings(SourceSettings):
         "redis_url",
         "redis_username",
         "aws_endpoint_url",
+        "aws_ca_bundle",
         "source",
         "source_endpoint_url",
         "dashboard_auth_header",
@@ -191,6 +193,14 @@ class Settings(SourceSettings):
     @classmethod
     def _check_header_name(cls, value: str | None) -> str | None:
         return values.header_name(value)
+
+    @field_validator("aws_ca_bundle")
+    @classmethod
+    def _readable_bundle(cls, value: str | None) -> str | None:
+        # Checked here: boto3 and DuckDB would only fail at the first request, less clearly.
+        if value and not Path(value).expanduser().is_file():
+            raise ValueError(f"no such file {value!r} (the CA's PEM file)")
+        return str(Path(value).expanduser().resolve()) if value else None
 
     @property
     def lake_is_s3(self) -> bool:

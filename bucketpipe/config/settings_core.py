@@ -58,6 +58,13 @@ class CoreSettings(BaseSettings):
         validation_alias=env("AWS_REGION"),
         description="S3 region (`AWS_REGION`). Allas and MinIO accept the default.",
     )
+    aws_ca_bundle: str | None = Field(
+        None,
+        validation_alias=env("AWS_CA_BUNDLE"),
+        description="PEM file of the CA that signed the S3 endpoint's certificate "
+        "(`AWS_CA_BUNDLE`), for an endpoint with a private CA; boto3, DuckDB and the SQL "
+        "sandbox trust it. Unset: the system's CAs (enough for Allas and AWS).",
+    )
     s3_conditional_writes: bool = Field(
         True,
         description="Create snapshot versions with `If-None-Match: *` so two writers can never "

@@ -15,6 +15,7 @@ from bucketpipe.jobs import (
     compact,
     config,
     dashboard,
+    doctor,
     ingest,
     metrics,
     sql,
@@ -33,6 +34,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     sql,
     tables,
     compact,
+    doctor,
     metrics,
 )
 
@@ -65,6 +67,9 @@ def main(argv: Sequence[str] | None = None, *, extra: Sequence[Subcommand] = ())
         settings = load_settings()
     except ConfigError as exc:
         setup_logging(None)
+        on_bad_settings = getattr(args, "on_bad_settings", None)
+        if on_bad_settings is not None:  # doctor reports it as one of its checks
+            return int(on_bad_settings(args, exc))
         import logging
 
         logging.getLogger("bucketpipe").error(str(exc))

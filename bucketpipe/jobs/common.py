@@ -22,6 +22,7 @@ from bucketpipe.config.logs import configure_logging
 from bucketpipe.config.settings import Settings, env_name
 from bucketpipe.context import Context
 from bucketpipe.jobs.outcomes import ErrorCapture, report_end
+from bucketpipe.lake.duck import tls_config_error
 from bucketpipe.lake.runs import resolve_run_id, utcnow
 
 log = logging.getLogger("bucketpipe")
@@ -121,6 +122,10 @@ def _mapped(
         log.debug("traceback", exc_info=True)
         return EXIT_FAILED, exc
     except Exception as exc:
+        problem = tls_config_error(exc)
+        if problem is not None:  # DuckDB's httpfs refused the endpoint's certificate
+            log.error(str(problem))
+            return EXIT_CONFIG, problem
         first = (str(exc).strip().splitlines() or [""])[0]
         log.error(
             "unexpected %s: %s (nothing half-written is visible; rerun, or set "

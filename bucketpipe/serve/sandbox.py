@@ -261,10 +261,12 @@ class Sandbox:
                 con.execute(f"CREATE VIEW {quote_ident(name)} AS {sql}")
                 views[name] = 0
         # Order matters: the paths are allowed before access is cut, then nothing can change.
-        con.execute(f"SET allowed_paths = {sql_list(paths)}")
-        con.execute("SET python_enable_replacements = false")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+        # GLOBAL: queries run on cursors, and a plain SET of python_enable_replacements stays
+        # in this connection's own session (the others are global whichever way they are set).
+        con.execute(f"SET GLOBAL allowed_paths = {sql_list(paths)}")
+        con.execute("SET GLOBAL python_enable_replacements = false")
+        con.execute("SET GLOBAL enable_external_access = false")
+        con.execute("SET GLOBAL lock_configuration = true")
         return cls(
             con=con,
             views=views,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,17 @@ from bucketpipe.lake.snapshots import FileEntry, commit
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.sandbox import Sandbox
-from tests.conftest import (
-    S3_KEY_ID,
-    S3_SECRET,
-    s3_client,
-    s3_overrides,
-)
 from tests.support.delta_readers import delta_extension_path
+from tests.support.s3_servers import MOTO_KEYS, S3Server, active_secrets, client_from_settings
 
 pytestmark = pytest.mark.integration
+
+# A secret a hostile query looks for (the S3 server's own secrets are known to the guard too).
+S3_SECRET = MOTO_KEYS["writer"].secret_key
+
+
+def revealed(secret: Any) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
 
 
 # --- a lake for the sandbox ----------------------------------------------------------------------
@@ -77,7 +78,7 @@ def build_lake(settings: Settings) -> tuple[ObjectStore, dict[str, str]]:
     outside.write_bytes(quotes.read_bytes())
     paths["outside"] = str(outside)
     if settings.lake_is_s3:
-        client = s3_client(str(settings.aws_endpoint_url))
+        client = client_from_settings(dict(settings))
         if OTHER_BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
             client.create_bucket(Bucket=OTHER_BUCKET)
         client.put_object(Bucket=OTHER_BUCKET, Key="x.parquet", Body=quotes.read_bytes())
@@ -102,10 +103,8 @@ def lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         "log_format": "json",
     }
     if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        bucket = f"sandbox-{uuid.uuid4().hex[:12]}"
-        s3_client(endpoint).create_bucket(Bucket=bucket)
-        values |= s3_overrides(endpoint, bucket)
+        server: S3Server = request.getfixturevalue("s3_server")
+        values |= server.settings(server.create_bucket("sandbox"))
     return Settings(**values)
 
 
@@ -178,8 +177,8 @@ def test_connection_reads_only_the_snapshot_files(lake: Settings, sandbox: Any, 
         plain.execute(
             s3_secret_sql(
                 name="anywhere",
-                key_id=S3_KEY_ID,
-                secret=S3_SECRET,
+                key_id=revealed(lake.aws_access_key_id),
+                secret=revealed(lake.aws_secret_access_key),
                 region=lake.aws_region,
                 endpoint_url=lake.aws_endpoint_url,
             )
@@ -238,12 +237,35 @@ def test_python_objects_are_not_reachable(sandbox: Sandbox) -> None:
         sandbox.run("SELECT * FROM secret_frame")
 
 
+def test_every_setting_of_the_sandbox_reaches_the_cursor_a_query_runs_on(
+    sandbox: Sandbox, lake: Settings
+) -> None:
+    """`run` queries through `con.cursor()`: the cursor must be as locked down as the
+    connection, not DuckDB's defaults (python_enable_replacements is one a plain SET misses)."""
+    cursor = sandbox.con.cursor()
+
+    def read(name: str) -> Any:
+        row = cursor.execute(f"SELECT current_setting('{name}')").fetchone()
+        assert row is not None
+        return row[0]
+
+    assert read("python_enable_replacements") is False
+    assert read("enable_external_access") is False
+    assert read("lock_configuration") is True
+    assert sorted(read("allowed_paths")) == sorted(sandbox.allowed)
+    assert read("threads") == lake.duckdb_threads
+    if lake.lake_is_s3:
+        assert (read("http_retries"), read("http_retry_backoff")) == (6, 2)
+        assert read("ca_cert_file") == (lake.aws_ca_bundle or "")
+
+
 def test_secrets_never_show(sandbox: Sandbox) -> None:
     views = sandbox.run("SELECT * FROM duckdb_views()").frame.to_csv()
-    assert S3_SECRET not in views
+    secrets = {S3_SECRET, *active_secrets()}
+    assert not any(secret in views for secret in secrets)
     with pytest.raises(QueryRefused) as refused:
         sandbox.run("SELECT * FROM duckdb_secrets()")
-    assert S3_SECRET not in str(refused.value)
+    assert not any(secret in str(refused.value) for secret in secrets)
 
 
 # --- `bucketpipe sql` -------------------------------------------------------------------------

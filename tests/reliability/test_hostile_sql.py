@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,6 @@ import pytest
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.serve.queries.session import LakeSession, open_sandbox
 from bucketpipe.serve.sandbox import Sandbox
-from tests.conftest import S3_KEY_ID, S3_SECRET, s3_client, s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
     Figures,
@@ -34,6 +32,7 @@ from tests.reliability.harness import (
     run_child,
     start_cli,
 )
+from tests.support.s3_servers import S3Server, active_secrets, client_from_settings
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +114,7 @@ def attacks(paths: dict[str, str]) -> list[Attack]:
         Attack("LOAD", "LOAD httpfs", "LOAD"),
         Attack(
             "CREATE SECRET",
-            f"CREATE SECRET s (TYPE s3, KEY_ID '{S3_KEY_ID}', SECRET 'x')",
+            "CREATE SECRET s (TYPE s3, KEY_ID 'AKIDEXAMPLE', SECRET 'x')",
             "CREATE",
         ),
         Attack("replace a view", "CREATE OR REPLACE VIEW quotes AS SELECT 1", "CREATE"),
@@ -176,7 +175,7 @@ ORDINARY = [
 def leaks(text: str) -> list[str]:
     """What a result or message must never show."""
     found = []
-    for needle in (S3_SECRET, ENV_SECRET, "root:x:0:0", "PRIVATE KEY"):
+    for needle in (*active_secrets(), ENV_SECRET, "root:x:0:0", "PRIVATE KEY"):
         if needle in text:
             found.append(needle[:8])
     return found
@@ -197,7 +196,7 @@ def build(lake: Lake) -> dict[str, str]:
         "manifest": store.duckdb_path("_runs/clean/c1.json"),
     }
     if lake.is_s3:
-        client = s3_client(str(lake.values["aws_endpoint_url"]))
+        client = client_from_settings(lake.values)
         if OTHER_BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
             client.create_bucket(Bucket=OTHER_BUCKET)
         client.put_object(Bucket=OTHER_BUCKET, Key="x.parquet", Body=store.get(quotes))
@@ -221,10 +220,8 @@ def hostile_lake(
         "duckdb_memory_limit": "1GB",
     }
     if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        bucket = f"hostile-{uuid.uuid4().hex[:10]}"
-        s3_client(endpoint).create_bucket(Bucket=bucket)
-        values |= s3_overrides(endpoint, bucket)
+        server: S3Server = request.getfixturevalue("s3_server")
+        values |= server.settings(server.create_bucket("hostile"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BUCKETPIPE_HOSTILE_ENV", ENV_SECRET)
         lake = local_lake(tmp_path_factory.mktemp(f"hostile-sql-{request.param}"), **values)

@@ -94,6 +94,7 @@ def open_source(settings: Settings, url: str | None = None) -> ObjectStore:
         secret_access_key=plain(
             settings.source_secret_access_key or settings.aws_secret_access_key
         ),
+        ca_bundle=settings.aws_ca_bundle,  # one bundle may hold the CAs of both endpoints
     )
 
 

@@ -1,0 +1,64 @@
+"""What a TLS failure means for the user: Python's ssl (boto3, requests) and curl (DuckDB's
+httpfs) word the same few problems differently; each maps to one line saying what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bucketpipe.config.errors import ConfigError
+
+__all__ = ["CA_HINT", "EndpointTlsError", "fail_fast_on_tls", "tls_problem"]
+
+CA_HINT = "set AWS_CA_BUNDLE to the PEM file of the CA that signed it"
+
+# What TLS failures say (Python's ssl module, and curl inside DuckDB's httpfs) -> what they mean.
+_TLS_PROBLEMS = (
+    (  # before "certificate verify failed", which Python's message for this also holds
+        ("hostname mismatch", "doesn't match", "not valid for"),
+        "the S3 endpoint's TLS certificate does not name the host in AWS_ENDPOINT_URL: use a "
+        "host name the certificate lists",
+    ),
+    (
+        ("certificate verify failed", "ssl peer certificate", "self-signed", "self signed",
+         "unable to get local issuer", "unable to verify the first certificate"),
+        f"the S3 endpoint's TLS certificate is not trusted: {CA_HINT}",
+    ),
+    (
+        ("problem with the ssl ca cert", "error setting certificate",
+         "no certificate or crl found", "pem lib"),
+        "the CA file in AWS_CA_BUNDLE cannot be used: it must be a readable PEM file",
+    ),
+    (
+        ("wrong version number", "ssl connect error", "packet length too long"),
+        "the S3 endpoint does not speak TLS there: check http:// or https:// and the port in "
+        "AWS_ENDPOINT_URL",
+    ),
+)  # fmt: skip
+
+
+def tls_problem(message: str) -> str | None:
+    """What a TLS failure means for the user, in one line, or None if it is no TLS failure."""
+    lowered = message.lower()
+    for needles, meaning in _TLS_PROBLEMS:
+        if any(needle in lowered for needle in needles):
+            return meaning
+    return None
+
+
+class EndpointTlsError(ConfigError):
+    """TLS with an S3 endpoint failed for a reason only the settings can fix (exit code 2).
+    `endpoint` is the URL the client was talking to, None when DuckDB's httpfs (which reads
+    only the lake) reported it."""
+
+    def __init__(self, message: str, endpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+def fail_fast_on_tls(caught_exception: BaseException | None = None, **_: Any) -> None:
+    """botocore's `needs-retry` hook: a certificate that did not verify will not verify on the
+    next attempt either, so end the retries at once (8 attempts would take 7 s) by raising it."""
+    from botocore.exceptions import SSLError
+
+    if isinstance(caught_exception, SSLError) and tls_problem(str(caught_exception)):
+        raise caught_exception
