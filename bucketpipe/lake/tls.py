@@ -3,11 +3,20 @@ httpfs) word the same few problems differently; each maps to one line saying wha
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from bucketpipe.config.errors import ConfigError
 
-__all__ = ["CA_HINT", "EndpointTlsError", "fail_fast_on_tls", "tls_problem"]
+__all__ = [
+    "CA_HINT",
+    "EndpointTlsError",
+    "fail_fast_on_tls",
+    "tls_problem",
+    "trust_ca_in_native_clients",
+]
 
 CA_HINT = "set AWS_CA_BUNDLE to the PEM file of the CA that signed it"
 
@@ -62,3 +71,30 @@ def fail_fast_on_tls(caught_exception: BaseException | None = None, **_: Any) ->
 
     if isinstance(caught_exception, SSLError) and tls_problem(str(caught_exception)):
         raise caught_exception
+
+
+_TRUSTED: dict[str, str] = {}  # private CA file -> the bundle written for it in this process
+
+
+def trust_ca_in_native_clients(ca_bundle: str) -> None:
+    """Make clients that read the trust store from the environment trust `ca_bundle` too.
+
+    delta-rs (the Delta mirror, through Rust's object_store) takes no CA option: it loads the
+    roots in SSL_CERT_FILE, else the system's. This points SSL_CERT_FILE at a bundle of those
+    roots (the operator's SSL_CERT_FILE if set, else certifi's public roots) plus the private
+    CA, so every endpoint trusted before stays trusted. The bundle is written once per process,
+    to a file only this user can read or replace.
+    """
+    if _TRUSTED.get(ca_bundle) == os.environ.get("SSL_CERT_FILE"):
+        return
+    current = os.environ.get("SSL_CERT_FILE")
+    if current and Path(current).is_file():
+        roots = Path(current).read_bytes()
+    else:
+        import certifi
+
+        roots = Path(certifi.where()).read_bytes()
+    fd, path = tempfile.mkstemp(prefix="bucketpipe-ca-", suffix=".pem")
+    with os.fdopen(fd, "wb") as out:
+        out.write(roots.rstrip(b"\n") + b"\n" + Path(ca_bundle).read_bytes())
+    os.environ["SSL_CERT_FILE"] = _TRUSTED[ca_bundle] = path
