@@ -25,6 +25,7 @@ from bucketpipe.clean.outliers import compute_fences
 from bucketpipe.clean.parsing import canonical_type
 from bucketpipe.clean.rejects import write_quarantine
 from bucketpipe.config.errors import ConfigError
+from bucketpipe.formats.bounds import Limits
 from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
 from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.runs import DatasetResult
@@ -94,6 +95,7 @@ def clean_generic(
     scratch: Path,
     replace_all: bool = False,
     carry_sql: str | None = None,
+    limits: Limits | None = None,
 ) -> GenericOutcome:
     """Clean the files of one dataset and commit them (one snapshot version)."""
     loader = Loader(
@@ -102,6 +104,7 @@ def clean_generic(
         scratch,
         null_tokens=rules.null_tokens,
         pad_short_rows=rules.short_rows == "pad",
+        limits=limits,
     )
     for ref in files:
         loader.load(ref)

@@ -189,6 +189,11 @@ class Settings(SourceSettings):
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
 
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        return values.check_redis_url(value)
+
     @field_validator("dashboard_auth_header")
     @classmethod
     def _check_header_name(cls, value: str | None) -> str | None:

@@ -22,6 +22,7 @@ from bucketpipe.jobs import (
     status,
     tables,
 )
+from bucketpipe.jobs.argtypes import Parser
 from bucketpipe.jobs.common import Subcommand, guarded, load_settings, setup_logging
 
 # Each module has `register(subparsers)`, which sets `handler` on its parsers.
@@ -41,7 +42,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
 
 def build_parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
     """The command line; `extra` adds subcommands (a checkout adds `bench`, see jobs/)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bucketpipe",
         description="Data pipelines as Kubernetes CronJobs on object storage. Settings come "
         "from the environment (see `bucketpipe config`).",

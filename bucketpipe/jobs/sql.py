@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.argtypes import positive_float, positive_int
 from bucketpipe.jobs.common import EXIT_OK
 from bucketpipe.serve.exports import csv_text
 from bucketpipe.serve.queries.session import open_sandbox
@@ -37,11 +38,13 @@ def register(sub: Any) -> None:
         help="output format (default: table)",
     )
     parser.add_argument(
-        "--max-rows", type=int, help="row cap (default and upper bound: BUCKETPIPE_SQL_MAX_ROWS)"
+        "--max-rows",
+        type=positive_int,
+        help="row cap (default and upper bound: BUCKETPIPE_SQL_MAX_ROWS)",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         help="time limit in seconds (default: BUCKETPIPE_SQL_TIMEOUT_SECONDS)",
     )
     parser.set_defaults(handler=handle)

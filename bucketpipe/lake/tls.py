@@ -85,7 +85,8 @@ def trust_ca_in_native_clients(ca_bundle: str) -> None:
     CA, so every endpoint trusted before stays trusted. The bundle is written once per process,
     to a file only this user can read or replace.
     """
-    if _TRUSTED.get(ca_bundle) == os.environ.get("SSL_CERT_FILE"):
+    written = _TRUSTED.get(ca_bundle)
+    if written is not None and written == os.environ.get("SSL_CERT_FILE"):
         return
     current = os.environ.get("SSL_CERT_FILE")
     if current and Path(current).is_file():

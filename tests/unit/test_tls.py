@@ -27,3 +27,19 @@ def test_native_clients_trust_the_private_ca_beside_the_roots_they_had(
     trust_ca_in_native_clients(str(private))
     assert Path(os.environ["SSL_CERT_FILE"]) == bundle
     bundle.unlink()
+
+
+def test_without_ssl_cert_file_the_public_roots_come_from_certifi(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import certifi
+
+    private = tmp_path / "ca.pem"
+    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    trust_ca_in_native_clients(str(private))
+    bundle = Path(os.environ["SSL_CERT_FILE"])
+    text = bundle.read_text()
+    assert text.startswith(Path(certifi.where()).read_text().rstrip("\n"))
+    assert text.endswith(private.read_text())
+    bundle.unlink()
