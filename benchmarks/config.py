@@ -11,7 +11,7 @@ from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
 
 Mode = Literal["full", "quick"]
-SECTIONS = ("dashboard", "clean", "ingest", "objects", "delta", "freshness")
+SECTIONS = ("dashboard", "pages", "clean", "ingest", "objects", "delta", "freshness")
 
 
 @dataclass(frozen=True)

@@ -191,6 +191,33 @@ def objects(results: Results) -> Verdict:
     return Verdict("Objects per day", target, measured, met, note)
 
 
+REQUESTS_PER_PAGE = 10  # GET/LIST/HEAD per page on a cold cache (the S3 lake)
+
+
+def pages(results: Results) -> Iterable[Verdict]:
+    """Page time in the browser and store requests per page, cold (see benchmarks/pages.py)."""
+    section = results.get("pages") or {}
+    for row in section.get("pages", []):
+        name, goal = row["page"], row["goal_s"]
+        met, note = _judged(row["cold_s"] <= goal, results)
+        yield Verdict(
+            f"Page time, {name} (cold)",
+            f"<= {goal:.1f} s, navigation to the last chart",
+            f"{row['cold_s']:.2f} s (warm {row['warm_s']:.2f} s)",
+            met,
+            note,
+        )
+        reads = sum(v for k, v in row["requests_cold"].items() if k in ("GET", "LIST", "HEAD"))
+        met, note = _judged(reads <= REQUESTS_PER_PAGE, results)
+        yield Verdict(
+            f"S3 requests, {name} (cold)",
+            f"<= {REQUESTS_PER_PAGE} GET/LIST/HEAD",
+            f"{reads}",
+            met,
+            note,
+        )
+
+
 def freshness(results: Results) -> Verdict:
     target = "p95 ≤ 30 s from ingest commit to rows on the dashboard, with the watcher"
     watcher = (results.get("freshness") or {}).get("watcher") or {}
@@ -213,6 +240,7 @@ def evaluate(results: Results) -> list[Verdict]:
         csv_clean(results),
         *ingest(results),
         objects(results),
+        *pages(results),
         freshness(results),
     ]
     return verdicts

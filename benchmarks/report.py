@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from benchmarks import pages
+
 Results = dict[str, Any]
 
 
@@ -255,6 +257,7 @@ def tables(results: Results) -> list[Table]:
     builders = {
         "dashboard": dashboard_table,
         "growth": growth_table,
+        "pages": pages.table,
         "clean": clean_table,
         "ingest": ingest_table,
         "objects": objects_table,

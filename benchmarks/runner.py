@@ -16,15 +16,16 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, delta, freshness, ingest, objects, sizes
+from benchmarks import cleaning, delta, freshness, ingest, objects, pages, sizes
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
 from benchmarks.machine import probe
 from benchmarks.questions import AnswerMismatch
-from benchmarks.s3 import BenchS3
+from benchmarks.s3 import BenchS3, mirror
 from bucketpipe.config.errors import BucketpipeError, ConfigError
 from bucketpipe.config.settings import Settings
+from bucketpipe.lake.storage import LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,27 @@ def run_dashboard(config: BenchConfig, base: Settings, end: date) -> dict[str, A
         if s3 is not None:
             s3.stop()
     return out
+
+
+def run_pages(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
+    """Every dashboard page in Chromium on the S3 lake of the longest history (see `pages`)."""
+    days = max(config.days)
+    spec = HistorySpec(symbols=config.symbols, days=days, end=end)
+    s3 = BenchS3.start()
+    prepared = sizes.prepare(
+        base, config.out_dir, spec, symbol=config.stock_symbol, workers=config.workers
+    )
+    try:
+        bucket = f"pages-{days}d"
+        copied = mirror(LocalStore(prepared.lake_dir), s3, bucket, skip=("raw",))
+        settings = s3.settings(prepared.settings, bucket)
+        names = tuple(pages.PAGES) if config.mode == "full" else pages.QUICK_PAGES
+        rows = pages.measure(settings, s3.proxy, config.stock_symbol, config.out_dir, names)
+        return {"days": days, "symbols": config.symbols, "objects": copied, "pages": rows}
+    finally:
+        s3.stop()
+        if not config.keep:
+            prepared.cleanup()
 
 
 def growth(rows: list[dict[str, Any]], days: tuple[int, ...]) -> list[dict[str, Any]]:
@@ -237,6 +259,7 @@ def run(
     }
     sections: dict[str, Callable[[], dict[str, Any]]] = {
         "dashboard": lambda: run_dashboard(config, settings, end),
+        "pages": lambda: run_pages(config, settings, end),
         "clean": lambda: run_clean(config, settings, end),
         "ingest": lambda: run_ingest(config),
         "objects": lambda: run_objects(config, settings, today),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from bucketpipe.app import access, sidebar, state
+from bucketpipe.app import access, layout, sidebar, state
 from bucketpipe.config.errors import BucketpipeError
 from bucketpipe.config.logs import mask
 
@@ -22,8 +22,10 @@ st.set_page_config(
     page_title="Bucketpipe",
     page_icon=":material/waterfall_chart:",
     layout="wide",
-    initial_sidebar_state="expanded",
+    # Open on a desktop, closed on a phone (where it would cover the page).
+    initial_sidebar_state="auto",
 )
+layout.apply()
 
 try:
     settings = state.settings()

@@ -63,14 +63,23 @@ def trend_line(x: pd.Series, y: pd.Series) -> tuple[list[float], list[float], fl
     return ends, [slope * v + intercept for v in ends], float(slope)
 
 
-def heatmap(matrix: pd.DataFrame, title: str, zmid: float | None = 0.0) -> go.Figure:
+def heatmap(
+    matrix: pd.DataFrame,
+    title: str,
+    zmid: float | None = 0.0,
+    axes: tuple[str, str] | None = None,
+) -> go.Figure:
+    """A matrix as coloured cells; `axes` titles (x, y), else none (a correlation matrix)."""
     fig = px.imshow(
         matrix,
         text_auto=".2f",
         color_continuous_scale="RdBu_r" if zmid is not None else "Blues",
         color_continuous_midpoint=zmid,
         aspect="auto",
+        labels={"x": axes[0], "y": axes[1], "color": title} if axes else {"color": title},
     )
+    fig.update_xaxes(title_text=axes[0] if axes else None)
+    fig.update_yaxes(title_text=axes[1] if axes else None)
     return layout(fig, max(320, 30 * len(matrix) + 120), hovermode="closest", title=title)
 
 

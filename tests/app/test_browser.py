@@ -1,7 +1,9 @@
 """The dashboard in a real browser: `bucketpipe dashboard`'s command line, Debian chromium.
 
 Opens every page of a dashboard serving the demo lake, fails on any Streamlit exception or
-error alert, and takes the screenshots the README shows (written to docs/screenshots/ with
+error alert, at 1280, 1024 and 390 px: no metric tile cut short, nothing scrolling sideways on a
+phone, the sidebar closed there, key numbers equal to SQL over the same snapshots. It takes the
+screenshots the README shows at 1280 and 390 px (written to docs/screenshots/ with
 `pytest --update-screenshots`, else to a temp dir). A second server
 on an empty lake checks live refresh end to end: data committed while the page is open appears
 without a reload.
@@ -14,13 +16,15 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.jobs.dashboard import command
+from bucketpipe.serve.queries.session import LakeSession
 from tests.app.conftest import DemoLake, run_pipeline
 from tests.conftest import free_port
 
@@ -151,22 +155,20 @@ def shots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     return tmp_path_factory.mktemp("screenshots")
 
 
-def screenshot(page: Any, name: str, shots: Path) -> None:
+def screenshot(page: Any, path: Path, width: int) -> None:
     """The whole page, not only the viewport: the main area scrolls inside the window."""
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1440, "height": min(max(int(height), 900), 4000)})
+    page.set_viewport_size({"width": width, "height": min(max(int(height), 900), 4000)})
     time.sleep(1.0)  # plotly redraws after a resize
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / f"{name}.png"))
-    page.set_viewport_size({"width": 1440, "height": 900})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 900})
+    assert path.stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("name", list(PAGES))
-def test_page_renders_without_errors(
-    browser: Any, dashboard: Dashboard, name: str, shots: Path
-) -> None:
+def load(browser: Any, dashboard: Dashboard, name: str, width: int) -> Any:
     path, marker = PAGES[name]
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(f"{dashboard.url}/{path}")
     settle(page)
     if name == "sql":
@@ -178,11 +180,106 @@ def test_page_renders_without_errors(
         page.get_by_role("button", name="Run").click()
         page.wait_for_selector("text=rows in", timeout=30_000)
         settle(page)
-    assert_no_failures(page, name)
+    assert_no_failures(page, f"{name} at {width} px")
     assert page.get_by_text(marker).first.is_visible()
+    return page
+
+
+def truncated(page: Any) -> list[str]:
+    """Texts of metric tiles cut short (an ellipsis, or wider than their box)."""
+    found: list[str] = page.evaluate(TRUNCATED)
+    return found
+
+
+def overflow(page: Any) -> dict[str, int]:
+    """How far the page scrolls sideways (0: it fits the window)."""
+    found: dict[str, int] = page.evaluate(OVERFLOW)
+    return found
+
+
+TRUNCATED = """() => Array.from(document.querySelectorAll('[data-testid="stMetric"]'))
+  .flatMap(tile => [tile, ...tile.querySelectorAll('*')])
+  .filter(e => e.scrollWidth > e.clientWidth + 1 || getComputedStyle(e).textOverflow === 'ellipsis'
+    && e.scrollWidth > e.clientWidth)
+  .map(e => e.innerText.trim()).filter(t => t)"""
+OVERFLOW = """() => ({
+  document: document.documentElement.scrollWidth - window.innerWidth,
+  main: document.querySelector('[data-testid="stMain"]').scrollWidth
+        - document.querySelector('[data-testid="stMain"]').clientWidth})"""
+
+
+def metric_value(page: Any, label: str) -> str:
+    tile = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return str(tile.locator('[data-testid="stMetricValue"]').inner_text()).strip()
+
+
+def sidebar_open(page: Any) -> bool:
+    box = page.locator('[data-testid="stSidebar"]').bounding_box()
+    return box is not None and box["x"] + box["width"] > 10
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_at_desktop_and_laptop_widths(
+    browser: Any, dashboard: Dashboard, name: str, shots: Path
+) -> None:
+    """1280 px (screenshot for the README), then the same page narrowed to 1024 px."""
+    page = load(browser, dashboard, name, 1280)
     assert "Services" in page.locator('[data-testid="stSidebarUserContent"]').inner_text()
-    screenshot(page, name, shots)
-    assert (shots / f"{name}.png").stat().st_size > 10_000
+    assert sidebar_open(page)
+    assert truncated(page) == [], f"{name} at 1280 px"
+    screenshot(page, shots / f"{name}.png", 1280)
+    page.set_viewport_size({"width": 1024, "height": 900})
+    time.sleep(1.0)
+    assert truncated(page) == [], f"{name} at 1024 px"
+    assert overflow(page)["document"] <= 0
+    assert_no_failures(page, f"{name} at 1024 px")
+    page.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_on_a_phone(browser: Any, dashboard: Dashboard, name: str, shots: Path) -> None:
+    """390 px: sidebar closed, nothing scrolls sideways, no tile cut short."""
+    page = load(browser, dashboard, name, 390)
+    assert not sidebar_open(page), f"{name}: the sidebar covers the page on a phone"
+    assert overflow(page) == {"document": 0, "main": 0}, name
+    assert truncated(page) == [], f"{name} at 390 px"
+    screenshot(page, shots / f"{name}-phone.png", 390)
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def lake_sql(demo_lake: DemoLake) -> Iterator[Callable[[str], Any]]:
+    """The first row of a query over the same snapshots the dashboard reads."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in demo_lake.env.items():
+            mp.setenv(name, value)
+        session = LakeSession.from_settings(Settings())
+    session.sync()
+
+    def first_row(sql: str) -> Any:
+        with session.cursor() as cursor:
+            return cursor.execute(sql).fetchone()
+
+    yield first_row
+    session.close()
+
+
+def test_key_numbers_equal_sql_over_the_same_snapshot(
+    browser: Any, dashboard: Dashboard, lake_sql: Callable[[str], Any]
+) -> None:
+    page = load(browser, dashboard, "overview", 1280)
+    (symbols,) = lake_sql("SELECT count(DISTINCT symbol) FROM quotes")
+    assert metric_value(page, "Active stocks") == str(symbols)
+    page.close()
+    page = load(browser, dashboard, "stock", 1280)
+    (close,) = lake_sql(
+        "SELECT close FROM daily_bars WHERE symbol = 'AAPL' ORDER BY day DESC LIMIT 1"
+    )
+    assert metric_value(page, "Last close") == f"{close:,.2f}"
+    page.close()
+    page = load(browser, dashboard, "explore", 1280)
+    (rows,) = lake_sql("SELECT count(*) FROM daily_indicators")
+    assert metric_value(page, "Rows") == f"{rows:,}"
     page.close()
 
 

@@ -32,3 +32,10 @@ def test_endpoint_entitlements_and_errors(make_app: AppFactory, tmp_path: Path) 
     warning = next(str(w.value) for w in app.warning if "Not in the API plan" in str(w.value))
     assert "candles" in warning
     assert FREE_KEY not in " ".join(str(c) for c in table.to_numpy().ravel())
+
+    # The stock page says why dividends are missing: the plan, not a missing clean.
+    app.switch_page("views/stock.py").run()
+    no_errors(app)
+    reasons = [str(i.value) for i in app.info]
+    assert any("Dividends: not in your Finnhub plan" in r for r in reasons), reasons
+    assert not any("run `bucketpipe clean`" in r and "ividend" in r for r in reasons)

@@ -64,6 +64,14 @@ def test_run_is_described(results: dict[str, Any]) -> None:
     assert results["failures"] == []
 
 
+def test_pages_are_timed_and_their_requests_counted(results: dict[str, Any]) -> None:
+    rows = results["pages"]["pages"]
+    assert [r["page"] for r in rows] == ["overview", "stock", "explore"]
+    for r in rows:
+        assert r["cold_s"] > 0 and r["warm_s"] > 0
+        assert r["requests_cold"]["total"] > 0  # a cold page reads the lake
+
+
 def test_dashboard_answers_both_designs(results: dict[str, Any]) -> None:
     config = results["bench"]["config"]
     rows = results["dashboard"]["queries"]

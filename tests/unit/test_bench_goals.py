@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import goals
 from benchmarks.goals import Verdict, evaluate
 
 
@@ -115,3 +116,21 @@ def test_objects_are_judged_on_the_steady_state() -> None:
 def test_partial_days_of_objects_are_not_judged() -> None:
     data = results(objects={"objects_per_day_after_compaction": 10.0, "full_day": False})
     assert by_goal(evaluate(data))["Objects per day"].met is None
+
+
+def test_page_time_and_requests_per_page_are_judged_in_full_mode() -> None:
+    row = {
+        "page": "overview",
+        "cold_s": 0.8,
+        "warm_s": 0.3,
+        "goal_s": 1.0,
+        "requests_cold": {"total": 14, "GET": 9, "LIST": 3, "HEAD": 1, "PUT": 1, "bytes": 10},
+        "requests_warm": {"total": 0, "bytes": 0},
+    }
+    results = {"bench": {"mode": "full"}, "pages": {"pages": [row]}}
+    verdicts = {v.goal: v for v in goals.pages(results)}
+    assert verdicts["Page time, overview (cold)"].met is True
+    requests = verdicts["S3 requests, overview (cold)"]
+    assert (requests.measured, requests.met) == ("13", False)  # the PUT is not a read
+    quick = {"bench": {"mode": "quick"}, "pages": {"pages": [row]}}
+    assert all(v.met is None for v in goals.pages(quick))

@@ -130,3 +130,37 @@ def test_lists_of_numbers_are_not_numeric_columns() -> None:
     assert base.is_numeric("DOUBLE") and base.is_numeric("DECIMAL(18,3)")
     assert not base.is_numeric("DOUBLE[]") and not base.is_numeric("BIGINT[3]")
     assert not base.is_numeric("VARCHAR")
+
+
+def test_distinct_counts_are_exact_up_to_the_threshold(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    stats = explore.tidy_profile(explore.profile(con, whole, ["city", "temp"])).set_index("column")
+    assert stats.loc["city", "distinct"] == "2" and stats.loc["temp", "distinct"] == "48"
+    monkeypatch.setattr(explore, "EXACT_DISTINCT_MAX", 10)
+    stats = explore.tidy_profile(explore.profile(con, whole, ["city", "temp"])).set_index("column")
+    assert stats.loc["city", "distinct"] == "2"
+    assert stats.loc["temp", "distinct"].startswith("\u2248 ")  # an estimate, and says so
+
+
+def test_series_pools_the_rest_as_others(con: duckdb.DuckDBPyConnection) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    split = aggregates.series(con, whole, None, bucket="day", by="city", max_groups=1)
+    assert split.groupby("group")["value"].sum().to_dict() == {"Oulu": 32, "others": 16}
+    assert explore.entity_column(["category", "city"]) == "category"
+    assert explore.entity_column([]) is None
+
+
+def test_shown_sql_reproduces_the_figures(con: duckdb.DuckDBPyConnection) -> None:
+    """The "show SQL" text, parameters written in, gives the numbers the page shows."""
+    part = explore.Slice("weather", "measured_at", datetime(2026, 1, 2, tzinfo=UTC), None)
+    text = base.runnable(*explore.count_sql(part))
+    assert "TIMESTAMPTZ '2026-01-02 00:00:00+00:00'" in text
+    assert con.execute(text).fetchone() == (explore.count(con, part),)
+    sql, params = aggregates.series_sql(part, "temp", bucket="day", agg="max", by="city")
+    shown = base.frame(con, base.runnable(sql, params), [])
+    assert shown.equals(aggregates.series(con, part, "temp", bucket="day", agg="max", by="city"))
+    assert base.runnable("SELECT ?, ?, ?", ["it's", date(2026, 1, 2), None]) == (
+        "SELECT 'it''s', DATE '2026-01-02', NULL"
+    )

@@ -89,10 +89,22 @@ def test_latest_values_and_volatility() -> None:
     assert values["rsi_14"] == pytest.approx((72.5, 32.5))
     assert "missing" not in values
     returns = pd.Series([100.0, 101.0, 99.99]).pct_change().dropna()
-    assert stock.volatility(pd.DataFrame({"close": [100.0, 101.0, 99.99]})) == pytest.approx(
-        returns.std(ddof=1) * 100
-    )
-    assert stock.volatility(pd.DataFrame({"close": [1.0]})) is None
+    days = pd.to_datetime(["2026-01-05", "2026-01-06", "2026-01-07"]).date
+    bars = pd.DataFrame({"day": days, "close": [100.0, 101.0, 99.99]})
+    from_bars = stock.volatility(bars, pd.DataFrame())
+    assert from_bars.value == pytest.approx(returns.std(ddof=1) * 100)
+    assert (from_bars.days, from_bars.until) == (2, days[-1])
+    assert stock.volatility(bars.head(1), pd.DataFrame()).value is None
+
+
+def test_volatility_prefers_the_whole_history_indicator() -> None:
+    """The committed 20-day figure does not depend on where the chosen range starts."""
+    days = pd.to_datetime(["2026-01-06", "2026-01-07"]).date
+    ind = pd.DataFrame({"day": days, "volatility_20": [0.011, None]})
+    bars = pd.DataFrame({"day": days, "close": [100.0, 150.0]})
+    windowed = stock.volatility(bars, ind)
+    assert windowed.value == pytest.approx(1.1)
+    assert (windowed.days, windowed.until) == (20, days[0])
 
 
 @pytest.mark.parametrize(

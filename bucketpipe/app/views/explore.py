@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from bucketpipe.app import plots, state, ui
 from bucketpipe.serve.queries import aggregates, explore, quality
-from bucketpipe.serve.queries.base import visible
+from bucketpipe.serve.queries.base import runnable, visible
 from bucketpipe.serve.reader import describe
+
+
+def show_sql(sql: str, params: list[Any]) -> None:
+    """The query behind the figures above, runnable as is on the SQL page or `bucketpipe sql`."""
+    with st.expander("Show SQL", icon=":material/code:"):
+        st.code(runnable(sql, params), language="sql", wrap_lines=True)
 
 
 def pick_dataset() -> str | None:
@@ -79,6 +87,7 @@ def tiles(name: str, sl: explore.Slice, cols: dict[str, str]) -> int:
         help=f"Committed {ui.when(snap.created_at)}",
         border=True,
     )
+    show_sql(*explore.count_sql(sl))
     return rows
 
 
@@ -90,11 +99,18 @@ def summary_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
         explore.tidy_profile(stats),
         hide_index=True,
         column_config={
-            "distinct": st.column_config.NumberColumn("distinct (approx.)"),
+            "distinct": st.column_config.TextColumn(
+                "distinct",
+                help=f"Exact up to {explore.EXACT_DISTINCT_MAX:,}; above it an estimate, "
+                "marked \u2248.",
+            ),
             "null_pct": st.column_config.NumberColumn("null %", format="%.1f %%"),
             "count": st.column_config.NumberColumn("rows", format="localized"),
         },
     )
+    sql, params = sl.select(shown)
+    exact, _ = explore.distinct_sql(sl, shown)
+    show_sql(f"SUMMARIZE {sql};\n\n{exact}", params)
     if kinds["categorical"]:
         column = st.selectbox("Top values of", kinds["categorical"], key="explore_top_col")
         top = state.query(aggregates.top_values, sl, column, datasets=(sl.dataset,))
@@ -179,7 +195,17 @@ def relations_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
         )
         if not matrix.empty:
             title = f"{'rows' if value is None else f'{agg} of {value}'} by {rows} and {cols}"
-            st.plotly_chart(plots.heatmap(matrix, title, zmid=None), key="pivot")
+            measure = "rows" if value is None else f"{agg} of {value}"
+            figure = plots.heatmap(matrix, title, zmid=None, axes=(cols, rows))
+            figure.update_layout(coloraxis_colorbar_title_text=measure)
+            st.plotly_chart(figure, key="pivot")
+        sql, params = aggregates.pivot_sql(
+            sl, rows, cols, value, agg, cols_are_time=cols in kinds["time"]
+        )
+        show_sql(sql, params)
+
+
+ALL_TOGETHER = "(all together)"
 
 
 def series_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
@@ -201,22 +227,44 @@ def series_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     bucket = c.selectbox(
         "Per", buckets, index=buckets.index(aggregates.auto_bucket(start, end)), key="series_bucket"
     )
+    # One line per entity by default (averaging across symbols hides what each one did).
+    splits = [*kinds["categorical"], None]
+    entity = explore.entity_column(kinds["categorical"])
     by = d.selectbox(
         "Split by",
-        [None, *kinds["categorical"]],
+        splits,
+        index=splits.index(entity),
         key="series_by",
-        format_func=lambda v: "(no split)" if v is None else v,
+        format_func=lambda v: ALL_TOGETHER if v is None else v,
+        help=f"One line for each of the {SERIES_GROUPS} most frequent values, the rest pooled "
+        f"as '{aggregates.OTHERS}'; {ALL_TOGETHER} aggregates every row into one line.",
     )
     data = state.query(
-        aggregates.series, sl, value, bucket=bucket, agg=agg, by=by, datasets=(sl.dataset,)
+        aggregates.series,
+        sl,
+        value,
+        bucket=bucket,
+        agg=agg,
+        by=by,
+        max_groups=SERIES_GROUPS,
+        datasets=(sl.dataset,),
     )
     if data.empty:
         st.info("No rows in the window.", icon=":material/info:")
         return
-    label = "rows" if value is None else f"{agg} of {value}"
-    st.plotly_chart(
-        plots.lines(data, "bucket", "value", "group" if by else None, label), key="series"
+    measure = "rows" if value is None else f"{agg} of {value}"
+    scope = f"per {by}" if by else "over all rows together"
+    figure = plots.lines(data, "bucket", "value", "group" if by else None, measure)
+    figure.update_layout(title=f"{measure} per {bucket}, {scope}")
+    figure.update_xaxes(title_text=f"{sl.time_column} ({bucket}, UTC)")
+    st.plotly_chart(figure, key="series")
+    sql, params = aggregates.series_sql(
+        sl, value, bucket=bucket, agg=agg, by=by, max_groups=SERIES_GROUPS
     )
+    show_sql(sql, params)
+
+
+SERIES_GROUPS = 8
 
 
 def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[str]]) -> None:
@@ -237,6 +285,7 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     c[2].metric("Distinct values", f"{stats.distinct:,}", border=True)
     c[3].metric("Minimum", str(explore.readable(stats.minimum)), border=True)
     c[4].metric("Maximum", str(explore.readable(stats.maximum)), border=True)
+    show_sql(*explore.column_stats_sql(sl, column))
     if column in kinds["numeric"]:
         data = state.query(aggregates.sample, sl, (column,), datasets=(sl.dataset,))
         st.plotly_chart(plots.histogram(data, column), key="column_histogram")

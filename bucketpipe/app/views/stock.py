@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import cards, charts, state, ui
+from bucketpipe.app import cards, charts, columns, empty, state, ui
 from bucketpipe.serve.queries import stock
 
 INDICATOR_HINT = (
@@ -115,19 +115,28 @@ def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
         border=True,
         help="MACD (12/26) minus its 9-day signal line.",
     )
-    vol = stock.volatility(bars)
+    vol = stock.volatility(bars, ind)
     cols[3].metric(
-        "Volatility (20 d)",
-        f"{ui.number(vol)} %" if vol is not None else "n/a",
+        f"Volatility ({vol.days} d)",
+        f"{ui.number(vol.value)} %" if vol.value is not None else "n/a",
+        delta=f"to {ui.day(vol.until)}" if vol.until is not None else None,
+        delta_color="off",
+        delta_arrow="off",
         border=True,
-        help="Standard deviation of the last 20 daily returns, in % per day.",
+        help=f"Standard deviation of the {vol.days} daily returns up to {ui.day(vol.until)}, "
+        "in % per day (not annualised). Computed over the whole history: the start of the "
+        "range does not change it.",
     )
     if "volume" in bars and bars["volume"].notna().any():
         cols[4].metric(
             "Average volume",
             ui.compact(bars["volume"].mean()),
             border=True,
-            help="Mean shares traded per day in the range.",
+            delta=f"{bars['volume'].notna().sum()} d",
+            delta_color="off",
+            delta_arrow="off",
+            help=f"Mean shares traded per day over the {bars['volume'].notna().sum()} days "
+            f"of the range ({ui.day(bars['day'].iloc[0])} to {ui.day(bars['day'].iloc[-1])}).",
         )
     else:
         sma, _ = values.get("sma_20", (None, None))
@@ -165,60 +174,65 @@ def details(symbol: str, start: date, end: date) -> None:
     lake = state.lake()
     tabs = ["Intraday", "Analysts", "Earnings", "Financials", "Insiders", "News"]
     optional = {"Dividends": "dividends", "Social sentiment": "social_sentiment"}
-    tabs += [name for name, ds in optional.items() if lake.has(ds)]
+    # Premium datasets get a tab when committed, or when the plan refused them (to say so).
+    tabs += [name for name, ds in optional.items() if lake.has(ds) or empty.refused(ds)]
     panes = dict(zip(tabs, st.tabs(tabs), strict=True))
+    for_symbol = f"for {symbol}"
     with panes["Intraday"]:
-        quotes = state.query(stock.intraday, symbol, max(start, end - timedelta(days=6)), end)
+        first = max(start, end - timedelta(days=6))
+        quotes = state.query(stock.intraday, symbol, first, end)
         if quotes.empty:
-            ui.empty_state("No quote snapshots in this range.", SYMBOL_HINT)
+            empty.show("quotes", "quote snapshots", f"for {symbol} from {first} to {end}")
         else:
             st.plotly_chart(charts.intraday(quotes), key="intraday_chart")
-            st.caption(f"{len(quotes):,} snapshots over the last days of the range.")
+            st.caption(f"{len(quotes):,} snapshots from {first} to {end} (the range's last week).")
     with panes["Analysts"]:
         rec = state.query(stock.recommendations, symbol)
-        _chart_or_empty(rec, charts.recommendations, "No analyst recommendations.")
+        _chart_or_empty(
+            rec, charts.recommendations, "recommendations", "analyst ratings", for_symbol
+        )
     with panes["Earnings"]:
         earn = state.query(stock.earnings, symbol)
-        _chart_or_empty(earn, charts.earnings, "No earnings reports.")
+        _chart_or_empty(earn, charts.earnings, "earnings", "earnings reports", for_symbol)
         if not earn.empty:
-            st.dataframe(earn.sort_values("period", ascending=False), hide_index=True)
+            columns.show(earn.sort_values("period", ascending=False))
     with panes["Financials"]:
-        _table_or_empty(state.query(stock.financials, symbol), "No reported financials.")
+        fin = state.query(stock.financials, symbol)
+        _table_or_empty(fin, "financials_reported", "reported financials", for_symbol)
+        if not fin.empty:
+            st.caption("Amounts in the filing's currency, as reported.")
     with panes["Insiders"]:
-        _table_or_empty(state.query(stock.insiders, symbol), "No insider transactions.")
+        ins = state.query(stock.insiders, symbol)
+        _table_or_empty(ins, "insider_transactions", "insider transactions", for_symbol)
     with panes["News"]:
         news = state.query(stock.news, symbol)
         if news.empty:
-            ui.empty_state("No company news.", SYMBOL_HINT)
+            empty.show("company_news", "company news", for_symbol)
         for _, row in news.iterrows():
             cards.article(row)
     if "Dividends" in panes:
         with panes["Dividends"]:
-            _table_or_empty(state.query(stock.dividends, symbol), "No dividends for this symbol.")
+            div = state.query(stock.dividends, symbol)
+            _table_or_empty(div, "dividends", "dividends", for_symbol)
     if "Social sentiment" in panes:
         with panes["Social sentiment"]:
             social = state.query(stock.social, symbol, start)
-            _chart_or_empty(social, charts.social, "No social sentiment in this range.")
+            scope = f"for {symbol} since {start}"
+            _chart_or_empty(social, charts.social, "social_sentiment", "social sentiment", scope)
 
 
-SYMBOL_HINT = (
-    "The demo source (`bucketpipe ingest demo`) and Finnhub (`bucketpipe ingest finnhub`) "
-    "provide it; run `bucketpipe clean` afterwards."
-)
-
-
-def _chart_or_empty(data: pd.DataFrame, chart: Any, empty: str) -> None:
+def _chart_or_empty(data: pd.DataFrame, chart: Any, dataset: str, what: str, scope: str) -> None:
     if data.empty:
-        ui.empty_state(empty, SYMBOL_HINT)
+        empty.show(dataset, what, scope)
     else:
         st.plotly_chart(chart(data))
 
 
-def _table_or_empty(data: pd.DataFrame, empty: str) -> None:
+def _table_or_empty(data: pd.DataFrame, dataset: str, what: str, scope: str) -> None:
     if data.empty:
-        ui.empty_state(empty, SYMBOL_HINT)
+        empty.show(dataset, what, scope)
     else:
-        st.dataframe(data, hide_index=True)
+        columns.show(data)
 
 
 def render() -> None:
@@ -254,15 +268,7 @@ def technical_table(symbol: str) -> None:
     with st.expander("Latest indicators of every symbol"):
         first = table[table["symbol"] == symbol]
         rest = table[table["symbol"] != symbol]
-        st.dataframe(
-            pd.concat([first, rest], ignore_index=True),
-            hide_index=True,
-            column_config={
-                name: st.column_config.NumberColumn(format="%.2f")
-                for name in table.columns
-                if name not in ("symbol", "day")
-            },
-        )
+        columns.show(pd.concat([first, rest], ignore_index=True))
         st.caption(
             "RSI 14 above 70 is overbought, below 30 oversold; MACD histogram above 0 "
             "is bullish momentum."

@@ -52,6 +52,37 @@ def top_values(con: duckdb.DuckDBPyConnection, sl: Slice, column: str, n: int = 
     )
 
 
+OTHERS = "others"
+
+
+def series_sql(
+    sl: Slice,
+    value: str | None,
+    *,
+    bucket: str = "day",
+    agg: str = "mean",
+    by: str | None = None,
+    max_groups: int = 8,
+) -> tuple[str, list[Any]]:
+    """The query behind `series` (shown beside the chart as it runs)."""
+    t = quote_ident(sl.time_column or "")
+    interval = BUCKETS[bucket]
+    measure = "count(*)" if value is None else f"{AGGREGATES[agg]}({quote_ident(value)})"
+    sql, params = sl.select()
+    stamp = f"time_bucket(INTERVAL '{interval}', CAST({t} AS TIMESTAMPTZ)) AS bucket"
+    if by is None:
+        return f"SELECT {stamp}, {measure} AS value FROM ({sql}) GROUP BY ALL ORDER BY ALL", params
+    # The `max_groups` most common values get a line each; the rest are pooled as "others".
+    b = f"CAST({quote_ident(by)} AS VARCHAR)"
+    top = f"SELECT {b} FROM ({sql}) GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {int(max_groups)}"
+    group = f"CASE WHEN {b} IN ({top}) THEN {b} ELSE '{OTHERS}' END"
+    return (
+        f"SELECT {stamp}, {group} AS {quote_ident('group')}, {measure} AS value "
+        f"FROM ({sql}) GROUP BY ALL ORDER BY ALL",
+        params + params,
+    )
+
+
 def series(
     con: duckdb.DuckDBPyConnection,
     sl: Slice,
@@ -62,30 +93,14 @@ def series(
     by: str | None = None,
     max_groups: int = 8,
 ) -> pd.DataFrame:
-    """`agg` of `value` (rows when None) per time bucket, split by `by`'s most common values."""
+    """`agg` of `value` (rows when None) per time bucket, one line per value of `by`.
+
+    The `max_groups` most common values of `by` get a line each and the rest one "others" line.
+    """
     if sl.time_column is None:
         return pd.DataFrame()
-    t = quote_ident(sl.time_column)
-    interval = BUCKETS[bucket]
-    measure = "count(*)" if value is None else f"{AGGREGATES[agg]}({quote_ident(value)})"
-    sql, params = sl.select()
-    group = ""
-    if by is not None:
-        b = quote_ident(by)
-        group = (
-            f", CAST({b} AS VARCHAR) AS {quote_ident('group')}"
-            f" FROM ({sql}) WHERE {b} IN (SELECT {b} FROM ({sql}) GROUP BY {b} "
-            f"ORDER BY count(*) DESC LIMIT {int(max_groups)})"
-        )
-        params = params + params
-    else:
-        group = f" FROM ({sql})"
-    return frame(
-        con,
-        f"SELECT time_bucket(INTERVAL '{interval}', CAST({t} AS TIMESTAMPTZ)) AS bucket, "
-        f"{measure} AS value{group} GROUP BY ALL ORDER BY ALL",
-        params,
-    )
+    sql, params = series_sql(sl, value, bucket=bucket, agg=agg, by=by, max_groups=max_groups)
+    return frame(con, sql, params)
 
 
 def auto_bucket(start: Any, end: Any) -> str:
@@ -100,6 +115,34 @@ def auto_bucket(start: Any, end: Any) -> str:
     if span <= pd.Timedelta(days=1500):
         return "week"
     return "month"
+
+
+def pivot_sql(
+    sl: Slice,
+    rows: str,
+    cols: str,
+    value: str | None,
+    agg: str = "mean",
+    limit: int = 25,
+    *,
+    cols_are_time: bool = False,
+) -> tuple[str, list[Any]]:
+    """The query behind `pivot` (shown beside the heatmap)."""
+    sql, params = sl.select()
+    r = f"CAST({quote_ident(rows)} AS VARCHAR)"
+    if cols_are_time:
+        c = f"CAST(CAST({quote_ident(cols)} AS DATE) AS VARCHAR)"
+        pick_cols = f"SELECT DISTINCT {c} AS k FROM ({sql}) ORDER BY k DESC LIMIT {int(limit)}"
+    else:
+        c = f"CAST({quote_ident(cols)} AS VARCHAR)"
+        pick_cols = f"SELECT {c} FROM ({sql}) GROUP BY 1 ORDER BY count(*) DESC LIMIT {int(limit)}"
+    pick_rows = f"SELECT {r} FROM ({sql}) GROUP BY 1 ORDER BY count(*) DESC LIMIT {int(limit)}"
+    measure = "count(*)" if value is None else f"{AGGREGATES[agg]}({quote_ident(value)})"
+    return (
+        f"SELECT {r} AS r, {c} AS c, {measure} AS v FROM ({sql}) "
+        f"WHERE {r} IN ({pick_rows}) AND {c} IN ({pick_cols}) GROUP BY ALL",
+        params * 3,
+    )
 
 
 def pivot(
@@ -118,22 +161,8 @@ def pivot(
     Rows are the `limit` most common values of `rows`; columns likewise, or for a time column
     its newest `limit` days.
     """
-    sql, params = sl.select()
-    r = f"CAST({quote_ident(rows)} AS VARCHAR)"
-    if cols_are_time:
-        c = f"CAST(CAST({quote_ident(cols)} AS DATE) AS VARCHAR)"
-        pick_cols = f"SELECT DISTINCT {c} AS k FROM ({sql}) ORDER BY k DESC LIMIT {int(limit)}"
-    else:
-        c = f"CAST({quote_ident(cols)} AS VARCHAR)"
-        pick_cols = f"SELECT {c} FROM ({sql}) GROUP BY 1 ORDER BY count(*) DESC LIMIT {int(limit)}"
-    pick_rows = f"SELECT {r} FROM ({sql}) GROUP BY 1 ORDER BY count(*) DESC LIMIT {int(limit)}"
-    measure = "count(*)" if value is None else f"{AGGREGATES[agg]}({quote_ident(value)})"
-    long = frame(
-        con,
-        f"SELECT {r} AS r, {c} AS c, {measure} AS v FROM ({sql}) "
-        f"WHERE {r} IN ({pick_rows}) AND {c} IN ({pick_cols}) GROUP BY ALL",
-        params * 3,
-    )
+    sql, params = pivot_sql(sl, rows, cols, value, agg, limit, cols_are_time=cols_are_time)
+    long = frame(con, sql, params)
     if long.empty:
         return pd.DataFrame()
     return long.pivot(index="r", columns="c", values="v").sort_index().sort_index(axis=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from bucketpipe.catalog.spec import LINEAGE_NAMES
@@ -20,6 +21,7 @@ __all__ = [
     "is_numeric",
     "is_time",
     "pick",
+    "runnable",
     "select_list",
     "uses",
     "views",
@@ -71,3 +73,30 @@ def select_list(cols: Sequence[str]) -> str:
 def visible(cols: Iterable[str]) -> list[str]:
     """Columns worth showing by default: no lineage (`_...`) or partition (`dt`) columns."""
     return [c for c in cols if c not in HIDDEN and not c.startswith("_")]
+
+
+def runnable(sql: str, params: Sequence[Any]) -> str:
+    """The query with its parameters written in, to paste into the SQL page or `bucketpipe sql`.
+
+    Only for showing: the page itself runs the parameterised query.
+    """
+    parts = sql.split("?")
+    if len(parts) != len(params) + 1:
+        return sql
+    out = parts[0]
+    for value, rest in zip(params, parts[1:], strict=True):
+        out += _literal(value) + rest
+    return out
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, datetime):
+        kind = "TIMESTAMPTZ" if value.tzinfo is not None else "TIMESTAMP"
+        return f"{kind} '{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, bool | int | float):
+        return repr(value).upper() if isinstance(value, bool) else repr(value)
+    return "'" + str(value).replace("'", "''") + "'"

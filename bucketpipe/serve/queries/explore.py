@@ -27,6 +27,8 @@ WINDOWS: dict[str, timedelta | None] = {
     "All": None,
 }
 EXPORT_MAX_ROWS = 1_000_000
+# Distinct counts up to this are exact; above it the estimate is shown, marked "≈".
+EXACT_DISTINCT_MAX = 1_000_000
 TIME_NAMES = ("ts", "timestamp", "time", "datetime", "date", "day", "published_at")
 
 
@@ -101,18 +103,48 @@ def time_bounds(con: duckdb.DuckDBPyConnection, sl: Slice) -> tuple[Any, Any]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def count(con: duckdb.DuckDBPyConnection, sl: Slice) -> int:
+def count_sql(sl: Slice) -> tuple[str, list[Any]]:
     sql, params = sl.select()
-    row = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()
+    return f"SELECT count(*) AS rows FROM ({sql})", params
+
+
+def count(con: duckdb.DuckDBPyConnection, sl: Slice) -> int:
+    row = con.execute(*count_sql(sl)).fetchone()
     return int(row[0]) if row else 0
 
 
 def profile(con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str]) -> pd.DataFrame:
-    """Per column: type, count, null %, distinct (approx.), min, max, mean, std, quartiles."""
+    """Per column: type, count, null %, distinct, min, max, mean, std, quartiles.
+
+    SUMMARIZE's distinct count is a HyperLogLog estimate (it said 216 distinct values in 195
+    rows); columns it puts at or under EXACT_DISTINCT_MAX are counted exactly, the others keep
+    the estimate and `distinct_exact` False, which the page shows as "≈".
+    """
     if not cols:
         return pd.DataFrame()
     sql, params = sl.select(cols)
-    out = frame(con, f"SUMMARIZE {sql}", params)
+    out = _renamed(frame(con, f"SUMMARIZE {sql}", params))
+    out["distinct_exact"] = False
+    estimates = zip(out["column"], out["distinct"], strict=True)
+    small = [str(c) for c, n in estimates if int(n) <= EXACT_DISTINCT_MAX]
+    if small:
+        sql_exact, params_exact = distinct_sql(sl, small)
+        row = con.execute(sql_exact, params_exact).fetchone() or ()
+        exact = dict(zip(small, row, strict=True))
+        known = out["column"].isin(small)
+        out.loc[known, "distinct"] = out.loc[known, "column"].map(exact)
+        out.loc[known, "distinct_exact"] = True
+    return out
+
+
+def distinct_sql(sl: Slice, cols: Sequence[str]) -> tuple[str, list[Any]]:
+    """Exact distinct counts of `cols` in one scan."""
+    sql, params = sl.select(cols)
+    counts = ", ".join(f"count(DISTINCT {quote_ident(c)}) AS {quote_ident(c)}" for c in cols)
+    return f"SELECT {counts} FROM ({sql})", params
+
+
+def _renamed(out: pd.DataFrame) -> pd.DataFrame:
     return out.rename(
         columns={
             "column_name": "column",
@@ -179,6 +211,17 @@ def kinds(cols: dict[str, str]) -> dict[str, list[str]]:
     return out
 
 
+ENTITY_NAMES = ("symbol", "ticker", "category", "source", "city", "name")
+
+
+def entity_column(categorical: Sequence[str]) -> str | None:
+    """The column a time series is split by by default: what each row is about."""
+    for name in ENTITY_NAMES:
+        if name in categorical:
+            return name
+    return categorical[0] if categorical else None
+
+
 def dataset_columns(con: duckdb.DuckDBPyConnection, dataset: str) -> dict[str, str]:
     return columns(con, dataset)
 
@@ -200,14 +243,19 @@ class ColumnStats:
         return 100.0 * (self.rows - self.non_null) / self.rows if self.rows else 0.0
 
 
-def column_stats(con: duckdb.DuckDBPyConnection, sl: Slice, column: str, typ: str) -> ColumnStats:
-    """Rows, non-null values, exact distinct count, minimum and maximum of one column."""
+def column_stats_sql(sl: Slice, column: str) -> tuple[str, list[Any]]:
     sql, params = sl.select([column])
     c = quote_ident(column)
-    row = con.execute(
-        f"SELECT count(*), count({c}), count(DISTINCT {c}), min({c}), max({c}) FROM ({sql})",
+    return (
+        f"SELECT count(*) AS rows, count({c}) AS non_null, count(DISTINCT {c}) AS distinct_values, "
+        f"min({c}) AS minimum, max({c}) AS maximum FROM ({sql})",
         params,
-    ).fetchone()
+    )
+
+
+def column_stats(con: duckdb.DuckDBPyConnection, sl: Slice, column: str, typ: str) -> ColumnStats:
+    """Rows, non-null values, exact distinct count, minimum and maximum of one column."""
+    row = con.execute(*column_stats_sql(sl, column)).fetchone()
     rows, non_null, distinct, low, high = row if row else (0, 0, 0, None, None)
     return ColumnStats(column, typ, int(rows), int(non_null), int(distinct), low, high)
 
@@ -218,6 +266,12 @@ def tidy_profile(stats: pd.DataFrame) -> pd.DataFrame:
     for name in ("min", "max", "mean", "std", "p25", "median", "p75"):
         if name in out:
             out[name] = out[name].map(readable)
+    if "distinct_exact" in out:
+        out["distinct"] = [
+            f"{int(n):,}" if exact else f"\u2248 {int(n):,}"
+            for n, exact in zip(out["distinct"], out["distinct_exact"], strict=True)
+        ]
+        out = out.drop(columns=["distinct_exact"])
     return out
 
 

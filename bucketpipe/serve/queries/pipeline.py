@@ -193,3 +193,29 @@ def live_statuses(ctx: Context) -> pd.DataFrame:
     statuses = ctx.signals.statuses()
     rows = [{"job": job, **fields} for job, fields in sorted(statuses.items())]
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Why a dataset has rows or not, from the newest ingest run that named its endpoint."""
+
+    dataset: str
+    status: str  # ok, not_entitled, failed, skipped, not_due, or "unknown" (never fetched)
+    message: str
+    at: datetime | None
+
+
+def availability(ctx: Context, dataset: str) -> Availability:
+    """The ingest side's account of one dataset (the Finnhub runs record each endpoint)."""
+    report = endpoint_report(ingest_manifests(ctx))
+    found = report[report["dataset"] == dataset]
+    if found.empty:
+        return Availability(dataset, "unknown", "", None)
+    row = found.iloc[-1]
+    message = row.get("message")
+    return Availability(
+        dataset,
+        str(row.get("status") or "unknown"),
+        str(message) if isinstance(message, str) else "",
+        row.get("finished_at"),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -90,7 +91,7 @@ def indicators(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: da
     if "day" not in have:
         return pd.DataFrame()
     cols = ["day", *(c for c in ("open", "high", "low", "close") if c in have)]
-    cols += [c for c in INDICATOR_COLUMNS if c in have]
+    cols += [c for c in (*INDICATOR_COLUMNS, "volatility_20") if c in have]
     return frame(
         con,
         f"SELECT {select_list(cols)} FROM daily_indicators "
@@ -269,15 +270,34 @@ def financials(con: duckdb.DuckDBPyConnection, symbol: str, limit: int = 12) -> 
     return _symbol_rows(con, "financials_reported", symbol, wanted, "filed_date", limit=limit)
 
 
-def volatility(bars: pd.DataFrame, window: int = 20) -> float | None:
-    """Standard deviation of the last `window` daily returns, in % (not annualised)."""
-    if "close" not in bars:
-        return None
-    closes = pd.to_numeric(bars["close"], errors="coerce").dropna()
+@dataclass(frozen=True)
+class Windowed:
+    """A figure computed over a window of days, which the page names beside it."""
+
+    value: float | None
+    days: int  # daily returns the figure is computed from
+    until: Any  # the last day of the window
+
+
+def volatility(bars: pd.DataFrame, ind: pd.DataFrame, window: int = 20) -> Windowed:
+    """Standard deviation of the `window` daily returns up to the range's last day, in %.
+
+    The committed `volatility_20` indicator is computed over the whole history, so it does
+    not depend on where the chosen range starts; without indicators the figure comes from
+    the bars in the range, and `days` says how many returns that was.
+    """
+    if "volatility_20" in ind and "day" in ind:
+        known = ind.dropna(subset=["volatility_20"])
+        if not known.empty:
+            last = known.iloc[-1]
+            return Windowed(float(last["volatility_20"]) * 100, window, last["day"])
+    if "close" not in bars or "day" not in bars:
+        return Windowed(None, 0, None)
+    closes = pd.to_numeric(bars.set_index("day")["close"], errors="coerce").dropna()
     returns = closes.pct_change().dropna().tail(window)
     if len(returns) < 2:
-        return None
-    return float(returns.std(ddof=1) * 100)
+        return Windowed(None, len(returns), None)
+    return Windowed(float(returns.std(ddof=1) * 100), len(returns), returns.index[-1])
 
 
 @uses("daily_indicators")

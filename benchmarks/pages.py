@@ -1,0 +1,217 @@
+"""Dashboard pages in a real browser on the S3 lake: page time and store requests per page.
+
+Each page is opened cold (a new `bucketpipe dashboard` process: no snapshot read, no query
+cached) and then warm (the same page reloaded). Page time runs from navigation to the last
+change of the page's main area, which is when its last chart was drawn: the script watches the
+DOM and the page counts as settled once nothing changed for a while. The counting proxy in front
+of moto says how many GET/LIST/HEAD requests each load cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from benchmarks.proxy import CountingProxy
+from bucketpipe.config.settings import Settings, env_name
+from bucketpipe.jobs.dashboard import command
+
+log = logging.getLogger(__name__)
+
+# page -> URL path (the stock page for the benchmark's symbol)
+PAGES = {
+    "overview": "",
+    "stock": "stock?symbol={symbol}",
+    "news": "news",
+    "explore": "explore?dataset=daily_bars",
+    "quality": "quality",
+    "pipeline": "pipeline",
+    "sql": "sql",
+}
+QUICK_PAGES = ("overview", "stock", "explore")  # the quick run's smoke check
+GOAL_S = {"overview": 1.0}  # every other page: DEFAULT_GOAL_S
+DEFAULT_GOAL_S = 1.5
+QUIET_S = 1.5  # no change in the main area for this long: the page is drawn
+ENV_FIELDS = (
+    "lake",
+    "temp_dir",
+    "aws_endpoint_url",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_region",
+)
+# Records when the main area last changed, in ms since navigation started.
+WATCH = """
+window.__lastChange = 0;
+new MutationObserver(() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (main && !window.__watching) {
+    window.__watching = true;
+    new MutationObserver(() => { window.__lastChange = performance.now(); })
+      .observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
+  }
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+@dataclass(frozen=True)
+class PageLoad:
+    seconds: float
+    requests: dict[str, Any]
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The variables that point a dashboard process at the same lake as `settings`."""
+    out = {}
+    for field in ENV_FIELDS:
+        value = getattr(settings, field)
+        if value is None:
+            continue
+        out[env_name(field)] = (
+            value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        )
+    out["BUCKETPIPE_LOG_LEVEL"] = "WARNING"
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def dashboard(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A fresh `bucketpipe dashboard` process; yields its URL."""
+    port = _free_port()
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETPIPE_", "AWS_"))}
+    keep.pop("REDIS_URL", None)
+    full = {**keep, **env, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    with log_path.open("w") as out:
+        proc = subprocess.Popen(command(port, "127.0.0.1"), env=full, stdout=out, stderr=out)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the dashboard did not start; see {log_path}")
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def load(browser: Any, url: str, proxy: CountingProxy, width: int = 1280) -> PageLoad:
+    """Open `url`; seconds to the main area's last change, and the requests it cost."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.add_init_script(WATCH)
+    mark = proxy.reading()
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
+        last_ms = float(page.evaluate("window.__lastChange"))
+        now_ms = float(page.evaluate("performance.now()"))
+        if not busy and last_ms > 0 and now_ms - last_ms > QUIET_S * 1000:
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError(f"{url} did not settle")
+    requests = proxy.since(mark).as_dict()
+    page.close()
+    return PageLoad(round(last_ms / 1000, 3), requests)
+
+
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if not found:
+        raise RuntimeError("chromium is not installed (apt-get install -y chromium)")
+    return found
+
+
+def measure(
+    settings: Settings,
+    proxy: CountingProxy,
+    symbol: str,
+    out_dir: Path,
+    names: tuple[str, ...] = tuple(PAGES),
+) -> list[dict[str, Any]]:
+    """Every page cold (new process) then warm (reloaded), in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    env = environment(settings)
+    rows: list[dict[str, Any]] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium(), args=["--no-sandbox", "--headless=new", "--disable-gpu"]
+        )
+        try:
+            for name in names:
+                path = PAGES[name]
+                with dashboard(env, out_dir / f"dashboard-{name}.log") as url:
+                    target = f"{url}/{path.format(symbol=symbol)}"
+                    cold = load(browser, target, proxy)
+                    warm = load(browser, target, proxy)
+                goal = GOAL_S.get(name, DEFAULT_GOAL_S)
+                rows.append(
+                    {
+                        "page": name,
+                        "cold_s": cold.seconds,
+                        "warm_s": warm.seconds,
+                        "goal_s": goal,
+                        "requests_cold": cold.requests,
+                        "requests_warm": warm.requests,
+                    }
+                )
+                log.info("page measured", extra=rows[-1])
+        finally:
+            browser.close()
+    return rows
+
+
+def table(results: dict[str, Any]) -> Any:
+    """The pages section as a report table."""
+    from rich.table import Table
+
+    section = results.get("pages", {})
+    out = Table(
+        title=f"Dashboard pages in Chromium, S3 lake of {section.get('days')} d x "
+        f"{section.get('symbols')} symbols (navigation to the last chart drawn)"
+    )
+    for column in ("Page", "Cold", "Warm", "Goal", "Requests cold", "Requests warm"):
+        out.add_column(column, justify="left" if column == "Page" else "right")
+    for row in section.get("pages", []):
+        out.add_row(
+            row["page"],
+            f"{row['cold_s']:.2f} s",
+            f"{row['warm_s']:.2f} s",
+            f"{row['goal_s']:.1f} s",
+            _reads(row["requests_cold"]),
+            _reads(row["requests_warm"]),
+        )
+    return out
+
+
+def _reads(entry: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{k} {v}" for k, v in entry.items() if k not in ("total", "bytes"))
+    return f"{entry['total']} ({kinds})" if kinds else str(entry["total"])
