@@ -27,6 +27,7 @@ from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect
 from bucketpipe.lake.runs import CLEAN_JOB
+from bucketpipe.quality.report import REPORTS_DATASET
 from bucketpipe.serve.reader import LakeReader
 from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
@@ -92,13 +93,16 @@ def committed_inputs(ctx: Context) -> Counter[str]:
 
 
 def contents(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
-    """Every dataset's rows, without the lineage that names the run or time that made them."""
+    """Every dataset's rows, without the lineage that names the run or time that made them
+    (and without the quality reports, records of each run)."""
     ctx = Context.from_settings(settings)
     con = connect(settings)
     reader = LakeReader(ctx.store)
     reader.register_views(con)
     out = {}
     for name in reader.datasets():
+        if name == REPORTS_DATASET:
+            continue
         cols = [r[0] for r in con.execute(f'DESCRIBE "{name}"').fetchall()]
         skip = RUN_LINEAGE + (DERIVED_LINEAGE if name in DERIVED else ())
         keep = ", ".join(f'"{c}"' for c in cols if c not in skip)

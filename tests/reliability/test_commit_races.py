@@ -25,7 +25,6 @@ import redis
 
 from bucketpipe.clean.plan import ALREADY_CONSUMED
 from bucketpipe.lake.runs import CLEAN_JOB, RunLog
-from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import Figures, Lake, lake_env, local_lake, run_child, start_cli
 from tests.reliability.invariants import manifests
@@ -164,9 +163,9 @@ def run_races(lake: Lake, races: int, redis_url: str, figures: Figures, check_ev
 def make_lake(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Lake:
     values: dict[str, Any] = {"log_level": "INFO"}
     if kind == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
+        server = request.getfixturevalue("s3_server")
         bucket = request.getfixturevalue("s3_bucket")
-        values.update(s3_overrides(endpoint, bucket, prefix=f"races-{tmp_path.name}"))
+        values.update(server.settings(bucket, prefix=f"races-{tmp_path.name}"))
     return local_lake(tmp_path, **values)
 
 

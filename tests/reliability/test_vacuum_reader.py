@@ -18,7 +18,6 @@ import pytest
 
 from bucketpipe.lake.duck import connect
 from bucketpipe.lake.snapshots import read_current
-from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import Figures, Lake, local_lake, next_friday_close, run_child
 
@@ -67,9 +66,9 @@ def test_a_reader_on_an_old_version_finishes(
 ) -> None:
     values: dict[str, object] = {"vacuum_grace_hours": GRACE_HOURS, "vacuum_keep_versions": 1}
     if kind == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
+        server = request.getfixturevalue("s3_server")
         bucket = request.getfixturevalue("s3_bucket")
-        values.update(s3_overrides(endpoint, bucket, prefix=f"held-{tmp_path.name}"))
+        values.update(server.settings(bucket, prefix=f"held-{tmp_path.name}"))
     lake = local_lake(tmp_path, **values)
     figures = Figures(f"reader held on an old version, {kind} lake")
     at = next_friday_close(datetime.now(UTC))

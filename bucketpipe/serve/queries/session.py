@@ -46,16 +46,6 @@ class PollResult:
     source: str  # "redis" or "snapshots"
 
 
-# A committed data file is never rewritten under the same key (commits add new files), so
-# the reader may keep what it learnt about one: its size and its Parquet footer, without asking
-# the store again (a HEAD and a ranged GET per file and query on S3 otherwise).
-READER_CACHES = (
-    "SET enable_http_metadata_cache = true",
-    "SET parquet_metadata_cache = true",
-    "SET validate_external_file_cache = 'NO_VALIDATION'",
-)
-
-
 class LakeSession:
     """Committed datasets registered as views on one DuckDB connection, refreshed on demand.
 
@@ -80,8 +70,6 @@ class LakeSession:
         self.reader = LakeReader(store)
         self.clock = clock
         self.con = connect(settings)
-        for statement in READER_CACHES:
-            self.con.execute(statement)
         self.snapshots: dict[str, Snapshot] = {}
         self._lock = threading.RLock()
         self._redis_versions: dict[str, int] | None = None
