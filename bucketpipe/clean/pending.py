@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from bucketpipe.clean.plan import Plan
 from bucketpipe.context import Context
@@ -97,12 +96,12 @@ def all_ingest_manifests(ctx: Context) -> list[RunManifest]:
 def closing_inputs(ctx: Context, plan: Plan, run_id: str) -> list[str]:
     """The inputs a clean run's manifest lists: those it planned and did not yield.
 
-    An input the run consumed into no dataset is left out when another run's manifest lists
-    it by now, or when another run's version committed less than a lock lifetime ago records
-    it as consumed (that run is about to list it): two runs that raced on an input do not
-    both list it. Once such a version is older, its run is taken to have died before its
-    manifest, and the next run lists the input. A run lists what it consumed, and what a
-    version of its own run id consumed (the retried pod of a run that died after commits).
+    An input the run consumed into no dataset is left out only when another run's manifest
+    lists it by now. One that another run's versions consumed and no manifest lists yet is
+    listed: that run may have died before its manifest (a killed pod), and the rerun must
+    close what it finished. Two runs that raced on an input may then both list it, which is
+    harmless (the inputs of manifests are a set); an input listed by none would stay open.
+    A run lists what it consumed, and what a version of its own run id consumed.
     """
     closing = plan.closing
     mine = [snap for snap in plan.bases.values() if snap is not None and snap.run_id == run_id]
@@ -111,11 +110,4 @@ def closing_inputs(ctx: Context, plan: Plan, run_id: str) -> list[str]:
     if all(i in worked for i in closing):
         return closing
     closed_now = processed_inputs(ctx)
-    recent = ctx.now() - timedelta(seconds=ctx.settings.lock_ttl_seconds)
-    claimed = {
-        i
-        for snap in plan.bases.values()
-        if snap is not None and snap.created_at > recent and snap.run_id != run_id
-        for i in snap.open_inputs
-    }
-    return [i for i in closing if i in worked or (i not in closed_now and i not in claimed)]
+    return [i for i in closing if i in worked or i not in closed_now]
