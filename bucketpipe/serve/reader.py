@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 import duckdb
 
 from bucketpipe.catalog import spec as catalog
-from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
+from bucketpipe.lake.duck import (
+    empty_relation_sql,
+    quote_ident,
+    quote_literal,
+    read_parquet_sql,
+    sql_list,
+)
 from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
 from bucketpipe.lake.storage import ObjectStore
 
@@ -38,14 +44,6 @@ class DatasetInfo:
     columns: tuple[tuple[str, str], ...]
 
 
-def empty_relation_sql(columns: tuple[tuple[str, str], ...]) -> str:
-    """A typed relation with no rows (a dataset whose snapshot holds no files)."""
-    if not columns:
-        return "SELECT NULL AS _empty WHERE false"
-    cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote_ident(name)}" for name, typ in columns)
-    return f"SELECT {cols}, CAST(NULL AS DATE) AS dt WHERE false"
-
-
 def relation_sql(
     store: ObjectStore,
     snapshot: Snapshot,
@@ -57,11 +55,7 @@ def relation_sql(
     files = snapshot.files_for(start=start, end=end)
     if not files:
         return empty_relation_sql(snapshot.columns)
-    paths = sql_list([store.duckdb_path(f.key) for f in files])
-    return (
-        f"SELECT * FROM read_parquet({paths}, hive_partitioning = true, "
-        f"hive_types = {{'dt': DATE}}, union_by_name = true)"
-    )
+    return read_parquet_sql(sql_list([store.duckdb_path(f.key) for f in files]))
 
 
 def recent_view(dataset: str) -> str:
