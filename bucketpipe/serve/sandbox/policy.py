@@ -97,7 +97,7 @@ CATEGORIES: dict[str, frozenset[str]] = {
     "list": _names(
         """array_append array_pop_back array_pop_front array_prepend array_push_back
         array_push_front array_reverse array_to_string array_to_string_comma_default
-        generate_subscripts list_any_value list_append list_approx_count_distinct list_avg
+        generate_subscripts unnest list_any_value list_append list_approx_count_distinct list_avg
         list_bit_and list_bit_or list_bit_xor list_bool_and list_bool_or list_count
         list_entropy list_first list_histogram list_kurtosis list_kurtosis_pop list_last
         list_mad list_max list_median list_min list_mode list_prepend list_product

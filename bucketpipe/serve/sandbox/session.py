@@ -159,7 +159,7 @@ class SqlSession:
             )
         finally:
             self.pool.release(worker, recycle=recycle)
-        log.info(
+        log.debug(
             "user query",
             extra={"outcome": failure.kind if failure else "ok", "peak_rss": worker.peak_rss},
         )

@@ -115,10 +115,13 @@ def explain_parts(sql: str) -> Explain | None:
     return Explain(data[second.start :].decode("utf-8"), second.start)
 
 
-def line_and_column(sql: str, byte_offset: int) -> tuple[int, int]:
-    """1-based line and column (in characters) of a byte offset into `sql`."""
-    data = sql.encode("utf-8")
-    before = data[: max(0, min(byte_offset, len(data)))].decode("utf-8", errors="ignore")
-    line = before.count("\n") + 1
-    column = len(before) - (before.rfind("\n") + 1) + 1
-    return line, column
+def line_and_column(sql: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character position in `sql` (DuckDB's error positions
+    count characters; token offsets count bytes: `chars_before` converts)."""
+    before = sql[: max(0, min(position, len(sql)))]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def chars_before(sql: str, byte_offset: int) -> int:
+    """How many characters of `sql` precede a byte offset into its UTF-8 encoding."""
+    return len(sql.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))

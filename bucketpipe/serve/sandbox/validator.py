@@ -230,7 +230,8 @@ def _parse_error(tree: Mapping[str, Any], query: str, original: str, offset: int
             )
         position = str(tree.get("position") or "")
         if position.isdigit():
-            line, column = text.line_and_column(original, offset + int(position))
+            start = text.chars_before(original, offset)
+            line, column = text.line_and_column(original, start + int(position))
             return f"syntax error: {message} (line {line}, column {column})"
         return f"syntax error: {message}"
     keyword = text.leading_keyword(query)
