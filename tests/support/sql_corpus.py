@@ -246,7 +246,7 @@ TRICKS = _a(
     "/* " + E + " */ SELECT * FROM duckdb_secrets()",
     "SELECT\u00a0current_setting('threads')",
     "SELECT current\u200bsetting('threads')",
-    "SELECT ｃｕｒｒｅｎｔ_setting('threads')",
+    "SELECT \uff43\uff55\uff52\uff52\uff45\uff4e\uff54_setting('threads')",
     'SELECT * FROM "duckdb_settings"()',
     'SELECT * FROM "DUCKDB_SECRETS"()',
     "SELECT * FROM READ_TEXT('/etc/passwd')",
@@ -391,7 +391,8 @@ LEGIT = [
     "VALUES (1, 'a'), (2, 'b')",
     "SELECT 'héllo wörld ✓ 日本語 🚀' AS greeting",
     "SELECT symbol, 'Ünïcödé' AS label FROM quotes WHERE symbol <> 'ÄÖ' LIMIT 2",
-    "WITH t AS (SELECT symbol, avg(price) AS p FROM quotes GROUP BY ALL) SELECT * FROM t ORDER BY p",
+    "WITH t AS (SELECT symbol, avg(price) AS p FROM quotes GROUP BY ALL) "
+    "SELECT * FROM t ORDER BY p",
     "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 10) "
     "SELECT sum(n) FROM t",
     "SELECT symbol, price, avg(price) OVER (PARTITION BY symbol ORDER BY ts ROWS BETWEEN 4 "

@@ -30,48 +30,62 @@ class N:
 
 Part = K | N | str  # a plain string is a literal or punctuation, kept as it is
 
+
+def parts(template: str) -> list[Part]:
+    """`SELECT @upper ( @symbol )`: upper-case words are keywords, `@x` names, the rest as is."""
+    out: list[Part] = []
+    for token in template.split():
+        if token.startswith("@"):
+            out.append(N(token[1:]))
+        elif token.isalpha() and token.isupper():
+            out.append(K(token))
+        else:
+            out.append(token)
+    return out
+
+
 SECRET = "'s3_secret_access_key'"
-DANGEROUS: list[list[Part]] = [
-    [K("SELECT"), N("current_setting"), "(", SECRET, ")"],
-    [K("SELECT"), N("upper"), "(", N("current_setting"), "(", SECRET, ")", ")"],
-    [K("SELECT"), "*", K("FROM"), N("duckdb_secrets"), "(", ")"],
-    [K("SELECT"), "*", K("FROM"), N("duckdb_settings"), "(", ")"],
-    [K("SELECT"), "*", K("FROM"), N("pg_settings")],
-    [K("SELECT"), "*", K("FROM"), N("pg_catalog"), ".", N("pg_settings")],
-    [K("SELECT"), "*", K("FROM"), N("read_text"), "(", "'/etc/passwd'", ")"],
-    [K("SELECT"), "*", K("FROM"), "'/etc/passwd'"],
-    [K("SELECT"), "*", K("FROM"), N("glob"), "(", "'/*'", ")"],
-    [K("SELECT"), N("getvariable"), "(", "'lake_0'", ")"],
-    [K("SELECT"), "*", K("FROM"), N("query"), "(", "'SELECT 1'", ")"],
-    [K("SELECT"), "*", K("FROM"), N("enable_logging"), "(", ")"],
-    [K("WITH"), N("x"), K("AS"), "(", K("SELECT"), N("current_setting"), "(", SECRET, ")"]
-    + [K("AS"), N("s"), ")", K("SELECT"), "*", K("FROM"), N("quotes"), ",", N("x")],
-    [K("SELECT"), "*", K("FROM"), N("quotes"), K("WHERE"), N("symbol"), "="]
-    + [N("current_setting"), "(", SECRET, ")"],
-    [K("EXPLAIN"), K("ANALYZE"), K("SELECT"), "*", K("FROM"), N("quotes")],
-    [K("EXPLAIN"), "(", K("FORMAT"), N("json"), ")", K("SELECT"), "1"],
-    [K("EXPLAIN"), K("SELECT"), N("current_setting"), "(", SECRET, ")"],
-    [K("COPY"), N("quotes"), K("TO"), "'/tmp/x.csv'"],
-    [K("ATTACH"), "'/tmp/x.db'", K("AS"), N("y")],
-    [K("PRAGMA"), N("version")],
-    [K("SET"), N("threads"), "=", "1"],
-    [K("INSTALL"), N("spatial")],
-    [K("SELECT"), "1", ";", K("SET"), N("lock_configuration"), "=", K("false")],
+DANGEROUS = [
+    parts(t.replace("SECRET", SECRET))
+    for t in (
+        "SELECT @current_setting ( SECRET )",
+        "SELECT @upper ( @current_setting ( SECRET ) )",
+        "SELECT * FROM @duckdb_secrets ( )",
+        "SELECT * FROM @duckdb_settings ( )",
+        "SELECT * FROM @pg_settings",
+        "SELECT * FROM @pg_catalog . @pg_settings",
+        "SELECT * FROM @read_text ( '/etc/passwd' )",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM @glob ( '/*' )",
+        "SELECT @getvariable ( 'lake_0' )",
+        "SELECT * FROM @query ( 'SELECT 1' )",
+        "SELECT * FROM @enable_logging ( )",
+        "WITH @x AS ( SELECT @current_setting ( SECRET ) AS @s ) SELECT * FROM @quotes , @x",
+        "SELECT * FROM @quotes WHERE @symbol = @current_setting ( SECRET )",
+        "EXPLAIN ANALYZE SELECT * FROM @quotes",
+        "EXPLAIN ( FORMAT @json ) SELECT 1",
+        "EXPLAIN SELECT @current_setting ( SECRET )",
+        "COPY @quotes TO '/tmp/x.csv'",
+        "ATTACH '/tmp/x.db' AS @y",
+        "PRAGMA @version",
+        "SET @threads = 1",
+        "INSTALL @spatial",
+        "SELECT 1 ; SET @lock_configuration = FALSE",
+    )
 ]
-ORDINARY: list[list[Part]] = [
-    [K("SELECT"), N("symbol"), ",", N("avg"), "(", N("price"), ")", K("FROM"), N("quotes")]
-    + [K("GROUP"), K("BY"), N("symbol")],
-    [K("SELECT"), N("upper"), "(", N("symbol"), ")", K("FROM"), N("quotes")]
-    + [K("WHERE"), N("price"), ">", "1"],
-    [K("WITH"), N("t"), K("AS"), "(", K("SELECT"), "1", K("AS"), N("x"), ")"]
-    + [K("SELECT"), N("x"), K("FROM"), N("t")],
-    [K("EXPLAIN"), K("SELECT"), "*", K("FROM"), N("quotes")],
-    [K("SELECT"), N("row_number"), "(", ")", K("OVER"), "(", K("PARTITION"), K("BY")]
-    + [N("symbol"), K("ORDER"), K("BY"), N("ts"), ")", K("FROM"), N("quotes")],
-    [K("DESCRIBE"), N("quotes")],
-    [K("SUMMARIZE"), N("quotes")],
-    [K("SHOW"), K("TABLES")],
-    [K("SELECT"), "'é ✓ 日本'", K("AS"), N("greeting")],
+ORDINARY = [
+    parts(t)
+    for t in (
+        "SELECT @symbol , @avg ( @price ) FROM @quotes GROUP BY @symbol",
+        "SELECT @upper ( @symbol ) FROM @quotes WHERE @price > 1",
+        "WITH @t AS ( SELECT 1 AS @x ) SELECT @x FROM @t",
+        "EXPLAIN SELECT * FROM @quotes",
+        "SELECT @row_number ( ) OVER ( PARTITION BY @symbol ORDER BY @ts ) FROM @quotes",
+        "DESCRIBE @quotes",
+        "SUMMARIZE @quotes",
+        "SHOW TABLES",
+        "SELECT 'é✓日本' AS @greeting",
+    )
 ]
 
 WHITESPACE = st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\f"])

@@ -85,7 +85,11 @@ def test_deep_json_decodes_without_recursion() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
@@ -101,8 +105,15 @@ def test_the_iterative_decoder_agrees_with_json(value: object) -> None:
 # --- sizes and caps ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("size", "expected"),
-    [("1GB", 10**9), ("1GiB", 2**30), ("512MB", 512 * 10**6), ("1.5GiB", 3 * 2**29)]
-    + [("100000", 100_000), ("2 gib", 2 * 2**30), ("64KiB", 65_536)],
+    [
+        ("1GB", 10**9),
+        ("1GiB", 2**30),
+        ("512MB", 512 * 10**6),
+        ("1.5GiB", 3 * 2**29),
+        ("100000", 100_000),
+        ("2 gib", 2 * 2**30),
+        ("64KiB", 65_536),
+    ],
 )
 def test_sizes_parse_like_duckdb(size: str, expected: int) -> None:
     assert parse_bytes(size) == expected
