@@ -25,6 +25,9 @@ __all__ = ["_secrets_guard", "pytest_runtest_makereport"]
 
 S3_KEY_ID = "bucketpipe-test-key"
 S3_SECRET = "bucketpipe-test-secret-0123456789"
+# A read-only key of its own: the SQL sandbox tests run with both set and look for both.
+READER_KEY_ID = "bucketpipe-reader-key"
+READER_SECRET = "bucketpipe-reader-secret-9876543210"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

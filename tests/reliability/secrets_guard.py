@@ -42,10 +42,10 @@ _CHECKED = pytest.StashKey[set[str]]()
 
 def known_secrets() -> set[str]:
     """The fixed credentials of the test suite."""
-    from tests.conftest import S3_SECRET
+    from tests.conftest import READER_SECRET, S3_SECRET
     from tests.support.finnhub_server import FREE_KEY, PREMIUM_KEY
 
-    return {S3_SECRET, FREE_KEY, PREMIUM_KEY}
+    return {S3_SECRET, READER_SECRET, FREE_KEY, PREMIUM_KEY}
 
 
 def registered_secrets() -> frozenset[str]:

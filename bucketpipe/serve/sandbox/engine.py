@@ -9,11 +9,13 @@ view's definition (`duckdb_views()`, errors, EXPLAIN) shows a dataset name, neve
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from bucketpipe.config.settings import Settings
@@ -83,11 +85,16 @@ class Dataset:
 class Engine:
     """The locked-down connection user SQL runs on."""
 
-    def __init__(self, settings: Settings, datasets: Sequence[Dataset]) -> None:
+    def __init__(
+        self, settings: Settings, datasets: Sequence[Dataset], *, describe: bool = True
+    ) -> None:
         self.con = connect(settings, config=dict(ENGINE_CONFIG))
         for index, dataset in enumerate(datasets):
             self._create_view(index, dataset)
-        self.schema = self._schema([d.name for d in datasets])
+        self.views = [d.name for d in datasets]
+        # Describing binds every view (reading each dataset's file footers): the pool asks
+        # only its first worker for it.
+        self.schema = self._schema(self.views) if describe else {}
         self._check_extensions()  # duckdb_extensions() reads the home directory: before lockdown
         allowed = sorted({f for d in datasets for f in d.files})
         self.con.execute(f"SET allowed_paths = {sql_list(allowed)}")
@@ -95,6 +102,7 @@ class Engine:
             self.con.execute(statement)
         self.self_check()
         self.fingerprint = self.state()
+        self.rolled_back = True
 
     def _create_view(self, index: int, dataset: Dataset) -> None:
         view = quote_ident(dataset.name)
@@ -140,6 +148,21 @@ class Engine:
         unexpected = {str(r[0]) for r in rows} - ALLOWED_EXTENSIONS
         if unexpected:
             raise RuntimeError(f"unexpected extensions loaded: {sorted(unexpected)}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a query inside a transaction that is always rolled back: whatever it might
+        create in the catalog (a view, a macro, a temporary table) is gone with it.
+        `rolled_back` is False when the rollback failed (a statement ended the transaction)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        finally:
+            try:
+                self.con.execute("ROLLBACK")
+                self.rolled_back = True
+            except duckdb.Error:
+                self.rolled_back = False
 
     def state(self) -> list[list[Any]]:
         return [self.con.execute(sql).fetchall() for sql in CANARY]

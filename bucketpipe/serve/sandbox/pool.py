@@ -124,7 +124,8 @@ class WorkerPool:
 
     def _start_one(self) -> None:
         try:
-            worker = WorkerProcess(self.spec, self.base, self.rss_cap)
+            spec = {**self.spec, "describe": self.schema is None}
+            worker = WorkerProcess(spec, self.base, self.rss_cap)
         except Exception as exc:  # a start that fails is reported to the next query
             log.error("SQL worker failed to start", extra={"error": str(exc)[:300]})
             with self._cond:
@@ -136,7 +137,7 @@ class WorkerPool:
         with self._cond:
             self._starting -= 1
             self._error = None
-            self.schema = self.schema or worker.schema
+            self.schema = self.schema or worker.schema or None
             if self._closed:
                 worker.kill()
             else:

@@ -103,7 +103,8 @@ class WorkerProcess:
         if not hello.get("ok"):
             self.kill()
             raise RuntimeError(str(hello.get("message") or "the SQL worker did not start"))
-        self.schema = {k: [(c, t) for c, t in v] for k, v in hello["schema"].items()}
+        schema = hello.get("schema") or {}
+        self.schema = {k: [(c, t) for c, t in v] for k, v in schema.items()}
 
     @property
     def alive(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,16 @@ class QueryResult:
     @property
     def truncated(self) -> bool:
         return self.cut is not None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the last query went, for tests and benchmarks: kind, wall time, worker and its peak."""
+
+    kind: str
+    wall_s: float
+    peak_rss: int
+    worker_pid: int
 
 
 def _secret(value: Any) -> str | None:
@@ -126,6 +137,7 @@ class SqlSession:
         base = Path(settings.temp_dir) / "sql"
         size = workers if workers is not None else settings.sql_workers
         self.pool = WorkerPool(spec, base, self.limits.rss_cap, size)
+        self.last: Outcome | None = None
 
     def schema(self, wait_s: float = 60.0) -> dict[str, list[tuple[str, str]]]:
         """View -> [(column, type)], for the schema browser (from the first worker)."""
@@ -137,6 +149,7 @@ class SqlSession:
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
     ) -> QueryResult:
         """Run one query; `QueryRefused` with a one-line reason when it cannot."""
+        started = time.monotonic()
         rows, seconds = self.limits.rows(max_rows), self.limits.seconds(timeout_s)
         request = {"sql": sql, "max_rows": rows, "max_bytes": self.limits.max_bytes}
         worker = self.pool.acquire(wait_s=max(seconds, 30.0))
@@ -159,10 +172,10 @@ class SqlSession:
             )
         finally:
             self.pool.release(worker, recycle=recycle)
-        log.debug(
-            "user query",
-            extra={"outcome": failure.kind if failure else "ok", "peak_rss": worker.peak_rss},
-        )
+        kind = failure.kind if failure else "ok"
+        wall = time.monotonic() - started
+        self.last = Outcome(kind, wall, worker.peak_rss, worker.proc.pid)
+        log.debug("user query", extra={"outcome": kind, "wall_s": round(wall, 3)})
         if failure is not None:
             raise QueryRefused(mask(failure.message))
         return self._result(sql, reply, rows, worker.peak_rss)

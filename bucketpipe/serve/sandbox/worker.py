@@ -104,9 +104,11 @@ class Worker:
         self.validate = bool(spec.get("validate", True))
         self.memory = str(spec["settings"]["duckdb_memory_limit"])
         self.engine = Engine(
-            Settings(**spec["settings"]), [Dataset.from_json(d) for d in spec["datasets"]]
+            Settings(**spec["settings"]),
+            [Dataset.from_json(d) for d in spec["datasets"]],
+            describe=bool(spec.get("describe", True)),
         )
-        self.validator = Validator(self.engine.schema)
+        self.validator = Validator(self.engine.views)
         policy.allowed_functions()
         self.validator.check("SELECT 1")  # warm the parser before the first real query
 
@@ -122,16 +124,18 @@ class Worker:
         if payload:
             write_frame(out, payload)
         # Checked after the answer is on its way, before the next query is read.
-        write_json(out, {"state": "same" if self.engine.unchanged() else "changed"})
+        same = self.engine.rolled_back and self.engine.unchanged()
+        write_json(out, {"state": "same" if same else "changed"})
 
     def _run(self, request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
         sql = str(request["sql"])
         checked = self.validator.check(sql) if self.validate else Checked(sql)
         max_rows, max_bytes = int(request["max_rows"]), int(request["max_bytes"])
         try:
-            reader = self.engine.reader(checked.sql)
-            batches, cut = collect(reader, max_rows, max_bytes)
-            payload = ipc_bytes(reader.schema, batches)
+            with self.engine.transaction():
+                reader = self.engine.reader(checked.sql)
+                batches, cut = collect(reader, max_rows, max_bytes)
+                payload = ipc_bytes(reader.schema, batches)
         except TooLarge:
             return _failure(Failure("too_large", _too_large(max_bytes))), b""
         except Exception as exc:
