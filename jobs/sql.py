@@ -93,7 +93,7 @@ class Runner:
 
     def script(self, text: str) -> int:
         """Every statement of `text` in turn; exit 1 if any failed."""
-        try:
+        try:  # a NUL anywhere is refused for the whole script: the parser stops at it
             statements = split_statements(text)
         except QueryRefused as exc:
             log.error(str(exc))
@@ -115,7 +115,11 @@ class Runner:
         except QueryRefused as exc:
             log.error(f"{label}{exc}")
             return False
-        write(result.frame, self.fmt, self.out)
+        try:
+            write(result.frame, self.fmt, self.out)
+        except (ValueError, TypeError, OverflowError) as exc:  # one bad result, not the session
+            log.error(f"{label}the result could not be printed as {self.fmt}: {exc}")
+            return False
         self.out.flush()
         if result.truncated:
             log.warning(f"{label}{cut_message(result)}")
@@ -137,7 +141,8 @@ def write(frame: pd.DataFrame, fmt: str, out: TextIO) -> None:
     if fmt == "csv":
         out.write(csv_text(frame))
     elif fmt == "json":
-        out.write(frame.to_json(orient="records", date_format="iso") + "\n")
+        # Intervals, UUIDs and the like have no JSON type: they are written as text.
+        out.write(frame.to_json(orient="records", date_format="iso", default_handler=str) + "\n")
     else:
         table = Table(show_lines=False)
         for column in frame.columns:

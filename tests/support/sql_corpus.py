@@ -463,5 +463,5 @@ LEGIT = [
     "FROM range(3)",
     "SELECT [" + ", ".join(str(i) for i in range(1000)) + "] AS many",
     "SELECT " + " + ".join(["range"] * 500) + " FROM range(3)",
-    "SELECT " + " + ".join(["1"] * 300),
+    "SELECT " + " + ".join(["1"] * 200),
 ]

@@ -117,8 +117,6 @@ class WorkerPool:
             return
         if self._error and time.monotonic() - self._failed_at < RETRY_AFTER_S:
             return
-        if self._starting and not self._idle:
-            return  # one start at a time keeps a burst from starting `size` at once
         self._starting += 1
         threading.Thread(target=self._start_one, name="sql-worker-start", daemon=True).start()
 

@@ -175,7 +175,10 @@ class SqlSession:
         kind = failure.kind if failure else "ok"
         wall = time.monotonic() - started
         self.last = Outcome(kind, wall, worker.peak_rss, worker.proc.pid)
-        log.debug("user query", extra={"outcome": kind, "wall_s": round(wall, 3)})
+        log.debug(
+            "user query",
+            extra={"outcome": kind, "wall_s": round(wall, 3), "peak_rss": worker.peak_rss},
+        )
         if failure is not None:
             raise QueryRefused(mask(failure.message))
         return self._result(sql, reply, rows, worker.peak_rss)
@@ -184,9 +187,11 @@ class SqlSession:
         if any(secret.encode() in reply.payload for secret in registered_secrets()):
             raise QueryRefused("the result would show a credential; it was withheld")
         table = pa.ipc.open_stream(reply.payload).read_all()
+        frame = table.to_pandas()
+        frame.columns = unique_names([str(c) for c in frame.columns])
         return QueryResult(
             sql=sql,
-            frame=table.to_pandas(),
+            frame=frame,
             cut=reply.header.get("cut"),
             max_rows=rows,
             max_bytes=self.limits.max_bytes,
@@ -197,6 +202,21 @@ class SqlSession:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique (`a, a` -> `a, a_2`): a join of a view with itself repeats
+    them, and neither the page's grid nor JSON records can hold two columns of one name."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        candidate, n = name, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{name}_{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
 
 
 def _failure_of(reply: Reply) -> Failure | None:

@@ -29,9 +29,9 @@ class Token:
     word: str
 
 
-def check_text(sql: str) -> bytes:
+def check_text(sql: str, max_chars: int | None = MAX_SQL_CHARS) -> bytes:
     """The query as UTF-8 bytes, or `QueryRefused` for text no statement can be made of."""
-    if len(sql) > MAX_SQL_CHARS:
+    if max_chars is not None and len(sql) > max_chars:
         raise QueryRefused(f"the query is longer than {MAX_SQL_CHARS:,} characters")
     if "\x00" in sql:
         # DuckDB's scanner stops at a NUL; what follows it would never be checked.
@@ -42,9 +42,9 @@ def check_text(sql: str) -> bytes:
         raise QueryRefused("the query is not valid Unicode text (a lone surrogate)") from None
 
 
-def tokens(sql: str) -> list[Token]:
+def tokens(sql: str, max_chars: int | None = MAX_SQL_CHARS) -> list[Token]:
     """DuckDB's tokens of `sql` (comments dropped), with byte offsets."""
-    data = check_text(sql)
+    data = check_text(sql, max_chars)
     try:
         raw = duckdb.tokenize(sql)
     except (duckdb.Error, RuntimeError, ValueError):
@@ -67,12 +67,12 @@ def leading_keyword(sql: str) -> str:
 
 def split_statements(sql: str) -> list[str]:
     """The `;`-separated statements of a script, empty ones dropped (CLI sessions)."""
-    data = check_text(sql)
-    cuts = [t.start for t in tokens(sql) if t.kind == "operator" and t.word == ";"]
+    data = check_text(sql, None)  # a script may be long; each statement is checked alone
+    cuts = [t.start for t in tokens(sql, None) if t.kind == "operator" and t.word == ";"]
     pieces, begin = [], 0
     for cut in [*cuts, len(data)]:
         piece = data[begin:cut].decode("utf-8")
-        if tokens(piece):
+        if tokens(piece, None):
             pieces.append(piece.strip())
         begin = cut + 1
     return pieces
@@ -80,7 +80,7 @@ def split_statements(sql: str) -> list[str]:
 
 def is_complete(script: str) -> bool:
     """True when the script's last token is a `;` (the REPL runs what was typed so far)."""
-    found = tokens(script)
+    found = tokens(script, None)
     return bool(found) and found[-1].kind == "operator" and found[-1].word == ";"
 
 

@@ -134,7 +134,7 @@ class Validator:
             return
         raw = str(node.get("table_name") or "")
         if _PATH_LIKE.search(raw):
-            raise QueryRefused(f"reading files or URLs directly ({raw!r}) is not allowed; {HINT}")
+            raise QueryRefused(f"reading files or URLs directly is not allowed; {HINT}")
         if catalog not in ("", "memory", "system"):
             raise QueryRefused(f"other databases ({catalog!r}) are not available; {HINT}")
         if name in policy.reserved_names() or schema in ("pg_catalog", "information_schema"):
@@ -209,7 +209,8 @@ def _cte_names(node: Mapping[str, Any]) -> set[str]:
         # A CTE may not shadow the engine's own views: where it is out of scope the name
         # would reach them. A plain name also keeps file-like names out.
         if not _PLAIN_NAME.match(name) or name.lower() in policy.reserved_names():
-            raise QueryRefused(f"rename the CTE {name!r}: that name is reserved")
+            shown = repr(name) if _PLAIN_NAME.match(name) else "with that name"
+            raise QueryRefused(f"rename the CTE {shown}: the name is reserved or not a plain name")
         names.add(name.lower())
     return names
 

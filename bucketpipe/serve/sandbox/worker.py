@@ -117,7 +117,8 @@ class Worker:
         try:
             header, payload = self._run(request)
         except QueryRefused as exc:
-            header, payload = _failure(Failure("refused", str(exc))), b""
+            # A refusal may quote the query; what it quotes of a path or URL is left out.
+            header, payload = _failure(Failure("refused", scrub(str(exc), self.needles))), b""
         header["elapsed_s"] = round(time.monotonic() - started, 4)
         header["peak_rss"] = proc_status().get("VmHWM", 0)
         write_json(out, header)
