@@ -21,6 +21,7 @@ from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
 from bucketpipe.serve.exports import csv_text
 from bucketpipe.serve.queries.session import open_sandbox
+from bucketpipe.serve.sandbox.limits import format_bytes
 from bucketpipe.serve.sandbox.session import QueryResult, SqlSession
 from bucketpipe.serve.sandbox.text import split_statements
 from jobs.common import EXIT_FAILED, EXIT_OK
@@ -130,7 +131,7 @@ def cut_message(result: QueryResult) -> str:
     if result.cut == "bytes":
         return (
             f"result cut at {result.rows:,} rows: the result cap is "
-            f"{result.max_bytes / 2**20:,.0f} MiB (BUCKETPIPE_SQL_MAX_RESULT_BYTES); "
+            f"{format_bytes(result.max_bytes)} (BUCKETPIPE_SQL_MAX_RESULT_BYTES); "
             "select fewer columns, add a LIMIT or aggregate"
         )
     return f"result cut at {result.max_rows:,} rows (the row cap); add a LIMIT or aggregate"

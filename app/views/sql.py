@@ -8,6 +8,7 @@ from app import state, ui
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.serve.exports import csv_bytes
 from bucketpipe.serve.queries import examples
+from bucketpipe.serve.sandbox.limits import format_bytes
 
 EDITOR = "sql_text"
 
@@ -55,7 +56,7 @@ def results(max_rows: int) -> None:
     if cut == "bytes":
         st.warning(
             f"Showing the first {rows:,} rows: the rest would pass the result cap of "
-            f"{state.settings().sql_max_result_bytes / 2**20:,.0f} MiB. Select fewer columns, "
+            f"{format_bytes(state.settings().sql_max_result_bytes)}. Select fewer columns, "
             "add a LIMIT or aggregate.",
             icon=":material/content_cut:",
         )

@@ -91,7 +91,7 @@ def sql_through_cli(faulty: Lake, figures: Figures, failures: list[str]) -> None
         figures.add("sql_runs")
         text = log.read_text()
         if process.exitcode == 0:
-            rows = json.loads(text[text.index("[") :].split("\n]")[0] + "\n]")
+            rows = json.loads(next(line for line in text.splitlines() if line.startswith("[")))
             assert rows[0]["n"] > 0
             return
         errors = [line for line in text.splitlines() if '"level": "error"' in line]

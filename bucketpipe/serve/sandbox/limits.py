@@ -26,6 +26,14 @@ def parse_bytes(text: str) -> int:
     return int(number * scale)
 
 
+def format_bytes(size: int) -> str:
+    """`67108864` -> `64 MiB`, `65536` -> `64 KiB` (for messages)."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:,.4g} {unit}"
+    return f"{size:,} bytes"
+
+
 @dataclass(frozen=True)
 class Limits:
     """Row cap, byte cap, time limit and the worker's resident-memory cap."""

@@ -22,6 +22,7 @@ from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
 from bucketpipe.serve.sandbox import policy
 from bucketpipe.serve.sandbox.engine import Dataset, Engine
+from bucketpipe.serve.sandbox.limits import format_bytes
 from bucketpipe.serve.sandbox.messages import Failure, classify, scrub
 from bucketpipe.serve.sandbox.protocol import read_frame_blocking, write_frame, write_json
 from bucketpipe.serve.sandbox.validator import Checked, Validator
@@ -154,7 +155,7 @@ def _failure(failure: Failure) -> dict[str, Any]:
 
 def _too_large(max_bytes: int) -> str:
     return (
-        f"one row of the result is larger than the result cap ({max_bytes / MIB:,.0f} MiB); "
+        f"one row of the result is larger than the result cap ({format_bytes(max_bytes)}); "
         "select fewer or smaller columns"
     )
 
