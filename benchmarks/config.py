@@ -11,7 +11,7 @@ from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
 
 Mode = Literal["full", "quick"]
-SECTIONS = ("dashboard", "clean", "ingest", "objects")
+SECTIONS = ("dashboard", "clean", "ingest", "objects", "sandbox")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class BenchConfig:
     ingest: IngestPlan
     ingest_startup_s: float
     objects: Schedule
+    sandbox_rows: int  # rows of the sandbox section's dataset
+    sandbox_runs: int  # repetitions of each ordinary query, with and without the worker
     sections: tuple[str, ...] = SECTIONS
     s3: bool = True
     workers: int | None = None
@@ -68,6 +70,8 @@ def full(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Ben
         ingest=IngestPlan(per_window=600, window_s=60.0, per_second=30, calls=1200),
         ingest_startup_s=8.0,
         objects=Schedule(days=3, runs_per_day=96),
+        sandbox_rows=1_000_000,
+        sandbox_runs=50,
     )
 
 
@@ -90,6 +94,8 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         ingest=IngestPlan(per_window=40, window_s=4.0, per_second=30, calls=40),
         ingest_startup_s=2.5,
         objects=Schedule(days=2, runs_per_day=2, first_run=timedelta(hours=14, minutes=30)),
+        sandbox_rows=20_000,
+        sandbox_runs=8,
     )
 
 

@@ -191,6 +191,32 @@ def objects(results: Results) -> Verdict:
     return Verdict("Objects per day", target, measured, met, note)
 
 
+def sandbox(results: Results) -> Iterable[Verdict]:
+    section = results.get("sandbox", {})
+    queries, attacks = section.get("queries") or [], section.get("attacks") or []
+    target = "<= 50 ms median added by the SQL worker (ordinary query)"
+    if not queries:
+        yield Verdict("SQL worker latency", target, "missing", None, "not measured")
+        return
+    added = max(float(q["added_median_ms"]) for q in queries)
+    met, note = _judged(added <= 50, results)
+    yield Verdict("SQL worker latency", target, f"{added:.1f} ms (worst query)", met, note)
+    if attacks:
+        bound = int(section["rss_bound_mib"])
+        peak = max(int(a["peak_rss_mib"]) for a in attacks)
+        yield Verdict(
+            "SQL worker memory",
+            f"<= {bound} MiB resident (memory limit + 512 MiB)",
+            f"{peak} MiB",
+            peak <= bound,
+        )
+        limit = float(section["timeout_s"]) + 5
+        wall = max(float(a["wall_s"]) for a in attacks)
+        yield Verdict(
+            "SQL query wall time", f"<= {limit:g} s (timeout + 5 s)", f"{wall:.1f} s", wall <= limit
+        )
+
+
 def evaluate(results: Results) -> list[Verdict]:
     verdicts = [
         overview_latency(results),
@@ -201,5 +227,6 @@ def evaluate(results: Results) -> list[Verdict]:
         csv_clean(results),
         *ingest(results),
         objects(results),
+        *sandbox(results),
     ]
     return verdicts

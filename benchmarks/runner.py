@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from benchmarks import cleaning, ingest, objects, sizes
+from benchmarks import cleaning, ingest, objects, sandbox, sizes
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -158,6 +158,19 @@ def run_objects(config: BenchConfig, base: Settings, today: date) -> dict[str, A
     return out
 
 
+def run_sandbox(config: BenchConfig, base: Settings) -> dict[str, Any]:
+    work = config.out_dir / "sandbox"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        timeout = 10.0 if config.mode == "full" else 3.0
+        return sandbox.measure(
+            base, work, rows=config.sandbox_rows, runs=config.sandbox_runs, timeout_s=timeout
+        )
+    finally:
+        if not config.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     """Product runs that failed during the bench (a failed run is not a figure)."""
     out = []
@@ -213,6 +226,7 @@ def run(
         "clean": lambda: run_clean(config, settings, end),
         "ingest": lambda: run_ingest(config),
         "objects": lambda: run_objects(config, settings, today),
+        "sandbox": lambda: run_sandbox(config, settings),
     }
     for name, section in sections.items():
         if name not in config.sections:

@@ -46,6 +46,12 @@ def scrub(text: str, needles: Iterable[str]) -> str:
 def classify(exc: BaseException, needles: Iterable[str], memory: str) -> Failure:
     """The user's one-line message for an error raised while a query ran."""
     text = str(exc)
+    if "max_temp_directory_size" in text:
+        return Failure(
+            "memory",
+            "the query spilled more to disk than the SQL engine may use "
+            "(BUCKETPIPE_SQL_MAX_TEMP_SIZE); narrow it",
+        )
     if isinstance(exc, duckdb.OutOfMemoryException | MemoryError) or "bad allocation" in text:
         return Failure(
             "memory",
@@ -61,10 +67,6 @@ def classify(exc: BaseException, needles: Iterable[str], memory: str) -> Failure
             "crash", "the SQL engine failed on this query (an internal error); it was restarted"
         )
     if isinstance(exc, duckdb.IOException | duckdb.HTTPException):
-        if "temp" in text.lower() and "size" in text.lower():
-            return Failure(
-                "memory", "the query spilled more to disk than the SQL engine may use; narrow it"
-            )
         return Failure("error", "a dataset's files could not be read just now; try again")
     if isinstance(exc, duckdb.Error):
         return Failure("error", scrub(one_line(exc), needles))

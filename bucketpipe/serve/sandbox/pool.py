@@ -9,6 +9,7 @@ the engine as it was and does not wait for the start-up.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 import weakref
@@ -42,8 +43,10 @@ class WorkerPool:
         self.schema: dict[str, list[tuple[str, str]]] | None = None
         # Kill the workers when the pool is dropped or the interpreter exits.
         self._finalizer = weakref.finalize(self, _kill_all, self._live)
+        sweep(base)
         with self._cond:
-            self._spawn_locked()
+            for _ in range(self.size):
+                self._spawn_locked()
 
     # --- lending workers -----------------------------------------------------------------
     def acquire(self, wait_s: float) -> WorkerProcess:
@@ -61,10 +64,12 @@ class WorkerPool:
             while True:
                 if self._closed:
                     raise QueryRefused("the SQL engine was replaced; run the query again")
-                while self._idle and not self._idle[-1].alive:
-                    self._discard_locked(self._idle.pop())
+                for dead in [w for w in self._idle if not w.alive]:
+                    self._idle.remove(dead)
+                    self._discard_locked(dead)
                 if self._idle:
-                    worker = self._idle.pop()
+                    # The one that waited longest: its after-query check is surely done.
+                    worker = self._idle.pop(0)
                     if not self._idle:
                         self._spawn_locked()  # a spare for the next query
                     return worker
@@ -146,6 +151,16 @@ class WorkerPool:
     def _discard_locked(self, worker: WorkerProcess) -> None:
         self._live.discard(worker)
         worker.kill()
+
+
+def sweep(base: Path) -> None:
+    """Remove the directories of workers whose parent process is gone (killed outright)."""
+    if not base.is_dir():
+        return
+    for folder in base.glob("w-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _kill_all(workers: set[WorkerProcess]) -> None:

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 PAYLOAD_GRACE_S = 10.0
+# The resident-memory watch: sampled this often while a query runs, and the worker killed
+# this far below the cap, so what it can allocate between two samples stays under the cap.
+WATCH_EVERY_S = 0.02
+KILL_GUARD = 96 << 20
 _ROOT = str(Path(bucketpipe.__file__).resolve().parents[1])
 # -I: no PYTHON* variables, no user site, no current directory on the path.
 _BOOT = (
@@ -114,11 +118,13 @@ class WorkerProcess:
         """Send one query; `Timeout`, `Closed` (it died) or `MemoryCapExceeded` on failure."""
         started = time.monotonic()
         deadline = started + timeout_s
+        self.peak_rss = 0  # this query's peak (the worker resets its high-water mark too)
         write_json(self._out, request)
-        header = json.loads(self._in.read(deadline, self._watch))
+        header = json.loads(self._in.read(deadline, self._watch, WATCH_EVERY_S))
         payload = b""
         if header.get("ok"):
-            payload = self._in.read(time.monotonic() + PAYLOAD_GRACE_S, self._watch)
+            grace = time.monotonic() + PAYLOAD_GRACE_S
+            payload = self._in.read(grace, self._watch, WATCH_EVERY_S)
         self.peak_rss = max(self.peak_rss, int(header.get("peak_rss") or 0))
         self.unsettled = True
         return Reply(header, payload, time.monotonic() - started)
@@ -137,12 +143,14 @@ class WorkerProcess:
     def _watch(self) -> None:
         rss = resident_bytes(self.proc.pid)
         self.peak_rss = max(self.peak_rss, rss)
-        if rss > self.rss_cap:
+        if rss > self.rss_cap - KILL_GUARD:
+            self.kill()  # at once: every tick it lives it may grow
             raise MemoryCapExceeded
 
     def kill(self) -> None:
         """Stop the worker (SIGKILL: it holds nothing worth saving) and remove its files."""
         if self.proc.poll() is None:
+            self.peak_rss = max(self.peak_rss, high_water_bytes(self.proc.pid))
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
@@ -155,6 +163,18 @@ class WorkerProcess:
 
 class MemoryCapExceeded(Exception):
     """The worker's resident memory passed its cap."""
+
+
+def high_water_bytes(pid: int) -> int:
+    """The peak resident memory of a process so far (VmHWM; 0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def resident_bytes(pid: int) -> int:

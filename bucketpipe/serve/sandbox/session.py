@@ -24,7 +24,7 @@ from bucketpipe.config.logs import mask, registered_secrets
 from bucketpipe.config.settings import Settings
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.serve.sandbox.limits import MIB, Limits
+from bucketpipe.serve.sandbox.limits import MIB, Limits, parse_bytes
 from bucketpipe.serve.sandbox.messages import Failure
 from bucketpipe.serve.sandbox.pool import WorkerPool
 from bucketpipe.serve.sandbox.process import MemoryCapExceeded, Reply
@@ -82,10 +82,16 @@ def _secret(value: Any) -> str | None:
 def worker_settings(settings: Settings) -> dict[str, Any]:
     """The settings values a worker starts from: the lake, its (reader) key, the sizes."""
     values = {f: getattr(settings, f) for f in WORKER_FIELDS if f in Settings.model_fields}
-    values["duckdb_max_temp_size"] = settings.sql_max_temp_size
+    values["duckdb_max_temp_size"] = spill_cap(settings)
     values["aws_access_key_id"] = _secret(settings.aws_access_key_id)
     values["aws_secret_access_key"] = _secret(settings.aws_secret_access_key)
     return values
+
+
+def spill_cap(settings: Settings) -> str:
+    """The spill cap of one query: the SQL setting, or DuckDB's own cap where that is lower."""
+    caps = [settings.sql_max_temp_size, settings.duckdb_max_temp_size]
+    return min((c for c in caps if c), key=parse_bytes)
 
 
 def needles(settings: Settings, store: ObjectStore) -> list[str]:

@@ -2,8 +2,8 @@
 
 Started by `pool.py` with an environment built from an allowlist (no `AWS_*`, no
 `BUCKETPIPE_*`) and its settings on stdin, never in its environment or command line. Before
-it reads a query it caps its own address space (RLIMIT_AS, so a query cannot take the
-machine's memory whatever DuckDB's own limit misses) and turns core dumps off.
+it reads a query it sets a hard ceiling on its heap (RLIMIT_DATA, a backstop to the parent's
+resident-memory watch) and turns core dumps off.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bucketpipe.serve.sandbox.protocol import read_frame_blocking, write_frame, 
 from bucketpipe.serve.sandbox.validator import Checked, Validator
 
 MIB = 1 << 20
-MARGIN = 32 * MIB
+DATA_FACTOR = 3
 
 
 def proc_status(pid: int | str = "self") -> dict[str, int]:
@@ -42,12 +42,27 @@ def proc_status(pid: int | str = "self") -> dict[str, int]:
     return out
 
 
+def reset_peak() -> None:
+    """Start the peak resident memory (VmHWM) afresh, so each query reports its own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:  # not Linux, or not allowed: the peak then covers the worker's life
+        pass
+
+
 def limit_memory(cap: int) -> int:
-    """Cap the address space so resident memory cannot pass `cap` bytes. The new limit."""
+    """A hard ceiling on the worker's heap (RLIMIT_DATA), far above what it may keep resident.
+
+    Not the bound itself: DuckDB and Arrow reserve address space well beyond what they touch
+    (a query holding 750 MiB resident had reserved 2.2 GiB), so a data or address-space limit
+    near the resident cap fails ordinary heavy queries at a third of it. The parent kills the
+    worker when its resident memory nears the cap (`process.py`); this limit only stops an
+    allocation storm from outrunning that watch. The new limit, in bytes.
+    """
     now = proc_status()
-    headroom = max(cap - now["VmRSS"] - MARGIN, 64 * MIB)
-    limit = now["VmSize"] + headroom
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    limit = now.get("VmData", now["VmSize"]) + DATA_FACTOR * cap
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     return limit
 
 
@@ -114,6 +129,7 @@ class Worker:
         self.validator.check("SELECT 1")  # warm the parser before the first real query
 
     def answer(self, request: dict[str, Any], out: IO[bytes]) -> None:
+        reset_peak()
         started = time.monotonic()
         try:
             header, payload = self._run(request)
@@ -191,7 +207,7 @@ def main() -> None:
         write_json(out, {"ok": False, "message": message})
         return
     del spec["settings"]  # the credentials are in the engine's secret manager now
-    write_json(out, {"ok": True, "schema": worker.engine.schema, "as_limit": limit})
+    write_json(out, {"ok": True, "schema": worker.engine.schema, "data_limit": limit})
     idle = float(worker.spec.get("idle_seconds", 900))
     while True:
         ready, _, _ = select.select([inp], [], [], idle)
