@@ -204,17 +204,14 @@ def sandbox(results: Results) -> Iterable[Verdict]:
     if attacks:
         bound = int(section["rss_bound_mib"])
         peak = max(int(a["peak_rss_mib"]) for a in attacks)
-        yield Verdict(
-            "SQL worker memory",
-            f"<= {bound} MiB resident (memory limit + 512 MiB)",
-            f"{peak} MiB",
-            peak <= bound,
-        )
+        met, note = _judged(peak <= bound, results)
+        target = f"<= {bound} MiB resident (memory limit + 512 MiB)"
+        yield Verdict("SQL worker memory", target, f"{peak} MiB", met, note)
         limit = float(section["timeout_s"]) + 5
         wall = max(float(a["wall_s"]) for a in attacks)
-        yield Verdict(
-            "SQL query wall time", f"<= {limit:g} s (timeout + 5 s)", f"{wall:.1f} s", wall <= limit
-        )
+        met, note = _judged(wall <= limit, results)
+        target = f"<= {limit:g} s (timeout + 5 s)"
+        yield Verdict("SQL query wall time", target, f"{wall:.1f} s", met, note)
 
 
 def evaluate(results: Results) -> list[Verdict]:
