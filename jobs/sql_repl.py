@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.serve.sandbox.text import is_complete, split_statements
@@ -50,21 +52,29 @@ def _history() -> Iterator[object]:
 
 
 def repl(
-    run: Callable[[str, str], bool], read_line: Callable[[str], str] = input, banner: bool = True
+    run: Callable[[str, str], bool],
+    read_line: Callable[[str], str] = input,
+    banner: bool = True,
+    out: TextIO | None = None,
 ) -> int:
-    """Read statements until end of input; each runs when its ';' is typed. Always exit 0."""
+    """Read statements until end of input; each runs when its ';' is typed. Always exit 0.
+
+    The banner and line breaks go to the terminal (`out`, default stdout); results are
+    printed by `run`, errors are logged.
+    """
+    terminal = out or sys.stdout
     if banner:
-        print(BANNER)  # noqa: T201 - the REPL talks to the person at the terminal
+        terminal.write(BANNER + "\n")
     with _history():
         buffer = ""
         while True:
             try:
                 line = read_line(MORE if buffer else PROMPT)
             except EOFError:
-                print()  # noqa: T201
+                terminal.write("\n")  # end the prompt's line before the shell's
                 break
             except KeyboardInterrupt:  # Ctrl-C drops the statement being typed
-                print()  # noqa: T201
+                terminal.write("\n")
                 buffer = ""
                 continue
             if not buffer and line.strip().lower() in QUIT:
@@ -78,6 +88,7 @@ def repl(
                 except KeyboardInterrupt:
                     log.error("stopped; the SQL engine was restarted")
             buffer = ""
+    terminal.flush()
     return 0
 
 
