@@ -68,6 +68,24 @@ SECRETS = _a(
     "SELECT * FROM (VALUES (1)) t(a) QUALIFY current_setting('threads') = '2'",
     "PIVOT quotes ON symbol IN ('AAPL') USING max(current_setting('threads'))",
     "SELECT 1 LIMIT length(current_setting('s3_secret_access_key'))",
+    "SELECT ('s3_secret_access_key').current_setting()",
+    "SELECT {'k': current_setting('s3_secret_access_key')}",
+    "SELECT COLUMNS(c -> current_setting('s3_secret_access_key') <> c) FROM quotes",
+    "SELECT * REPLACE (current_setting('s3_secret_access_key') AS symbol) FROM quotes",
+    "SELECT count(*) FILTER (WHERE current_setting('s3_secret_access_key') > '') FROM quotes",
+    "SELECT string_agg(symbol ORDER BY current_setting('s3_secret_access_key')) FROM quotes",
+    "SELECT [x FOR x IN ['a'] IF x < current_setting('s3_secret_access_key')]",
+    "SELECT ['s3_secret_access_key'].apply(x -> x.current_setting())",
+    "SELECT row_number() OVER w FROM quotes "
+    "WINDOW w AS (ORDER BY current_setting('s3_secret_access_key'))",
+    "SELECT * FROM quotes WHERE symbol IN (TABLE duckdb_settings)",
+    "SELECT * FROM (FROM duckdb_secrets())",
+    "SELECT 1 WHERE EXISTS (FROM duckdb_secrets() WHERE secret_string LIKE '%secret=b%')",
+    "TABLE duckdb_settings",
+    "DESCRIBE duckdb_settings",
+    "SHOW duckdb_settings",
+    "SUMMARIZE TABLE duckdb_settings",
+    "EXPLAIN TABLE duckdb_settings",
 )
 ENVIRONMENT = _a(
     "environment",
@@ -83,6 +101,8 @@ ENVIRONMENT = _a(
     "SELECT * FROM duckdb_extensions()",
     "SELECT * FROM duckdb_temporary_files()",
     "SELECT * FROM pragma_platform()",
+    "SELECT * FROM main.read_text('/proc/self/environ')",
+    "SELECT * FROM system.main.read_text('/proc/self/environ')",
     "SELECT * FROM pragma_user_agent()",
     "SELECT * FROM duckdb_memory()",
 )
@@ -311,6 +331,14 @@ RESOURCES = _a(
     "SELECT " + " + ".join(["1"] * 1000),
     "SELECT " + "(" * 5000 + "1" + ")" * 5000,
     "SELECT '" + "x" * 200_000 + "'",
+    "SELECT length(repeat('x', 3000000000))",
+    "SELECT length(repeat('x', 700000000) || repeat('y', 700000000))",
+    "SELECT len(list_concat(range(100000000), range(100000000)))",
+    "SELECT len(to_json(range(100000000)))",
+    "SELECT md5(repeat('x', 1500000000))",
+    "SELECT length(repeat(repeat('x', 1000), 1500000))",
+    "SELECT len(list_sort(range(150000000)))",
+    "SELECT histogram(range) FROM range(100000000)",
     expect="bounded",
 )
 CRASHES = _a(
@@ -340,6 +368,11 @@ LEAKS = _a(
     "SELECT * FROM quotes WHERE symbol = getvariable('lake_0')[1]",
     "SELECT current_database(), current_schema()",
     "SELECT version()",
+    "SELECT pg_get_viewdef(1)",
+    "SELECT current_query()",
+    "SELECT * FROM duckdb_constraints()",
+    "SELECT * FROM information_schema.character_sets",
+    "SHOW TABLES FROM system.main",
     expect="refused",
 ) + _a(
     "information leaks via errors, EXPLAIN and views",
@@ -358,6 +391,11 @@ LEAKS = _a(
     "SELECT * FROM duckdb_functions() WHERE function_name = 'read_text'",
     "SELECT 'x' AS \"'; SET threads=1; --\"",
     "SELECT * FROM quotes JOIN company_profiles USING (no_such)",
+    "SELECT list_filter(['s3_secret_access_key'], current_setting)",
+    "SELECT macro_definition FROM duckdb_functions() WHERE macro_definition IS NOT NULL",
+    "SELECT sql FROM duckdb_views()",
+    "SELECT * FROM quotes AT (VERSION => 1)",
+    'SELECT CAST(\'x\' AS "memory"."main"."secret")',
     expect="harmless",
 )
 

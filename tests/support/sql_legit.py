@@ -82,6 +82,13 @@ LEGIT = [
     "SELECT COLUMNS('p.*') FROM quotes LIMIT 1",
     "SELECT * EXCLUDE (price) FROM quotes LIMIT 1",
     "SELECT EXISTS (SELECT 1 FROM quotes WHERE price > 0)",
+    "SELECT * FROM range(3) t(x) ASOF JOIN range(3) u(y) ON x >= y",
+    "SELECT symbol FROM quotes UNION ALL BY NAME SELECT 'X' AS symbol",
+    "SELECT list_reduce([1, 2, 3], (x, y) -> x + y), [1, 2, 3].list_sum()",
+    "SELECT * FROM (DESCRIBE quotes) WHERE column_name = 'price'",
+    'SELECT key, value FROM json_each(\'{"a": 1, "b": [2]}\')',
+    "SELECT symbol, sum(price) FROM quotes GROUP BY GROUPING SETS ((symbol), ())",
+    "SELECT #1, #2 FROM quotes LIMIT 2",
     "SELECT 1 WHERE " + " OR ".join(f"{i} = 999" for i in range(1000)) + " OR true",
     "SELECT 1 IN (" + ", ".join(str(i) for i in range(1000)) + ")",
     "SELECT CASE " + " ".join(f"WHEN range = {i} THEN {i}" for i in range(1000)) + " END "
