@@ -7,7 +7,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help demo demo-pipeline dashboard test lint typecheck unit integration browser test-long \
-        bench bench-quick screenshots k8s-render clean-lake clean
+        bench bench-quick screenshots k8s-render k8s-renders lock clean-lake clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,11 +37,12 @@ demo: demo-pipeline ## the pipeline, then the dashboard on http://localhost:8501
 dashboard: $(VENV)/.dashboard ## start the dashboard on the current lake
 	$(BIN)/bucketpipe dashboard
 
-lint: $(VENV)/.dev ## ruff lint and format check
+lint: $(VENV)/.dev ## ruff lint and format check, import contracts (layers, no cycles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
-typecheck: $(VENV)/.dev ## mypy on bucketpipe/, jobs/ and benchmarks/
+typecheck: $(VENV)/.dev ## mypy --strict on bucketpipe/, jobs/ and benchmarks/
 	$(BIN)/mypy
 
 # Two workers by default (CI has two cores); each test file runs whole in one worker, so its
@@ -71,6 +72,20 @@ screenshots: $(VENV)/.dev ## retake docs/screenshots/ with the browser tests
 
 k8s-render: $(VENV)/.dev ## render the Kubernetes manifests (kubectl kustomize k8s)
 	$(BIN)/kubectl kustomize k8s
+
+k8s-renders: $(VENV)/.dev ## rewrite the checked-in renders in tests/deploy/renders/ (review the diff)
+	$(BIN)/kubectl kustomize k8s > tests/deploy/renders/k8s.yaml
+	$(BIN)/kubectl kustomize k8s/overlays/example > tests/deploy/renders/example.yaml
+
+# The image installs exactly these lock files with --require-hashes (see the Dockerfile). uv keeps
+# the versions already in a lock file unless pyproject.toml asks for others; to move every
+# transitive dependency to its newest release, delete the lock files first. Needs PyPI.
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --only-binary :all: --python-version 3.11 \
+        --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
+
+lock: $(VENV)/.dev ## pin every runtime and build dependency of the image, with hashes (requirements/)
+	$(LOCK) pyproject.toml --extra dashboard -o requirements/runtime.lock
+	$(LOCK) requirements/build.in -o requirements/build.lock
 
 clean-lake: ## delete the embedded demo lake (./lake)
 	rm -rf lake

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from benchmarks.cli import DESCRIPTION, add_arguments, handle
-from jobs.common import guarded, load_settings, setup_logging
+from bucketpipe.jobs.common import guarded, load_settings, setup_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:

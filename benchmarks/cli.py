@@ -11,7 +11,7 @@ from typing import Any
 
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
-from jobs.common import EXIT_FAILED, EXIT_OK
+from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from bucketpipe.lake.raw import RawRecord, RawWriter
 from bucketpipe.lake.runs import RunManifest
 from bucketpipe.lake.storage import scratch_dir
 from bucketpipe.maintain.compaction import run_compaction
+from bucketpipe.wiring import AFTER_CLEAN
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ def build_lake(ctx: Context, spec: HistorySpec, *, workers: int | None = None) -
     finish = day_close(spec.end) + timedelta(minutes=10)
     ctx.clock = fixed_clock(finish)
     started = time.perf_counter()
-    manifest = run_clean(ctx, run_id=f"hist-clean-{spec.end:%Y%m%d}")
+    manifest = run_clean(ctx, after_clean=AFTER_CLEAN, run_id=f"hist-clean-{spec.end:%Y%m%d}")
     clean_seconds = time.perf_counter() - started
     if manifest is None or manifest.status != "succeeded":
         status = "nothing to clean" if manifest is None else manifest.status

@@ -26,6 +26,7 @@ from bucketpipe.context import Context
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.maintain.compaction import run_compaction
+from bucketpipe.wiring import AFTER_CLEAN
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def _one_run(ctx: Context, at: datetime, symbols: Sequence[str]) -> None:
     )
     done = at + timedelta(minutes=2)
     ctx.clock = fixed_clock(done)
-    run_clean(ctx, run_id=cron_run_id("clean", at))
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id=cron_run_id("clean", at))
 
 
 def _summary(

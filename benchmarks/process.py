@@ -91,7 +91,7 @@ def child_env(overrides: Mapping[str, str]) -> dict[str, str]:
 
 def bucketpipe_command(*args: str) -> list[str]:
     """`bucketpipe ARGS` run with this interpreter (no reliance on PATH)."""
-    return [sys.executable, "-m", "jobs", *args]
+    return [sys.executable, "-m", "bucketpipe", *args]
 
 
 def _status_kib(pid: int, field: str) -> int | None:

@@ -1,7 +1,8 @@
-"""`python -m jobs` runs the `bucketpipe` command."""
+"""`python -m jobs`: the `bucketpipe` command plus the checkout-only `bench` subcommand."""
 
 import sys
 
-from jobs.cli import main
+from benchmarks import cli as bench
+from bucketpipe.jobs.cli import main
 
-sys.exit(main())
+sys.exit(main(extra=(bench,)))

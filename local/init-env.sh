@@ -1,14 +1,14 @@
 #!/bin/sh
 # init-env.sh [--force]: create local/.env from local/.env.example, filling every empty password
-# and secret key (MINIO_ROOT_PASSWORD, LAKE_SECRET_ACCESS_KEY, LAKE_READONLY_SECRET_ACCESS_KEY,
-# REDIS_PASSWORD) with a random value. Other empty values (FINNHUB_API_KEY,
-# BUCKETPIPE_DASHBOARD_PASSWORD) stay empty for you to fill in. Prints names, never values.
+# (REDIS_PASSWORD, REDIS_READER_PASSWORD, BUCKETPIPE_DASHBOARD_PASSWORD) with a random value.
+# FINNHUB_API_KEY stays empty for you to fill in. Prints names, never values: the dashboard's
+# password is in local/.env, readable by you only.
 set -eu
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 example=$here/.env.example
 target=$here/.env
-generated='MINIO_ROOT_PASSWORD LAKE_SECRET_ACCESS_KEY LAKE_READONLY_SECRET_ACCESS_KEY REDIS_PASSWORD'
+generated='REDIS_PASSWORD REDIS_READER_PASSWORD BUCKETPIPE_DASHBOARD_PASSWORD'
 
 if [ -e "$target" ] && [ "${1:-}" != "--force" ]; then
     echo "init-env.sh: $target exists; keeping it (use --force to replace it)" >&2

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run-once.sh ARG...: one Bucketpipe command against the local stack (MinIO, Redis), in a fresh
+# run-once.sh ARG...: one Bucketpipe command against the local stack (Ceph RGW, Redis), in a fresh
 # container that is removed afterwards. Examples:
 #   local/run-once.sh status
 #   local/run-once.sh ingest demo

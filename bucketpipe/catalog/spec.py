@@ -228,37 +228,3 @@ class DatasetSpec:
         else:
             reason = "CAST(NULL AS VARCHAR)"
         return f"SELECT *, {reason} AS _reject_reason\nFROM (\n  {typed}\n) AS typed"
-
-
-_REGISTRY: dict[str, DatasetSpec] = {}
-
-
-def register(spec: DatasetSpec) -> DatasetSpec:
-    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
-        raise ValueError(f"dataset {spec.name} registered twice")
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def get(name: str) -> DatasetSpec:
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {sorted(_REGISTRY)}") from None
-
-
-def specs() -> list[DatasetSpec]:
-    _load()
-    return list(_REGISTRY.values())
-
-
-def for_endpoints(endpoints: Iterable[str]) -> list[DatasetSpec]:
-    """The datasets built from any of these raw endpoints."""
-    wanted = set(endpoints)
-    return [s for s in specs() if wanted.intersection(s.endpoints)]
-
-
-def _load() -> None:
-    # Dataset modules register themselves on import.
-    import bucketpipe.catalog.datasets  # noqa: F401

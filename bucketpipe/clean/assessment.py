@@ -8,7 +8,7 @@ from datetime import datetime
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.generic import ACCEPTED, GenericOutcome
 from bucketpipe.config.errors import ObjectNotFound
@@ -18,14 +18,8 @@ from bucketpipe.lake.layout import quality_report_key
 from bucketpipe.lake.runs import DatasetResult, RunManifest
 from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.quality.report import (
-    Delivery,
-    Measured,
-    QualityReport,
-    assess,
-    measure,
-    update_latest,
-)
+from bucketpipe.quality.report import QualityReport, update_latest
+from bucketpipe.quality.scoring import Delivery, Measured, assess, measure
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +112,7 @@ def catalog_report(
         rows_duplicate=result.rows_duplicate,
         rows_written=result.rows_written,
         kind="catalog",
-        quarantine_reasons=getattr(result, "quarantine_reasons", None),
+        quarantine_reasons=result.quarantine_reasons,
         steps=catalog_steps(spec, result),
         future_ok=forward_looking(spec, spec.name),
     )
@@ -146,8 +140,8 @@ def generic_report(
         rows_duplicate=result.rows_duplicate,
         rows_written=result.rows_written,
         kind="generic",
-        quarantine_reasons=getattr(result, "quarantine_reasons", None),
-        drift=getattr(result, "drift", None),
+        quarantine_reasons=result.quarantine_reasons,
+        drift=result.drift,
         steps=outcome.steps,
         future_ok=forward_looking(None, dataset),
     )
@@ -223,7 +217,7 @@ def publish_quality(store: ObjectStore, manifest: RunManifest, now: datetime) ->
                 "rows_quarantined": r.rows_quarantined,
                 "quality_score": r.quality_score,
                 "status": r.status,
-                "files": getattr(r, "files", None),
+                "files": r.files,
             }
             for name, r in manifest.datasets.items()
         },

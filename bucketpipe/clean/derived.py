@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 from pydantic import BaseModel
 
+from bucketpipe import catalog
 from bucketpipe.catalog import indicators
-from bucketpipe.catalog import spec as catalog
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.derived_sql import (
     BAR_KEYS,

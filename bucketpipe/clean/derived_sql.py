@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.catalog.spec import PartitionGrain
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
 

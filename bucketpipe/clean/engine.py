@@ -20,16 +20,12 @@ from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrai
 from bucketpipe.config.errors import TerminalError
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import clean_key, partition_of, quarantine_key
+from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, PARQUET_OPTIONS, as_time, column_bounds
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, commit, read_current
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
-
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
-# Clustered files get smaller row groups: their min/max statistics are what lets a query
-# for one symbol skip the rest.
-CLUSTERED_ROW_GROUP = 16384
 
 
 @dataclass(frozen=True)
@@ -329,65 +325,11 @@ def _write_files(
             rows=rows,
             bytes=path.stat().st_size,
             partition=day,
-            min_time=_as_time(low),
-            max_time=_as_time(high),
+            min_time=as_time(low),
+            max_time=as_time(high),
             run_id=run_id,
         )
         store.upload(key, path, content_type="application/vnd.apache.parquet")
         entries.append(entry)
     shutil.rmtree(out_dir, ignore_errors=True)
     return entries
-
-
-def column_bounds(statistics: object, column: str) -> tuple[str | None, str | None]:
-    """(min, max) of a column from COPY's RETURN_STATS `column_statistics` map (as text)."""
-    if not isinstance(statistics, dict):
-        return None, None
-    found = statistics.get(quote_ident(column), statistics.get(column))
-    if not isinstance(found, dict):
-        return None, None
-    return found.get("min"), found.get("max")
-
-
-def file_entry(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    key: str,
-    partition: str,
-    time_column: str | None,
-    run_id: str,
-) -> FileEntry:
-    """Describe a written Parquet file: rows, bytes and the range of its event time."""
-    if time_column:
-        col = quote_ident(time_column)
-        bounds = f"min({col})::VARCHAR, max({col})::VARCHAR"
-    else:
-        bounds = "NULL, NULL"
-    stats = con.execute(
-        f"SELECT count(*), {bounds} FROM read_parquet({quote_literal(str(path))}, "
-        "hive_partitioning = false)"
-    ).fetchone()
-    assert stats is not None
-    return FileEntry(
-        key=key,
-        rows=int(stats[0]),
-        bytes=path.stat().st_size,
-        partition=partition,
-        min_time=_as_time(stats[1]),
-        max_time=_as_time(stats[2]),
-        run_id=run_id,
-    )
-
-
-def _as_time(value: object) -> datetime | None:
-    if value is None:
-        return None
-    text = str(value)
-    if len(text) == 10:
-        text += "T00:00:00+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        from datetime import UTC
-
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed

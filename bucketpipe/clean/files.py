@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from bucketpipe.catalog.rules import CleanConfig
 from bucketpipe.clean.assessment import generic_report
-from bucketpipe.clean.config import CleanConfig
 from bucketpipe.clean.generic import clean_generic
 from bucketpipe.clean.rawinput import file_refs
 from bucketpipe.config.errors import TerminalError

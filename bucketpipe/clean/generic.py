@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
+from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean import steps
-from bucketpipe.clean.config import DatasetRules
 from bucketpipe.clean.engine import Target, merge_rows, table_columns, write_quarantine
-from bucketpipe.clean.inference import canonical_type, choose_type, collect_stats
+from bucketpipe.clean.inference import choose_type, collect_stats
 from bucketpipe.clean.outliers import compute_fences
+from bucketpipe.clean.parsing import canonical_type
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
 from bucketpipe.lake.runs import DatasetResult
@@ -157,30 +157,32 @@ def clean_generic(
         operation="rebuild" if replace_all else "append",
         now=now,
     )
-    result = outcome.result()
-    result.rows_in = report.rows + report.rejected
-    result.rows_quarantined = q_rows
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}
     drift = steps.drift(report.file_columns, choices, committed, missing, empty)
-    extras: dict[str, Any] = {
-        "kind": "generic",
-        "files": len(files) - len(report.failed),
-        "files_failed": report.failed,
-        "quarantine_reasons": reasons,
-        "types": {c: ch.type for c, ch in choices.items()},
-        "columns_dropped": dropped,
-        "outliers": outliers,
-        "imputed": imputed,
-        "drift": drift,
-    }
-    for name, value in extras.items():
-        setattr(result, name, value)
+    message = status = None
     if q_key:
-        result.message = f"{q_rows} rows quarantined ({q_key})"
+        message = f"{q_rows} rows quarantined ({q_key})"
     if report.failed and not report.rows:
-        result.status = "failed"
-        result.message = f"no file could be read: {next(iter(report.failed.values()))}"
+        status = "failed"
+        message = f"no file could be read: {next(iter(report.failed.values()))}"
+    result = outcome.result().model_copy(
+        update={
+            "rows_in": report.rows + report.rejected,
+            "rows_quarantined": q_rows,
+            "kind": "generic",
+            "files": len(files) - len(report.failed),
+            "files_failed": report.failed,
+            "quarantine_reasons": reasons,
+            "types": {c: ch.type for c, ch in choices.items()},
+            "columns_dropped": dropped,
+            "outliers": outliers,
+            "imputed": imputed,
+            "drift": drift,
+            **({"message": message} if message else {}),
+            **({"status": status} if status else {}),
+        }
+    )
     types = {c: ch.type for c, ch in choices.items()} | missing
     return GenericOutcome(
         result=result,

@@ -13,30 +13,30 @@ become NULL with a flag.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
 
-from bucketpipe.clean.config import DatasetRules
-from bucketpipe.lake.duck import quote_ident, quote_literal
-
-INT_RE = r"[+-]?\d{1,18}"
-DEC_RE = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?"
-LONG_DIGITS_RE = r"[+-]?\d{16,}"
-LEADING_ZERO_RE = r"[+-]?0\d+"
-COMMA_EVIDENCE_RE = r"[+-]?\d+,(\d{1,2}|\d{4,})"
-DOT_EVIDENCE_RE = r"[+-]?\d*\.\d+"
-DOT_GROUPS_RE = r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?"
-COMMA_GROUPS_RE = r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?|[+-]?\d+(,\d+)?"
-ISO_DATE_RE = r"\d{4}-\d{1,2}-\d{1,2}"
-ISO_TS_RE = (
-    r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?)?"
+from bucketpipe.catalog.rules import DatasetRules
+from bucketpipe.clean.parsing import (
+    COMMA_EVIDENCE_RE,
+    DATE_LIKE_RE,
+    DEC_RE,
+    DOT_EVIDENCE_RE,
+    INT_RE,
+    ISO_DATE_RE,
+    ISO_TS_RE,
+    LEADING_ZERO_RE,
+    LONG_DIGITS_RE,
+    TZ_RE,
+    Decimal,
+    Parser,
+    format_regex,
+    match_sql,
+    strptime_formats,
 )
-TZ_RE = r".*\d(Z|[+-]\d{2}:?\d{2})"
-DATE_LIKE_RE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}([ T].{1,20})?"
-NUMBER_NOISE = "[\\s\u00a0\u202f$€£¥%]"
+from bucketpipe.lake.duck import quote_ident, quote_literal
 
 # Types a committed column may grow into without breaking readers (old files still read).
 WIDENINGS = {
@@ -45,98 +45,6 @@ WIDENINGS = {
     ("DATE", "TIMESTAMPTZ"),
     ("TIMESTAMP", "TIMESTAMPTZ"),
 }
-
-
-def canonical_type(duckdb_type: str) -> str:
-    """A DuckDB type name as one of the types generic cleaning produces."""
-    t = duckdb_type.upper()
-    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "HUGEINT"):
-        return "BIGINT"
-    if t in ("DOUBLE", "FLOAT", "REAL") or t.startswith("DECIMAL"):
-        return "DOUBLE"
-    if t == "TIMESTAMP WITH TIME ZONE":
-        return "TIMESTAMPTZ"
-    if t in ("BOOLEAN", "DATE", "TIMESTAMP", "TIMESTAMPTZ"):
-        return t
-    return "VARCHAR"
-
-
-def number_text(column: str, decimal: str) -> str:
-    """SQL cleaning a number's text: spaces, currency and `%` removed, thousands groups joined,
-    a decimal comma turned into a point."""
-    stripped = f"regexp_replace({column}, {quote_literal(NUMBER_NOISE)}, '', 'g')"
-    if decimal == ",":
-        return (
-            f"CASE WHEN regexp_full_match({stripped}, {quote_literal(COMMA_GROUPS_RE)}) "
-            f"THEN replace(replace({stripped}, '.', ''), ',', '.') ELSE {stripped} END"
-        )
-    return (
-        f"CASE WHEN regexp_full_match({stripped}, {quote_literal(DOT_GROUPS_RE)}) "
-        f"THEN replace({stripped}, ',', '') ELSE {stripped} END"
-    )
-
-
-def _match(expr: str, regex: str) -> str:
-    return f"regexp_full_match({expr}, {quote_literal(regex)})"
-
-
-def _formats(fmt: str) -> str:
-    return "[" + ", ".join(quote_literal(f) for f in (fmt, f"{fmt} %H:%M", f"{fmt} %H:%M:%S")) + "]"
-
-
-@dataclass(frozen=True)
-class Decimal:
-    """The decimal mark of each row: one mark, or a comma for rows of the listed files."""
-
-    mark: str = "."
-    comma_files: tuple[str, ...] = ()
-
-    def text(self, col: str) -> str:
-        if self.mark == "," or not self.comma_files:
-            return number_text(col, self.mark)
-        files = ", ".join(quote_literal(f) for f in self.comma_files)
-        return (
-            f"CASE WHEN _source_file IN ({files}) THEN {number_text(col, ',')} "
-            f"ELSE {number_text(col, '.')} END"
-        )
-
-
-@dataclass(frozen=True)
-class Parser:
-    """How a column's text becomes its type: the type plus a date format or decimal mark."""
-
-    type: str
-    date_format: str | None = None
-    decimal: Decimal = Decimal()
-
-    def sql(self, column: str, rules: DatasetRules) -> str:
-        """SQL turning the text column into the typed value (NULL when it does not parse)."""
-        col = quote_ident(column)
-        if self.type == "VARCHAR":
-            return col
-        if self.type in ("BIGINT", "DOUBLE"):
-            text = self.decimal.text(col)
-            regex = INT_RE if self.type == "BIGINT" else DEC_RE
-            return f"CASE WHEN {_match(text, regex)} THEN TRY_CAST({text} AS {self.type}) END"
-        if self.type == "BOOLEAN":
-            true = ", ".join(quote_literal(t) for t in rules.true_tokens)
-            false = ", ".join(quote_literal(t) for t in rules.false_tokens)
-            return (
-                f"CASE WHEN lower({col}) IN ({true}) THEN true "
-                f"WHEN lower({col}) IN ({false}) THEN false END"
-            )
-        if self.type == "DATE":
-            iso = f"CASE WHEN {_match(col, ISO_DATE_RE)} THEN TRY_CAST({col} AS DATE) END"
-            if self.date_format:
-                fmt = f"CAST(try_strptime({col}, {quote_literal(self.date_format)}) AS DATE)"
-                return f"coalesce({iso}, {fmt})"
-            return iso
-        iso = f"CASE WHEN {_match(col, ISO_TS_RE)} THEN TRY_CAST({col} AS {self.type}) END"
-        if self.date_format:
-            parsed = f"try_strptime({col}, {_formats(self.date_format)})"
-            typed = parsed if self.type == "TIMESTAMP" else f"CAST({parsed} AS TIMESTAMPTZ)"
-            return f"coalesce({iso}, {typed})"
-        return iso
 
 
 @dataclass(frozen=True)
@@ -165,8 +73,8 @@ class ColumnStats:
 
 def comma_files_sql(table: str, columns: Sequence[str]) -> str:
     """Files whose values show a decimal comma somewhere and a decimal point nowhere."""
-    comma = " OR ".join(_match(quote_ident(c), COMMA_EVIDENCE_RE) for c in columns)
-    dot = " OR ".join(_match(quote_ident(c), DOT_EVIDENCE_RE) for c in columns)
+    comma = " OR ".join(match_sql(quote_ident(c), COMMA_EVIDENCE_RE) for c in columns)
+    dot = " OR ".join(match_sql(quote_ident(c), DOT_EVIDENCE_RE) for c in columns)
     return (
         f"SELECT _source_file FROM {table} GROUP BY _source_file "
         f"HAVING count(*) FILTER (WHERE {comma}) > 0 AND count(*) FILTER (WHERE {dot}) = 0 "
@@ -183,29 +91,6 @@ def decimal_marks(
         return Decimal()
     files = tuple(str(r[0]) for r in con.execute(comma_files_sql(table, columns)).fetchall())
     return Decimal(".", files)
-
-
-def format_regex(fmt: str) -> str:
-    """A regex that every text `try_strptime(text, fmt)` accepts matches (a cheap gate)."""
-    parts = {
-        "%d": r"\d{1,2}",
-        "%m": r"\d{1,2}",
-        "%Y": r"\d{4}",
-        "%y": r"\d{2}",
-        "%H": r"\d{1,2}",
-        "%M": r"\d{2}",
-        "%S": r"\d{2}",
-    }
-    out, i = [], 0
-    while i < len(fmt):
-        token = fmt[i : i + 2]
-        if token in parts:
-            out.append(parts[token])
-            i += 2
-        else:
-            out.append(re.escape(fmt[i]))
-            i += 1
-    return "".join(out)
 
 
 def _when(condition: str, value: str) -> str:
@@ -229,19 +114,19 @@ def stats_sql(
         c = quote_ident(column)
         n = f"_n{index}"
         inner += [f"{c}", f"{decimal.text(c)} AS {n}"]
-        iso_date = _when(_match(c, ISO_DATE_RE), f"TRY_CAST({c} AS DATE)")
-        iso_ts = _when(_match(c, ISO_TS_RE), f"TRY_CAST({c} AS TIMESTAMP)")
+        iso_date = _when(match_sql(c, ISO_DATE_RE), f"TRY_CAST({c} AS DATE)")
+        iso_ts = _when(match_sql(c, ISO_TS_RE), f"TRY_CAST({c} AS TIMESTAMP)")
         checks = {
             "non_null": f"{c} IS NOT NULL",
             "boolean": f"lower({c}) IN ({true_false})",
-            "integer": _match(n, INT_RE),
-            "decimal": _match(n, DEC_RE),
-            "leading_zero": _match(c, LEADING_ZERO_RE),
-            "long_digits": _match(n, LONG_DIGITS_RE),
+            "integer": match_sql(n, INT_RE),
+            "decimal": match_sql(n, DEC_RE),
+            "leading_zero": match_sql(c, LEADING_ZERO_RE),
+            "long_digits": match_sql(n, LONG_DIGITS_RE),
             "date_iso": f"{iso_date} IS NOT NULL",
             "ts_iso": f"{iso_ts} IS NOT NULL",
-            "tz": _match(c, TZ_RE),
-            "date_like": _match(c, DATE_LIKE_RE),
+            "tz": match_sql(c, TZ_RE),
+            "date_like": match_sql(c, DATE_LIKE_RE),
         }
         for key, condition in checks.items():
             fields.append(f"count(*) FILTER (WHERE {condition})")
@@ -261,9 +146,9 @@ def formats_sql(table: str, columns: Sequence[str], rules: DatasetRules) -> tupl
         c = quote_ident(column)
         for index, fmt in enumerate(rules.date_formats):
             day = format_regex(fmt)
-            date = _when(_match(c, day), f"try_strptime({c}, {quote_literal(fmt)})")
-            stamp_like = _match(c, f"{day}( \\d{{1,2}}:\\d{{2}}(:\\d{{2}})?)?")
-            stamp = _when(stamp_like, f"try_strptime({c}, {_formats(fmt)})")
+            date = _when(match_sql(c, day), f"try_strptime({c}, {quote_literal(fmt)})")
+            stamp_like = match_sql(c, f"{day}( \\d{{1,2}}:\\d{{2}}(:\\d{{2}})?)?")
+            stamp = _when(stamp_like, f"try_strptime({c}, {strptime_formats(fmt)})")
             fields += [f"count({date})", f"count({stamp})"]
             names += [f"{column}\x00date_fmt_{index}", f"{column}\x00ts_fmt_{index}"]
     return f"SELECT {', '.join(fields)} FROM {table}", names

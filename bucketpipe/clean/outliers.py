@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from bucketpipe.clean.config import OutlierRules
+from bucketpipe.catalog.rules import OutlierRules
 from bucketpipe.lake.duck import quote_ident
 
 ID_NAME = re.compile(

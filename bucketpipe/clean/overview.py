@@ -3,8 +3,9 @@
 Computing the overview (each symbol's newest quote, its sparkline, name and volume) reads a
 window of quotes, the profiles and the bars; the page is the dashboard's default and is
 loaded by every visitor. Clean computes it once, after the datasets it depends on changed,
-with the same query the page would run, and commits it with the versions it was computed
-from; a reader uses it only while those versions are current (`reader.is_current`).
+with the same query the page would run (`catalog.overview`), and commits it with the versions
+it was computed from; a reader uses it only while those versions are current
+(`views.is_current`).
 """
 
 from __future__ import annotations
@@ -15,24 +16,18 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
-from bucketpipe.catalog.spec import DatasetSpec
+from bucketpipe import catalog
+from bucketpipe.catalog.datasets.bars import MARKET_OVERVIEW
+from bucketpipe.catalog.overview import OVERVIEW, compute_latest_quotes
 from bucketpipe.clean.derived import target_of
 from bucketpipe.clean.derived_sql import frame_rows_sql
 from bucketpipe.clean.engine import merge_rows
 from bucketpipe.context import Context
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import read_current
-from bucketpipe.serve.reader import create_views, drop_views
+from bucketpipe.lake.views import create_views, drop_views
 
 log = logging.getLogger(__name__)
-
-# Declared in `bucketpipe.catalog.datasets.bars`; the market page reads it (`queries.market`).
-OVERVIEW = "market_overview"
-
-
-def spec() -> DatasetSpec:
-    return catalog.get(OVERVIEW)
 
 
 def update_overview(
@@ -47,11 +42,8 @@ def update_overview(
     Compared with the versions the committed overview records, not with this run's results,
     so a run that failed before this step is caught up by the next one.
     """
-    # The page's own query; imported here because the dataset package imports this module.
-    from bucketpipe.serve.queries.market import compute_latest_quotes
-
     store = ctx.store
-    sources = {name: read_current(store, name) for name in spec().derived_from}
+    sources = {name: read_current(store, name) for name in MARKET_OVERVIEW.derived_from}
     versions = {name: snap.content_version if snap else None for name, snap in sources.items()}
     current = read_current(store, OVERVIEW)
     if sources["quotes"] is None or (
@@ -61,7 +53,7 @@ def update_overview(
     started = time.monotonic()
     for name, snap in sources.items():
         if snap is not None:
-            create_views(con, store, name, snap)
+            create_views(con, store, name, snap, catalog.get(name).time_column)
     try:
         latest = compute_latest_quotes(con)
     finally:
@@ -85,7 +77,7 @@ def update_overview(
     outcome = merge_rows(
         con,
         store,
-        target_of(spec()),
+        target_of(MARKET_OVERVIEW),
         rows_table="_overview_new",
         run_id=run_id,
         scratch=scratch,

@@ -11,8 +11,9 @@ from datetime import datetime
 import duckdb
 
 from bucketpipe.formats.loading import EMBEDDED, FileRef
-from bucketpipe.lake.duck import quote_literal
-from bucketpipe.lake.layout import RAW, raw_archive_key
+from bucketpipe.lake.duck import quote_literal, sql_list
+from bucketpipe.lake.layout import RAW, raw_archive_key, raw_prefix
+from bucketpipe.lake.raw import RAW_COLUMNS
 from bucketpipe.lake.runs import RunManifest
 from bucketpipe.lake.storage import ObjectStore
 
@@ -76,7 +77,7 @@ def everything(
     store: ObjectStore, inputs: Iterable[str], manifests: Sequence[RunManifest] = ()
 ) -> RawInput:
     """Every raw object in the lake (run objects and archives), for a rebuild."""
-    keys = [info.key for info in store.list_objects(f"{RAW}/") if is_run_object(info.key)]
+    keys = [info.key for info in store.list_objects(raw_prefix()) if is_run_object(info.key)]
     present = set(keys)
     files = []
     for manifest in manifests:
@@ -116,3 +117,24 @@ def file_refs(con: duckdb.DuckDBPyConnection, view: str = "raw") -> list[FileRef
 def runs_present(con: duckdb.DuckDBPyConnection, view: str = "raw") -> set[str]:
     """Input ids that still have raw lines (retention may have deleted older ones)."""
     return {str(r[0]) for r in con.execute(f"SELECT DISTINCT run FROM {view}").fetchall()}
+
+
+def raw_view_sql(
+    paths: Sequence[str],
+    inputs: Iterable[str] | None = None,
+    *,
+    max_object_size: int = 67108864,
+) -> str:
+    """A view of raw lines from the given objects (only `inputs` when given: archives)."""
+    columns = (
+        "{"
+        + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in RAW_COLUMNS.items())
+        + "}"
+    )
+    sql = (
+        f"SELECT * FROM read_json({sql_list(list(paths))}, format = 'newline_delimited', "
+        f"columns = {columns}, maximum_object_size = {int(max_object_size)})"
+    )
+    if inputs is not None:
+        sql += f" WHERE run IN ({', '.join(quote_literal(i) for i in inputs)})"
+    return sql

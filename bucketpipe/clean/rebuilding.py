@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.snapshots import list_datasets, read_current

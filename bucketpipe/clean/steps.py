@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.clean.config import DatasetRules, MissingRules, OutlierRules
+from bucketpipe.catalog.rules import DatasetRules, MissingRules, OutlierRules
 from bucketpipe.clean.engine import count
 from bucketpipe.clean.inference import WIDENINGS, TypeChoice
 from bucketpipe.clean.outliers import Fences

@@ -7,7 +7,8 @@ BucketpipeError                 every error Bucketpipe raises on purpose
 └── TerminalError               retrying will not help; the message says what to do
     ├── ConfigError             a setting is missing or wrong (exit code 2)
     ├── StorageError            bucket missing, access denied, bad endpoint
-    │   └── ObjectNotFound      a key that should exist does not
+    │   ├── ObjectNotFound      a key that should exist does not
+    │   └── PreconditionFailed  a create-if-absent write found the key taken (HTTP 412)
     ├── CommitConflict          another writer committed the same snapshot version
     ├── LockBusy                another run holds the writer lock
     ├── NotEntitled             the API plan does not include an endpoint (403)
@@ -25,6 +26,7 @@ __all__ = [
     "LockBusy",
     "NotEntitled",
     "ObjectNotFound",
+    "PreconditionFailed",
     "QueryRefused",
     "RateLimited",
     "StorageError",
@@ -60,6 +62,10 @@ class StorageUnavailable(TransientError):
 
 class ObjectNotFound(StorageError):
     """A key that should exist does not."""
+
+
+class PreconditionFailed(StorageError):
+    """A conditional write (`If-None-Match: *`) found the key already taken (HTTP 412)."""
 
 
 class CommitConflict(TerminalError):

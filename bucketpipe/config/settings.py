@@ -3,272 +3,39 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import tempfile
-from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
-DEFAULT_SYMBOLS = ("AAPL", "GOOGL", "MSFT", "TSLA", "AMZN", "NVDA", "META")
-
-FINNHUB_DATASETS = (
-    "quotes",
-    "company_profiles",
-    "company_news",
-    "market_news",
-    "earnings",
-    "earnings_calendar",
-    "financials_reported",
-    "basic_financials",
-    "insider_transactions",
-    "recommendations",
-    "ipo_calendar",
-    "candles",
-    "social_sentiment",
-    "dividends",
+from bucketpipe.config import values
+from bucketpipe.config.settings_sources import SourceSettings
+from bucketpipe.config.values import (
+    DEFAULT_SYMBOLS,
+    FINNHUB_DATASETS,
+    FINNHUB_NEWS_CATEGORIES,
+    interval,
+    redact_url,
 )
 
-FINNHUB_NEWS_CATEGORIES = ("general", "forex", "crypto", "merger")
-# A cadence interval: `0` (every run) or a number with a unit s/m/h/d.
-_INTERVAL = re.compile(r"^(0|\d+(\.\d+)?[smhd])$")
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "FINNHUB_DATASETS",
+    "FINNHUB_NEWS_CATEGORIES",
+    "Settings",
+    "all_env_names",
+    "env_name",
+    "interval",
+    "redact_url",
+]
 
 
-def _env(name: str) -> Any:
-    """An ecosystem name read as is (no BUCKETPIPE_ prefix)."""
-    return AliasChoices(name)
+class Settings(SourceSettings):
+    """Every Bucketpipe setting. Environment variables are `BUCKETPIPE_<NAME>` unless noted.
 
-
-def _csv(value: Any) -> Any:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-class Settings(BaseSettings):
-    """Every Bucketpipe setting. Environment variables are `BUCKETPIPE_<NAME>` unless noted."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="BUCKETPIPE_",
-        case_sensitive=False,
-        extra="ignore",
-        populate_by_name=True,
-        validate_default=True,
-    )
-
-    # --- lake ---------------------------------------------------------------------------
-    lake: str = Field(
-        "./lake",
-        description="Where the lake lives: `s3://bucket/prefix` (Allas, MinIO, AWS) or a local "
-        "directory. A local directory is the embedded default.",
-    )
-    aws_access_key_id: SecretStr | None = Field(
-        None,
-        validation_alias=_env("AWS_ACCESS_KEY_ID"),
-        description="S3 access key for the lake (`AWS_ACCESS_KEY_ID`). From a Secret.",
-    )
-    aws_secret_access_key: SecretStr | None = Field(
-        None,
-        validation_alias=_env("AWS_SECRET_ACCESS_KEY"),
-        description="S3 secret key for the lake (`AWS_SECRET_ACCESS_KEY`). From a Secret.",
-    )
-    aws_endpoint_url: str | None = Field(
-        None,
-        validation_alias=_env("AWS_ENDPOINT_URL"),
-        description="S3 endpoint (`AWS_ENDPOINT_URL`), e.g. `https://a3s.fi` for CSC Allas or "
-        "`http://minio:9000`. Unset means AWS.",
-    )
-    aws_region: str = Field(
-        "us-east-1",
-        validation_alias=_env("AWS_REGION"),
-        description="S3 region (`AWS_REGION`). Allas and MinIO accept the default.",
-    )
-    s3_conditional_writes: bool = Field(
-        True,
-        description="Create snapshot versions with `If-None-Match: *` so two writers can never "
-        "commit the same version. Turn off only for a store that rejects the header.",
-    )
-
-    # --- redis --------------------------------------------------------------------------
-    redis_url: str | None = Field(
-        None,
-        validation_alias=_env("REDIS_URL"),
-        description="Redis for events, status, locks, rate limits and live refresh "
-        "(`REDIS_URL`, e.g. `redis://redis:6379/0`). Unset: Redis is off, jobs still commit.",
-    )
-    redis_password: SecretStr | None = Field(
-        None,
-        validation_alias=_env("REDIS_PASSWORD"),
-        description="Redis AUTH password (`REDIS_PASSWORD`), kept out of the URL. From a Secret.",
-    )
-    redis_prefix: str = Field("bucketpipe:", description="Prefix of every Redis key.")
-    redis_timeout_seconds: float = Field(
-        2.0, gt=0, description="Socket timeout of Redis calls; past it Redis counts as down."
-    )
-    events_maxlen: int = Field(
-        10_000, ge=100, description="Approximate cap on the length of the events stream."
-    )
-
-    # --- run identity and jobs ----------------------------------------------------------
-    run_id: str | None = Field(
-        None,
-        description="Run id. In Kubernetes, set from the Job name through the downward API so a "
-        "retried pod reuses it. Else `--run-id`, else a UTC timestamp.",
-    )
-    lock_ttl_seconds: int = Field(
-        300, ge=10, description="Time to live of a writer lock; renewed while the job runs."
-    )
-    vacuum_grace_hours: float = Field(
-        6.0,
-        ge=0,
-        description="Files no snapshot references are deleted only after this long, so readers "
-        "holding an older snapshot keep working.",
-    )
-
-    # --- logging ------------------------------------------------------------------------
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Log level."
-    )
-    log_format: Literal["auto", "json", "text"] = Field(
-        "auto", description="`json` lines, readable `text`, or `auto` (text on a terminal)."
-    )
-
-    # --- duckdb -------------------------------------------------------------------------
-    duckdb_memory_limit: str = Field(
-        "1GB",
-        description="DuckDB memory limit; keep it near 60% of the pod's memory limit. Above it "
-        "DuckDB spills to the temp directory instead of failing.",
-    )
-    duckdb_threads: int = Field(2, ge=1, description="DuckDB worker threads (the pod's CPUs).")
-    duckdb_max_temp_size: str | None = Field(
-        None,
-        description="Cap on DuckDB's spill files (e.g. `1.5GiB`); keep it below the temp "
-        "emptyDir's sizeLimit so a large spill fails the query instead of evicting the pod. "
-        "Unset: DuckDB's default (90% of the free disk).",
-    )
-    temp_dir: str = Field(
-        default_factory=lambda: str(Path(tempfile.gettempdir()) / "bucketpipe"),
-        description="Scratch space for DuckDB spills and files before upload (an emptyDir in "
-        "Kubernetes).",
-    )
-
-    # --- symbols and the demo source ----------------------------------------------------
-    symbols: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_SYMBOLS),
-        description="Comma-separated stock symbols to ingest.",
-    )
-    demo_days: int = Field(30, ge=1, le=3650, description="Days of history the demo generates.")
-    demo_interval_minutes: int = Field(
-        15, ge=1, le=390, description="Minutes between demo quote snapshots in trading hours."
-    )
-    demo_seed: int = Field(7, description="Seed of the deterministic demo market.")
-
-    # --- finnhub ------------------------------------------------------------------------
-    finnhub_api_key: SecretStr | None = Field(
-        None,
-        validation_alias=_env("FINNHUB_API_KEY"),
-        description="Finnhub API key (`FINNHUB_API_KEY`). From a Secret; sent only in the "
-        "`X-Finnhub-Token` header.",
-    )
-    finnhub_url: str = Field(
-        "https://finnhub.io/api/v1", description="Finnhub API base URL (proxies, test servers)."
-    )
-    finnhub_datasets: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(FINNHUB_DATASETS),
-        description="Comma-separated Finnhub datasets to fetch.",
-    )
-    finnhub_calls_per_minute: int = Field(
-        60, ge=1, description="Calls per minute of the API plan (free plan: 60)."
-    )
-    finnhub_calls_per_second: int = Field(
-        30, ge=1, description="Calls per second of the API plan (every plan: 30)."
-    )
-    finnhub_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one API call.")
-    finnhub_max_retries: int = Field(
-        5, ge=0, description="Retries of one call after 429, 5xx, timeouts, connection errors."
-    )
-    finnhub_entitlement_retry_hours: float = Field(
-        24.0,
-        ge=0,
-        description="After a 403 (not in the plan), skip that endpoint for this long.",
-    )
-    finnhub_news_days: int = Field(
-        7, ge=1, description="Days of company news fetched on the first run."
-    )
-    finnhub_candle_days: int = Field(30, ge=1, description="Days of daily candles fetched.")
-    finnhub_insider_days: int = Field(90, ge=1, description="Days of insider transactions.")
-    finnhub_dividend_years: int = Field(5, ge=1, description="Years of dividends fetched.")
-
-    # --- finnhub ingest: cadences, retries, sharding (sources/finnhub) --------------------
-    finnhub_cadences: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Overrides of the refresh cadences, comma-separated `dataset=interval` "
-        "(`30m`, `6h`, `1d`; `0` = every run), e.g. `company_news=30m,basic_financials=7d`.",
-    )
-    finnhub_news_categories: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["general", "forex", "crypto", "merger"],
-        description="Market news categories fetched (`general`, `forex`, `crypto`, `merger`).",
-    )
-    finnhub_news_window_days: int = Field(
-        7,
-        ge=1,
-        le=365,
-        description="Longest date range of one company-news call; a longer catch-up is split "
-        "into windows of this many days.",
-    )
-    finnhub_calendar_days: int = Field(
-        30, ge=1, le=365, description="Days ahead covered by the IPO and earnings calendars."
-    )
-    finnhub_backoff_seconds: float = Field(
-        1.0,
-        gt=0,
-        description="Delay before the first retry of a call; it doubles with each retry, with "
-        "random jitter.",
-    )
-    finnhub_backoff_max_seconds: float = Field(
-        60.0,
-        gt=0,
-        description="Longest wait before a retry, and the longest `Retry-After` honoured; a "
-        "server asking for longer fails the call (it is due again next run).",
-    )
-    finnhub_run_budget_seconds: float = Field(
-        600.0,
-        gt=0,
-        description="A run starts no new call after this long; what is left stays due for the "
-        "next run. Keep it below the schedule interval.",
-    )
-    job_completion_index: int | None = Field(
-        None,
-        ge=0,
-        validation_alias=_env("JOB_COMPLETION_INDEX"),
-        description="Shard index of a Kubernetes Indexed Job pod (`JOB_COMPLETION_INDEX`, set "
-        "by Kubernetes); used with `ingest finnhub --shards N`.",
-    )
-
-    # --- bucket source ------------------------------------------------------------------
-    source: str | None = Field(
-        None,
-        description="Where `ingest bucket` reads files: `s3://bucket/prefix` or a directory.",
-    )
-    source_endpoint_url: str | None = Field(
-        None, description="S3 endpoint of the source bucket when it differs from the lake's."
-    )
-    source_access_key_id: SecretStr | None = Field(
-        None, description="Access key of the source bucket (defaults to the lake's)."
-    )
-    source_secret_access_key: SecretStr | None = Field(
-        None, description="Secret key of the source bucket (defaults to the lake's)."
-    )
-    source_mapping: str | None = Field(
-        None,
-        description="YAML file mapping key patterns to datasets (default: the file's folder, "
-        "else its name, is the dataset).",
-    )
-    source_max_bytes: int = Field(
-        2 * 1024**3, ge=1, description="Objects larger than this are skipped and reported."
-    )
+    Fields are grouped: the lake, Redis, runs, logging and DuckDB (`settings_core`), the
+    sources (`settings_sources`), then cleaning, the dashboard and operations (here).
+    """
 
     # --- cleaning, quality, compaction, retention ---------------------------------------
     clean_config: str | None = Field(
@@ -320,7 +87,20 @@ class Settings(BaseSettings):
         10, ge=2, description="How often the dashboard checks for newly committed data."
     )
     dashboard_password: SecretStr | None = Field(
-        None, description="Optional shared password for the dashboard. From a Secret."
+        None,
+        description="Shared password the dashboard asks for. From a Secret. On an address other "
+        "than loopback the dashboard needs it, an auth proxy's header or Streamlit's sign-in.",
+    )
+    dashboard_auth_header: str | None = Field(
+        None,
+        description="Request header a trusted auth proxy sets on what it lets through (e.g. "
+        "`X-Forwarded-Email`); the dashboard then refuses sessions without it. Only when "
+        "nothing but the proxy can reach the dashboard.",
+    )
+    dashboard_public: bool = Field(
+        False,
+        description="`true` states that the dashboard may serve a non-loopback address without "
+        "authentication (e.g. a port published on 127.0.0.1 only); otherwise it refuses to.",
     )
     # Read-only lake credentials for the dashboard and `bucketpipe sql` (the readers).
     reader_access_key_id: SecretStr | None = Field(
@@ -333,60 +113,70 @@ class Settings(BaseSettings):
         description="Secret key of `BUCKETPIPE_READER_ACCESS_KEY_ID`. From a Secret.",
     )
 
-    @field_validator("symbols", mode="before")
-    @classmethod
-    def _split_symbols(cls, value: Any) -> Any:
-        value = _csv(value)
-        if isinstance(value, list):
-            return [str(v).upper() for v in value]
-        return value
+    # --- operations: alerts, metrics, health checks (docs/operations.md) ----------------
+    alert_webhook_url: SecretStr | None = Field(
+        None,
+        description="Incoming webhook (Slack, Mattermost, Teams) that jobs post a `text` "
+        "message to when a run fails, a dataset's quality falls below its threshold or the "
+        "lake passes the object warning, and once on recovery. From a Secret. Unset: no "
+        "messages.",
+    )
+    alert_repeat_minutes: int = Field(
+        60,
+        ge=1,
+        description="An incident that is still open is announced again at most this often.",
+    )
+    alert_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Timeout of one webhook post (tried twice at most); a failing webhook never "
+        "fails the run.",
+    )
+    lake_object_limit: int = Field(
+        500_000,
+        ge=1,
+        description="Most objects the lake's bucket may hold (CSC Allas: 500,000 per bucket).",
+    )
+    lake_object_warn_percent: float = Field(
+        80.0,
+        gt=0,
+        le=100,
+        description="Alert when the lake's object count passes this share of the limit.",
+    )
+    expected_intervals: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Overrides of the expected time between runs of a job or refreshes of a "
+        "dataset, comma-separated `name=interval` (`30m`, `6h`, `1d`; `0` = never checked), "
+        "e.g. `ingest-finnhub=30m,clean=30m,earnings=2d`. Defaults in docs/operations.md.",
+    )
+    stale_after_intervals: float = Field(
+        3.0,
+        ge=1,
+        description="A job or dataset is stale when its last success or refresh is older than "
+        "this many expected intervals (`status --check`, the metrics and the alert rules).",
+    )
+    metrics_cache_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="`bucketpipe metrics` reuses what it read from the lake and Redis for this "
+        "long, so frequent scrapes cost no extra requests.",
+    )
 
-    @field_validator("finnhub_datasets", mode="before")
+    @field_validator("expected_intervals", mode="before")
     @classmethod
-    def _split_datasets(cls, value: Any) -> Any:
-        value = _csv(value)
-        if isinstance(value, list):
-            unknown = sorted(set(value) - set(FINNHUB_DATASETS))
-            if unknown:
-                raise ValueError(
-                    f"unknown Finnhub datasets {unknown}; choose from {list(FINNHUB_DATASETS)}"
-                )
-        return value
+    def _split_intervals(cls, value: Any) -> Any:
+        return values.split_list(value)
 
-    @field_validator("finnhub_cadences", "finnhub_news_categories", mode="before")
+    @field_validator("expected_intervals")
     @classmethod
-    def _split_finnhub_lists(cls, value: Any) -> Any:
-        return _csv(value)
-
-    @field_validator("finnhub_cadences")
-    @classmethod
-    def _check_cadences(cls, value: list[str]) -> list[str]:
-        for item in value:
-            name, _, interval = item.partition("=")
-            if name.strip() not in FINNHUB_DATASETS or not _INTERVAL.match(interval.strip()):
-                raise ValueError(
-                    f"bad cadence {item!r}: use dataset=interval, e.g. company_news=30m "
-                    f"(intervals: 0, 90s, 30m, 6h, 1d, 7d; datasets: {list(FINNHUB_DATASETS)})"
-                )
-        return value
-
-    @field_validator("finnhub_news_categories")
-    @classmethod
-    def _check_categories(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(FINNHUB_NEWS_CATEGORIES))
-        if unknown:
-            raise ValueError(
-                f"unknown news categories {unknown}; choose from {list(FINNHUB_NEWS_CATEGORIES)}"
-            )
-        return value
+    def _check_intervals(cls, value: list[str]) -> list[str]:
+        return values.check_intervals(value)
 
     @field_validator("quality_thresholds", mode="before")
     @classmethod
     def _split_thresholds(cls, value: Any) -> Any:
-        value = _csv(value)
-        if isinstance(value, list) and len(value) != 4:
-            raise ValueError("give four thresholds: completeness,uniqueness,consistency,validity")
-        return value
+        return values.four_thresholds(value)
 
     @field_validator(
         "aws_access_key_id",
@@ -396,20 +186,30 @@ class Settings(BaseSettings):
         "source_access_key_id",
         "source_secret_access_key",
         "dashboard_password",
+        "alert_webhook_url",
         "duckdb_max_temp_size",
         mode="before",
     )
     @classmethod
     def _empty_secret_is_unset(cls, value: Any) -> Any:
-        # Compose and Kubernetes pass unset optional values as empty strings.
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
+        return values.blank_is_unset(value)
 
-    @field_validator("redis_url", "aws_endpoint_url", "source", "source_endpoint_url")
+    @field_validator(
+        "redis_url",
+        "redis_username",
+        "aws_endpoint_url",
+        "source",
+        "source_endpoint_url",
+        "dashboard_auth_header",
+    )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
+        return value.strip() or None if value else None
+
+    @field_validator("dashboard_auth_header")
+    @classmethod
+    def _check_header_name(cls, value: str | None) -> str | None:
+        return values.header_name(value)
 
     @property
     def lake_is_s3(self) -> bool:
@@ -431,15 +231,6 @@ class Settings(BaseSettings):
                 value = redact_url(value)
             out[name] = value
         return out
-
-
-def redact_url(url: str) -> str:
-    """Drop a password from a URL (`redis://user:pw@host` -> `redis://user:***@host`)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
 
 
 def env_name(field: str) -> str:

@@ -11,10 +11,19 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from bucketpipe.coord.events import (
+    CLEAN_COMMITTED,
+    COMPACT_COMMITTED,
+    EVENTS,
+    INGEST_COMMITTED,
+    RUN_FAILED,
+    Event,
+    events_of,
+)
 
 if TYPE_CHECKING:
     import redis
@@ -23,13 +32,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
+# The events stream's names are defined in `coord.events`; jobs use them through here.
+__all__ = [
+    "CLEAN_COMMITTED",
+    "COMPACT_COMMITTED",
+    "EVENTS",
+    "INGEST_COMMITTED",
+    "RUN_FAILED",
+    "Event",
+    "Signals",
+]
 
-EVENTS = "events"
-INGEST_COMMITTED = "ingest.committed"
-CLEAN_COMMITTED = "clean.committed"
-COMPACT_COMMITTED = "compact.committed"
-RUN_FAILED = "run.failed"
+T = TypeVar("T")
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -39,52 +53,6 @@ _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
-
-
-@dataclass(frozen=True)
-class Event:
-    """One entry of the events stream."""
-
-    kind: str
-    run_id: str
-    job: str
-    manifest: str | None = None
-    datasets: tuple[str, ...] = ()
-    rows: int = 0
-    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    id: str | None = None
-
-    def to_fields(self) -> dict[str, str]:
-        return {
-            "kind": self.kind,
-            "run_id": self.run_id,
-            "job": self.job,
-            "manifest": self.manifest or "",
-            "datasets": ",".join(self.datasets),
-            "rows": str(self.rows),
-            "at": self.at,
-            "extra": json.dumps(dict(self.extra), default=str),
-        }
-
-    @classmethod
-    def from_fields(cls, entry_id: str, fields: Mapping[str, str]) -> Event:
-        extra = fields.get("extra") or "{}"
-        try:
-            parsed = json.loads(extra)
-        except ValueError:
-            parsed = {}
-        return cls(
-            id=entry_id,
-            kind=fields.get("kind", ""),
-            run_id=fields.get("run_id", ""),
-            job=fields.get("job", ""),
-            manifest=fields.get("manifest") or None,
-            datasets=tuple(d for d in fields.get("datasets", "").split(",") if d),
-            rows=int(fields.get("rows") or 0),
-            at=fields.get("at", ""),
-            extra=parsed if isinstance(parsed, dict) else {},
-        )
 
 
 class Signals:
@@ -110,6 +78,7 @@ class Signals:
         password = settings.redis_password.get_secret_value() if settings.redis_password else None
         client = redis.Redis.from_url(
             settings.redis_url,
+            username=settings.redis_username,  # None: Redis' `default` user
             password=password,
             decode_responses=True,
             socket_timeout=settings.redis_timeout_seconds,
@@ -192,7 +161,7 @@ class Signals:
 
         def read(r: Any) -> list[Event]:
             reply = r.xreadgroup(group, consumer, {stream: ">"}, count=count, block=block_ms)
-            return _events(reply)
+            return events_of(reply)
 
         return self._do("read_group", read, [])
 
@@ -203,7 +172,7 @@ class Signals:
         stream = self.key(EVENTS)
         return self._do(
             "pending",
-            lambda r: _events(r.xreadgroup(group, consumer, {stream: "0"}, count=count)),
+            lambda r: events_of(r.xreadgroup(group, consumer, {stream: "0"}, count=count)),
             [],
         )
 
@@ -374,15 +343,6 @@ class Signals:
                 self.client.close()
             except Exception:
                 log.debug("closing Redis failed", exc_info=True)
-
-
-def _events(reply: Any) -> list[Event]:
-    events: list[Event] = []
-    for _stream, messages in reply or []:
-        for entry_id, fields in messages:
-            if fields:
-                events.append(Event.from_fields(entry_id, fields))
-    return events
 
 
 def _text(value: Any) -> str:

@@ -24,7 +24,6 @@ from typing import Any
 import duckdb
 
 from bucketpipe.config.errors import BucketpipeError
-from bucketpipe.formats.names import unique_names
 from bucketpipe.formats.readers import (
     ReadOptions,
     excel_to_csv,
@@ -32,7 +31,9 @@ from bucketpipe.formats.readers import (
     needs_transcoding,
     transcode,
 )
+from bucketpipe.formats.shapes import data_width, json_leaves, pointer
 from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.names import unique_names
 from bucketpipe.lake.storage import LocalStore, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ TRIM_CHARS = " \t\r\n\u00a0\u200b\ufeff"
 # Lines up to 8 MiB; DuckDB's default read buffer would then be 16 x that per thread, so it is
 # set explicitly to stay well inside a small memory limit.
 LINE_LIMITS = "max_line_size = 8388608, buffer_size = 16777216"
-MAX_DEPTH = 3
 # Each column costs clean a schema change and a few aggregates: far wider files would hold a
 # clean run for hours, so they are reported instead of read.
 MAX_COLUMNS = 1000
@@ -356,39 +356,6 @@ class Loader:
             self.con.execute("SET preserve_insertion_order = false")
         self.report.rows += _count(self.con, INPUT) - before
         self.report.file_columns[uri] = list(mapping.values())
-
-
-def data_width(sample: list[list[str]]) -> int:
-    """The number of fields most data lines have, when more than the header's: exports often
-    end every data line with a delimiter the header lacks. The extra column is read (and
-    dropped later if it stays empty) instead of rejecting every line as ragged."""
-    counts: dict[int, int] = {}
-    for row in sample[1:]:
-        if row:
-            counts[len(row)] = counts.get(len(row), 0) + 1
-    if not counts:
-        return len(sample[0])
-    common = max(counts, key=lambda n: (counts[n], n))
-    return max(common, len(sample[0]))
-
-
-def json_leaves(structure: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Paths of the columns a JSON structure flattens to (objects nested up to MAX_DEPTH)."""
-    if not isinstance(structure, dict):
-        return [prefix] if prefix else []
-    out: list[tuple[str, ...]] = []
-    for key, sub in structure.items():
-        path = (*prefix, str(key))
-        if isinstance(sub, dict) and sub and len(path) < MAX_DEPTH:
-            out.extend(json_leaves(sub, path))
-        else:
-            out.append(path)
-    return out
-
-
-def pointer(path: Sequence[str]) -> str:
-    """A JSON pointer (`/a/b~1c`) for a path of keys."""
-    return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in path)
 
 
 def _ts(value: datetime | None) -> str:

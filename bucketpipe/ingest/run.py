@@ -8,14 +8,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bucketpipe.context import Context
-from bucketpipe.coord.signals import INGEST_COMMITTED, RUN_FAILED, Event
+from bucketpipe.coord.signals import INGEST_COMMITTED, Event
 from bucketpipe.lake.layout import input_id, raw_key
 from bucketpipe.lake.raw import RawWriter
-from bucketpipe.lake.runs import RunManifest, RunStatus
+from bucketpipe.lake.runs import INGEST_JOB, RunManifest, RunStatus
 
 log = logging.getLogger(__name__)
-
-INGEST_JOB = "ingest"
 # A CronJob names its Jobs `<cronjob>-<minutes since the epoch of the scheduled time>`.
 _CRONJOB_SUFFIX = re.compile(r"-(\d{8,10})$")
 
@@ -100,7 +98,7 @@ def commit_ingest(
             extra={"source": source, "status": status},
         )
     )
-    publish_status(ctx, f"ingest-{source}", manifest)
+    ctx.publish_status(f"ingest-{source}", manifest)
     log.info(
         "ingest committed",
         extra={
@@ -113,41 +111,6 @@ def commit_ingest(
         },
     )
     return manifest
-
-
-def publish_status(ctx: Context, job: str, manifest: RunManifest) -> None:
-    """Replace the job's status in Redis with this run's figures."""
-    ctx.signals.set_status(
-        job,
-        {
-            "state": manifest.status,
-            "run_id": manifest.input_id,
-            "started_at": manifest.started_at,
-            "finished_at": manifest.finished_at,
-            "duration_s": round(manifest.duration_s, 3),
-            "rows": manifest.rows,
-            "errors": len(manifest.errors),
-            "message": manifest.errors[0] if manifest.errors else "ok",
-        },
-    )
-
-
-def announce_failure(ctx: Context, job: str, run_id: str, message: str) -> None:
-    """A run that could not commit: say so in Redis (the bucket is unchanged)."""
-    ctx.signals.publish(Event(kind=RUN_FAILED, run_id=run_id, job=job, extra={"error": message}))
-    ctx.signals.set_status(
-        job,
-        {
-            "state": "failed",
-            "run_id": run_id,
-            "finished_at": ctx.now(),
-            "message": message,
-        },
-    )
-
-
-def announce_running(ctx: Context, job: str, run_id: str) -> None:
-    ctx.signals.set_status(job, {"state": "running", "run_id": run_id, "started_at": ctx.now()})
 
 
 def ingest_demo(
@@ -178,7 +141,7 @@ def ingest_demo(
         end=started,
         defects=defects,
     )
-    announce_running(ctx, f"ingest-{SOURCE}", run_id)
+    ctx.announce_running(f"ingest-{SOURCE}", run_id)
     log.info(
         "generating demo market", extra={"run_id": run_id, "symbols": len(symbols), "days": days}
     )

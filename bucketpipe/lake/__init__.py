@@ -1,1 +1,1 @@
-"""The lake: object stores, key layout, snapshot commits, run manifests, raw records, DuckDB."""
+"""The lake: object stores, key layout, snapshot commits, run manifests, raw and data files, DuckDB."""

@@ -10,22 +10,35 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.lake.layout import (
-    RUNS,
     check_run_id,
     input_id,
+    last_part,
     manifest_archive_key,
+    manifest_archive_prefix,
     manifest_key,
+    runs_prefix,
 )
-from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.lake.storage import ObjectInfo, ObjectStore
 
 log = logging.getLogger(__name__)
 
 RunStatus = Literal["succeeded", "partial", "failed", "noop"]
+
+# The jobs that write manifests under `_runs/<job>/` (ingest runs of every source are `ingest`).
+INGEST_JOB = "ingest"
+CLEAN_JOB = "clean"
+COMPACT_JOB = "compact"
 
 
 def utcnow() -> datetime:
@@ -47,9 +60,9 @@ def resolve_run_id(
 
 
 class DatasetResult(BaseModel):
-    """What one run did to one dataset."""
+    """What one run did to one dataset: the typed result of a clean, derive or rebuild step."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(frozen=True)
 
     rows_in: int = 0
     rows_written: int = 0
@@ -62,6 +75,38 @@ class DatasetResult(BaseModel):
     quality_score: float | None = None
     status: str = "ok"
     message: str | None = None
+    # Rows quarantined per reason (when any were).
+    quarantine_reasons: dict[str, int] | None = None
+    # Generic datasets (landed files of unknown schema) only: how the files were read and typed.
+    kind: str | None = None
+    files: int | None = None
+    files_failed: dict[str, str] | None = None
+    types: dict[str, str] | None = None
+    columns_dropped: dict[str, float] | None = None
+    outliers: dict[str, dict[str, Any]] | None = None
+    imputed: dict[str, int] | None = None
+    drift: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_details(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A manifest names the optional details only where a step had them.
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k not in _OPTIONAL_DETAILS or v is not None}
+
+
+_OPTIONAL_DETAILS = frozenset(
+    {
+        "quarantine_reasons",
+        "kind",
+        "files",
+        "files_failed",
+        "types",
+        "columns_dropped",
+        "outliers",
+        "imputed",
+        "drift",
+    }
+)
 
 
 class RunManifest(BaseModel):
@@ -139,23 +184,36 @@ class RunLog:
     def read(self, job: str, run_input_id: str) -> RunManifest:
         return RunManifest.model_validate_json(self.store.get(manifest_key(job, run_input_id)))
 
+    def manifest_infos(self, job: str) -> list[ObjectInfo]:
+        """Listing entries of the whole (not yet archived) manifests of a job, oldest id first."""
+        return [
+            info
+            for info in self.store.list_objects(runs_prefix(job))
+            if info.key.endswith(".json") and not info.key.startswith(manifest_archive_prefix(job))
+        ]
+
     def manifest_keys(self, job: str) -> list[str]:
         """Keys of the whole (not yet archived) manifests of a job, oldest id first."""
-        prefix = f"{RUNS}/{job}/"
-        return [
-            info.key
-            for info in self.store.list_objects(prefix)
-            if info.key.endswith(".json") and "/_archive/" not in info.key
-        ]
+        return [info.key for info in self.manifest_infos(job)]
+
+    def load(self, key: str) -> RunManifest | None:
+        """The manifest at `key`; None when it is gone or unreadable (callers skip it)."""
+        try:
+            return RunManifest.model_validate_json(self.store.get(key))
+        except (ObjectNotFound, ValueError):
+            return None
+
+    def whole_ids(self, job: str) -> list[str]:
+        """Input ids of the whole (not yet archived) manifests of a job."""
+        return [_id_of(key) for key in self.manifest_keys(job)]
 
     def ids(self, job: str) -> list[str]:
         """Input ids of every committed run of a job, whole or archived."""
-        whole = [key.rsplit("/", 1)[-1].removesuffix(".json") for key in self.manifest_keys(job)]
-        return sorted(set(whole) | self.archived_ids(job))
+        return sorted(set(self.whole_ids(job)) | self.archived_ids(job))
 
     def archived(self, job: str) -> Iterator[dict[str, Any]]:
         """Summaries of archived runs."""
-        for info in self.store.list_objects(f"{RUNS}/{job}/_archive/"):
+        for info in self.store.list_objects(manifest_archive_prefix(job)):
             try:
                 data = gzip.decompress(self.store.get(info.key))
             except ObjectNotFound:
@@ -182,8 +240,52 @@ class RunLog:
         manifests.sort(key=lambda m: m.finished_at, reverse=True)
         return manifests[:limit]
 
+    def latest(self, job: str, *, scan: int = 30) -> list[RunManifest]:
+        """The newest manifests of a job, found by listing metadata (no GET per old run)."""
+        infos = sorted(self.manifest_infos(job), key=lambda i: i.last_modified, reverse=True)
+        found = [m for info in infos[:scan] if (m := self.load(info.key)) is not None]
+        return sorted(found, key=lambda m: m.finished_at, reverse=True)
+
     def jobs(self) -> list[str]:
-        return [d.rstrip("/").rsplit("/", 1)[-1] for d in self.store.list_dirs(f"{RUNS}/")]
+        return [last_part(d) for d in self.store.list_dirs(runs_prefix())]
+
+    def consumed(self, job: str, *, cache_key: str, update_cache: bool = True) -> set[str]:
+        """Input ids the committed runs of `job` consumed, whole manifests and archives alike.
+
+        Each whole manifest is read once and each day archive again only when its ETag
+        changed: what was read is cached at `cache_key` (written back unless `update_cache`
+        is false, as for a reader).
+        """
+        try:
+            cache = json.loads(self.store.get(cache_key))
+        except (ObjectNotFound, ValueError):
+            cache = {}
+        seen_runs: set[str] = set(cache.get("runs", []))
+        inputs: set[str] = set(cache.get("inputs", []))
+        archives: dict[str, str] = dict(cache.get("archives", {}))
+        changed = False
+        for key in self.manifest_keys(job):
+            run = _id_of(key)
+            if run in seen_runs or (manifest := self.load(key)) is None:
+                continue
+            inputs.update(manifest.inputs)
+            seen_runs.add(run)
+            changed = True
+        for info in self.store.list_objects(manifest_archive_prefix(job)):
+            if archives.get(info.key) == info.etag:
+                continue
+            try:
+                for line in gzip.decompress(self.store.get(info.key)).splitlines():
+                    if line.strip():
+                        inputs.update(json.loads(line).get("inputs", []))
+            except (ObjectNotFound, OSError, ValueError):
+                continue
+            archives[info.key] = info.etag
+            changed = True
+        if changed and update_cache:
+            body = {"runs": sorted(seen_runs), "inputs": sorted(inputs), "archives": archives}
+            self.store.put(cache_key, json.dumps(body).encode(), "application/json")
+        return inputs
 
     def archive_day(self, job: str, day: date, manifests: list[RunManifest]) -> str:
         """Fold manifests into the day's archive (merging with what is already there)."""
@@ -201,3 +303,8 @@ class RunLog:
         body = "\n".join(json.dumps(e, sort_keys=True) for _, e in sorted(existing.items()))
         self.store.put(key, gzip.compress(body.encode() + b"\n"), content_type="application/gzip")
         return key
+
+
+def _id_of(key: str) -> str:
+    """The input id a whole manifest's key names (`_runs/<job>/<id>.json`)."""
+    return last_part(key).removesuffix(".json")

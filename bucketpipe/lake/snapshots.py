@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bucketpipe.config.errors import CommitConflict, ObjectNotFound
 from bucketpipe.lake.layout import (
-    CLEAN,
-    QUARANTINE,
-    SNAPSHOTS,
     check_name,
     current_key,
+    last_part,
     snapshot_key,
     snapshot_version_of,
+    snapshots_prefix,
 )
 from bucketpipe.lake.storage import ObjectStore
 
@@ -120,7 +119,7 @@ def read_version(store: ObjectStore, dataset: str, version: int) -> Snapshot:
 
 def list_datasets(store: ObjectStore) -> list[str]:
     """Datasets that have a snapshot folder (one LIST call)."""
-    names = [d.rstrip("/").rsplit("/", 1)[-1] for d in store.list_dirs(f"{SNAPSHOTS}/")]
+    names = [last_part(d) for d in store.list_dirs(snapshots_prefix())]
     return sorted(n for n in names if not n.startswith("_"))
 
 
@@ -200,7 +199,7 @@ def discard_orphans(store: ObjectStore, dataset: str) -> list[int]:
     floor = current.version if current else 0
     orphans = sorted(
         v
-        for info in store.list_objects(f"{SNAPSHOTS}/{dataset}/")
+        for info in store.list_objects(snapshots_prefix(dataset))
         if (v := snapshot_version_of(info.key)) is not None and v > floor
     )
     if orphans:
@@ -210,74 +209,3 @@ def discard_orphans(store: ObjectStore, dataset: str) -> list[int]:
             extra={"dataset": dataset, "versions": orphans, "current": floor},
         )
     return orphans
-
-
-def vacuum(
-    store: ObjectStore,
-    dataset: str,
-    *,
-    grace: timedelta,
-    now: datetime | None = None,
-    keep_versions: int = 3,
-) -> dict[str, int]:
-    """Delete data files no live snapshot references, and old snapshot versions.
-
-    A version stays live while it is among the newest `keep_versions` or younger than `grace`,
-    so a reader that resolved an older snapshot keeps working. An unreferenced file is deleted
-    only when it is itself older than `grace` (a writer may have uploaded it and not yet
-    committed).
-    """
-    now = now or datetime.now(UTC)
-    current = read_current(store, dataset)
-    if current is None:
-        return {"files_deleted": 0, "versions_deleted": 0}
-    version_infos = {
-        v: info
-        for info in store.list_objects(f"{SNAPSHOTS}/{dataset}/")
-        if (v := snapshot_version_of(info.key)) is not None
-    }
-    live_versions = {current.version}
-    newest_first = sorted(version_infos, reverse=True)
-    live_versions.update(newest_first[:keep_versions])
-    for version, info in version_infos.items():
-        if now - info.last_modified < grace:
-            live_versions.add(version)
-    referenced: set[str] = set(current.keys)
-    for version in live_versions:
-        if version == current.version or version not in version_infos:
-            continue
-        try:
-            referenced.update(read_version(store, dataset, version).keys)
-        except ObjectNotFound:
-            continue
-    stale_files = [
-        info.key
-        for info in store.list_objects(f"{CLEAN}/{dataset}/")
-        if info.key not in referenced and now - info.last_modified >= grace
-    ]
-    stale_versions = [info.key for v, info in version_infos.items() if v not in live_versions]
-    # Versions first: a run killed in between must not leave a version document that
-    # references files already deleted.
-    store.delete(stale_versions)
-    store.delete(stale_files)
-    if stale_files or stale_versions:
-        log.info(
-            "vacuumed",
-            extra={
-                "dataset": dataset,
-                "files_deleted": len(stale_files),
-                "versions_deleted": len(stale_versions),
-            },
-        )
-    return {"files_deleted": len(stale_files), "versions_deleted": len(stale_versions)}
-
-
-def quarantine_prefix(dataset: str) -> str:
-    return f"{QUARANTINE}/{dataset}/"
-
-
-def partition_day(value: date | datetime) -> str:
-    """The `dt=` partition of a timestamp (UTC date) or date."""
-    if isinstance(value, datetime):
-        value = value.astimezone(UTC).date() if value.tzinfo else value.date()
-    return value.isoformat()

@@ -1,219 +1,32 @@
-"""Object storage: one interface, an S3 implementation (Allas, MinIO, AWS, moto) and a directory."""
+"""Object storage: the S3 implementation (Allas, MinIO, AWS, moto), and the store a URL names.
+
+The interface every store implements is `objects.ObjectStore`; a directory is `local.LocalStore`.
+Both are importable from here, the lake's storage API.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import shutil
 import tempfile
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from bucketpipe.config.errors import (
     ConfigError,
     ObjectNotFound,
+    PreconditionFailed,
     StorageError,
     StorageUnavailable,
 )
+from bucketpipe.lake.local import LocalStore
+from bucketpipe.lake.objects import ObjectInfo, ObjectStore, join_key
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "S3Store", "S3Target", "open_store"]
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """What a listing says about one object. `key` is relative to the store's root."""
-
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime
-
-
-@runtime_checkable
-class ObjectStore(Protocol):
-    """The operations Bucketpipe needs from a bucket. Keys are relative to the store's root."""
-
-    @property
-    def url(self) -> str:
-        """The root, as the user wrote it (`s3://bucket/prefix` or an absolute directory)."""
-        ...
-
-    def get(self, key: str) -> bytes:
-        """The object's bytes; `ObjectNotFound` if it does not exist."""
-        ...
-
-    def open(self, key: str) -> IO[bytes]:
-        """A streaming reader of the object (for large files)."""
-        ...
-
-    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        """Create or replace an object in one atomic step."""
-        ...
-
-    def put_new(self, key: str, data: bytes, content_type: str | None = None) -> bool:
-        """Create an object only if the key is free; False if it already exists."""
-        ...
-
-    def upload(self, key: str, path: Path, content_type: str | None = None) -> None:
-        """Upload a local file (multipart for large files)."""
-        ...
-
-    def head(self, key: str) -> ObjectInfo | None:
-        """Size, etag and time of an object, or None."""
-        ...
-
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with `prefix`, in key order."""
-        ...
-
-    def list_dirs(self, prefix: str) -> list[str]:
-        """The immediate 'sub-folders' below `prefix` (which ends with `/`)."""
-        ...
-
-    def delete(self, keys: Iterable[str]) -> int:
-        """Delete objects (missing ones are fine); the number of keys asked."""
-        ...
-
-    def duckdb_path(self, key: str) -> str:
-        """How DuckDB addresses the object (`s3://...` or an absolute path)."""
-        ...
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix.rstrip('/')}/{key}" if prefix else key
-
-
-class LocalStore:
-    """A directory used as a bucket. Writes are atomic (temp file + rename)."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root).expanduser().resolve()
-
-    @property
-    def url(self) -> str:
-        return str(self.root)
-
-    def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root not in path.parents and path != self.root:
-            raise StorageError(f"key {key!r} escapes the lake directory")
-        return path
-
-    def get(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise ObjectNotFound(f"{key} does not exist in {self.url}") from None
-        except IsADirectoryError:
-            raise ObjectNotFound(f"{key} is a directory in {self.url}") from None
-
-    def open(self, key: str) -> IO[bytes]:
-        try:
-            return self._path(key).open("rb")
-        except FileNotFoundError:
-            raise ObjectNotFound(f"{key} does not exist in {self.url}") from None
-
-    def _tmp_for(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-
-    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        path = self._path(key)
-        tmp = self._tmp_for(path)
-        try:
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def put_new(self, key: str, data: bytes, content_type: str | None = None) -> bool:
-        path = self._path(key)
-        tmp = self._tmp_for(path)
-        try:
-            with tmp.open("wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            try:
-                os.link(tmp, path)  # atomic create-if-absent
-            except FileExistsError:
-                return False
-            return True
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def upload(self, key: str, path: Path, content_type: str | None = None) -> None:
-        dest = self._path(key)
-        tmp = self._tmp_for(dest)
-        try:
-            shutil.copyfile(path, tmp)
-            tmp.replace(dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    def _info(self, path: Path) -> ObjectInfo:
-        st = path.stat()
-        return ObjectInfo(
-            key=path.relative_to(self.root).as_posix(),
-            size=st.st_size,
-            etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
-            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
-        )
-
-    def head(self, key: str) -> ObjectInfo | None:
-        path = self._path(key)
-        return self._info(path) if path.is_file() else None
-
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        if not self.root.is_dir():
-            return
-        # Walk only the directory that can contain the prefix.
-        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
-        if not base.is_dir():
-            return
-        found: list[Path] = []
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if name.startswith("."):
-                    continue
-                path = Path(dirpath) / name
-                if path.relative_to(self.root).as_posix().startswith(prefix):
-                    found.append(path)
-        for path in sorted(found, key=lambda p: p.relative_to(self.root).as_posix()):
-            with contextlib.suppress(FileNotFoundError):
-                yield self._info(path)
-
-    def list_dirs(self, prefix: str) -> list[str]:
-        base = self.root / prefix
-        if not base.is_dir():
-            return []
-        return sorted(
-            f"{prefix}{p.name}/"
-            for p in base.iterdir()
-            if p.is_dir() and not p.name.startswith(".")
-        )
-
-    def delete(self, keys: Iterable[str]) -> int:
-        count = 0
-        for key in keys:
-            self._path(key).unlink(missing_ok=True)
-            count += 1
-        return count
-
-    def duckdb_path(self, key: str) -> str:
-        return str(self.root / key)
 
 
 @dataclass(frozen=True)
@@ -278,7 +91,7 @@ class S3Store:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
     def _key(self, key: str) -> str:
-        return _join(self.prefix, key)
+        return join_key(self.prefix, key)
 
     def _rel(self, full: str) -> str:
         return full[len(self.prefix) + 1 :] if self.prefix else full
@@ -352,11 +165,10 @@ class S3Store:
                 IfNoneMatch="*",
                 **extra,
             )
-        except StorageError as exc:
-            if "PreconditionFailed" in str(exc) or "ConditionalRequestConflict" in str(exc):
-                # A retry after a lost answer finds our own first attempt: the same bytes.
-                return self._holds(key, data)
-            raise
+        except PreconditionFailed:
+            # The key exists. A retry after a lost answer finds our own first attempt: the
+            # same bytes.
+            return self._holds(key, data)
         return True
 
     def _holds(self, key: str, data: bytes) -> bool:
@@ -457,6 +269,10 @@ def _next_page(iterator: Iterator[dict[str, Any]]) -> dict[str, Any] | None:
     return next(iterator, None)
 
 
+# A conditional write (`If-None-Match: *`) that found the key taken: 412 PreconditionFailed,
+# or 409 ConditionalRequestConflict when another conditional write to the key is in flight.
+PRECONDITION_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+
 _HINTS = {
     "NoSuchBucket": "create it first (e.g. `s3cmd mb` / `aws s3 mb`) or fix BUCKETPIPE_LAKE",
     "AccessDenied": "check the credentials' permissions on this bucket",
@@ -472,6 +288,8 @@ def _client_error(exc: Any, what: str, url: str) -> Exception:
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     if code in {"NoSuchKey", "404", "NotFound"}:
         return ObjectNotFound(f"{what}: no such object in {url}")
+    if status == 412 or code in PRECONDITION_CODES:
+        return PreconditionFailed(f"{what}: the object already exists in {url}")
     if status >= 500 or code in {
         "SlowDown",
         "ServiceUnavailable",

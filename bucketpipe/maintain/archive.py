@@ -23,9 +23,14 @@ import duckdb
 
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.lake.duck import quote_literal
-from bucketpipe.lake.layout import RAW, REPORTS, raw_archive_key
+from bucketpipe.lake.layout import (
+    last_part,
+    quality_report_archive_key,
+    quality_reports_prefix,
+    raw_archive_key,
+    raw_prefix,
+)
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.quality.report import report_archive_key
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class ArchiveOutcome:
 
 def day_of(prefix_dir: str) -> date | None:
     """The day of a `.../dt=YYYY-MM-DD/` folder."""
-    name = prefix_dir.rstrip("/").rsplit("/", 1)[-1]
+    name = last_part(prefix_dir)
     try:
         return datetime.strptime(name, "dt=%Y-%m-%d").date()
     except ValueError:
@@ -80,7 +85,7 @@ def archive_raw_day(
 ) -> ArchiveOutcome:
     """Roll one closed day of one source; delete uncommitted run objects past the grace."""
     outcome = ArchiveOutcome()
-    prefix = f"{RAW}/{source}/dt={day.isoformat()}/"
+    prefix = raw_prefix(source, day)
     archive_key = raw_archive_key(source, day)
     runs: list[tuple[str, str]] = []
     orphans: list[str] = []
@@ -138,8 +143,8 @@ def archive_raw(
 ) -> ArchiveOutcome:
     """Roll every closed day (before `today`) of every source."""
     total = ArchiveOutcome()
-    for source_dir in store.list_dirs(f"{RAW}/"):
-        source = source_dir.rstrip("/").rsplit("/", 1)[-1]
+    for source_dir in store.list_dirs(raw_prefix()):
+        source = last_part(source_dir)
         for day_dir in store.list_dirs(source_dir):
             day = day_of(day_dir)
             if day is None or day >= today:
@@ -165,7 +170,7 @@ def archive_raw(
 # --- quality reports ----------------------------------------------------------------------
 def report_datasets(store: ObjectStore) -> list[str]:
     """Datasets with a per-run report folder (not the `_archive` of the day archives)."""
-    names = [d.rstrip("/").rsplit("/", 1)[-1] for d in store.list_dirs(f"{REPORTS}/quality/")]
+    names = [last_part(d) for d in store.list_dirs(quality_reports_prefix())]
     return [n for n in names if not n.startswith("_")]
 
 
@@ -198,8 +203,8 @@ def fold_reports(
     by_day: dict[date, list[tuple[str, bytes]]] = {}
     orphans: list[str] = []
     for dataset in report_datasets(store):
-        for info in store.list_objects(f"{REPORTS}/quality/{dataset}/"):
-            run = info.key.rsplit("/", 1)[-1].removesuffix(".json")
+        for info in store.list_objects(quality_reports_prefix(dataset)):
+            run = last_part(info.key).removesuffix(".json")
             if not info.key.endswith(".json"):
                 continue
             if run not in committed:
@@ -212,7 +217,7 @@ def fold_reports(
                 by_day.setdefault(created, []).append((info.key, body))
     total.deleted += store.delete(orphans)
     for day, items in sorted(by_day.items()):
-        key = report_archive_key(day)
+        key = quality_report_archive_key(day)
         lines = _read_lines(store, key)
         for _, body in items:
             data = json.loads(body)

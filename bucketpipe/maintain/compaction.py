@@ -20,19 +20,22 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
-from bucketpipe.clean import quarantine
-from bucketpipe.clean.config import load_config
-from bucketpipe.clean.engine import CLUSTERED_ROW_GROUP, file_entry
-from bucketpipe.clean.job import LOCK, processed_inputs
-from bucketpipe.clean.memory import max_json_object
+from bucketpipe import catalog
+from bucketpipe.catalog.rules import load_config
 from bucketpipe.context import Context
-from bucketpipe.coord.locks import writer_lock
 from bucketpipe.coord.signals import COMPACT_COMMITTED, Event
-from bucketpipe.ingest.run import INGEST_JOB, publish_status
+from bucketpipe.lake import quarantine
+from bucketpipe.lake.census import take_census
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
-from bucketpipe.lake.layout import QUARANTINE, clean_key
-from bucketpipe.lake.runs import RunManifest
+from bucketpipe.lake.layout import (
+    CLEAN_CONSUMED_KEY,
+    clean_key,
+    quarantine_day_key,
+    quarantine_prefix,
+)
+from bucketpipe.lake.memory import max_json_object
+from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, file_entry
+from bucketpipe.lake.runs import CLEAN_JOB, COMPACT_JOB, INGEST_JOB, RunManifest
 from bucketpipe.lake.snapshots import (
     FileEntry,
     Snapshot,
@@ -40,14 +43,13 @@ from bucketpipe.lake.snapshots import (
     discard_orphans,
     list_datasets,
     read_current,
-    vacuum,
 )
 from bucketpipe.lake.storage import scratch_dir
 from bucketpipe.maintain import archive, retention
+from bucketpipe.maintain.vacuum import vacuum
 
 log = logging.getLogger(__name__)
 
-COMPACT_JOB = "compact"
 ROW_GROUP_ROWS = 1_000_000
 ROW_GROUP_MAX_MB = 64
 # An open partition is rewritten once it holds more files than this.
@@ -231,7 +233,7 @@ def compact_quarantine(
     """Roll each closed day's quarantine files of each dataset into one day file."""
     counts: dict[str, int] = {}
     for dataset in quarantine.datasets(ctx.store):
-        for day_dir in ctx.store.list_dirs(f"{QUARANTINE}/{dataset}/"):
+        for day_dir in ctx.store.list_dirs(quarantine_prefix(dataset)):
             day = archive.day_of(day_dir)
             keys = [i.key for i in ctx.store.list_objects(day_dir) if i.key.endswith(".parquet")]
             if day is None or day >= today or len(keys) < 2:
@@ -241,7 +243,7 @@ def compact_quarantine(
             con.execute(
                 f"COPY ({source}) TO {quote_literal(str(path))} (FORMAT parquet, COMPRESSION zstd)"
             )
-            key = f"{day_dir}{quarantine.DAY_FILE_PREFIX}{run_id}.parquet"
+            key = quarantine_day_key(dataset, day, run_id)
             ctx.store.upload(key, path, content_type="application/vnd.apache.parquet")
             path.unlink(missing_ok=True)
             ctx.store.delete(k for k in keys if k != key)
@@ -255,13 +257,7 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
     today = started.astimezone(UTC).date()
     grace = timedelta(hours=ctx.settings.vacuum_grace_hours)
     details: dict[str, Any] = {}
-    with writer_lock(
-        LOCK,
-        store=ctx.store,
-        signals=ctx.signals,
-        ttl_seconds=ctx.settings.lock_ttl_seconds,
-        wait_seconds=wait_seconds,
-    ) as lock:
+    with ctx.writer_lock(wait_seconds=wait_seconds) as lock:
         scratch = scratch_dir(ctx.settings.temp_dir)
         con = connect(ctx.settings)
         try:
@@ -275,7 +271,7 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             details["quarantine"] = compact_quarantine(
                 con, ctx, today=today, run_id=run_id, scratch=scratch
             )
-            consumed = processed_inputs(ctx)
+            consumed = ctx.runlog.consumed(CLEAN_JOB, cache_key=CLEAN_CONSUMED_KEY)
             committed = set(ctx.runlog.ids(INGEST_JOB))
             details["raw"] = archive.archive_raw(
                 ctx.store,
@@ -290,7 +286,7 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             details["reports"] = archive.fold_reports(
                 ctx.store,
                 today=today,
-                committed=set(ctx.runlog.ids("clean")),
+                committed=set(ctx.runlog.ids(CLEAN_JOB)),
                 orphan_before=started - grace,
             ).as_dict()
             details["retention"] = retention.apply(ctx, now=started, consumed=consumed)
@@ -311,6 +307,8 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             details=details,
         )
         key = ctx.runlog.write(manifest)
+        # After retention and vacuum the lake is at its smallest: count it exactly once a day.
+        census = take_census(ctx.store, ctx.now())
     changed = tuple(details["datasets"])
     for name in changed:
         ctx.signals.bump_version(name)
@@ -319,9 +317,14 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             kind=COMPACT_COMMITTED, run_id=run_id, job=COMPACT_JOB, manifest=key, datasets=changed
         )
     )
-    publish_status(ctx, COMPACT_JOB, manifest)
+    ctx.publish_status(COMPACT_JOB, manifest)
     log.info(
         "compaction committed",
-        extra={"run_id": run_id, "datasets": len(changed), "duration_s": manifest.duration_s},
+        extra={
+            "run_id": run_id,
+            "datasets": len(changed),
+            "duration_s": manifest.duration_s,
+            "lake_objects": census.total,
+        },
     )
     return manifest

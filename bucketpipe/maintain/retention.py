@@ -22,14 +22,19 @@ from datetime import date, datetime, timedelta
 from statistics import fmean
 from typing import Any
 
-from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.context import Context
-from bucketpipe.ingest.run import INGEST_JOB
-from bucketpipe.lake.layout import QUARANTINE, RAW, RUNS, raw_archive_key
-from bucketpipe.lake.runs import RunManifest
+from bucketpipe.lake.layout import (
+    QUALITY_DAILY_KEY,
+    QUALITY_REPORT_ARCHIVES,
+    last_part,
+    quarantine_prefix,
+    raw_archive_key,
+    raw_prefix,
+)
+from bucketpipe.lake.runs import INGEST_JOB, RunManifest
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.maintain import archive
-from bucketpipe.quality.report import DAILY_KEY, REPORT_ARCHIVES, read_daily
+from bucketpipe.quality.report import read_daily
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,8 @@ def _cutoff(now: datetime, days: int) -> date:
 def expire_raw(store: ObjectStore, *, before: date) -> int:
     """Delete archived raw day folders older than `before`; objects deleted."""
     deleted = 0
-    for source_dir in store.list_dirs(f"{RAW}/"):
-        source = source_dir.rstrip("/").rsplit("/", 1)[-1]
+    for source_dir in store.list_dirs(raw_prefix()):
+        source = last_part(source_dir)
         for day_dir in store.list_dirs(source_dir):
             day = archive.day_of(day_dir)
             if day is None or day >= before:
@@ -61,7 +66,7 @@ def expire_raw(store: ObjectStore, *, before: date) -> int:
 
 def expire_quarantine(store: ObjectStore, *, before: date) -> int:
     deleted = 0
-    for dataset_dir in store.list_dirs(f"{QUARANTINE}/"):
+    for dataset_dir in store.list_dirs(quarantine_prefix()):
         for day_dir in store.list_dirs(dataset_dir):
             day = archive.day_of(day_dir)
             if day is not None and day < before:
@@ -96,8 +101,8 @@ def daily_summary(day: date, reports: Iterable[dict[str, Any]]) -> dict[str, Any
 def expire_reports(store: ObjectStore, *, before: date) -> int:
     """Replace day archives older than `before` by daily summary lines; archives removed."""
     old = []
-    for info in store.list_objects(REPORT_ARCHIVES):
-        day = date.fromisoformat(info.key.rsplit("/", 1)[-1].removesuffix(".jsonl.gz"))
+    for info in store.list_objects(QUALITY_REPORT_ARCHIVES):
+        day = date.fromisoformat(last_part(info.key).removesuffix(".jsonl.gz"))
         if day < before:
             old.append((day, info.key))
     if not old:
@@ -115,7 +120,7 @@ def expire_reports(store: ObjectStore, *, before: date) -> int:
                 **daily_summary(day, reports),
             }
     text = "\n".join(json.dumps(summaries[k], sort_keys=True) for k in sorted(summaries))
-    store.put(DAILY_KEY, gzip.compress(text.encode() + b"\n"), "application/gzip")
+    store.put(QUALITY_DAILY_KEY, gzip.compress(text.encode() + b"\n"), "application/gzip")
     return store.delete(k for _, k in old)
 
 
@@ -125,14 +130,10 @@ def fold_manifests(ctx: Context, *, before: datetime, consumed: set[str]) -> dic
     runlog = ctx.runlog
     for job in runlog.jobs():
         by_day: dict[date, list[tuple[str, RunManifest]]] = {}
-        for info in ctx.store.list_objects(f"{RUNS}/{job}/"):
-            if "/_archive/" in info.key or not info.key.endswith(".json"):
-                continue
+        for info in runlog.manifest_infos(job):
             if info.last_modified >= before:
                 continue  # written recently, so it finished recently too
-            try:
-                manifest = RunManifest.model_validate_json(ctx.store.get(info.key))
-            except (ObjectNotFound, ValueError):
+            if (manifest := runlog.load(info.key)) is None:
                 continue
             if manifest.finished_at >= before:
                 continue

@@ -1,1 +1,1 @@
-"""Data quality: scores, column profiles, thresholds and recommendations."""
+"""Data quality: report documents, and the scores, column profiles and recommendations in them."""

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bucketpipe.quality.profiling import ColumnCounts
-
-if TYPE_CHECKING:
-    from bucketpipe.quality.report import QualityReport
+from bucketpipe.quality.report import QualityReport
 
 MOSTLY_EMPTY = 0.9
 MAX_ITEMS = 12

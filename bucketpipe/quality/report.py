@@ -1,6 +1,7 @@
-"""Data quality: four dimensions, an overall score, column profiles and recommendations.
+"""Quality reports as documents: the model, and reading and writing them in the lake.
 
-Every clean run writes one report per dataset it touched to
+The write side computes them (`scoring`); the read side only reads them. Every clean run
+writes one report per dataset it touched to
 `reports/quality/<dataset>/<run_id>.json`, computed in DuckDB over the rows the run delivered
 to the dataset (accepted rows before deduplication, plus the counts of quarantined rows), and
 keeps `reports/quality_metrics.json` (the latest report of every dataset) and
@@ -14,23 +15,21 @@ import gzip
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.lake.layout import (
+    QUALITY_DAILY_KEY,
     QUALITY_METRICS_KEY,
-    REPORTS,
+    QUALITY_REPORT_ARCHIVES,
     SUMMARY_REPORT_KEY,
     quality_report_key,
+    quality_reports_prefix,
 )
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.quality.profiling import ColumnCounts, distinct_keys, profile_columns
-from bucketpipe.quality.recommendations import recommend
 
 log = logging.getLogger(__name__)
 
@@ -113,182 +112,6 @@ class QualityReport(BaseModel):
         return quality_report_key(self.dataset, self.run_id)
 
 
-@dataclass(frozen=True)
-class Counts:
-    """The numbers the four dimensions are computed from."""
-
-    rows: int
-    columns: int
-    non_null_cells: int
-    distinct_keys: int
-    rows_quarantined: int
-    rows_invalid_kept: int
-    checked_cells: int
-    inconsistent_cells: int
-
-
-def _pct(numerator: int, denominator: int) -> float:
-    return round(100.0 * numerator / denominator, 2) if denominator else 100.0
-
-
-def score(counts: Counts, thresholds: Sequence[float]) -> dict[str, Dimension]:
-    """The four dimensions from the counts (pure; docs/quality.md has the formulas)."""
-    cells = counts.rows * counts.columns
-    delivered = counts.rows + counts.rows_quarantined
-    parts = {
-        "completeness": (counts.non_null_cells, cells),
-        "uniqueness": (counts.distinct_keys, counts.rows),
-        "consistency": (counts.checked_cells - counts.inconsistent_cells, counts.checked_cells),
-        "validity": (counts.rows - counts.rows_invalid_kept, delivered),
-    }
-    out = {}
-    for (name, (num, den)), mark in zip(parts.items(), thresholds, strict=True):
-        value = _pct(num, den)
-        out[name] = Dimension(
-            score=value,
-            threshold=float(mark),
-            passed=value >= mark,
-            definition=DEFINITIONS[name],
-            numerator=num,
-            denominator=den,
-        )
-    return out
-
-
-def overall(dimensions: Mapping[str, Dimension]) -> float:
-    """The mean of the four dimension scores."""
-    return round(sum(d.score for d in dimensions.values()) / len(dimensions), 2)
-
-
-def column_profile(counts: ColumnCounts) -> ColumnProfile:
-    issues = {
-        "empty_strings": counts.empty_strings,
-        "spacing": counts.spacing,
-        "case_variants": counts.case_variants,
-        "extremes": counts.extremes,
-        "future": counts.future,
-        "before_1900": counts.before_1900,
-    }
-    return ColumnProfile(
-        name=counts.name,
-        type=counts.type,
-        nulls=counts.rows - counts.non_null,
-        null_pct=_pct(counts.rows - counts.non_null, counts.rows) if counts.rows else 0.0,
-        distinct=counts.distinct,
-        distinct_exact=counts.distinct_exact,
-        min=None if counts.min is None else str(counts.min),
-        max=None if counts.max is None else str(counts.max),
-        mean=None if counts.mean is None else round(counts.mean, 6),
-        top_values=[TopValue(value=v, count=n) for v, n in counts.top_values],
-        issues={k: v for k, v in issues.items() if v},
-    )
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What a run delivered to a dataset besides the assessed rows."""
-
-    dataset: str
-    run_id: str
-    now: datetime
-    key: tuple[str, ...]
-    rows_in: int = 0
-    rows_quarantined: int = 0
-    rows_invalid_kept: int = 0
-    rows_duplicate: int = 0
-    rows_written: int = 0
-    kind: str = "catalog"
-    quarantine_reasons: Mapping[str, int] | None = None
-    drift: Mapping[str, Any] | None = None
-    steps: Sequence[str] = ()
-    future_ok: bool = False
-    extra_examples: Mapping[str, list[str]] | None = None
-
-
-@dataclass(frozen=True)
-class Measured:
-    """What the database says about the assessed rows: the row count, each column's counts
-    and the number of distinct keys."""
-
-    rows: int
-    per_column: list[ColumnCounts]
-    distinct_keys: int
-
-
-def measure(
-    con: duckdb.DuckDBPyConnection,
-    relation: str,
-    columns: Sequence[tuple[str, str]],
-    key: Sequence[str],
-    *,
-    now: datetime,
-    future_ok: bool = False,
-    known_distinct_keys: int | None = None,
-) -> Measured:
-    """Profile `relation`; `known_distinct_keys` (the merge already counted them) saves a pass."""
-    rows, per_column = profile_columns(con, relation, columns, now=now, future_ok=future_ok)
-    if known_distinct_keys is not None:
-        keys = known_distinct_keys
-    else:
-        keys = distinct_keys(con, relation, key) if key else rows
-    return Measured(rows, per_column, keys)
-
-
-def assess(
-    con: duckdb.DuckDBPyConnection,
-    relation: str,
-    columns: Sequence[tuple[str, str]],
-    delivery: Delivery,
-    thresholds: Sequence[float],
-    measured: Measured | None = None,
-) -> QualityReport:
-    """The report for `relation` (the run's accepted rows) and its content `columns`.
-
-    With `measured` (taken earlier, while the rows were at hand) the relation is not read.
-    """
-    if measured is None:
-        measured = measure(
-            con, relation, columns, delivery.key, now=delivery.now, future_ok=delivery.future_ok
-        )
-    rows, per_column = measured.rows, measured.per_column
-    key = list(delivery.key)
-    counts = Counts(
-        rows=rows,
-        columns=len(columns),
-        non_null_cells=sum(c.non_null for c in per_column),
-        distinct_keys=measured.distinct_keys,
-        rows_quarantined=delivery.rows_quarantined,
-        rows_invalid_kept=delivery.rows_invalid_kept,
-        checked_cells=sum(c.checked for c in per_column),
-        inconsistent_cells=sum(c.inconsistent for c in per_column),
-    )
-    dimensions = score(counts, thresholds)
-    report = QualityReport(
-        dataset=delivery.dataset,
-        run_id=delivery.run_id,
-        created_at=delivery.now,
-        kind=delivery.kind,
-        rows=rows,
-        rows_in=delivery.rows_in,
-        rows_quarantined=delivery.rows_quarantined,
-        rows_invalid_kept=delivery.rows_invalid_kept,
-        rows_duplicate=delivery.rows_duplicate,
-        rows_written=delivery.rows_written,
-        columns=len(columns),
-        key=[k for k in key if not k.startswith("_")],
-        dimensions=dimensions,
-        overall_score=overall(dimensions),
-        passed=all(d.passed for d in dimensions.values()),
-        column_profiles=[column_profile(c) for c in per_column],
-        quarantine_reasons=dict(delivery.quarantine_reasons or {}),
-        drift=dict(delivery.drift or {}),
-        steps=list(delivery.steps),
-    )
-    report.recommendations = recommend(report, per_column)
-    return report
-
-
-# --- storage --------------------------------------------------------------------------------
 def write_report(store: ObjectStore, report: QualityReport) -> str:
     key = quality_report_key(report.dataset, report.run_id)
     store.put(key, report.model_dump_json(indent=1).encode(), "application/json")
@@ -362,19 +185,11 @@ def read_summary(store: ObjectStore) -> dict[str, Any]:
     return _load(store, SUMMARY_REPORT_KEY)
 
 
-REPORT_ARCHIVES = f"{REPORTS}/quality/_archive/"
-DAILY_KEY = f"{REPORTS}/quality/_daily.jsonl.gz"
-
-
-def report_archive_key(day: date) -> str:
-    """One archive per day holding every dataset's reports of that day (compaction)."""
-    return f"{REPORT_ARCHIVES}{day.isoformat()}.jsonl.gz"
-
-
 def read_reports(store: ObjectStore, dataset: str, limit: int = 50) -> list[QualityReport]:
     """The dataset's reports, newest first: whole ones, then those compaction archived."""
-    prefix = f"{REPORTS}/quality/{dataset}/"
-    whole = [i for i in store.list_objects(prefix) if i.key.endswith(".json")]
+    whole = [
+        i for i in store.list_objects(quality_reports_prefix(dataset)) if i.key.endswith(".json")
+    ]
     whole.sort(key=lambda i: i.last_modified, reverse=True)
     out: list[QualityReport] = []
     for info in whole[:limit]:
@@ -383,7 +198,9 @@ def read_reports(store: ObjectStore, dataset: str, limit: int = 50) -> list[Qual
         except (ObjectNotFound, ValueError):
             continue
     if len(out) < limit:
-        for key in sorted((i.key for i in store.list_objects(REPORT_ARCHIVES)), reverse=True):
+        for key in sorted(
+            (i.key for i in store.list_objects(QUALITY_REPORT_ARCHIVES)), reverse=True
+        ):
             try:
                 lines = gzip.decompress(store.get(key)).splitlines()
             except (ObjectNotFound, OSError):
@@ -400,7 +217,7 @@ def read_reports(store: ObjectStore, dataset: str, limit: int = 50) -> list[Qual
 def read_daily(store: ObjectStore, dataset: str | None = None) -> list[dict[str, Any]]:
     """Per-day summaries of reports retention has expired, oldest first (one dataset or all)."""
     try:
-        lines = gzip.decompress(store.get(DAILY_KEY)).splitlines()
+        lines = gzip.decompress(store.get(QUALITY_DAILY_KEY)).splitlines()
     except ObjectNotFound:
         return []
     rows = [json.loads(line) for line in lines if line.strip()]

@@ -3,31 +3,46 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
-from bucketpipe.lake.duck import (
-    empty_relation_sql,
-    quote_ident,
-    quote_literal,
-    read_parquet_sql,
-    sql_list,
-)
+from bucketpipe import catalog
+from bucketpipe.lake import views
+from bucketpipe.lake.duck import empty_relation_sql, quote_literal
 from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
 from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.lake.views import (
+    RECENT_DAYS,
+    RECENT_PREFIX,
+    drop_views,
+    is_current,
+    recent_relation_sql,
+    recent_view,
+    relation_sql,
+)
 
 log = logging.getLogger(__name__)
 
-# The dashboard's questions about "now" (the latest quote per symbol, a sparkline of the last
-# weeks) need only the newest weeks of a dataset. A second view per dataset reads just the
-# files that can hold them, pruned by the snapshot's time metadata, so their cost stays flat as
-# history grows. The `_` prefix cannot name a dataset (`list_datasets` skips it).
-RECENT_PREFIX = "_recent_"
-RECENT_DAYS = 50
+# The read side's names for the view helpers of `bucketpipe.lake.views` and `.duck`.
+__all__ = [
+    "RECENT_DAYS",
+    "RECENT_PREFIX",
+    "DatasetInfo",
+    "LakeReader",
+    "create_views",
+    "describe",
+    "drop_views",
+    "empty_relation_sql",
+    "is_current",
+    "literal",
+    "recent_relation_sql",
+    "recent_view",
+    "relation_sql",
+    "time_column_of",
+]
 
 
 @dataclass(frozen=True)
@@ -44,50 +59,6 @@ class DatasetInfo:
     columns: tuple[tuple[str, str], ...]
 
 
-def relation_sql(
-    store: ObjectStore,
-    snapshot: Snapshot,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> str:
-    """SQL reading exactly the snapshot's files (pruned by time from its metadata)."""
-    files = snapshot.files_for(start=start, end=end)
-    if not files:
-        return empty_relation_sql(snapshot.columns)
-    return read_parquet_sql(sql_list([store.duckdb_path(f.key) for f in files]))
-
-
-def recent_view(dataset: str) -> str:
-    """The name of the dataset's recent-window view."""
-    return f"{RECENT_PREFIX}{dataset}"
-
-
-def recent_relation_sql(
-    store: ObjectStore, snapshot: Snapshot, time_column: str, *, days: int = RECENT_DAYS
-) -> str | None:
-    """SQL of exactly the rows whose event time is within `days` of the dataset's newest.
-
-    Files whose `max_time` is older are never opened; the filter on the time column drops the
-    older rows of the files that straddle the boundary, so the window is exact. None when the
-    snapshot carries no time metadata or no such column, or when every row is in the window.
-    """
-    newest = snapshot.max_time
-    if newest is None or time_column not in {name for name, _ in snapshot.columns}:
-        return None
-    since = newest - timedelta(days=days)
-    oldest = [f.min_time for f in snapshot.files]
-    if all(t is not None and t >= since for t in oldest):
-        # The window would be the whole dataset: no view, so queries know they saw everything.
-        return None
-    base = relation_sql(store, snapshot, start=since)
-    return (
-        f"SELECT * FROM ({base}) "
-        f"WHERE {quote_ident(time_column)} >= CAST({quote_literal(since.isoformat())} "
-        "AS TIMESTAMPTZ)"
-    )
-
-
 def time_column_of(dataset: str) -> str | None:
     """The catalog's event-time column of a dataset (None for datasets it does not declare)."""
     try:
@@ -99,36 +70,8 @@ def time_column_of(dataset: str) -> str | None:
 def create_views(
     con: duckdb.DuckDBPyConnection, store: ObjectStore, name: str, snapshot: Snapshot
 ) -> None:
-    """(Re)create the dataset's view and, when it has event times, its recent-window view."""
-    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {relation_sql(store, snapshot)}")
-    column = time_column_of(name)
-    recent = recent_relation_sql(store, snapshot, column) if column else None
-    if recent is None:
-        con.execute(f"DROP VIEW IF EXISTS {quote_ident(recent_view(name))}")
-    else:
-        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(recent_view(name))} AS {recent}")
-
-
-def is_current(snapshot: Snapshot, snapshots: Mapping[str, Snapshot]) -> bool:
-    """False for a derived snapshot computed from inputs whose rows have changed since.
-
-    A dataset such as `market_overview` records the content versions it was computed from in
-    its snapshot (`details["inputs"]`); between an input's commit and the derived one's, a
-    reader hides it and answers from the inputs themselves. A compaction of an input changes
-    its version, not its rows, and hides nothing.
-    """
-    inputs = snapshot.details.get("inputs")
-    if not isinstance(inputs, dict):
-        return True
-    return all(
-        (snapshots[name].content_version if name in snapshots else None) == version
-        for name, version in inputs.items()
-    )
-
-
-def drop_views(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    for view in (name, recent_view(name)):
-        con.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
+    """(Re)create the dataset's view and, with the catalog's event time, its recent window."""
+    views.create_views(con, store, name, snapshot, time_column_of(name))
 
 
 class LakeReader:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.context import Context
-from bucketpipe.lake.layout import RUNS
 from bucketpipe.lake.runs import RunManifest
 from bucketpipe.serve.reader import DatasetInfo, LakeReader
 
@@ -38,35 +36,22 @@ class StatusReport:
     generated_at: datetime
 
 
-def latest_manifests(ctx: Context, job: str, *, scan: int = 30) -> list[RunManifest]:
-    """The newest manifests of a job, found by listing metadata (no GET per old run)."""
-    infos = [
-        info
-        for info in ctx.store.list_objects(f"{RUNS}/{job}/")
-        if info.key.endswith(".json") and "/_archive/" not in info.key
-    ]
-    infos.sort(key=lambda i: i.last_modified, reverse=True)
-    out = []
-    for info in infos[:scan]:
-        try:
-            out.append(RunManifest.model_validate_json(ctx.store.get(info.key)))
-        except (ObjectNotFound, ValueError):
-            continue
-    out.sort(key=lambda m: m.finished_at, reverse=True)
-    return out
+def job_statuses(ctx: Context, *, scan: int = 30) -> dict[str, JobStatus]:
+    """Every job's last committed run (ingest split by source), with Redis' live status on top."""
+    live = ctx.signals.statuses()
+    found: dict[str, JobStatus] = {}
+    for job in ctx.runlog.jobs():
+        for manifest in ctx.runlog.latest(job, scan=scan):
+            name = f"{job}-{manifest.source}" if manifest.source else job
+            found.setdefault(name, JobStatus(job=name, last_run=manifest, live=live.get(name, {})))
+    for name, fields in live.items():
+        found.setdefault(name, JobStatus(job=name, last_run=None, live=fields))
+    return found
 
 
 def collect(ctx: Context) -> StatusReport:
     """Status of every job and dataset."""
-    live = ctx.signals.statuses()
-    jobs: dict[str, JobStatus] = {}
-    for job in ctx.runlog.jobs():
-        for manifest in latest_manifests(ctx, job):
-            name = f"{job}-{manifest.source}" if manifest.source else job
-            if name not in jobs:
-                jobs[name] = JobStatus(job=name, last_run=manifest, live=live.get(name, {}))
-    for name, fields in live.items():
-        jobs.setdefault(name, JobStatus(job=name, last_run=None, live=fields))
+    jobs = job_statuses(ctx)
     reader = LakeReader(ctx.store)
     datasets = [info for name in reader.datasets() if (info := reader.info(name)) is not None]
     return StatusReport(

@@ -14,9 +14,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from bucketpipe.config.settings import all_env_names
-from jobs import cli
+from bucketpipe.jobs import cli
 
-APP = Path(__file__).resolve().parents[2] / "app" / "main.py"
+APP = Path(__file__).resolve().parents[2] / "bucketpipe" / "app" / "main.py"
 DEMO_DAYS = 90
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.access import password_ok
+from bucketpipe.app.access import password_ok
 from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
 
 pytestmark = pytest.mark.integration

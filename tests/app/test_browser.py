@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from jobs.dashboard import command
+from bucketpipe.jobs.dashboard import command
 from tests.app.conftest import DemoLake, run_pipeline
 from tests.conftest import free_port
 

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from app import charts, plots, ui
+from bucketpipe.app import charts, plots, ui
 
 
 def test_trend_line_is_least_squares() -> None:

@@ -13,12 +13,13 @@ from tests.deploy.deploy_helpers import BASE, EXAMPLE_OVERLAY, K8S, SHARDED_COMP
 
 @pytest.fixture(scope="session")
 def top_objects() -> list[dict[str, Any]]:
-    """`kubectl kustomize k8s`: what the issue's check renders."""
+    """`kubectl kustomize k8s`: what Rahti runs (the base plus the OpenShift component)."""
     return render(K8S)
 
 
 @pytest.fixture(scope="session")
 def base_objects() -> list[dict[str, Any]]:
+    """`kubectl kustomize k8s/base`: plain Kubernetes."""
     return render(BASE)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -19,6 +21,11 @@ K8S = ROOT / "k8s"
 BASE = K8S / "base"
 EXAMPLE_OVERLAY = K8S / "overlays" / "example"
 SHARDED_COMPONENT = K8S / "components" / "finnhub-sharded"
+OPENSHIFT_COMPONENT = K8S / "components" / "openshift"
+CRONJOBS = K8S / "cronjobs"
+# The checked-in renders (`make k8s-renders` rewrites them): a change to the manifests shows up
+# as a reviewed diff of what the cluster receives.
+RENDERS = Path(__file__).resolve().parent / "renders"
 SECRET_EXAMPLES = K8S / "secrets"
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "local" / "compose.yaml"
@@ -50,6 +57,14 @@ def render(directory: Path) -> list[dict[str, Any]]:
     if result.returncode != 0:
         raise AssertionError(f"kubectl kustomize {directory} failed:\n{result.stderr}")
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def overlay_of(text: str, directory: Path) -> Path:
+    """Write an overlay (a kustomization.yaml written as if it lived in k8s/overlays/NAME) into
+    DIRECTORY, with its `../../` paths pointed back at k8s/, and return DIRECTORY."""
+    k8s = os.path.relpath(K8S, directory)
+    (directory / "kustomization.yaml").write_text(text.replace("../../", f"{k8s}/"))
+    return directory
 
 
 def objects_of(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
@@ -255,3 +270,28 @@ def parses(parser: argparse.ArgumentParser, args: list[str]) -> bool:
     except SystemExit:
         return False
     return callable(getattr(parsed, "handler", None))
+
+
+# --- selectors and paths ----------------------------------------------------------------------
+def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Kubernetes label-selector semantics (matchLabels plus matchExpressions)."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression["key"], expression["operator"]
+        values = set(expression.get("values", []))
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def within(path: str, mount: str) -> bool:
+    path, mount = posixpath.normpath(path), posixpath.normpath(mount)
+    return path == mount or path.startswith(mount.rstrip("/") + "/")

@@ -7,7 +7,7 @@ import zoneinfo
 from typing import Any
 
 from bucketpipe.config.settings import all_env_names
-from jobs.common import EXIT_CONFIG
+from bucketpipe.jobs.common import EXIT_CONFIG
 from tests.deploy.deploy_helpers import (
     bucketpipe_containers,
     cpu_millicores,
@@ -25,13 +25,26 @@ from tests.deploy.deploy_helpers import (
 RAHTI_MAX_LIMIT_REQUEST_RATIO = 5
 RAHTI_CPU_RANGE = (50.0, 4000.0)  # millicores
 RAHTI_MEMORY_RANGE = (8 * 2**20, 16 * 2**30)
+# What a CSC project starts with on Rahti, shared by all its pods and counted on LIMITS (what a
+# pod may use, not what it asks for): 4 vCPU, 16 GiB of memory, 5 GiB of ephemeral storage.
+RAHTI_CPU_QUOTA = 4000.0  # millicores
+RAHTI_MEMORY_QUOTA = 16 * 2**30
+RAHTI_EPHEMERAL_QUOTA = 5 * 2**30
+
+# A Secret key read under another setting's name: the read-only lake keys, which the dashboard
+# reads as AWS_*, are BUCKETPIPE_READER_* in a pod that also holds the writer's (doctor).
+READER_KEYS_AS_READER_SETTINGS = {
+    ("bucketpipe-lake-readonly", "AWS_ACCESS_KEY_ID", "BUCKETPIPE_READER_ACCESS_KEY_ID"),
+    ("bucketpipe-lake-readonly", "AWS_SECRET_ACCESS_KEY", "BUCKETPIPE_READER_SECRET_ACCESS_KEY"),
+}
 
 # Volumes the restricted-v2 SCC admits.
 RESTRICTED_VOLUME_TYPES = {"emptyDir", "configMap", "secret", "projected", "downwardAPI"}
 
 
 def resource_problems(objects: list[dict[str, Any]]) -> list[str]:
-    """Containers without CPU and memory requests and limits, or outside Rahti's rules."""
+    """Containers without CPU, memory and ephemeral-storage requests and limits, or outside
+    Rahti's rules (ephemeral storage has no LimitRange there, but counts against the quota)."""
     problems = []
     for workload in workloads(objects):
         for container in workload.containers():
@@ -40,6 +53,7 @@ def resource_problems(objects: list[dict[str, Any]]) -> list[str]:
             for resource, parse, (low, high) in (
                 ("cpu", cpu_millicores, RAHTI_CPU_RANGE),
                 ("memory", memory_bytes, RAHTI_MEMORY_RANGE),
+                ("ephemeral-storage", memory_bytes, (0, RAHTI_EPHEMERAL_QUOTA)),
             ):
                 try:
                     request = float(parse(resources["requests"][resource]))
@@ -168,7 +182,11 @@ def setting_problems(objects: list[dict[str, Any]]) -> list[str]:
             if env["name"] not in settings:
                 problems.append(f"{workload.name}: {env['name']} is not a setting")
             ref = env.get("valueFrom", {}).get("secretKeyRef")
-            if ref and ref["key"] != env["name"]:
+            if (
+                ref
+                and ref["key"] != env["name"]
+                and (ref["name"], ref["key"], env["name"]) not in (READER_KEYS_AS_READER_SETTINGS)
+            ):
                 problems.append(f"{workload.name}: {env['name']} comes from key {ref['key']}")
         for source in container.get("envFrom", []):
             if set(source) != {"configMapRef"}:

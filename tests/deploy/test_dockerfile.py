@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from typing import Any
 
 import pytest
 
@@ -28,44 +29,88 @@ def run_commands(stage_instructions: list[tuple[str, str]]) -> list[str]:
     return [rest for keyword, rest in stage_instructions if keyword == "RUN"]
 
 
-def test_multi_stage_on_one_pinned_slim_python() -> None:
-    assert len(STAGES) >= 2
+def pip_steps(stage: Any) -> list[str]:
+    """Every `pip install` / `pip wheel` step of a stage, one string each."""
+    steps = [step.strip() for c in run_commands(stage.instructions) for step in c.split("&&")]
+    return [s for s in steps if re.search(r"\bpip (?:--python \S+ )?(?:install|wheel)\b", s)]
+
+
+def test_multi_stage_on_one_slim_trixie_python_pinned_by_digest() -> None:
+    assert len(STAGES) == 2
     assert (BUILDER.name, FINAL.name) == ("builder", "runtime")
     for stage in STAGES:
-        repository, tag, _ = split_image(stage.base)
+        repository, tag, digest = split_image(stage.base)
         assert repository == "docker.io/library/python"
-        assert tag is not None and re.fullmatch(r"3\.11\.\d+-slim-bookworm", tag), stage.base
+        assert tag is not None and re.fullmatch(r"3\.11\.\d+-slim-trixie", tag), stage.base
+        assert digest is not None and re.fullmatch(r"sha256:[0-9a-f]{64}", digest), stage.base
     assert BUILDER.base == FINAL.base  # the venv is copied: the same Python in both
 
 
-def test_the_base_image_digest_pin_is_documented() -> None:
-    """The tag is pinned here; production pins the digest through the PYTHON_IMAGE build arg."""
+def test_how_to_refresh_the_base_image_is_written_down() -> None:
     assert "PYTHON_IMAGE" in GLOBAL_ARGS
-    assert f"--build-arg PYTHON_IMAGE={GLOBAL_ARGS['PYTHON_IMAGE']}@sha256:" in TEXT
-    assert "docker buildx imagetools inspect" in TEXT
+    assert "docker buildx imagetools inspect docker.io/library/python:3.11-slim-trixie" in TEXT
 
 
-def test_the_final_stage_has_no_compilers_and_installs_nothing() -> None:
-    for command in run_commands(FINAL.instructions):
-        assert "apt-get install" not in command and "pip" not in command.split(), command
-        for compiler in COMPILERS:
-            assert not re.search(rf"(^|\s){re.escape(compiler)}(\s|$)", command), command
+def test_no_stage_compiles_anything() -> None:
+    """Every dependency is a published wheel: no compiler, no apt-get install, anywhere."""
+    for stage in STAGES:
+        for command in run_commands(stage.instructions):
+            assert "apt-get install" not in command, command
+            for compiler in COMPILERS:
+                assert not re.search(rf"(^|\s){re.escape(compiler)}(\s|$)", command), command
+        for step in pip_steps(stage):
+            if " install " in f"{step} " and "--no-index" not in step:
+                assert "--only-binary :all:" in step, step
+
+
+def test_dependencies_come_only_from_the_hashed_lock_files() -> None:
+    steps = pip_steps(BUILDER)
+    locked = [s for s in steps if " -r " in s]
+    assert {s.split(" -r ", 1)[1].split()[0] for s in locked} == {
+        "requirements/build.lock",
+        "requirements/runtime.lock",
+    }
+    for step in locked:
+        assert "--require-hashes" in step and "--no-deps" in step, step
+    for step in steps:
+        if step in locked:
+            continue
+        # Else only bucketpipe's own wheel: built without fetching, installed without deps.
+        assert "--no-deps" in step, step
+        assert "--no-build-isolation" in step or "--no-index" in step, step
+        assert " -e " not in step and "--editable" not in step, step
+    commands = " ".join(run_commands(BUILDER.instructions))
+    assert "pip --python /opt/bucketpipe/bin/python check" in commands
+    assert "venv --without-pip /opt/bucketpipe" in commands
+
+
+def test_the_final_stage_has_no_installer_and_copies_only_the_venv() -> None:
+    commands = " ".join(run_commands(FINAL.instructions))
+    assert not re.search(r"\bpip (install|wheel)\b", commands)
+    for gone in (
+        "/usr/local/lib/python3.11/site-packages/*",  # pip, setuptools, wheel
+        "/usr/local/lib/python3.11/ensurepip",
+        "/usr/local/bin/pip",
+    ):
+        assert gone in commands, gone
+    assert "find_spec(m) for m in ('pip', 'setuptools', 'wheel', 'ensurepip')" in commands
     copies = [rest for keyword, rest in FINAL.instructions if keyword == "COPY"]
     assert copies == ["--from=builder /opt/bucketpipe /opt/bucketpipe"]
 
 
-def test_the_builder_builds_wheels_with_compilers_and_installs_non_editable() -> None:
+def test_the_venv_is_trimmed_of_tests_benchmarks_and_jupyter_assets() -> None:
     commands = " ".join(run_commands(BUILDER.instructions))
-    assert "build-essential" in commands
-    assert "pip wheel --wheel-dir /wheels" in commands
-    assert "--no-index --find-links /wheels" in commands  # the venv install uses only the wheels
-    assert " -e " not in commands and "--editable" not in commands
-    # Only the project itself is installed: every version comes from pyproject.toml.
-    steps = [step for command in run_commands(BUILDER.instructions) for step in command.split("&&")]
-    for step in steps:
-        for match in re.finditer(r"pip (?:--python \S+ )?(?:install|wheel)\s+(.*)", step):
-            targets = [a for a in match[1].split() if not a.startswith("-") and a != "/wheels"]
-            assert all(t.startswith(('"bucketpipe', '".')) for t in targets), targets
+    for trimmed in (
+        "share/jupyter",
+        "etc/jupyter",
+        "pydeck/nbextension/static",
+        "plotly/package_data/plotly.min.js",
+        "plotly/package_data/widgetbundle.js",
+        "-name tests -o -name test",
+    ):
+        assert trimmed in commands, trimmed
+    for module in ("tests", "benchmarks", "bucketpipe.bench", "pip", "setuptools"):
+        assert f"'{module}'" in commands, f"the build does not check that {module} is absent"
 
 
 def test_httpfs_is_loaded_from_the_pinned_wheel_at_build_time() -> None:
@@ -128,12 +173,18 @@ def test_copied_sources_exist_and_pass_the_dockerignore() -> None:
     ("path", "excluded"),
     [
         ("pyproject.toml", False),
+        ("requirements/runtime.lock", False),
+        ("requirements/build.in", True),
+        ("local/rgw/rgw.sh", True),
+        ("local/compose.yaml", True),
+        ("local/.env", True),
+        ("benchmarks/__main__.py", True),
+        ("tests/support/fake_finnhub.py", True),
         ("bucketpipe/config/settings.py", False),
         ("jobs/cli.py", False),
         ("app/__init__.py", False),
         (".venv/bin/python", True),
         (".env", True),
-        ("local/.env", True),
         ("app/.streamlit/secrets.toml", True),
         ("bucketpipe/__pycache__/settings.cpython-311.pyc", True),
         ("lake/_snapshots/quotes/current.json", True),

@@ -1,30 +1,50 @@
-"""The manifests render with kustomize and validate strictly against the Kubernetes API schemas;
-the OpenShift Route validates against the schema kept in tests/deploy/schemas/route.json."""
+"""The manifests render with kustomize, validate strictly against the Kubernetes API schemas, and
+render exactly what is checked in under tests/deploy/renders/. The base is plain Kubernetes; the
+OpenShift objects come from k8s/components/openshift; the CronJobs come from one template."""
 
 from __future__ import annotations
 
 import copy
-import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
+import yaml
 from kubernetes_validate import utils as kv
 
-from tests.deploy.deploy_helpers import EXAMPLE_OVERLAY, K8S, kubectl, objects_of, render
+from tests.deploy.deploy_helpers import (
+    BASE,
+    CRONJOBS,
+    EXAMPLE_OVERLAY,
+    K8S,
+    RENDERS,
+    kubectl,
+    objects_of,
+    overlay_of,
+    render,
+)
 
 # The oldest Kubernetes we check against (OKD 4.17 runs 1.30), the one Rahti runs now (OKD 4.22,
 # Kubernetes 1.35, per CSC's Rahti documentation) and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.30.0", "1.35.0", kv.latest_version())
-ROUTE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "route.json").read_text())
 
-# Kinds that are not Kubernetes core APIs, with the schema that checks them instead.
-OPENSHIFT_KINDS = {"Route"}
+# Kinds that are not Kubernetes core APIs, each checked against its own schema instead
+# (test_route.py; the monitoring component's ServiceMonitor and PrometheusRule: test_monitoring.py).
+OPENSHIFT_KINDS = {"Route", "ServiceMonitor", "PrometheusRule"}
+CRONJOB_NAMES = {
+    "bucketpipe-ingest-finnhub",
+    "bucketpipe-ingest-finnhub-sharded",
+    "bucketpipe-ingest-bucket",
+    "bucketpipe-ingest-demo",
+    "bucketpipe-clean",
+    "bucketpipe-compact",
+    "bucketpipe-status",
+    "bucketpipe-doctor",
+}
+GOLDEN = {"k8s.yaml": K8S, "example.yaml": EXAMPLE_OVERLAY}
 
 
 def validate_kubernetes(obj: dict[str, Any], version: str) -> None:
@@ -33,12 +53,8 @@ def validate_kubernetes(obj: dict[str, Any], version: str) -> None:
 
 
 def test_every_rendering_has_the_expected_objects(top_objects: list[dict[str, Any]]) -> None:
-    kinds = sorted({(o["kind"], o["metadata"]["name"]) for o in top_objects})
-    assert ("CronJob", "bucketpipe-ingest-finnhub") in kinds
-    assert ("CronJob", "bucketpipe-ingest-finnhub-sharded") in kinds
-    assert ("CronJob", "bucketpipe-ingest-bucket") in kinds
-    assert ("CronJob", "bucketpipe-clean") in kinds
-    assert ("CronJob", "bucketpipe-compact") in kinds
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in top_objects}
+    assert {name for kind, name in kinds if kind == "CronJob"} == CRONJOB_NAMES
     assert ("Deployment", "bucketpipe-redis") in kinds
     assert ("Deployment", "bucketpipe-dashboard") in kinds
     assert ("Route", "bucketpipe-dashboard") in kinds
@@ -66,10 +82,15 @@ def test_strict_validation_rejects_an_unknown_field(top_objects: list[dict[str, 
         validate_kubernetes(cronjob, KUBERNETES_VERSIONS[-1])
 
 
-def test_kubectl_kustomize_piped_into_kubernetes_validate_cli() -> None:
-    """The issue's check, literally: `kubectl kustomize k8s | kubernetes-validate --strict -`."""
+def _validate_cli(directory: Path) -> list[str]:
+    """`kubectl kustomize DIR | kubernetes-validate --strict -`: its WARN lines (kinds it has no
+    schema for); fails on any error."""
     rendered = subprocess.run(
-        [kubectl(), "kustomize", str(K8S)], capture_output=True, text=True, check=True, timeout=120
+        [kubectl(), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout
     cli = Path(sys.executable).with_name("kubernetes-validate")
     result = subprocess.run(
@@ -81,95 +102,97 @@ def test_kubectl_kustomize_piped_into_kubernetes_validate_cli() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    # Only the Route is left to its own schema (below); nothing else may lack a schema.
-    warnings = [line for line in result.stdout.splitlines() if line.startswith("WARN")]
+    return [line for line in result.stdout.splitlines() if line.startswith("WARN")]
+
+
+def test_kubectl_kustomize_piped_into_kubernetes_validate_cli() -> None:
+    """The Rahti render: only the Route is left to its own schema (test_route.py)."""
+    warnings = _validate_cli(K8S)
     assert warnings and all("kind Route" in line for line in warnings), warnings
 
 
-def test_the_route_matches_the_openshift_route_schema(
-    every_rendering: list[dict[str, Any]],
-) -> None:
-    jsonschema.Draft202012Validator.check_schema(ROUTE_SCHEMA)
-    routes = objects_of(every_rendering, "Route")
-    assert routes
-    for route in routes.values():
-        jsonschema.validate(route, ROUTE_SCHEMA, cls=jsonschema.Draft202012Validator)
+def test_the_base_is_plain_kubernetes(base_objects: list[dict[str, Any]]) -> None:
+    """`kubectl apply -k k8s/base` works on any cluster: every object has a Kubernetes schema and
+    nothing selects OpenShift's namespaces."""
+    assert _validate_cli(BASE) == []
+    assert not [o for o in base_objects if o["kind"] in OPENSHIFT_KINDS]
+    assert "openshift.io" not in yaml.safe_dump(objects_of(base_objects, "NetworkPolicy"))
 
 
-@pytest.mark.parametrize(
-    ("change", "reason"),
-    [
-        (lambda r: r["spec"]["tls"].update(termination="simple"), "unknown termination"),
-        (lambda r: r["spec"]["tls"].update(insecureEdgeTerminationPolicy="Redirct"), "typo"),
-        (lambda r: r["spec"].update(tsl={}), "unknown field"),
-        (lambda r: r["spec"]["to"].update(kind="Deployment"), "only Services are backends"),
-        (
-            lambda r: r["metadata"]["annotations"].update(
-                {"haproxy.router.openshift.io/ip_whitelist": "193.166.0.0/16,10.0.0.1"}
-            ),
-            "comma-separated allow-list (the router would ignore it and allow everyone)",
-        ),
-        (
-            lambda r: (
-                r["spec"]["tls"].update(termination="passthrough"),
-                r["spec"].update(path="/x"),
-            ),
-            "passthrough routes cannot have a path",
-        ),
-        (lambda r: r["spec"].pop("to"), "a route needs a backend"),
-    ],
-)
-def test_the_route_schema_rejects_broken_routes(
-    top_objects: list[dict[str, Any]], change: Any, reason: str
-) -> None:
-    route = copy.deepcopy(objects_of(top_objects, "Route")["bucketpipe-dashboard"])
-    route["metadata"].setdefault("annotations", {})
-    change(route)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(route, ROUTE_SCHEMA, cls=jsonschema.Draft202012Validator)
-
-
-def test_the_route_schema_accepts_a_valid_allow_list(top_objects: list[dict[str, Any]]) -> None:
-    route = copy.deepcopy(objects_of(top_objects, "Route")["bucketpipe-dashboard"])
-    route["metadata"]["annotations"]["haproxy.router.openshift.io/ip_whitelist"] = (
-        "193.166.0.0/16 203.0.113.7 2001:db8::/32"
-    )
-    jsonschema.validate(route, ROUTE_SCHEMA, cls=jsonschema.Draft202012Validator)
-
-
-def test_the_route_is_edge_tls_with_redirect(top_objects: list[dict[str, Any]]) -> None:
-    route = objects_of(top_objects, "Route")["bucketpipe-dashboard"]
-    assert route["spec"]["tls"] == {
-        "termination": "edge",
-        "insecureEdgeTerminationPolicy": "Redirect",
-    }
-    services = objects_of(top_objects, "Service")
-    target = services[route["spec"]["to"]["name"]]
-    assert route["spec"]["port"]["targetPort"] in {p["name"] for p in target["spec"]["ports"]}
-
-
-def test_the_base_and_k8s_render_the_same(
+def test_k8s_is_the_base_plus_the_openshift_component(
     top_objects: list[dict[str, Any]], base_objects: list[dict[str, Any]]
 ) -> None:
-    assert top_objects == base_objects
+    names = {(o["kind"], o["metadata"]["name"]) for o in top_objects}
+    base_names = {(o["kind"], o["metadata"]["name"]) for o in base_objects}
+    assert names - base_names == {
+        ("Route", "bucketpipe-dashboard"),
+        ("NetworkPolicy", "bucketpipe-dashboard-from-router"),
+    }
+    assert [o for o in top_objects if (o["kind"], o["metadata"]["name"]) in base_names] == (
+        base_objects
+    )
 
 
-def test_the_example_overlay_sets_namespace_image_bucket_and_schedule(
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_the_renders_match_the_checked_in_ones(name: str) -> None:
+    """Any change to what the cluster receives is a reviewed diff of tests/deploy/renders/."""
+    expected = list(yaml.safe_load_all((RENDERS / name).read_text()))
+    rendered = render(GOLDEN[name])
+    assert rendered == [doc for doc in expected if doc], (
+        f"kubectl kustomize {GOLDEN[name].relative_to(K8S.parent)} differs from "
+        f"tests/deploy/renders/{name}: run `make k8s-renders` and review the diff"
+    )
+
+
+def test_one_cronjob_template_and_no_copies() -> None:
+    """Every CronJob is made from k8s/cronjobs/template; the job folders hold only patches."""
+    defining = [
+        path.relative_to(CRONJOBS).as_posix()
+        for path in sorted(CRONJOBS.rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "CronJob"
+    ]
+    assert defining == ["template/cronjob.yaml"]
+    for folder in sorted(p for p in CRONJOBS.iterdir() if p.is_dir()):
+        files = sorted(p.name for p in folder.rglob("*") if p.is_file())
+        if folder.name != "template":
+            assert all(f == "kustomization.yaml" for f in files), folder
+    top = yaml.safe_load((CRONJOBS / "kustomization.yaml").read_text())
+    for job in top["resources"]:
+        kustomization = yaml.safe_load((CRONJOBS / job / "kustomization.yaml").read_text())
+        assert kustomization["resources"] == ["../template"], job
+        assert f"bucketpipe{kustomization['nameSuffix']}" in CRONJOB_NAMES, job
+
+
+def test_every_cronjob_sets_its_schedule_and_command(base_objects: list[dict[str, Any]]) -> None:
+    """No job inherits the template's placeholder schedule or `--help` unless it is suspended."""
+    for name, cronjob in objects_of(base_objects, "CronJob").items():
+        (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert container["args"] != ["--help"], name
+        component = cronjob["metadata"]["labels"]["app.kubernetes.io/component"]
+        assert name.removeprefix("bucketpipe-").startswith(component), name
+        if not cronjob["spec"].get("suspend", False):
+            assert cronjob["spec"]["schedule"] != "0 0 * * *", name
+
+
+def test_the_example_overlay_sets_namespace_images_bucket_and_schedules(
     overlay_objects: list[dict[str, Any]], base_objects: list[dict[str, Any]]
 ) -> None:
     assert {o["metadata"].get("namespace") for o in overlay_objects} == {"my-rahti-project"}
-    images = {
-        c["image"] for o in overlay_objects for c in _containers(o) if "redis" not in c["image"]
-    }
-    assert images == {
-        "image-registry.openshift-image-registry.svc:5000/my-rahti-project/bucketpipe:0.1.0"
-    }
+    images = {c["image"] for o in overlay_objects for c in _containers(o)}
+    registry = "image-registry.openshift-image-registry.svc:5000/my-rahti-project/"
+    # Both images come from the project's image streams: nothing is pulled from Docker Hub.
+    assert images == {f"{registry}bucketpipe:0.1.0", f"{registry}redis:7.4.6-alpine"}
     (config,) = objects_of(overlay_objects, "ConfigMap").values()
     assert config["data"]["BUCKETPIPE_LAKE"] == "s3://my-project-bucketpipe/lake"
     assert config["data"]["AWS_ENDPOINT_URL"] == "https://a3s.fi"  # merged, not replaced
-    base_schedule = objects_of(base_objects, "CronJob")["bucketpipe-ingest-finnhub"]["spec"]
-    schedule = objects_of(overlay_objects, "CronJob")["bucketpipe-ingest-finnhub"]["spec"]
-    assert schedule["schedule"] == "0,30 * * * *" != base_schedule["schedule"]
+    base = objects_of(base_objects, "CronJob")
+    overlay = objects_of(overlay_objects, "CronJob")
+    for name in overlay:
+        if name.startswith("bucketpipe-ingest-") and name != "bucketpipe-ingest-demo":
+            # Every scheduled ingest is re-scheduled, the sharded one included.
+            assert overlay[name]["spec"]["schedule"] != base[name]["spec"]["schedule"], name
+    assert overlay["bucketpipe-ingest-finnhub"]["spec"]["schedule"] == "0,30 * * * *"
 
 
 def test_workloads_refer_to_the_generated_configmap(every_rendering: list[dict[str, Any]]) -> None:
@@ -210,26 +233,20 @@ def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 def uncomment_options(text: str) -> str:
     """The example overlay with its commented-out options switched on."""
-    option = re.compile(r"^(\s*)# ((?:- |  +)\S.*|components:\s*)$")
+    option = re.compile(r"^(\s*)# ((?:- |  +)\S.*)$")
     return "\n".join(option.sub(r"\1\2", line) for line in text.splitlines()) + "\n"
 
 
 def test_the_example_overlay_options_work_when_uncommented(tmp_path: Path) -> None:
     text = uncomment_options((EXAMPLE_OVERLAY / "kustomization.yaml").read_text())
-    assert text.count("# - target:") == 0 and "\ncomponents:" in text
-    k8s = os.path.relpath(K8S, tmp_path)
-    text = text.replace("../../", f"{k8s}/")
-    (tmp_path / "kustomization.yaml").write_text(text)
-    objects = render(tmp_path)
+    assert text.count("# - target:") == 0 and "  - ../../components/finnhub-sharded" in text
+    objects = render(overlay_of(text, tmp_path))
     cronjobs = objects_of(objects, "CronJob")
     assert cronjobs["bucketpipe-ingest-bucket"]["spec"]["suspend"] is False
     assert cronjobs["bucketpipe-ingest-finnhub"]["spec"]["suspend"] is True
     assert cronjobs["bucketpipe-ingest-finnhub-sharded"]["spec"]["suspend"] is False
     (config,) = objects_of(objects, "ConfigMap").values()
     assert config["data"]["BUCKETPIPE_SOURCE"].startswith("s3://")
-    route = objects_of(objects, "Route")["bucketpipe-dashboard"]
-    assert route["metadata"]["annotations"]["haproxy.router.openshift.io/ip_whitelist"]
-    jsonschema.validate(route, ROUTE_SCHEMA, cls=jsonschema.Draft202012Validator)
     for obj in objects:
         if obj["kind"] not in OPENSHIFT_KINDS:
             validate_kubernetes(obj, KUBERNETES_VERSIONS[1])

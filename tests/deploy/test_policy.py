@@ -5,26 +5,23 @@ real `bucketpipe` CLI accepts."""
 from __future__ import annotations
 
 import copy
-import posixpath
 from typing import Any
 
 import pytest
 
 from bucketpipe import __version__
 from bucketpipe.config.settings import Settings, all_env_names
-from jobs.cli import build_parser
+from bucketpipe.jobs.cli import build_parser
 from tests.deploy.deploy_helpers import (
     SECRET_EXAMPLES,
     bucketpipe_containers,
-    cpu_millicores,
-    duckdb_bytes,
-    final_stage_env,
     load_yaml_documents,
-    memory_bytes,
+    matches,
     minutes_of_day,
     objects_of,
     parses,
     split_image,
+    within,
     workloads,
 )
 from tests.deploy.policies import (
@@ -36,15 +33,8 @@ from tests.deploy.policies import (
     setting_problems,
 )
 
-# DuckDB's memory limit as a share of the container's memory limit: DuckDB spills above it, and
-# Python, pandas/pyarrow buffers and (in the dashboard) Streamlit sessions need the rest.
-DUCKDB_SHARE = (0.3, 0.65)
-
 WRITER_SECRET = "bucketpipe-lake"
 READONLY_SECRET = "bucketpipe-lake-readonly"
-
-# Redis is not Bucketpipe: its environment is its own and is checked on its own.
-REDIS_ENV = {"REDIS_PASSWORD", "REDISCLI_AUTH"}
 
 POLICIES = {
     "resources": resource_problems,
@@ -79,6 +69,11 @@ def _break_ratio(objects: list[dict[str, Any]]) -> None:
 
 def _drop_limits(objects: list[dict[str, Any]]) -> None:
     _pod(objects, "Deployment", "bucketpipe-redis")["containers"][0]["resources"].pop("limits")
+
+
+def _no_ephemeral_storage(objects: list[dict[str, Any]]) -> None:
+    (c,) = _pod(objects, "CronJob", "bucketpipe-compact")["containers"]
+    c["resources"]["limits"].pop("ephemeral-storage")
 
 
 def _privilege_escalation(objects: list[dict[str, Any]]) -> None:
@@ -154,6 +149,7 @@ def _secret_in_config(objects: list[dict[str, Any]]) -> None:
     [
         ("resources", _break_ratio, "memory limit over 5x the request"),
         ("resources", _drop_limits, "no cpu request and limit"),
+        ("resources", _no_ephemeral_storage, "no ephemeral-storage request and limit"),
         ("security", _privilege_escalation, "allowPrivilegeEscalation false"),
         ("security", _writable_root, "readOnlyRootFilesystem"),
         ("security", _host_path, "volume type not allowed"),
@@ -252,12 +248,6 @@ def test_the_sharded_variant_is_an_indexed_job_matching_its_shards(
     assert sharded["spec"]["schedule"] == plain["spec"]["schedule"]
 
 
-def test_redis_gets_only_its_password(every_rendering: list[dict[str, Any]]) -> None:
-    redis = objects_of(every_rendering, "Deployment")["bucketpipe-redis"]
-    (container,) = redis["spec"]["template"]["spec"]["containers"]
-    assert {e["name"] for e in container["env"]} == REDIS_ENV
-
-
 def test_every_setting_in_the_manifests_is_valid(every_rendering: list[dict[str, Any]]) -> None:
     """The ConfigMap plus each container's literal values build a valid Settings object."""
     (config,) = objects_of(every_rendering, "ConfigMap").values()
@@ -269,8 +259,9 @@ def test_every_setting_in_the_manifests_is_valid(every_rendering: list[dict[str,
 
 
 def test_secret_templates_have_no_values_and_match_the_manifests(
-    base_objects: list[dict[str, Any]],
+    overlay_objects: list[dict[str, Any]],
 ) -> None:
+    # The example overlay: the base plus the components it switches on (monitoring's Secret).
     templates: dict[str, set[str]] = {}
     for path in sorted(SECRET_EXAMPLES.glob("*.example.yaml")):
         (secret,) = load_yaml_documents(path)
@@ -279,7 +270,7 @@ def test_secret_templates_have_no_values_and_match_the_manifests(
         assert values and not any(values.values()), f"{path.name} must list keys, not values"
         templates[secret["metadata"]["name"]] = set(values)
     referenced: dict[str, set[str]] = {}
-    for workload in workloads(base_objects):
+    for workload in workloads(overlay_objects):
         for container in workload.containers():
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
@@ -296,52 +287,11 @@ def test_the_dashboard_reads_the_lake_with_read_only_credentials(
     assert READONLY_SECRET in dashboard and WRITER_SECRET not in dashboard
     for name, secrets in secrets_by_workload.items():
         if WRITER_SECRET in secrets:
-            assert any(word in name for word in ("ingest", "clean", "compact")), (
+            # doctor writes (and deletes) probe objects to check conditional writes.
+            assert any(word in name for word in ("ingest", "clean", "compact", "doctor")), (
                 f"{name} has write access to the lake but does not write"
             )
     assert READONLY_SECRET in secrets_by_workload["bucketpipe-status"]
-
-
-def test_duckdb_memory_is_sized_below_the_container_limit(
-    every_rendering: list[dict[str, Any]],
-) -> None:
-    low, high = DUCKDB_SHARE
-    for workload, container in bucketpipe_containers(every_rendering):
-        env = {e["name"]: e.get("value") for e in container["env"]}
-        limit = memory_bytes(container["resources"]["limits"]["memory"])
-        duckdb = duckdb_bytes(env["BUCKETPIPE_DUCKDB_MEMORY_LIMIT"])
-        assert low * limit <= duckdb <= high * limit, (
-            f"{workload.name}: DuckDB {env['BUCKETPIPE_DUCKDB_MEMORY_LIMIT']} vs limit "
-            f"{container['resources']['limits']['memory']}"
-        )
-        threads = int(env["BUCKETPIPE_DUCKDB_THREADS"])
-        assert threads <= max(1, cpu_millicores(container["resources"]["limits"]["cpu"]) // 1000)
-
-
-def test_duckdb_spills_stay_inside_the_temp_emptydir(
-    every_rendering: list[dict[str, Any]],
-) -> None:
-    """A spill larger than the emptyDir would get the pod evicted; DuckDB must stop first."""
-    for workload, container in bucketpipe_containers(every_rendering):
-        env = {e["name"]: e.get("value") for e in container["env"]}
-        [tmp] = [v for v in workload.pod_spec["volumes"] if v["name"] == "tmp"]
-        size = memory_bytes(tmp["emptyDir"]["sizeLimit"])
-        cap = duckdb_bytes(env["BUCKETPIPE_DUCKDB_MAX_TEMP_SIZE"])
-        assert cap < size, f"{workload.name}: spill cap {cap} >= emptyDir {size}"
-
-
-def test_writable_paths_are_emptydirs(every_rendering: list[dict[str, Any]]) -> None:
-    """The root filesystem is read-only: the temp dir and $HOME must be emptyDir mounts."""
-    home = final_stage_env()["HOME"]
-    for workload, container in bucketpipe_containers(every_rendering):
-        empty_dirs = {v["name"] for v in workload.pod_spec["volumes"] if "emptyDir" in v}
-        mounts = [m["mountPath"] for m in container["volumeMounts"] if m["name"] in empty_dirs]
-        env = {e["name"]: e.get("value") for e in container["env"]}
-        for path in (env["BUCKETPIPE_TEMP_DIR"], home):
-            assert any(_within(path, mount) for mount in mounts), f"{workload.name}: {path}"
-        for volume in workload.pod_spec["volumes"]:
-            if "emptyDir" in volume:
-                assert volume["emptyDir"].get("sizeLimit"), f"{workload.name}: {volume['name']}"
 
 
 def test_every_command_parses_with_the_bucketpipe_cli(
@@ -356,60 +306,11 @@ def test_every_command_parses_with_the_bucketpipe_cli(
     assert not rejected, f"commands the CLI does not accept: {rejected}"
 
 
-def test_redis_clients_are_labelled_for_the_network_policy(
-    every_rendering: list[dict[str, Any]],
-) -> None:
-    policies = objects_of(every_rendering, "NetworkPolicy")
-    allowed = policies["bucketpipe-redis"]["spec"]["ingress"][0]["from"][0]["podSelector"]
-    for workload in workloads(every_rendering):
-        uses_redis = any(
-            e["name"] == "REDIS_PASSWORD"
-            for c in workload.containers()
-            if c["name"] != "redis"
-            for e in c.get("env", [])
-        )
-        labelled = _matches(allowed, workload.labels)
-        assert uses_redis == labelled, (
-            f"{workload.name}: uses Redis {uses_redis}, allowed {labelled}"
-        )
-
-
-def test_network_policies_select_pods_and_open_only_their_ports(
-    every_rendering: list[dict[str, Any]],
-) -> None:
-    policies = objects_of(every_rendering, "NetworkPolicy")
-    pods = list(workloads(every_rendering))
-    for name, policy in policies.items():
-        selected = [w for w in pods if _matches(policy["spec"]["podSelector"], w.labels)]
-        assert selected, f"NetworkPolicy {name} selects no pod"
-        ports = {
-            port["containerPort"]
-            for workload in selected
-            for container in workload.containers()
-            for port in container.get("ports", [])
-        }
-        for rule in policy["spec"].get("ingress", []):
-            assert {p["port"] for p in rule["ports"]} <= ports, name
-    dashboard = policies["bucketpipe-dashboard"]["spec"]["ingress"]
-    assert dashboard == [
-        {
-            "from": [
-                {
-                    "namespaceSelector": {
-                        "matchLabels": {"network.openshift.io/policy-group": "ingress"}
-                    }
-                }
-            ],
-            "ports": [{"protocol": "TCP", "port": 8501}],
-        }
-    ]
-
-
 def test_services_select_exactly_their_workload(every_rendering: list[dict[str, Any]]) -> None:
     pods = list(workloads(every_rendering))
     for name, service in objects_of(every_rendering, "Service").items():
         selector = {"matchLabels": service["spec"]["selector"]}
-        (target,) = [w for w in pods if w.kind == "Deployment" and _matches(selector, w.labels)]
+        (target,) = [w for w in pods if w.kind == "Deployment" and matches(selector, w.labels)]
         ports = {p["name"] for c in target.containers() for p in c.get("ports", [])}
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in ports, f"Service {name}: {port}"
@@ -431,31 +332,6 @@ def test_the_dashboard_is_replicated_and_probed_on_the_health_endpoint(
     assert budget["spec"]["minAvailable"] == 1
 
 
-def test_redis_probes_authenticate_and_the_password_stays_out_of_the_manifest(
-    every_rendering: list[dict[str, Any]],
-) -> None:
-    redis = objects_of(every_rendering, "Deployment")["bucketpipe-redis"]
-    assert redis["spec"]["strategy"]["type"] == "Recreate"
-    pod = redis["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    args = container["args"]
-    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
-    assert args[args.index("--save") + 1] == "" and args[args.index("--appendonly") + 1] == "no"
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-    assert (
-        env["REDISCLI_AUTH"]
-        == env["REDIS_PASSWORD"]
-        == {
-            "name": "bucketpipe-redis",
-            "key": "REDIS_PASSWORD",
-        }
-    )
-    for probe in ("readinessProbe", "livenessProbe"):
-        command = " ".join(container[probe]["exec"]["command"])
-        assert "redis-cli" in command and "ping" in command and "PONG" in command
-    assert all("persistentVolumeClaim" not in v for v in pod["volumes"])  # ephemeral by design
-
-
 def _secret_names_by_workload(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for workload in workloads(objects):
@@ -471,36 +347,42 @@ def _secret_names_by_workload(objects: list[dict[str, Any]]) -> dict[str, set[st
     return out
 
 
-def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """Kubernetes label-selector semantics (matchLabels plus matchExpressions)."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression["key"], expression["operator"]
-        values = set(expression.get("values", []))
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and labels.get(key) in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
-def _within(path: str, mount: str) -> bool:
-    path, mount = posixpath.normpath(path), posixpath.normpath(mount)
-    return path == mount or path.startswith(mount.rstrip("/") + "/")
-
-
 def test_label_selector_semantics() -> None:
     """The helper the policy checks rely on behaves like Kubernetes."""
     labels = {"app.kubernetes.io/component": "clean", "bucketpipe/redis-client": "true"}
-    assert _matches({"matchLabels": {"bucketpipe/redis-client": "true"}}, labels)
-    assert not _matches({"matchLabels": {"bucketpipe/redis-client": "false"}}, labels)
+    assert matches({"matchLabels": {"bucketpipe/redis-client": "true"}}, labels)
+    assert not matches({"matchLabels": {"bucketpipe/redis-client": "false"}}, labels)
     expression = {"key": "app.kubernetes.io/component", "operator": "In", "values": ["ingest"]}
-    assert not _matches({"matchExpressions": [expression]}, labels)
-    assert _matches({}, labels)
-    assert _within("/tmp/bucketpipe", "/tmp") and not _within("/tmpx", "/tmp")
+    assert not matches({"matchExpressions": [expression]}, labels)
+    assert matches({}, labels)
+    assert within("/tmp/bucketpipe", "/tmp") and not within("/tmpx", "/tmp")
+
+
+def test_the_dashboard_needs_its_password_secret(every_rendering: list[dict[str, Any]]) -> None:
+    """No Secret, no dashboard: the reference is not optional (an optional one served an open
+    dashboard when the Secret was missing)."""
+    dashboard = objects_of(every_rendering, "Deployment")["bucketpipe-dashboard"]
+    (container,) = dashboard["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    ref = env["BUCKETPIPE_DASHBOARD_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "bucketpipe-dashboard", "key": "BUCKETPIPE_DASHBOARD_PASSWORD"}
+    assert "BUCKETPIPE_DASHBOARD_PUBLIC" not in env  # the cluster never serves it open
+
+
+def test_readers_use_redis_read_only_user_and_jobs_the_default(
+    every_rendering: list[dict[str, Any]],
+) -> None:
+    for workload, container in bucketpipe_containers(every_rendering):
+        env = {e["name"]: e for e in container["env"]}
+        secret = env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+        reads_only = workload.name in {
+            "bucketpipe-dashboard",
+            "bucketpipe-status",
+            "bucketpipe-metrics",
+        }
+        if reads_only:
+            assert env["REDIS_USERNAME"]["value"] == "reader", workload.name
+            assert secret == "bucketpipe-redis-reader", workload.name
+        else:
+            assert "REDIS_USERNAME" not in env, workload.name
+            assert secret == "bucketpipe-redis", workload.name

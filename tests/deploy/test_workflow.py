@@ -59,6 +59,22 @@ def test_the_image_job_builds_and_runs_the_image_like_openshift() -> None:
     assert "bucketpipe ingest demo && bucketpipe clean && bucketpipe status" in commands
 
 
+def test_the_image_job_keeps_the_image_small_and_clean() -> None:
+    """The size budget the guide states is the one CI enforces; pip, setuptools, tests and
+    benchmarks are absent; the dashboard fails closed in the image itself."""
+    commands = steps_text("image")
+    (budget,) = re.findall(r'test "\$size" -le (\d+)', commands)
+    guide = (ROOT / "docs" / "deploy-rahti.md").read_text()
+    assert f"budget of {int(budget) // 1_000_000} MB" in guide
+    for module in ("'pip'", "'setuptools'", "'tests'", "'benchmarks'"):
+        assert module in commands, module
+    assert "dashboard --address 0.0.0.0 --port 8501 || status=$?" in commands
+    assert 'test "$status" -eq 2' in commands
+    # Where the workflow serves the dashboard, it says so explicitly, on loopback only.
+    assert "-e BUCKETPIPE_DASHBOARD_PUBLIC=true" in commands
+    assert "-p 127.0.0.1:8501:8501" in commands
+
+
 def test_the_manifest_job_uses_the_pinned_tools_and_renders_base_and_overlay() -> None:
     commands = steps_text("manifests")
     dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"][
@@ -68,6 +84,7 @@ def test_the_manifest_job_uses_the_pinned_tools_and_renders_base_and_overlay() -
         (pin,) = [d for d in dev if d.startswith(tool + "==")]
         assert pin in commands, f"CI must install {pin}, the version the tests use"
     assert "kubectl kustomize k8s " in commands
+    assert "kubectl kustomize k8s/base " in commands
     assert "kubectl kustomize k8s/overlays/example" in commands
     assert "kubernetes-validate --strict" in commands
     for path in re.findall(r"kustomize (k8s[\w/-]*)", commands):

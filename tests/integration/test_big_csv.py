@@ -67,7 +67,7 @@ def write_csv(path: Path, megabytes: int) -> int:
 
 def measured(args: list[str], env: dict[str, str]) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", MEASURE, sys.executable, "-m", "jobs.cli", *args],
+        [sys.executable, "-c", MEASURE, sys.executable, "-m", "bucketpipe", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

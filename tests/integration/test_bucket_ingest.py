@@ -21,6 +21,7 @@ from bucketpipe.lake.duck import connect
 from bucketpipe.lake.layout import RAW
 from bucketpipe.lake.raw import read_lines
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory, s3_client
 
 pytestmark = pytest.mark.integration
@@ -98,7 +99,7 @@ def test_lands_incrementally_and_cleans(
     second = land(ctx, run_id="b3", mapping=Mapping())
     assert second is not None and second.details["datasets"] == {"sales": 1}
 
-    clean = run_clean(ctx, run_id="c1")
+    clean = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="c1")
     assert clean is not None and sorted(clean.inputs) == ["b1", "b3"]
     con = connect(settings)
     LakeReader(ctx.store).register_views(con)
@@ -130,7 +131,7 @@ def test_mapping_routes_keys_and_read_options(
     assert manifest is not None
     assert manifest.details["datasets"] == {"orders": 1}
     assert manifest.details["files_unmapped"] == 1
-    run_clean(ctx, run_id="c1")
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="c1")
     con = connect(ctx.settings)
     LakeReader(ctx.store).register_views(con)
     assert con.execute("SELECT a, b FROM orders").fetchall() == [(1, 2)]
@@ -201,7 +202,7 @@ def test_cli_exit_codes(
     capsys: pytest.CaptureFixture[str],
     cli_logging: None,
 ) -> None:
-    from jobs.cli import main
+    from bucketpipe.jobs.cli import main
 
     src = tmp_path / "src"
     src.mkdir()

@@ -18,14 +18,16 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean.job import CLEAN_JOB, GROUP, run_clean
+from bucketpipe.clean.job import GROUP, run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect
+from bucketpipe.lake.runs import CLEAN_JOB
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import S3_KEY_ID, S3_SECRET, SettingsFactory
 from tests.support.crashing_clean import CRASH_EXIT
 
@@ -100,7 +102,7 @@ def contents(settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
 
 def spawn(settings: Settings, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", *args],
+        [sys.executable, "-m", "bucketpipe", *args],
         cwd=ROOT,
         env=env_for(settings),
         stdout=subprocess.PIPE,
@@ -181,8 +183,8 @@ def test_clean_killed_then_rerun_cleans_each_input_once(
     assert crashed.returncode == CRASH_EXIT, crashed.stderr[-2000:]
     # The retried pod: same run id. Then a later scheduled run: nothing left to do.
     ctx = Context.from_settings(settings)
-    run_clean(ctx, run_id="clean-1")
-    assert run_clean(ctx, run_id="clean-2") is None
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
+    assert run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-2") is None
     assert committed_inputs(ctx) == Counter(INPUTS)
     assert contents(settings) == reference["contents"]
     ctx.close()
@@ -204,7 +206,7 @@ def test_crash_before_commit_with_redis_leaves_events_for_the_retry(
     ctx = Context.from_settings(settings)
     assert ctx.signals.pending_count(GROUP) == len(INPUTS)  # delivered, never acked
     # The retried pod: it waits out the dead holder's Redis lock, then reads its own pending.
-    manifest = run_clean(ctx, run_id="clean-1", wait_seconds=30)
+    manifest = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1", wait_seconds=30)
     assert manifest is not None and sorted(manifest.inputs) == INPUTS
     assert ctx.signals.pending_count(GROUP) == 0
     assert committed_inputs(ctx) == Counter(INPUTS)

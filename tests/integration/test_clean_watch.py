@@ -42,7 +42,7 @@ def test_watch_cleans_each_announced_run(
     if with_redis:
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
     watcher = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "clean", "--watch"],
+        [sys.executable, "-m", "bucketpipe", "clean", "--watch"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -52,7 +52,7 @@ def test_watch_cleans_each_announced_run(
     try:
         for n in (1, 2):
             subprocess.run(
-                [sys.executable, "-m", "jobs", "ingest", "demo", "--run-id", f"demo-{n}"],
+                [sys.executable, "-m", "bucketpipe", "ingest", "demo", "--run-id", f"demo-{n}"],
                 env=env,
                 check=True,
                 capture_output=True,

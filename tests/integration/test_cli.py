@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ.get("PATH", ""), "HOME": env.get("HOME", "/tmp")}
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
+        [sys.executable, "-m", "bucketpipe", *args],
         env={**base, **env},
         capture_output=True,
         text=True,
@@ -112,7 +112,17 @@ def test_sigterm_stops_a_run_cleanly_without_committing(lake_env: dict[str, str]
 
     base = {"PATH": os.environ.get("PATH", ""), "HOME": lake_env["HOME"]}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "ingest", "demo", "--days", "3650", "--run-id", "long"],
+        [
+            sys.executable,
+            "-m",
+            "bucketpipe",
+            "ingest",
+            "demo",
+            "--days",
+            "3650",
+            "--run-id",
+            "long",
+        ],
         env={**base, **lake_env},
         stderr=subprocess.PIPE,
         text=True,

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from bucketpipe.clean.job import rebuild, run_clean
-from bucketpipe.clean.quarantine import summary
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect, quote_ident
+from bucketpipe.lake.quarantine import summary
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
 from bucketpipe.maintain.compaction import (
     OPEN_PARTITION_FILES,
@@ -34,6 +34,7 @@ from bucketpipe.maintain.compaction import (
     run_compaction,
 )
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -107,7 +108,7 @@ def one_run(ctx: Context, clock: Clock, source: Path) -> None:
     (source / "sensor" / f"{rid}.csv").write_text("time;sensor;value\n" + rows)
     ingest_demo(ctx, run_id=f"demo-{rid}", symbols=["AAPL"], days=1, interval_minutes=15, seed=7)
     land(ctx, run_id=f"bucket-{rid}", mapping=Mapping())
-    run_clean(ctx, run_id=f"clean-{rid}")
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id=f"clean-{rid}")
 
 
 def simulate(
@@ -218,7 +219,9 @@ def test_compaction_on_both_lakes_keeps_results_and_old_readers(
     assert con.execute(f"SELECT count(*) FROM read_parquet({paths})").fetchone() == (old.rows,)
     # Raw now lives in day archives: a rebuild still reads everything.
     clock.now += timedelta(hours=1)
-    rebuilt = rebuild(ctx, run_id="rebuild-1", datasets=["sensor", "quotes"])
+    rebuilt = rebuild(
+        ctx, after_clean=AFTER_CLEAN, run_id="rebuild-1", datasets=["sensor", "quotes"]
+    )
     assert rebuilt.datasets["sensor"].rows_written == len(rows["sensor"])
     # the same rows, cleaned again by the rebuild run
     again = dump(ctx, lineage)
@@ -243,7 +246,7 @@ def test_compaction_rewrites_into_target_sized_files(
         )
         (source / f"part{run}.csv").write_text("id,payload\n" + lines)
         land(ctx, run_id=f"b{run}", mapping=Mapping())
-        run_clean(ctx, run_id=f"c{run}")
+        run_clean(ctx, after_clean=AFTER_CLEAN, run_id=f"c{run}")
     before = read_current(ctx.store, "wide")
     assert before is not None and len(before.files) == 4
     clock.now += timedelta(days=1)

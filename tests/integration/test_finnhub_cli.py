@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {"PATH": os.environ.get("PATH", ""), "HOME": env.get("HOME", "/tmp")}
     return subprocess.run(
-        [sys.executable, "-m", "jobs", "ingest", "finnhub", *args],
+        [sys.executable, "-m", "bucketpipe", "ingest", "finnhub", *args],
         env={**base, **env},
         capture_output=True,
         text=True,
@@ -138,7 +138,15 @@ def test_a_terminal_gets_a_progress_bar_and_readable_logs(env: dict[str, str]) -
     primary, secondary = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jobs", "ingest", "finnhub", "--datasets", "quotes,earnings"],
+            [
+                sys.executable,
+                "-m",
+                "bucketpipe",
+                "ingest",
+                "finnhub",
+                "--datasets",
+                "quotes,earnings",
+            ],
             env={"PATH": os.environ.get("PATH", ""), **env, "COLUMNS": "100"},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.clean.job import run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
@@ -20,6 +20,7 @@ from bucketpipe.lake.raw import RawWriter
 from bucketpipe.lake.runs import RunManifest
 from bucketpipe.lake.storage import scratch_dir
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -87,7 +88,7 @@ def test_every_dataset_is_queryable_and_a_second_run_adds_no_duplicates(
     settings = lake_settings()
     friday = at(make_context, settings, FRIDAY_AFTERNOON)
     land(friday, "ingest-1")
-    first = run_clean(friday, run_id="clean-1")
+    first = run_clean(friday, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert first is not None and first.status == "succeeded"
     con = views(settings)
     for spec in catalog.specs():
@@ -104,7 +105,7 @@ def test_every_dataset_is_queryable_and_a_second_run_adds_no_duplicates(
 
     monday = at(make_context, settings, MONDAY_MORNING)
     land(monday, "ingest-2")  # overlaps Friday's window
-    second = run_clean(monday, run_id="clean-2")
+    second = run_clean(monday, after_clean=AFTER_CLEAN, run_id="clean-2")
     assert second is not None and second.status == "succeeded"
     con = views(settings)
     assert duplicate_keys(con) == {spec.name: 0 for spec in catalog.specs()}
@@ -122,7 +123,7 @@ def test_the_demo_defects_are_quarantined_with_reasons(
     settings = lake_settings()
     ctx = at(make_context, settings, FRIDAY_AFTERNOON)
     land(ctx, "ingest-1", defects=True)
-    manifest = run_clean(ctx, run_id="clean-1")
+    manifest = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert manifest is not None
     reasons = {
         name: set(result.model_dump().get("quarantine_reasons", {}))
@@ -145,7 +146,7 @@ def test_bars_are_built_from_quotes_without_candles(
     settings = lake_settings()
     ctx = at(make_context, settings, FRIDAY_AFTERNOON)
     land(ctx, "ingest-free", premium=False, defects=False)
-    manifest = run_clean(ctx, run_id="clean-1")
+    manifest = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert manifest is not None and "candles" not in manifest.datasets
     con = views(settings)
     assert scalar(con, "SELECT count(*) FROM daily_bars WHERE source <> 'quotes'") == 0
@@ -177,7 +178,7 @@ def test_bars_are_built_from_quotes_without_candles(
     # Candles arriving later replace the quote-built bars of their days.
     later = at(make_context, settings, datetime(2026, 11, 20, 22, 0, tzinfo=UTC))
     land(later, "ingest-paid", defects=False, history_days=10)
-    run_clean(later, run_id="clean-2")
+    run_clean(later, after_clean=AFTER_CLEAN, run_id="clean-2")
     con = views(settings)
     sources = dict(con.execute("SELECT source, count(*) FROM daily_bars GROUP BY 1").fetchall())
     assert sources == {"candle": len(expected)}
@@ -185,23 +186,18 @@ def test_bars_are_built_from_quotes_without_candles(
 
 
 def test_bars_missed_by_a_failed_derivation_are_caught_up(
-    make_settings: SettingsFactory, make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+    make_settings: SettingsFactory, make_context: ContextFactory
 ) -> None:
     """A clean run that commits its datasets but dies before deriving bars: the next run
     derives them, whichever run committed the quotes."""
-    from bucketpipe.clean import job as clean
-
     settings = make_settings()
     friday = at(make_context, settings, FRIDAY_AFTERNOON)
     land(friday, "ingest-1", premium=False, defects=False)
-    catalog.specs()  # the catalog registers its hooks when loaded: load it first
-    with monkeypatch.context() as patched:
-        patched.setattr(clean, "AFTER_CLEAN", [])  # the derivation never happens
-        first = run_clean(friday, run_id="clean-1")
+    first = run_clean(friday, after_clean=(), run_id="clean-1")  # the derivation never happens
     assert first is not None and "daily_bars" not in first.datasets
     monday = at(make_context, settings, MONDAY_MORNING)
     land(monday, "ingest-2", premium=False, defects=False, days=1)
-    second = run_clean(monday, run_id="clean-2")
+    second = run_clean(monday, after_clean=AFTER_CLEAN, run_id="clean-2")
     assert second is not None
     con = views(settings)
     days = [r[0] for r in con.execute("SELECT DISTINCT day FROM daily_bars ORDER BY 1").fetchall()]
@@ -211,7 +207,7 @@ def test_bars_missed_by_a_failed_derivation_are_caught_up(
     # Half an hour later only Monday's two bars are recomputed, and replace the earlier ones.
     third = at(make_context, settings, datetime(2026, 11, 23, 15, 30, tzinfo=UTC))
     land(third, "ingest-3", premium=False, defects=False, days=1)
-    after = run_clean(third, run_id="clean-3")
+    after = run_clean(third, after_clean=AFTER_CLEAN, run_id="clean-3")
     assert after is not None
     bars = after.datasets["daily_bars"]
     assert (bars.rows_in, bars.rows_replaced, bars.rows_written) == (2, 2, 2)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.finnhub.endpoints import ENDPOINTS
 from bucketpipe.lake.duck import connect, quote_ident
@@ -54,7 +54,7 @@ def environment(settings: Settings, home: Path) -> dict[str, str]:
 
 def bucketpipe(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
+        [sys.executable, "-m", "bucketpipe", *args],
         env=env,
         capture_output=True,
         text=True,

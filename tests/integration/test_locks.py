@@ -10,6 +10,7 @@ import pytest
 from bucketpipe.config.errors import LockBusy
 from bucketpipe.coord.locks import writer_lock
 from bucketpipe.coord.signals import Signals
+from bucketpipe.lake.leases import lease_for
 from bucketpipe.lake.storage import LocalStore, ObjectStore, open_store
 from tests.conftest import S3_KEY_ID, S3_SECRET, free_port
 
@@ -32,15 +33,15 @@ def s3_store(endpoint: str, bucket: str) -> ObjectStore:
 
 
 def assert_exclusive(store: ObjectStore, signals: Signals, kind: str) -> None:
-    with writer_lock("writer", store=store, signals=signals, ttl_seconds=30) as held:
+    with writer_lock("writer", fallback=lease_for(store), signals=signals, ttl_seconds=30) as held:
         assert held.kind == kind
         with (
             pytest.raises(LockBusy, match="another run holds the 'writer' lock"),
-            writer_lock("writer", store=store, signals=signals, ttl_seconds=30),
+            writer_lock("writer", fallback=lease_for(store), signals=signals, ttl_seconds=30),
         ):
             pass
     # Released: the next writer gets it.
-    with writer_lock("writer", store=store, signals=signals, ttl_seconds=30) as again:
+    with writer_lock("writer", fallback=lease_for(store), signals=signals, ttl_seconds=30) as again:
         assert again.kind == kind
 
 
@@ -57,7 +58,7 @@ def test_bucket_lease_on_s3_without_redis(moto_endpoint: str, s3_bucket: str) ->
 def test_expired_bucket_lease_is_taken_over(moto_endpoint: str, s3_bucket: str) -> None:
     store = s3_store(moto_endpoint, s3_bucket)
     store.put("_locks/writer.json", b'{"token": "dead", "expires_at": "2000-01-01T00:00:00+00:00"}')
-    with writer_lock("writer", store=store, signals=Signals(None)) as held:
+    with writer_lock("writer", fallback=lease_for(store), signals=Signals(None)) as held:
         assert held.kind == "bucket"
 
 
@@ -67,7 +68,7 @@ def test_redis_lock(tmp_path: Path, redis_url: str) -> None:
 
 def test_redis_down_falls_back_to_the_storage_lock(tmp_path: Path) -> None:
     signals = redis_signals(f"redis://127.0.0.1:{free_port()}/0")
-    with writer_lock("writer", store=LocalStore(tmp_path), signals=signals) as held:
+    with writer_lock("writer", fallback=lease_for(LocalStore(tmp_path)), signals=signals) as held:
         assert held.kind == "file"
 
 
@@ -77,7 +78,7 @@ def test_waiting_writer_gets_the_lock_when_released(tmp_path: Path) -> None:
     first_holds = threading.Event()
 
     def first() -> None:
-        with writer_lock("writer", store=store, signals=Signals(None)):
+        with writer_lock("writer", fallback=lease_for(store), signals=Signals(None)):
             order.append("first")
             first_holds.set()
             threading.Event().wait(0.3)
@@ -85,7 +86,7 @@ def test_waiting_writer_gets_the_lock_when_released(tmp_path: Path) -> None:
     thread = threading.Thread(target=first)
     thread.start()
     first_holds.wait(5)
-    with writer_lock("writer", store=store, signals=Signals(None), wait_seconds=10):
+    with writer_lock("writer", fallback=lease_for(store), signals=Signals(None), wait_seconds=10):
         order.append("second")
     thread.join()
     assert order == ["first", "second"]

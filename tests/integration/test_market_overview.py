@@ -3,15 +3,14 @@ would compute, and a reader never uses it while it lags behind its inputs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from bucketpipe.clean import job as clean
 from bucketpipe.clean import overview
-from bucketpipe.clean.job import run_clean
+from bucketpipe.clean.job import DatasetHook, run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.run import ingest_demo
@@ -20,6 +19,7 @@ from bucketpipe.maintain.compaction import run_compaction
 from bucketpipe.serve.queries import market
 from bucketpipe.serve.queries.base import views
 from bucketpipe.serve.queries.session import LakeSession
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -28,11 +28,13 @@ SYMBOLS = ["AAPL", "MSFT", "NVDA", "TSLA"]
 MONDAY_NOON = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 
 
-def step(ctx: Context, when: datetime, run: str) -> None:
+def step(
+    ctx: Context, when: datetime, run: str, after_clean: Sequence[DatasetHook] = AFTER_CLEAN
+) -> None:
     """One demo ingest (10 days of 4 symbols up to `when`) and the clean run after it."""
     ctx.clock = lambda: when
     ingest_demo(ctx, run_id=f"ingest-{run}", symbols=SYMBOLS, days=10, interval_minutes=15, seed=7)
-    assert run_clean(ctx, run_id=f"clean-{run}") is not None
+    assert run_clean(ctx, after_clean=after_clean, run_id=f"clean-{run}") is not None
 
 
 def answers(session: LakeSession) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
@@ -46,7 +48,6 @@ def answers(session: LakeSession) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
 def test_overview_matches_the_live_answer_and_is_hidden_while_behind(
     lake_settings: SettingsFactory,
     make_context: Callable[[Settings], Context],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = lake_settings()
     ctx = make_context(settings)
@@ -62,9 +63,8 @@ def test_overview_matches_the_live_answer_and_is_hidden_while_behind(
     assert quotes is not None and first.details["inputs"]["quotes"] == quotes.content_version
 
     # A clean run that stops before the overview step: quotes move on, the overview does not.
-    without = [h for h in clean.AFTER_CLEAN if h is not overview.update_overview]
-    monkeypatch.setattr(clean, "AFTER_CLEAN", without)
-    step(ctx, MONDAY_NOON + timedelta(hours=2), "2")
+    without = [h for h in AFTER_CLEAN if h is not overview.update_overview]
+    step(ctx, MONDAY_NOON + timedelta(hours=2), "2", after_clean=without)
     assert read_current(ctx.store, market.OVERVIEW) == first
     page, live, used = answers(session)
     assert not used  # hidden: the page computes the answer from the new quotes
@@ -72,7 +72,6 @@ def test_overview_matches_the_live_answer_and_is_hidden_while_behind(
     assert page["ts"].max() > pd.Timestamp(MONDAY_NOON)
 
     # The next complete run catches up, whatever its own inputs were.
-    monkeypatch.undo()
     step(ctx, MONDAY_NOON + timedelta(hours=3), "3")
     page, live, used = answers(session)
     assert used

@@ -16,6 +16,7 @@ from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect
 from bucketpipe.lake.runs import RunManifest
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import RedisServer, SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -62,7 +63,7 @@ def test_demo_ingest_clean_query(
     manifest = demo(ctx, "ingest-1")
     assert manifest is not None and manifest.status == "succeeded"
     assert manifest.outputs == ["raw/demo/dt=2026-11-20/ingest-1.jsonl.gz"]
-    cleaned = run_clean(ctx, run_id="clean-1")
+    cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert cleaned is not None and cleaned.inputs == ["ingest-1"]
     assert cleaned.datasets["quotes"].rows_written == QUOTES_PER_SYMBOL * 2
     rows = query(settings, "SELECT symbol, count(*) FROM quotes GROUP BY 1 ORDER BY 1")
@@ -86,14 +87,14 @@ def test_rerunning_a_run_id_adds_nothing(
     settings = lake_settings()
     ctx = at(make_context, settings)
     demo(ctx, "ingest-1")
-    run_clean(ctx, run_id="clean-1")
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert demo(ctx, "ingest-1") is None
-    assert run_clean(ctx, run_id="clean-1") is None
-    assert run_clean(ctx, run_id="clean-2") is None  # nothing pending
+    assert run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1") is None
+    assert run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-2") is None  # nothing pending
     # A new run over an overlapping window: only the new snapshots are added.
     later = at(make_context, settings, datetime(2026, 11, 23, 15, 0, tzinfo=UTC))  # Monday
     demo(later, "ingest-2")
-    second = run_clean(later, run_id="clean-3")
+    second = run_clean(later, after_clean=AFTER_CLEAN, run_id="clean-3")
     assert second is not None
     assert second.datasets["quotes"].rows_written == 2 * 3  # Monday 14:30, 14:45, 15:00
     # The window now starts on Saturday 14th: Mon 16th..Fri 20th were committed already.
@@ -110,7 +111,7 @@ def test_defects_are_quarantined_with_reasons(
     settings = lake_settings()
     ctx = at(make_context, settings)
     demo(ctx, "ingest-1", defects=True)
-    cleaned = run_clean(ctx, run_id="clean-1")
+    cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert cleaned is not None
     quotes = cleaned.datasets["quotes"]
     assert quotes.rows_quarantined > 0
@@ -138,7 +139,7 @@ def test_events_status_and_versions_with_redis(
     demo(ctx, "ingest-1")
     events = ctx.signals.recent_events(5)
     assert [(e.kind, e.run_id) for e in events] == [("ingest.committed", "ingest-1")]
-    cleaned = run_clean(ctx, run_id="clean-1")
+    cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert cleaned is not None and cleaned.redis == "ok"
     assert ctx.signals.pending_count(GROUP) == 0  # the ingest event was acked after commit
     kinds = [e.kind for e in ctx.signals.recent_events(5)]
@@ -163,14 +164,14 @@ def test_redis_down_loses_nothing(
         down = at(make_context, settings, datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
         second = demo(down, "ingest-2")
         assert second is not None and second.redis == "unavailable"
-        cleaned = run_clean(down, run_id="clean-1")
+        cleaned = run_clean(down, after_clean=AFTER_CLEAN, run_id="clean-1")
         assert cleaned is not None and cleaned.redis == "unavailable"
         assert sorted(cleaned.inputs) == ["ingest-1", "ingest-2"]
     finally:
         redis_server.start()  # back, and empty
     back = at(make_context, settings, datetime(2026, 11, 23, 16, 0, tzinfo=UTC))
     demo(back, "ingest-3")
-    again = run_clean(back, run_id="clean-2")
+    again = run_clean(back, after_clean=AFTER_CLEAN, run_id="clean-2")
     assert again is not None and again.inputs == ["ingest-3"] and again.redis == "ok"
     assert back.signals.pending_count(GROUP) == 0
     total, distinct = query(settings, "SELECT count(*), count(DISTINCT (symbol, ts)) FROM quotes")[
@@ -190,7 +191,7 @@ def test_crashed_writer_leftovers_are_ignored(
     settings = lake_settings()
     ctx = at(make_context, settings)
     demo(ctx, "ingest-1")
-    run_clean(ctx, run_id="clean-1")
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     current = read_current(ctx.store, "quotes")
     assert current is not None
     ctx.store.put("clean/quotes/dt=2026-11-20/dead-run-v2-0.parquet", b"not parquet")
@@ -200,7 +201,7 @@ def test_crashed_writer_leftovers_are_ignored(
     )
     later = at(make_context, settings, datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
     demo(later, "ingest-2")
-    cleaned = run_clean(later, run_id="clean-2")
+    cleaned = run_clean(later, after_clean=AFTER_CLEAN, run_id="clean-2")
     assert cleaned is not None
     assert cleaned.datasets["quotes"].snapshot_version == current.version + 1
     assert query(settings, "SELECT count(*) FROM quotes") == [(2 * (QUOTES_PER_SYMBOL + 3),)]

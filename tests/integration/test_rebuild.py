@@ -16,6 +16,7 @@ from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.lake.duck import connect, sql_list
 from bucketpipe.lake.snapshots import read_current
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -54,7 +55,7 @@ def test_rebuild_swaps_atomically_under_a_reader(
         extra = f"{part}-x,1000\n" if part == 0 else ""
         (source / f"{part}.csv").write_text("id,v\n" + rows + extra)
         land(ctx, run_id=f"b{part}", mapping=Mapping())
-        run_clean(ctx, run_id=f"c{part}")
+        run_clean(ctx, after_clean=AFTER_CLEAN, run_id=f"c{part}")
     old = read_current(ctx.store, "vals")
     assert old is not None and old.rows == 21  # the 1000 went to quarantine
 
@@ -64,7 +65,7 @@ def test_rebuild_swaps_atomically_under_a_reader(
     reader = threading.Thread(target=reader_loop, args=(settings, stop, seen))
     reader.start()
     try:
-        manifest = rebuild(ctx, run_id="rebuild-1", datasets=["vals"])
+        manifest = rebuild(ctx, after_clean=AFTER_CLEAN, run_id="rebuild-1", datasets=["vals"])
     finally:
         stop.set()
         reader.join(timeout=60)
@@ -95,7 +96,7 @@ def test_rebuild_of_an_unknown_dataset_is_a_config_error(
     capsys: pytest.CaptureFixture[str],
     cli_logging: None,
 ) -> None:
-    from jobs.cli import main
+    from bucketpipe.jobs.cli import main
 
     monkeypatch.setenv("BUCKETPIPE_LAKE", str(tmp_path / "lake"))
     monkeypatch.setenv("BUCKETPIPE_TEMP_DIR", str(tmp_path / "tmp"))

@@ -18,6 +18,7 @@ from bucketpipe.lake.duck import connect
 from bucketpipe.maintain.compaction import run_compaction
 from bucketpipe.quality.report import read_daily, read_reports
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
 
 pytestmark = pytest.mark.integration
@@ -68,11 +69,11 @@ def test_retention_expires_old_objects_and_keeps_cleaning_exact(
     lines = "".join(f"2031-03-03 {h:02d}:00;{h}\n" for h in range(10))
     drop(source, "a.csv", "time;value\n" + lines + "2031-03-03 11:00;x\n")
     land(ctx, run_id="bucket-0", mapping=Mapping())
-    run_clean(ctx, run_id="clean-0")
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-0")
     clock.now += timedelta(days=1)
     drop(source, "b.csv", "time;value\n2031-03-04 10:00;2\n")
     land(ctx, run_id="bucket-1", mapping=Mapping())
-    run_clean(ctx, run_id="clean-1")
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     clock.now += timedelta(hours=1)
     drop(source, "c.csv", "time;value\n2031-03-04 12:00;3\n")
     land(ctx, run_id="bucket-late", mapping=Mapping())  # not cleaned yet
@@ -117,15 +118,17 @@ def test_retention_expires_old_objects_and_keeps_cleaning_exact(
     # Bookkeeping stays exact: only the late run is pending, and it is cleaned once.
     assert {"bucket-0", "bucket-1", "demo-0"} <= processed_inputs(ctx)
     assert [m.input_id for m in find_pending(ctx)] == ["bucket-late"]
-    cleaned = run_clean(ctx, run_id="clean-3")
+    cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-3")
     assert cleaned is not None and cleaned.inputs == ["bucket-late"]
-    assert run_clean(ctx, run_id="clean-4") is None
+    assert run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-4") is None
     current = rows(short, ctx, "sensor")
     assert len(current) == len(sensor) + 1
 
     # A rebuild keeps the rows whose raw retention deleted, and re-cleans the rest.
     clock.now += timedelta(hours=1)
-    rebuilt = rebuild(ctx, run_id="rebuild-3", datasets=["sensor", "quotes"])
+    rebuilt = rebuild(
+        ctx, after_clean=AFTER_CLEAN, run_id="rebuild-3", datasets=["sensor", "quotes"]
+    )
     assert rebuilt.status == "succeeded"
     assert rebuilt.datasets["sensor"].rows_written == len(current)
     assert rows(short, ctx, "sensor") == current

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bucketpipe.config.settings import Settings
-from jobs import cli
+from bucketpipe.jobs import cli
 from tests.support.sandbox_lake import build_lake
 
 pytestmark = pytest.mark.integration
@@ -168,7 +168,7 @@ def test_on_a_terminal_it_is_a_repl_with_history(cli_env: dict[str, str], tmp_pa
     env = {"PATH": os.defpath, "HOME": str(tmp_path), "LANG": "C.UTF-8", **cli_env}
     env["BUCKETPIPE_LOG_FORMAT"] = "text"
     leader, follower = pty.openpty()
-    command = [sys.executable, "-c", "import sys; from jobs.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-m", "bucketpipe"]
     process = subprocess.Popen(
         [*command, "sql", "--format", "csv"],
         stdin=follower,

@@ -25,18 +25,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import bucketpipe.catalog.datasets  # noqa: F401  (registers the derived datasets, as the CLI does)
-import jobs.cli
+import bucketpipe.jobs.cli
 from bucketpipe.clean.job import run_clean
 from bucketpipe.config.errors import BucketpipeError, LockBusy
 from bucketpipe.config.logs import configure_logging
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.demo.generate import SOURCE, DemoConfig, generate
-from bucketpipe.ingest.run import already_committed, announce_running, commit_ingest
+from bucketpipe.ingest.run import already_committed, commit_ingest
 from bucketpipe.lake.raw import RawWriter
+from bucketpipe.lake.runs import COMPACT_JOB
 from bucketpipe.lake.storage import ObjectStore, scratch_dir
-from bucketpipe.maintain.compaction import COMPACT_JOB, run_compaction
+from bucketpipe.maintain.compaction import run_compaction
+from bucketpipe.wiring import AFTER_CLEAN
 
 PRELOAD = ["tests.reliability.crash_runner"]
 MUTATING = ("put", "put_new", "upload", "delete")
@@ -148,7 +149,9 @@ def run_step(ctx: Context, step: Step) -> str:
     if step.job == "ingest":
         return _ingest(ctx, step)
     if step.job == "clean":
-        manifest = run_clean(ctx, run_id=step.run_id, wait_seconds=step.wait_seconds)
+        manifest = run_clean(
+            ctx, after_clean=AFTER_CLEAN, run_id=step.run_id, wait_seconds=step.wait_seconds
+        )
         return "nothing" if manifest is None else manifest.status
     if step.job == "compact":
         if ctx.runlog.exists(COMPACT_JOB, step.run_id):
@@ -170,7 +173,7 @@ def _ingest(ctx: Context, step: Step) -> str:
         end=started,
         endpoints=frozenset(step.endpoints) if step.endpoints is not None else None,
     )
-    announce_running(ctx, f"ingest-{SOURCE}", step.run_id)
+    ctx.announce_running(f"ingest-{SOURCE}", step.run_id)
     writer = RawWriter(scratch_dir(ctx.settings.temp_dir))
     try:
         for record in generate(config, step.run_id):
@@ -198,7 +201,7 @@ def cli_child(env: dict[str, str], argv: list[str], log_path: str | None = None)
         if name.startswith(("BUCKETPIPE_", "AWS_", "REDIS_", "FINNHUB_")):
             del os.environ[name]
     os.environ.update(env)
-    sys.exit(jobs.cli.main(argv))
+    sys.exit(bucketpipe.jobs.cli.main(argv))
 
 
 def child(
@@ -245,7 +248,7 @@ def land_and_clean_child(settings_values: dict[str, Any], result_path: str, log_
     ctx = Context.from_settings(settings)
     try:
         landed = land(ctx, run_id="hostile-1", mapping=Mapping())
-        cleaned = run_clean(ctx, run_id="clean-1")
+        cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     finally:
         ctx.close()
     result = {

@@ -19,11 +19,9 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
-from bucketpipe.clean.config import load_config
-from bucketpipe.clean.job import CLEAN_JOB
+from bucketpipe import catalog
+from bucketpipe.catalog.rules import load_config
 from bucketpipe.config.errors import ObjectNotFound
-from bucketpipe.ingest.run import INGEST_JOB
 from bucketpipe.lake.duck import quote_ident, sql_list
 from bucketpipe.lake.layout import (
     SNAPSHOTS,
@@ -31,7 +29,7 @@ from bucketpipe.lake.layout import (
     snapshot_key,
     snapshot_version_of,
 )
-from bucketpipe.lake.runs import RunLog, RunManifest
+from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, RunLog, RunManifest
 from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
 from bucketpipe.lake.storage import ObjectStore
 

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 
 from bucketpipe.clean.job import run_clean
-from bucketpipe.clean.quarantine import file_keys, relation_sql
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.lake.duck import connect, quote_literal
+from bucketpipe.lake.quarantine import file_keys, relation_sql
 from bucketpipe.lake.runs import RunManifest
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
 from tests.reliability.harness import Figures, Lake
 from tests.support.finnhub_fixtures import finnhub_overrides, run_ingest
@@ -131,7 +132,7 @@ def test_bad_answers_never_reach_clean_datasets(
     errors = sorted({str(ln["error"]).split(":")[0][:40] for ln in bad})
     print(f"    errors kept in raw lines: {errors}")
 
-    cleaned = run_clean(ctx, run_id="clean-1")
+    cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert cleaned is not None
     assert sorted(cleaned.inputs) == ["expired", "persistent", "transient"]
     con = connect(settings)

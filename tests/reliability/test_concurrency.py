@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.clean.job import CLEAN_JOB
-from bucketpipe.lake.runs import RunLog
+from bucketpipe.lake.runs import CLEAN_JOB, RunLog
 from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (

@@ -1,5 +1,5 @@
-"""Dashboard load: 20 concurrent sessions against `streamlit run app/main.py` on a demo lake,
-for a bounded time, on loopback.
+"""Dashboard load: 20 concurrent sessions against `streamlit run bucketpipe/app/main.py` on a
+demo lake, for a bounded time, on loopback.
 
 Each session is a tab of one headless chromium (every tab is its own Streamlit session). All of
 them open the dashboard at once (a full page load each), then move through the pages as a user
@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from jobs.dashboard import command
+from bucketpipe.jobs.dashboard import command
 from tests.conftest import free_port
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (

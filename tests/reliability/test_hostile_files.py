@@ -27,12 +27,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from bucketpipe.clean.quarantine import file_keys, relation_sql
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.formats.detect import inspect_file
 from bucketpipe.formats.readers import UnreadableFile
 from bucketpipe.lake.duck import connect
+from bucketpipe.lake.quarantine import file_keys, relation_sql
 from bucketpipe.serve.reader import LakeReader
 from tests.reliability.crash_runner import land_and_clean_child
 from tests.reliability.harness import Figures, Lake, forkserver
@@ -305,6 +305,7 @@ def test_formula_cells_stay_text_and_every_csv_export_neutralises_them(tmp_path:
     from bucketpipe.ingest.bucket.mapping import Mapping
     from bucketpipe.ingest.bucket.source import land
     from bucketpipe.serve.queries.explore import Slice, export
+    from bucketpipe.wiring import AFTER_CLEAN
     from tests.reliability.harness import lake_env, start_cli
 
     source = tmp_path / "source" / "sheets"
@@ -316,7 +317,7 @@ def test_formula_cells_stay_text_and_every_csv_export_neutralises_them(tmp_path:
     ctx = Context.from_settings(settings_)
     try:
         assert land(ctx, run_id="f1", mapping=Mapping()) is not None
-        assert run_clean(ctx, run_id="c1") is not None
+        assert run_clean(ctx, after_clean=AFTER_CLEAN, run_id="c1") is not None
         con = connect(settings_)
         LakeReader(ctx.store).register_views(con)
         stored = [r[0] for r in con.execute("SELECT cmd FROM sheets ORDER BY id").fetchall()]

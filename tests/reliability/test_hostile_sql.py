@@ -204,7 +204,7 @@ def run_cli(lake: Lake, script: str, home: Path) -> subprocess.CompletedProcess[
         "BUCKETPIPE_LOG_FORMAT": "json",
         "BUCKETPIPE_LOG_LEVEL": "INFO",
     }
-    command = [sys.executable, "-c", "import sys; from jobs.cli import main; sys.exit(main())"]
+    command = [sys.executable, "-m", "bucketpipe"]
     return subprocess.run(
         [*command, "sql", "--format", "json"],
         input=script.encode(),

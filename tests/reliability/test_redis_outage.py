@@ -19,9 +19,8 @@ import redis
 from bucketpipe.clean.job import GROUP
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import CLEAN_COMMITTED, EVENTS, INGEST_COMMITTED
-from bucketpipe.ingest.run import INGEST_JOB
 from bucketpipe.lake.duck import connect
-from bucketpipe.lake.runs import RunLog, RunManifest
+from bucketpipe.lake.runs import INGEST_JOB, RunLog, RunManifest
 from tests.conftest import RedisServer, s3_overrides
 from tests.reliability.crash_runner import Step, killing_store, run_step
 from tests.reliability.harness import (

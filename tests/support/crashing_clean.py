@@ -19,6 +19,7 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import Signals
 from bucketpipe.lake.storage import LocalStore
+from bucketpipe.wiring import AFTER_CLEAN
 
 CRASH_EXIT = 86
 
@@ -58,7 +59,7 @@ def main(run_id: str, crash_at: int) -> int:
     settings = Settings()
     store = CrashingStore(settings.lake, crash_at)
     ctx = Context(settings=settings, store=store, signals=Signals.from_settings(settings))
-    manifest = run_clean(ctx, run_id=run_id)
+    manifest = run_clean(ctx, after_clean=AFTER_CLEAN, run_id=run_id)
     ctx.close()
     sys.stdout.write(json.dumps({"writes": store.writes, "committed": manifest is not None}))
     return 0

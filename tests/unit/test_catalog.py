@@ -7,7 +7,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
+from bucketpipe.catalog import spec
 from bucketpipe.catalog.spec import Column, DatasetSpec, Rule
 
 TINY = DatasetSpec(
@@ -52,12 +53,12 @@ def test_field_accesses_are_read_with_one_parse_per_source() -> None:
         "list_filter(xs, lambda x: x->>'concept' = 'a')[1]->>'value'",  # not a source
         "item->>'$.a.b'",  # a JSONPath: left alone
     ]
-    assert catalog.fields_read(exprs) == {"item": ["c", "d"], "params": ["symbol"]}
-    assert catalog.read_fields_once(exprs[1]) == (
+    assert spec.fields_read(exprs) == {"item": ["c", "d"], "params": ["symbol"]}
+    assert spec.read_fields_once(exprs[1]) == (
         'coalesce(_item_fields."d", _item_fields."c", _params_fields."symbol")'
     )
     for expr in exprs[2:]:
-        assert catalog.read_fields_once(expr) == expr
+        assert spec.read_fields_once(expr) == expr
 
 
 @pytest.mark.parametrize(
@@ -79,8 +80,8 @@ def test_one_parse_reads_exactly_what_the_arrow_operator_reads(body: str) -> Non
     cleaned values, so every JSON shape a field can have is compared."""
     keys = ["v", "w", "n", "o", "b", "e", "missing"]
     arrow = [f"item->>'{k}'" for k in keys]
-    once = [catalog.read_fields_once(e) for e in arrow]
-    parse = catalog.parse_fields_sql(catalog.fields_read(arrow))
+    once = [spec.read_fields_once(e) for e in arrow]
+    parse = spec.parse_fields_sql(spec.fields_read(arrow))
     con = duckdb.connect()
     source = "SELECT CAST(? AS JSON) AS item"
     expected = con.execute(f"SELECT {', '.join(arrow)} FROM ({source})", [body]).fetchone()

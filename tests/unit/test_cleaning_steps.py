@@ -5,10 +5,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from bucketpipe.clean.config import DatasetRules
-from bucketpipe.clean.inference import Parser, TypeChoice, format_regex
-from bucketpipe.clean.memory import max_json_object, parse_size
+from bucketpipe.catalog.rules import DatasetRules
+from bucketpipe.clean.inference import TypeChoice
+from bucketpipe.clean.parsing import Parser, format_regex
 from bucketpipe.clean.steps import drift, reject_reason_sql, row_hash_sql, typed_name
+from bucketpipe.lake.memory import max_json_object, parse_size
 
 
 def test_row_hash_ignores_column_order_and_added_empty_columns() -> None:

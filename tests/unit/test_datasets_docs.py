@@ -1,5 +1,5 @@
 """docs/datasets.md describes the catalog as it is (regenerate with `python -m
-bucketpipe.catalog.datasets.docs docs/datasets.md`)."""
+bucketpipe.catalog.docs docs/datasets.md`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bucketpipe.catalog import spec as catalog
-from bucketpipe.catalog.datasets import docs
+from bucketpipe import catalog
+from bucketpipe.catalog import docs
 
 DOC = Path(__file__).parents[2] / "docs" / "datasets.md"
 
@@ -16,8 +16,7 @@ DOC = Path(__file__).parents[2] / "docs" / "datasets.md"
 def test_the_dataset_reference_is_in_step_with_the_catalog() -> None:
     text = DOC.read_text()
     assert docs.replace_reference(text) == text, (
-        "docs/datasets.md is out of date: run "
-        "python -m bucketpipe.catalog.datasets.docs docs/datasets.md"
+        "docs/datasets.md is out of date: run python -m bucketpipe.catalog.docs docs/datasets.md"
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.catalog.spec import Arrays, Column, DatasetSpec, Zipped
 
 FETCHED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.ingest.demo.generate import (
     ENDPOINTS,
     PREMIUM,

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.catalog.datasets.bars import DAILY_INDICATORS
 from bucketpipe.clean.derived_sql import (
     bars_sql,

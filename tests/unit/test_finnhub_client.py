@@ -115,12 +115,14 @@ def test_the_key_travels_only_in_the_header() -> None:
     assert reply.attempts == 1
 
 
-def test_finnhub_python_methods_go_through_the_same_path() -> None:
+def test_parsed_bodies_go_through_the_same_path() -> None:
     transport = ScriptedTransport([(200, [], {}), (200, {"s": "no_data"}, {}), (200, [], {})])
     client = make_client(transport)
-    assert client.company_news("AAPL", _from="2024-05-01", to="2024-05-06") == []
-    assert client.stock_candles("MSFT", "D", 1714521600, 1714996800) == {"s": "no_data"}
-    assert client.general_news("forex", min_id=42) == []
+    news = {"symbol": "AAPL", "from": "2024-05-01", "to": "2024-05-06"}
+    assert client.get("/company-news", news) == []
+    candles = {"symbol": "MSFT", "resolution": "D", "from": 1714521600, "to": 1714996800}
+    assert client.get("/stock/candle", candles) == {"s": "no_data"}
+    assert client.get("/news", {"category": "forex", "minId": 42}) == []
     paths = [urlsplit(r.url or "").path for r in transport.sent]
     assert paths == ["/api/v1/company-news", "/api/v1/stock/candle", "/api/v1/news"]
     assert query(transport.sent[0]) == {
@@ -136,22 +138,22 @@ def test_finnhub_python_methods_go_through_the_same_path() -> None:
 def test_unset_parameters_and_credentials_are_never_sent() -> None:
     transport = ScriptedTransport()
     client = make_client(transport)
-    client.stock_insider_transactions("TSLA")  # the library passes from=None, to=None
+    client.get("/stock/insider-transactions", {"symbol": "TSLA", "from": None, "to": None})
     reply = client.fetch("/quote", {"symbol": "AAPL", "token": KEY, "flag": True, "x": ""})
     assert query(transport.sent[0]) == {"symbol": ["TSLA"]}
     assert reply.params == {"symbol": "AAPL", "flag": "true"}
     assert query(transport.sent[1]) == {"symbol": ["AAPL"], "flag": ["true"]}
 
 
-def test_the_library_cannot_put_the_key_back_in_the_url() -> None:
+def test_no_parameter_can_put_a_key_in_the_url() -> None:
     transport = ScriptedTransport()
     client = make_client(transport)
-    assert client.api_key is None
-    client.api_key = "another-key-9a8b7c6d5e4f"
-    client.quote("AAPL")
+    assert not hasattr(client, "api_key")
+    client.get("/quote", {"symbol": "AAPL", "token": "another-key-9a8b7c6d5e4f"})
     (request,) = transport.sent
-    assert request.headers["X-Finnhub-Token"] == "another-key-9a8b7c6d5e4f"
+    assert request.headers["X-Finnhub-Token"] == KEY
     assert "token" not in query(request)
+    assert "another-key-9a8b7c6d5e4f" not in (request.url or "")
 
 
 def test_repr_and_str_show_a_hash_never_the_key() -> None:
@@ -178,6 +180,7 @@ def test_server_errors_are_retried_with_backoff() -> None:
     reply = make_client(transport, sleep=sleeps).fetch("/stock/earnings", {"symbol": "AAPL"})
     assert reply.ok and reply.body == [1]
     assert reply.attempts == 3
+    assert reply.status == 200 and reply.statuses == (503, 502, 200)  # every answer is kept
     assert len(sleeps.delays) == 2
     assert 0.5 <= sleeps.delays[0] <= 1.0
     assert 1.0 <= sleeps.delays[1] <= 2.0
@@ -193,6 +196,7 @@ def test_429_honours_retry_after_and_pauses_the_shared_limiter() -> None:
     client = make_client(transport, sleep=sleeps, limiter=limiter)
     reply = client.fetch("/quote", {"symbol": "AAPL"})
     assert reply.ok and reply.attempts == 2
+    assert reply.statuses == (429, 200)
     (delay,) = sleeps.delays
     assert 7.0 <= delay <= 8.0
     # The pause was put in the limiter, so every caller sharing it waited as long.
@@ -245,11 +249,11 @@ def test_terminal_answers_are_not_retried() -> None:
     )
     client = make_client(transport)
     with pytest.raises(NotEntitled, match="/stock/candle: HTTP 403"):
-        client.stock_candles("AAPL", "D", 1, 2)
+        client.get("/stock/candle", {"symbol": "AAPL", "resolution": "D", "from": 1, "to": 2})
     with pytest.raises(AuthenticationFailed, match="the API key was rejected"):
-        client.quote("AAPL")
+        client.get("/quote", {"symbol": "AAPL"})
     with pytest.raises(ApiError, match="HTTP 404"):
-        client.quote("AAPL")
+        client.get("/quote", {"symbol": "AAPL"})
     redirected = client.fetch("/quote", {"symbol": "AAPL"})
     assert redirected.error == "HTTP 302: unexpected redirect to https://elsewhere.example/"
     assert len(transport.sent) == 4  # one attempt each, the redirect not followed
@@ -275,5 +279,9 @@ def test_the_key_is_in_no_error_message() -> None:
 
 
 def test_only_gets() -> None:
-    with pytest.raises(ValueError, match="GETs"):
-        make_client(ScriptedTransport())._request("post", "/quote")
+    transport = ScriptedTransport()
+    client = make_client(transport)
+    client.fetch("/quote", {"symbol": "AAPL"})
+    client.get("/news", {"category": "general"})
+    assert [r.method for r in transport.sent] == ["GET", "GET"]
+    assert not any(hasattr(client, verb) for verb in ("post", "put", "delete", "_request"))

@@ -10,9 +10,9 @@ from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.finnhub.run import RunOutcome
 from bucketpipe.ingest.finnhub.shard import Shard
-from jobs.cli import build_parser
-from jobs.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
-from jobs.ingest_finnhub import exit_code, options_from
+from bucketpipe.jobs.cli import build_parser
+from bucketpipe.jobs.common import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from bucketpipe.jobs.ingest_finnhub import exit_code, options_from
 
 
 def parse(*argv: str) -> argparse.Namespace:

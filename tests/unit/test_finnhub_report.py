@@ -35,7 +35,8 @@ def plans(**calls: int) -> list[DatasetPlan]:
 def test_ok_calls() -> None:
     tally = Tally(plans(quotes=2))
     assert tally.record(call("quotes"), reply(body={"c": 1, "pc": 1})) is None
-    assert tally.record(call("quotes", "MSFT"), reply(body={"c": 2}, attempts=3)) is None
+    retried = reply(body={"c": 2}, attempts=3, statuses=(429, 429, 200))
+    assert tally.record(call("quotes", "MSFT"), retried) is None
     entry = tally.manifest_endpoints()["quotes"]
     assert entry == {
         "endpoint": "quote",
@@ -48,7 +49,8 @@ def test_ok_calls() -> None:
         "errors": 0,
         "skipped": 0,
         "retries": 2,
-        "http": {"200": 2},
+        "http": {"200": 2},  # the final status of each call
+        "responses": {"200": 2, "429": 2},  # every response, retried attempts included
         "message": None,
     }
     assert tally.run_status() == "succeeded"

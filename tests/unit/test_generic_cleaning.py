@@ -15,14 +15,15 @@ import duckdb
 import pytest
 
 from bucketpipe.clean.job import run_clean
-from bucketpipe.clean.quarantine import sample, summary
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.bucket.mapping import Mapping, parse_mapping
 from bucketpipe.ingest.bucket.source import land
+from bucketpipe.lake.quarantine import sample, summary
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.quality.report import read_reports
 from bucketpipe.serve.reader import LakeReader
+from bucketpipe.wiring import AFTER_CLEAN
 
 SettingsFactory = Callable[..., Settings]
 
@@ -99,7 +100,7 @@ class Lake:
         self.runs += 1
         ingest = land(self.ctx, run_id=f"b{self.runs}", mapping=mapping or Mapping())
         assert ingest is not None
-        manifest = run_clean(self.ctx, run_id=f"c{self.runs}")
+        manifest = run_clean(self.ctx, run_id=f"c{self.runs}", after_clean=AFTER_CLEAN)
         assert manifest is not None
         return manifest.datasets
 

@@ -7,17 +7,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from bucketpipe.clean.config import DatasetRules
-from bucketpipe.clean.inference import (
-    ColumnStats,
-    Decimal,
-    Parser,
-    canonical_type,
-    choose_type,
-    collect_stats,
-    infer_type,
-    number_text,
-)
+from bucketpipe.catalog.rules import DatasetRules
+from bucketpipe.clean.inference import ColumnStats, choose_type, collect_stats, infer_type
+from bucketpipe.clean.parsing import Decimal, Parser, canonical_type, number_text
 from bucketpipe.lake.duck import quote_literal
 
 RULES = DatasetRules()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bucketpipe.formats.names import dataset_name, snake_case, unique_names
+from bucketpipe.lake.names import dataset_name, snake_case, unique_names
 
 
 @pytest.mark.parametrize(

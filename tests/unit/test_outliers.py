@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from bucketpipe.clean.config import OutlierRules
+from bucketpipe.catalog.rules import OutlierRules
 from bucketpipe.clean.outliers import compute_fences, excluded, make_fences
 
 # 1..20 plus one 100 (21 values): Q1, median and Q3 sit exactly at positions 5, 10 and 15

@@ -10,18 +10,14 @@ import pytest
 
 from bucketpipe.lake.storage import LocalStore
 from bucketpipe.quality.report import (
-    Counts,
-    Delivery,
     QualityReport,
-    assess,
-    overall,
     read_latest,
     read_reports,
     read_summary,
-    score,
     update_latest,
     write_report,
 )
+from bucketpipe.quality.scoring import Counts, Delivery, assess, overall, score
 
 THRESHOLDS = (80.0, 95.0, 90.0, 85.0)
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

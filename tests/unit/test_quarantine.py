@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from bucketpipe.clean.quarantine import DAY_FILE_PREFIX, sample, summary
+from bucketpipe.lake.quarantine import DAY_FILE_PREFIX, sample, summary
 from bucketpipe.lake.storage import LocalStore
 
 

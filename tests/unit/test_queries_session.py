@@ -11,32 +11,11 @@ import pytest
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.coord.signals import Signals
-from bucketpipe.lake.layout import clean_key, current_key
-from bucketpipe.lake.snapshots import FileEntry, commit
+from bucketpipe.lake.layout import current_key
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.serve.queries.session import FULL_SYNC_EVERY_S, LakeSession
+from bucketpipe.serve.queries.session import LakeSession, reader_settings
 from tests.conftest import SettingsFactory
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def add_rows(store: ObjectStore, work: Path, dataset: str, values: list[int], run: str) -> None:
-    """Commit one Parquet file with column `n` to the dataset."""
-    work.mkdir(parents=True, exist_ok=True)
-    path = work / f"{dataset}-{run}.parquet"
-    rows = ", ".join(f"({v})" for v in values)
-    duckdb.execute(f"COPY (SELECT * FROM (VALUES {rows}) AS t(n)) TO '{path}' (FORMAT parquet)")
-    key = clean_key(dataset, "2026-01-01", run)
-    store.upload(key, path)
-    commit(store, dataset, run_id=run, add=[FileEntry(key=key, rows=len(values))])
+from tests.support.lakes import Clock, add_rows
 
 
 @pytest.fixture
@@ -136,24 +115,16 @@ def test_ensure_fresh_syncs_only_when_stale(
     assert s.versions()["quotes"] == 2
 
 
-@pytest.mark.integration
-def test_with_redis_only_a_bumped_counter_triggers_a_sync(
-    lake: tuple[Settings, ObjectStore], redis_url: str
-) -> None:
-    settings, store = lake
-    clock = Clock()
-    signals = Signals.from_settings(Settings(redis_url=redis_url))
-    s = LakeSession(settings, store, signals, clock=clock)
-    first = s.poll()
-    assert first.source == "redis" and first.versions == {"notes": 1, "quotes": 1}
-    add_rows(store, Path(settings.temp_dir) / "work", "quotes", [10], "r2")
-    clock.now += 1
-    assert s.poll().changed == ()  # one Redis round trip said nothing moved
-    signals.bump_version("quotes")
-    clock.now += 1
-    assert s.poll().changed == ("quotes",)
-    # A commit made while Redis was away is still found by the periodic full check.
-    add_rows(store, Path(settings.temp_dir) / "work", "notes", [1], "r3")
-    clock.now += FULL_SYNC_EVERY_S
-    assert s.poll().changed == ("notes",)
-    s.close()
+def test_reader_settings_swap_in_read_only_credentials(make_settings: SettingsFactory) -> None:
+    settings = make_settings(
+        aws_access_key_id="writer",
+        aws_secret_access_key="writer-secret",
+        reader_access_key_id="reader",
+        reader_secret_access_key="reader-secret",
+    )
+    readers = reader_settings(settings)
+    assert readers.aws_access_key_id is not None
+    assert readers.aws_access_key_id.get_secret_value() == "reader"
+    assert readers.aws_secret_access_key is not None
+    assert readers.aws_secret_access_key.get_secret_value() == "reader-secret"
+    assert reader_settings(make_settings()).aws_access_key_id is None

@@ -14,7 +14,7 @@ from bucketpipe.config.settings import (
     redact_url,
 )
 from bucketpipe.config.settings_doc import END, START, env_example, replace_table, settings_table
-from jobs.common import load_settings
+from bucketpipe.jobs.common import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,9 @@ import pytest
 from bucketpipe.config.errors import CommitConflict
 from bucketpipe.lake import snapshots
 from bucketpipe.lake.layout import current_key, snapshot_key
-from bucketpipe.lake.snapshots import FileEntry, commit, discard_orphans, read_current, vacuum
+from bucketpipe.lake.snapshots import FileEntry, commit, discard_orphans, read_current
 from bucketpipe.lake.storage import LocalStore
+from bucketpipe.maintain.vacuum import vacuum
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import sql_repl
+from bucketpipe.jobs import sql_repl
 
 
 @pytest.fixture(autouse=True)

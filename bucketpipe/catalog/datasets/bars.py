@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bucketpipe.catalog.spec import Column, DatasetSpec, register
+from bucketpipe.catalog.spec import Column, DatasetSpec
 
 
 def _col(name: str, typ: str, description: str) -> Column:
@@ -22,112 +22,106 @@ BAR_COLUMNS = (
     _col("low", "DOUBLE", "Low: the candle's, else the lowest day low or price quoted."),
     _col("close", "DOUBLE", "Close: the candle's, else the day's last quoted price."),
 )
-DAILY_BARS = register(
-    DatasetSpec(
-        name="daily_bars",
-        description="One open/high/low/close bar per symbol and trading day, from daily "
-        "candles when available, else built from quote snapshots (`source` says which).",
-        endpoints=(),
-        derived_from=("candles", "quotes"),
-        columns=(
-            *BAR_COLUMNS,
-            _col("volume", "BIGINT", "Shares traded (candles only; NULL when built from quotes)."),
-            _col("source", "VARCHAR", "'candle' or 'quotes': how the bar was made."),
-            _col("n_quotes", "BIGINT", "Quote snapshots seen that day."),
-            _col("final", "BOOLEAN", "False while the day is not over (a provisional bar)."),
-            *LINEAGE,
-        ),
-        primary_key=("symbol", "day"),
-        time_column="day",
-        # A year per file, sorted by symbol: a year of one symbol is a few row groups of one
-        # or two files, not a slice of every month's file.
-        partition_by="year",
-        cluster_by=("symbol", "day"),
-        # A recomputed bar (more quotes, a candle arriving, the day ending) replaces the old.
-        on_conflict="latest",
-        tags=("market", "derived"),
-    )
+DAILY_BARS = DatasetSpec(
+    name="daily_bars",
+    description="One open/high/low/close bar per symbol and trading day, from daily "
+    "candles when available, else built from quote snapshots (`source` says which).",
+    endpoints=(),
+    derived_from=("candles", "quotes"),
+    columns=(
+        *BAR_COLUMNS,
+        _col("volume", "BIGINT", "Shares traded (candles only; NULL when built from quotes)."),
+        _col("source", "VARCHAR", "'candle' or 'quotes': how the bar was made."),
+        _col("n_quotes", "BIGINT", "Quote snapshots seen that day."),
+        _col("final", "BOOLEAN", "False while the day is not over (a provisional bar)."),
+        *LINEAGE,
+    ),
+    primary_key=("symbol", "day"),
+    time_column="day",
+    # A year per file, sorted by symbol: a year of one symbol is a few row groups of one
+    # or two files, not a slice of every month's file.
+    partition_by="year",
+    cluster_by=("symbol", "day"),
+    # A recomputed bar (more quotes, a candle arriving, the day ending) replaces the old.
+    on_conflict="latest",
+    tags=("market", "derived"),
 )
-DAILY_INDICATORS = register(
-    DatasetSpec(
-        name="daily_indicators",
-        description="Technical indicators of the daily bars, computed per symbol: moving "
-        "averages, RSI, MACD, Bollinger bands, returns and volatility.",
-        endpoints=(),
-        derived_from=("daily_bars",),
-        columns=(
-            *BAR_COLUMNS,
-            _col("sma_5", "DOUBLE", "Simple moving average of 5 closes."),
-            _col("sma_20", "DOUBLE", "Simple moving average of 20 closes."),
-            _col("sma_50", "DOUBLE", "Simple moving average of 50 closes."),
-            _col("ema_12", "DOUBLE", "Exponential moving average, 12 days, SMA-seeded."),
-            _col("ema_26", "DOUBLE", "Exponential moving average, 26 days, SMA-seeded."),
-            _col("rsi_14", "DOUBLE", "Relative strength index, 14 days, Wilder smoothing."),
-            _col("macd", "DOUBLE", "MACD line: EMA 12 - EMA 26."),
-            _col("macd_signal", "DOUBLE", "Signal line: EMA 9 of the MACD line."),
-            _col("macd_hist", "DOUBLE", "Histogram: MACD - signal."),
-            _col("bb_middle", "DOUBLE", "Bollinger middle band: SMA 20."),
-            _col("bb_upper", "DOUBLE", "Bollinger upper band: SMA 20 + 2 population sigma."),
-            _col("bb_lower", "DOUBLE", "Bollinger lower band: SMA 20 - 2 population sigma."),
-            _col("daily_return", "DOUBLE", "Close / previous close - 1 (a fraction)."),
-            _col("volatility_20", "DOUBLE", "Std of the last 20 daily returns (a fraction)."),
-            *LINEAGE,
-        ),
-        primary_key=("symbol", "day"),
-        time_column="day",
-        # A year per file, sorted by symbol: a year of one symbol is a few row groups of one
-        # or two files, not a slice of every month's file.
-        partition_by="year",
-        cluster_by=("symbol", "day"),
-        # Recomputed over the whole history: unchanged rows are duplicates, changed replace.
-        on_conflict="latest",
-        tags=("market", "derived"),
-    )
+DAILY_INDICATORS = DatasetSpec(
+    name="daily_indicators",
+    description="Technical indicators of the daily bars, computed per symbol: moving "
+    "averages, RSI, MACD, Bollinger bands, returns and volatility.",
+    endpoints=(),
+    derived_from=("daily_bars",),
+    columns=(
+        *BAR_COLUMNS,
+        _col("sma_5", "DOUBLE", "Simple moving average of 5 closes."),
+        _col("sma_20", "DOUBLE", "Simple moving average of 20 closes."),
+        _col("sma_50", "DOUBLE", "Simple moving average of 50 closes."),
+        _col("ema_12", "DOUBLE", "Exponential moving average, 12 days, SMA-seeded."),
+        _col("ema_26", "DOUBLE", "Exponential moving average, 26 days, SMA-seeded."),
+        _col("rsi_14", "DOUBLE", "Relative strength index, 14 days, Wilder smoothing."),
+        _col("macd", "DOUBLE", "MACD line: EMA 12 - EMA 26."),
+        _col("macd_signal", "DOUBLE", "Signal line: EMA 9 of the MACD line."),
+        _col("macd_hist", "DOUBLE", "Histogram: MACD - signal."),
+        _col("bb_middle", "DOUBLE", "Bollinger middle band: SMA 20."),
+        _col("bb_upper", "DOUBLE", "Bollinger upper band: SMA 20 + 2 population sigma."),
+        _col("bb_lower", "DOUBLE", "Bollinger lower band: SMA 20 - 2 population sigma."),
+        _col("daily_return", "DOUBLE", "Close / previous close - 1 (a fraction)."),
+        _col("volatility_20", "DOUBLE", "Std of the last 20 daily returns (a fraction)."),
+        *LINEAGE,
+    ),
+    primary_key=("symbol", "day"),
+    time_column="day",
+    # A year per file, sorted by symbol: a year of one symbol is a few row groups of one
+    # or two files, not a slice of every month's file.
+    partition_by="year",
+    cluster_by=("symbol", "day"),
+    # Recomputed over the whole history: unchanged rows are duplicates, changed replace.
+    on_conflict="latest",
+    tags=("market", "derived"),
 )
-MARKET_OVERVIEW = register(
-    DatasetSpec(
-        name="market_overview",
-        description="The market page in one small file: each symbol's newest quote with its "
-        "sentiment, name, volume and a sparkline of its last 30 daily closes, rewritten "
-        "whenever quotes, profiles or bars change.",
-        endpoints=(),
-        derived_from=("quotes", "company_profiles", "daily_bars"),
-        columns=(
-            _col("symbol", "VARCHAR", "Ticker symbol."),
-            _col("ts", "TIMESTAMPTZ", "Time of the symbol's newest quote (UTC)."),
-            _col("price", "DOUBLE", "Last price."),
-            _col("change", "DOUBLE", "Change since the previous close."),
-            _col("change_pct", "DOUBLE", "Change since the previous close in %."),
-            _col("open", "DOUBLE", "Open price of the day."),
-            _col("high", "DOUBLE", "High price of the day so far."),
-            _col("low", "DOUBLE", "Low price of the day so far."),
-            _col("prev_close", "DOUBLE", "Previous close price."),
-            _col(
-                "sentiment",
-                "VARCHAR",
-                "The change's label, from 'strong bullish' to 'strong bearish'.",
-            ),
-            _col(
-                "trend",
-                "DOUBLE[]",
-                "The last price of each of the symbol's newest 30 days, oldest first.",
-            ),
-            _col(
-                "name",
-                "VARCHAR",
-                "Company name (newest profile; no column before the first profiles are committed).",
-            ),
-            _col(
-                "volume",
-                "BIGINT",
-                "Shares traded on the newest bar (candles only; no column "
-                "before the first bars are committed).",
-            ),
-            *LINEAGE,
+MARKET_OVERVIEW = DatasetSpec(
+    name="market_overview",
+    description="The market page in one small file: each symbol's newest quote with its "
+    "sentiment, name, volume and a sparkline of its last 30 daily closes, rewritten "
+    "whenever quotes, profiles or bars change.",
+    endpoints=(),
+    derived_from=("quotes", "company_profiles", "daily_bars"),
+    columns=(
+        _col("symbol", "VARCHAR", "Ticker symbol."),
+        _col("ts", "TIMESTAMPTZ", "Time of the symbol's newest quote (UTC)."),
+        _col("price", "DOUBLE", "Last price."),
+        _col("change", "DOUBLE", "Change since the previous close."),
+        _col("change_pct", "DOUBLE", "Change since the previous close in %."),
+        _col("open", "DOUBLE", "Open price of the day."),
+        _col("high", "DOUBLE", "High price of the day so far."),
+        _col("low", "DOUBLE", "Low price of the day so far."),
+        _col("prev_close", "DOUBLE", "Previous close price."),
+        _col(
+            "sentiment",
+            "VARCHAR",
+            "The change's label, from 'strong bullish' to 'strong bearish'.",
         ),
-        primary_key=("symbol",),
-        time_column="ts",
-        partition_by="year",
-        tags=("market", "derived"),
-    )
+        _col(
+            "trend",
+            "DOUBLE[]",
+            "The last price of each of the symbol's newest 30 days, oldest first.",
+        ),
+        _col(
+            "name",
+            "VARCHAR",
+            "Company name (newest profile; no column before the first profiles are committed).",
+        ),
+        _col(
+            "volume",
+            "BIGINT",
+            "Shares traded on the newest bar (candles only; no column "
+            "before the first bars are committed).",
+        ),
+        *LINEAGE,
+    ),
+    primary_key=("symbol",),
+    time_column="ts",
+    partition_by="year",
+    tags=("market", "derived"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bucketpipe.catalog.spec import Column, DatasetSpec, Rule, register
+from bucketpipe.catalog.spec import Column, DatasetSpec, Rule
 
 
 def num(field: str) -> str:
@@ -35,92 +35,88 @@ SENTIMENT = (
     " ELSE 'strong bearish' END"
 )
 
-QUOTES = register(
-    DatasetSpec(
-        name="quotes",
-        description="Quote snapshots: last price, day range and change, one row per symbol and "
-        "quote time.",
-        endpoints=("quote",),
-        columns=(
-            Column("symbol", "VARCHAR", SYMBOL_PARAM, "Ticker symbol."),
-            Column("ts", "TIMESTAMPTZ", unix_time("t"), "Time of the last trade (UTC)."),
-            Column("price", "DOUBLE", num("c"), "Current (last) price."),
-            Column("open", "DOUBLE", num("o"), "Open price of the day."),
-            Column("high", "DOUBLE", num("h"), "High price of the day so far."),
-            Column("low", "DOUBLE", num("l"), "Low price of the day so far."),
-            Column("prev_close", "DOUBLE", num("pc"), "Previous close price."),
-            Column(
-                "change",
-                "DOUBLE",
-                f"coalesce({num('d')}, round({num('c')} - NULLIF({num('pc')}, 0), 4))",
-                "Change since the previous close (computed when the API omits it).",
-            ),
-            Column(
-                "change_pct",
-                "DOUBLE",
-                f"coalesce({num('dp')}, round(({num('c')} / NULLIF({num('pc')}, 0) - 1) * 100, 4))",
-                "Change since the previous close in % (computed when the API omits it).",
-            ),
+QUOTES = DatasetSpec(
+    name="quotes",
+    description="Quote snapshots: last price, day range and change, one row per symbol and "
+    "quote time.",
+    endpoints=("quote",),
+    columns=(
+        Column("symbol", "VARCHAR", SYMBOL_PARAM, "Ticker symbol."),
+        Column("ts", "TIMESTAMPTZ", unix_time("t"), "Time of the last trade (UTC)."),
+        Column("price", "DOUBLE", num("c"), "Current (last) price."),
+        Column("open", "DOUBLE", num("o"), "Open price of the day."),
+        Column("high", "DOUBLE", num("h"), "High price of the day so far."),
+        Column("low", "DOUBLE", num("l"), "Low price of the day so far."),
+        Column("prev_close", "DOUBLE", num("pc"), "Previous close price."),
+        Column(
+            "change",
+            "DOUBLE",
+            f"coalesce({num('d')}, round({num('c')} - NULLIF({num('pc')}, 0), 4))",
+            "Change since the previous close (computed when the API omits it).",
         ),
-        primary_key=("symbol", "ts"),
-        time_column="ts",
-        rules=(
-            Rule(
-                "unknown symbol: all-zero quote",
-                "coalesce(price, 0) = 0 AND coalesce(high, 0) = 0 AND coalesce(low, 0) = 0 "
-                "AND coalesce(prev_close, 0) = 0",
-            ),
-            Rule("missing symbol", "symbol IS NULL"),
-            Rule("missing quote time", "ts IS NULL"),
-            Rule("missing price", "price IS NULL"),
-            Rule("non-positive price", "price <= 0"),
-            Rule(
-                "price outside the day's range",
-                "high > 0 AND low > 0 AND (price > high * 1.01 OR price < low * 0.99)",
-            ),
-            Rule(
-                "price more than 50% away from the previous close",
-                "prev_close > 0 AND abs(price / prev_close - 1) > 0.5",
-            ),
+        Column(
+            "change_pct",
+            "DOUBLE",
+            f"coalesce({num('dp')}, round(({num('c')} / NULLIF({num('pc')}, 0) - 1) * 100, 4))",
+            "Change since the previous close in % (computed when the API omits it).",
         ),
-        on_conflict="keep",
-        tags=("market", "free"),
-    )
+    ),
+    primary_key=("symbol", "ts"),
+    time_column="ts",
+    rules=(
+        Rule(
+            "unknown symbol: all-zero quote",
+            "coalesce(price, 0) = 0 AND coalesce(high, 0) = 0 AND coalesce(low, 0) = 0 "
+            "AND coalesce(prev_close, 0) = 0",
+        ),
+        Rule("missing symbol", "symbol IS NULL"),
+        Rule("missing quote time", "ts IS NULL"),
+        Rule("missing price", "price IS NULL"),
+        Rule("non-positive price", "price <= 0"),
+        Rule(
+            "price outside the day's range",
+            "high > 0 AND low > 0 AND (price > high * 1.01 OR price < low * 0.99)",
+        ),
+        Rule(
+            "price more than 50% away from the previous close",
+            "prev_close > 0 AND abs(price / prev_close - 1) > 0.5",
+        ),
+    ),
+    on_conflict="keep",
+    tags=("market", "free"),
 )
 
-COMPANY_PROFILES = register(
-    DatasetSpec(
-        name="company_profiles",
-        description="Company profiles, one row per symbol and day fetched.",
-        endpoints=("profile",),
-        columns=(
-            Column(
-                "symbol",
-                "VARCHAR",
-                f"upper(coalesce({text('ticker')}, params->>'symbol'))",
-                "Ticker symbol.",
-            ),
-            Column("as_of", "DATE", "CAST(requested_at AS DATE)", "Day the profile was fetched."),
-            Column("name", "VARCHAR", text("name"), "Company name."),
-            Column("country", "VARCHAR", text("country"), "Country of the headquarters."),
-            Column("currency", "VARCHAR", text("currency"), "Currency of the listing."),
-            Column("exchange", "VARCHAR", text("exchange"), "Listing exchange."),
-            Column("industry", "VARCHAR", text("finnhubIndustry"), "Finnhub industry."),
-            Column("ipo", "DATE", "TRY_CAST(item->>'ipo' AS DATE)", "IPO date."),
-            Column("market_cap", "DOUBLE", num("marketCapitalization"), "Millions of currency."),
-            Column("shares_outstanding", "DOUBLE", num("shareOutstanding"), "Millions."),
-            Column("logo", "VARCHAR", text("logo"), "Logo image URL."),
-            Column("weburl", "VARCHAR", text("weburl"), "Company website."),
-            Column("phone", "VARCHAR", text("phone"), "Phone number."),
+COMPANY_PROFILES = DatasetSpec(
+    name="company_profiles",
+    description="Company profiles, one row per symbol and day fetched.",
+    endpoints=("profile",),
+    columns=(
+        Column(
+            "symbol",
+            "VARCHAR",
+            f"upper(coalesce({text('ticker')}, params->>'symbol'))",
+            "Ticker symbol.",
         ),
-        primary_key=("symbol", "as_of"),
-        time_column="as_of",
-        partition_by="month",
-        rules=(
-            Rule("unknown symbol: empty profile", "name IS NULL AND market_cap IS NULL"),
-            Rule("missing symbol", "symbol IS NULL"),
-        ),
-        on_conflict="latest",
-        tags=("market", "free"),
-    )
+        Column("as_of", "DATE", "CAST(requested_at AS DATE)", "Day the profile was fetched."),
+        Column("name", "VARCHAR", text("name"), "Company name."),
+        Column("country", "VARCHAR", text("country"), "Country of the headquarters."),
+        Column("currency", "VARCHAR", text("currency"), "Currency of the listing."),
+        Column("exchange", "VARCHAR", text("exchange"), "Listing exchange."),
+        Column("industry", "VARCHAR", text("finnhubIndustry"), "Finnhub industry."),
+        Column("ipo", "DATE", "TRY_CAST(item->>'ipo' AS DATE)", "IPO date."),
+        Column("market_cap", "DOUBLE", num("marketCapitalization"), "Millions of currency."),
+        Column("shares_outstanding", "DOUBLE", num("shareOutstanding"), "Millions."),
+        Column("logo", "VARCHAR", text("logo"), "Logo image URL."),
+        Column("weburl", "VARCHAR", text("weburl"), "Company website."),
+        Column("phone", "VARCHAR", text("phone"), "Phone number."),
+    ),
+    primary_key=("symbol", "as_of"),
+    time_column="as_of",
+    partition_by="month",
+    rules=(
+        Rule("unknown symbol: empty profile", "name IS NULL AND market_cap IS NULL"),
+        Rule("missing symbol", "symbol IS NULL"),
+    ),
+    on_conflict="latest",
+    tags=("market", "free"),
 )

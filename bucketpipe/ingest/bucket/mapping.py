@@ -16,8 +16,8 @@ import yaml
 
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.formats.detect import READ_OPTION_NAMES
-from bucketpipe.formats.names import dataset_name
 from bucketpipe.lake.layout import check_name
+from bucketpipe.lake.names import dataset_name
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.config.errors import ConfigError, ObjectNotFound, StorageUnavailable
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
@@ -45,7 +45,7 @@ from bucketpipe.ingest.bucket.state import (
 )
 from bucketpipe.ingest.run import commit_ingest, run_day
 from bucketpipe.lake.duck import connect
-from bucketpipe.lake.layout import RAW, input_id
+from bucketpipe.lake.layout import input_id, raw_file_key
 from bucketpipe.lake.raw import RawRecord, RawWriter
 from bucketpipe.lake.runs import RunManifest, RunStatus
 from bucketpipe.lake.storage import ObjectInfo, ObjectStore, open_store, scratch_dir
@@ -74,7 +74,7 @@ def copy_key(day: str, run: str, index: int, source_key: str) -> str:
     name = source_key.rsplit("/", 1)[-1].lower()
     parts = name.split(".")[1:][-2:]
     ext = ".".join(p for p in parts if p.isalnum() and len(p) <= 8) or "bin"
-    return f"{RAW}/{SOURCE}/dt={day}/{run}/{index:05d}.{ext}"
+    return raw_file_key(SOURCE, day, run, index, ext)
 
 
 def open_source(settings: Settings, url: str | None = None) -> ObjectStore:

@@ -17,10 +17,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bucketpipe.config.errors import ObjectNotFound
-from bucketpipe.ingest.run import INGEST_JOB
-from bucketpipe.lake.layout import RUNS, state_key
+from bucketpipe.lake.layout import state_key
 from bucketpipe.lake.raw import read_lines
-from bucketpipe.lake.runs import RunManifest
+from bucketpipe.lake.runs import INGEST_JOB, RunLog
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -79,14 +78,11 @@ def reconcile(store: ObjectStore, state: SourceState) -> int:
     sid = source_id(state.source)
     since = state.updated_at - timedelta(hours=1) if state.updated_at else None
     applied = 0
-    for info in store.list_objects(f"{RUNS}/{INGEST_JOB}/"):
-        if "/_archive/" in info.key or not info.key.endswith(".json"):
-            continue
+    runlog = RunLog(store)
+    for info in runlog.manifest_infos(INGEST_JOB):
         if since is not None and info.last_modified < since:
             continue
-        try:
-            manifest = RunManifest.model_validate_json(store.get(info.key))
-        except (ObjectNotFound, ValueError):
+        if (manifest := runlog.load(info.key)) is None:
             continue
         if manifest.source != SOURCE or manifest.details.get("source_id") != sid:
             continue

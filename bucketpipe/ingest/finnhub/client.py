@@ -1,6 +1,6 @@
-"""The Finnhub client: finnhub-python's endpoints over a session that sends the key only in the
+"""The Finnhub client: one GET per call over a session that sends the key only in the
 `X-Finnhub-Token` header, with timeouts, retries, a shared rate limit and a full record of
-every call (status, body, time) for the raw lake.
+every call (status, body, time) for the raw lake. (Why not finnhub-python: docs/finnhub.md.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import finnhub
 import requests
 from requests.adapters import BaseAdapter
 
@@ -70,6 +69,9 @@ class Reply:
     elapsed_ms: float = 0.0
     attempts: int = 1
     transient: bool = False
+    # The HTTP status of every attempt, retried ones included (0: no answer), so a 429 that a
+    # retry absorbed still counts in the manifest.
+    statuses: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -112,13 +114,9 @@ def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is untyped
-    """finnhub-python's `Client` whose every request goes through `fetch`.
-
-    The library's own session puts the key in each URL's query; this one never does. Use the
-    library's methods (`client.quote("AAPL")`) for parsed bodies and exceptions, or `fetch`
-    for the full `Reply` of a call, errors included.
-    """
+class FinnhubClient:
+    """Finnhub over HTTP: `fetch(path, params)` gives the full `Reply` of a call, errors included,
+    and `get(path, params)` its parsed body (or the matching exception)."""
 
     def __init__(
         self,
@@ -136,11 +134,11 @@ class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is 
         if not api_key:
             raise ConfigError(MISSING_KEY)
         register_secrets([api_key])
-        super().__init__(api_key)
+        self._session = _session(api_key)
         if transport is not None:
             self._session.mount("http://", transport)
             self._session.mount("https://", transport)
-        self.API_URL = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/")
         self.limiter = limiter
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -165,52 +163,32 @@ class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is 
             ),
         )
 
-    @staticmethod
-    def _init_session(api_key: str, proxies: Any) -> requests.Session:
-        session = requests.Session()
-        session.headers.update(
-            {
-                "Accept": "application/json",
-                "User-Agent": f"bucketpipe/{__version__}",
-                TOKEN_HEADER: api_key,
-            }
-        )
-        if proxies is not None:
-            session.proxies.update(proxies)
-        return session
-
-    # The library reads and writes the key through `session.params`; keep it in the header.
-    @property
-    def api_key(self) -> None:
-        return None
-
-    @api_key.setter
-    def api_key(self, token: str) -> None:
-        register_secrets([token])
-        self._session.headers[TOKEN_HEADER] = token
-
     def __repr__(self) -> str:
-        return f"FinnhubClient(url={self.API_URL!r}, key=sha256:{self._key_id})"
+        return f"FinnhubClient(url={self.base_url!r}, key=sha256:{self._key_id})"
 
     __str__ = __repr__
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        if method != "get":
-            raise ValueError(f"Finnhub calls are GETs, not {method.upper()}")
-        return self.fetch(path, kwargs.get("params") or {}).result()
+    def close(self) -> None:
+        self._session.close()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The parsed body of a successful call, else the matching exception (`Reply.result`)."""
+        return self.fetch(path, params or {}).result()
 
     def fetch(self, path: str, params: Mapping[str, Any]) -> Reply:
         """Call `path` until it succeeds, fails for good, or retries run out; never raises for
         what the server or the network did."""
-        url = f"{self.API_URL}/{path.lstrip('/')}"
-        sent = _clean_params(self._format_params(dict(params)))
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        sent = _clean_params(params)
         attempts = 0
+        statuses: list[int] = []
         while True:
             self.limiter.acquire()
             attempts += 1
             requested_at = self._clock()
             started = time.perf_counter()
             attempt = self._attempt(url, sent)
+            statuses.append(attempt.status)
             elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
             delay = self._retry_delay(attempt, attempts)
             if delay is None:
@@ -225,6 +203,7 @@ class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is 
                     elapsed_ms=elapsed_ms,
                     attempts=attempts,
                     transient=attempt.retry,
+                    statuses=tuple(statuses),
                 )
             log.info(
                 "retrying Finnhub call",
@@ -258,6 +237,19 @@ class FinnhubClient(finnhub.Client):  # type: ignore[misc]  # finnhub-python is 
             # Hold every caller sharing the limiter back, not just this one.
             self.limiter.pause(delay if delay is not None else self.retry.max_seconds)
         return delay
+
+
+def _session(api_key: str) -> requests.Session:
+    """A session whose every request carries the key in the header; the URL never does."""
+    session = requests.Session()
+    session.headers.update(
+        {
+            "Accept": "application/json",
+            "User-Agent": f"bucketpipe/{__version__}",
+            TOKEN_HEADER: api_key,
+        }
+    )
+    return session
 
 
 def describe_failure(reply: Reply) -> str:

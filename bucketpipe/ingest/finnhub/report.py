@@ -34,7 +34,8 @@ class EndpointTally:
     skipped: int = 0
     retries: int = 0
     denied: bool = False
-    http: Counter[int] = field(default_factory=Counter)
+    http: Counter[int] = field(default_factory=Counter)  # the final status of each call
+    responses: Counter[int] = field(default_factory=Counter)  # every attempt's status
     skip_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -64,6 +65,7 @@ class EndpointTally:
             "skipped": self.skipped,
             "retries": self.retries,
             "http": {str(code): n for code, n in sorted(self.http.items())},
+            "responses": {str(code): n for code, n in sorted(self.responses.items())},
             "message": message,
         }
 
@@ -92,6 +94,7 @@ class Tally:
         tally.calls += 1
         tally.retries += reply.attempts - 1
         tally.http[reply.status] += 1
+        tally.responses.update(reply.statuses or (reply.status,))
         problem = shape_error(call.endpoint, reply.body) if reply.ok else reply.error
         self.results.append(Result(call, problem is None, reply.body))
         if problem is None:

@@ -18,7 +18,7 @@ from bucketpipe.ingest.finnhub.plan import Call, DatasetPlan, PlanConfig, build_
 from bucketpipe.ingest.finnhub.report import Tally
 from bucketpipe.ingest.finnhub.shard import Shard
 from bucketpipe.ingest.finnhub.state import FinnhubState, StateStore
-from bucketpipe.ingest.run import already_committed, announce_running, commit_ingest
+from bucketpipe.ingest.run import already_committed, commit_ingest
 from bucketpipe.lake.layout import input_id
 from bucketpipe.lake.raw import RawRecord, RawWriter
 from bucketpipe.lake.runs import RunManifest
@@ -100,7 +100,7 @@ def ingest_finnhub(
     # A forced run replaces the run's raw object: fetch everything so it loses nothing.
     ignore_cadence = options.ignore_cadence or options.force
     plans = build_plan(cfg, state, started, shard=options.shard, ignore_cadence=ignore_cadence)
-    announce_running(ctx, JOB, input_id(options.run_id, shard_index))
+    ctx.announce_running(JOB, input_id(options.run_id, shard_index))
     tally = Tally(plans)
     calls = [call for plan in plans for call in plan.calls]
     log.info(

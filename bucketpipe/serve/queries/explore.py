@@ -12,7 +12,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from bucketpipe.catalog import spec as catalog
+from bucketpipe import catalog
 from bucketpipe.lake.duck import quote_ident
 from bucketpipe.serve.exports import csv_bytes
 from bucketpipe.serve.queries.base import columns, frame, is_numeric, is_time, select_list

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
-from bucketpipe.clean.job import CLEAN_JOB, PROCESSED_CACHE
-from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import Event
-from bucketpipe.ingest.run import INGEST_JOB
-from bucketpipe.lake.layout import AREAS, RUNS
-from bucketpipe.lake.runs import RunManifest
-from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.serve.status import JobStatus, latest_manifests
+from bucketpipe.lake.layout import AREAS, CLEAN_CONSUMED_KEY, area_prefix
+from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, RunManifest
+from bucketpipe.serve.status import JobStatus, job_statuses
 
+Colour = Literal["green", "blue", "orange", "gray", "red"]
 # Colour of each state, shared by the sidebar and the tables.
-STATE_COLOURS = {
+STATE_COLOURS: dict[str, Colour] = {
     "succeeded": "green",
     "running": "blue",
     "partial": "orange",
@@ -58,25 +54,13 @@ class Service:
     live: bool
 
     @property
-    def colour(self) -> str:
+    def colour(self) -> Colour:
         return STATE_COLOURS.get(self.state, "gray")
-
-
-def jobs(store: ObjectStore) -> list[str]:
-    return [d.rstrip("/").rsplit("/", 1)[-1] for d in store.list_dirs(f"{RUNS}/")]
 
 
 def services(ctx: Context, *, scan: int = 10) -> list[Service]:
     """Every job's last committed run, with Redis' live status (running, failed) on top."""
-    live = ctx.signals.statuses()
-    found: dict[str, JobStatus] = {}
-    for job in jobs(ctx.store):
-        for manifest in latest_manifests(ctx, job, scan=scan):
-            name = f"{job}-{manifest.source}" if manifest.source else job
-            found.setdefault(name, JobStatus(job=name, last_run=manifest, live=live.get(name, {})))
-    for name, fields in live.items():
-        found.setdefault(name, JobStatus(job=name, last_run=None, live=fields))
-    return [_service(status) for _, status in sorted(found.items())]
+    return [_service(status) for _, status in sorted(job_statuses(ctx, scan=scan).items())]
 
 
 def _service(status: JobStatus) -> Service:
@@ -112,8 +96,8 @@ def _time(value: str | None) -> datetime | None:
 def run_history(ctx: Context, limit: int = 50) -> pd.DataFrame:
     """The newest runs of every job, newest first."""
     rows = []
-    for job in jobs(ctx.store):
-        for m in latest_manifests(ctx, job, scan=limit):
+    for job in ctx.runlog.jobs():
+        for m in ctx.runlog.latest(job, scan=limit):
             rows.append(_run_row(m))
     cols = ["job", "source", "run_id", "status", "started_at", "finished_at", "duration_s"]
     cols += ["rows", "inputs", "datasets", "errors", "first_error"]
@@ -142,25 +126,8 @@ def _run_row(m: RunManifest) -> list[Any]:
 
 def waiting_for_clean(ctx: Context) -> list[str]:
     """Input ids of committed ingest runs that no committed clean run consumed (read-only)."""
-    try:
-        cache = json.loads(ctx.store.get(PROCESSED_CACHE))
-    except (ObjectNotFound, ValueError):
-        cache = {}
-    seen = set(cache.get("runs", []))
-    done = set(cache.get("inputs", []))
-    for key in ctx.runlog.manifest_keys(CLEAN_JOB):
-        if key.rsplit("/", 1)[-1].removesuffix(".json") in seen:
-            continue
-        try:
-            done.update(RunManifest.model_validate_json(ctx.store.get(key)).inputs)
-        except (ObjectNotFound, ValueError):
-            continue
-    for entry in ctx.runlog.archived(CLEAN_JOB):
-        done.update(entry.get("inputs", []))
-    ingested = [
-        k.rsplit("/", 1)[-1].removesuffix(".json") for k in ctx.runlog.manifest_keys(INGEST_JOB)
-    ]
-    return sorted(i for i in ingested if i not in done)
+    done = ctx.runlog.consumed(CLEAN_JOB, cache_key=CLEAN_CONSUMED_KEY, update_cache=False)
+    return sorted(i for i in ctx.runlog.whole_ids(INGEST_JOB) if i not in done)
 
 
 def endpoint_report(manifests: Iterable[RunManifest]) -> pd.DataFrame:
@@ -180,7 +147,7 @@ def endpoint_report(manifests: Iterable[RunManifest]) -> pd.DataFrame:
 
 
 def ingest_manifests(ctx: Context, scan: int = 30) -> list[RunManifest]:
-    return latest_manifests(ctx, INGEST_JOB, scan=scan)
+    return ctx.runlog.latest(INGEST_JOB, scan=scan)
 
 
 def object_counts(ctx: Context) -> pd.DataFrame:
@@ -189,7 +156,7 @@ def object_counts(ctx: Context) -> pd.DataFrame:
     for area in AREAS:
         count = size = 0
         newest: datetime | None = None
-        for info in ctx.store.list_objects(f"{area}/"):
+        for info in ctx.store.list_objects(area_prefix(area)):
             count += 1
             size += info.size
             if newest is None or info.last_modified > newest:

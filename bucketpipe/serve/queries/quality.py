@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from bucketpipe.clean import quarantine as quarantine_files
 from bucketpipe.context import Context
+from bucketpipe.lake import quarantine as quarantine_files
 from bucketpipe.lake.duck import connect
 from bucketpipe.quality.report import DIMENSIONS, QualityReport, read_latest, read_reports
 from bucketpipe.serve.queries.base import frame

@@ -1,0 +1,293 @@
+"""Plotly figures of the market pages (Overview, Stock), built from query results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from bucketpipe.app.plots import layout
+from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, SENTIMENT_COLOURS, UP
+
+OVERLAYS = {
+    "SMA 5": ("sma_5", "#a855f7", "solid"),
+    "SMA 20": ("sma_20", "#f59e0b", "solid"),
+    "SMA 50": ("sma_50", "#0ea5e9", "solid"),
+    "EMA 12": ("ema_12", "#ec4899", "dot"),
+    "EMA 26": ("ema_26", "#14b8a6", "dot"),
+}
+RECOMMENDATION_COLOURS = {
+    "strong_buy": "#15803d",
+    "buy": "#4ade80",
+    "hold": "#facc15",
+    "sell": "#f87171",
+    "strong_sell": "#b91c1c",
+}
+
+
+def price(
+    bars: pd.DataFrame, ind: pd.DataFrame, overlays: Iterable[str], bollinger: bool
+) -> go.Figure:
+    """Candlesticks of the daily bars with indicator overlays, volume below when known."""
+    has_volume = "volume" in bars and bars["volume"].notna().any()
+    rows = 2 if has_volume else 1
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        row_heights=[0.75, 0.25] if has_volume else [1.0],
+    )
+    fig.add_trace(
+        go.Candlestick(
+            x=bars["day"],
+            open=bars["open"],
+            high=bars["high"],
+            low=bars["low"],
+            close=bars["close"],
+            name="Price",
+            increasing_line_color=UP,
+            decreasing_line_color=DOWN,
+        ),
+        row=1,
+        col=1,
+    )
+    if bollinger and {"bb_upper", "bb_lower", "bb_middle"} <= set(ind.columns):
+        band = {"width": 1, "color": "rgba(100,116,139,0.7)"}
+        fig.add_trace(
+            go.Scatter(x=ind["day"], y=ind["bb_upper"], name="Bollinger upper", line=band),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=ind["day"],
+                y=ind["bb_lower"],
+                name="Bollinger lower",
+                line=band,
+                fill="tonexty",
+                fillcolor="rgba(100,116,139,0.12)",
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=ind["day"],
+                y=ind["bb_middle"],
+                name="Bollinger middle (SMA 20)",
+                line={"width": 1, "dash": "dash", "color": FLAT},
+            ),
+            row=1,
+            col=1,
+        )
+    for label in overlays:
+        column, colour, dash = OVERLAYS[label]
+        if column in ind:
+            fig.add_trace(
+                go.Scatter(
+                    x=ind["day"],
+                    y=ind[column],
+                    name=label,
+                    line={"width": 1.6, "color": colour, "dash": dash},
+                ),
+                row=1,
+                col=1,
+            )
+    if has_volume:
+        colours = [UP if c >= o else DOWN for o, c in zip(bars["open"], bars["close"], strict=True)]
+        fig.add_trace(
+            go.Bar(x=bars["day"], y=bars["volume"], name="Volume", marker_color=colours),
+            row=2,
+            col=1,
+        )
+        fig.update_yaxes(title_text="Volume", row=2, col=1)
+    fig.update_yaxes(title_text="Price", row=1, col=1)
+    fig.update_xaxes(rangeslider_visible=False, rangebreaks=[{"bounds": ["sat", "mon"]}])
+    return layout(fig, 520 if has_volume else 440)
+
+
+def rsi(ind: pd.DataFrame) -> go.Figure:
+    """RSI 14 with the 30 (oversold) and 70 (overbought) lines."""
+    fig = go.Figure(
+        go.Scatter(x=ind["day"], y=ind["rsi_14"], name="RSI 14", line={"color": ACCENT})
+    )
+    fig.add_hrect(y0=30, y1=70, fillcolor="rgba(100,116,139,0.08)", line_width=0)
+    fig.add_hline(
+        y=70,
+        line={"color": DOWN, "dash": "dash"},
+        annotation_text="70 overbought",
+        annotation_position="top left",
+    )
+    fig.add_hline(
+        y=30,
+        line={"color": UP, "dash": "dash"},
+        annotation_text="30 oversold",
+        annotation_position="bottom left",
+    )
+    fig.update_yaxes(range=[0, 100], title_text="RSI")
+    fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
+    return layout(fig, 240)
+
+
+def macd(ind: pd.DataFrame) -> go.Figure:
+    """MACD (12/26) with its 9-day signal and the histogram (green above, red below zero)."""
+    hist = ind["macd_hist"].fillna(0)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=ind["day"],
+            y=ind["macd_hist"],
+            name="Histogram",
+            marker_color=[UP if v >= 0 else DOWN for v in hist],
+        )
+    )
+    fig.add_trace(go.Scatter(x=ind["day"], y=ind["macd"], name="MACD", line={"color": ACCENT}))
+    fig.add_trace(
+        go.Scatter(x=ind["day"], y=ind["macd_signal"], name="Signal", line={"color": "#f59e0b"})
+    )
+    fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
+    return layout(fig, 260)
+
+
+def intraday(quotes: pd.DataFrame) -> go.Figure:
+    """Every quote snapshot's price; nights and weekends without quotes are left out."""
+    fig = go.Figure(
+        go.Scatter(x=quotes["ts"], y=quotes["price"], name="Price", line={"color": ACCENT})
+    )
+    fig.update_yaxes(title_text="Price")
+    breaks: list[dict[str, object]] = [{"bounds": ["sat", "mon"]}]
+    session = trading_hours(quotes["ts"])
+    if session is not None:
+        breaks.append({"bounds": [session[1], session[0]], "pattern": "hour"})
+    fig.update_xaxes(rangebreaks=breaks)
+    return layout(fig, 300)
+
+
+def trading_hours(times: pd.Series) -> tuple[float, float] | None:
+    """(first, last) hour of the day with quotes, padded; None when quotes span the day."""
+    stamps = pd.to_datetime(times, utc=True).dropna()
+    if stamps.empty:
+        return None
+    hours = stamps.dt.hour + stamps.dt.minute / 60
+    first, last = float(hours.min()), float(hours.max())
+    if last - first > 20:
+        return None
+    return max(0.0, first - 0.25), min(24.0, last + 0.25)
+
+
+def recommendations(rec: pd.DataFrame) -> go.Figure:
+    """Analyst counts per month, stacked from strong buy to strong sell."""
+    fig = go.Figure()
+    for column, colour in RECOMMENDATION_COLOURS.items():
+        if column in rec:
+            fig.add_trace(
+                go.Bar(
+                    x=rec["period"],
+                    y=rec[column],
+                    name=column.replace("_", " ").capitalize(),
+                    marker_color=colour,
+                )
+            )
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text="Analysts")
+    return layout(fig, 300)
+
+
+def earnings(e: pd.DataFrame) -> go.Figure:
+    """EPS actual vs estimate per quarter; markers coloured by beat (green) or miss (red)."""
+    label = e["period"].astype(str)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=label,
+            y=e["estimate"],
+            name="Estimate",
+            mode="markers",
+            marker={"size": 14, "color": "rgba(100,116,139,0.35)", "line": {"color": FLAT}},
+        )
+    )
+    beat = (e["actual"] >= e["estimate"]).fillna(False)
+    fig.add_trace(
+        go.Scatter(
+            x=label,
+            y=e["actual"],
+            name="Actual",
+            mode="markers",
+            marker={"size": 11, "color": [UP if b else DOWN for b in beat]},
+            customdata=e[["surprise", "surprise_pct"]] if "surprise_pct" in e else None,
+            hovertemplate="Actual %{y:.2f}<br>Surprise %{customdata[0]:+.2f} "
+            "(%{customdata[1]:+.1f} %)<extra></extra>"
+            if "surprise_pct" in e
+            else None,
+        )
+    )
+    fig.update_yaxes(title_text="EPS")
+    return layout(fig, 300, hovermode="closest")
+
+
+def social(s: pd.DataFrame) -> go.Figure:
+    """Mentions per period (bars) and the sentiment score (line, right axis) per source."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for i, (source, part) in enumerate(s.groupby("source")):
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(
+            go.Bar(
+                x=part["at_time"],
+                y=part["mention"],
+                name=f"{source} mentions",
+                marker_color=colour,
+                opacity=0.45,
+            ),
+            secondary_y=False,
+        )
+        if "score" in part:
+            fig.add_trace(
+                go.Scatter(
+                    x=part["at_time"],
+                    y=part["score"],
+                    name=f"{source} score",
+                    line={"color": colour},
+                ),
+                secondary_y=True,
+            )
+    fig.update_yaxes(title_text="Mentions", secondary_y=False)
+    fig.update_yaxes(title_text="Score (-1..1)", range=[-1, 1], secondary_y=True)
+    return layout(fig, 300)
+
+
+def change_bars(latest: pd.DataFrame) -> go.Figure:
+    """Change % per symbol, green up, red down."""
+    data = latest.sort_values("change_pct")
+    fig = go.Figure(
+        go.Bar(
+            x=data["change_pct"],
+            y=data["symbol"],
+            orientation="h",
+            marker_color=[UP if v > 0 else DOWN if v < 0 else FLAT for v in data["change_pct"]],
+            text=[f"{v:+.2f} %" for v in data["change_pct"]],
+            textposition="outside",
+            cliponaxis=False,
+        )
+    )
+    reach = float(data["change_pct"].abs().max() or 1) * 1.35
+    fig.update_xaxes(
+        title_text="Change since previous close (%)", zeroline=True, range=[-reach, reach]
+    )
+    return layout(fig, max(240, 36 * len(data)), hovermode="closest", showlegend=False)
+
+
+def sentiment_pie(counts: pd.DataFrame) -> go.Figure:
+    data = counts[counts["symbols"] > 0]
+    fig = go.Figure(
+        go.Pie(
+            labels=data["sentiment"],
+            values=data["symbols"],
+            hole=0.55,
+            marker={"colors": [SENTIMENT_COLOURS[s] for s in data["sentiment"]]},
+            sort=False,
+        )
+    )
+    return layout(fig, 280, hovermode="closest")

@@ -1,0 +1,114 @@
+"""The dashboard's shared resources: settings, the lake session, and cached query results."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+from pydantic import ValidationError
+
+from bucketpipe.config.errors import BucketpipeError, ConfigError
+from bucketpipe.config.logs import configure_logging, mask
+from bucketpipe.config.settings import Settings, env_name
+from bucketpipe.context import Context
+from bucketpipe.serve.queries.base import datasets_of
+from bucketpipe.serve.queries.session import LakeSession, VersionKey
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """Settings from the environment (the ones the jobs read)."""
+    try:
+        loaded = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else "?"
+        name = env_name(field) if field in Settings.model_fields else field
+        raise ConfigError(f"{name}: {first['msg']}") from None
+    configure_logging(loaded.log_level, loaded.log_format)
+    return loaded
+
+
+def _close_lake(session: LakeSession) -> None:
+    session.close()  # stops the SQL worker processes with it
+
+
+@st.cache_resource(show_spinner="Opening the lake…", on_release=_close_lake)
+def lake() -> LakeSession:
+    """One session per dashboard process, shared by every browser session."""
+    session = LakeSession.from_settings(settings())
+    session.sync()
+    return session
+
+
+def context() -> Context:
+    """The read side of a job context (for manifests and Redis)."""
+    session = lake()
+    return Context(settings=session.settings, store=session.store, signals=session.signals)
+
+
+# Results of `query()` are cached by the snapshot versions of the datasets a query reads: a rerun
+# never re-reads unchanged data and a commit invalidates exactly the affected results. Results
+# of `timed()` (run manifests, listings, Redis) are cached for `refresh_seconds`.
+@st.cache_data(show_spinner=False, max_entries=1024, ttl=6 * 3600)
+def _by_version(
+    name: str,
+    key: VersionKey,
+    args: tuple[Any, ...],
+    kwargs: tuple[tuple[str, Any], ...],
+    _fn: Callable[..., Any],
+) -> Any:
+    with lake().cursor() as cursor:
+        return _fn(cursor, *args, **dict(kwargs))
+
+
+def query(
+    fn: Callable[..., T], *args: Any, datasets: tuple[str, ...] | None = None, **kwargs: Any
+) -> T:
+    """`fn(cursor, *args, **kwargs)`, cached until a dataset it reads is committed again."""
+    key = lake().version_key(datasets if datasets is not None else datasets_of(fn))
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    result: T = _by_version(name, key, args, tuple(sorted(kwargs.items())), fn)
+    return result
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _by_time(name: str, bucket: int, args: tuple[Any, ...], _fn: Callable[..., Any]) -> Any:
+    return _fn(context(), *args)
+
+
+def timed(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(context, *args)`, cached for `refresh_seconds` (manifests, listings, Redis)."""
+    every = settings().refresh_seconds
+    result: T = _by_time(f"{fn.__module__}.{fn.__qualname__}", int(time.time() // every), args, fn)
+    return result
+
+
+def clear_timed() -> None:
+    _by_time.clear()
+
+
+def guarded(render: Callable[[], None]) -> None:
+    """Run a page; an unexpected error becomes a one-line message (details go to the log)."""
+    try:
+        render()
+    except BucketpipeError as exc:
+        st.error(mask(str(exc)), icon=":material/error:")
+    except Exception as exc:
+        log.exception("page failed")
+        st.error(
+            f"This view could not be shown: {exc.__class__.__name__}: {_first_line(exc)}. "
+            "The details are in the dashboard's log.",
+            icon=":material/error:",
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return mask(text[0][:200]) if text else "no message"

@@ -1,0 +1,151 @@
+"""Look and feel shared by every page: number formats, colours, headers and empty states."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+UP = "#16a34a"  # green: a price went up
+DOWN = "#dc2626"  # red: a price went down
+FLAT = "#64748b"
+ACCENT = "#2563eb"
+PALETTE: tuple[str, ...] = ("#2563eb", "#f59e0b", "#10b981", "#8b5cf6", "#ef4444", "#06b6d4")
+PALETTE += ("#ec4899", "#84cc16")
+SENTIMENT_COLOURS = {
+    "strong bullish": "#15803d",
+    "bullish": "#4ade80",
+    "unchanged": "#94a3b8",
+    "bearish": "#f87171",
+    "strong bearish": "#b91c1c",
+}
+MISSING = "\u2013"  # en dash: no value
+LOAD_HINT = (
+    "Load the demo market with `bucketpipe ingest demo && bucketpipe clean` "
+    "(or set `FINNHUB_API_KEY` and run `bucketpipe ingest finnhub && bucketpipe clean`)."
+)
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or NaT (pandas' missing markers)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other non-scalars are not missing
+        return False
+
+
+def number(value: Any, digits: int = 2) -> str:
+    """`1,234.57`; MISSING when missing."""
+    if _missing(value):
+        return MISSING
+    return f"{float(value):,.{digits}f}"
+
+
+def signed(value: Any, digits: int = 2, suffix: str = "") -> str:
+    """`+1.23`, `-0.40` with a true minus sign; MISSING when missing."""
+    if _missing(value):
+        return MISSING
+    text = f"{float(value):+,.{digits}f}{suffix}"
+    return text.replace("-", "\u2212")
+
+
+def percent(value: Any, digits: int = 2) -> str:
+    return signed(value, digits, " %")
+
+
+def delta(value: Any, digits: int = 2, suffix: str = " %") -> str | None:
+    """A metric delta: Streamlit picks the arrow and colour from a leading ASCII sign."""
+    if _missing(value):
+        return None
+    return f"{float(value):+,.{digits}f}{suffix}"
+
+
+def compact(value: Any) -> str:
+    """`1.2 M`, `3.4 B`: for volumes, market caps, counts."""
+    if _missing(value):
+        return MISSING
+    number_ = float(value)
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(number_) >= size:
+            return f"{number_ / size:,.1f} {unit}"
+    return f"{number_:,.0f}"
+
+
+def size(num_bytes: Any) -> str:
+    if _missing(num_bytes):
+        return MISSING
+    value = float(num_bytes)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{num_bytes} B"
+
+
+def age(moment: datetime | date | None, now: datetime | None = None) -> str:
+    """'just now', '5 min ago', '3 h ago', '2 d ago'."""
+    if moment is None or _missing(moment):
+        return "never"
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = max(0, int(((now or datetime.now(UTC)) - moment).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    for unit, span in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= span:
+            return f"{seconds // span} {unit} ago"
+    return "just now"
+
+
+def when(moment: datetime | date | None) -> str:
+    """A timestamp as `2026-11-20 21:00 UTC` (a date as `2026-11-20`)."""
+    if moment is None or _missing(moment):
+        return MISSING
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.isoformat()
+
+
+def day(moment: Any) -> str:
+    """A date (or the date of a timestamp) as `2026-11-20`."""
+    if _missing(moment):
+        return MISSING
+    if hasattr(moment, "date") and callable(moment.date):
+        moment = moment.date()
+    return str(moment.isoformat()) if hasattr(moment, "isoformat") else str(moment)
+
+
+def present(value: Any) -> bool:
+    """A value worth showing: not missing and not an empty string."""
+    return not _missing(value) and str(value).strip() != ""
+
+
+def change_colour(value: Any) -> str:
+    if _missing(value) or float(value) == 0:
+        return FLAT
+    return UP if float(value) > 0 else DOWN
+
+
+def header(title: str, caption: str | None = None) -> None:
+    """The page title and a one-line caption under it."""
+    st.title(title)
+    if caption:
+        st.caption(caption)
+
+
+def empty_state(what: str, hint: str = LOAD_HINT) -> None:
+    """Say clearly that there is nothing to show yet, and how to load it."""
+    st.info(f"**{what}**\n\n{hint}", icon=":material/inbox:")
+
+
+def pill(text: str, colour: str) -> str:
+    """Markdown for a coloured badge (Streamlit's `:color-badge[...]`)."""
+    return f":{colour}-badge[{text}]"

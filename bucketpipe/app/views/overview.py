@@ -1,0 +1,146 @@
+"""Overview: data freshness, the market table, movers, breadth and summary tiles."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from bucketpipe.app import charts, plots, state, ui
+from bucketpipe.serve.queries import market, pipeline
+
+
+def freshness() -> None:
+    """Last ingest and clean runs and the age of the newest quote."""
+    services = state.timed(pipeline.services)
+    lake = state.lake()
+    quotes = lake.snapshots.get("quotes")
+    cols = st.columns(max(2, len(services) + 1))
+    for col, service in zip(cols, services, strict=False):
+        col.metric(
+            service.name,
+            ui.age(service.finished_at),
+            delta=service.state,
+            delta_color=service.colour,
+            delta_arrow="off",
+            help=f"Last run {service.run_id or '-'}: {service.message}",
+            border=True,
+        )
+    cols[-1].metric(
+        "Newest quote",
+        ui.age(quotes.max_time) if quotes else "never",
+        help="Time of the newest committed quote: " + ui.when(quotes.max_time if quotes else None),
+        border=True,
+    )
+
+
+def tiles(summary: market.MarketSummary) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Active stocks", summary.symbols, border=True)
+    cols[1].metric("Average price", ui.number(summary.average_price), border=True)
+    cols[2].metric(
+        "Market trend",
+        summary.trend.capitalize(),
+        delta=ui.delta(summary.mean_change_pct),
+        help="Mean change since the previous close over all symbols.",
+        border=True,
+    )
+    cols[3].metric(
+        "Advancers / decliners",
+        f"{summary.advancers} / {summary.decliners}",
+        help=f"{summary.unchanged} unchanged (exactly 0 %).",
+        border=True,
+    )
+    volume = ui.compact(summary.total_volume) if summary.total_volume is not None else "n/a"
+    cols[4].metric(
+        "Total volume",
+        volume,
+        help="Shares traded on each symbol's latest day (from daily bars; quotes carry none).",
+        border=True,
+    )
+
+
+def table(latest: pd.DataFrame) -> None:
+    view = latest.copy()
+    view["range_position"] = [
+        market.day_range_position(p, lo, hi)
+        for p, lo, hi in zip(view["price"], view["low"], view["high"], strict=True)
+    ]
+    order = ["symbol", "name", "price", "change", "change_pct", "low", "high", "range_position"]
+    order += ["trend", "sentiment", "ts"]
+    st.dataframe(
+        view,
+        hide_index=True,
+        column_order=[c for c in order if c in view],
+        column_config={
+            "symbol": st.column_config.TextColumn("Symbol", pinned=True),
+            "name": "Company",
+            "price": st.column_config.NumberColumn("Last", format="%.2f"),
+            "change": st.column_config.NumberColumn("Change", format="%+.2f"),
+            "change_pct": st.column_config.NumberColumn("Change %", format="%+.2f %%"),
+            "low": st.column_config.NumberColumn("Day low", format="%.2f"),
+            "high": st.column_config.NumberColumn("Day high", format="%.2f"),
+            "range_position": st.column_config.ProgressColumn(
+                "In day range",
+                help="Where the last price sits between the day's low (0) and high (100 %).",
+                min_value=0.0,
+                max_value=1.0,
+                format="percent",
+                color=ui.ACCENT,
+            ),
+            "trend": st.column_config.LineChartColumn(
+                "Last 30 days", help="Last price of each day.", color="auto"
+            ),
+            "sentiment": "Sentiment",
+            "ts": st.column_config.DatetimeColumn("Quote time", format="YYYY-MM-DD HH:mm z"),
+        },
+    )
+    st.caption(
+        "Sentiment from the change since the previous close: strong bullish > 2 %, "
+        "bullish > 0 %, unchanged = 0 %, bearish > -2 %, strong bearish otherwise."
+    )
+
+
+def movers(latest: pd.DataFrame) -> None:
+    gainers, losers = market.movers(latest)
+    left, right = st.columns(2)
+    for col, title, rows in ((left, "Top gainers", gainers), (right, "Top losers", losers)):
+        with col.container(border=True):
+            st.markdown(f"**{title}**")
+            if rows.empty:
+                st.caption("None today.")
+            for _, row in rows.iterrows():
+                a, b, c = st.columns([1, 1, 1])
+                a.markdown(f"**{row['symbol']}**")
+                b.markdown(ui.number(row["price"]))
+                colour = "green" if row["change_pct"] > 0 else "red"
+                c.markdown(f":{colour}[{ui.percent(row['change_pct'])}]")
+
+
+def render() -> None:
+    ui.header("Market overview", "The newest committed quote of every symbol.")
+    freshness()
+    lake = state.lake()
+    if not lake.has("quotes"):
+        ui.empty_state("No quotes have been committed yet.")
+        return
+    latest = state.query(market.latest_quotes)
+    summary = market.summarize(latest)
+    tiles(summary)
+    st.subheader("Market")
+    table(latest)
+    movers(latest)
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Change since previous close")
+        st.plotly_chart(charts.change_bars(latest))
+    with right:
+        st.subheader("Breadth")
+        st.plotly_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
+    if "volume" in latest and latest["volume"].notna().any():
+        st.subheader("Volume (latest day)")
+        st.plotly_chart(
+            plots.bars(latest.sort_values("volume", ascending=False), "symbol", "volume")
+        )
+
+
+state.guarded(render)

@@ -1,0 +1,137 @@
+"""Pipeline: run history, Finnhub endpoints, live status and events, objects in the lake."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bucketpipe.app import plots, state, ui
+from bucketpipe.serve.queries import pipeline
+
+
+def history() -> None:
+    runs = state.timed(pipeline.run_history, 100)
+    if runs.empty:
+        ui.empty_state("No run has been committed yet.")
+        return
+    jobs = sorted(runs["job"].unique())
+    chosen = st.pills("Jobs", jobs, selection_mode="multi", default=jobs, key="pipeline_jobs")
+    shown = runs[runs["job"].isin(chosen or jobs)]
+    failed = int((shown["status"] == "failed").sum())
+    waiting = state.timed(pipeline.waiting_for_clean)
+    c = st.columns(5)
+    c[0].metric("Runs", len(shown), border=True)
+    c[1].metric("Failed", failed, border=True)
+    c[2].metric("Rows", ui.compact(shown["rows"].sum()), border=True)
+    c[3].metric("Median duration", f"{shown['duration_s'].median():.1f} s", border=True)
+    c[4].metric(
+        "Waiting for clean",
+        len(waiting),
+        help="Committed ingest runs no clean run has consumed yet"
+        + (f": {', '.join(waiting[:5])}" if waiting else "."),
+        border=True,
+    )
+    st.plotly_chart(plots.run_timeline(shown), key="timeline")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "run_id": "Run id",
+            "started_at": st.column_config.DatetimeColumn(
+                "Started", format="YYYY-MM-DD HH:mm:ss z"
+            ),
+            "finished_at": None,
+            "duration_s": st.column_config.NumberColumn("Duration", format="%.2f s"),
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "errors": st.column_config.NumberColumn("Errors"),
+            "first_error": "First error",
+        },
+    )
+
+
+def endpoints() -> None:
+    manifests = state.timed(pipeline.ingest_manifests)
+    table = pipeline.endpoint_report(manifests)
+    if table.empty:
+        st.info(
+            "No Finnhub run yet: per-endpoint entitlement and errors appear after "
+            "`bucketpipe ingest finnhub`.",
+            icon=":material/info:",
+        )
+        return
+    denied = table[table["status"] == "not_entitled"]
+    if not denied.empty:
+        st.warning(
+            "Not in the API plan (HTTP 403), skipped for a while: " + ", ".join(denied["dataset"]),
+            icon=":material/lock:",
+        )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "finished_at": st.column_config.DatetimeColumn(
+                "Run finished", format="YYYY-MM-DD HH:mm z"
+            ),
+            "premium": st.column_config.CheckboxColumn("Premium"),
+            "message": st.column_config.TextColumn("Message", width="large"),
+        },
+    )
+
+
+def live() -> None:
+    lake = state.lake()
+    if not lake.signals.configured:
+        st.info(
+            "Redis is off (`REDIS_URL` is not set): live status and events need it. "
+            "Everything above comes from the bucket.",
+            icon=":material/info:",
+        )
+        return
+    statuses = state.timed(pipeline.live_statuses)
+    if lake.signals.state != "ok":
+        st.warning(
+            "Redis is not answering; showing what the bucket says.", icon=":material/wifi_off:"
+        )
+    st.markdown("**Live status**")
+    if statuses.empty:
+        st.caption("No job has reported a status yet.")
+    else:
+        st.dataframe(statuses, hide_index=True)
+    st.markdown("**Recent events**")
+    events = state.timed(pipeline.recent_events, 50)
+    if events.empty:
+        st.caption("The events stream is empty.")
+    else:
+        st.dataframe(events, hide_index=True)
+
+
+def objects() -> None:
+    counts = state.timed(pipeline.object_counts)
+    counts = counts.assign(size=counts["bytes"].map(ui.size))
+    st.dataframe(
+        counts[["area", "objects", "size", "newest"]],
+        hide_index=True,
+        column_config={
+            "objects": st.column_config.NumberColumn("Objects", format="localized"),
+            "newest": st.column_config.DatetimeColumn("Newest change", format="YYYY-MM-DD HH:mm z"),
+        },
+    )
+    st.caption(
+        "raw: what ingest fetched · clean: typed Parquet · quarantine: rejected rows · "
+        "_snapshots: committed file lists · _runs: run manifests · reports: quality reports"
+    )
+
+
+def render() -> None:
+    ui.header("Pipeline", "Runs, endpoints, live signals and the lake's contents.")
+    sections = st.tabs(["Run history", "Finnhub endpoints", "Live (Redis)", "Lake objects"])
+    with sections[0]:
+        history()
+    with sections[1]:
+        endpoints()
+    with sections[2]:
+        live()
+    with sections[3]:
+        objects()
+
+
+state.guarded(render)

@@ -1,0 +1,146 @@
+"""Quality: per-dataset scores over time, dimensions, thresholds, recommendations, quarantine."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from bucketpipe.app import plots, state, ui
+from bucketpipe.quality.report import DIMENSIONS, QualityReport
+from bucketpipe.serve.queries import quality
+
+QUALITY_HINT = "Every `bucketpipe clean` run writes a quality report per dataset it touched."
+
+
+def summary(reports: dict[str, QualityReport]) -> None:
+    table = quality.overview(reports)
+    passing = int(table["passed"].sum())
+    mean = table["overall_score"].mean()
+    c = st.columns(4)
+    c[0].metric("Datasets assessed", len(table), border=True)
+    c[1].metric("Passing every threshold", f"{passing} of {len(table)}", border=True)
+    c[2].metric("Average score", f"{mean:.1f} %", border=True)
+    c[3].metric(
+        "Rows quarantined (latest runs)", f"{int(table['quarantined'].sum()):,}", border=True
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_order=[
+            "dataset",
+            "overall_score",
+            "completeness",
+            "uniqueness",
+            "consistency",
+            "validity",
+            "passed",
+            "rows",
+            "quarantined",
+            "recommendations",
+            "created_at",
+        ],
+        column_config={
+            "overall_score": st.column_config.ProgressColumn(
+                "Score", min_value=0, max_value=100, format="%.1f %%", color=ui.ACCENT
+            ),
+            "completeness": st.column_config.NumberColumn(format="%.1f %%"),
+            "uniqueness": st.column_config.NumberColumn(format="%.1f %%"),
+            "consistency": st.column_config.NumberColumn(format="%.1f %%"),
+            "validity": st.column_config.NumberColumn(format="%.1f %%"),
+            "passed": st.column_config.CheckboxColumn("All met"),
+            "created_at": st.column_config.DatetimeColumn("Assessed", format="YYYY-MM-DD HH:mm z"),
+        },
+    )
+
+
+def detail(report: QualityReport) -> None:
+    dims = quality.dimensions(report)
+    left, right = st.columns([2, 3])
+    with left:
+        st.plotly_chart(plots.dimension_bars(dims), key="dimensions")
+    with right:
+        for _, row in dims.iterrows():
+            mark = ui.pill(
+                "met" if row["passed"] else "not met", "green" if row["passed"] else "red"
+            )
+            st.markdown(
+                f"**{row['dimension'].capitalize()}** {row['score']:.1f} % "
+                f"(threshold {row['threshold']:g} %) {mark}"
+            )
+            st.caption(f"{row['definition']}: {row['counted']}")
+    st.markdown("**Recommendations**")
+    if report.recommendations:
+        st.markdown("\n".join(f"- {r}" for r in report.recommendations))
+    else:
+        st.caption("None: nothing to fix in the newest run.")
+    with st.expander("Column profile"):
+        st.dataframe(quality.column_profiles(report), hide_index=True)
+    if report.steps:
+        st.caption("Cleaning steps applied: " + "; ".join(report.steps))
+
+
+def quarantine(dataset: str) -> None:
+    st.subheader("Quarantine")
+    counts, _ = state.timed(quality.quarantine, dataset)
+    if counts.empty:
+        st.success("No row of this dataset has been quarantined.", icon=":material/check_circle:")
+        return
+    left, right = st.columns([1, 2])
+    with left:
+        st.metric("Rows in quarantine", f"{int(counts['rows'].sum()):,}", border=True)
+        st.dataframe(counts, hide_index=True)
+    with right:
+        st.plotly_chart(
+            plots.bars(counts, "reason", "rows", colour=ui.DOWN, horizontal=True),
+            key="quarantine_reasons",
+        )
+    reasons = list(counts["reason"])
+    reason = st.selectbox(
+        "Rejected rows",
+        [None, *reasons],
+        key=f"quarantine_reason_{dataset}",
+        format_func=lambda r: "every reason" if r is None else r,
+    )
+    _, rows = state.timed(quality.quarantine, dataset, 20, reason)
+    st.caption(f"The newest {len(rows)} rejected rows, with the reason and the clean run.")
+    st.dataframe(rows, hide_index=True)
+
+
+def render() -> None:
+    ui.header(
+        "Quality",
+        "How complete, unique, consistent and valid each dataset is, and why rows were rejected.",
+    )
+    reports = state.timed(quality.latest)
+    if not reports:
+        ui.empty_state("No quality report yet.", QUALITY_HINT + " " + ui.LOAD_HINT)
+        return
+    summary(reports)
+    names = sorted(reports)
+    st.divider()
+    wanted = st.query_params.get("dataset")
+    worst_first = list(quality.overview(reports)["dataset"])
+    default = wanted if wanted in names else worst_first[0]
+    dataset = st.selectbox("Dataset", names, index=names.index(default), key="quality_dataset")
+    st.query_params["dataset"] = dataset
+    history = state.timed(quality.history, (dataset,), 50)
+    st.subheader(dataset)
+    st.markdown("**Score over time**")
+    if len(history) > 1:
+        st.plotly_chart(
+            plots.score_lines(
+                history,
+                ["overall_score", *DIMENSIONS],
+                min(state.settings().quality_thresholds),
+            ),
+            key="scores",
+        )
+    st.caption(
+        f"{len(history)} report{'s' if len(history) != 1 else ''}, one per clean run that "
+        f"touched {dataset}"
+        + ("; the chart appears after the next one." if len(history) < 2 else ".")
+    )
+    detail(reports[dataset])
+    quarantine(dataset)
+
+
+state.guarded(render)

@@ -1,0 +1,134 @@
+"""Settings of the lake, Redis, runs, logging and DuckDB: the base of the one settings object.
+
+`bucketpipe.config.settings.Settings` is the only class to instantiate; the groups of its
+fields live in this module, `settings_sources` and `settings` itself, in that order.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def env(name: str) -> Any:
+    """An ecosystem name read as is (no BUCKETPIPE_ prefix)."""
+    return AliasChoices(name)
+
+
+class CoreSettings(BaseSettings):
+    """The lake, Redis, run identity, logging and DuckDB. Variables are `BUCKETPIPE_<NAME>`
+    unless noted."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BUCKETPIPE_",
+        case_sensitive=False,
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    # --- lake ---------------------------------------------------------------------------
+    lake: str = Field(
+        "./lake",
+        description="Where the lake lives: `s3://bucket/prefix` (Allas, MinIO, AWS) or a local "
+        "directory. A local directory is the embedded default.",
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        None,
+        validation_alias=env("AWS_ACCESS_KEY_ID"),
+        description="S3 access key for the lake (`AWS_ACCESS_KEY_ID`). From a Secret.",
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None,
+        validation_alias=env("AWS_SECRET_ACCESS_KEY"),
+        description="S3 secret key for the lake (`AWS_SECRET_ACCESS_KEY`). From a Secret.",
+    )
+    aws_endpoint_url: str | None = Field(
+        None,
+        validation_alias=env("AWS_ENDPOINT_URL"),
+        description="S3 endpoint (`AWS_ENDPOINT_URL`), e.g. `https://a3s.fi` for CSC Allas or "
+        "`http://minio:9000`. Unset means AWS.",
+    )
+    aws_region: str = Field(
+        "us-east-1",
+        validation_alias=env("AWS_REGION"),
+        description="S3 region (`AWS_REGION`). Allas and MinIO accept the default.",
+    )
+    s3_conditional_writes: bool = Field(
+        True,
+        description="Create snapshot versions with `If-None-Match: *` so two writers can never "
+        "commit the same version. Turn off only for a store that rejects the header.",
+    )
+
+    # --- redis --------------------------------------------------------------------------
+    redis_url: str | None = Field(
+        None,
+        validation_alias=env("REDIS_URL"),
+        description="Redis for events, status, locks, rate limits and live refresh "
+        "(`REDIS_URL`, e.g. `redis://redis:6379/0`). Unset: Redis is off, jobs still commit.",
+    )
+    redis_username: str | None = Field(
+        None,
+        validation_alias=env("REDIS_USERNAME"),
+        description="Redis ACL user (`REDIS_USERNAME`). Unset: Redis' `default` user (the jobs'). "
+        "In the cluster the dashboard and `status` log in as the read-only `reader`.",
+    )
+    redis_password: SecretStr | None = Field(
+        None,
+        validation_alias=env("REDIS_PASSWORD"),
+        description="Redis AUTH password (`REDIS_PASSWORD`), kept out of the URL. From a Secret.",
+    )
+    redis_prefix: str = Field("bucketpipe:", description="Prefix of every Redis key.")
+    redis_timeout_seconds: float = Field(
+        2.0, gt=0, description="Socket timeout of Redis calls; past it Redis counts as down."
+    )
+    events_maxlen: int = Field(
+        10_000, ge=100, description="Approximate cap on the length of the events stream."
+    )
+
+    # --- run identity and jobs ----------------------------------------------------------
+    run_id: str | None = Field(
+        None,
+        description="Run id. In Kubernetes, set from the Job name through the downward API so a "
+        "retried pod reuses it. Else `--run-id`, else a UTC timestamp.",
+    )
+    lock_ttl_seconds: int = Field(
+        300, ge=10, description="Time to live of a writer lock; renewed while the job runs."
+    )
+    vacuum_grace_hours: float = Field(
+        6.0,
+        ge=0,
+        description="Files no snapshot references are deleted only after this long, so readers "
+        "holding an older snapshot keep working.",
+    )
+
+    # --- logging ------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="`json` lines, readable `text`, or `auto` (text on a terminal)."
+    )
+
+    # --- duckdb -------------------------------------------------------------------------
+    duckdb_memory_limit: str = Field(
+        "1GB",
+        description="DuckDB memory limit; keep it near 60% of the pod's memory limit. Above it "
+        "DuckDB spills to the temp directory instead of failing.",
+    )
+    duckdb_threads: int = Field(2, ge=1, description="DuckDB worker threads (the pod's CPUs).")
+    duckdb_max_temp_size: str | None = Field(
+        None,
+        description="Cap on DuckDB's spill files (e.g. `1.5GiB`); keep it below the temp "
+        "emptyDir's sizeLimit so a large spill fails the query instead of evicting the pod. "
+        "Unset: DuckDB's default (90% of the free disk).",
+    )
+    temp_dir: str = Field(
+        default_factory=lambda: str(Path(tempfile.gettempdir()) / "bucketpipe"),
+        description="Scratch space for DuckDB spills and files before upload (an emptyDir in "
+        "Kubernetes).",
+    )

@@ -1,0 +1,136 @@
+"""What setting values look like: the known choices, lists written as `a,b,c`, their checks,
+and URLs with their password masked. Pure functions the settings object validates with."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_SYMBOLS = ("AAPL", "GOOGL", "MSFT", "TSLA", "AMZN", "NVDA", "META")
+
+FINNHUB_DATASETS = (
+    "quotes",
+    "company_profiles",
+    "company_news",
+    "market_news",
+    "earnings",
+    "earnings_calendar",
+    "financials_reported",
+    "basic_financials",
+    "insider_transactions",
+    "recommendations",
+    "ipo_calendar",
+    "candles",
+    "social_sentiment",
+    "dividends",
+)
+
+FINNHUB_NEWS_CATEGORIES = ("general", "forex", "crypto", "merger")
+# An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# A cadence interval: `0` (every run) or a number with a unit s/m/h/d.
+_INTERVAL = re.compile(r"^(0|\d+(\.\d+)?[smhd])$")
+
+
+def split_list(value: Any) -> Any:
+    """`a, b,c` -> ["a", "b", "c"] (other values as they are)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def upper_list(value: Any) -> Any:
+    """A list of symbols, upper-cased."""
+    value = split_list(value)
+    if isinstance(value, list):
+        return [str(v).upper() for v in value]
+    return value
+
+
+def finnhub_datasets(value: Any) -> Any:
+    """A list of Finnhub datasets, each one Bucketpipe knows."""
+    value = split_list(value)
+    if isinstance(value, list):
+        unknown = sorted(set(value) - set(FINNHUB_DATASETS))
+        if unknown:
+            raise ValueError(
+                f"unknown Finnhub datasets {unknown}; choose from {list(FINNHUB_DATASETS)}"
+            )
+    return value
+
+
+def check_cadences(value: list[str]) -> list[str]:
+    """`dataset=interval` items, e.g. `company_news=30m`."""
+    for item in value:
+        name, _, interval = item.partition("=")
+        if name.strip() not in FINNHUB_DATASETS or not _INTERVAL.match(interval.strip()):
+            raise ValueError(
+                f"bad cadence {item!r}: use dataset=interval, e.g. company_news=30m "
+                f"(intervals: 0, 90s, 30m, 6h, 1d, 7d; datasets: {list(FINNHUB_DATASETS)})"
+            )
+    return value
+
+
+def check_intervals(value: list[str]) -> list[str]:
+    """`name=interval` items, e.g. `clean=30m`."""
+    for item in value:
+        name, _, interval = item.partition("=")
+        if not name.strip() or not _INTERVAL.match(interval.strip()):
+            raise ValueError(
+                f"bad interval {item!r}: use name=interval, e.g. clean=30m (intervals: 0, "
+                "90s, 30m, 6h, 1d, 7d)"
+            )
+    return value
+
+
+def interval(text: str) -> timedelta:
+    """`0`, `90s`, `30m`, `6h`, `1d` as a duration (the syntax of cadences and intervals)."""
+    text = text.strip()
+    if not _INTERVAL.match(text):
+        raise ValueError(f"not an interval: {text!r} (use 0, 90s, 30m, 6h, 1d)")
+    if text == "0":
+        return timedelta(0)
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    return timedelta(**{units[text[-1]]: float(text[:-1])})
+
+
+def header_name(value: str | None) -> str | None:
+    """An HTTP header name (RFC 9110 token), or None."""
+    if value is not None and not _HEADER_NAME.fullmatch(value):
+        raise ValueError(f"not an HTTP header name: {value!r} (e.g. X-Forwarded-Email)")
+    return value
+
+
+def check_news_categories(value: list[str]) -> list[str]:
+    unknown = sorted(set(value) - set(FINNHUB_NEWS_CATEGORIES))
+    if unknown:
+        raise ValueError(
+            f"unknown news categories {unknown}; choose from {list(FINNHUB_NEWS_CATEGORIES)}"
+        )
+    return value
+
+
+def four_thresholds(value: Any) -> Any:
+    """The quality thresholds: completeness, uniqueness, consistency, validity."""
+    value = split_list(value)
+    if isinstance(value, list) and len(value) != 4:
+        raise ValueError("give four thresholds: completeness,uniqueness,consistency,validity")
+    return value
+
+
+def blank_is_unset(value: Any) -> Any:
+    """Compose and Kubernetes pass unset optional values as empty strings: None."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def redact_url(url: str) -> str:
+    """Drop a password from a URL (`redis://user:pw@host` -> `redis://user:***@host`)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()

@@ -1,0 +1,1 @@
+"""The `bucketpipe` command: one module per subcommand, errors mapped to exit codes."""

@@ -1,0 +1,86 @@
+"""`bucketpipe dashboard`: start the Streamlit dashboard, never open to the network by mistake."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bucketpipe.config import exposure
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import Settings
+
+APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("dashboard", help="start the Streamlit dashboard")
+    parser.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    parser.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any other needs authentication, see "
+        "docs/dashboard.md)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def command(port: int, address: str) -> list[str]:
+    """The `streamlit run` command line for the dashboard."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        # Served to the internet: no developer menu, no exception details in the page (the
+        # pages show their own one-line messages; the logs keep the rest), no file watcher.
+        "--client.toolbarMode",
+        "viewer",
+        "--client.showErrorDetails",
+        "none",
+        "--server.fileWatcherType",
+        "none",
+        # Streamlit runs a full garbage collection after every script run, live-refresh ticks
+        # included: ~0.1 s holding the GIL each, which stalled every session once many were
+        # open. Python's own generational collection still runs.
+        "--runner.postScriptGC",
+        "false",
+    ]
+
+
+def oidc_configured() -> bool:
+    """Whether Streamlit's secrets (./.streamlit/secrets.toml, ~/.streamlit/secrets.toml or
+    STREAMLIT_SECRETS_FILES) configure its own sign-in: an `[auth]` section."""
+    import streamlit as st
+
+    try:
+        return bool(st.secrets.load_if_toml_exists() and "auth" in st.secrets)
+    except Exception:  # an unreadable secrets file signs nobody in
+        return False
+
+
+def handle(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        import streamlit  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "the dashboard needs the 'dashboard' extra: pip install 'bucketpipe[dashboard]'"
+        ) from None
+    # Fail closed, before anything listens: an address others can reach needs authentication.
+    problem = exposure.refusal(settings, args.address, oidc=oidc_configured())
+    if problem is not None:
+        raise ConfigError(problem)
+    argv = command(args.port, args.address)
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process; nothing after runs
+    return 0  # pragma: no cover
