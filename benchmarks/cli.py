@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         metavar="SECTIONS",
-        help="comma-separated sections to run: dashboard, clean, ingest, objects, sandbox",
+        help="comma-separated sections to run: dashboard, clean, ingest, objects, delta, sandbox",
     )
     parser.add_argument(
         "--memory-limit",

@@ -11,7 +11,7 @@ from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
 
 Mode = Literal["full", "quick"]
-SECTIONS = ("dashboard", "clean", "ingest", "objects", "sandbox")
+SECTIONS = ("dashboard", "clean", "ingest", "objects", "delta", "sandbox")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class BenchConfig:
     objects: Schedule
     sandbox_rows: int  # rows of the sandbox section's dataset
     sandbox_runs: int  # repetitions of each ordinary query, with and without the worker
+    delta_commits: int = 30  # appends mirrored one by one in the Delta section
     sections: tuple[str, ...] = SECTIONS
     s3: bool = True
     workers: int | None = None
@@ -96,6 +97,7 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         objects=Schedule(days=2, runs_per_day=2, first_run=timedelta(hours=14, minutes=30)),
         sandbox_rows=20_000,
         sandbox_runs=8,
+        delta_commits=12,
     )
 
 

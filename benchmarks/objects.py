@@ -24,6 +24,7 @@ from bucketpipe.clean.job import run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.run import ingest_demo
+from bucketpipe.lake.delta_log import is_log_key
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.maintain.compaction import run_compaction
 from bucketpipe.wiring import AFTER_CLEAN
@@ -62,10 +63,10 @@ def first_monday_after(day: date) -> date:
 
 
 def count_areas(store: ObjectStore) -> Counter[str]:
-    """Objects per top-level area of the lake."""
+    """Objects per top-level area of the lake; the Delta logs inside `clean/` on their own."""
     counts: Counter[str] = Counter()
     for info in store.list_objects(""):
-        counts[info.key.split("/", 1)[0]] += 1
+        counts["delta_log" if is_log_key(info.key) else info.key.split("/", 1)[0]] += 1
     return counts
 
 

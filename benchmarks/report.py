@@ -201,6 +201,43 @@ def sandbox_table(results: Results) -> Table:
     return table
 
 
+def delta_table(results: Results) -> Table:
+    section = results.get("delta", {})
+    per_day = _delta_per_day(results)
+    table = Table(
+        title=f"The Delta Lake mirror: {section.get('commits')} appends to quotes, each synced"
+        f"{per_day}"
+    )
+    for column in ("Lake", "Backfill ms/table", "ms/commit (median)", "p90", "S3 requests/commit",
+                   "Log objects/commit", "Log objects after", "After tidy"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for lake in section.get("lakes", []):
+        requests = lake.get("requests_per_commit")
+        table.add_row(
+            lake["lake"], _ms_plain(lake["backfill_ms_per_table"]),
+            _ms_plain(lake["commit_ms_median"]), _ms_plain(lake["commit_ms_p90"]),
+            "-" if requests is None else f"{requests:g}", f"{lake['log_objects_per_commit']:g}",
+            f"{lake['log_objects_after']:,}", f"{lake['log_objects_after_tidy']:,}",
+        )  # fmt: skip
+    return table
+
+
+def _ms_plain(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _delta_per_day(results: Results) -> str:
+    """The objects section's Delta log figures per simulated day, for the title."""
+    days = (results.get("objects") or {}).get("per_day") or []
+    steady = days[1:] or days
+    if not steady:
+        return ""
+    added = sum(d["added_by_runs_per_area"].get("delta_log", 0) for d in steady) / len(steady)
+    net = sum(d["net_after_compaction_per_area"].get("delta_log", 0) for d in steady) / len(steady)
+    runs = steady[0]["runs"]
+    return f" (a simulated day of {runs} runs: {added:,.0f} log objects added, {net:+,.0f} net)"
+
+
 def goals_table(results: Results) -> Table:
     table = Table(title="Goals")
     for column in ("Goal", "Target", "Measured", "Met", "Note"):
@@ -233,6 +270,7 @@ def tables(results: Results) -> list[Table]:
         "ingest": ingest_table,
         "objects": objects_table,
         "sandbox": sandbox_table,
+        "delta": delta_table,
     }
     out = []
     for name, build in builders.items():

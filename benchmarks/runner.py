@@ -13,10 +13,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, ingest, objects, sandbox, sizes
+from benchmarks import cleaning, delta, ingest, objects, sandbox, sizes
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -171,6 +171,19 @@ def run_sandbox(config: BenchConfig, base: Settings) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def run_delta(config: BenchConfig, base: Settings, today: date) -> dict[str, Any]:
+    """Mirror cost per commit on a local lake and on moto (see `benchmarks.delta`)."""
+    s3 = BenchS3.start() if config.s3 else None
+    work = config.out_dir / "delta"
+    try:
+        moment = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=15)
+        return delta.measure(base, work, commits=config.delta_commits, s3=s3, today=moment)
+    finally:
+        if s3 is not None:
+            s3.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     """Product runs that failed during the bench (a failed run is not a figure)."""
     out = []
@@ -227,6 +240,7 @@ def run(
         "ingest": lambda: run_ingest(config),
         "objects": lambda: run_objects(config, settings, today),
         "sandbox": lambda: run_sandbox(config, settings),
+        "delta": lambda: run_delta(config, settings, today),
     }
     for name, section in sections.items():
         if name not in config.sections:

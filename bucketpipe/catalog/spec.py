@@ -208,8 +208,7 @@ class DatasetSpec:
         if found:
             source = f"SELECT *, {parse_fields_sql(found)} FROM ({source}) AS lines"
         selects = ",\n    ".join(
-            f"CAST({read_fields_once(c.expr)} AS {c.type}) AS {quote_ident(c.name)}"
-            for c in self.columns
+            f"{stored(c, read_fields_once(c.expr))} AS {quote_ident(c.name)}" for c in self.columns
         )
         typed = (
             f"SELECT\n    {selects},\n"
@@ -228,3 +227,10 @@ class DatasetSpec:
         else:
             reason = "CAST(NULL AS VARCHAR)"
         return f"SELECT *, {reason} AS _reject_reason\nFROM (\n  {typed}\n) AS typed"
+
+
+def stored(column: Column, expr: str) -> str:
+    """SQL of a column's value as stored: its type, except JSON, which is validated and kept as
+    text (Parquet's JSON annotation on bytes is read as binary by Polars and Delta readers)."""
+    typed = f"CAST({expr} AS {column.type})"
+    return f"CAST({typed} AS VARCHAR)" if column.type == "JSON" else typed

@@ -204,6 +204,7 @@ def merge_rows(
         add=outcome.files_added,
         remove=outcome.files_removed,
         columns=[c for c in columns if not c[0].startswith("_reject")],
+        time_column=target.time_column,
         operation=operation,
         replace_all=replace_all,
         expected_parent=(current.version if current else None) if not replace_all else False,

@@ -25,6 +25,7 @@ from bucketpipe.clean.outliers import compute_fences
 from bucketpipe.clean.parsing import canonical_type
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
+from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.storage import ObjectStore
@@ -69,6 +70,15 @@ def committed_types(store: ObjectStore, dataset: str) -> dict[str, str]:
         for name, typ in snapshot.columns
         if not name.startswith("_") and name != "dt"
     }
+
+
+def committed_rows_sql(store: ObjectStore, dataset: str) -> str | None:
+    """SQL of every committed row of the dataset (None when it has none)."""
+    snapshot = read_current(store, dataset)
+    if snapshot is None or not snapshot.files:
+        return None
+    files = sql_list([store.duckdb_path(f.key) for f in snapshot.files])
+    return f"SELECT * FROM read_parquet({files}, union_by_name = true, hive_partitioning = false)"
 
 
 def clean_generic(
@@ -120,6 +130,13 @@ def clean_generic(
     imputed = steps.finish(con, typed, ACCEPTED, outliers=plan, fills=fills, run_id=run_id, now=now)
     outliers = plan.report
     rows_table = ACCEPTED
+    operation = "rebuild" if replace_all else "append"
+    widened = sorted(c for c, ch in choices.items() if ch.action == "widened")
+    if widened and not replace_all:
+        # One stored type per column: Delta readers (Polars, Spark) read every file as the
+        # table's type and do not widen on read, so the commit that widens a column also
+        # rewrites the committed rows in the new type.
+        carry_sql, replace_all, operation = committed_rows_sql(store, dataset), True, "widen"
     if carry_sql:
         # Rows whose raw input is gone (retention) are kept as committed, not re-cleaned.
         rows_table = "_g_merge"
@@ -154,7 +171,7 @@ def clean_generic(
         run_id=run_id,
         scratch=scratch,
         replace_all=replace_all,
-        operation="rebuild" if replace_all else "append",
+        operation=operation,
         now=now,
     )
     reasons = steps.reason_counts(con)

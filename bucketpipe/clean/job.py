@@ -33,6 +33,7 @@ from bucketpipe.clean.rawinput import RawInput, raw_view_sql
 from bucketpipe.clean.rebuilding import Carry, check_datasets
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import CLEAN_COMMITTED, Event
+from bucketpipe.lake import delta
 from bucketpipe.lake.duck import connect
 from bucketpipe.lake.memory import max_json_object
 from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, DatasetResult, RunManifest
@@ -211,11 +212,14 @@ def run_clean(
                     "message": "nothing pending",
                 },
             )
+            # A Delta log left behind by an earlier run (a crash after its commit) catches up.
+            delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
             return None
         results = clean_inputs(ctx, pending.manifests, run_id=run_id, after_clean=after_clean)
         manifest = _manifest(ctx, run_id, started, pending.input_ids, results, lock_kind=lock.kind)
         key = runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
+        delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
     _announce(ctx, manifest, key, pending.event_ids)
     return manifest
 
@@ -252,6 +256,7 @@ def rebuild(
         manifest.details["raw_objects_read"] = len(raw.keys)
         key = ctx.runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
+        delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
     _announce(ctx, manifest, key, [])
     return manifest
 

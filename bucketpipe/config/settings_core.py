@@ -105,6 +105,18 @@ class CoreSettings(BaseSettings):
         description="Files no snapshot references are deleted only after this long, so readers "
         "holding an older snapshot keep working.",
     )
+    delta_mirror: bool = Field(
+        True,
+        description="Mirror every commit to a Delta Lake log in each dataset's folder "
+        "(`clean/<dataset>/_delta_log/`), so Polars, DuckDB, Spark and Trino can read the "
+        "datasets (docs/open-lake.md).",
+    )
+    delta_checkpoint_interval: int = Field(
+        10,
+        ge=1,
+        description="Commits between Delta checkpoints (a reader replays at most this many "
+        "commit files); `compact` deletes log entries the vacuum grace period no longer needs.",
+    )
 
     # --- logging ------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

@@ -10,7 +10,17 @@ from types import FrameType
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ConfigError
-from bucketpipe.jobs import clean, compact, config, dashboard, ingest, metrics, sql, status
+from bucketpipe.jobs import (
+    clean,
+    compact,
+    config,
+    dashboard,
+    ingest,
+    metrics,
+    sql,
+    status,
+    tables,
+)
 from bucketpipe.jobs.common import Subcommand, guarded, load_settings, setup_logging
 
 # Each module has `register(subparsers)`, which sets `handler` on its parsers.
@@ -21,6 +31,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     config,
     dashboard,
     sql,
+    tables,
     compact,
     metrics,
 )

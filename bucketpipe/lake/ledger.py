@@ -179,6 +179,9 @@ def objects_written(manifest: RunManifest) -> Counter[str]:
         if result.snapshot_version is not None:
             # A version document, and for a new dataset its `current.json` as well.
             out[SNAPSHOTS] += 2 if result.snapshot_version == 1 else 1
+            # The Delta commit file mirroring it, in `clean/<dataset>/_delta_log/` (a
+            # checkpoint every ten commits is left to the census).
+            out["clean"] += 1
         out[QUARANTINE] += result.rows_quarantined > 0
         out[REPORTS] += result.quality_score is not None
     return out

@@ -54,6 +54,8 @@ class Snapshot(BaseModel):
     parent: int | None = None
     files: tuple[FileEntry, ...] = ()
     columns: tuple[tuple[str, str], ...] = ()
+    # The column the files' min_time/max_time describe (their event time), when known.
+    time_column: str | None = None
     operation: str = "append"
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -131,6 +133,7 @@ def commit(
     add: Iterable[FileEntry] = (),
     remove: Iterable[str] = (),
     columns: Iterable[tuple[str, str]] | None = None,
+    time_column: str | None = None,
     operation: str = "append",
     replace_all: bool = False,
     expected_parent: int | bool | None = False,
@@ -173,6 +176,7 @@ def commit(
         parent=parent,
         files=tuple(sorted(kept + added, key=lambda f: (f.partition or "", f.key))),
         columns=cols,
+        time_column=time_column or (current.time_column if current else None),
         operation=operation,
         details=details,
     )

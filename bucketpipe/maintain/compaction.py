@@ -24,7 +24,7 @@ from bucketpipe import catalog
 from bucketpipe.catalog.rules import load_config
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import COMPACT_COMMITTED, Event
-from bucketpipe.lake import quarantine
+from bucketpipe.lake import delta, quarantine
 from bucketpipe.lake.census import take_census
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import (
@@ -218,6 +218,7 @@ def compact_dataset(
         run_id=run_id,
         add=added,
         remove=removed,
+        time_column=layout.time_column,
         operation="compact",
         expected_parent=snapshot.version,
         details={"partitions": result.partitions, "files_removed": len(removed)},
@@ -307,6 +308,8 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             details=details,
         )
         key = ctx.runlog.write(manifest)
+        policy = delta.Policy.from_settings(ctx.settings)
+        delta.sync_lake(ctx.store, policy, expire_before=ctx.now() - grace)
         # After retention and vacuum the lake is at its smallest: count it exactly once a day.
         census = take_census(ctx.store, ctx.now())
     changed = tuple(details["datasets"])

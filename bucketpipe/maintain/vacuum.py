@@ -10,6 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.lake import delta_log
 from bucketpipe.lake.layout import clean_prefix, snapshot_version_of, snapshots_prefix
 from bucketpipe.lake.snapshots import read_current, read_version
 from bucketpipe.lake.storage import ObjectStore
@@ -30,7 +31,8 @@ def vacuum(
     A version stays live while it is among the newest `keep_versions` or younger than `grace`,
     so a reader that resolved an older snapshot keeps working. An unreferenced file is deleted
     only when it is itself older than `grace` (a writer may have uploaded it and not yet
-    committed).
+    committed), and never while the dataset's Delta log references it from its newest version
+    or from a version within `grace`; the log itself (`_delta_log/`) is never deleted here.
     """
     now = now or datetime.now(UTC)
     current = read_current(store, dataset)
@@ -55,10 +57,18 @@ def vacuum(
             referenced.update(read_version(store, dataset, version).keys)
         except ObjectNotFound:
             continue
+    # The Delta log is never ours to delete, nor a file a Delta reader may still hold.
+    delta_refs = delta_log.referenced(
+        store, dataset, since=now - grace, snapshot_version=current.version
+    )
     stale_files = [
         info.key
         for info in store.list_objects(clean_prefix(dataset))
-        if info.key not in referenced and now - info.last_modified >= grace
+        if info.key not in referenced
+        and now - info.last_modified >= grace
+        and not delta_log.is_log_key(info.key)
+        and delta_refs is not None
+        and info.key not in delta_refs
     ]
     stale_versions = [info.key for v, info in version_infos.items() if v not in live_versions]
     # Versions first: a run killed in between must not leave a version document that

@@ -130,6 +130,18 @@ def test_objects_counted_per_day(results: dict[str, Any]) -> None:
     assert objects["objects_per_day_after_compaction"] is not None
 
 
+def test_delta_mirror_measured_on_both_lakes(results: dict[str, Any]) -> None:
+    section = results["delta"]
+    assert [lake["lake"] for lake in section["lakes"]] == ["local", "s3"]
+    for lake in section["lakes"]:
+        assert lake["tables"] >= 15 and lake["commit_ms_median"] > 0
+        # One commit file per commit, a checkpoint every ten: never a file copied.
+        assert 1 <= lake["log_objects_per_commit"] < 1.5
+        assert lake["log_objects_after_tidy"] <= 3
+    assert section["lakes"][1]["requests_per_commit_by_kind"]["PUT"] >= 1
+    assert "delta_log" in results["objects"]["per_day"][0]["added_by_runs_per_area"]
+
+
 def test_every_goal_is_reported(results: dict[str, Any]) -> None:
     goals = {g["goal"] for g in results["goals"]}
     assert goals >= GOALS

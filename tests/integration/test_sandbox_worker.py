@@ -19,6 +19,7 @@ import pytest
 
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
+from bucketpipe.lake.duck import connect, s3_secret_sql
 from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.sandbox.limits import RSS_HEADROOM, parse_bytes
 from bucketpipe.serve.sandbox.session import SqlSession
@@ -30,6 +31,7 @@ from tests.conftest import (
     s3_client,
     s3_overrides,
 )
+from tests.support.delta_readers import delta_extension_path
 from tests.support.sandbox_lake import build_lake, fill, reader_overrides
 
 pytestmark = pytest.mark.integration
@@ -164,6 +166,50 @@ def test_without_validation_nothing_secret_or_outside_shows(
     assert not Path("/tmp/bucketpipe-sandbox-escape.duckdb").exists()
     if "read_" in sql or "glob" in sql:
         assert "AAPL" not in text and "root:" not in text
+
+
+@pytest.mark.parametrize("name", ["orphan", "raw", "outside", "other"])
+def test_the_planted_files_are_there_for_an_ordinary_connection(lake: Any, name: str) -> None:
+    """The control for the probes above: with the writer key, each planted file reads."""
+    settings, paths = lake
+    plain = connect(settings)
+    try:
+        if settings.lake_is_s3:
+            plain.execute(
+                s3_secret_sql(
+                    name="anywhere",
+                    key_id=S3_KEY_ID,
+                    secret=S3_SECRET,
+                    region=settings.aws_region,
+                    endpoint_url=settings.aws_endpoint_url,
+                )
+            )
+        assert plain.execute(f"SELECT count(*) FROM '{paths[name]}'").fetchone() == (3,)
+    finally:
+        plain.close()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SET enable_external_access = true",
+        "SET allowed_paths = ['/']",
+        "RESET allowed_directories",
+        "SET temp_directory = '/tmp/elsewhere'",
+        "SET memory_limit = '100GB'",
+        "PRAGMA threads = 64",
+    ],
+)
+def test_without_validation_the_configuration_stays_locked(raw_box: SqlSession, sql: str) -> None:
+    assert "locked" in answer(raw_box, sql)
+
+
+def test_without_validation_the_delta_extension_cannot_be_loaded(raw_box: SqlSession) -> None:
+    # delta_scan reads a table's log and files outside `allowed_paths`: never in the sandbox.
+    loaded = answer(raw_box, f"LOAD '{delta_extension_path()}'")
+    assert "Permission Error" in loaded or "not allowed" in loaded or "outside" in loaded
+    scanned = answer(raw_box, "SELECT * FROM delta_scan('clean/quotes')")
+    assert "AAPL" not in scanned and "not in the catalog" in scanned
 
 
 def test_the_worker_environment_is_an_allowlist(raw_box: SqlSession) -> None:

@@ -30,7 +30,7 @@ def test_objects_written_from_a_manifest() -> None:
     )
     assert objects_written(clean) == {
         "_runs": 1,
-        "clean": 3,
+        "clean": 5,  # three data files, two Delta commit files
         "_snapshots": 3,
         "quarantine": 1,
         "reports": 1,
