@@ -1,0 +1,189 @@
+"""The SQL worker's walls that hold without the validator, where the other tests do not look.
+
+- An S3 lake with NO reader key: the worker then reads with the lake's own (writer) key, which
+  must stay a credential it cannot reveal, even with validation switched off.
+- A worker that failed or hit a limit is never used again, and its private directory (its
+  spill files) is gone with it; directories of a dashboard that was killed are swept.
+- The OS limits the worker set on itself: no core dumps, a heap ceiling.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bucketpipe.config.errors import QueryRefused
+from bucketpipe.config.settings import Settings
+from bucketpipe.serve.queries.session import open_sandbox
+from bucketpipe.serve.sandbox.pool import sweep
+from bucketpipe.serve.sandbox.session import SqlSession
+from tests.conftest import S3_KEY_ID, S3_SECRET, s3_client, s3_overrides
+from tests.integration.test_sandbox_worker import PROBES
+from tests.support.sandbox_lake import build_lake, fill
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _writer_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+
+
+def answer(box: SqlSession, sql: str) -> str:
+    try:
+        return box.run(sql).frame.to_csv()
+    except QueryRefused as exc:
+        message = str(exc)
+    assert "\n" not in message
+    return message
+
+
+# --- no reader key: the writer key is in the worker, and stays there ------------------------
+@pytest.fixture(scope="module")
+def writer_only(
+    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SqlSession, dict[str, str]]]:
+    root = tmp_path_factory.mktemp("sandbox-writer-only")
+    bucket = f"sandbox-w-{uuid.uuid4().hex[:10]}"
+    s3_client(moto_endpoint).create_bucket(Bucket=bucket)
+    settings = Settings(
+        **s3_overrides(moto_endpoint, bucket),
+        temp_dir=str(root / "tmp"),
+        sql_timeout_seconds=5.0,
+        duckdb_memory_limit="500MB",
+    )
+    assert settings.reader_access_key_id is None
+    paths = build_lake(settings)
+    session = open_sandbox(settings, workers=1, validate=False)
+    yield session, paths
+    session.close()
+
+
+def test_without_a_reader_key_the_writer_key_still_reads_the_lake(
+    writer_only: tuple[SqlSession, dict[str, str]],
+) -> None:
+    """The control: the probes below face a worker that really holds a working key."""
+    session, _ = writer_only
+    assert session.run("SELECT count(*) AS n FROM numbers").frame["n"][0] == 200_000
+
+
+@pytest.mark.parametrize("sql", PROBES)
+def test_without_a_reader_key_no_probe_shows_the_writer_key(
+    writer_only: tuple[SqlSession, dict[str, str]], sql: str
+) -> None:
+    session, paths = writer_only
+    text = answer(session, fill(sql, paths))
+    assert S3_SECRET not in text and S3_KEY_ID not in text, text[:400]
+
+
+def test_without_a_reader_key_the_key_is_nowhere_in_the_worker_process(
+    writer_only: tuple[SqlSession, dict[str, str]],
+) -> None:
+    session, _ = writer_only
+    session.run("SELECT 1")
+    assert session.last is not None
+    pid = session.last.worker_pid
+    for name in ("environ", "cmdline"):
+        data = Path(f"/proc/{pid}/{name}").read_bytes()
+        assert S3_SECRET.encode() not in data and S3_KEY_ID.encode() not in data
+
+
+# --- recycling and clean-up -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def local_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("sandbox-recycle")
+    settings = Settings(
+        lake=str(root / "lake"),
+        temp_dir=str(root / "tmp"),
+        sql_timeout_seconds=2.0,
+        duckdb_memory_limit="300MB",
+        sql_max_temp_size="64MiB",
+    )
+    build_lake(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def local_box(local_settings: Settings) -> Iterator[SqlSession]:
+    session = open_sandbox(local_settings, workers=2)
+    yield session
+    session.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("SELECT count(*) FROM range(10000000000000)", "timeout"),
+        ("SELECT len(range(200000000))", "memory"),
+        ("SELECT CAST('x' AS INTEGER)", "error"),
+        ("SELECT * FROM range(100000000) t ORDER BY random()", None),
+    ],
+)
+def test_a_worker_that_failed_is_replaced_and_its_directory_removed(
+    local_box: SqlSession, local_settings: Settings, sql: str, kind: str | None
+) -> None:
+    with pytest.raises(QueryRefused):
+        local_box.run(sql)
+    failed = local_box.last
+    assert failed is not None and failed.kind != "ok"
+    if kind is not None:
+        assert failed.kind == kind
+    # The failed worker's directory went with it: what is left is the pool's (at most two
+    # workers, one maybe starting), and no spill file.
+    base = Path(local_settings.temp_dir) / "sql"
+    assert len(list(base.glob("w-*"))) <= 2
+    assert sum(p.stat().st_size for p in base.rglob("*") if p.is_file()) < 1 << 20
+    for _ in range(3):  # neither worker of the pool is the one that failed
+        local_box.run("SELECT 1")
+        assert local_box.last is not None and local_box.last.worker_pid != failed.worker_pid
+    assert _pid_alive(failed.worker_pid) is False
+
+
+def test_a_refusal_keeps_the_worker(local_box: SqlSession) -> None:
+    """Refusals never reach the engine: recycling them would only make queries slow."""
+    local_box.run("SELECT 1")
+    with pytest.raises(QueryRefused, match="not allowed"):
+        local_box.run("SELECT current_setting('threads')")
+    assert local_box.last is not None and local_box.last.kind == "refused"
+    assert _pid_alive(local_box.last.worker_pid)
+
+
+def test_directories_of_a_killed_dashboard_are_swept(tmp_path: Path) -> None:
+    gone = tmp_path / "w-999999999-abcdef0123"  # no such process
+    mine = tmp_path / f"w-{os.getpid()}-abcdef0123"
+    for folder in (gone, mine):
+        (folder / "duckdb").mkdir(parents=True)
+        (folder / "duckdb" / "spill.tmp").write_bytes(b"x" * 1024)
+    sweep(tmp_path)
+    assert not gone.exists() and mine.exists()
+
+
+def test_the_worker_sets_its_own_os_limits(local_box: SqlSession) -> None:
+    local_box.run("SELECT 1")
+    assert local_box.last is not None
+    limits = _limits(local_box.last.worker_pid)
+    assert limits["Max core file size"] == ("0", "0")
+    soft, hard = limits["Max data size"]
+    assert soft == hard != "unlimited"
+    assert int(soft) < 16 << 30  # a ceiling derived from the memory limit, not the machine's
+
+
+def _limits(pid: int) -> dict[str, tuple[str, str]]:
+    out = {}
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]:
+        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+        out[name] = (soft, hard)
+    return out
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
