@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
 from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.sandbox.pool import sweep
-from bucketpipe.serve.sandbox.session import SqlSession
+from bucketpipe.serve.sandbox.session import QUEUE_WAIT_S, SqlSession
 from tests.conftest import S3_KEY_ID, S3_SECRET, s3_client, s3_overrides
 from tests.integration.test_sandbox_worker import PROBES
 from tests.support.sandbox_lake import build_lake, fill
@@ -127,6 +128,7 @@ def local_box(local_settings: Settings) -> Iterator[SqlSession]:
 def test_a_worker_that_failed_is_replaced_and_its_directory_removed(
     local_box: SqlSession, local_settings: Settings, sql: str, kind: str | None
 ) -> None:
+    local_box.wait_ready(every=True)
     with pytest.raises(QueryRefused):
         local_box.run(sql)
     failed = local_box.last
@@ -138,14 +140,37 @@ def test_a_worker_that_failed_is_replaced_and_its_directory_removed(
     base = Path(local_settings.temp_dir) / "sql"
     assert len(list(base.glob("w-*"))) <= 2
     assert sum(p.stat().st_size for p in base.rglob("*") if p.is_file()) < 1 << 20
+    local_box.wait_ready(every=True)
     for _ in range(3):  # neither worker of the pool is the one that failed
         local_box.run("SELECT 1")
         assert local_box.last is not None and local_box.last.worker_pid != failed.worker_pid
     assert _pid_alive(failed.worker_pid) is False
 
 
+def test_no_query_waits_for_a_worker_longer_than_the_queue_wait(
+    local_settings: Settings,
+) -> None:
+    """With every worker busy or starting, a query is told so at once: the bound on its wall
+    time holds however slowly a replacement starts."""
+    session = open_sandbox(local_settings, workers=1)
+    try:
+        with pytest.raises(QueryRefused, match="time limit"):
+            session.run("SELECT count(*) FROM range(10000000000000)")
+        started = time.monotonic()
+        message = "ran"  # the replacement may be up already on an idle machine
+        try:
+            session.run("SELECT 1")
+        except QueryRefused as exc:
+            message = str(exc)
+        assert message == "ran" or "busy" in message, message
+        assert time.monotonic() - started <= QUEUE_WAIT_S + 2
+    finally:
+        session.close()
+
+
 def test_a_refusal_keeps_the_worker(local_box: SqlSession) -> None:
     """Refusals never reach the engine: recycling them would only make queries slow."""
+    local_box.wait_ready(every=True)
     local_box.run("SELECT 1")
     with pytest.raises(QueryRefused, match="not allowed"):
         local_box.run("SELECT current_setting('threads')")

@@ -276,6 +276,7 @@ def cap_of(settings: Settings) -> int:
 )
 def test_runaway_queries_stay_within_memory_and_time(box: SqlSession, lake: Any, sql: str) -> None:
     settings = lake[0]
+    box.wait_ready(every=True)  # the workers the last query used up are back
     started = time.monotonic()
     with pytest.raises(QueryRefused, match=r"time limit|more memory"):
         box.run(sql)
@@ -324,6 +325,7 @@ def test_spill_is_bounded_and_removed_when_the_worker_goes(lake: Any, tmp_path: 
 
 
 def test_the_time_limit_cannot_be_raised_by_the_caller(box: SqlSession, lake: Any) -> None:
+    box.wait_ready(every=True)
     started = time.monotonic()
     with pytest.raises(QueryRefused, match="time limit of 3 s"):
         box.run("SELECT count(*) FROM range(100000000000)", timeout_s=3600)

@@ -31,6 +31,7 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "BUCKETPIPE_TEMP_DIR": str(root / "tmp"),
         "BUCKETPIPE_SQL_TIMEOUT_SECONDS": "2",
         "BUCKETPIPE_SQL_MAX_ROWS": "500",
+        "BUCKETPIPE_SQL_MAX_RESULT_BYTES": str(1 << 20),
         "BUCKETPIPE_LOG_FORMAT": "json",
     }
     build_lake(Settings(lake=env["BUCKETPIPE_LAKE"], temp_dir=env["BUCKETPIPE_TEMP_DIR"]))
@@ -118,6 +119,8 @@ def test_statements_on_stdin_run_in_one_session(
         ("COPY quotes TO '/tmp/x.csv'", "COPY statements are not allowed"),
         ("SELECT * FROM nope", "no dataset named nope"),
         ("SELECT sum(a.n * b.n) FROM numbers a, numbers b", "time limit of 2 s"),
+        ("SELECT 1 FROM quotes WHERE\n  symbol = = 'AAPL'", "(line 2, column 12)"),
+        ("SELECT repeat('z', 2000000) AS huge", "larger than the result cap (1 MiB)"),
     ],
 )
 def test_refusals_exit_1_with_one_line(
@@ -130,7 +133,9 @@ def test_refusals_exit_1_with_one_line(
     code, out, logs = bucketpipe_sql(monkeypatch, capsys, cli_env, query)
     assert code == 1 and out == ""
     assert [r["level"] for r in logs] == ["error"]
-    assert words in str(logs[0]["message"])
+    message = str(logs[0]["message"])
+    assert words in message and "\n" not in message
+    assert cli_env["BUCKETPIPE_LAKE"] not in message and "Traceback" not in message
 
 
 def test_the_timeout_option_cannot_pass_the_setting(

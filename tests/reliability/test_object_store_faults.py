@@ -98,7 +98,7 @@ def sql_through_cli(faulty: Lake, figures: Figures, failures: list[str]) -> None
         if "Traceback" in text or len(errors) != 1:
             failures.append(f"sql attempt {attempt}: not a clear error:\n{text[-2000:]}")
             return
-    failures.append("sql did not answer in {ATTEMPTS} runs")
+    failures.append(f"sql did not answer in {ATTEMPTS} runs")
 
 
 def scenario(t1: datetime) -> list[Step]:

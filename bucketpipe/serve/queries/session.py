@@ -192,4 +192,6 @@ def open_sandbox(settings: Settings, *, workers: int = 1, validate: bool = True)
     store = lake_store(readers)
     reader = LakeReader(store)
     snapshots = {name: snap for name in reader.datasets() if (snap := reader.snapshot(name))}
-    return SqlSession(readers, store, snapshots, workers=workers, validate=validate)
+    session = SqlSession(readers, store, snapshots, workers=workers, validate=validate)
+    session.wait_ready()  # the first query must not spend its queue wait on the start-up
+    return session

@@ -102,11 +102,12 @@ class WorkerPool:
                 self._discard_locked(self._idle.pop())
             self._cond.notify_all()
 
-    def wait_ready(self, timeout_s: float) -> None:
-        """Block until one worker is idle (or the pool gave up starting one)."""
+    def wait_ready(self, timeout_s: float, count: int = 1) -> None:
+        """Block until `count` workers are idle (or the pool gave up starting one)."""
         deadline = time.monotonic() + timeout_s
+        count = min(count, self.size)
         with self._cond:
-            while not self._idle and (self._starting or not self._error):
+            while len(self._idle) < count and (self._starting or not self._error):
                 left = deadline - time.monotonic()
                 if left <= 0 or self._closed:
                     return

@@ -32,6 +32,12 @@ from bucketpipe.serve.sandbox.protocol import Closed, Timeout
 
 log = logging.getLogger(__name__)
 
+# How long a query waits for a free worker (one busy, or starting after a failure) before it
+# is told to try again: with the time limit it bounds the wall time of every query.
+QUEUE_WAIT_S = 4.0
+# How long opening a session waits for its first worker (an interpreter, DuckDB, the views).
+READY_WAIT_S = 60.0
+
 # Settings the worker needs to read the lake, by name; nothing else crosses over.
 WORKER_FIELDS = (
     "lake",
@@ -145,7 +151,11 @@ class SqlSession:
         self.pool = WorkerPool(spec, base, self.limits.rss_cap, size)
         self.last: Outcome | None = None
 
-    def schema(self, wait_s: float = 60.0) -> dict[str, list[tuple[str, str]]]:
+    def wait_ready(self, wait_s: float = READY_WAIT_S, *, every: bool = False) -> None:
+        """Block until a worker (`every`: each worker of the pool) is free to answer."""
+        self.pool.wait_ready(wait_s, self.pool.size if every else 1)
+
+    def schema(self, wait_s: float = READY_WAIT_S) -> dict[str, list[tuple[str, str]]]:
         """View -> [(column, type)], for the schema browser (from the first worker)."""
         if self.pool.schema is None:
             self.pool.wait_ready(wait_s)
@@ -154,11 +164,12 @@ class SqlSession:
     def run(
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
     ) -> QueryResult:
-        """Run one query; `QueryRefused` with a one-line reason when it cannot."""
+        """Run one query; `QueryRefused` with a one-line reason when it cannot (also when no
+        worker is free within `QUEUE_WAIT_S`: the wall time stays within timeout + 5 s)."""
         started = time.monotonic()
         rows, seconds = self.limits.rows(max_rows), self.limits.seconds(timeout_s)
         request = {"sql": sql, "max_rows": rows, "max_bytes": self.limits.max_bytes}
-        worker = self.pool.acquire(wait_s=max(seconds, 30.0))
+        worker = self.pool.acquire(wait_s=QUEUE_WAIT_S)
         recycle = True
         try:
             reply = worker.ask(request, seconds)
