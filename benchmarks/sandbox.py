@@ -130,6 +130,7 @@ def latency(settings: Settings, session: SqlSession, runs: int) -> list[dict[str
 def bounds(session: SqlSession) -> list[dict[str, Any]]:
     out = []
     for name, sql in ATTACKS.items():
+        session.wait_ready(every=True)  # each attack on a full pool: its own bound, no queue
         started = time.perf_counter()
         try:
             result = session.run(sql)
@@ -148,7 +149,10 @@ def bounds(session: SqlSession) -> list[dict[str, Any]]:
             }
         )
         recovered = time.perf_counter()
-        session.run("SELECT 1")
+        try:
+            session.run("SELECT 1")
+        except QueryRefused:  # no worker free within the queue wait
+            out[-1]["next_query_busy"] = True
         out[-1]["next_query_s"] = round(time.perf_counter() - recovered, 2)
     return out
 
