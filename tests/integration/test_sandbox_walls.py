@@ -152,7 +152,7 @@ def test_no_query_waits_for_a_worker_longer_than_the_queue_wait(
 ) -> None:
     """With every worker busy or starting, a query is told so at once: the bound on its wall
     time holds however slowly a replacement starts."""
-    session = open_sandbox(local_settings, workers=1)
+    session = open_sandbox(local_settings, workers=1, queue_wait_s=QUEUE_WAIT_S)
     try:
         with pytest.raises(QueryRefused, match="time limit"):
             session.run("SELECT count(*) FROM range(10000000000000)")

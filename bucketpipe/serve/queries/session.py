@@ -18,7 +18,7 @@ from bucketpipe.lake.duck import connect
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.reader import LakeReader, create_views, drop_views, is_current
-from bucketpipe.serve.sandbox.session import SqlSession
+from bucketpipe.serve.sandbox.session import READY_WAIT_S, SqlSession
 
 log = logging.getLogger(__name__)
 
@@ -183,15 +183,26 @@ class LakeSession:
         self.con.close()
 
 
-def open_sandbox(settings: Settings, *, workers: int = 1, validate: bool = True) -> SqlSession:
+def open_sandbox(
+    settings: Settings,
+    *,
+    workers: int = 1,
+    validate: bool = True,
+    queue_wait_s: float = READY_WAIT_S,
+) -> SqlSession:
     """User SQL over the lake's current snapshots (for `bucketpipe sql`).
 
-    `validate=False` exists for the tests that prove the lower walls hold on their own.
+    One user runs one statement at a time here, so a statement that follows a failure waits
+    for the replacement worker instead of being told the engine is busy (the dashboard's
+    sessions, shared by every user, wait at most `QUEUE_WAIT_S`). `validate=False` exists for
+    the tests that prove the lower walls hold on their own.
     """
     readers = reader_settings(settings)
     store = lake_store(readers)
     reader = LakeReader(store)
     snapshots = {name: snap for name in reader.datasets() if (snap := reader.snapshot(name))}
-    session = SqlSession(readers, store, snapshots, workers=workers, validate=validate)
+    session = SqlSession(
+        readers, store, snapshots, workers=workers, validate=validate, queue_wait_s=queue_wait_s
+    )
     session.wait_ready()  # the first query must not spend its queue wait on the start-up
     return session

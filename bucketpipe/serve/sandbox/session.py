@@ -32,8 +32,8 @@ from bucketpipe.serve.sandbox.protocol import Closed, Timeout
 
 log = logging.getLogger(__name__)
 
-# How long a query waits for a free worker (one busy, or starting after a failure) before it
-# is told to try again: with the time limit it bounds the wall time of every query.
+# How long a dashboard query waits for a free worker (one busy, or starting after a failure)
+# before it is told to try again: with the time limit it bounds the wall time of every query.
 QUEUE_WAIT_S = 4.0
 # How long opening a session waits for its first worker (an interpreter, DuckDB, the views).
 READY_WAIT_S = 60.0
@@ -136,8 +136,10 @@ class SqlSession:
         *,
         workers: int | None = None,
         validate: bool = True,
+        queue_wait_s: float = QUEUE_WAIT_S,
     ) -> None:
         self.limits = Limits.from_settings(settings)
+        self.queue_wait_s = queue_wait_s
         self.views = {name: snap.version for name, snap in sorted(snapshots.items())}
         spec = {
             "settings": worker_settings(settings),
@@ -165,11 +167,12 @@ class SqlSession:
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
     ) -> QueryResult:
         """Run one query; `QueryRefused` with a one-line reason when it cannot (also when no
-        worker is free within `QUEUE_WAIT_S`: the wall time stays within timeout + 5 s)."""
+        worker is free within the queue wait: on the dashboard that keeps the wall time
+        within timeout + 5 s)."""
         started = time.monotonic()
         rows, seconds = self.limits.rows(max_rows), self.limits.seconds(timeout_s)
         request = {"sql": sql, "max_rows": rows, "max_bytes": self.limits.max_bytes}
-        worker = self.pool.acquire(wait_s=QUEUE_WAIT_S)
+        worker = self.pool.acquire(wait_s=self.queue_wait_s)
         recycle = True
         try:
             reply = worker.ask(request, seconds)
