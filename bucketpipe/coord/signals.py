@@ -191,28 +191,51 @@ class Signals:
 
         return self._do("claim", claim, [])
 
-    def wait_for_events(self, timeout_ms: int) -> bool:
-        """Block until a new event is appended (or the timeout); True if one arrived.
+    def wait_for_events(
+        self,
+        timeout_ms: int,
+        *,
+        group: str | None = None,
+        consumer: str = "",
+        kinds: frozenset[str] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Block until an event is there (or the timeout, or `stop()`); True if one arrived.
+
+        With `group`, this waits in the consumer group: an entry the group has not delivered
+        yet (one appended while the caller was busy too) wakes it at once, and stays pending
+        for `consumer`, so the caller's next read of its pending entries gets it; entries of
+        other `kinds` are acknowledged and do not wake it (a clean's own announcement must not
+        start another pass). Without a group it waits for an entry appended after the wait
+        began.
 
         A blocking read longer than the socket timeout would fail as a timeout (and Redis
-        would look down), so it blocks in slices shorter than that timeout, all reading after
-        the entry that was last when the wait began (nothing appended in between is missed).
+        would look down), so it blocks in slices shorter than that timeout, and no longer than
+        a second when `stop` is given, so a stop request is seen promptly.
         """
         stream = self.key(EVENTS)
-
-        def last_id(r: Any) -> str:
-            newest: Any = r.xrevrange(stream, count=1)
-            return str(newest[0][0]) if newest else "0-0"
-
-        after = self._do("wait", last_id, None)
-        if after is None:
-            return False
+        if group is not None:
+            if not self.ensure_group(group):
+                return False
+            read: Callable[[int, Any], list[Any]] = partial(_read_in_group, stream, group, consumer)
+        else:
+            after = self._do("wait", partial(_last_id, stream), None)
+            if after is None:
+                return False
+            read = partial(_read_after, stream, after)
         deadline = time.monotonic() + timeout_ms / 1000
+        slice_ms = self._block_slice_ms() if stop is None else min(1000, self._block_slice_ms())
         while (left_ms := int((deadline - time.monotonic()) * 1000)) > 0:
-            block = min(left_ms, self._block_slice_ms())
-            reply = self._do("wait", partial(_read_after, stream, after, block), None)
+            if stop is not None and stop():
+                return False
+            reply = self._do("wait", partial(read, min(left_ms, slice_ms)), None)
             if reply is None:
                 return False  # Redis went away: the caller falls back to polling
+            if group is not None and kinds is not None:
+                events = events_of(reply)
+                others = [e.id for e in events if e.kind not in kinds and e.id is not None]
+                self.ack(group, others)
+                reply = [e for e in events if e.kind in kinds]
             if reply:
                 return True
         return False
@@ -353,6 +376,16 @@ def _text(value: Any) -> str:
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, default=str)
     return str(value)
+
+
+def _last_id(stream: str, r: Any) -> str:
+    newest: Any = r.xrevrange(stream, count=1)
+    return str(newest[0][0]) if newest else "0-0"
+
+
+def _read_in_group(stream: str, group: str, consumer: str, block_ms: int, r: Any) -> list[Any]:
+    """Block up to `block_ms` for entries the group has not delivered (then `consumer`'s)."""
+    return r.xreadgroup(group, consumer, {stream: ">"}, count=1000, block=block_ms) or []
 
 
 def _read_after(stream: str, after: str, block_ms: int, r: Any) -> list[Any]:

@@ -6,19 +6,37 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from bucketpipe.clean.job import rebuild, run_clean
+from bucketpipe.clean.pending import GROUP
+from bucketpipe.config.errors import LockBusy
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
-from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
+from bucketpipe.coord.events import INGEST_COMMITTED
+from bucketpipe.jobs.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_run_id,
+    context,
+    run_id_for,
+)
 from bucketpipe.jobs.outcomes import Reporter, RunEnd
 from bucketpipe.lake.runs import utcnow
 from bucketpipe.wiring import AFTER_CLEAN
 
 log = logging.getLogger(__name__)
+
+# Every watch replica reads the stream as this one consumer of the clean group: an event is
+# delivered once, and its entry stays pending (for whichever replica's pass reads it) until a
+# clean commits the run it announces.
+WATCH_CONSUMER = "watch"
+# While waiting, the watch touches its heartbeat file this often.
+HEARTBEAT_SECONDS = 10.0
 
 
 def register(sub: Any) -> None:
@@ -77,11 +95,19 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
-    """Clean whenever an ingest run is announced (or every refresh interval without Redis)."""
+    """Clean whenever an ingest run is announced (or every refresh interval without Redis).
+
+    SIGTERM or SIGINT between passes ends the watch within a second; during a pass it
+    interrupts the pass at once (every commit is atomic; the next pass or run redoes the rest).
+    Either way the exit code is 130, as for every other command.
+    """
     stop = threading.Event()
+    waiting = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        if not waiting.is_set():
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -91,14 +117,20 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
     while not stop.is_set():
         run_id = args.resolved_run_id = run_id_for(argparse.Namespace(), settings, "clean")
         started = utcnow()
-        manifest = run_clean(
-            ctx,
-            run_id=run_id,
-            after_clean=AFTER_CLEAN,
-            consumer="watch",
-            limit=args.limit,
-            wait_seconds=args.wait,
-        )
+        try:
+            manifest = run_clean(
+                ctx,
+                run_id=run_id,
+                after_clean=AFTER_CLEAN,
+                consumer=WATCH_CONSUMER,
+                limit=args.limit,
+                wait_seconds=args.wait,
+            )
+        except LockBusy as busy:
+            # Another clean (a second replica, the fallback CronJob) is writing; it takes what
+            # is pending. This watch waits for the next event instead of ending.
+            log.info("%s; waiting for the next event", busy)
+            manifest = None
         if manifest is not None or first:
             # Each pass is a run: recorded, and a recovery announced (the first pass too, as a
             # restart after a failure may find nothing pending).
@@ -107,12 +139,40 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
         first = False
         if args.heartbeat_file:
             touch(Path(args.heartbeat_file))
+        waiting.set()
+        try:
+            wait_for_work(ctx, settings, stop, args.heartbeat_file)
+        finally:
+            waiting.clear()
+    log.info("watch stopped")
+    return EXIT_INTERRUPTED
+
+
+def wait_for_work(
+    ctx: Context, settings: Settings, stop: threading.Event, heartbeat_file: str | None
+) -> None:
+    """Wait until an ingest run is announced, the refresh interval ends, or `stop` is set.
+
+    The wait is in the clean consumer group, so an event that came while the pass ran (and
+    the pass did not take) wakes it at once. The heartbeat file is touched while waiting too,
+    so a liveness probe tells a waiting watch from a hung one.
+    """
+    deadline = time.monotonic() + settings.refresh_seconds
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        step = min(left, HEARTBEAT_SECONDS)
         if ctx.signals.configured and ctx.signals.state == "ok":
-            # Block on the stream; an ingest event (or the timeout) wakes the next pass.
-            ctx.signals.wait_for_events(timeout_ms=settings.refresh_seconds * 1000)
+            if ctx.signals.wait_for_events(
+                timeout_ms=int(step * 1000),
+                group=GROUP,
+                consumer=WATCH_CONSUMER,
+                kinds=frozenset({INGEST_COMMITTED}),
+                stop=stop.is_set,
+            ):
+                return
         else:
-            stop.wait(settings.refresh_seconds)
-    return EXIT_OK
+            stop.wait(step)
+        if heartbeat_file:
+            touch(Path(heartbeat_file))
 
 
 def touch(path: Path) -> None:

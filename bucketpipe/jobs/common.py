@@ -30,6 +30,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the run failed, or some of its work failed (what succeeded is committed)
 EXIT_CONFIG = 2  # a setting or argument is wrong; the message says which
 EXIT_TEMPFAIL = 75  # a service was unreachable; the next run will try again
+EXIT_INTERRUPTED = 130  # stopped by SIGTERM or SIGINT; what was committed stays
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -110,7 +111,7 @@ def _mapped(
         return EXIT_FAILED, exc
     except KeyboardInterrupt as exc:
         log.error("stopped; what was committed stays, the unfinished run is redone next time")
-        return 130, exc
+        return EXIT_INTERRUPTED, exc
     except (MemoryError, duckdb.OutOfMemoryException) as exc:
         log.error(
             "out of memory: %s; raise BUCKETPIPE_DUCKDB_MEMORY_LIMIT (with the pod's memory "

@@ -107,8 +107,8 @@ def report_end(
 ) -> None:
     """Record and announce the end of a job run (nothing for other commands)."""
     job = job_of(args)
-    if job is None or (getattr(args, "watch", False) and code == 0):
-        return  # a watch that stopped cleanly reported each of its passes already
+    if job is None or (getattr(args, "watch", False) and error is None):
+        return  # a watch stopped between passes reported each of its passes already
     run_id = getattr(args, "resolved_run_id", None) or resolve_run_id(
         job, k8s_job_name=settings.run_id, cli_run_id=getattr(args, "run_id", None), now=started
     )

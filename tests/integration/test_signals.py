@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bucketpipe.coord.signals import INGEST_COMMITTED, Event, Signals
+from bucketpipe.coord.signals import CLEAN_COMMITTED, INGEST_COMMITTED, Event, Signals
 from tests.conftest import RedisServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -118,6 +118,39 @@ def test_wait_for_events_wakes_on_publish(redis_url: str) -> None:
     assert signals.wait_for_events(timeout_ms=5000)
     timer.join()
     assert not signals.wait_for_events(timeout_ms=100)
+
+
+def test_group_wait_wakes_at_once_for_an_event_that_came_before_it(redis_url: str) -> None:
+    # An ingest announced while the watcher was busy cleaning is not yet delivered to the group:
+    # the wait returns at once instead of waiting out its timeout, and leaves the entry pending
+    # for the consumer, where the next pass reads it.
+    signals = signals_for(redis_url)
+    signals.ensure_group("clean")
+    signals.publish(ingest_event("during-the-pass"))
+    kinds = frozenset({INGEST_COMMITTED})
+    woke = signals.wait_for_events(60_000, group="clean", consumer="watch", kinds=kinds)
+    assert woke
+    assert [e.run_id for e in signals.pending_events("clean", "watch")] == ["during-the-pass"]
+
+
+def test_group_wait_ignores_and_acks_other_kinds(redis_url: str) -> None:
+    # A clean's own announcement must not start another pass.
+    signals = signals_for(redis_url)
+    signals.ensure_group("clean")
+    signals.publish(Event(kind=CLEAN_COMMITTED, run_id="clean-1", job="clean"))
+    kinds = frozenset({INGEST_COMMITTED})
+    assert not signals.wait_for_events(300, group="clean", consumer="watch", kinds=kinds)
+    assert signals.pending_count("clean") == 0
+
+
+def test_group_wait_stops_when_asked(redis_url: str) -> None:
+    signals = signals_for(redis_url)
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    began = time.monotonic()
+    assert not signals.wait_for_events(120_000, group="clean", consumer="w", stop=stop.is_set)
+    # Well under the two minutes it would otherwise block.
+    assert time.monotonic() - began < 60
 
 
 def test_redis_off_is_neutral() -> None:
