@@ -6,8 +6,8 @@ PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help demo demo-pipeline dashboard test lint typecheck unit integration browser test-long \
-        bench bench-quick screenshots k8s-render k8s-renders lock clean-lake clean
+.PHONY: help demo demo-pipeline dashboard test test-rgw lint typecheck unit integration browser \
+        test-long bench bench-quick screenshots k8s-render k8s-renders lock clean-lake clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -51,6 +51,12 @@ PYTEST_WORKERS ?= 2
 
 test: lint typecheck ## lint, type checks and the whole test suite
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+# The S3 tests (marked s3 by tests/conftest.py) against a throwaway Ceph RGW, the server under CSC
+# Allas, started by local/rgw/rgw.sh (one per test worker): over HTTP, then over HTTPS.
+test-rgw: $(VENV)/.dev ## the S3 tests against a real Ceph RGW, over HTTP and HTTPS
+	BUCKETPIPE_TEST_S3=rgw $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m s3
+	BUCKETPIPE_TEST_S3=rgw-https $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m s3
 
 unit: $(VENV)/.dev ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit

@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         metavar="SECTIONS",
-        help="comma-separated sections to run: dashboard, clean, ingest, objects, delta, sandbox",
+        help="comma-separated sections to run: dashboard, clean, ingest, objects, delta, sandbox,"
+        " freshness",
     )
     parser.add_argument(
         "--memory-limit",

@@ -11,7 +11,7 @@ from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
 
 Mode = Literal["full", "quick"]
-SECTIONS = ("dashboard", "clean", "ingest", "objects", "delta", "sandbox")
+SECTIONS = ("dashboard", "clean", "ingest", "objects", "delta", "sandbox", "freshness")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class BenchConfig:
     sandbox_rows: int  # rows of the sandbox section's dataset
     sandbox_runs: int  # repetitions of each ordinary query, with and without the worker
     delta_commits: int = 30  # appends mirrored one by one in the Delta section
+    freshness_runs: int = 20  # ingest runs followed until readable in the freshness section
+    freshness_gap_s: float = 5.0  # pause between those runs
     sections: tuple[str, ...] = SECTIONS
     s3: bool = True
     workers: int | None = None
@@ -98,6 +100,8 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         sandbox_rows=20_000,
         sandbox_runs=8,
         delta_commits=12,
+        freshness_runs=3,
+        freshness_gap_s=1.0,
     )
 
 

@@ -214,6 +214,18 @@ def sandbox(results: Results) -> Iterable[Verdict]:
         yield Verdict("SQL query wall time", target, f"{wall:.1f} s", met, note)
 
 
+def freshness(results: Results) -> Verdict:
+    target = "p95 ≤ 30 s from ingest commit to rows on the dashboard, with the watcher"
+    watcher = (results.get("freshness") or {}).get("watcher") or {}
+    p95 = (watcher.get("dashboard_s") or {}).get("p95")
+    if p95 is None:
+        return Verdict("Freshness", target, "missing", None)
+    sql = (watcher.get("sql_s") or {}).get("p95")
+    met, note = _judged(p95 <= 30.0, results)
+    note = "; ".join(n for n in (note, f"bucketpipe sql p95 {sql} s (with its start-up)") if n)
+    return Verdict("Freshness", target, f"p95 {p95} s", met, note)
+
+
 def evaluate(results: Results) -> list[Verdict]:
     verdicts = [
         overview_latency(results),
@@ -225,5 +237,6 @@ def evaluate(results: Results) -> list[Verdict]:
         *ingest(results),
         objects(results),
         *sandbox(results),
+        freshness(results),
     ]
     return verdicts

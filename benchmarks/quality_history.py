@@ -5,7 +5,8 @@ This adds those per-run reports with the product's own writer (copies of the rea
 history's clean run wrote, with each run's id, time and score), then lets the product's
 compaction steps treat them as they would: `archive.fold_reports` rolls closed days into day
 archives and `retention.expire_reports` turns archives past the retention into daily summaries.
-The volume design gets the same scores as one JSON file per run.
+The same reports are committed as rows of `quality_reports`, a file per month as the clean
+runs leave it. The volume design gets the same scores as one JSON file per run.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from benchmarks.history import HistorySpec
+from bucketpipe.clean import report_rows
 from bucketpipe.context import Context
 from bucketpipe.ingest.demo.generate import ticks
+from bucketpipe.lake.duck import connect
+from bucketpipe.lake.storage import scratch_dir
 from bucketpipe.maintain import archive, retention
 from bucketpipe.quality import report as quality
 
@@ -50,13 +54,30 @@ def write_history(ctx: Context, spec: HistorySpec) -> list[tuple[datetime, float
     # The run that cleaned the history wrote a report too (compaction may have archived it).
     runs: list[tuple[datetime, float]] = [(template.created_at, template.overall_score)]
     run_ids: set[str] = set()
+    by_month: dict[str, dict[str, quality.QualityReport]] = {}
     for at in run_times(spec):
         run_id = f"clean-{int(at.timestamp()) // 60}"
         score = score_at(at)
         update: dict[str, Any] = {"run_id": run_id, "created_at": at, "overall_score": score}
-        quality.write_report(store, template.model_copy(update=update))
+        report = template.model_copy(update=update)
+        quality.write_report(store, report)
+        by_month.setdefault(report_rows.month_of(at), {})[run_id] = report
         runs.append((at, score))
         run_ids.add(run_id)
+    # The runs' rows of `quality_reports`: each month's file as its last run leaves it.
+    con = connect(ctx.settings)
+    try:
+        for month, reports in sorted(by_month.items()):
+            report_rows.commit_rows(
+                con,
+                store,
+                reports,
+                run_id=f"history-{month}",
+                scratch=scratch_dir(ctx.settings.temp_dir),
+                now=datetime.now(UTC),
+            )
+    finally:
+        con.close()
     now = datetime.combine(spec.end, datetime.max.time(), UTC)
     archive.fold_reports(store, today=spec.end, committed=run_ids, orphan_before=now)
     keep_from: date = archive.older_than(ctx.settings.retention_reports_days, now)

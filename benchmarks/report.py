@@ -222,6 +222,25 @@ def delta_table(results: Results) -> Table:
     return table
 
 
+def freshness_table(results: Results) -> Table:
+    section = results.get("freshness", {})
+    cron = section.get("cronjob_only") or {}
+    table = Table(
+        title=f"Freshness: {section.get('runs')} ingest runs under `clean --watch` (without it, a "
+        f"clean CronJob {cron.get('offset_minutes')} min after each ingest: p95 about "
+        f"{cron.get('p95_s')} s)"
+    )
+    for column in ("Seconds after the ingest commit", "p50", "p95", "max"):
+        table.add_column(column, justify="right")
+    watcher = section.get("watcher") or {}
+    for label, key in (("rows on the dashboard's read path", "dashboard_s"),
+                       ("rows from `bucketpipe sql` (a new process)", "sql_s"),
+                       ("the watcher's clean pass", "clean_pass_s")):  # fmt: skip
+        figures = watcher.get(key) or {}
+        table.add_row(label, *(str(figures.get(k, "-")) for k in ("p50", "p95", "max")))
+    return table
+
+
 def _ms_plain(value: float) -> str:
     return f"{value:,.1f}"
 
@@ -271,6 +290,7 @@ def tables(results: Results) -> list[Table]:
         "objects": objects_table,
         "sandbox": sandbox_table,
         "delta": delta_table,
+        "freshness": freshness_table,
     }
     out = []
     for name, build in builders.items():

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, delta, ingest, objects, sandbox, sizes
+from benchmarks import cleaning, delta, freshness, ingest, objects, sandbox, sizes
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -184,6 +184,17 @@ def run_delta(config: BenchConfig, base: Settings, today: date) -> dict[str, Any
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_freshness(config: BenchConfig, base: Settings) -> dict[str, Any]:
+    """Ingest commit to readable rows under `clean --watch` (see `benchmarks.freshness`)."""
+    log.info("measuring freshness", extra={"runs": config.freshness_runs})
+    return freshness.measure(
+        base,
+        config.out_dir / "freshness",
+        runs=config.freshness_runs,
+        gap_s=config.freshness_gap_s,
+    )
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     """Product runs that failed during the bench (a failed run is not a figure)."""
     out = []
@@ -198,6 +209,9 @@ def failures(results: dict[str, Any]) -> list[str]:
             out.append(f"CSV {step}: {csv.get('error')}")
     if csv.get("ingest") and csv.get("clean") is None:
         out.append(f"CSV clean not run: {csv.get('error')}")
+    fresh = results.get("freshness") or {}
+    if fresh.get("missed"):
+        out.append(f"freshness: {fresh['missed']} ingest runs never became readable")
     for s in results.get("ingest", {}).get("scenarios", []):
         for shard in s.get("shard_runs", []):
             if shard.get("status") not in ("succeeded", "partial") or shard.get("failed_calls"):
@@ -241,6 +255,7 @@ def run(
         "objects": lambda: run_objects(config, settings, today),
         "sandbox": lambda: run_sandbox(config, settings),
         "delta": lambda: run_delta(config, settings, today),
+        "freshness": lambda: run_freshness(config, settings),
     }
     for name, section in sections.items():
         if name not in config.sections:

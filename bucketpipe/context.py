@@ -114,6 +114,7 @@ def lake_store(settings: Settings) -> ObjectStore:
         access_key_id=_plain(settings.aws_access_key_id),
         secret_access_key=_plain(settings.aws_secret_access_key),
         conditional_writes=settings.s3_conditional_writes,
+        ca_bundle=settings.aws_ca_bundle,
     )
 
 

@@ -1,5 +1,6 @@
-"""Shared fixtures: settings isolated from the environment, lakes (local and S3 on moto's HTTP
-server), and a real redis-server on a free port."""
+"""Shared fixtures: settings isolated from the environment, lakes (a local directory and S3 on
+the server the switch names: moto's HTTP server, or Ceph RGW over HTTP or HTTPS), and a real
+redis-server on a free port."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,11 @@ from bucketpipe.context import Context
 
 # Every test fails if its logs, output, error message, lake or bucket holds a secret.
 from tests.reliability.secrets_guard import _secrets_guard, pytest_runtest_makereport
+from tests.support.s3_servers import KINDS, MOTO_KEYS, RgwCluster, S3Server, load_server, serving
 
 __all__ = ["_secrets_guard", "pytest_runtest_makereport"]
 
-S3_KEY_ID = "bucketpipe-test-key"
-S3_SECRET = "bucketpipe-test-secret-0123456789"
-# A read-only key of its own: the SQL sandbox tests run with both set and look for both.
-READER_KEY_ID = "bucketpipe-reader-key"
-READER_SECRET = "bucketpipe-reader-secret-9876543210"
+S3_FIXTURES = frozenset({"s3_server", "s3_endpoint", "s3_bucket", "s3_settings"})
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,14 +34,99 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="let the browser tests rewrite docs/screenshots/ (else they go to a temp dir)",
     )
+    parser.addoption(
+        "--s3",
+        choices=KINDS,
+        default=None,
+        help="the server of the S3 tests: moto (the default), rgw or rgw-https (a throwaway "
+        "Ceph RGW started by local/rgw/rgw.sh); BUCKETPIPE_TEST_S3 does the same",
+    )
 
 
+S3_KIND = pytest.StashKey[str]()
+
+
+def s3_kind(config: pytest.Config) -> str:
+    """The switch: --s3, else BUCKETPIPE_TEST_S3, else moto. Read once, at start-up: tests
+    remove every BUCKETPIPE_* variable from their environment."""
+    if S3_KIND not in config.stash:
+        kind = config.getoption("--s3") or os.environ.get("BUCKETPIPE_TEST_S3") or "moto"
+        if kind not in KINDS:
+            raise pytest.UsageError(f"BUCKETPIPE_TEST_S3={kind!r}: use one of {', '.join(KINDS)}")
+        config.stash[S3_KIND] = str(kind)
+    return config.stash[S3_KIND]
+
+
+EXTERNAL_RGW = pytest.StashKey[Path | None]()
+
+
+def external_rgw(config: pytest.Config) -> Path | None:
+    """BUCKETPIPE_TEST_RGW: a JSON file describing an RGW already running (the shape of
+    `rgw.sh env --json`), used instead of starting one. Checked at start-up."""
+    if EXTERNAL_RGW not in config.stash:
+        value = os.environ.get("BUCKETPIPE_TEST_RGW")
+        path = Path(value).resolve() if value else None
+        if path is not None:
+            kind = s3_kind(config)
+            if kind == "moto":
+                raise pytest.UsageError(
+                    "BUCKETPIPE_TEST_RGW needs BUCKETPIPE_TEST_S3=rgw or rgw-https"
+                )
+            try:
+                described = load_server(path).kind
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise pytest.UsageError(f"BUCKETPIPE_TEST_RGW={value}: {exc!r}") from None
+            if described != kind:
+                raise pytest.UsageError(
+                    f"BUCKETPIPE_TEST_RGW describes an {described} server, not {kind}"
+                )
+        config.stash[EXTERNAL_RGW] = path
+    return config.stash[EXTERNAL_RGW]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    s3_kind(config)
+    external_rgw(config)
+    for marker in (
+        "s3: talks to the S3 server (set from the test's fixtures; make test-rgw runs these)",
+        "rgw: only on Ceph RGW (moto accepts any key and enforces no policy)",
+        "https: only on the HTTPS server (BUCKETPIPE_TEST_S3=rgw-https)",
+        "own_rgw: needs an RGW the tests start (rgw.sh, radosgw-admin); not on BUCKETPIPE_TEST_RGW",
+    ):
+        config.addinivalue_line("markers", marker)
+
+
+def uses_s3(item: pytest.Item) -> bool:
+    """A test that talks to the S3 server: through a fixture, or through an `s3` parameter."""
+    if S3_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "s3" in callspec.params.values()
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m s3` selects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kind = s3_kind(config)
+    external = external_rgw(config) is not None
+    kept, dropped = [], []
+    for item in items:
+        if uses_s3(item):
+            item.add_marker(pytest.mark.s3)
+        # Deselected, not skipped: on this server the test has nothing to show.
+        elsewhere = (
+            (item.get_closest_marker("rgw") is not None and kind == "moto")
+            or (item.get_closest_marker("https") is not None and kind != "rgw-https")
+            or (item.get_closest_marker("own_rgw") is not None and external)
+        )
+        (dropped if elsewhere else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
     if config.getoption("--long"):
         return
     skip = pytest.mark.skip(reason="long mode only: run with --long (make test-long)")
     for item in items:
-        if "slow" in item.keywords:
+        if item.get_closest_marker("slow") is not None:
             item.add_marker(skip)
 
 
@@ -64,37 +146,48 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-# --- S3 on moto's HTTP server --------------------------------------------------------------------
+# --- S3: moto's HTTP server, or a throwaway Ceph RGW over HTTP or HTTPS --------------------------
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """moto's ThreadedMotoServer on loopback: real HTTP, so DuckDB's own client can use it."""
-    from moto.server import ThreadedMotoServer
+def s3_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[S3Server]:
+    """The S3 server of this test session (one per test worker), with its users' keys."""
+    kind = s3_kind(request.config)
+    if kind == "moto":
+        # ThreadedMotoServer on loopback: real HTTP, so DuckDB's own client can use it.
+        from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-def s3_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=S3_KEY_ID,
-        aws_secret_access_key=S3_SECRET,
-        region_name="us-east-1",
-    )
+        port = free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        moto.start()
+        server = S3Server(kind="moto", endpoint=f"http://127.0.0.1:{port}", **MOTO_KEYS)
+        with serving(server):
+            yield server
+        moto.stop()
+        return
+    described = external_rgw(request.config)
+    if described is not None:  # an RGW set up some other way, already running
+        with serving(load_server(described)) as server:
+            yield server
+        return
+    cluster = RgwCluster(tmp_path_factory.mktemp("rgw"), https=kind == "rgw-https")
+    try:
+        server = cluster.start()
+        with serving(server):
+            yield server
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
-def s3_bucket(moto_endpoint: str) -> str:
-    """A fresh, empty bucket on the moto server."""
-    name = f"lake-{uuid.uuid4().hex[:12]}"
-    s3_client(moto_endpoint).create_bucket(Bucket=name)
-    return name
+def s3_endpoint(s3_server: S3Server) -> str:
+    return s3_server.endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A fresh, empty bucket of the writer on the S3 server."""
+    return s3_server.create_bucket()
 
 
 # --- settings and lakes --------------------------------------------------------------------------
@@ -118,38 +211,29 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
     return build
 
 
-def s3_overrides(endpoint: str, bucket: str, prefix: str = "lake") -> dict[str, Any]:
-    return {
-        "lake": f"s3://{bucket}/{prefix}",
-        "aws_endpoint_url": endpoint,
-        "aws_access_key_id": S3_KEY_ID,
-        "aws_secret_access_key": S3_SECRET,
-        "aws_region": "us-east-1",
-    }
-
-
 @pytest.fixture(params=["local", "s3"])
 def lake_settings(
     request: pytest.FixtureRequest, make_settings: SettingsFactory
 ) -> SettingsFactory:
-    """A settings factory for each kind of lake: a local directory and S3 on moto."""
+    """A settings factory for each kind of lake: a local directory and S3 (on the switch's
+    server)."""
     if request.param == "local":
         return make_settings
-    endpoint = request.getfixturevalue("moto_endpoint")
+    server: S3Server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket")
 
     def build(**overrides: Any) -> Settings:
-        return make_settings(**{**s3_overrides(endpoint, bucket), **overrides})
+        return make_settings(**{**server.settings(bucket), **overrides})
 
     return build
 
 
 @pytest.fixture
 def s3_settings(
-    make_settings: SettingsFactory, moto_endpoint: str, s3_bucket: str
+    make_settings: SettingsFactory, s3_server: S3Server, s3_bucket: str
 ) -> SettingsFactory:
     def build(**overrides: Any) -> Settings:
-        return make_settings(**{**s3_overrides(moto_endpoint, s3_bucket), **overrides})
+        return make_settings(**{**s3_server.settings(bucket=s3_bucket), **overrides})
 
     return build
 

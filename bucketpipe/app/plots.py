@@ -101,6 +101,10 @@ def bars(
     return layout(fig, max(260, 28 * len(data) + 60) if horizontal else 300, hovermode="closest")
 
 
+# Reports closer together than this are drawn one per tick rather than on a time axis.
+SHORT_SPAN = pd.Timedelta(minutes=10)
+
+
 def score_lines(
     history: pd.DataFrame, columns: Sequence[str], threshold: float | None
 ) -> go.Figure:
@@ -125,6 +129,21 @@ def score_lines(
             annotation_position="bottom left",
         )
     fig.update_yaxes(title_text="Score (%)", range=[0, 102])
+    times = pd.to_datetime(history["created_at"])
+    if len(times) and (times.max() - times.min()) < SHORT_SPAN:
+        # Runs seconds apart would get sub-second ticks on a time axis: one tick per run.
+        labels = times.dt.strftime("%Y-%m-%d %H:%M:%S")
+        for trace in fig.data:
+            trace.x = labels
+        fig.update_xaxes(type="category", title_text="Clean run (UTC)")
+    else:
+        # Never finer than seconds, whatever the zoom.
+        fig.update_xaxes(
+            tickformatstops=[
+                {"dtickrange": [None, 1000], "value": "%H:%M:%S"},
+                {"dtickrange": [1000, None], "value": ""},
+            ]
+        )
     return layout(fig, 320)
 
 

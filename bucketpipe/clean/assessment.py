@@ -10,7 +10,8 @@ import duckdb
 
 from bucketpipe import catalog
 from bucketpipe.catalog.spec import DatasetSpec
-from bucketpipe.clean.generic import ACCEPTED, GenericOutcome
+from bucketpipe.clean.engine import BATCH, count
+from bucketpipe.clean.generic import GenericOutcome
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.context import Context
 from bucketpipe.lake.duck import sql_list
@@ -31,10 +32,15 @@ def forward_looking(spec: DatasetSpec | None, dataset: str) -> bool:
     return spec is not None and any(t in ("calendar", "forward") for t in spec.tags)
 
 
-def catalog_steps(spec: DatasetSpec, result: DatasetResult) -> list[str]:
+def catalog_steps(spec: DatasetSpec, result: DatasetResult, rejected: int) -> list[str]:
     out = [f"extracted from raw {', '.join(spec.endpoints)} responses"]
-    if result.rows_quarantined:
-        out.append(f"{result.rows_quarantined} rows quarantined by the dataset's rules")
+    if rejected:
+        text = f"{rejected} rows rejected by the dataset's rules"
+        if rejected > result.rows_quarantined:
+            text += (
+                f" ({rejected - result.rows_quarantined} already in quarantine, not stored again)"
+            )
+        out.append(text)
     if result.rows_duplicate:
         out.append(
             f"{result.rows_duplicate} duplicates removed (key {', '.join(spec.primary_key)})"
@@ -70,14 +76,15 @@ def measure_accepted(
     con: duckdb.DuckDBPyConnection,
     ctx: Context,
     spec: DatasetSpec,
+    relation: str,
     known_distinct_keys: int | None = None,
 ) -> Measured | None:
-    """The profile of `_accepted` (the spec's typed rows of this run, before dedup), taken
-    while the rows are at hand; None (and a warning) when it cannot be computed."""
+    """The profile of `relation` (the rows this run commits, one per key), taken while the
+    rows are at hand; None (and a warning) when it cannot be computed."""
     try:
         return measure(
             con,
-            ACCEPTED_ROWS,
+            relation,
             [(c.name, c.type) for c in spec.columns],
             spec.primary_key,
             now=ctx.now(),
@@ -98,26 +105,31 @@ def catalog_report(
     spec: DatasetSpec,
     result: DatasetResult,
     run_id: str,
-    measured: Measured | None = None,
+    measured: Measured,
+    rejected: int = 0,
 ) -> QualityReport | None:
-    """The report over `_accepted` (the spec's typed rows of this run, before dedup), or
-    over what `measure_accepted` found in them."""
+    """The report over what `measure_accepted` found in the rows the run commits.
+
+    `rejected` (distinct rejected rows of the input) counts in validity even when those rows
+    were quarantined by an earlier run: the score describes this delivery, whatever the
+    quarantine already held, so a re-ingest scores like the first ingest.
+    """
     delivery = Delivery(
         dataset=spec.name,
         run_id=run_id,
         now=ctx.now(),
         key=spec.primary_key,
         rows_in=result.rows_in,
-        rows_quarantined=result.rows_quarantined,
+        rows_quarantined=rejected,
         rows_duplicate=result.rows_duplicate,
         rows_written=result.rows_written,
         kind="catalog",
         quarantine_reasons=result.quarantine_reasons,
-        steps=catalog_steps(spec, result),
+        steps=catalog_steps(spec, result, rejected),
         future_ok=forward_looking(spec, spec.name),
     )
     columns = [(c.name, c.type) for c in spec.columns]
-    return _safe(con, ctx, ACCEPTED_ROWS, columns, delivery, measured)
+    return _safe(con, ctx, BATCH, columns, delivery, measured)
 
 
 def generic_report(
@@ -127,8 +139,12 @@ def generic_report(
     outcome: GenericOutcome,
     run_id: str,
 ) -> QualityReport | None:
-    """The report over `_g_accepted` (this run's typed rows of a generic dataset)."""
+    """The report over the rows of a generic dataset this run commits (`BATCH`, one per key
+    or distinct row), measured right after its merge."""
     result = outcome.result
+    invalid_kept = 0
+    if outcome.invalid_kept:
+        invalid_kept = count(con, f"SELECT * FROM {BATCH} WHERE _invalid_columns IS NOT NULL")
     delivery = Delivery(
         dataset=dataset,
         run_id=run_id,
@@ -136,7 +152,7 @@ def generic_report(
         key=outcome.key or ("_row_hash",),
         rows_in=result.rows_in,
         rows_quarantined=result.rows_quarantined,
-        rows_invalid_kept=outcome.invalid_kept,
+        rows_invalid_kept=invalid_kept,
         rows_duplicate=result.rows_duplicate,
         rows_written=result.rows_written,
         kind="generic",
@@ -146,7 +162,7 @@ def generic_report(
         future_ok=forward_looking(None, dataset),
     )
     columns = [(name, typ) for name, typ in outcome.types.items()]
-    return _safe(con, ctx, ACCEPTED, columns, delivery)
+    return _safe(con, ctx, BATCH, columns, delivery)
 
 
 def written_report(

@@ -11,7 +11,7 @@ import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -19,7 +19,7 @@ import duckdb
 from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
 from bucketpipe.config.errors import TerminalError
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
-from bucketpipe.lake.layout import clean_key, partition_of, quarantine_key
+from bucketpipe.lake.layout import clean_key, partition_of
 from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, PARQUET_OPTIONS, as_time, column_bounds
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, commit, read_current
@@ -95,26 +95,7 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str,
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
-def write_quarantine(
-    con: duckdb.DuckDBPyConnection,
-    store: ObjectStore,
-    *,
-    dataset: str,
-    source_sql: str,
-    run_id: str,
-    day: date,
-    scratch: Path,
-) -> tuple[str | None, int]:
-    """Write rejected rows (they carry `_reject_reason`) to `quarantine/`; (key, rows)."""
-    rows = count(con, source_sql)
-    if rows == 0:
-        return None, 0
-    path = scratch / f"quarantine-{dataset}.parquet"
-    con.execute(f"COPY ({source_sql}) TO {quote_literal(str(path))} ({PARQUET_OPTIONS})")
-    key = quarantine_key(dataset, day, run_id)
-    store.upload(key, path, content_type="application/vnd.apache.parquet")
-    path.unlink(missing_ok=True)
-    return key, rows
+BATCH = "_batch"
 
 
 def merge_rows(
@@ -143,6 +124,8 @@ def merge_rows(
     it was built from can be measured and dropped, leaving the write the memory.
     """
     outcome = MergeOutcome(rows_in=count(con, f"SELECT * FROM {rows_table}"))
+    # `BATCH` (one row per key) stays after the merge: the quality report measures it, the
+    # rows this run commits, not its inputs with their repeats.
     pk = ", ".join(quote_ident(k) for k in target.primary_key)
     order = "DESC" if target.on_conflict == "latest" else "ASC"
     # Ties end on the ingest run, so the same inputs always keep the same row (a rerun after
@@ -151,7 +134,7 @@ def merge_rows(
     ordering = [c for c in ("_fetched_at", *target.order_columns, "_ingest_run") if c in available]
     tiebreak = ", ".join(f"{quote_ident(c)} {order} NULLS LAST" for c in ordering) or "1"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT * FROM {rows_table} "
+        f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT * FROM {rows_table} "
         f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {tiebreak}) = 1"
     )
     batch_rows = count(con, "SELECT * FROM _batch")
@@ -192,7 +175,7 @@ def merge_rows(
         )
         return outcome
     version = (current.version if current else _current_version(store, target.dataset)) + 1
-    outcome.files_added = _write_files(
+    outcome.files_added = write_files(
         con, store, target, output_sql, run_id=run_id, version=version, scratch=scratch
     )
     # Rows copied unchanged out of rewritten files are not "written" by this run.
@@ -285,7 +268,7 @@ def _against_committed(
     return f"{new_sql} UNION ALL BY NAME SELECT * FROM _changed UNION ALL BY NAME {copied_sql}"
 
 
-def _write_files(
+def write_files(
     con: duckdb.DuckDBPyConnection,
     store: ObjectStore,
     target: Target,

@@ -10,8 +10,9 @@ import duckdb
 
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.assessment import ACCEPTED_ROWS, measure_accepted
-from bucketpipe.clean.engine import Target, merge_rows, write_quarantine
+from bucketpipe.clean.engine import BATCH, Target, merge_rows
 from bucketpipe.clean.rebuilding import Carry
+from bucketpipe.clean.rejects import write_quarantine
 from bucketpipe.context import Context
 from bucketpipe.lake.duck import quote_literal
 from bucketpipe.lake.runs import DatasetResult
@@ -27,6 +28,8 @@ class Cleaned:
 
     result: DatasetResult
     measured: Measured | None
+    # Distinct rejected rows of the input (some may have been in quarantine already).
+    rejected: int = 0
 
 
 def clean_spec(
@@ -46,7 +49,7 @@ def clean_spec(
     con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {spec.extract_sql('raw')}")
     carry_sql = carry(spec.name, STAGED_RUNS) if carry else None
     rows_in = int(con.execute("SELECT count(*) FROM _staged").fetchone()[0])  # type: ignore[index]
-    q_key, q_rows = write_quarantine(
+    quarantined = write_quarantine(
         con,
         ctx.store,
         dataset=spec.name,
@@ -59,11 +62,9 @@ def clean_spec(
         run_id=run_id,
         day=ctx.now().date(),
         scratch=scratch,
+        identity=[c.name for c in spec.columns],
+        time_column=spec.time_column,
     )
-    reasons = con.execute(
-        "SELECT _reject_reason, count(*) FROM _staged WHERE _reject_reason IS NOT NULL "
-        "GROUP BY 1 ORDER BY 2 DESC"
-    ).fetchall()
     # Views, not tables: the merge materializes its deduplicated batch once, and a copy of
     # every accepted row here would double the memory (and the spilling) of a large rebuild.
     con.execute(
@@ -80,12 +81,11 @@ def clean_spec(
     measured: list[Measured | None] = []
 
     def profile_then_drop(distinct_keys: int) -> None:
-        # The staged rows are profiled while they exist, then dropped: the batch holds every
-        # row still needed, and the write gets the memory (a large rebuild spills less).
-        # Without carried rows the batch's keys are exactly the accepted rows' distinct keys.
-        known = None if carry_sql else distinct_keys
-        measured.append(measure_accepted(con, ctx, spec, known_distinct_keys=known))
+        # What readers get is profiled: the batch, one row per key (the inputs' repeats are
+        # counted as duplicates removed, not scored). The staged rows are dropped first, so
+        # the profile and the write get the memory (a large rebuild spills less).
         con.execute(f"DROP VIEW IF EXISTS _merge; DROP VIEW {ACCEPTED_ROWS}; DROP TABLE _staged")
+        measured.append(measure_accepted(con, ctx, spec, BATCH, known_distinct_keys=distinct_keys))
 
     outcome = merge_rows(
         con,
@@ -106,12 +106,16 @@ def clean_spec(
         now=ctx.now(),
         before_write=profile_then_drop,
     )
-    result = outcome.result().model_copy(update={"rows_in": rows_in, "rows_quarantined": q_rows})
-    if q_key:
+    result = outcome.result().model_copy(
+        update={"rows_in": rows_in, "rows_quarantined": quarantined.written}
+    )
+    if quarantined.rejected:
+        message = f"{quarantined.written} rows quarantined"
+        if quarantined.key:
+            message += f" ({quarantined.key})"
+        if quarantined.already:
+            message += f"; {quarantined.already} already in quarantine"
         result = result.model_copy(
-            update={
-                "message": f"{q_rows} rows quarantined ({q_key})",
-                "quarantine_reasons": {str(r): int(n) for r, n in reasons},
-            }
+            update={"message": message, "quarantine_reasons": quarantined.reasons}
         )
-    return Cleaned(result, measured[0] if measured else None)
+    return Cleaned(result, measured[0] if measured else None, quarantined.rejected)

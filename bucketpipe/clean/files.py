@@ -14,7 +14,9 @@ from bucketpipe.clean.assessment import generic_report
 from bucketpipe.clean.generic import clean_generic
 from bucketpipe.clean.rawinput import file_refs
 from bucketpipe.config.errors import TerminalError
+from bucketpipe.config.scratch import scratch_space
 from bucketpipe.context import Context
+from bucketpipe.formats.bounds import Limits
 from bucketpipe.formats.loading import FileRef
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.quality.report import QualityReport
@@ -49,6 +51,7 @@ def clean_files(
     """
     results: dict[str, DatasetResult] = {}
     reports: dict[str, QualityReport] = {}
+    limits = Limits.from_settings(ctx.settings, scratch_space(ctx.settings).for_files)
     for dataset, files in by_dataset(file_refs(con)).items():
         if only is not None and dataset not in only:
             continue
@@ -65,6 +68,7 @@ def clean_files(
                 scratch=scratch,
                 replace_all=replace_all,
                 carry_sql=carry(dataset) if carry else None,
+                limits=limits,
             )
         except (duckdb.IOException, duckdb.HTTPException):
             raise  # the store did not answer: the whole run is retried later

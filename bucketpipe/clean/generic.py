@@ -19,11 +19,13 @@ import duckdb
 
 from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean import steps
-from bucketpipe.clean.engine import Target, merge_rows, table_columns, write_quarantine
+from bucketpipe.clean.engine import Target, merge_rows, table_columns
 from bucketpipe.clean.inference import choose_type, collect_stats
 from bucketpipe.clean.outliers import compute_fences
 from bucketpipe.clean.parsing import canonical_type
+from bucketpipe.clean.rejects import write_quarantine
 from bucketpipe.config.errors import ConfigError
+from bucketpipe.formats.bounds import Limits
 from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
 from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.runs import DatasetResult
@@ -93,6 +95,7 @@ def clean_generic(
     scratch: Path,
     replace_all: bool = False,
     carry_sql: str | None = None,
+    limits: Limits | None = None,
 ) -> GenericOutcome:
     """Clean the files of one dataset and commit them (one snapshot version)."""
     loader = Loader(
@@ -101,6 +104,7 @@ def clean_generic(
         scratch,
         null_tokens=rules.null_tokens,
         pad_short_rows=rules.short_rows == "pad",
+        limits=limits,
     )
     for ref in files:
         loader.load(ref)
@@ -144,7 +148,7 @@ def clean_generic(
             f"CREATE OR REPLACE TEMP TABLE {rows_table} AS SELECT * FROM {ACCEPTED} "
             f"UNION ALL BY NAME {carry_sql}"
         )
-    q_key, q_rows = write_quarantine(
+    quarantined = write_quarantine(
         con,
         store,
         dataset=dataset,
@@ -178,15 +182,15 @@ def clean_generic(
     empty = {c for c, st in stats.items() if st.non_null == 0}
     drift = steps.drift(report.file_columns, choices, committed, missing, empty)
     message = status = None
-    if q_key:
-        message = f"{q_rows} rows quarantined ({q_key})"
+    if quarantined.key:
+        message = f"{quarantined.written} rows quarantined ({quarantined.key})"
     if report.failed and not report.rows:
         status = "failed"
         message = f"no file could be read: {next(iter(report.failed.values()))}"
     result = outcome.result().model_copy(
         update={
             "rows_in": report.rows + report.rejected,
-            "rows_quarantined": q_rows,
+            "rows_quarantined": quarantined.written,
             "kind": "generic",
             "files": len(files) - len(report.failed),
             "files_failed": report.failed,

@@ -31,6 +31,7 @@ from bucketpipe.clean.pending import (
 )
 from bucketpipe.clean.rawinput import RawInput, raw_view_sql
 from bucketpipe.clean.rebuilding import Carry, check_datasets
+from bucketpipe.clean.report_rows import commit_reports
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import CLEAN_COMMITTED, Event
 from bucketpipe.lake import delta
@@ -39,7 +40,7 @@ from bucketpipe.lake.memory import max_json_object
 from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, DatasetResult, RunManifest
 from bucketpipe.lake.snapshots import discard_orphans, list_datasets
 from bucketpipe.lake.storage import scratch_dir
-from bucketpipe.quality.report import QualityReport, write_report
+from bucketpipe.quality.report import REPORTS_DATASET, QualityReport, write_report
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def clean_inputs(
                 report = None
                 if cleaned.measured is not None:
                     report = catalog_report(
-                        con, ctx, spec, cleaned.result, run_id, cleaned.measured
+                        con, ctx, spec, cleaned.result, run_id, cleaned.measured, cleaned.rejected
                     )
                 if report is not None:
                     reports[spec.name] = report
@@ -168,6 +169,8 @@ def clean_inputs(
                 continue
             if (report := written_report(con, ctx, name, result, run_id)) is not None:
                 reports[name] = report
+        if (rows := commit_reports(con, ctx, reports, run_id, scratch)) is not None:
+            results[REPORTS_DATASET] = rows
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -87,4 +87,7 @@ def configure_logging(
     root.setLevel(level)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A certificate for another host is reported once, as the configuration error it is;
+    # urllib3 would also warn with the whole peer certificate first.
+    logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
     return handler

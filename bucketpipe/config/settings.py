@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -198,6 +199,7 @@ class Settings(SourceSettings):
         "redis_url",
         "redis_username",
         "aws_endpoint_url",
+        "aws_ca_bundle",
         "source",
         "source_endpoint_url",
         "dashboard_auth_header",
@@ -206,10 +208,23 @@ class Settings(SourceSettings):
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
 
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        return values.check_redis_url(value)
+
     @field_validator("dashboard_auth_header")
     @classmethod
     def _check_header_name(cls, value: str | None) -> str | None:
         return values.header_name(value)
+
+    @field_validator("aws_ca_bundle")
+    @classmethod
+    def _readable_bundle(cls, value: str | None) -> str | None:
+        # Checked here: boto3 and DuckDB would only fail at the first request, less clearly.
+        if value and not Path(value).expanduser().is_file():
+            raise ValueError(f"no such file {value!r} (the CA's PEM file)")
+        return str(Path(value).expanduser().resolve()) if value else None
 
     @property
     def lake_is_s3(self) -> bool:

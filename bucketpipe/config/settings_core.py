@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bucketpipe.config import values
 
 
 def env(name: str) -> Any:
@@ -57,6 +66,13 @@ class CoreSettings(BaseSettings):
         "us-east-1",
         validation_alias=env("AWS_REGION"),
         description="S3 region (`AWS_REGION`). Allas and MinIO accept the default.",
+    )
+    aws_ca_bundle: str | None = Field(
+        None,
+        validation_alias=env("AWS_CA_BUNDLE"),
+        description="PEM file of the CA that signed the S3 endpoint's certificate "
+        "(`AWS_CA_BUNDLE`), for an endpoint with a private CA; boto3, DuckDB and the SQL "
+        "sandbox trust it. Unset: the system's CAs (enough for Allas and AWS).",
     )
     s3_conditional_writes: bool = Field(
         True,
@@ -135,12 +151,50 @@ class CoreSettings(BaseSettings):
     duckdb_threads: int = Field(2, ge=1, description="DuckDB worker threads (the pod's CPUs).")
     duckdb_max_temp_size: str | None = Field(
         None,
-        description="Cap on DuckDB's spill files (e.g. `1.5GiB`); keep it below the temp "
-        "emptyDir's sizeLimit so a large spill fails the query instead of evicting the pod. "
-        "Unset: DuckDB's default (90% of the free disk).",
+        description="Cap on DuckDB's spill files (e.g. `384MiB`): a larger spill fails its "
+        "query instead of filling the disk. Keep it below `BUCKETPIPE_SCRATCH_BYTES` (the temp "
+        "emptyDir's sizeLimit), with room for the files a run unpacks. Unset: three quarters "
+        "of `BUCKETPIPE_SCRATCH_BYTES`, else `1.5GiB`.",
     )
     temp_dir: str = Field(
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "bucketpipe"),
         description="Scratch space for DuckDB spills and files before upload (an emptyDir in "
-        "Kubernetes).",
+        "Kubernetes). Each run works in its own directory under it, removed when the run ends; "
+        "a run removes those of runs that were killed.",
     )
+    scratch_bytes: Annotated[int | None, BeforeValidator(values.parse_size)] = Field(
+        None,
+        ge=1,
+        description="Size of the scratch space `BUCKETPIPE_TEMP_DIR` may fill: the temp "
+        "emptyDir's sizeLimit in Kubernetes (e.g. `512Mi`). A file a run downloads or unpacks "
+        "must fit in it after the spill cap and a margin (1/16, at most 64 MiB), or it is "
+        "skipped with the reason. Unset: the free space of its file system when a run starts.",
+    )
+
+    @field_validator("lake")
+    @classmethod
+    def _check_lake(cls, value: str) -> str:
+        value = values.check_lake(value)
+        if not value.startswith("s3://"):
+            # The first existing part of the path must be a directory (not /etc/passwd/lake).
+            path = Path(value).expanduser().absolute()
+            while not path.exists() and path != path.parent:
+                path = path.parent
+            if not path.is_dir():
+                raise ValueError(f"{str(path)!r} is a file, not a directory")
+        return value
+
+    @model_validator(mode="after")
+    def _spill_below_scratch(self) -> Self:
+        if self.duckdb_max_temp_size is None:
+            # Three quarters: the rest holds the files a run downloads and unpacks.
+            spill = self.scratch_bytes * 3 // 4 if self.scratch_bytes else 3 * values.GIB // 2
+            self.duckdb_max_temp_size = values.size_text(spill)
+            return self
+        spill = values.parse_size(self.duckdb_max_temp_size)
+        if self.scratch_bytes is not None and spill >= self.scratch_bytes:
+            raise ValueError(
+                f"BUCKETPIPE_DUCKDB_MAX_TEMP_SIZE ({self.duckdb_max_temp_size}) must be below "
+                f"BUCKETPIPE_SCRATCH_BYTES ({self.scratch_bytes} bytes)"
+            )
+        return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from bucketpipe.config import values
@@ -130,6 +130,22 @@ class SourceSettings(CoreSettings):
     )
     source_max_bytes: int = Field(
         2 * 1024**3, ge=1, description="Objects larger than this are skipped and reported."
+    )
+    source_max_decompressed_bytes: Annotated[int, BeforeValidator(values.parse_size)] = Field(
+        8 * values.GIB,
+        ge=1024,
+        description="Most bytes one source file may unpack to (gzip, an Excel workbook's "
+        "parts, Parquet's decoded pages), e.g. `8GiB`: a decompression bomb stops here and "
+        "the file is reported with the reason.",
+    )
+    source_max_line_bytes: Annotated[int, BeforeValidator(values.parse_size)] = Field(
+        8 * values.MIB,
+        ge=1024,
+        le=64 * values.MIB,
+        description="Longest line of a text file (CSV, NDJSON) and longest row of a workbook, "
+        "e.g. `8MiB` (at most `64MiB`: DuckDB reads lines in buffers of twice this per "
+        "thread). A longer line goes to quarantine with the reason and the rest of the file is "
+        "kept; a longer workbook row refuses the workbook.",
     )
 
     @field_validator("symbols", mode="before")

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+KIB, MIB, GIB = 1024, 1024**2, 1024**3
+
 DEFAULT_SYMBOLS = ("AAPL", "GOOGL", "MSFT", "TSLA", "AMZN", "NVDA", "META")
 
 FINNHUB_DATASETS = (
@@ -134,3 +136,63 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
     return parts._replace(netloc=netloc).geturl()
+
+
+# A size: a number with an optional unit, DuckDB's (KB = 1000, KiB = 1024) or Kubernetes'
+# (K = 1000, Ki = 1024); no unit means bytes.
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i)?b?|b|bytes)?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: Any) -> Any:
+    """`8GiB`, `512Mi`, `1.5GiB`, `2GB`, `1048576` -> bytes (other values as they are)."""
+    if not isinstance(value, str):
+        return value
+    match = _SIZE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r} (e.g. 1048576, 512MiB, 1.5GiB, 512Mi)")
+    number, prefix, binary = match.groups()
+    power = "kmgt".index(prefix.lower()) + 1 if prefix else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
+def size_text(size: int) -> str:
+    """Bytes as DuckDB reads a size: whole MiB when it divides, else bytes."""
+    if size % MIB == 0:
+        return f"{size // MIB}MiB"
+    return f"{size}B"
+
+
+def check_lake(value: str) -> str:
+    """`s3://bucket/prefix`, or a local path that is (or can become) a directory."""
+    value = value.strip()
+    if value.startswith("s3://"):
+        if not urlsplit(value).netloc:
+            raise ValueError(f"{value!r} names no bucket: use s3://bucket/prefix")
+        return value
+    if "://" in value:
+        raise ValueError(f"unsupported lake URL {value!r}: use s3://bucket/prefix or a directory")
+    if not value:
+        raise ValueError("empty: use s3://bucket/prefix or a directory")
+    return value
+
+
+def check_redis_url(value: str | None) -> str | None:
+    """A Redis URL redis-py accepts: `redis://host:port/db`, `rediss://...` or `unix://path`."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(
+            f"{redact_url(value)!r} is not a Redis URL: use redis://host:6379/0, rediss://... "
+            "or unix:///path/to/socket"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{redact_url(value)!r} has a bad port") from None
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"{redact_url(value)!r} names no host: use redis://host:6379/0")
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError(f"{redact_url(value)!r} names no socket path")
+    del port
+    return value

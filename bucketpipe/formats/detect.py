@@ -16,6 +16,8 @@ from typing import Any
 
 import duckdb
 
+from bucketpipe.formats.bounds import Limits
+from bucketpipe.formats.containers import check_parquet, check_workbook
 from bucketpipe.formats.nesting import MAX_JSON_DEPTH, json_too_deep
 from bucketpipe.formats.readers import (
     CHUNK,
@@ -47,17 +49,20 @@ def inspect_file(
     overrides: Mapping[str, Any],
     con: duckdb.DuckDBPyConnection,
     scratch: Path,
+    limits: Limits | None = None,
 ) -> ReadOptions:
-    """How to read the file at `path` (named `key` in the source); `UnreadableFile` if it can't."""
+    """How to read the file at `path` (named `key` in the source); `UnreadableFile` if it can't.
+
+    Every byte is read within `limits`: a text file is streamed whole (its encoding), a
+    workbook's parts and rows are measured, a Parquet file is decoded whole.
+    """
+    limits = limits or Limits()
     named, compression = format_from_name(key)
     wanted = overrides.get("format")
     if wanted is not None and wanted not in FORMATS:
         raise UnreadableFile(f"mapping asks for unknown format {wanted!r}; use one of {FORMATS}")
-    with open_decompressed(path, compression) as fh:
-        try:
-            head = fh.read(4096)
-        except OSError as exc:
-            raise UnreadableFile(f"not valid gzip data ({exc})") from None
+    with open_decompressed(path, compression, limits) as fh:
+        head = fh.read(4096)
     if not head.strip():
         raise UnreadableFile("empty file")
     sniffed = sniff_format(head)
@@ -74,11 +79,13 @@ def inspect_file(
         records=overrides.get("records"),
     )
     if fmt == "xlsx":
+        check_workbook(path, limits)
         return _inspect_excel(path, options, overrides.get("sheets"))
     if fmt == "parquet":
-        _check(con, f"SELECT count(*) FROM read_parquet({quote_literal(str(path))})", "Parquet")
+        check_parquet(path, limits)
         return options
-    options = replace(options, encoding=_encoding(path, compression, overrides.get("encoding")))
+    encoding = _encoding(path, compression, overrides.get("encoding"), limits)
+    options = replace(options, encoding=encoding)
     if fmt == "csv":
         sample = head_text(path, options.encoding or "utf-8", compression)
         if not sample.strip():
@@ -87,27 +94,27 @@ def inspect_file(
             "\t" if key.lower().removesuffix(".gz").endswith((".tsv", ".tab")) else None
         )
         return replace(options, delimiter=delimiter or sniff_delimiter(sample))
-    return _inspect_json(path, options, con, scratch)
+    return _inspect_json(path, options, con, scratch, limits)
 
 
-def _encoding(path: Path, compression: str, wanted: str | None) -> str:
+def _encoding(path: Path, compression: str, wanted: str | None, limits: Limits) -> str:
     if wanted:
         try:
             codecs.lookup(wanted)
         except LookupError:
             raise UnreadableFile(f"mapping names unknown encoding {wanted!r}") from None
-        _check_decodes(path, compression, wanted)
+        _check_decodes(path, compression, wanted, limits)
         return str(wanted).lower()
-    encoding, nul = detect_encoding(path, compression)
+    encoding, nul = detect_encoding(path, compression, limits)
     if nul and encoding != "utf-16":
         raise UnreadableFile("binary content (NUL bytes): not a text file")
     return encoding
 
 
-def _check_decodes(path: Path, compression: str, encoding: str) -> None:
+def _check_decodes(path: Path, compression: str, encoding: str, limits: Limits) -> None:
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
-    with open_decompressed(path, compression) as fh:
+    with open_decompressed(path, compression, limits) as fh:
         while True:
             chunk = fh.read(CHUNK)
             try:
@@ -135,12 +142,18 @@ def _inspect_excel(path: Path, options: ReadOptions, wanted: Any) -> ReadOptions
 
 
 def _inspect_json(
-    path: Path, options: ReadOptions, con: duckdb.DuckDBPyConnection, scratch: Path
+    path: Path,
+    options: ReadOptions,
+    con: duckdb.DuckDBPyConnection,
+    scratch: Path,
+    limits: Limits,
 ) -> ReadOptions:
-    if _too_deep(path, options, scratch):
+    if _too_deep(path, options, scratch, limits):
         raise UnreadableFile(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if options.format == "ndjson":
         first = head_text(path, options.encoding or "utf-8", options.compression, 1 << 20)
+        if "\n" not in first:
+            return options  # a first line longer than the sample: clean measures it
         line = next((ln for ln in first.splitlines() if ln.strip()), "")
         try:
             json.loads(line)
@@ -151,7 +164,7 @@ def _inspect_json(
         return options
     source = path
     if needs_transcoding(options):
-        source = transcode(path, options, scratch / "inspect.json")
+        source = transcode(path, options, scratch / "inspect.json", limits)
     try:
         _check(
             con,
@@ -173,14 +186,14 @@ def _inspect_json(
     return options
 
 
-def _too_deep(path: Path, options: ReadOptions, scratch: Path) -> bool:
+def _too_deep(path: Path, options: ReadOptions, scratch: Path, limits: Limits) -> bool:
     """Nesting beyond `MAX_JSON_DEPTH` (scanned as bytes: only UTF-16 is transcoded first,
     every other encoding keeps brackets, quotes and backslashes as their ASCII bytes)."""
     if not str(options.encoding or "").startswith("utf-16"):
-        return json_too_deep(path, options.compression)
-    utf8 = transcode(path, options, scratch / "depth.json")
+        return json_too_deep(path, options.compression, limits=limits)
+    utf8 = transcode(path, options, scratch / "depth.json", limits)
     try:
-        return json_too_deep(utf8)
+        return json_too_deep(utf8, limits=limits)
     finally:
         utf8.unlink(missing_ok=True)
 

@@ -16,14 +16,13 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
-from bucketpipe.config.errors import BucketpipeError
+from bucketpipe.formats.bounds import Limits, UnreadableFile, copy_capped
+from bucketpipe.formats.lines import LongLine, cut_long_lines
 from bucketpipe.formats.readers import (
     ReadOptions,
     excel_to_csv,
@@ -31,6 +30,7 @@ from bucketpipe.formats.readers import (
     needs_transcoding,
     transcode,
 )
+from bucketpipe.formats.refs import FileFailed, FileRef, LoadReport
 from bucketpipe.formats.shapes import data_width, json_leaves, pointer
 from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.lake.names import unique_names
@@ -38,13 +38,12 @@ from bucketpipe.lake.storage import LocalStore, ObjectStore
 
 log = logging.getLogger(__name__)
 
+__all__ = ["FileFailed", "FileRef", "LoadReport", "Loader"]  # where callers look for them
+
 INPUT = "_g_in"
 REJECTS = "_g_rejects"
 EMBEDDED = "_embedded"
 TRIM_CHARS = " \t\r\n\u00a0\u200b\ufeff"
-# Lines up to 8 MiB; DuckDB's default read buffer would then be 16 x that per thread, so it is
-# set explicitly to stay well inside a small memory limit.
-LINE_LIMITS = "max_line_size = 8388608, buffer_size = 16777216"
 # Each column costs clean a schema change and a few aggregates: far wider files would hold a
 # clean run for hours, so they are reported instead of read.
 MAX_COLUMNS = 1000
@@ -63,50 +62,6 @@ REJECT_COLUMNS = (
     ("_raw_line", "VARCHAR"),
     ("_reject_reason", "VARCHAR"),
 )
-
-
-@dataclass(frozen=True)
-class FileRef:
-    """One landed file of a generic dataset, as its raw line describes it."""
-
-    dataset: str
-    uri: str
-    key: str
-    copy: str | None
-    read: ReadOptions
-    run: str
-    landed_at: datetime
-    modified: datetime | None = None
-
-    @classmethod
-    def from_raw(cls, run: str, path: str, requested_at: datetime, body: dict[str, Any]) -> FileRef:
-        modified = body.get("last_modified")
-        copy = body.get("copy")
-        return cls(
-            dataset=str(body["dataset"]),
-            uri=str(body.get("uri") or path),
-            key=path,
-            copy=str(copy) if copy else None,
-            read=ReadOptions.from_dict(dict(body.get("read") or {})),
-            run=run,
-            landed_at=requested_at,
-            modified=datetime.fromisoformat(modified) if modified else None,
-        )
-
-
-@dataclass
-class LoadReport:
-    """What loading a dataset's files did: rows, rejects, columns per file, failed files."""
-
-    rows: int = 0
-    rejected: int = 0
-    columns: list[str] = field(default_factory=list)
-    file_columns: dict[str, list[str]] = field(default_factory=dict)
-    failed: dict[str, str] = field(default_factory=dict)
-
-
-class FileFailed(BucketpipeError):
-    """A landed file that could not be loaded; the message is the reason."""
 
 
 def value_sql(column: str, null_tokens: Sequence[str]) -> str:
@@ -129,10 +84,12 @@ class Loader:
         *,
         null_tokens: Sequence[str],
         pad_short_rows: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         self.con = con
         self.store = store
         self.scratch = scratch
+        self.limits = limits or Limits()
         self.null_tokens = null_tokens
         self.pad_short_rows = pad_short_rows
         self.report = LoadReport()
@@ -157,7 +114,7 @@ class Loader:
             path = self._local(ref, work)
             if ref.read.format == "xlsx":
                 for sheet in ref.read.sheets:
-                    csv_path, _ = excel_to_csv(path, sheet, work / "sheet.csv")
+                    csv_path, _ = excel_to_csv(path, sheet, work / "sheet.csv", self.limits)
                     options = ReadOptions(format="csv", encoding="utf-8", delimiter=",")
                     self._csv(ref, f"{ref.uri}#{sheet}", csv_path, options)
             elif ref.read.format == "csv":
@@ -168,6 +125,7 @@ class Loader:
                 self._json(ref, path)
         except (
             FileFailed,
+            UnreadableFile,
             duckdb.Error,
             OSError,
             UnicodeError,
@@ -199,17 +157,45 @@ class Loader:
                 raise FileFailed(f"the landed copy {ref.copy} is missing")
         else:
             path = work / f"copy{suffix}"
-            with self.store.open(ref.copy) as stream, path.open("wb") as out:
-                shutil.copyfileobj(stream, out, 8 * 1024 * 1024)
+            with self.store.open(ref.copy) as stream:
+                copy_capped(stream, path, self.limits)
         if needs_transcoding(ref.read):
-            path = transcode(path, ref.read, work / "utf8.txt")
+            path = transcode(path, ref.read, work / "utf8.txt", self.limits)
         return path
+
+    def _short_lines(self, ref: FileRef, uri: str, path: Path, compression: str) -> Path:
+        """The text file without its lines over the line cap; those go to the rejects with
+        the reason, so the rest of the file is kept."""
+        kept, long = cut_long_lines(path, compression, self.limits, path.with_name("short.txt"))
+        for line in long:
+            self._reject_long(ref, uri, line)
+        return kept
+
+    def _reject_long(self, ref: FileRef, uri: str, line: LongLine) -> None:
+        self.con.execute(
+            f"INSERT INTO {REJECTS} VALUES ($1, $2, $3, {_ts(ref.landed_at)}, $4, $5)",
+            [uri, line.number, ref.run, line.preview(), line.reason(self.limits.max_line)],
+        )
+        self.report.rejected += 1
+        log.warning(
+            "line too long: quarantined",
+            extra={"file": uri, "line": line.number, "bytes": line.size},
+        )
+
+    def _line_limits(self) -> str:
+        # DuckDB's read buffer must hold a whole line; its default (16 x the line size per
+        # thread) would not fit a small memory limit, so it is set to twice the line cap.
+        cap = self.limits.max_line
+        return f"max_line_size = {cap + 2}, buffer_size = {2 * cap + 4}"
 
     # --- formats ------------------------------------------------------------------------
     def _csv(self, ref: FileRef, uri: str, path: Path, options: ReadOptions) -> None:
         delim = options.delimiter or ","
         encoding = "utf-8" if needs_transcoding(options) else (options.encoding or "utf-8")
         compression = "none" if needs_transcoding(options) else options.compression
+        short = self._short_lines(ref, uri, path, compression)
+        if short != path:
+            path, compression = short, "none"
         sample = list(
             csv.reader(
                 io.StringIO(head_text(path, encoding, compression, 1 << 20)),
@@ -234,7 +220,7 @@ class Loader:
             f"header = {str(options.header).lower()}, auto_detect = false, skip = 0, "
             f"columns = {columns}, null_padding = {str(self.pad_short_rows).lower()}, "
             f"store_rejects = true, rejects_table = {quote_literal(rejects)}, "
-            f"rejects_scan = {quote_literal(rejects + '_scan')}, {LINE_LIMITS})"
+            f"rejects_scan = {quote_literal(rejects + '_scan')}, {self._line_limits()})"
         )
         mapping = {f"c{i}": name for i, name in enumerate(names)}
         self._append(ref, uri, source, mapping)
@@ -298,10 +284,12 @@ class Loader:
         self.con.execute(f"DROP TABLE IF EXISTS {objects}")
 
     def _ndjson_lines(self, ref: FileRef, path: Path, objects: str) -> None:
+        compression = "none" if needs_transcoding(ref.read) else ref.read.compression
+        path = self._short_lines(ref, ref.uri, path, compression)
         lines = (
             f"SELECT line, row_number() OVER () AS n FROM read_csv({quote_literal(str(path))}, "
             "columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
-            f"header = false, auto_detect = false, strict_mode = false, {LINE_LIMITS})"
+            f"header = false, auto_detect = false, strict_mode = false, {self._line_limits()})"
         )
         self.con.execute("SET preserve_insertion_order = true")
         try:

@@ -13,12 +13,16 @@ import re
 from itertools import accumulate, count
 from pathlib import Path
 
+from bucketpipe.formats.bounds import Limits
 from bucketpipe.formats.readers import CHUNK, open_decompressed
 
 MAX_JSON_DEPTH = 100
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_STRING_REST = re.compile(rb'(?:[^"\\]|\\.)*"', re.DOTALL)
+# Strings as "unrolled loops" with possessive repeats: a run of plain bytes is one repeat of a
+# character class, so a string of hundreds of MiB costs no memory per byte (the plain form
+# `(?:[^"\\]|\\.)*` keeps state per byte: 1 GiB for an 8 MiB string).
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_STRING_REST = re.compile(rb'[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 # Opening brackets count 2, closing ones 0: after the i-th bracket (from 1) the depth is the
 # running sum minus i.
@@ -57,11 +61,16 @@ class _Scan:
         return False
 
 
-def json_too_deep(path: Path, compression: str = "none", limit: int = MAX_JSON_DEPTH) -> bool:
+def json_too_deep(
+    path: Path,
+    compression: str = "none",
+    limit: int = MAX_JSON_DEPTH,
+    limits: Limits | None = None,
+) -> bool:
     """True if arrays and objects in the file nest deeper than `limit` levels."""
     scan = _Scan(limit)
     carry = b""
-    with open_decompressed(path, compression) as fh:
+    with open_decompressed(path, compression, limits) as fh:
         while True:
             block = fh.read(CHUNK)
             data = carry + block

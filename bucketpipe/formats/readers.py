@@ -15,17 +15,26 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
+import io
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal, cast
+from typing import IO, Literal
+
+from bucketpipe.formats.bounds import (
+    CHUNK,
+    CappedWriter,
+    Limits,
+    UnreadableFile,
+    copy_capped,
+    open_capped,
+)
+
+__all__ = ["CHUNK", "UnreadableFile"]  # re-exported: where readers' callers look for them
 
 Format = Literal["csv", "json", "ndjson", "xlsx", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "xlsx", "parquet")
-CHUNK = 8 * 1024 * 1024
 SAMPLE = 256 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -51,10 +60,6 @@ _UNSUPPORTED = {
 }
 _C1 = re.compile(rb"[\x80-\x9f]")
 _CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
-
-
-class UnreadableFile(Exception):
-    """A source file that cannot be parsed; the message is the reason shown to users."""
 
 
 @dataclass(frozen=True)
@@ -180,17 +185,18 @@ class EncodingDetector:
         return "latin-1"
 
 
-def open_decompressed(path: Path, compression: str) -> IO[bytes]:
-    """The file's bytes, gunzipped on the fly when compressed."""
-    if compression == "gzip":
-        return cast(IO[bytes], gzip.GzipFile(path, "rb"))
-    return path.open("rb")
+def open_decompressed(path: Path, compression: str, limits: Limits | None = None) -> IO[bytes]:
+    """The file's bytes, gunzipped on the fly when compressed, within `limits`: a damaged
+    gzip stream or one past the decompressed cap raises `UnreadableFile` with the reason."""
+    return open_capped(path, compression, limits or Limits())
 
 
-def detect_encoding(path: Path, compression: str = "none") -> tuple[str, bool]:
+def detect_encoding(
+    path: Path, compression: str = "none", limits: Limits | None = None
+) -> tuple[str, bool]:
     """(encoding, holds NUL bytes) of a whole file, read in chunks."""
     detector = EncodingDetector()
-    with open_decompressed(path, compression) as fh:
+    with open_decompressed(path, compression, limits) as fh:
         while chunk := fh.read(CHUNK):
             detector.feed(chunk)
         detector.feed(b"", final=True)
@@ -239,24 +245,27 @@ def _count_outside_quotes(line: str, delim: str) -> int:
     return count
 
 
-def transcode(path: Path, options: ReadOptions, dest: Path) -> Path:
-    """Write the file as plain UTF-8 (no BOM, not compressed), streaming in chunks."""
+def transcode(path: Path, options: ReadOptions, dest: Path, limits: Limits | None = None) -> Path:
+    """Write the file as plain UTF-8 (no BOM, not compressed), streaming in chunks, within
+    `limits` (what it unpacks to, and the scratch space the copy may take)."""
+    limits = limits or Limits()
     encoding = options.encoding or "utf-8"
-    with open_decompressed(path, options.compression) as src, dest.open("wb") as out:
+    with open_decompressed(path, options.compression, limits) as src:
         if encoding == "utf-8":
-            shutil.copyfileobj(src, out, CHUNK)
+            copy_capped(src, dest, limits)
             return dest
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
         first = True
-        while True:
-            chunk = src.read(CHUNK)
-            text = decoder.decode(chunk, final=not chunk)
-            if first and text.startswith("\ufeff"):
-                text = text[1:]
-            first = first and not text
-            out.write(text.encode("utf-8"))
-            if not chunk:
-                break
+        with CappedWriter(dest, limits) as out:
+            while True:
+                chunk = src.read(CHUNK)
+                text = decoder.decode(chunk, final=not chunk)
+                if first and text.startswith("\ufeff"):
+                    text = text[1:]
+                first = first and not text
+                out.write(text.encode("utf-8"))
+                if not chunk:
+                    break
     return dest
 
 
@@ -318,10 +327,14 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def excel_to_csv(path: Path, sheet: str, dest: Path) -> tuple[Path, int]:
-    """One worksheet written as UTF-8 CSV (leading empty rows skipped); (path, data rows)."""
+def excel_to_csv(
+    path: Path, sheet: str, dest: Path, limits: Limits | None = None
+) -> tuple[Path, int]:
+    """One worksheet written as UTF-8 CSV (leading empty rows skipped), within the scratch
+    bound of `limits`; (path, data rows)."""
     rows = 0
-    with dest.open("w", encoding="utf-8", newline="") as fh:
+    raw = CappedWriter(dest, limits or Limits())
+    with io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
         header_seen = False
         width = 0

@@ -17,6 +17,7 @@ from bucketpipe.config.errors import LockBusy
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.coord.events import INGEST_COMMITTED
+from bucketpipe.jobs.argtypes import non_negative_float, positive_int
 from bucketpipe.jobs.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -63,9 +64,9 @@ def register(sub: Any) -> None:
         help="with --watch: touch this file after every pass, for a liveness probe "
         "(`bucketpipe status --heartbeat PATH`)",
     )
-    parser.add_argument("--limit", type=int, help="clean at most this many ingest runs")
+    parser.add_argument("--limit", type=positive_int, help="clean at most this many ingest runs")
     parser.add_argument(
-        "--wait", type=float, default=0.0, help="seconds to wait for the writer lock"
+        "--wait", type=non_negative_float, default=0.0, help="seconds to wait for the writer lock"
     )
     parser.add_argument("--force", action="store_true", help="run even if the run id committed")
     add_run_id(parser)

@@ -15,12 +15,14 @@ from bucketpipe.jobs import (
     compact,
     config,
     dashboard,
+    doctor,
     ingest,
     metrics,
     sql,
     status,
     tables,
 )
+from bucketpipe.jobs.argtypes import Parser
 from bucketpipe.jobs.common import Subcommand, guarded, load_settings, setup_logging
 
 # Each module has `register(subparsers)`, which sets `handler` on its parsers.
@@ -33,13 +35,14 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     sql,
     tables,
     compact,
+    doctor,
     metrics,
 )
 
 
 def build_parser(extra: Sequence[Subcommand] = ()) -> argparse.ArgumentParser:
     """The command line; `extra` adds subcommands (a checkout adds `bench`, see jobs/)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bucketpipe",
         description="Data pipelines as Kubernetes CronJobs on object storage. Settings come "
         "from the environment (see `bucketpipe config`).",
@@ -65,6 +68,9 @@ def main(argv: Sequence[str] | None = None, *, extra: Sequence[Subcommand] = ())
         settings = load_settings()
     except ConfigError as exc:
         setup_logging(None)
+        on_bad_settings = getattr(args, "on_bad_settings", None)
+        if on_bad_settings is not None:  # doctor reports it as one of its checks
+            return int(on_bad_settings(args, exc))
         import logging
 
         logging.getLogger("bucketpipe").error(str(exc))

@@ -19,9 +19,11 @@ from bucketpipe.config.errors import (
     TransientError,
 )
 from bucketpipe.config.logs import configure_logging
+from bucketpipe.config.scratch import run_directory
 from bucketpipe.config.settings import Settings, env_name
 from bucketpipe.context import Context
 from bucketpipe.jobs.outcomes import ErrorCapture, report_end
+from bucketpipe.lake.duck import tls_config_error
 from bucketpipe.lake.runs import resolve_run_id, utcnow
 
 log = logging.getLogger("bucketpipe")
@@ -49,7 +51,8 @@ def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else "?"
         name = env_name(field) if field in Settings.model_fields else field
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None
 
 
 def run_id_for(args: argparse.Namespace, settings: Settings, job: str) -> str:
@@ -96,7 +99,10 @@ def _mapped(
     handler: Handler, args: argparse.Namespace, settings: Settings
 ) -> tuple[int, BaseException | None]:
     try:
-        return handler(args, settings), None
+        with run_directory(settings.temp_dir) as scratch:
+            # Everything the run writes to disk (DuckDB's spill, downloads) goes under its own
+            # directory, removed when it ends; a killed run's is removed by the next one.
+            return handler(args, settings.model_copy(update={"temp_dir": str(scratch)})), None
     except LockBusy as exc:
         log.warning(str(exc))
         return EXIT_OK, exc
@@ -121,6 +127,10 @@ def _mapped(
         log.debug("traceback", exc_info=True)
         return EXIT_FAILED, exc
     except Exception as exc:
+        problem = tls_config_error(exc)
+        if problem is not None:  # DuckDB's httpfs refused the endpoint's certificate
+            log.error(str(problem))
+            return EXIT_CONFIG, problem
         first = (str(exc).strip().splitlines() or [""])[0]
         log.error(
             "unexpected %s: %s (nothing half-written is visible; rerun, or set "

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.argtypes import non_negative_float
 from bucketpipe.jobs.common import EXIT_OK, add_run_id, context, run_id_for
 from bucketpipe.maintain.compaction import run_compaction
 
@@ -24,7 +25,7 @@ def register(sub: Any) -> None:
         "versions older than BUCKETPIPE_VACUUM_GRACE_HOURS that no snapshot needs.",
     )
     parser.add_argument(
-        "--wait", type=float, default=0.0, help="seconds to wait for the writer lock"
+        "--wait", type=non_negative_float, default=0.0, help="seconds to wait for the writer lock"
     )
     add_run_id(parser)
     parser.set_defaults(handler=handle)

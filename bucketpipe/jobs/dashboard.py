@@ -11,13 +11,14 @@ from typing import Any
 from bucketpipe.config import exposure
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.argtypes import port
 
 APP = Path(__file__).resolve().parent.parent / "app" / "main.py"
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("dashboard", help="start the Streamlit dashboard")
-    parser.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    parser.add_argument("--port", type=port, default=8501, help="port (default 8501)")
     parser.add_argument(
         "--address",
         default="127.0.0.1",

@@ -11,6 +11,7 @@ from bucketpipe.ingest.bucket.mapping import load_mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.bucket.state import SOURCE
 from bucketpipe.ingest.run import already_committed
+from bucketpipe.jobs.argtypes import positive_int
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, add_run_id, context, run_id_for
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,15 @@ def register(sub: Any) -> None:
         "before, and commit the run. The mapping (BUCKETPIPE_SOURCE_MAPPING) says which keys "
         "feed which dataset; by default the top folder, else the file name, is the dataset.",
     )
-    parser.add_argument("--source", help="s3://bucket/prefix or a directory (BUCKETPIPE_SOURCE)")
+    parser.add_argument(
+        "--source",
+        dest="source_url",  # `source` names the ingest source (bucket) in every ingest run
+        help="s3://bucket/prefix or a directory (BUCKETPIPE_SOURCE)",
+    )
     parser.add_argument("--mapping", help="mapping YAML file (BUCKETPIPE_SOURCE_MAPPING)")
-    parser.add_argument("--limit", type=int, help="land at most this many files in this run")
+    parser.add_argument(
+        "--limit", type=positive_int, help="land at most this many files in this run"
+    )
     parser.add_argument(
         "--retry-failed",
         action="store_true",
@@ -49,7 +56,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             ctx,
             run_id=run_id,
             mapping=mapping,
-            source_url=args.source,
+            source_url=args.source_url,
             limit=args.limit,
             retry_failed=args.retry_failed,
         )

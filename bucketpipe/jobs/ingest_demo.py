@@ -7,6 +7,7 @@ from typing import Any
 
 from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.run import ingest_demo
+from bucketpipe.jobs.argtypes import positive_int
 from bucketpipe.jobs.common import EXIT_OK, add_run_id, context, run_id_for
 
 
@@ -17,9 +18,11 @@ def register(sub: Any) -> None:
         description="Generate quote snapshots and company data for the configured symbols "
         "(BUCKETPIPE_SYMBOLS) with realistic defects, and land them like a Finnhub run.",
     )
-    parser.add_argument("--days", type=int, help="days of history (BUCKETPIPE_DEMO_DAYS)")
+    parser.add_argument("--days", type=positive_int, help="days of history (BUCKETPIPE_DEMO_DAYS)")
     parser.add_argument(
-        "--interval", type=int, help="minutes between snapshots (BUCKETPIPE_DEMO_INTERVAL_MINUTES)"
+        "--interval",
+        type=positive_int,
+        help="minutes between snapshots (BUCKETPIPE_DEMO_INTERVAL_MINUTES)",
     )
     parser.add_argument("--symbols", help="comma-separated symbols (BUCKETPIPE_SYMBOLS)")
     parser.add_argument("--seed", type=int, help="seed (BUCKETPIPE_DEMO_SEED)")

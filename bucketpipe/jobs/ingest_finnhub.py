@@ -23,6 +23,7 @@ from bucketpipe.ingest.finnhub.run import (
     ingest_finnhub,
 )
 from bucketpipe.ingest.finnhub.shard import Shard, resolve_shard
+from bucketpipe.jobs.argtypes import positive_int
 from bucketpipe.jobs.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -53,7 +54,7 @@ def register(sub: Any) -> None:
     )
     shards.add_argument(
         "--shards",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="N shards, this pod's index from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)",
     )

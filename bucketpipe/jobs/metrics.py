@@ -14,6 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
+from bucketpipe.jobs.argtypes import port
 from bucketpipe.jobs.common import EXIT_OK
 from bucketpipe.jobs.expectations import expectations
 from bucketpipe.serve.metrics import CachedView, PipelineCollector, wsgi_app
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
         "re-read at most every BUCKETPIPE_METRICS_CACHE_SECONDS; /healthz answers while the "
         "process serves, /readyz while the lake can be read.",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 9108)")
+    parser.add_argument("--port", type=port, default=DEFAULT_PORT, help="port (default 9108)")
     parser.add_argument("--address", default="127.0.0.1", help="address to listen on")
     parser.set_defaults(handler=handle)
 

@@ -23,6 +23,7 @@ from bucketpipe.lake.census import count_objects, usage
 from bucketpipe.lake.layout import input_id, state_key
 from bucketpipe.lake.ledger import LastRun, record_run
 from bucketpipe.lake.runs import RunManifest, resolve_run_id, utcnow
+from bucketpipe.lake.tls import EndpointTlsError
 from bucketpipe.quality.report import read_latest
 
 log = logging.getLogger("bucketpipe.outcomes")
@@ -128,7 +129,10 @@ def report_end(
 
 def _lake_failed(settings: Settings, error: BaseException | None) -> bool:
     """Whether the run failed because the lake itself did not answer (then nothing is read or
-    written there now: every request would wait through its retries again)."""
+    written there now: every request would wait through its retries again), or its endpoint's
+    TLS failed (every request would fail the same way, and say so a second time)."""
+    if isinstance(error, EndpointTlsError):
+        return error.endpoint in (None, settings.aws_endpoint_url)
     if not isinstance(error, StorageUnavailable | StorageError) or isinstance(
         error, ObjectNotFound
     ):

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.argtypes import positive_float, positive_int
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK
 from bucketpipe.jobs.sql_repl import repl
 from bucketpipe.serve.exports import csv_text
@@ -52,11 +53,13 @@ def register(sub: Any) -> None:
         help="output format (default: table; json: one JSON document per result, per line)",
     )
     parser.add_argument(
-        "--max-rows", type=int, help="row cap (default and upper bound: BUCKETPIPE_SQL_MAX_ROWS)"
+        "--max-rows",
+        type=positive_int,
+        help="row cap (default and upper bound: BUCKETPIPE_SQL_MAX_ROWS)",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         help="time limit in seconds (default and upper bound: BUCKETPIPE_SQL_TIMEOUT_SECONDS)",
     )
     parser.set_defaults(handler=handle)

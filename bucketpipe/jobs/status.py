@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.argtypes import positive_float
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, context
 from bucketpipe.jobs.expectations import expectations
 from bucketpipe.lake.census import ObjectUsage, count_objects, usage
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
     )
     check.add_argument(
         "--max-age",
-        type=float,
+        type=positive_float,
         metavar="MINUTES",
         help="stale past this age, instead of BUCKETPIPE_STALE_AFTER_INTERVALS x each one's "
         "expected interval",

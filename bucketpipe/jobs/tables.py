@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Any
 
+from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK
@@ -58,7 +59,11 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(render(infos, store.url))
         if infos:
             wanted = args.dataset or "quotes"
-            chosen = next((i for i in infos if i.dataset == wanted), infos[0])
+            found = next((i for i in infos if i.dataset == wanted), None)
+            if found is None and args.dataset:
+                known = ", ".join(i.dataset for i in infos)
+                raise ConfigError(f"unknown dataset {args.dataset!r}; committed: {known}")
+            chosen = found or infos[0]
             for engine, code in snippets(store, chosen.delta_uri).items():
                 sys.stdout.write(f"\n# {engine}: {chosen.dataset}\n{code}\n")
     if failed:

@@ -48,7 +48,7 @@ class ObjectCount:
     @property
     def method(self) -> str:
         if self.counted_at is None:
-            return "runs' own counts (no census yet: `bucketpipe compact` takes one)"
+            return "runs' own counts, no census yet: `bucketpipe compact` takes one"
         if self.since_census:
             return f"census plus {self.since_census} objects written since"
         return "census"

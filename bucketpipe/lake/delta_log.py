@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.lake.layout import CLEAN, check_name
 from bucketpipe.lake.storage import ObjectInfo, ObjectStore, S3Store
+from bucketpipe.lake.tls import trust_ca_in_native_clients
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ def reader_options(store: ObjectStore) -> dict[str, str]:
         options["AWS_ENDPOINT_URL"] = target.endpoint_url
         if target.endpoint_url.startswith("http://"):
             options["AWS_ALLOW_HTTP"] = "true"
+    if target.ca_bundle:
+        trust_ca_in_native_clients(target.ca_bundle)
     if target.access_key_id and target.secret_access_key:
         options["AWS_ACCESS_KEY_ID"] = target.access_key_id
         options["AWS_SECRET_ACCESS_KEY"] = target.secret_access_key

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 from bucketpipe.config.errors import ConfigError
+from bucketpipe.lake.tls import EndpointTlsError, tls_problem
 
 if TYPE_CHECKING:
     from bucketpipe.config.settings import Settings
@@ -98,15 +99,25 @@ def s3_secret_sql(
 def settings_sql(
     *, memory_limit: str, threads: int, temp_dir: str, max_temp_size: str | None = None
 ) -> list[str]:
-    """The SET statements that size DuckDB for the pod."""
+    """The SET statements that size DuckDB for the pod (global: every cursor gets them)."""
     statements = [
-        f"SET memory_limit = {quote_literal(memory_limit)}",
-        f"SET threads = {int(threads)}",
-        f"SET temp_directory = {quote_literal(temp_dir)}",
-        "SET preserve_insertion_order = false",
+        f"SET GLOBAL memory_limit = {quote_literal(memory_limit)}",
+        f"SET GLOBAL threads = {int(threads)}",
+        f"SET GLOBAL temp_directory = {quote_literal(temp_dir)}",
+        "SET GLOBAL preserve_insertion_order = false",
     ]
     if max_temp_size:
-        statements.append(f"SET max_temp_directory_size = {quote_literal(max_temp_size)}")
+        statements.append(f"SET GLOBAL max_temp_directory_size = {quote_literal(max_temp_size)}")
+    return statements
+
+
+def httpfs_sql(*, ca_bundle: str | None) -> list[str]:
+    """httpfs's retries and the CA it trusts. Global, because a plain SET is local to the
+    connection's own session and the cursors that run the dashboard's, `sql`'s and the
+    sandbox's queries would get DuckDB's defaults (3 retries, backoff 4, the system CAs)."""
+    statements = ["SET GLOBAL http_retries = 6", "SET GLOBAL http_retry_backoff = 2"]
+    if ca_bundle:
+        statements.append(f"SET GLOBAL ca_cert_file = {quote_literal(ca_bundle)}")
     return statements
 
 
@@ -155,9 +166,18 @@ def connect(
                 scope=lake_bucket_scope(settings.lake),
             )
         )
-        con.execute("SET http_retries = 6")
-        con.execute("SET http_retry_backoff = 2")
+        for statement in httpfs_sql(ca_bundle=settings.aws_ca_bundle):
+            con.execute(statement)
     return con
+
+
+def tls_config_error(exc: BaseException) -> EndpointTlsError | None:
+    """A DuckDB error caused by the endpoint's TLS certificate, as the configuration error it
+    is (exit code 2, one line), or None for any other error."""
+    if not isinstance(exc, duckdb.Error):
+        return None
+    problem = tls_problem(str(exc))
+    return EndpointTlsError(problem) if problem else None
 
 
 def _secret(value: Any) -> str | None:

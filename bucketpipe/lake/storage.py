@@ -23,10 +23,18 @@ from bucketpipe.config.errors import (
 )
 from bucketpipe.lake.local import LocalStore
 from bucketpipe.lake.objects import ObjectInfo, ObjectStore, join_key
+from bucketpipe.lake.tls import EndpointTlsError, fail_fast_on_tls, tls_problem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LocalStore", "ObjectInfo", "ObjectStore", "S3Store", "S3Target", "open_store"]
+__all__ = [
+    "LocalStore",
+    "ObjectInfo",
+    "ObjectStore",
+    "S3Store",
+    "S3Target",
+    "open_store",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class S3Target:
     region: str
     access_key_id: str | None
     secret_access_key: str | None
+    ca_bundle: str | None = None  # a private CA's PEM file (AWS_CA_BUNDLE); None: system CAs
 
     @classmethod
     def parse(cls, url: str, **kwargs: Any) -> S3Target:
@@ -59,19 +68,24 @@ def s3_client(target: S3Target) -> Any:
         retries={"mode": "adaptive", "max_attempts": 8},
         connect_timeout=5,
         read_timeout=60,
-        # Ceph RGW (Allas) rejects the CRC checksums newer botocore sends by default.
+        # Ceph RGW (Allas) answers 411 to the streaming CRC checksums newer botocore sends by
+        # default over HTTPS: checksums only where S3 requires them.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         max_pool_connections=16,
     )
     session = boto3.session.Session()
-    return session.client(
+    client = session.client(
         "s3",
         endpoint_url=target.endpoint_url,
         aws_access_key_id=target.access_key_id,
         aws_secret_access_key=target.secret_access_key,
+        # Explicit, so boto3 never reads AWS_CA_BUNDLE itself: settings are the one reader.
+        verify=target.ca_bundle or True,
         config=config,
     )
+    client.meta.events.register_first("needs-retry.s3", fail_fast_on_tls)
+    return client
 
 
 class S3Store:
@@ -104,6 +118,7 @@ class S3Store:
             EndpointConnectionError,
             NoCredentialsError,
             ReadTimeoutError,
+            SSLError,
         )
 
         try:
@@ -115,6 +130,12 @@ class S3Store:
             ) from None
         except ClientError as exc:
             raise _client_error(exc, what, self.url) from None
+        except SSLError as exc:
+            # Retrying cannot help: the endpoint or the CA setting is wrong.
+            raise EndpointTlsError(
+                tls_problem(str(exc)) or f"TLS with the S3 endpoint failed ({what})",
+                endpoint=self.target.endpoint_url,
+            ) from None
         except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as exc:
             raise StorageUnavailable(
                 f"cannot reach the object store at {self.target.endpoint_url or 'AWS'} "
@@ -312,6 +333,7 @@ def open_store(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     conditional_writes: bool = True,
+    ca_bundle: str | None = None,
 ) -> ObjectStore:
     """The store a URL names: `s3://bucket/prefix` or a local directory path."""
     if url.startswith("s3://"):
@@ -321,6 +343,7 @@ def open_store(
             region=region,
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,
+            ca_bundle=ca_bundle,
         )
         return S3Store(target, conditional_writes=conditional_writes)
     if "://" in url:

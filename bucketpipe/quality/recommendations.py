@@ -108,7 +108,15 @@ def _drift(report: QualityReport) -> list[str]:
 def recommend(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[str]:
     """What to do, most important first; a single all-clear line when nothing stands out."""
     out: list[str] = []
+    info: list[str] = []
     dims = report.dimensions
+    if report.rows_duplicate:
+        # Information, not a failure: repeats in the input (overlapping ingest runs, a
+        # source sending a row twice) are what deduplication is for.
+        info.append(
+            f"{report.rows_duplicate} duplicates removed (rows repeating a key already in this "
+            "run or in the committed data); nothing to fix."
+        )
     if report.rows_quarantined:
         top = max(report.quarantine_reasons.items(), key=lambda kv: kv[1], default=None)
         reason = f" (most often: {top[0]}, {top[1]} rows)" if top else ""
@@ -125,14 +133,14 @@ def recommend(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[st
         duplicates = dims["uniqueness"].denominator - dims["uniqueness"].numerator
         by = "key " + ", ".join(report.key) if report.key else "identical content"
         out.append(
-            f"{duplicates} rows repeat another row ({by}) in this run's input: the source "
-            "delivers duplicates; one of each was kept."
+            f"{duplicates} committed rows repeat another row ({by}): readers see them twice; "
+            "check the dataset's key."
         )
     out += _completeness(report, columns)
     out += _consistency(columns)
     out += _drift(report)
     if not out:
         if all(d.passed for d in dims.values()):
-            return ["No action needed: every dimension is above its threshold."]
-        return ["Scores are below a threshold; see the column profiles for details."]
-    return out[:MAX_ITEMS]
+            return ["No action needed: every dimension is above its threshold.", *info]
+        return ["Scores are below a threshold; see the column profiles for details.", *info]
+    return [*out, *info][:MAX_ITEMS]

@@ -34,6 +34,26 @@ from bucketpipe.lake.storage import ObjectStore
 log = logging.getLogger(__name__)
 
 DIMENSIONS = ("completeness", "uniqueness", "consistency", "validity")
+
+# Every report is also a row of this dataset (committed through snapshots like any other, one
+# file per month rewritten by the run that adds to it), so the trend is one or two file reads.
+REPORTS_DATASET = "quality_reports"
+REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("dataset", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+    ("created_at", "TIMESTAMPTZ"),
+    ("kind", "VARCHAR"),
+    ("basis", "VARCHAR"),
+    ("rows", "BIGINT"),
+    ("rows_in", "BIGINT"),
+    ("rows_quarantined", "BIGINT"),
+    ("rows_duplicate", "BIGINT"),
+    ("rows_written", "BIGINT"),
+    *((name, "DOUBLE") for name in DIMENSIONS),
+    ("overall_score", "DOUBLE"),
+    ("passed", "BOOLEAN"),
+    ("details", "VARCHAR"),
+)
 DEFINITIONS = {
     "completeness": "share of non-empty cells over rows x content columns",
     "uniqueness": "share of rows that are distinct by the dataset's key (exact row for "
@@ -90,6 +110,10 @@ class QualityReport(BaseModel):
     created_at: datetime
     kind: str = "catalog"
     scope: str = "run"
+    # What was scored: "committed" (the rows readers get, one per key; every report since
+    # duplicates stopped counting against uniqueness) or "input" (older reports, which
+    # scored the run's accepted rows with their repeats).
+    basis: str = "input"
     rows: int = Field(description="Accepted rows assessed (before deduplication).")
     rows_in: int = 0
     rows_quarantined: int = 0
@@ -110,6 +134,27 @@ class QualityReport(BaseModel):
     @property
     def key_name(self) -> str:
         return quality_report_key(self.dataset, self.run_id)
+
+
+def report_row(report: QualityReport) -> tuple[Any, ...]:
+    """The report as a row of `REPORTS_DATASET` (in `REPORT_COLUMNS` order)."""
+    dims = report.dimensions
+    return (
+        report.dataset,
+        report.run_id,
+        report.created_at,
+        report.kind,
+        report.basis,
+        report.rows,
+        report.rows_in,
+        report.rows_quarantined,
+        report.rows_duplicate,
+        report.rows_written,
+        *(dims[name].score if name in dims else None for name in DIMENSIONS),
+        report.overall_score,
+        report.passed,
+        report.model_dump_json(),
+    )
 
 
 def write_report(store: ObjectStore, report: QualityReport) -> str:
@@ -212,6 +257,23 @@ def read_reports(store: ObjectStore, dataset: str, limit: int = 50) -> list[Qual
                 break
     out.sort(key=lambda r: r.created_at, reverse=True)
     return out[:limit]
+
+
+def read_all_reports(store: ObjectStore) -> list[QualityReport]:
+    """Every report kept as JSON, whole or archived, of every dataset (once, to fill the
+    `quality_reports` dataset of a lake that had none)."""
+    out: list[QualityReport] = []
+    for info in store.list_objects(quality_reports_prefix()):
+        try:
+            if info.key.startswith(QUALITY_REPORT_ARCHIVES):
+                if info.key.endswith(".jsonl.gz"):
+                    lines = gzip.decompress(store.get(info.key)).splitlines()
+                    out += [QualityReport.model_validate_json(x) for x in lines if x.strip()]
+            elif info.key.endswith(".json"):
+                out.append(QualityReport.model_validate_json(store.get(info.key)))
+        except (ObjectNotFound, OSError, ValueError):
+            continue
+    return out
 
 
 def read_daily(store: ObjectStore, dataset: str | None = None) -> list[dict[str, Any]]:

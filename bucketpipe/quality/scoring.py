@@ -176,6 +176,7 @@ def assess(
         run_id=delivery.run_id,
         created_at=delivery.now,
         kind=delivery.kind,
+        basis="committed",
         rows=rows,
         rows_in=delivery.rows_in,
         rows_quarantined=delivery.rows_quarantined,

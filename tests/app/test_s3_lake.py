@@ -1,4 +1,5 @@
-"""The dashboard on an S3 lake (moto's HTTP server): views, quarantine and SQL through httpfs."""
+"""The dashboard on an S3 lake (moto, or Ceph RGW over HTTP or HTTPS): views, quarantine and SQL
+through httpfs."""
 
 from __future__ import annotations
 
@@ -14,22 +15,15 @@ from tests.app.conftest import (
     no_errors,
     run_pipeline,
 )
-from tests.conftest import S3_KEY_ID, S3_SECRET
+from tests.support.s3_servers import S3Server
 
 pytestmark = pytest.mark.integration
 
 
 def test_every_page_on_an_s3_lake(
-    make_app: AppFactory, moto_endpoint: str, s3_bucket: str, tmp_path: Path
+    make_app: AppFactory, s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
-    env = lake_env(tmp_path) | {
-        "BUCKETPIPE_LAKE": f"s3://{s3_bucket}/lake",
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-        "AWS_REGION": "us-east-1",
-        "BUCKETPIPE_DEMO_DAYS": "5",
-    }
+    env = lake_env(tmp_path) | s3_server.env(s3_bucket) | {"BUCKETPIPE_DEMO_DAYS": "5"}
     run_pipeline(env, ["ingest", "demo"], ["clean"])
     app = make_app(DemoLake(tmp_path, env))
     no_errors(app)
@@ -45,4 +39,6 @@ def test_every_page_on_an_s3_lake(
     no_errors(app)
     frames = [d.value for d in app.dataframe if list(d.value.columns) == ["n"]]
     assert frames and int(frames[0]["n"][0]) == 7
-    assert S3_SECRET not in " ".join(str(e.value) for e in [*app.caption, *app.markdown])
+    assert s3_server.writer.secret_key not in " ".join(
+        str(e.value) for e in [*app.caption, *app.markdown]
+    )

@@ -15,13 +15,14 @@ import pytest
 
 from tests.app.conftest import DemoLake
 from tests.app.test_browser import CHROMIUM_ARGS, Dashboard, chromium, settle
-from tests.conftest import S3_KEY_ID, S3_SECRET
+from tests.support.s3_servers import MOTO_KEYS
 
 pytestmark = pytest.mark.browser
 
 ERROR = '[data-testid="stAlertContentError"]'
 EXCEPTION = '[data-testid="stException"]'
 TIMEOUT_S = 2
+WRITER = MOTO_KEYS["writer"]  # the demo lake is local: a stand-in for the deployment's key
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +41,8 @@ def sql_dashboard(demo_lake: DemoLake) -> Iterator[Dashboard]:
         **demo_lake.env,
         "BUCKETPIPE_SQL_TIMEOUT_SECONDS": str(TIMEOUT_S),
         # The writer key as a deployment's Secret puts it: no query may show it.
-        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_ACCESS_KEY_ID": WRITER.access_key,
+        "AWS_SECRET_ACCESS_KEY": WRITER.secret_key,
     }
     server = Dashboard(env, demo_lake.root / "streamlit-sql.log")
     yield server
@@ -99,7 +100,12 @@ def test_a_refused_query_says_why_in_one_line_then_a_permitted_one_runs(
     message = one_error(sql_page)
     assert words in message, message
     shown = main_text(sql_page)
-    for needle in (S3_SECRET, S3_KEY_ID, demo_lake.env["BUCKETPIPE_LAKE"], "Traceback"):
+    for needle in (
+        WRITER.secret_key,
+        WRITER.access_key,
+        demo_lake.env["BUCKETPIPE_LAKE"],
+        "Traceback",
+    ):
         assert needle not in shown, needle
 
     run(sql_page, "SELECT symbol, count(*) AS n FROM quotes GROUP BY symbol ORDER BY symbol")

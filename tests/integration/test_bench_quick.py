@@ -27,6 +27,7 @@ GOALS = {
     "SQL worker latency",
     "SQL worker memory",
     "SQL query wall time",
+    "Freshness",
 }
 
 
@@ -140,6 +141,18 @@ def test_delta_mirror_measured_on_both_lakes(results: dict[str, Any]) -> None:
         assert lake["log_objects_after_tidy"] <= 3
     assert section["lakes"][1]["requests_per_commit_by_kind"]["PUT"] >= 1
     assert "delta_log" in results["objects"]["per_day"][0]["added_by_runs_per_area"]
+
+
+def test_freshness_follows_every_run_to_both_read_paths(results: dict[str, Any]) -> None:
+    section = results["freshness"]
+    assert section["runs"] == len(section["per_run"]) >= 3 and section["missed"] == 0
+    for run in section["per_run"]:
+        # Readable on the dashboard's path after the commit, and by a new `bucketpipe sql`
+        # process no earlier; the watcher's clean pass of that run is recorded.
+        assert 0 < run["dashboard_s"] <= run["sql_s"]
+        assert run["clean_pass_s"] is not None and run["clean_pass_s"] > 0
+    cron = section["cronjob_only"]
+    assert cron["p95_s"] >= cron["offset_minutes"] * 60
 
 
 def test_every_goal_is_reported(results: dict[str, Any]) -> None:

@@ -1,11 +1,11 @@
-"""`ingest bucket` from a source bucket on moto (its own bucket and credentials) into a lake."""
+"""`ingest bucket` from a source bucket (another account's bucket, read with its own keys through
+the owner's bucket policy, as a bucket another CSC project shares on Allas) into a lake."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,36 +22,41 @@ from bucketpipe.lake.layout import RAW
 from bucketpipe.lake.raw import read_lines
 from bucketpipe.serve.reader import LakeReader
 from bucketpipe.wiring import AFTER_CLEAN
-from tests.conftest import SettingsFactory, s3_client
+from tests.conftest import SettingsFactory
+from tests.support.s3_servers import S3Server
 
 pytestmark = pytest.mark.integration
 
-SOURCE_KEY_ID = "source-reader-key"
-SOURCE_SECRET = "source-reader-secret-never-logged-4711"
 ContextFactory = Callable[[Settings], Context]
 
 
 @pytest.fixture
-def source(moto_endpoint: str) -> dict[str, Any]:
-    """A second bucket: the files users drop, reached with their own credentials."""
-    bucket = f"drop-{uuid.uuid4().hex[:10]}"
-    client = s3_client(moto_endpoint)
-    client.create_bucket(Bucket=bucket)
-    return {"bucket": bucket, "client": client, "url": f"s3://{bucket}/incoming"}
+def source(s3_server: S3Server) -> dict[str, Any]:
+    """A second bucket: the files users drop, owned by another account, reached with keys of
+    their own that its bucket policy lets read."""
+    bucket = s3_server.create_shared_bucket("drop")
+    client = s3_server.client(s3_server.owner)
+    return {
+        "bucket": bucket,
+        "client": client,
+        "url": f"s3://{bucket}/incoming",
+        "endpoint": s3_server.endpoint,
+        "keys": s3_server.source,
+        "ca_bundle": s3_server.ca_bundle,
+    }
 
 
 def put(source: dict[str, Any], key: str, data: bytes) -> None:
     source["client"].put_object(Bucket=source["bucket"], Key=f"incoming/{key}", Body=data)
 
 
-def source_settings(
-    lake_settings: SettingsFactory, source: dict[str, Any], moto_endpoint: str, **kw: Any
-) -> Settings:
+def source_settings(lake_settings: SettingsFactory, source: dict[str, Any], **kw: Any) -> Settings:
     return lake_settings(
         source=source["url"],
-        source_endpoint_url=moto_endpoint,
-        source_access_key_id=SOURCE_KEY_ID,
-        source_secret_access_key=SOURCE_SECRET,
+        source_endpoint_url=source["endpoint"],
+        source_access_key_id=source["keys"].access_key,
+        source_secret_access_key=source["keys"].secret_key,
+        aws_ca_bundle=source["ca_bundle"],  # one bundle for the lake and the source
         **kw,
     )
 
@@ -63,10 +68,9 @@ def all_objects(ctx: Context) -> dict[str, bytes]:
 def test_lands_incrementally_and_cleans(
     lake_settings: SettingsFactory,
     source: dict[str, Any],
-    moto_endpoint: str,
     make_context: ContextFactory,
 ) -> None:
-    settings = source_settings(lake_settings, source, moto_endpoint, source_max_bytes=4_000_000)
+    settings = source_settings(lake_settings, source, source_max_bytes=4_000_000)
     ctx = make_context(settings)
     big = b"id;name\n" + b"".join(f"{i};name {i}\n".encode() for i in range(200_000))
     assert len(big) > EMBED_MAX_BYTES
@@ -110,16 +114,16 @@ def test_lands_incrementally_and_cleans(
     ]
     assert con.execute("SELECT count(*), max(id) FROM people").fetchall() == [(200_000, 199_999)]
     text = b"\n".join(all_objects(ctx).values())
-    assert SOURCE_SECRET.encode() not in text and SOURCE_KEY_ID.encode() not in text
+    keys = source["keys"]
+    assert keys.secret_key.encode() not in text and keys.access_key.encode() not in text
 
 
 def test_mapping_routes_keys_and_read_options(
     lake_settings: SettingsFactory,
     source: dict[str, Any],
-    moto_endpoint: str,
     make_context: ContextFactory,
 ) -> None:
-    ctx = make_context(source_settings(lake_settings, source, moto_endpoint))
+    ctx = make_context(source_settings(lake_settings, source))
     mapping = parse_mapping(
         "rules:\n"
         "  - {pattern: 'tmp/**', skip: true}\n"

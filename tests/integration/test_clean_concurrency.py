@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bucketpipe.clean.job import GROUP, run_clean
 from bucketpipe.config.settings import Settings
@@ -28,7 +29,7 @@ from bucketpipe.lake.duck import connect
 from bucketpipe.lake.runs import CLEAN_JOB
 from bucketpipe.serve.reader import LakeReader
 from bucketpipe.wiring import AFTER_CLEAN
-from tests.conftest import S3_KEY_ID, S3_SECRET, SettingsFactory
+from tests.conftest import SettingsFactory
 from tests.support.crashing_clean import CRASH_EXIT
 
 pytestmark = pytest.mark.integration
@@ -56,6 +57,10 @@ def prepare(settings: Settings, source: Path) -> None:
     ctx.close()
 
 
+def plain(secret: SecretStr | None) -> str:
+    return secret.get_secret_value() if secret is not None else ""
+
+
 def env_for(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETPIPE_", "AWS_"))}
     env.update(
@@ -68,10 +73,12 @@ def env_for(settings: Settings) -> dict[str, str]:
     if settings.lake_is_s3:
         env.update(
             AWS_ENDPOINT_URL=str(settings.aws_endpoint_url),
-            AWS_ACCESS_KEY_ID=S3_KEY_ID,
-            AWS_SECRET_ACCESS_KEY=S3_SECRET,
-            AWS_REGION="us-east-1",
+            AWS_ACCESS_KEY_ID=plain(settings.aws_access_key_id),
+            AWS_SECRET_ACCESS_KEY=plain(settings.aws_secret_access_key),
+            AWS_REGION=settings.aws_region,
         )
+        if settings.aws_ca_bundle:
+            env["AWS_CA_BUNDLE"] = settings.aws_ca_bundle
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
     return env

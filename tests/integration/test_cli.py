@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import S3_KEY_ID, S3_SECRET, free_port
+from tests.conftest import free_port
+from tests.support.s3_servers import MOTO_KEYS, S3Server
+
+# Keys for runs that never reach a server, or reach nothing but moto.
+KEYS = MOTO_KEYS["writer"]
 
 pytestmark = pytest.mark.integration
 
@@ -73,25 +77,19 @@ def test_unreachable_bucket_exits_75_with_one_line(lake_env: dict[str, str]) -> 
         **lake_env,
         "BUCKETPIPE_LAKE": "s3://lake/prefix",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
-        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_ACCESS_KEY_ID": KEYS.access_key,
+        "AWS_SECRET_ACCESS_KEY": KEYS.secret_key,
     }
     result = run(["ingest", "demo", "--days", "1"], env)
     assert result.returncode == 75
     errors = [json.loads(line) for line in result.stderr.splitlines()]
     assert errors[-1]["level"] == "error"
     assert "cannot reach the object store" in errors[-1]["message"]
-    assert S3_SECRET not in result.stderr
+    assert KEYS.secret_key not in result.stderr
 
 
-def test_missing_bucket_exits_1_and_says_so(lake_env: dict[str, str], moto_endpoint: str) -> None:
-    env = {
-        **lake_env,
-        "BUCKETPIPE_LAKE": "s3://does-not-exist/prefix",
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": S3_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-    }
+def test_missing_bucket_exits_1_and_says_so(lake_env: dict[str, str], s3_server: S3Server) -> None:
+    env = {**lake_env, **s3_server.env("does-not-exist", "prefix")}
     result = run(["ingest", "demo", "--days", "1"], env)
     assert result.returncode == 1
     last = json.loads(result.stderr.splitlines()[-1])
@@ -99,10 +97,14 @@ def test_missing_bucket_exits_1_and_says_so(lake_env: dict[str, str], moto_endpo
 
 
 def test_config_masks_secrets(lake_env: dict[str, str]) -> None:
-    env = {**lake_env, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "FINNHUB_API_KEY": "fh-secret-123456"}
+    env = {
+        **lake_env,
+        "AWS_SECRET_ACCESS_KEY": KEYS.secret_key,
+        "FINNHUB_API_KEY": "fh-secret-123456",
+    }
     result = run(["config"], env)
     assert result.returncode == 0
-    assert S3_SECRET not in result.stdout and "fh-secret-123456" not in result.stdout
+    assert KEYS.secret_key not in result.stdout and "fh-secret-123456" not in result.stdout
     assert "AWS_SECRET_ACCESS_KEY" in result.stdout and "***" in result.stdout
 
 

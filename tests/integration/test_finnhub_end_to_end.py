@@ -32,6 +32,7 @@ def environment(settings: Settings, home: Path) -> dict[str, str]:
         "temp_dir": "BUCKETPIPE_TEMP_DIR",
         "aws_endpoint_url": "AWS_ENDPOINT_URL",
         "aws_region": "AWS_REGION",
+        "aws_ca_bundle": "AWS_CA_BUNDLE",
         "finnhub_url": "BUCKETPIPE_FINNHUB_URL",
         "finnhub_calls_per_minute": "BUCKETPIPE_FINNHUB_CALLS_PER_MINUTE",
         "finnhub_calls_per_second": "BUCKETPIPE_FINNHUB_CALLS_PER_SECOND",

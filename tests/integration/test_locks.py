@@ -12,7 +12,8 @@ from bucketpipe.coord.locks import writer_lock
 from bucketpipe.coord.signals import Signals
 from bucketpipe.lake.leases import lease_for
 from bucketpipe.lake.storage import LocalStore, ObjectStore, open_store
-from tests.conftest import S3_KEY_ID, S3_SECRET, free_port
+from tests.conftest import free_port
+from tests.support.s3_servers import S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +24,13 @@ def redis_signals(url: str) -> Signals:
     return Signals(redis.Redis.from_url(url, decode_responses=True, socket_timeout=0.5))
 
 
-def s3_store(endpoint: str, bucket: str) -> ObjectStore:
+def s3_store(server: S3Server, bucket: str) -> ObjectStore:
     return open_store(
         f"s3://{bucket}/lake",
-        endpoint_url=endpoint,
-        access_key_id=S3_KEY_ID,
-        secret_access_key=S3_SECRET,
+        endpoint_url=server.endpoint,
+        access_key_id=server.writer.access_key,
+        secret_access_key=server.writer.secret_key,
+        ca_bundle=server.ca_bundle,
     )
 
 
@@ -49,14 +51,14 @@ def test_file_lock_on_a_local_lake(tmp_path: Path) -> None:
     assert_exclusive(LocalStore(tmp_path), Signals(None), "file")
 
 
-def test_bucket_lease_on_s3_without_redis(moto_endpoint: str, s3_bucket: str) -> None:
-    store = s3_store(moto_endpoint, s3_bucket)
+def test_bucket_lease_on_s3_without_redis(s3_server: S3Server, s3_bucket: str) -> None:
+    store = s3_store(s3_server, s3_bucket)
     assert_exclusive(store, Signals(None), "bucket")
     assert store.head("_locks/writer.json") is None
 
 
-def test_expired_bucket_lease_is_taken_over(moto_endpoint: str, s3_bucket: str) -> None:
-    store = s3_store(moto_endpoint, s3_bucket)
+def test_expired_bucket_lease_is_taken_over(s3_server: S3Server, s3_bucket: str) -> None:
+    store = s3_store(s3_server, s3_bucket)
     store.put("_locks/writer.json", b'{"token": "dead", "expires_at": "2000-01-01T00:00:00+00:00"}')
     with writer_lock("writer", fallback=lease_for(store), signals=Signals(None)) as held:
         assert held.kind == "bucket"

@@ -45,7 +45,8 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 def export(settings: Settings, monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
     """The settings as the environment the CLI reads."""
-    for field in ("lake", "temp_dir", "demo_days", "redis_url", "aws_endpoint_url", "aws_region"):
+    fields = ("lake", "temp_dir", "demo_days", "redis_url", "aws_endpoint_url", "aws_region")
+    for field in (*fields, "aws_ca_bundle"):
         if (value := getattr(settings, field)) is not None:
             monkeypatch.setenv(env_name(field), str(value))
     for field in ("aws_access_key_id", "aws_secret_access_key"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,17 +21,26 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.sandbox.pool import sweep
 from bucketpipe.serve.sandbox.session import QUEUE_WAIT_S, SqlSession
-from tests.conftest import S3_KEY_ID, S3_SECRET, s3_client, s3_overrides
 from tests.integration.test_sandbox_worker import PROBES
-from tests.support.sandbox_lake import build_lake, fill
+from tests.support.s3_servers import MOTO_KEYS, Keys, S3Server
+from tests.support.sandbox_lake import build_lake, fill, writer_keys
 
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def writer(request: pytest.FixtureRequest) -> Keys:
+    """The writer key of the S3 server when a test uses it, else the stand-in."""
+    if "writer_only" in request.fixturenames:
+        keys: Keys = request.getfixturevalue("writer_only")[2]
+        return keys
+    return MOTO_KEYS["writer"]
+
+
 @pytest.fixture(autouse=True)
-def _writer_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+def _writer_env(writer: Keys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", writer.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", writer.secret_key)
 
 
 def answer(box: SqlSession, sql: str) -> str:
@@ -45,15 +53,16 @@ def answer(box: SqlSession, sql: str) -> str:
 
 
 # --- no reader key: the writer key is in the worker, and stays there ------------------------
+WriterOnly = tuple[SqlSession, dict[str, str], Keys]  # the session, its planted paths, its key
+
+
 @pytest.fixture(scope="module")
 def writer_only(
-    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[SqlSession, dict[str, str]]]:
+    s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WriterOnly]:
     root = tmp_path_factory.mktemp("sandbox-writer-only")
-    bucket = f"sandbox-w-{uuid.uuid4().hex[:10]}"
-    s3_client(moto_endpoint).create_bucket(Bucket=bucket)
     settings = Settings(
-        **s3_overrides(moto_endpoint, bucket),
+        **s3_server.settings(s3_server.create_bucket("sandbox-w")),
         temp_dir=str(root / "tmp"),
         sql_timeout_seconds=5.0,
         duckdb_memory_limit="500MB",
@@ -61,37 +70,37 @@ def writer_only(
     assert settings.reader_access_key_id is None
     paths = build_lake(settings)
     session = open_sandbox(settings, workers=1, validate=False)
-    yield session, paths
+    yield session, paths, writer_keys(settings)
     session.close()
 
 
 def test_without_a_reader_key_the_writer_key_still_reads_the_lake(
-    writer_only: tuple[SqlSession, dict[str, str]],
+    writer_only: WriterOnly,
 ) -> None:
     """The control: the probes below face a worker that really holds a working key."""
-    session, _ = writer_only
+    session = writer_only[0]
     assert session.run("SELECT count(*) AS n FROM numbers").frame["n"][0] == 200_000
 
 
 @pytest.mark.parametrize("sql", PROBES)
 def test_without_a_reader_key_no_probe_shows_the_writer_key(
-    writer_only: tuple[SqlSession, dict[str, str]], sql: str
+    writer_only: WriterOnly, sql: str
 ) -> None:
-    session, paths = writer_only
+    session, paths, writer = writer_only
     text = answer(session, fill(sql, paths))
-    assert S3_SECRET not in text and S3_KEY_ID not in text, text[:400]
+    assert writer.secret_key not in text and writer.access_key not in text, text[:400]
 
 
 def test_without_a_reader_key_the_key_is_nowhere_in_the_worker_process(
-    writer_only: tuple[SqlSession, dict[str, str]],
+    writer_only: WriterOnly,
 ) -> None:
-    session, _ = writer_only
+    session, _, writer = writer_only
     session.run("SELECT 1")
     assert session.last is not None
     pid = session.last.worker_pid
     for name in ("environ", "cmdline"):
         data = Path(f"/proc/{pid}/{name}").read_bytes()
-        assert S3_SECRET.encode() not in data and S3_KEY_ID.encode() not in data
+        assert writer.secret_key.encode() not in data and writer.access_key.encode() not in data
 
 
 # --- recycling and clean-up -----------------------------------------------------------------

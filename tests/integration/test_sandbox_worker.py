@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,28 +22,27 @@ from bucketpipe.lake.duck import connect, s3_secret_sql
 from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.sandbox.limits import RSS_HEADROOM, parse_bytes
 from bucketpipe.serve.sandbox.session import SqlSession
-from tests.conftest import (
-    READER_KEY_ID,
-    READER_SECRET,
-    S3_KEY_ID,
-    S3_SECRET,
-    s3_client,
-    s3_overrides,
-)
 from tests.support.delta_readers import delta_extension_path
-from tests.support.sandbox_lake import build_lake, fill, reader_overrides
+from tests.support.s3_servers import S3Server
+from tests.support.sandbox_lake import build_lake, fill, lake_keys, s3_sandbox_values, writer_keys
 
 pytestmark = pytest.mark.integration
 
-SECRETS = (S3_SECRET, READER_SECRET)
-KEY_IDS = (S3_KEY_ID, READER_KEY_ID)
+
+def secrets_of(settings: Settings) -> list[str]:
+    return [k.secret_key for k in lake_keys(settings)]
+
+
+def key_ids_of(settings: Settings) -> list[str]:
+    return [k.access_key for k in lake_keys(settings)]
 
 
 @pytest.fixture(autouse=True)
-def _writer_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _writer_env(lake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The writer key in this process's environment, as a deployment's Secret puts it."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+    writer = writer_keys(lake[0])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", writer.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", writer.secret_key)
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])
@@ -59,10 +57,8 @@ def lake(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         "log_format": "json",
     }
     if request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        bucket = f"sandbox-{uuid.uuid4().hex[:12]}"
-        s3_client(endpoint).create_bucket(Bucket=bucket)
-        values |= s3_overrides(endpoint, bucket) | reader_overrides()
+        server: S3Server = request.getfixturevalue("s3_server")
+        values |= s3_sandbox_values(server, "sandbox")
     settings = Settings(**values)
     return settings, build_lake(settings)
 
@@ -117,7 +113,7 @@ def test_views_show_dataset_names_only(box: SqlSession, lake: Any) -> None:
         answer(box, "SELECT filename FROM quotes"),
     ]
     for text in shown:
-        for needle in (paths["lake"], "clean/quotes", "sandbox-", *SECRETS):
+        for needle in (paths["lake"], "clean/quotes", "sandbox-", *secrets_of(lake[0])):
             assert needle not in text, (needle, text[:300])
 
 
@@ -160,7 +156,7 @@ def test_without_validation_nothing_secret_or_outside_shows(
     raw_box: SqlSession, lake: Any, sql: str
 ) -> None:
     text = answer(raw_box, fill(sql, lake[1]))
-    for needle in (*SECRETS, *KEY_IDS[:1]):
+    for needle in (*secrets_of(lake[0]), key_ids_of(lake[0])[0]):
         assert needle not in text, text[:400]
     assert not Path("/tmp/bucketpipe-sandbox-escape.csv").exists()
     assert not Path("/tmp/bucketpipe-sandbox-escape.duckdb").exists()
@@ -175,11 +171,12 @@ def test_the_planted_files_are_there_for_an_ordinary_connection(lake: Any, name:
     plain = connect(settings)
     try:
         if settings.lake_is_s3:
+            writer = writer_keys(settings)
             plain.execute(
                 s3_secret_sql(
                     name="anywhere",
-                    key_id=S3_KEY_ID,
-                    secret=S3_SECRET,
+                    key_id=writer.access_key,
+                    secret=writer.secret_key,
                     region=settings.aws_region,
                     endpoint_url=settings.aws_endpoint_url,
                 )
@@ -204,6 +201,29 @@ def test_without_validation_the_configuration_stays_locked(raw_box: SqlSession, 
     assert "locked" in answer(raw_box, sql)
 
 
+def test_the_engine_is_set_up_for_the_lake_and_locked(raw_box: SqlSession, lake: Any) -> None:
+    """The worker's engine gets every setting the lake needs (threads; for S3 httpfs's retries
+    and the CA it trusts, RGW over HTTPS's private one) and is locked, reading the snapshots'
+    files only."""
+    settings, paths = lake
+
+    def read(name: str) -> str:
+        frame = raw_box.run(f"SELECT CAST(current_setting('{name}') AS VARCHAR) AS v").frame
+        return str(frame["v"][0])
+
+    assert (read("enable_external_access"), read("lock_configuration")) == ("false", "true")
+    assert read("python_enable_replacements") == "false"
+    assert read("threads") == str(settings.duckdb_threads)
+    files = raw_box.run(
+        "SELECT count(*) AS n, bool_and(starts_with(p, $$" + paths["lake"] + "$$)) AS inside "
+        "FROM (SELECT unnest(current_setting('allowed_paths')) AS p)"
+    ).frame
+    assert (int(files["n"][0]), bool(files["inside"][0])) == (2, True)
+    if settings.lake_is_s3:
+        assert (read("http_retries"), read("http_retry_backoff")) == ("6", "2")
+        assert read("ca_cert_file") == (settings.aws_ca_bundle or "")
+
+
 def test_without_validation_the_delta_extension_cannot_be_loaded(raw_box: SqlSession) -> None:
     # delta_scan reads a table's log and files outside `allowed_paths`: never in the sandbox.
     loaded = answer(raw_box, f"LOAD '{delta_extension_path()}'")
@@ -212,7 +232,7 @@ def test_without_validation_the_delta_extension_cannot_be_loaded(raw_box: SqlSes
     assert "AAPL" not in scanned and "not in the catalog" in scanned
 
 
-def test_the_worker_environment_is_an_allowlist(raw_box: SqlSession) -> None:
+def test_the_worker_environment_is_an_allowlist(raw_box: SqlSession, lake: Any) -> None:
     raw_box.run("SELECT 1")
     assert raw_box.last is not None
     pid = raw_box.last.worker_pid
@@ -223,7 +243,7 @@ def test_the_worker_environment_is_an_allowlist(raw_box: SqlSession) -> None:
     )
     for path in (f"/proc/{pid}/environ", f"/proc/{pid}/cmdline"):
         data = Path(path).read_bytes()
-        assert not any(s.encode() in data for s in (*SECRETS, *KEY_IDS))
+        assert not any(s.encode() in data for s in (*secrets_of(lake[0]), *key_ids_of(lake[0])))
 
 
 def test_no_statement_changes_what_the_next_one_sees(raw_box: SqlSession) -> None:

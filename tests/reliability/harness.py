@@ -21,10 +21,10 @@ from bucketpipe.context import lake_store
 from bucketpipe.lake.duck import connect, quote_ident
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.reader import LakeReader
-from tests.conftest import s3_client
 from tests.reliability import crash_runner
 from tests.reliability.crash_runner import Outcome, Step
 from tests.reliability.invariants import LakeState, check_lake
+from tests.support.s3_servers import client_from_settings
 
 _forkserver: Any = None
 
@@ -77,7 +77,7 @@ class Lake:
         values["temp_dir"] = str(root / "tmp")
         if self.is_s3:
             bucket, _, prefix = str(self.values["lake"]).removeprefix("s3://").partition("/")
-            client = s3_client(str(self.values["aws_endpoint_url"]))
+            client = client_from_settings(self.values)
             new_prefix = f"{name}"
             pages = client.get_paginator("list_objects_v2").paginate(
                 Bucket=bucket, Prefix=f"{prefix}/"

@@ -1,6 +1,7 @@
 """A guard that fails any test whose logs, output, error message or lake holds a secret.
 
-Secrets are the test credentials the suite uses (the fake Finnhub keys, the moto S3 secret) plus
+Secrets are the test credentials the suite uses (the fake Finnhub keys, the S3 server's secret
+keys) plus
 every value Bucketpipe registered for masking while the test ran (`logs.register_secrets`, which
 `Context.from_settings` feeds with the API key, S3 secrets, Redis and dashboard passwords).
 
@@ -9,7 +10,7 @@ After each test it scans:
   records Bucketpipe emitted during the test (message and `extra=` fields);
 - the test's lakes and logs: every file of each lake directory under its `tmp_path` (a folder
   holding `_runs`, `_snapshots` or `raw`; gzip objects decompressed), every `*.log` file under
-  `tmp_path`, and every object of the moto bucket it used (`s3_bucket`).
+  `tmp_path`, and every object of the S3 bucket it used (`s3_bucket`).
 
 `tests/conftest.py` imports the fixture and the hook, so it guards every test of the suite.
 Importing them into another conftest as well is harmless (each test is checked once).
@@ -29,6 +30,7 @@ import pytest
 from _pytest.logging import caplog_records_key
 
 from bucketpipe.config import logs
+from tests.support.s3_servers import ACTIVE, S3Server
 
 __all__ = ["_secrets_guard", "pytest_runtest_makereport"]
 
@@ -41,11 +43,13 @@ _CHECKED = pytest.StashKey[set[str]]()
 
 
 def known_secrets() -> set[str]:
-    """The fixed credentials of the test suite."""
-    from tests.conftest import READER_SECRET, S3_SECRET
+    """The credentials of the test suite: the fake Finnhub keys, the stand-in S3 keys (also
+    planted where no S3 server runs, e.g. a writer key in a sandbox test's environment) and the
+    S3 server's secrets."""
     from tests.support.finnhub_server import FREE_KEY, PREMIUM_KEY
+    from tests.support.s3_servers import MOTO_KEYS, active_secrets
 
-    return {S3_SECRET, READER_SECRET, FREE_KEY, PREMIUM_KEY}
+    return {FREE_KEY, PREMIUM_KEY, *(k.secret_key for k in MOTO_KEYS.values()), *active_secrets()}
 
 
 def registered_secrets() -> frozenset[str]:
@@ -111,11 +115,9 @@ def lake_files(base: Path) -> Iterator[tuple[str, bytes]]:
             yield str(path), _decoded(path, data)
 
 
-def bucket_objects(endpoint: str, bucket: str) -> Iterator[tuple[str, bytes]]:
-    """(key, bytes) of every object of a moto bucket."""
-    from tests.conftest import s3_client
-
-    client = s3_client(endpoint)
+def bucket_objects(server: S3Server, bucket: str) -> Iterator[tuple[str, bytes]]:
+    """(key, bytes) of every object of a bucket of the S3 server."""
+    client = server.client()
     try:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
         for page in pages:
@@ -124,7 +126,7 @@ def bucket_objects(endpoint: str, bucket: str) -> Iterator[tuple[str, bytes]]:
                     continue
                 body = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
                 yield f"s3://{bucket}/{obj['Key']}", _decoded(Path(obj["Key"]), body)
-    except Exception:  # the bucket may be gone, or moto stopped: nothing left to leak
+    except Exception:  # the bucket may be gone, or the server stopped: nothing left to leak
         logging.getLogger(__name__).debug("bucket not scanned", exc_info=True)
 
 
@@ -136,9 +138,11 @@ def scan_lakes(funcargs: dict[str, Any], secrets: set[str]) -> list[str]:
     tmp_path = funcargs.get("tmp_path")
     if isinstance(tmp_path, Path):
         sources.append(lake_files(tmp_path))
-    bucket, endpoint = funcargs.get("s3_bucket"), funcargs.get("moto_endpoint")
-    if isinstance(bucket, str) and isinstance(endpoint, str):
-        sources.append(bucket_objects(endpoint, bucket))
+    bucket, server = funcargs.get("s3_bucket"), funcargs.get("s3_server")
+    if isinstance(bucket, str):
+        server = server if isinstance(server, S3Server) else next(iter(ACTIVE), None)
+        if server is not None:
+            sources.append(bucket_objects(server, bucket))
     for source in sources:
         for name, data in source:
             found += [f"{name} holds {_show(n.decode())}" for n in needles if n in data]

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from bucketpipe.lake.runs import CLEAN_JOB, RunLog
-from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
     Figures,
@@ -97,9 +96,9 @@ def test_two_cleans_started_together_long(
     redis_url = request.getfixturevalue("redis_url") if redis else None
     values: dict[str, Any] = {"log_level": "INFO"}
     if kind == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
+        server = request.getfixturevalue("s3_server")
         bucket = request.getfixturevalue("s3_bucket")
-        values.update(s3_overrides(endpoint, bucket))
+        values.update(server.settings(bucket))
     lake = local_lake(tmp_path, **values)
     figures = Figures(f"concurrency, {kind} lake, redis {'on' if redis else 'off'} (long)")
     race(lake, 20, figures, redis_url=redis_url)

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from bucketpipe.lake.duck import connect
-from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
     Child,
@@ -281,9 +280,9 @@ def test_kill_everywhere_long(
     plus kills from outside at random moments."""
     values: dict[str, Any] = {}
     if lake_kind == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
+        server = request.getfixturevalue("s3_server")
         bucket = request.getfixturevalue("s3_bucket")
-        values = {**s3_overrides(endpoint, bucket, prefix="base"), "lock_ttl_seconds": 10}
+        values = {**server.settings(bucket, prefix="base"), "lock_ttl_seconds": 10}
     figures = Figures(f"crash consistency, {lake_kind} lake (long)")
     tally = Tally()
     rng = random.Random(20261122)

@@ -1,6 +1,6 @@
 """Hostile SQL end to end: the whole attack corpus, then the legit corpus, through both entry
-points, on an S3 lake (moto) the pipeline filled, with the writer key and a distinct reader key
-both set.
+points, on an S3 lake (on the server BUCKETPIPE_TEST_S3 names) the pipeline filled, with the
+writer key and a distinct reader key both set.
 
 - the dashboard's SQL page (`streamlit.testing.v1.AppTest`), one browser session throughout;
 - `bucketpipe sql` in a real subprocess, every statement on stdin in one session.
@@ -19,7 +19,6 @@ import logging
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,14 +32,6 @@ from streamlit.testing.v1 import AppTest
 from bucketpipe.app import state
 from bucketpipe.serve.sandbox.limits import RSS_HEADROOM, parse_bytes
 from bucketpipe.serve.sandbox.text import split_statements
-from tests.conftest import (
-    READER_KEY_ID,
-    READER_SECRET,
-    S3_KEY_ID,
-    S3_SECRET,
-    s3_client,
-    s3_overrides,
-)
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
     Figures,
@@ -50,7 +41,8 @@ from tests.reliability.harness import (
     next_friday_close,
     run_child,
 )
-from tests.support.sandbox_lake import fill, reader_overrides
+from tests.support.s3_servers import S3Server, client_from_settings
+from tests.support.sandbox_lake import fill, lake_keys, s3_sandbox_values
 from tests.support.sql_corpus import ATTACKS, LEGIT, Attack
 
 pytestmark = pytest.mark.integration
@@ -74,7 +66,7 @@ def build(lake: Lake) -> dict[str, str]:
     store = lake.store
     quotes = next(i.key for i in store.list_objects("clean/quotes/"))
     store.put("clean/quotes/dt=2026-01-01/orphan.parquet", store.get(quotes))
-    client = s3_client(str(lake.values["aws_endpoint_url"]))
+    client = client_from_settings(lake.values)
     if OTHER_BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
         client.create_bucket(Bucket=OTHER_BUCKET)
     client.put_object(Bucket=OTHER_BUCKET, Key="x.parquet", Body=store.get(quotes))
@@ -89,13 +81,10 @@ def build(lake: Lake) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def hostile_lake(
-    moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+    s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Lake, dict[str, str]]:
-    bucket = f"hostile-{uuid.uuid4().hex[:10]}"
-    s3_client(moto_endpoint).create_bucket(Bucket=bucket)
     values: dict[str, Any] = {
-        **s3_overrides(moto_endpoint, bucket),
-        **reader_overrides(),
+        **s3_sandbox_values(s3_server, "hostile"),
         "sql_max_rows": MAX_ROWS,
         "sql_timeout_seconds": TIMEOUT_S,
         "duckdb_memory_limit": MEMORY,
@@ -105,14 +94,21 @@ def hostile_lake(
     return lake, build(lake)
 
 
-def forbidden(paths: dict[str, str]) -> list[str]:
+def forbidden(lake: Lake, paths: dict[str, str]) -> list[str]:
     """What no output may show: both secrets, both key ids, where the lake is."""
+    keys = lake_keys(lake.settings)
+    assert len(keys) == 2  # the writer's and the reader's
     bucket_and_prefix = paths["lake"].removeprefix("s3://")
-    return [S3_SECRET, READER_SECRET, S3_KEY_ID, READER_KEY_ID, paths["lake"], bucket_and_prefix]
+    return [
+        *(k.secret_key for k in keys),
+        *(k.access_key for k in keys),
+        paths["lake"],
+        bucket_and_prefix,
+    ]
 
 
-def leaks(text: str, paths: dict[str, str]) -> list[str]:
-    return [needle[:12] for needle in forbidden(paths) if needle in text]
+def leaks(text: str, needles: list[str]) -> list[str]:
+    return [needle[:12] for needle in needles if needle in text]
 
 
 # --- the dashboard's SQL page ------------------------------------------------------------
@@ -153,10 +149,10 @@ def submit(app: AppTest, sql: str) -> float:
     return time.monotonic() - started
 
 
-def check_page_answer(app: AppTest, attack: Attack, sql: str, paths: dict[str, str]) -> str:
+def check_page_answer(app: AppTest, attack: Attack, sql: str, needles: list[str]) -> str:
     errors, texts = shown(app)
     everything = "\n".join(texts)
-    assert not leaks(everything, paths), (attack.sql[:80], leaks(everything, paths))
+    assert not leaks(everything, needles), (attack.sql[:80], leaks(everything, needles))
     assert not app.exception, (attack.sql[:80], [e.value for e in app.exception])
     assert len(errors) <= 1 and all("\n" not in e for e in errors), errors
     assert not any(word in everything for word in CRASH_WORDS), (attack.sql[:80], errors)
@@ -171,7 +167,8 @@ def test_the_corpus_through_the_sql_page(
     sql_page: AppTest,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    _, paths = hostile_lake
+    lake, paths = hostile_lake
+    needles = forbidden(lake, paths)
     figures = Figures("hostile SQL, the dashboard's SQL page (AppTest), S3 lake")
     caplog.set_level(logging.DEBUG, logger="bucketpipe.serve.sandbox.session")
     longest = 0.0
@@ -180,7 +177,7 @@ def test_the_corpus_through_the_sql_page(
         wall = submit(sql_page, sql)
         assert wall <= WALL_BOUND_S, (attack.sql[:80], wall)
         longest = max(longest, wall)
-        figures.add(f"{check_page_answer(sql_page, attack, sql, paths)}_{attack.expect}")
+        figures.add(f"{check_page_answer(sql_page, attack, sql, needles)}_{attack.expect}")
     # The attacks used workers up; a query that finds none free is told to try again, so the
     # ordinary queries start on a full pool (the page's lake session is a cached resource).
     state.lake().sandbox().wait_ready(every=True)
@@ -234,6 +231,7 @@ def test_the_corpus_through_the_sql_command(
     hostile_lake: tuple[Lake, dict[str, str]], tmp_path: Path
 ) -> None:
     lake, paths = hostile_lake
+    needles = forbidden(lake, paths)
     figures = Figures("hostile SQL, `bucketpipe sql` (one session on stdin), S3 lake")
     # Run alone below: a NUL stops the whole script, and DuckDB's tokenizer ends early at a
     # `U&"..."` escape (what follows it in a script is read as one statement, and refused).
@@ -244,7 +242,7 @@ def test_the_corpus_through_the_sql_command(
     pieces = split_statements(script)
     done = run_cli(lake, script, tmp_path)
     out, err = done.stdout.decode(), done.stderr.decode()
-    assert not leaks(out + err, paths), leaks(out + err, paths)
+    assert not leaks(out + err, needles), leaks(out + err, needles)
     assert "Traceback" not in err and not any(w in out + err for w in CRASH_WORDS[:2])
     logs = records(err)
     errors = {int(r["message"].split(":")[0].split()[1]): r for r in logs if r["level"] == "error"}
@@ -266,7 +264,7 @@ def test_the_corpus_through_the_sql_command(
         done = run_cli(lake, attack.sql, tmp_path)
         assert done.returncode == 1 and not done.stdout, done.stdout
         text = done.stderr.decode()
-        assert not leaks(text, paths) and "Traceback" not in text
+        assert not leaks(text, needles) and "Traceback" not in text
         assert [r["level"] for r in records(text)].count("error") == 1
 
     legit = run_cli(lake, ";\n".join(LEGIT) + ";", tmp_path)

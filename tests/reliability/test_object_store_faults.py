@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import s3_overrides
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
     Figures,
@@ -30,6 +29,7 @@ from tests.reliability.harness import (
     start_cli,
 )
 from tests.support.s3_fault_proxy import S3FaultProxy
+from tests.support.s3_servers import S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +38,17 @@ ATTEMPTS = 5
 
 
 @pytest.fixture
-def proxy(moto_endpoint: str) -> Iterator[S3FaultProxy]:
-    with S3FaultProxy(moto_endpoint, rate=0.0, seed=8) as server:
-        yield server
+def proxy(s3_server: S3Server) -> Iterator[S3FaultProxy]:
+    with S3FaultProxy(s3_server.endpoint, rate=0.0, seed=8, ca_bundle=s3_server.ca_bundle) as p:
+        yield p
 
 
-def lakes(tmp_path: Path, proxy: S3FaultProxy, endpoint: str, bucket: str) -> tuple[Lake, Lake]:
-    """The lake through the faulty proxy, and the same lake seen directly (for checks)."""
-    faulty = local_lake(tmp_path, "faulty", **s3_overrides(proxy.url, bucket, "lake"))
-    direct = Lake({**faulty.values, "aws_endpoint_url": endpoint}, faulty.root)
+def lakes(tmp_path: Path, proxy: S3FaultProxy, server: S3Server, bucket: str) -> tuple[Lake, Lake]:
+    """The lake through the faulty proxy (plain HTTP to the proxy), and the same lake seen
+    directly (for checks)."""
+    values = {**server.settings(bucket, "lake"), "aws_endpoint_url": proxy.url}
+    faulty = local_lake(tmp_path, "faulty", **values)
+    direct = Lake({**faulty.values, "aws_endpoint_url": server.endpoint}, faulty.root)
     return faulty, direct
 
 
@@ -115,7 +117,7 @@ def scenario(t1: datetime) -> list[Step]:
 def run_with_faults(
     tmp_path: Path,
     proxy: S3FaultProxy,
-    endpoint: str,
+    server: S3Server,
     bucket: str,
     readers: LakeReaders,
     *,
@@ -123,7 +125,7 @@ def run_with_faults(
     steps: list[Step],
     name: str,
 ) -> Figures:
-    faulty, direct = lakes(tmp_path, proxy, endpoint, bucket)
+    faulty, direct = lakes(tmp_path, proxy, server, bucket)
     figures = Figures(name)
     failures: list[str] = []
     readers.point_at(faulty)  # DuckDB httpfs reads through the proxy, faults and all
@@ -149,13 +151,13 @@ def run_with_faults(
 def test_ten_percent_faults(
     tmp_path: Path,
     proxy: S3FaultProxy,
-    moto_endpoint: str,
+    s3_server: S3Server,
     s3_bucket: str,
     readers: LakeReaders,
 ) -> None:
     steps = scenario(next_friday_close(datetime.now(UTC)))
     run_with_faults(
-        tmp_path, proxy, moto_endpoint, s3_bucket, readers,
+        tmp_path, proxy, s3_server, s3_bucket, readers,
         rate=RATE, steps=steps, name="object-store faults at 10% (quick)",
     )  # fmt: skip
 
@@ -167,7 +169,7 @@ def test_faults_long(
     rate: float,
     tmp_path: Path,
     proxy: S3FaultProxy,
-    moto_endpoint: str,
+    s3_server: S3Server,
     s3_bucket: str,
     readers: LakeReaders,
 ) -> None:
@@ -183,7 +185,7 @@ def test_faults_long(
         Step("clean", "cf", t1.isoformat()),
     ]
     run_with_faults(
-        tmp_path, proxy, moto_endpoint, s3_bucket, readers,
+        tmp_path, proxy, s3_server, s3_bucket, readers,
         rate=rate, steps=full + steps, name=f"object-store faults at {rate:.0%} (long)",
     )  # fmt: skip
 
@@ -195,13 +197,13 @@ def replace_ids(step: Step, suffix: str) -> Step:
 
 
 def test_a_create_if_absent_put_whose_answer_is_lost(
-    tmp_path: Path, proxy: S3FaultProxy, moto_endpoint: str, s3_bucket: str
+    tmp_path: Path, proxy: S3FaultProxy, s3_server: S3Server, s3_bucket: str
 ) -> None:
     """The server applies a conditional PUT (`If-None-Match: *`) but the answer is lost; boto3
     sends it again and gets 412. The writer must see that the object is its own write: else the
     bucket lease looks taken (the run gives up, and so does every run until the lease expires)
     and a snapshot version looks committed by another writer (the run fails)."""
-    faulty, direct = lakes(tmp_path, proxy, moto_endpoint, s3_bucket)
+    faulty, direct = lakes(tmp_path, proxy, s3_server, s3_bucket)
     store = faulty.store
     proxy.inject("lost", method="PUT", header="If-None-Match")
     assert store.put_new("probe/doc.json", b"mine") is True

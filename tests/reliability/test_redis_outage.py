@@ -21,7 +21,7 @@ from bucketpipe.context import Context
 from bucketpipe.coord.signals import CLEAN_COMMITTED, EVENTS, INGEST_COMMITTED
 from bucketpipe.lake.duck import connect
 from bucketpipe.lake.runs import INGEST_JOB, RunLog, RunManifest
-from tests.conftest import RedisServer, s3_overrides
+from tests.conftest import RedisServer
 from tests.reliability.crash_runner import Step, killing_store, run_step
 from tests.reliability.harness import (
     Figures,
@@ -33,6 +33,7 @@ from tests.reliability.harness import (
     until,
 )
 from tests.reliability.invariants import dataset_rows
+from tests.support.s3_servers import S3Server
 
 pytestmark = pytest.mark.integration
 
@@ -158,19 +159,17 @@ def test_jobs_commit_through_an_outage_s3(
     tmp_path: Path,
     redis_server: RedisServer,
     redis_url: str,
-    moto_endpoint: str,
+    s3_server: S3Server,
     s3_bucket: str,
 ) -> None:
     figures = Figures("redis outage, S3 lake")
-    lake = local_lake(tmp_path, **s3_overrides(moto_endpoint, s3_bucket, "outage"))
+    lake = local_lake(tmp_path, **s3_server.settings(s3_bucket, "outage"))
     try:
         outage(lake, redis_server, redis_url, figures)
     finally:
         if redis_server.process is None:
             redis_server.start()
-    reference = local_lake(
-        tmp_path, "lake-reference", **s3_overrides(moto_endpoint, s3_bucket, "reference")
-    )
+    reference = local_lake(tmp_path, "lake-reference", **s3_server.settings(s3_bucket, "reference"))
     check_outcome(lake, reference, figures)
     figures.report()
 

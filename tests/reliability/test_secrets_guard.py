@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bucketpipe.config.logs import register_secrets
-from tests.conftest import S3_SECRET, s3_client
 from tests.reliability import secrets_guard
 from tests.reliability.secrets_guard import (
     known_secrets,
@@ -22,6 +21,9 @@ from tests.reliability.secrets_guard import (
     scan_report,
 )
 from tests.support.finnhub_server import PREMIUM_KEY
+from tests.support.s3_servers import S3Server
+
+S3_SECRET = "planted-s3-secret-0123456789"  # a leak the tests plant
 
 
 @pytest.fixture
@@ -31,8 +33,10 @@ def planted() -> Iterator[Path]:
         yield Path(tmp)
 
 
-def test_known_secrets_are_the_suite_credentials() -> None:
-    assert {S3_SECRET, PREMIUM_KEY} <= known_secrets()
+def test_known_secrets_are_the_suite_credentials(s3_server: S3Server) -> None:
+    assert {s3_server.writer.secret_key, s3_server.reader.secret_key, PREMIUM_KEY} <= (
+        known_secrets()
+    )
 
 
 def test_a_secret_in_a_gzip_raw_object_or_a_manifest_is_found(planted: Path) -> None:
@@ -61,10 +65,10 @@ def test_a_secret_in_a_log_file_is_found_but_not_in_other_files(planted: Path) -
     assert len(found) == 1 and "job.log" in found[0]
 
 
-def test_a_secret_in_the_test_bucket_is_found(moto_endpoint: str, s3_bucket: str) -> None:
-    client = s3_client(moto_endpoint)
+def test_a_secret_in_the_test_bucket_is_found(s3_server: S3Server, s3_bucket: str) -> None:
+    client = s3_server.client()
     client.put_object(Bucket=s3_bucket, Key="lake/_runs/x.json", Body=PREMIUM_KEY.encode())
-    found = scan_lakes({"moto_endpoint": moto_endpoint, "s3_bucket": s3_bucket}, {PREMIUM_KEY})
+    found = scan_lakes({"s3_server": s3_server, "s3_bucket": s3_bucket}, {PREMIUM_KEY})
     assert len(found) == 1 and "_runs/x.json" in found[0]
     client.delete_object(Bucket=s3_bucket, Key="lake/_runs/x.json")
 

@@ -1,7 +1,8 @@
-"""A fault-injecting HTTP proxy in front of an S3 server (moto), for boto3 and DuckDB alike.
+"""A fault-injecting HTTP proxy in front of an S3 server (moto or RGW), for boto3 and DuckDB alike.
 
-Clients use the proxy's URL as their S3 endpoint; it forwards requests unchanged (the Host
-header included, so signatures stay valid) and, at a configurable rate, answers badly instead:
+Clients use the proxy's URL (plain HTTP) as their S3 endpoint; it forwards requests unchanged (the
+Host header included, so signatures stay valid) to the server, over HTTPS too when the server
+speaks it, and, at a configurable rate, answers badly instead:
 
 - `500`: HTTP 500 `InternalError`;
 - `503`: HTTP 503 `SlowDown` (the throttling answer of S3 and Ceph RGW);
@@ -21,6 +22,7 @@ from __future__ import annotations
 import http.client
 import random
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -76,7 +78,8 @@ class _Aimed:
 
 
 class S3FaultProxy:
-    """Forwards HTTP to `upstream` (e.g. moto's `http://127.0.0.1:5000`), injecting faults."""
+    """Forwards HTTP to `upstream` (e.g. moto's `http://127.0.0.1:5000`, or an RGW over
+    `https://` whose certificate `ca_bundle` signed), injecting faults."""
 
     def __init__(
         self,
@@ -86,15 +89,19 @@ class S3FaultProxy:
         kinds: tuple[str, ...] = KINDS,
         delay_s: float = 0.3,
         seed: int = 0,
+        ca_bundle: str | None = None,
     ) -> None:
         parts = urlsplit(upstream)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"the fault proxy forwards plain http only, not {upstream!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"the fault proxy forwards to http(s) URLs, not {upstream!r}")
         unknown = set(kinds) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; use {KINDS}")
         self.upstream_host = parts.hostname
-        self.upstream_port = parts.port or 80
+        self.upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.upstream_tls = (
+            ssl.create_default_context(cafile=ca_bundle) if parts.scheme == "https" else None
+        )
         self.rate = rate
         self.kinds = kinds
         self.delay_s = delay_s
@@ -198,8 +205,12 @@ class _Forward(BaseHTTPRequestHandler):
 
     def _upstream(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            self._conn = http.client.HTTPConnection(
-                self.proxy.upstream_host, self.proxy.upstream_port, timeout=120
+            host, port = self.proxy.upstream_host, self.proxy.upstream_port
+            tls = self.proxy.upstream_tls
+            self._conn = (
+                http.client.HTTPSConnection(host, port, timeout=120, context=tls)
+                if tls is not None
+                else http.client.HTTPConnection(host, port, timeout=120)
             )
         return self._conn
 

@@ -11,14 +11,46 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.lake.layout import clean_key
 from bucketpipe.lake.snapshots import FileEntry, commit
-from tests.conftest import READER_KEY_ID, READER_SECRET, s3_client
+from tests.support.s3_servers import MOTO_KEYS, Keys, S3Server, client_from_settings
 
 OTHER_BUCKET = "sandbox-other-bucket"
 
 
-def reader_overrides() -> dict[str, Any]:
-    """A read-only key beside the lake's own (writer) key."""
-    return {"reader_access_key_id": READER_KEY_ID, "reader_secret_access_key": READER_SECRET}
+def reader_overrides(server: S3Server) -> dict[str, Any]:
+    """The server's read-only key beside the lake's own (writer) key (on RGW a read-only
+    subuser of the writer, as a second key of an Allas project)."""
+    return {
+        "reader_access_key_id": server.reader.access_key,
+        "reader_secret_access_key": server.reader.secret_key,
+    }
+
+
+def s3_sandbox_values(server: S3Server, prefix: str) -> dict[str, Any]:
+    """Settings of an S3 lake in a new bucket of the server, with the writer and reader keys."""
+    return {**server.settings(server.create_bucket(prefix)), **reader_overrides(server)}
+
+
+def _plain(value: Any) -> str:
+    return str(value.get_secret_value())
+
+
+def writer_keys(settings: Settings) -> Keys:
+    """The lake's own (writer) key; for a local lake the stand-in a deployment's Secret could
+    still put in the environment."""
+    if settings.aws_access_key_id is None or settings.aws_secret_access_key is None:
+        return MOTO_KEYS["writer"]
+    return Keys(_plain(settings.aws_access_key_id), _plain(settings.aws_secret_access_key))
+
+
+def lake_keys(settings: Settings) -> list[Keys]:
+    """Every key the lake's sandbox tests look for in what a query shows: writer and reader."""
+    keys = [writer_keys(settings)]
+    if settings.reader_access_key_id and settings.reader_secret_access_key:
+        reader = Keys(
+            _plain(settings.reader_access_key_id), _plain(settings.reader_secret_access_key)
+        )
+        keys.append(reader)
+    return keys
 
 
 def _parquet(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> Path:
@@ -64,7 +96,7 @@ def build_lake(settings: Settings) -> dict[str, str]:
     paths["outside"] = str(outside)
     paths["lake"] = store.url
     if settings.lake_is_s3:
-        client = s3_client(str(settings.aws_endpoint_url))
+        client = client_from_settings(dict(settings))
         if OTHER_BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
             client.create_bucket(Bucket=OTHER_BUCKET)
         client.put_object(Bucket=OTHER_BUCKET, Key="x.parquet", Body=quotes.read_bytes())

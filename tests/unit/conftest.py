@@ -1,4 +1,4 @@
-"""Unit tests start no server: a test here that asks for one (moto's S3, redis-server, the fake
+"""Unit tests start no server: a test here that asks for one (the S3 server, redis-server, the fake
 Finnhub, a lake on S3) stops the collection; it belongs in tests/integration/."""
 
 from __future__ import annotations
@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 SERVER_FIXTURES = frozenset(
-    {"moto_endpoint", "s3_bucket", "lake_settings", "redis_server", "redis_url", "finnhub_server"}
+    {
+        "s3_server",
+        "s3_endpoint",
+        "s3_bucket",
+        "s3_settings",
+        "lake_settings",
+        "redis_server",
+        "redis_url",
+        "finnhub_server",
+    }
 )
 UNIT = Path(__file__).resolve().parent
 

@@ -1,16 +1,25 @@
-"""The DuckDB connection factory: SQL built as pure text, httpfs from the wheel."""
+"""The DuckDB connection factory: SQL built as pure text, httpfs from the wheel, every setting
+global; what TLS failures mean."""
+
+from pathlib import Path
 
 import duckdb
+import pytest
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.lake.duck import (
+    connect,
     httpfs_extension_path,
+    httpfs_sql,
     lake_bucket_scope,
     quote_ident,
     quote_literal,
     s3_secret_sql,
     settings_sql,
     sql_list,
+    tls_config_error,
 )
+from bucketpipe.lake.tls import tls_problem
 
 
 def test_quoting() -> None:
@@ -54,10 +63,10 @@ def test_s3_secret_for_aws_has_no_endpoint() -> None:
 
 def test_settings_sql() -> None:
     assert settings_sql(memory_limit="512MB", threads=2, temp_dir="/tmp/x") == [
-        "SET memory_limit = '512MB'",
-        "SET threads = 2",
-        "SET temp_directory = '/tmp/x'",
-        "SET preserve_insertion_order = false",
+        "SET GLOBAL memory_limit = '512MB'",
+        "SET GLOBAL threads = 2",
+        "SET GLOBAL temp_directory = '/tmp/x'",
+        "SET GLOBAL preserve_insertion_order = false",
     ]
 
 
@@ -65,7 +74,7 @@ def test_spill_cap_is_set_when_configured() -> None:
     statements = settings_sql(
         memory_limit="1GB", threads=1, temp_dir="/tmp/x", max_temp_size="1536MiB"
     )
-    assert statements[-1] == "SET max_temp_directory_size = '1536MiB'"
+    assert statements[-1] == "SET GLOBAL max_temp_directory_size = '1536MiB'"
 
 
 def test_bucket_scope() -> None:
@@ -84,3 +93,75 @@ def test_httpfs_loads_from_the_wheel_without_network() -> None:
         "SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'"
     ).fetchone()
     assert loaded == (True,)
+
+
+def test_httpfs_sql_retries_and_the_ca() -> None:
+    assert httpfs_sql(ca_bundle=None) == [
+        "SET GLOBAL http_retries = 6",
+        "SET GLOBAL http_retry_backoff = 2",
+    ]
+    assert httpfs_sql(ca_bundle="/etc/ca's.pem")[-1] == "SET GLOBAL ca_cert_file = '/etc/ca''s.pem'"
+
+
+def test_every_setting_of_the_factory_reaches_the_cursors(tmp_path: Path) -> None:
+    """The dashboard, `bucketpipe sql` and the sandbox query through `con.cursor()`: a cursor
+    must run with the factory's retries, CA and sizes, not DuckDB's defaults."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    settings = Settings(
+        lake="s3://bucket/lake",
+        aws_endpoint_url="https://127.0.0.1:9",
+        aws_access_key_id="key",
+        aws_secret_access_key="secret",
+        aws_ca_bundle=str(bundle),
+        temp_dir=str(tmp_path / "tmp"),
+        duckdb_memory_limit="300MB",
+        duckdb_threads=1,
+        duckdb_max_temp_size="1GiB",
+    )
+    con = connect(settings)
+    for cursor in (con.cursor(), con.cursor().cursor()):
+
+        def read(name: str, cursor: duckdb.DuckDBPyConnection = cursor) -> object:
+            row = cursor.execute(f"SELECT current_setting('{name}')").fetchone()
+            assert row is not None
+            return row[0]
+
+        assert read("http_retries") == 6
+        assert read("http_retry_backoff") == 2
+        assert read("ca_cert_file") == str(bundle)
+        assert read("memory_limit") in {"286.1 MiB", "300.0 MB"}
+        assert read("threads") == 1
+        assert read("preserve_insertion_order") is False
+        assert str(read("temp_directory")).startswith(str(tmp_path / "tmp"))
+        assert read("max_temp_directory_size") in {"1.0 GiB", "1024.0 MiB"}
+
+
+@pytest.mark.parametrize(
+    ("message", "meaning"),
+    [
+        # Python's ssl (boto3, requests)
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate "
+         "in certificate chain", "not trusted: set AWS_CA_BUNDLE"),
+        ("certificate verify failed: Hostname mismatch, certificate is not valid for 'x'",
+         "does not name the host"),
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number", "does not speak TLS"),
+        ("SSL validation failed for https://127.0.0.1:7480/ [X509: NO_CERTIFICATE_OR_CRL_FOUND] "
+         "no certificate or crl found (_ssl.c:4154)", "AWS_CA_BUNDLE cannot be used"),
+        # curl inside DuckDB's httpfs
+        ("IO Error: SSL peer certificate or SSH remote key was not OK error for HTTP HEAD to "
+         "'https://127.0.0.1:7480/b/x.csv'", "not trusted: set AWS_CA_BUNDLE"),
+        ("IO Error: Problem with the SSL CA cert (path? access rights?)", "AWS_CA_BUNDLE cannot"),
+        ("IO Error: SSL connect error", "does not speak TLS"),
+    ],
+)  # fmt: skip
+def test_tls_failures_mean_one_thing_to_do(message: str, meaning: str) -> None:
+    problem = tls_problem(message)
+    assert problem is not None and meaning in problem
+    assert tls_config_error(duckdb.IOException(message)) is not None
+
+
+def test_other_errors_are_no_tls_problem() -> None:
+    assert tls_problem("IO Error: Connection refused") is None
+    assert tls_config_error(duckdb.IOException("HTTP 404 Not Found")) is None
+    assert tls_config_error(ValueError("certificate verify failed")) is None

@@ -167,21 +167,23 @@ def test_quality_figures_of_the_messy_run(shop: Lake) -> None:
     result = shop.run()["shop"]
     (report,) = read_reports(shop.ctx.store, "shop")
     dims = {name: d.score for name, d in report.dimensions.items()}
-    # 12 accepted rows x 7 columns = 84 cells, 61 filled (amount 11, paid 8, channel 3,
-    # address_city 3, the rest 12 each).
-    assert report.dimensions["completeness"].numerator == 61
+    # Scored over what readers get: the 11 distinct rows committed (the 12th accepted row
+    # repeats one exactly and is counted as a duplicate removed, not scored).
+    # 11 rows x 7 columns = 77 cells, 56 filled.
+    assert report.dimensions["completeness"].numerator == 56
+    assert report.rows_duplicate == 1
     assert dims == {
-        "completeness": 72.62,  # 61 / 84
-        "uniqueness": 91.67,  # 11 distinct rows / 12
-        "consistency": 97.56,  # 40 / 41: amount 950 is beyond Q3 + 3 IQR (17.125)
-        "validity": 85.71,  # 12 accepted / (12 + 2 quarantined)
+        "completeness": 72.73,  # 56 / 77
+        "uniqueness": 100.0,  # 11 distinct rows / 11
+        "consistency": 97.37,  # 37 / 38: amount 950 is beyond Q3 + 3 IQR
+        "validity": 84.62,  # 11 committed / (11 + 2 quarantined)
     }
-    assert report.overall_score == 86.89 == result.quality_score
+    assert report.overall_score == 88.68 == result.quality_score
     assert {n: d.passed for n, d in report.dimensions.items()} == {
         "completeness": False,
-        "uniqueness": False,
+        "uniqueness": True,
         "consistency": True,
-        "validity": True,
+        "validity": False,  # below its 85 % threshold: 2 of 13 distinct rows rejected
     }
 
 

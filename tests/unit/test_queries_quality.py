@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bucketpipe.app import plots
 from bucketpipe.context import Context, lake_store
 from bucketpipe.coord.signals import Signals
 from bucketpipe.quality.report import Dimension, QualityReport, update_latest, write_report
@@ -100,3 +101,23 @@ def test_quarantine_files_counted_by_reason(ctx: Context, tmp_path: Path) -> Non
     assert len(rows) == 3
     empty, none = quality.quarantine(ctx, "notes")
     assert empty.empty and none.empty
+
+
+def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> None:
+    close = [
+        report("quotes", f"c{i}", 0, 90.0 + i).model_copy(
+            update={"created_at": T0 + timedelta(seconds=2 * i)}
+        )
+        for i in range(3)
+    ]
+    fig = plots.score_lines(quality.scores_frame(close), ["overall_score"], 80.0)
+    assert fig.layout.xaxis.type == "category"
+    assert list(fig.data[0].x) == [
+        "2026-01-05 00:00:00",
+        "2026-01-05 00:00:02",
+        "2026-01-05 00:00:04",
+    ]
+    apart = [report("quotes", f"d{i}", i, 90.0) for i in range(3)]
+    fig = plots.score_lines(quality.scores_frame(apart), ["overall_score"], 80.0)
+    assert fig.layout.xaxis.type != "category"
+    assert fig.layout.xaxis.tickformatstops[0].value == "%H:%M:%S"

@@ -35,6 +35,7 @@ def summary(reports: dict[str, QualityReport]) -> None:
             "passed",
             "rows",
             "quarantined",
+            "duplicates_removed",
             "recommendations",
             "created_at",
         ],
@@ -47,6 +48,14 @@ def summary(reports: dict[str, QualityReport]) -> None:
             "consistency": st.column_config.NumberColumn(format="%.1f %%"),
             "validity": st.column_config.NumberColumn(format="%.1f %%"),
             "passed": st.column_config.CheckboxColumn("All met"),
+            "quarantined": st.column_config.NumberColumn(
+                "Rejected", help="Distinct rows of the newest run's input the rules rejected."
+            ),
+            "duplicates_removed": st.column_config.NumberColumn(
+                "Duplicates removed",
+                help="Repeats of a key in the input or of a committed row: information, not "
+                "a failure (scores describe the deduplicated rows readers get).",
+            ),
             "created_at": st.column_config.DatetimeColumn("Assessed", format="YYYY-MM-DD HH:mm z"),
         },
     )

@@ -82,7 +82,10 @@ QUOTES = DatasetSpec(
             "prev_close > 0 AND abs(price / prev_close - 1) > 0.5",
         ),
     ),
-    on_conflict="keep",
+    # As candles: the latest delivery of a (symbol, ts) wins (a re-ingest or another source
+    # corrects it), so quotes, candles and the daily bars built from them follow one rule and
+    # a changed quote's day is recomputed downstream (docs/datasets.md, "Which value wins").
+    on_conflict="latest",
     tags=("market", "free"),
 )
 

@@ -18,25 +18,25 @@ from __future__ import annotations
 import base64
 import logging
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bucketpipe import catalog
 from bucketpipe.config.errors import ConfigError, ObjectNotFound, StorageUnavailable
+from bucketpipe.config.scratch import scratch_space
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
+from bucketpipe.formats.bounds import Limits, copy_capped
 from bucketpipe.formats.detect import inspect_file
 from bucketpipe.formats.readers import ReadOptions, UnreadableFile
-from bucketpipe.ingest.bucket.mapping import Mapping, Target, ignored
+from bucketpipe.ingest.bucket.mapping import Mapping, Target
+from bucketpipe.ingest.bucket.planning import Plan, copy_key, plan
 from bucketpipe.ingest.bucket.state import (
     SOURCE,
     STATUS_LANDED,
     STATUS_TOO_LARGE,
     STATUS_UNREADABLE,
-    SourceState,
     apply_line,
     load_state,
     reconcile,
@@ -45,7 +45,8 @@ from bucketpipe.ingest.bucket.state import (
 )
 from bucketpipe.ingest.run import commit_ingest, run_day
 from bucketpipe.lake.duck import connect
-from bucketpipe.lake.layout import input_id, raw_file_key
+from bucketpipe.lake.layout import input_id
+from bucketpipe.lake.local import LocalStore
 from bucketpipe.lake.raw import RawRecord, RawWriter
 from bucketpipe.lake.runs import RunManifest, RunStatus
 from bucketpipe.lake.storage import ObjectInfo, ObjectStore, open_store, scratch_dir
@@ -53,28 +54,8 @@ from bucketpipe.lake.storage import ObjectInfo, ObjectStore, open_store, scratch
 log = logging.getLogger(__name__)
 
 ENDPOINT = "file"
-COPY_CHUNK = 8 * 1024 * 1024
 # Files up to this size are embedded (base64) in their raw line instead of copied.
 EMBED_MAX_BYTES = 1024 * 1024
-
-
-@dataclass
-class Plan:
-    """What a run will do with the listed objects (pure: from the listing and the state)."""
-
-    land: list[tuple[ObjectInfo, Target]] = field(default_factory=list)
-    too_large: list[tuple[ObjectInfo, Target]] = field(default_factory=list)
-    unchanged: int = 0
-    ignored: int = 0
-    unmapped: int = 0
-
-
-def copy_key(day: str, run: str, index: int, source_key: str) -> str:
-    """`raw/bucket/dt=<day>/<run>/<n>.<ext>`: the immutable copy of one landed file."""
-    name = source_key.rsplit("/", 1)[-1].lower()
-    parts = name.split(".")[1:][-2:]
-    ext = ".".join(p for p in parts if p.isalnum() and len(p) <= 8) or "bin"
-    return raw_file_key(SOURCE, day, run, index, ext)
 
 
 def open_source(settings: Settings, url: str | None = None) -> ObjectStore:
@@ -82,6 +63,10 @@ def open_source(settings: Settings, url: str | None = None) -> ObjectStore:
     url = url or settings.source
     if not url:
         raise ConfigError("no source: set BUCKETPIPE_SOURCE or pass --source s3://bucket/prefix")
+
+    if "://" not in url and not Path(url).expanduser().is_dir():
+        what = "does not exist" if not Path(url).expanduser().exists() else "is not a directory"
+        raise ConfigError(f"source {url!r} {what}: set BUCKETPIPE_SOURCE or --source")
 
     def plain(secret: Any) -> str | None:
         return secret.get_secret_value() if secret is not None else None
@@ -94,44 +79,8 @@ def open_source(settings: Settings, url: str | None = None) -> ObjectStore:
         secret_access_key=plain(
             settings.source_secret_access_key or settings.aws_secret_access_key
         ),
+        ca_bundle=settings.aws_ca_bundle,  # one bundle may hold the CAs of both endpoints
     )
-
-
-def plan(
-    objects: Iterable[ObjectInfo],
-    mapping: Mapping,
-    state: SourceState,
-    *,
-    max_bytes: int,
-    retry_failed: bool = False,
-) -> Plan:
-    """Split a listing into files to land, too large, unchanged, ignored and unmapped."""
-    out = Plan()
-    reserved = {spec.name for spec in catalog.specs()}
-    for info in objects:
-        if ignored(info.key):
-            out.ignored += 1
-            continue
-        target = mapping.target(info.key)
-        if target is None:
-            out.unmapped += 1
-            continue
-        seen = state.objects.get(info.key)
-        if seen and seen.get("etag") == info.etag:
-            status = seen.get("status")
-            retry = (status == "too_large" and info.size <= max_bytes) or (
-                status == "failed" and retry_failed
-            )
-            if not retry:
-                out.unchanged += 1
-                continue
-        if target.dataset in reserved:
-            target = Target(target.dataset, {**target.options, "_reserved": True}, target.rule)
-        if info.size > max_bytes:
-            out.too_large.append((info, target))
-        else:
-            out.land.append((info, target))
-    return out
 
 
 @dataclass
@@ -144,6 +93,7 @@ class Landing:
     day: str
     scratch: Path
     writer: RawWriter
+    limits: Limits
     lines: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     transient: list[str] = field(default_factory=list)
@@ -192,18 +142,20 @@ class Landing:
             return
         local = self.scratch / f"{index:05d}.src"
         try:
-            with self.source.open(info.key) as stream, local.open("wb") as out:
-                shutil.copyfileobj(stream, out, COPY_CHUNK)
+            options = self.fetch_and_inspect(local, info, target)
         except ObjectNotFound:
             log.info("object vanished before it was read", extra={"key": info.key})
+            local.unlink(missing_ok=True)
             return
         except StorageUnavailable as exc:
             self.transient.append(f"{info.key}: {exc}")
+            local.unlink(missing_ok=True)
             return
-        try:
-            options = self.inspect(local, info.key, target)
-        except UnreadableFile as exc:
-            self.record(info, target, STATUS_UNREADABLE, str(exc), {})
+        except Exception as exc:
+            # Recorded as failed whatever the cause (a bomb too): tried again only when the
+            # object changes (a new ETag) or a run asks with --retry-failed.
+            self.record(info, target, STATUS_UNREADABLE, file_reason(exc), {})
+            log.warning("file not landed", extra={"key": info.key, "reason": file_reason(exc)})
             local.unlink(missing_ok=True)
             return
         body: dict[str, Any] = {"read": options.as_dict()}
@@ -226,12 +178,44 @@ class Landing:
             },
         )
 
-    def inspect(self, local: Path, key: str, target: Target) -> ReadOptions:
+    def fetch_and_inspect(self, local: Path, info: ObjectInfo, target: Target) -> ReadOptions:
+        """Copy the object into scratch space (within its bound), then read it whole."""
+        refuse_escaping_link(self.source, info.key)
+        with self.source.open(info.key) as stream:
+            copy_capped(stream, local, self.limits)
         con = connect(self.ctx.settings, threads=1)
         try:
-            return inspect_file(local, key, overrides=target.options, con=con, scratch=self.scratch)
+            return inspect_file(
+                local,
+                info.key,
+                overrides=target.options,
+                con=con,
+                scratch=self.scratch,
+                limits=self.limits,
+            )
         finally:
             con.close()
+
+
+def refuse_escaping_link(source: ObjectStore, key: str) -> None:
+    """A symlink in a source directory must stay inside it (`UnreadableFile` otherwise)."""
+    if not isinstance(source, LocalStore):
+        return
+    path = source.root / key
+    target = path.resolve()
+    if path.is_symlink() and source.root not in target.parents:
+        raise UnreadableFile(
+            "a symlink that leaves the source directory: refused (copy the file into the "
+            "source instead)"
+        )
+
+
+def file_reason(exc: BaseException) -> str:
+    """One line saying why a file was not landed."""
+    if isinstance(exc, UnreadableFile):
+        return str(exc)
+    text = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"unreadable ({type(exc).__name__}: {text})" if text else type(exc).__name__
 
 
 def _brief(options: ReadOptions) -> dict[str, Any]:
@@ -254,28 +238,34 @@ def land(
     if reconcile(ctx.store, state):
         save_state(ctx.store, state, ctx.now())
     started = ctx.now()
+    space = scratch_space(settings)
+    limits = Limits.from_settings(settings, space.for_files)
     todo = plan(
         source.list_objects(),
         mapping,
         state,
         max_bytes=settings.source_max_bytes,
+        scratch_bytes=space.for_files,
         retry_failed=retry_failed,
     )
     if limit is not None:
         todo.land = todo.land[:limit]
-    if not todo.land and not todo.too_large:
+    if not todo.land and not todo.too_large and not todo.no_room:
         log.info("no new or changed files", extra={"run_id": run_id, "unchanged": todo.unchanged})
         return None
     run = input_id(run_id, None)
     scratch = scratch_dir(settings.temp_dir)
     day = run_day(run_id, started).isoformat()
-    landing = Landing(ctx, source, run, day, scratch, RawWriter(scratch))
+    landing = Landing(ctx, source, run, day, scratch, RawWriter(scratch), limits)
     try:
         for info, target in todo.too_large:
             reason = (
                 f"{info.size} bytes is over BUCKETPIPE_SOURCE_MAX_BYTES "
                 f"({settings.source_max_bytes}); skipped"
             )
+            landing.record(info, target, STATUS_TOO_LARGE, reason, {})
+        for info, target in todo.no_room:
+            reason = f"{info.size} bytes does not fit the {space.explain()}; skipped"
             landing.record(info, target, STATUS_TOO_LARGE, reason, {})
         for index, (info, target) in enumerate(todo.land):
             landing.land_one(index, info, target)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import duckdb
 import pandas as pd
 
 from bucketpipe.context import Context
 from bucketpipe.lake import quarantine as quarantine_files
-from bucketpipe.lake.duck import connect
-from bucketpipe.quality.report import DIMENSIONS, QualityReport, read_latest, read_reports
+from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
+from bucketpipe.lake.snapshots import read_current
+from bucketpipe.quality.report import (
+    DIMENSIONS,
+    REPORTS_DATASET,
+    QualityReport,
+    read_latest,
+    read_reports,
+)
 from bucketpipe.serve.queries.base import frame
 
 REASON = "_reject_reason"  # the column clean writes the rejection reason to
@@ -28,9 +36,43 @@ def latest_score(ctx: Context, dataset: str) -> float | None:
 
 
 def history(ctx: Context, datasets: Sequence[str], limit: int = 50) -> pd.DataFrame:
-    """The newest `limit` reports of each dataset as rows, oldest first (for a line chart)."""
-    reports = [r for name in datasets for r in read_reports(ctx.store, name, limit)]
-    return scores_frame(reports)
+    """The newest `limit` reports of each dataset as rows, oldest first (for a line chart).
+
+    From the `quality_reports` dataset: its newest month file, then older ones only while a
+    dataset still lacks reports (a year of runs is one or two file reads). A lake whose
+    clean has not yet written that dataset is read from the per-run JSON reports.
+    """
+    snapshot = read_current(ctx.store, REPORTS_DATASET)
+    if snapshot is None or not snapshot.files:
+        reports = [r for name in datasets for r in read_reports(ctx.store, name, limit)]
+        return scores_frame(reports)
+    months = sorted({f.partition or "" for f in snapshot.files}, reverse=True)
+    parts: list[pd.DataFrame] = []
+    with connect(ctx.settings) as con:
+        for month in months:
+            keys = [f.key for f in snapshot.files if (f.partition or "") == month]
+            parts.append(_newest(con, [ctx.store.duckdb_path(k) for k in keys], datasets, limit))
+            found = pd.concat(parts)["dataset"].value_counts()
+            if all(found.get(name, 0) >= limit for name in datasets):
+                break
+    table = pd.concat(parts, ignore_index=True)
+    table = table.sort_values("created_at", ascending=False).groupby("dataset").head(limit)
+    table["created_at"] = pd.to_datetime(table["created_at"], utc=True)
+    return table.sort_values(["created_at", "dataset"], ignore_index=True)[SCORE_COLUMNS]
+
+
+def _newest(
+    con: duckdb.DuckDBPyConnection, paths: list[str], datasets: Sequence[str], limit: int
+) -> pd.DataFrame:
+    """The newest `limit` score rows of each dataset in these `quality_reports` files."""
+    wanted = ", ".join(quote_literal(d) for d in datasets)
+    picked = ", ".join(quote_ident(c) for c in SCORE_COLUMNS)
+    return frame(
+        con,
+        f"SELECT {picked} FROM read_parquet({sql_list(paths)}, union_by_name = true, "
+        f"hive_partitioning = false) WHERE dataset IN ({wanted}) QUALIFY row_number() "
+        f"OVER (PARTITION BY dataset ORDER BY created_at DESC) <= {int(limit)}",
+    )
 
 
 def scores_frame(reports: Iterable[QualityReport]) -> pd.DataFrame:
@@ -81,11 +123,12 @@ def overview(reports: dict[str, QualityReport]) -> pd.DataFrame:
             {
                 "dataset": r.dataset,
                 "quarantined": r.rows_quarantined,
+                "duplicates_removed": r.rows_duplicate,
                 "recommendations": len(r.recommendations),
             }
             for r in reports.values()
         ],
-        columns=["dataset", "quarantined", "recommendations"],
+        columns=["dataset", "quarantined", "duplicates_removed", "recommendations"],
     )
     merged = table.merge(extra, on="dataset", how="left")
     return merged.sort_values("overall_score", ignore_index=True)

@@ -1,0 +1,54 @@
+"""A landed file as clean sees it, and what loading a dataset's files did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bucketpipe.config.errors import BucketpipeError
+from bucketpipe.formats.readers import ReadOptions
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """One landed file of a generic dataset, as its raw line describes it."""
+
+    dataset: str
+    uri: str
+    key: str
+    copy: str | None
+    read: ReadOptions
+    run: str
+    landed_at: datetime
+    modified: datetime | None = None
+
+    @classmethod
+    def from_raw(cls, run: str, path: str, requested_at: datetime, body: dict[str, Any]) -> FileRef:
+        modified = body.get("last_modified")
+        copy = body.get("copy")
+        return cls(
+            dataset=str(body["dataset"]),
+            uri=str(body.get("uri") or path),
+            key=path,
+            copy=str(copy) if copy else None,
+            read=ReadOptions.from_dict(dict(body.get("read") or {})),
+            run=run,
+            landed_at=requested_at,
+            modified=datetime.fromisoformat(modified) if modified else None,
+        )
+
+
+@dataclass
+class LoadReport:
+    """What loading a dataset's files did: rows, rejects, columns per file, failed files."""
+
+    rows: int = 0
+    rejected: int = 0
+    columns: list[str] = field(default_factory=list)
+    file_columns: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class FileFailed(BucketpipeError):
+    """A landed file that could not be loaded; the message is the reason."""
