@@ -220,7 +220,7 @@ def test_the_engine_is_set_up_for_the_lake_and_locked(raw_box: SqlSession, lake:
     ).frame
     assert (int(files["n"][0]), bool(files["inside"][0])) == (2, True)
     if settings.lake_is_s3:
-        assert (read("http_retries"), read("http_retry_backoff")) == ("6", "2")
+        assert (read("http_retries"), read("http_retry_backoff")) == ("6", "2.0")
         assert read("ca_cert_file") == (settings.aws_ca_bundle or "")
 
 

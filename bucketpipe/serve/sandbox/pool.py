@@ -131,7 +131,10 @@ class WorkerPool:
             spec = {**self.spec, "describe": self.schema is None}
             worker = WorkerProcess(spec, self.base, self.rss_cap)
         except Exception as exc:  # a start that fails is reported to the next query
-            log.error("SQL worker failed to start", extra={"error": str(exc)[:300]})
+            # After close, the run's scratch directory may already be gone: that start
+            # failing is expected, not an error of anything a user asked for.
+            level = logging.DEBUG if self._closed else logging.ERROR
+            log.log(level, "SQL worker failed to start", extra={"error": str(exc)[:300]})
             with self._cond:
                 self._starting -= 1
                 self._error = str(exc)[:300]
