@@ -11,7 +11,16 @@ from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
 
 Mode = Literal["full", "quick"]
-SECTIONS = ("dashboard", "pages", "clean", "ingest", "objects", "delta", "freshness")
+SECTIONS = (
+    "dashboard",
+    "pages",
+    "clean",
+    "ingest",
+    "objects",
+    "delta",
+    "sandbox",
+    "freshness",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class BenchConfig:
     ingest: IngestPlan
     ingest_startup_s: float
     objects: Schedule
+    sandbox_rows: int  # rows of the sandbox section's dataset
+    sandbox_runs: int  # repetitions of each ordinary query, with and without the worker
     delta_commits: int = 30  # appends mirrored one by one in the Delta section
     freshness_runs: int = 20  # ingest runs followed until readable in the freshness section
     freshness_gap_s: float = 5.0  # pause between those runs
@@ -71,6 +82,8 @@ def full(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Ben
         ingest=IngestPlan(per_window=600, window_s=60.0, per_second=30, calls=1200),
         ingest_startup_s=8.0,
         objects=Schedule(days=3, runs_per_day=96),
+        sandbox_rows=1_000_000,
+        sandbox_runs=50,
     )
 
 
@@ -93,6 +106,8 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         ingest=IngestPlan(per_window=40, window_s=4.0, per_second=30, calls=40),
         ingest_startup_s=2.5,
         objects=Schedule(days=2, runs_per_day=2, first_run=timedelta(hours=14, minutes=30)),
+        sandbox_rows=20_000,
+        sandbox_runs=8,
         delta_commits=12,
         freshness_runs=3,
         freshness_gap_s=1.0,

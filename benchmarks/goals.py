@@ -218,6 +218,29 @@ def pages(results: Results) -> Iterable[Verdict]:
         )
 
 
+def sandbox(results: Results) -> Iterable[Verdict]:
+    section = results.get("sandbox", {})
+    queries, attacks = section.get("queries") or [], section.get("attacks") or []
+    target = "<= 50 ms median added by the SQL worker (ordinary query)"
+    if not queries:
+        yield Verdict("SQL worker latency", target, "missing", None, "not measured")
+        return
+    added = max(float(q["added_median_ms"]) for q in queries)
+    met, note = _judged(added <= 50, results)
+    yield Verdict("SQL worker latency", target, f"{added:.1f} ms (worst query)", met, note)
+    if attacks:
+        bound = int(section["rss_bound_mib"])
+        peak = max(int(a["peak_rss_mib"]) for a in attacks)
+        met, note = _judged(peak <= bound, results)
+        target = f"<= {bound} MiB resident (memory limit + 512 MiB)"
+        yield Verdict("SQL worker memory", target, f"{peak} MiB", met, note)
+        limit = float(section["timeout_s"]) + 5
+        wall = max(float(a["wall_s"]) for a in attacks)
+        met, note = _judged(wall <= limit, results)
+        target = f"<= {limit:g} s (timeout + 5 s)"
+        yield Verdict("SQL query wall time", target, f"{wall:.1f} s", met, note)
+
+
 def freshness(results: Results) -> Verdict:
     target = "p95 ≤ 30 s from ingest commit to rows on the dashboard, with the watcher"
     watcher = (results.get("freshness") or {}).get("watcher") or {}
@@ -241,6 +264,7 @@ def evaluate(results: Results) -> list[Verdict]:
         *ingest(results),
         objects(results),
         *pages(results),
+        *sandbox(results),
         freshness(results),
     ]
     return verdicts

@@ -173,6 +173,36 @@ def objects_table(results: Results) -> Table:
     return table
 
 
+def sandbox_table(results: Results) -> Table:
+    section = results.get("sandbox", {})
+    table = Table(
+        title=f"SQL sandbox ({section.get('rows', 0):,} rows, memory limit "
+        f"{section.get('memory_limit')}, first worker ready in {section.get('first_worker_s')} s)"
+    )
+    for header in ("Query or attack", "In process", "Worker", "Added", "Outcome", "Peak RSS"):
+        table.add_column(header)
+    for q in section.get("queries", []):
+        inside, worker = q["in_process"], q["worker"]
+        table.add_row(
+            q["query"],
+            f"{inside['median_ms']:.1f} ms (p95 {inside['p95_ms']:.1f})",
+            f"{worker['median_ms']:.1f} ms (p95 {worker['p95_ms']:.1f})",
+            f"{q['added_median_ms']:.1f} ms",
+            "ok",
+            "",
+        )
+    for a in section.get("attacks", []):
+        table.add_row(
+            a["attack"],
+            "",
+            f"{a['wall_s']:.2f} s",
+            f"next query {a['next_query_s']:.2f} s",
+            f"{a['kind']}: {a['outcome']}",
+            f"{a['peak_rss_mib']} MiB",
+        )
+    return table
+
+
 def delta_table(results: Results) -> Table:
     section = results.get("delta", {})
     per_day = _delta_per_day(results)
@@ -261,6 +291,7 @@ def tables(results: Results) -> list[Table]:
         "clean": clean_table,
         "ingest": ingest_table,
         "objects": objects_table,
+        "sandbox": sandbox_table,
         "delta": delta_table,
         "freshness": freshness_table,
     }

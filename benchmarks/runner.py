@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, delta, freshness, ingest, objects, pages, sizes
+from benchmarks import cleaning, delta, freshness, ingest, objects, pages, sandbox, sizes
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -180,6 +180,19 @@ def run_objects(config: BenchConfig, base: Settings, today: date) -> dict[str, A
     return out
 
 
+def run_sandbox(config: BenchConfig, base: Settings) -> dict[str, Any]:
+    work = config.out_dir / "sandbox"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        timeout = 10.0 if config.mode == "full" else 3.0
+        return sandbox.measure(
+            base, work, rows=config.sandbox_rows, runs=config.sandbox_runs, timeout_s=timeout
+        )
+    finally:
+        if not config.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def run_delta(config: BenchConfig, base: Settings, today: date) -> dict[str, Any]:
     """Mirror cost per commit on a local lake and on moto (see `benchmarks.delta`)."""
     s3 = BenchS3.start() if config.s3 else None
@@ -263,6 +276,7 @@ def run(
         "clean": lambda: run_clean(config, settings, end),
         "ingest": lambda: run_ingest(config),
         "objects": lambda: run_objects(config, settings, today),
+        "sandbox": lambda: run_sandbox(config, settings),
         "delta": lambda: run_delta(config, settings, today),
         "freshness": lambda: run_freshness(config, settings),
     }

@@ -35,7 +35,11 @@ def settings() -> Settings:
     return loaded
 
 
-@st.cache_resource(show_spinner="Opening the lake…")
+def _close_lake(session: LakeSession) -> None:
+    session.close()  # stops the SQL worker processes with it
+
+
+@st.cache_resource(show_spinner="Opening the lake…", on_release=_close_lake)
 def lake() -> LakeSession:
     """One session per dashboard process, shared by every browser session."""
     session = LakeSession.from_settings(settings())

@@ -23,6 +23,11 @@ def register_secrets(values: Iterable[str | None]) -> None:
             _secrets.add(value)
 
 
+def registered_secrets() -> frozenset[str]:
+    """Every value registered with `register_secrets` (to search outputs for them)."""
+    return frozenset(_secrets)
+
+
 def mask(text: str) -> str:
     """Replace every registered secret in `text` with `***`."""
     for secret in _secrets:

@@ -65,6 +65,25 @@ class Settings(SourceSettings):
         10.0, gt=0, description="Time limit of a user SQL query (dashboard and `sql`)."
     )
     sql_max_rows: int = Field(10_000, ge=1, description="Row cap of a user SQL query result.")
+    sql_max_result_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Byte cap of a user SQL query result (its Arrow size); a longer result "
+        "is cut like one past the row cap.",
+    )
+    sql_max_temp_size: str = Field(
+        "1GiB",
+        description="Cap on the spill files of one user SQL query; past it the query fails "
+        "instead of filling the disk. Each SQL worker has its own temp directory, removed "
+        "when the worker ends.",
+    )
+    sql_workers: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="SQL worker processes per dashboard process (each may use up to "
+        "`BUCKETPIPE_DUCKDB_MEMORY_LIMIT` + 512 MiB while a query runs).",
+    )
     refresh_seconds: int = Field(
         10, ge=2, description="How often the dashboard checks for newly committed data."
     )

@@ -1,4 +1,9 @@
-"""`bucketpipe sql`: one read-only query over the committed datasets, on the sandbox."""
+"""`bucketpipe sql`: read-only SQL over the committed datasets, in the sandbox.
+
+With a query argument it runs that query. Without one it reads `;`-terminated statements
+from standard input and runs them in one session, the way the dashboard's SQL page does,
+printing each result in turn; on a terminal it is a small REPL with history.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,22 @@ import argparse
 import logging
 import math
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
 from bucketpipe.jobs.argtypes import positive_float, positive_int
-from bucketpipe.jobs.common import EXIT_OK
+from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK
+from bucketpipe.jobs.sql_repl import repl
 from bucketpipe.serve.exports import csv_text
 from bucketpipe.serve.queries.session import open_sandbox
+from bucketpipe.serve.sandbox.limits import format_bytes
+from bucketpipe.serve.sandbox.session import QueryResult, SqlSession
+from bucketpipe.serve.sandbox.text import split_statements
 
 log = logging.getLogger("bucketpipe.sql")
 
@@ -24,18 +34,23 @@ log = logging.getLogger("bucketpipe.sql")
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "sql",
-        help="run a read-only SQL query over the committed datasets",
+        help="run read-only SQL over the committed datasets",
         description="Every committed dataset is a view of the same name (SHOW TABLES lists "
-        "them). Only SELECT and EXPLAIN run; files, URLs and settings are out of reach.",
+        "them). Only read-only queries run; files, URLs, settings and secrets are out of "
+        "reach. Without a query, statements ending in ';' are read from standard input and "
+        "run in one session (a REPL with history on a terminal).",
     )
     parser.add_argument(
-        "query", help='the query, e.g. "SELECT * FROM quotes LIMIT 5"; - reads stdin'
+        "query",
+        nargs="?",
+        help='the query, e.g. "SELECT * FROM quotes LIMIT 5"; - or nothing reads statements '
+        "from stdin",
     )
     parser.add_argument(
         "--format",
         choices=("table", "csv", "json"),
         default="table",
-        help="output format (default: table)",
+        help="output format (default: table; json: one JSON document per result, per line)",
     )
     parser.add_argument(
         "--max-rows",
@@ -45,39 +60,100 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--timeout",
         type=positive_float,
-        help="time limit in seconds (default: BUCKETPIPE_SQL_TIMEOUT_SECONDS)",
+        help="time limit in seconds (default and upper bound: BUCKETPIPE_SQL_TIMEOUT_SECONDS)",
     )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
-    sql = sys.stdin.read() if args.query == "-" else args.query
-    sandbox = open_sandbox(settings)
+    session = open_sandbox(settings)
     try:
-        result = sandbox.run(sql, max_rows=args.max_rows, timeout_s=args.timeout)
+        runner = Runner(session, args.format, args.max_rows, args.timeout)
+        if args.query not in (None, "-"):
+            return EXIT_OK if runner.run(args.query, label="") else EXIT_FAILED
+        if args.query is None and sys.stdin.isatty():
+            return repl(runner.run)
+        return runner.script(sys.stdin.read())
     finally:
-        sandbox.close()
-    write(result.frame, args.format)
-    if result.truncated:
-        log.warning(
-            f"result cut at {result.max_rows:,} rows (the row cap); add a LIMIT or aggregate"
+        session.close()
+
+
+class Runner:
+    """Runs statements on one session and prints each result or one error line."""
+
+    def __init__(
+        self,
+        session: SqlSession,
+        fmt: str,
+        max_rows: int | None,
+        timeout_s: float | None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.session = session
+        self.fmt = fmt
+        self.max_rows = max_rows
+        self.timeout_s = timeout_s
+        self.out = out or sys.stdout
+
+    def script(self, text: str) -> int:
+        """Every statement of `text` in turn; exit 1 if any failed."""
+        try:  # a NUL anywhere is refused for the whole script: the parser stops at it
+            statements = split_statements(text)
+        except QueryRefused as exc:
+            log.error(str(exc))
+            return EXIT_FAILED
+        if not statements:
+            log.error("no statement to run: give a query, or statements ending in ';' on stdin")
+            return EXIT_FAILED
+        many = len(statements) > 1
+        results = [
+            self.run(sql, label=f"statement {n}: " if many else "")
+            for n, sql in enumerate(statements, 1)
+        ]
+        return EXIT_OK if all(results) else EXIT_FAILED
+
+    def run(self, sql: str, label: str = "") -> bool:
+        """Run one statement; print its result, or log why it did not run. True when it ran."""
+        try:
+            result = self.session.run(sql, max_rows=self.max_rows, timeout_s=self.timeout_s)
+        except QueryRefused as exc:
+            log.error(f"{label}{exc}")
+            return False
+        try:
+            write(result.frame, self.fmt, self.out)
+        except (ValueError, TypeError, OverflowError) as exc:  # one bad result, not the session
+            log.error(f"{label}the result could not be printed as {self.fmt}: {exc}")
+            return False
+        self.out.flush()
+        if result.truncated:
+            log.warning(f"{label}{cut_message(result)}")
+        return True
+
+
+def cut_message(result: QueryResult) -> str:
+    if result.cut == "bytes":
+        return (
+            f"result cut at {result.rows:,} rows: the result cap is "
+            f"{format_bytes(result.max_bytes)} (BUCKETPIPE_SQL_MAX_RESULT_BYTES); "
+            "select fewer columns, add a LIMIT or aggregate"
         )
-    return EXIT_OK
+    return f"result cut at {result.max_rows:,} rows (the row cap); add a LIMIT or aggregate"
 
 
-def write(frame: pd.DataFrame, fmt: str) -> None:
-    """Print a result to stdout in the chosen format."""
+def write(frame: pd.DataFrame, fmt: str, out: TextIO) -> None:
+    """Print a result in the chosen format (json: one document on one line)."""
     if fmt == "csv":
-        sys.stdout.write(csv_text(frame))
+        out.write(csv_text(frame))
     elif fmt == "json":
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=1) + "\n")
+        # Intervals, UUIDs and the like have no JSON type: they are written as text.
+        out.write(frame.to_json(orient="records", date_format="iso", default_handler=str) + "\n")
     else:
         table = Table(show_lines=False)
         for column in frame.columns:
             table.add_column(str(column), overflow="fold")
         for row in frame.itertuples(index=False):
             table.add_row(*(_cell(v) for v in row))
-        Console(file=sys.stdout, width=200).print(table)
+        Console(file=out, width=200).print(table)
 
 
 def _cell(value: Any) -> str:

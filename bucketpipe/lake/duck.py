@@ -35,6 +35,22 @@ def sql_list(values: list[str]) -> str:
     return "[" + ", ".join(quote_literal(v) for v in values) + "]"
 
 
+def empty_relation_sql(columns: tuple[tuple[str, str], ...]) -> str:
+    """A typed relation with no rows (a dataset whose snapshot holds no files)."""
+    if not columns:
+        return "SELECT NULL AS _empty WHERE false"
+    cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote_ident(name)}" for name, typ in columns)
+    return f"SELECT {cols}, CAST(NULL AS DATE) AS dt WHERE false"
+
+
+def read_parquet_sql(paths_sql: str) -> str:
+    """A relation over Parquet files: `paths_sql` is SQL for the list of paths."""
+    return (
+        f"SELECT * FROM read_parquet({paths_sql}, hive_partitioning = true, "
+        "hive_types = {'dt': DATE}, union_by_name = true)"
+    )
+
+
 def httpfs_extension_path() -> Path:
     """The httpfs extension file shipped in the `duckdb-extension-httpfs` wheel."""
     try:

@@ -10,7 +10,13 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
+from bucketpipe.lake.duck import (
+    empty_relation_sql,
+    quote_ident,
+    quote_literal,
+    read_parquet_sql,
+    sql_list,
+)
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
 
@@ -20,14 +26,6 @@ from bucketpipe.lake.storage import ObjectStore
 # history grows. The `_` prefix cannot name a dataset (`list_datasets` skips it).
 RECENT_PREFIX = "_recent_"
 RECENT_DAYS = 50
-
-
-def empty_relation_sql(columns: tuple[tuple[str, str], ...]) -> str:
-    """A typed relation with no rows (a dataset whose snapshot holds no files)."""
-    if not columns:
-        return "SELECT NULL AS _empty WHERE false"
-    cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote_ident(name)}" for name, typ in columns)
-    return f"SELECT {cols}, CAST(NULL AS DATE) AS dt WHERE false"
 
 
 def relation_sql(
@@ -41,11 +39,7 @@ def relation_sql(
     files = snapshot.files_for(start=start, end=end)
     if not files:
         return empty_relation_sql(snapshot.columns)
-    paths = sql_list([store.duckdb_path(f.key) for f in files])
-    return (
-        f"SELECT * FROM read_parquet({paths}, hive_partitioning = true, "
-        f"hive_types = {{'dt': DATE}}, union_by_name = true)"
-    )
+    return read_parquet_sql(sql_list([store.duckdb_path(f.key) for f in files]))
 
 
 def recent_view(dataset: str) -> str:

@@ -11,14 +11,13 @@ import duckdb
 
 from bucketpipe import catalog
 from bucketpipe.lake import views
-from bucketpipe.lake.duck import quote_literal
+from bucketpipe.lake.duck import empty_relation_sql, quote_literal
 from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.lake.views import (
     RECENT_DAYS,
     RECENT_PREFIX,
     drop_views,
-    empty_relation_sql,
     is_current,
     recent_relation_sql,
     recent_view,
@@ -27,7 +26,7 @@ from bucketpipe.lake.views import (
 
 log = logging.getLogger(__name__)
 
-# The read side's names for the view helpers of `bucketpipe.lake.views`.
+# The read side's names for the view helpers of `bucketpipe.lake.views` and `.duck`.
 __all__ = [
     "RECENT_DAYS",
     "RECENT_PREFIX",

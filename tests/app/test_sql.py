@@ -47,6 +47,8 @@ def test_query_results_and_row_cap(make_app: AppFactory, demo_lake: DemoLake) ->
         ("COPY quotes TO '/tmp/x.csv'", "COPY statements are not allowed"),
         ("SET enable_external_access = true", "SET statements are not allowed"),
         ("SELECT * FROM qoutes", 'Did you mean "quotes"'),
+        ("SELECT CAST(symbol AS INTEGER) FROM quotes", "Conversion Error"),
+        ("SELEC 1", "(line 1, column 1)"),
     ],
 )
 def test_refused_and_failed_queries_are_one_line_errors(
@@ -95,3 +97,13 @@ def test_daily_indicators_view_has_the_documented_columns(demo_lake: DemoLake) -
     expected += ["bb_middle", "bb_upper", "bb_lower"]
     assert set(expected) <= set(names)
     sandbox.close()
+
+
+def test_a_result_past_the_byte_cap_is_cut_with_a_warning(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    app = make_app(demo_lake, "sql", BUCKETPIPE_SQL_MAX_RESULT_BYTES="65536")
+    run_query(app, "SELECT repeat('x', 10000) AS wide FROM range(100)")
+    no_errors(app)
+    assert 0 < len(result(app)) < 100
+    assert any("result cap of" in str(w.value) for w in app.warning)

@@ -78,6 +78,24 @@ def test_every_pod_tells_bucketpipe_the_size_of_its_scratch_space(
         assert memory_bytes(str(scratch)) == _empty_dir(workload, "tmp"), workload.name
 
 
+def test_the_sql_workers_spills_fit_beside_the_dashboards_own(
+    every_rendering: list[dict[str, Any]],
+) -> None:
+    """Each SQL worker spills into its own folder of the same emptyDir as the dashboard's
+    DuckDB: all of them at their caps together must still fit."""
+    checked = 0
+    for workload, container in bucketpipe_containers(every_rendering):
+        if container["args"][:1] != ["dashboard"]:
+            continue
+        env = _env(container)
+        own = duckdb_bytes(str(env["BUCKETPIPE_DUCKDB_MAX_TEMP_SIZE"]))
+        sql = min(own, duckdb_bytes(str(env["BUCKETPIPE_SQL_MAX_TEMP_SIZE"])))
+        workers = int(str(env["BUCKETPIPE_SQL_WORKERS"]))
+        assert own + workers * sql < _empty_dir(workload, "tmp"), workload.name
+        checked += 1
+    assert checked >= 1
+
+
 def test_a_source_file_and_a_spill_fit_the_scratch_space_together(
     every_rendering: list[dict[str, Any]],
 ) -> None:

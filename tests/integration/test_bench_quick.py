@@ -24,6 +24,9 @@ GOALS = {
     "Single-symbol growth",
     "Generic CSV clean",
     "Objects per day",
+    "SQL worker latency",
+    "SQL worker memory",
+    "SQL query wall time",
     "Freshness",
 }
 
@@ -167,3 +170,14 @@ def test_every_goal_is_reported(results: dict[str, Any]) -> None:
     assert {"Ingest, 1 shard(s)", "Ingest, 4 shard(s)"} <= goals
     # Quick sizes are not the goals' sizes: nothing is judged.
     assert all(g["met"] is None for g in results["goals"])
+
+
+def test_sandbox_latency_and_bounds_measured(results: dict[str, Any]) -> None:
+    section = results["sandbox"]
+    assert {q["query"] for q in section["queries"]} == {"aggregate", "100 rows", "constant"}
+    for q in section["queries"]:
+        assert q["worker"]["median_ms"] > 0 and q["in_process"]["median_ms"] > 0
+    for attack in section["attacks"]:
+        assert attack["kind"] in {"memory", "timeout", "ok", "too_large"}, attack
+        assert attack["peak_rss_mib"] <= section["rss_bound_mib"], attack
+        assert attack["wall_s"] <= section["timeout_s"] + 5, attack

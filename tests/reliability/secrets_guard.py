@@ -43,11 +43,13 @@ _CHECKED = pytest.StashKey[set[str]]()
 
 
 def known_secrets() -> set[str]:
-    """The credentials of the test suite: the fake Finnhub keys and the S3 server's secrets."""
+    """The credentials of the test suite: the fake Finnhub keys, the stand-in S3 keys (also
+    planted where no S3 server runs, e.g. a writer key in a sandbox test's environment) and the
+    S3 server's secrets."""
     from tests.support.finnhub_server import FREE_KEY, PREMIUM_KEY
-    from tests.support.s3_servers import active_secrets
+    from tests.support.s3_servers import MOTO_KEYS, active_secrets
 
-    return {FREE_KEY, PREMIUM_KEY, *active_secrets()}
+    return {FREE_KEY, PREMIUM_KEY, *(k.secret_key for k in MOTO_KEYS.values()), *active_secrets()}
 
 
 def registered_secrets() -> frozenset[str]:

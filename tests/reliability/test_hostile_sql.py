@@ -1,27 +1,37 @@
-"""Hostile SQL end to end: attack queries against the SQL explorer's sandbox (the dashboard's
-`LakeSession.sandbox()`) and the `bucketpipe sql` command, on a lake the pipeline filled, local
-and on S3.
+"""Hostile SQL end to end: the whole attack corpus, then the legit corpus, through both entry
+points, on an S3 lake (on the server BUCKETPIPE_TEST_S3 names) the pipeline filled, with the
+writer key and a distinct reader key both set.
 
-Every attack is refused with a one-line message, or runs bounded (row cap, time limit, memory
-limit) without revealing anything: no file outside the committed snapshots, no other bucket, no
-URL, no setting change, no secret, no environment variable. Ordinary queries keep working.
+- the dashboard's SQL page (`streamlit.testing.v1.AppTest`), one browser session throughout;
+- `bucketpipe sql` in a real subprocess, every statement on stdin in one session.
+
+Every output (results, errors, warnings, logs) is searched for either secret, either key id and
+the lake's location; a crash of the engine, a traceback or an error of more than one line
+fails the test. Refused attacks must be refused; on the page every query answers within the
+time bound and the worker's resident memory stays within `BUCKETPIPE_DUCKDB_MEMORY_LIMIT` +
+512 MiB (the command runs the same session code).
 """
 
 from __future__ import annotations
 
 import json
-import os
+import logging
+import subprocess
+import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-from bucketpipe.config.errors import QueryRefused
-from bucketpipe.serve.queries.session import LakeSession, open_sandbox
-from bucketpipe.serve.sandbox import Sandbox
+from bucketpipe.app import state
+from bucketpipe.serve.sandbox.limits import RSS_HEADROOM, parse_bytes
+from bucketpipe.serve.sandbox.text import split_statements
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
     Figures,
@@ -30,155 +40,21 @@ from tests.reliability.harness import (
     local_lake,
     next_friday_close,
     run_child,
-    start_cli,
 )
-from tests.support.s3_servers import S3Server, active_secrets, client_from_settings
+from tests.support.s3_servers import S3Server, client_from_settings
+from tests.support.sandbox_lake import fill, lake_keys, s3_sandbox_values
+from tests.support.sql_corpus import ATTACKS, LEGIT, Attack
 
 pytestmark = pytest.mark.integration
 
+APP = Path(__file__).resolve().parents[2] / "bucketpipe" / "app" / "main.py"
+TIMEOUT_S = 3.0
 MAX_ROWS = 200
-TIMEOUT_S = 2.0
+MEMORY = "1GB"
+WALL_BOUND_S = TIMEOUT_S + 5
+RSS_BOUND = parse_bytes(MEMORY) + RSS_HEADROOM
 OTHER_BUCKET = "hostile-sql-other"
-ENV_SECRET = "env-secret-value-9f8e7d6c5b4a"
-
-
-@dataclass(frozen=True)
-class Attack:
-    """A query, what it attempts, and the words a refusal must contain (None: may run)."""
-
-    what: str
-    sql: str
-    refusal: str | None = ""
-
-
-def attacks(paths: dict[str, str]) -> list[Attack]:
-    """The attack queries; `paths` names real files the sandbox must not reach."""
-    orphan, raw, other = paths["orphan"], paths["raw"], paths["other_bucket"]
-    manifest = paths["manifest"]
-    return [
-        # local files, however spelled
-        Attack("local file", "SELECT * FROM read_csv('/etc/passwd')", "read"),
-        Attack("local file, odd case", "sElEcT * FrOm ReAd_TeXt('/etc/passwd')", "read_text"),
-        Attack("local file, comment inside", "SELECT * FROM read_text/**/('/etc/passwd')", ""),
-        Attack("local file, FROM first", "FROM read_blob('/etc/shadow') SELECT *", "read_blob"),
-        Attack("local file as a table", "SELECT * FROM '/etc/passwd'", "directly"),
-        Attack("quoted identifier path", 'SELECT * FROM "/etc/passwd"', "directly"),
-        Attack("relative path", "SELECT * FROM '../../../../etc/passwd.csv'", "directly"),
-        Attack("file URL", "SELECT * FROM 'file:///etc/passwd'", "directly"),
-        Attack(
-            "path built from strings", "SELECT * FROM read_text('/etc/' || 'passwd')", "read_text"
-        ),
-        Attack(
-            "lateral join",
-            "SELECT * FROM quotes, LATERAL (SELECT * FROM read_text('/etc/passwd')) LIMIT 1",
-            "read_text",
-        ),
-        Attack(
-            "union",
-            "SELECT symbol FROM quotes UNION ALL SELECT content FROM read_text('/etc/hostname')",
-            "read_text",
-        ),
-        Attack(
-            "scalar subquery",
-            "SELECT (SELECT content FROM read_text('/proc/self/environ'))",
-            "read_text",
-        ),
-        Attack("pivot over a file", "PIVOT read_csv('/etc/passwd') ON column0 USING count(*)", ""),
-        Attack("summarize a file", "SUMMARIZE SELECT * FROM read_text('/etc/passwd')", ""),
-        Attack("alias of a reader", f"SELECT * FROM parquet_scan('{orphan}')", "parquet_scan"),
-        Attack("glob", "SELECT * FROM glob('/**')", "glob"),
-        # the lake outside the committed snapshots, other buckets, URLs
-        Attack("uncommitted file in clean/", f"SELECT * FROM '{orphan}'", "directly"),
-        Attack("raw area", f"SELECT * FROM read_json('{raw}')", "read_json"),
-        Attack("run manifests", f"SELECT * FROM read_json_auto('{manifest}')", "read_json"),
-        Attack("other bucket", f"SELECT * FROM read_parquet('{other}')", "read_parquet"),
-        Attack(
-            "other bucket, list with an allowed file",
-            f"SELECT * FROM read_parquet(['{orphan}', '{other}'])",
-            "read_parquet",
-        ),
-        Attack("http URL", "SELECT * FROM read_csv('http://127.0.0.1:9/x.csv')", "read_csv"),
-        Attack("https URL", "SELECT * FROM 'https://example.com/x.parquet'", "directly"),
-        Attack(
-            "cloud metadata",
-            "SELECT * FROM read_json('http://169.254.169.254/latest/')",
-            "read_json",
-        ),
-        # writes, databases, extensions
-        Attack("COPY out", "COPY quotes TO '/tmp/bucketpipe-hostile.csv'", "COPY"),
-        Attack("COPY to a bucket", f"COPY (SELECT 1) TO 's3://{OTHER_BUCKET}/x.csv'", "COPY"),
-        Attack("EXPORT", "EXPORT DATABASE '/tmp/bucketpipe-hostile'", "EXPORT"),
-        Attack("ATTACH", "ATTACH '/tmp/bucketpipe-hostile.duckdb' AS x", "ATTACH"),
-        Attack("ATTACH a URL", "ATTACH 'https://example.com/x.duckdb' AS y", "ATTACH"),
-        Attack("INSTALL", "INSTALL spatial", "INSTALL"),
-        Attack("LOAD", "LOAD httpfs", "LOAD"),
-        Attack(
-            "CREATE SECRET",
-            "CREATE SECRET s (TYPE s3, KEY_ID 'AKIDEXAMPLE', SECRET 'x')",
-            "CREATE",
-        ),
-        Attack("replace a view", "CREATE OR REPLACE VIEW quotes AS SELECT 1", "CREATE"),
-        Attack("DELETE", "DELETE FROM quotes", "DELETE"),
-        # settings
-        Attack("SET", "SET enable_external_access = true", "SET"),
-        Attack("SET allowed paths", "SET allowed_paths = ['/']", "SET"),
-        Attack("RESET", "RESET lock_configuration", "RESET"),
-        Attack("PRAGMA", "PRAGMA memory_limit = '100GB'", "PRAGMA"),
-        Attack("SET in a second statement", "SELECT 1; SET threads = 64", "one statement"),
-        Attack("statement after a comment", "SELECT 1 /* ; */ ; ATTACH '/tmp/z.db' AS z", ""),
-        Attack("read settings", "SELECT * FROM duckdb_settings()", "duckdb_settings"),
-        Attack(
-            "current_setting", "SELECT current_setting('s3_secret_access_key')", "current_setting"
-        ),
-        # secrets and the environment
-        Attack("list secrets", "SELECT * FROM duckdb_secrets()", "secrets"),
-        Attack("unredacted secrets", "SELECT * FROM duckdb_secrets(redact := false)", "secrets"),
-        Attack("which secret", f"SELECT * FROM which_secret('{orphan}', 's3')", "secrets"),
-        Attack("environment", "SELECT getenv('AWS_SECRET_ACCESS_KEY')", "environment"),
-        Attack(
-            "environment, nested", "SELECT lower(getenv('BUCKETPIPE_HOSTILE_ENV'))", "environment"
-        ),
-        Attack("query() smuggling", "SELECT * FROM query('SELECT getenv(''HOME'')')", "query"),
-        # resource exhaustion: bounded, not refused up front
-        Attack("runaway join", "SELECT count(*) FROM range(100000000) a, range(100000000) b", None),
-        Attack(
-            "runaway recursion",
-            "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
-            "FROM t) SELECT count(*) FROM t",
-            None,
-        ),
-        Attack("enormous result", "SELECT * FROM range(1000000000000)", None),
-        Attack("enormous result from a view", "SELECT * FROM quotes a, quotes b, quotes c", None),
-        Attack(
-            "enormous value", "SELECT string_agg(repeat('x', 1000000), '') FROM range(100000)", None
-        ),
-        Attack("over-long query", "SELECT '" + "x" * 200_000 + "'", "longer"),
-    ]
-
-
-ORDINARY = [
-    ("SELECT count(*) AS n FROM quotes", lambda f: int(f["n"][0]) > 0),
-    (
-        "SELECT symbol, max(close) AS top FROM daily_bars GROUP BY ALL ORDER BY 1",
-        lambda f: list(f["symbol"]) == ["AAPL", "MSFT"],
-    ),
-    (
-        "SELECT q.symbol, count(*) AS n FROM quotes q JOIN company_profiles p USING (symbol) "
-        "GROUP BY ALL",
-        lambda f: len(f) == 2,
-    ),
-    ("DESCRIBE quotes", lambda f: "price" in set(f["column_name"])),
-    ("EXPLAIN SELECT * FROM quotes", lambda f: len(f) >= 1),
-]
-
-
-def leaks(text: str) -> list[str]:
-    """What a result or message must never show."""
-    found = []
-    for needle in (*active_secrets(), ENV_SECRET, "root:x:0:0", "PRIVATE KEY"):
-        if needle in text:
-            found.append(needle[:8])
-    return found
+CRASH_WORDS = ("stopped while running", "internal error", "Traceback", "could not be shown")
 
 
 def build(lake: Lake) -> dict[str, str]:
@@ -190,122 +66,209 @@ def build(lake: Lake) -> dict[str, str]:
     store = lake.store
     quotes = next(i.key for i in store.list_objects("clean/quotes/"))
     store.put("clean/quotes/dt=2026-01-01/orphan.parquet", store.get(quotes))
-    paths = {
+    client = client_from_settings(lake.values)
+    if OTHER_BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket=OTHER_BUCKET)
+    client.put_object(Bucket=OTHER_BUCKET, Key="x.parquet", Body=store.get(quotes))
+    return {
         "orphan": store.duckdb_path("clean/quotes/dt=2026-01-01/orphan.parquet"),
         "raw": store.duckdb_path(next(i.key for i in store.list_objects("raw/"))),
         "manifest": store.duckdb_path("_runs/clean/c1.json"),
+        "other": f"s3://{OTHER_BUCKET}/x.parquet",
+        "lake": store.url,
     }
-    if lake.is_s3:
-        client = client_from_settings(lake.values)
-        if OTHER_BUCKET not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
-            client.create_bucket(Bucket=OTHER_BUCKET)
-        client.put_object(Bucket=OTHER_BUCKET, Key="x.parquet", Body=store.get(quotes))
-        paths["other_bucket"] = f"s3://{OTHER_BUCKET}/x.parquet"
-    else:
-        other = lake.root / OTHER_BUCKET / "x.parquet"
-        other.parent.mkdir(parents=True, exist_ok=True)
-        other.write_bytes(store.get(quotes))
-        paths["other_bucket"] = str(other)
-    return paths
 
 
-@pytest.fixture(scope="module", params=["local", "s3"])
+@pytest.fixture(scope="module")
 def hostile_lake(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Lake, dict[str, str]]]:
-    """One lake per kind for the module (the attacks only read)."""
+    s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Lake, dict[str, str]]:
     values: dict[str, Any] = {
+        **s3_sandbox_values(s3_server, "hostile"),
         "sql_max_rows": MAX_ROWS,
         "sql_timeout_seconds": TIMEOUT_S,
-        "duckdb_memory_limit": "1GB",
+        "duckdb_memory_limit": MEMORY,
+        "sql_workers": 2,
     }
-    if request.param == "s3":
-        server: S3Server = request.getfixturevalue("s3_server")
-        values |= server.settings(server.create_bucket("hostile"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BUCKETPIPE_HOSTILE_ENV", ENV_SECRET)
-        lake = local_lake(tmp_path_factory.mktemp(f"hostile-sql-{request.param}"), **values)
-        yield lake, build(lake)
+    lake = local_lake(tmp_path_factory.mktemp("hostile-sql"), **values)
+    return lake, build(lake)
 
 
-def check_attack(box: Sandbox, attack: Attack) -> str:
-    """Run one attack; 'refused' or 'bounded', or raise AssertionError saying what got out."""
-    try:
-        result = box.run(attack.sql)
-    except QueryRefused as exc:
-        message = str(exc)
-        assert message.strip() and "\n" not in message, (attack.what, message)
-        assert not leaks(message), (attack.what, message)
-        if attack.refusal:
-            assert attack.refusal.lower() in message.lower(), (attack.what, message)
-        return "refused"
-    assert attack.refusal is None, f"{attack.what} ran: {attack.sql[:80]}"
-    assert result.rows <= MAX_ROWS, attack.what
-    assert not leaks(result.frame.to_csv()), attack.what
-    return "bounded"
+def forbidden(lake: Lake, paths: dict[str, str]) -> list[str]:
+    """What no output may show: both secrets, both key ids, where the lake is."""
+    keys = lake_keys(lake.settings)
+    assert len(keys) == 2  # the writer's and the reader's
+    bucket_and_prefix = paths["lake"].removeprefix("s3://")
+    return [
+        *(k.secret_key for k in keys),
+        *(k.access_key for k in keys),
+        paths["lake"],
+        bucket_and_prefix,
+    ]
 
 
-def test_attacks_on_the_explorer_and_sql_sandboxes(
-    hostile_lake: tuple[Lake, dict[str, str]],
-) -> None:
-    lake, paths = hostile_lake
-    figures = Figures(f"hostile SQL, sandbox, {'s3' if lake.is_s3 else 'local'} lake")
-    session = LakeSession.from_settings(lake.settings)
-    session.sync()
-    explorer = session.sandbox()
-    cli_box = open_sandbox(lake.settings)
-    try:
-        listed = attacks(paths)
-        assert len(listed) >= 40
-        for box, name in ((explorer, "explorer"), (cli_box, "sql")):
-            for attack in listed:
-                figures.add(f"{name}_{check_attack(box, attack)}")
-            for sql, good in ORDINARY:
-                assert good(box.run(sql).frame), sql
-                figures.add(f"{name}_ordinary_ok")
-    finally:
-        cli_box.close()
-        session.close()
-    for name in ("/tmp/bucketpipe-hostile.csv", "/tmp/bucketpipe-hostile.duckdb", "/tmp/z.db"):
-        assert not Path(name).exists(), name
-    figures.report()
+def leaks(text: str, needles: list[str]) -> list[str]:
+    return [needle[:12] for needle in needles if needle in text]
 
 
-def run_cli(lake: Lake, sql: str, log: Path) -> tuple[int | None, str]:
-    env = {**lake_env(lake), "BUCKETPIPE_HOSTILE_ENV": ENV_SECRET}
-    process = start_cli(env, ["sql", "--format", "json", sql], log)
-    process.join(120)
-    return process.exitcode, log.read_text(errors="replace")
+# --- the dashboard's SQL page ------------------------------------------------------------
+def shown(app: AppTest) -> tuple[list[str], list[str]]:
+    """(error messages, every text the page's main area shows). The sidebar names the lake's
+    location on purpose, for operators; what a query returns must not."""
+    page = app.main
+    errors = [str(e.value) for e in page.error]
+    texts = errors + [str(e.value) for e in app.exception]
+    texts += [str(e.value) for e in (*page.warning, *page.caption, *page.markdown)]
+    texts += [d.value.to_csv() for d in page.dataframe]
+    return errors, texts
+
+
+@pytest.fixture
+def sql_page(
+    hostile_lake: tuple[Lake, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[AppTest]:
+    lake, _ = hostile_lake
+    for name, value in {**lake_env(lake), "BUCKETPIPE_LOG_LEVEL": "DEBUG"}.items():
+        monkeypatch.setenv(name, value)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.run()
+    app.switch_page("views/sql.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    yield app
+    st.cache_data.clear()
+    st.cache_resource.clear()  # closes the lake session and its SQL workers
+
+
+def submit(app: AppTest, sql: str) -> float:
+    app.text_area(key="sql_text").input(sql)
+    next(b for b in app.button if b.label == "Run").click()
+    started = time.monotonic()
+    app.run()
+    return time.monotonic() - started
+
+
+def check_page_answer(app: AppTest, attack: Attack, sql: str, needles: list[str]) -> str:
+    errors, texts = shown(app)
+    everything = "\n".join(texts)
+    assert not leaks(everything, needles), (attack.sql[:80], leaks(everything, needles))
+    assert not app.exception, (attack.sql[:80], [e.value for e in app.exception])
+    assert len(errors) <= 1 and all("\n" not in e for e in errors), errors
+    assert not any(word in everything for word in CRASH_WORDS), (attack.sql[:80], errors)
+    if attack.expect == "refused":
+        assert errors, f"ran: {sql[:100]}"
+    return "error" if errors else "ran"
 
 
 @pytest.mark.timeout(1800)
-def test_attacks_through_the_sql_command(
-    hostile_lake: tuple[Lake, dict[str, str]], request: pytest.FixtureRequest
+def test_the_corpus_through_the_sql_page(
+    hostile_lake: tuple[Lake, dict[str, str]],
+    sql_page: AppTest,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """`bucketpipe sql` in its own process: a refusal is one error line and exit 1."""
     lake, paths = hostile_lake
-    figures = Figures(f"hostile SQL, `bucketpipe sql`, {'s3' if lake.is_s3 else 'local'} lake")
-    listed = attacks(paths)
-    if not request.config.getoption("--long"):
-        if lake.is_s3:
-            pytest.skip("long mode only on S3: the sandbox test covers S3 in quick mode")
-        listed = listed[::5]  # a sample across the attack classes
-    for index, attack in enumerate(listed):
-        code, text = run_cli(lake, attack.sql, lake.root / f"sql-{index}.log")
-        assert not leaks(text), attack.what
-        assert "Traceback" not in text, (attack.what, text[-2000:])
-        errors = [json.loads(line) for line in text.splitlines() if '"level": "error"' in line]
-        if code == 0:
-            assert attack.refusal is None, f"{attack.what} ran through the CLI"
-            figures.add("bounded")
-        else:
-            assert code == 1 and len(errors) == 1, (attack.what, code, text[-2000:])
-            if attack.refusal:
-                assert attack.refusal.lower() in errors[0]["message"].lower(), errors
-            figures.add("refused")
-    code, text = run_cli(lake, "SELECT count(*) AS n FROM quotes", lake.root / "sql-ok.log")
-    assert code == 0, text[-2000:]
-    assert json.loads(text[text.index("[") : text.rindex("]") + 1])[0]["n"] > 0
-    figures.add("ordinary_ok")
-    assert not os.path.exists("/tmp/bucketpipe-hostile.csv")
+    needles = forbidden(lake, paths)
+    figures = Figures("hostile SQL, the dashboard's SQL page (AppTest), S3 lake")
+    caplog.set_level(logging.DEBUG, logger="bucketpipe.serve.sandbox.session")
+    longest = 0.0
+    for attack in ATTACKS:
+        sql = fill(attack.sql, paths)
+        wall = submit(sql_page, sql)
+        assert wall <= WALL_BOUND_S, (attack.sql[:80], wall)
+        longest = max(longest, wall)
+        figures.add(f"{check_page_answer(sql_page, attack, sql, needles)}_{attack.expect}")
+    # The attacks used workers up; a query that finds none free is told to try again, so the
+    # ordinary queries start on a full pool (the page's lake session is a cached resource).
+    state.lake().sandbox().wait_ready(every=True)
+    for sql in LEGIT:
+        submit(sql_page, sql)
+        errors, _ = shown(sql_page)
+        assert not errors, (sql[:80], errors)
+        figures.add("legit_ok")
+    peaks = [r.__dict__.get("peak_rss", 0) for r in caplog.records if r.msg == "user query"]
+    outcomes = Counter(r.__dict__.get("outcome") for r in caplog.records if r.msg == "user query")
+    assert "crash" not in outcomes, outcomes
+    assert peaks and max(peaks) <= RSS_BOUND, max(peaks)
+    figures.values["peak_rss_mib"] = max(peaks) >> 20
+    figures.values["longest_s"] = round(longest, 1)
+    figures.values.update({f"outcome_{k}": v for k, v in sorted(outcomes.items())})
+    figures.report()
+
+
+# --- `bucketpipe sql` in its own process -------------------------------------------------
+def run_cli(lake: Lake, script: str, home: Path) -> subprocess.CompletedProcess[bytes]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **lake_env(lake),
+        "BUCKETPIPE_LOG_FORMAT": "json",
+        "BUCKETPIPE_LOG_LEVEL": "INFO",
+    }
+    command = [sys.executable, "-m", "bucketpipe"]
+    return subprocess.run(
+        [*command, "sql", "--format", "json"],
+        input=script.encode(),
+        env=env,
+        capture_output=True,
+        timeout=1500,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+
+
+def records(stderr: str) -> list[dict[str, Any]]:
+    out = []
+    for line in stderr.splitlines():
+        assert line.startswith("{"), f"not a log line: {line[:200]}"
+        out.append(json.loads(line))
+    return out
+
+
+@pytest.mark.timeout(1800)
+def test_the_corpus_through_the_sql_command(
+    hostile_lake: tuple[Lake, dict[str, str]], tmp_path: Path
+) -> None:
+    lake, paths = hostile_lake
+    needles = forbidden(lake, paths)
+    figures = Figures("hostile SQL, `bucketpipe sql` (one session on stdin), S3 lake")
+    # Run alone below: a NUL stops the whole script, and DuckDB's tokenizer ends early at a
+    # `U&"..."` escape (what follows it in a script is read as one statement, and refused).
+    alone = [a for a in ATTACKS if "\x00" in a.sql or 'U&"' in a.sql]
+    attacks = [a for a in ATTACKS if a not in alone]
+    statements = [fill(a.sql, paths) for a in attacks]
+    script = ";\n".join(statements) + ";\nSELECT count(*) AS canary FROM quotes;\n"
+    pieces = split_statements(script)
+    done = run_cli(lake, script, tmp_path)
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert not leaks(out + err, needles), leaks(out + err, needles)
+    assert "Traceback" not in err and not any(w in out + err for w in CRASH_WORDS[:2])
+    logs = records(err)
+    errors = {int(r["message"].split(":")[0].split()[1]): r for r in logs if r["level"] == "error"}
+    results = [json.loads(line) for line in out.splitlines()]
+    assert len(errors) + len(results) == len(pieces), (len(errors), len(results), len(pieces))
+    assert done.returncode == 1
+    # The last statement sees the engine as it was before the first.
+    assert len(pieces) not in errors, errors[len(pieces)]["message"]
+    assert results[-1][0]["canary"] > 0, results[-1]
+    for attack, sql in zip(attacks, statements, strict=True):
+        # (A trailing line comment swallows the `;` that follows: then it is part of the next.)
+        if attack.expect == "refused" and sql.strip() in pieces:
+            assert pieces.index(sql.strip()) + 1 in errors, f"ran: {sql[:100]}"
+    figures.add("statements", len(pieces))
+    figures.add("refused_or_failed", len(errors))
+    figures.add("ran", len(results))
+
+    for attack in alone:
+        done = run_cli(lake, attack.sql, tmp_path)
+        assert done.returncode == 1 and not done.stdout, done.stdout
+        text = done.stderr.decode()
+        assert not leaks(text, needles) and "Traceback" not in text
+        assert [r["level"] for r in records(text)].count("error") == 1
+
+    legit = run_cli(lake, ";\n".join(LEGIT) + ";", tmp_path)
+    assert legit.returncode == 0, legit.stderr.decode()[-3000:]
+    assert len(legit.stdout.decode().splitlines()) == len(LEGIT)
+    figures.add("legit_ok", len(LEGIT))
     figures.report()

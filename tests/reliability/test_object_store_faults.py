@@ -93,14 +93,14 @@ def sql_through_cli(faulty: Lake, figures: Figures, failures: list[str]) -> None
         figures.add("sql_runs")
         text = log.read_text()
         if process.exitcode == 0:
-            rows = json.loads(text[text.index("[") :].split("\n]")[0] + "\n]")
+            rows = json.loads(next(line for line in text.splitlines() if line.startswith("[")))
             assert rows[0]["n"] > 0
             return
         errors = [line for line in text.splitlines() if '"level": "error"' in line]
         if "Traceback" in text or len(errors) != 1:
             failures.append(f"sql attempt {attempt}: not a clear error:\n{text[-2000:]}")
             return
-    failures.append("sql did not answer in {ATTEMPTS} runs")
+    failures.append(f"sql did not answer in {ATTEMPTS} runs")
 
 
 def scenario(t1: datetime) -> list[Step]:

@@ -26,7 +26,7 @@ from bucketpipe.lake.delta_log import reader_options, table_uri
 from bucketpipe.lake.duck import connect, quote_literal
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.queries.session import open_sandbox
-from bucketpipe.serve.sandbox import Sandbox
+from bucketpipe.serve.sandbox.session import SqlSession
 
 ENGINES = ("deltalake", "polars", "duckdb")
 Rows = list[tuple[Any, ...]]
@@ -87,7 +87,7 @@ class Readers:
         self.settings = settings
         self.store = store
         self._duck: duckdb.DuckDBPyConnection | None = None
-        self._sandbox: Sandbox | None = None
+        self._sandbox: SqlSession | None = None
 
     def sql(self, dataset: str) -> pd.DataFrame:
         """What `bucketpipe sql 'SELECT * FROM <dataset>'` returns (the sandbox is opened once

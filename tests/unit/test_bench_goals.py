@@ -134,3 +134,23 @@ def test_page_time_and_requests_per_page_are_judged_in_full_mode() -> None:
     assert (requests.measured, requests.met) == ("13", False)  # the PUT is not a read
     quick = {"bench": {"mode": "quick"}, "pages": {"pages": [row]}}
     assert all(v.met is None for v in goals.pages(quick))
+
+
+def _sandbox(added_ms: float, peak_mib: int, wall_s: float) -> dict[str, Any]:
+    return {
+        "timeout_s": 10.0,
+        "rss_bound_mib": 1466,
+        "queries": [{"query": "aggregate", "added_median_ms": added_ms}],
+        "attacks": [{"attack": "x", "peak_rss_mib": peak_mib, "wall_s": wall_s}],
+    }
+
+
+def test_the_sql_sandbox_is_judged_on_latency_memory_and_wall() -> None:
+    met = by_goal(evaluate(results(sandbox=_sandbox(12.0, 1200, 10.2))))
+    assert met["SQL worker latency"].met is True
+    assert met["SQL worker memory"].met is True
+    assert met["SQL query wall time"].met is True
+    missed = by_goal(evaluate(results(sandbox=_sandbox(80.0, 1500, 16.0))))
+    assert [missed[g].met for g in ("SQL worker latency", "SQL worker memory")] == [False, False]
+    assert missed["SQL query wall time"].met is False
+    assert by_goal(evaluate(results()))["SQL worker latency"].measured == "missing"

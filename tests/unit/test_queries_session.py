@@ -13,7 +13,7 @@ from bucketpipe.context import lake_store
 from bucketpipe.coord.signals import Signals
 from bucketpipe.lake.layout import current_key
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.serve.queries.session import LakeSession
+from bucketpipe.serve.queries.session import LakeSession, reader_settings
 from tests.conftest import SettingsFactory
 from tests.support.lakes import Clock, add_rows
 
@@ -113,3 +113,18 @@ def test_ensure_fresh_syncs_only_when_stale(
     clock.now += 10
     s.ensure_fresh(max_age_s=10)
     assert s.versions()["quotes"] == 2
+
+
+def test_reader_settings_swap_in_read_only_credentials(make_settings: SettingsFactory) -> None:
+    settings = make_settings(
+        aws_access_key_id="writer",
+        aws_secret_access_key="writer-secret",
+        reader_access_key_id="reader",
+        reader_secret_access_key="reader-secret",
+    )
+    readers = reader_settings(settings)
+    assert readers.aws_access_key_id is not None
+    assert readers.aws_access_key_id.get_secret_value() == "reader"
+    assert readers.aws_secret_access_key is not None
+    assert readers.aws_secret_access_key.get_secret_value() == "reader-secret"
+    assert reader_settings(make_settings()).aws_access_key_id is None

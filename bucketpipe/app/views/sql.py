@@ -1,4 +1,4 @@
-"""SQL: read-only queries over the datasets' views, on the sandboxed connection."""
+"""SQL: read-only queries over the datasets' views, run by the sandbox's worker processes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from bucketpipe.app import state, ui
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.serve.exports import csv_bytes
 from bucketpipe.serve.queries import examples
+from bucketpipe.serve.sandbox.limits import format_bytes
 
 EDITOR = "sql_text"
 
@@ -51,8 +52,15 @@ def results(max_rows: int) -> None:
     if isinstance(outcome, str):
         st.error(outcome, icon=":material/block:")
         return
-    rows, truncated, elapsed, frame = outcome
-    if truncated:
+    rows, cut, elapsed, frame = outcome
+    if cut == "bytes":
+        st.warning(
+            f"Showing the first {rows:,} rows: the rest would pass the result cap of "
+            f"{format_bytes(state.settings().sql_max_result_bytes)}. Select fewer columns, "
+            "add a LIMIT or aggregate.",
+            icon=":material/content_cut:",
+        )
+    elif cut:
         st.warning(
             f"Showing the first {rows:,} rows: the result has more (row cap {max_rows:,}). "
             "Add a LIMIT or aggregate to see everything.",
@@ -75,7 +83,8 @@ def render() -> None:
     ui.header(
         "SQL",
         f"Read-only SQL over the committed datasets: at most {settings.sql_max_rows:,} rows, "
-        f"stopped after {settings.sql_timeout_seconds:g} s; no files, URLs or settings.",
+        f"stopped after {settings.sql_timeout_seconds:g} s, run in a sandboxed worker; no "
+        "files, URLs, settings or secrets.",
     )
     sandbox = state.lake().sandbox()
     schema = sandbox.schema()
@@ -90,7 +99,8 @@ def render() -> None:
                 "Query",
                 key=EDITOR,
                 height=220,
-                help="One SELECT, WITH, DESCRIBE, SUMMARIZE or EXPLAIN statement.",
+                help="One read-only statement: SELECT, WITH, FROM, VALUES, DESCRIBE, SUMMARIZE, "
+                "SHOW TABLES, PIVOT or EXPLAIN.",
             )
             left, right = st.columns([1, 3], vertical_alignment="bottom")
             cap = left.number_input(
@@ -109,7 +119,7 @@ def render() -> None:
             else:
                 st.session_state["sql_outcome"] = (
                     result.rows,
-                    result.truncated,
+                    result.cut,
                     result.elapsed_s,
                     result.frame,
                 )

@@ -18,7 +18,7 @@ from bucketpipe.lake.duck import connect
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.reader import LakeReader, create_views, drop_views, is_current
-from bucketpipe.serve.sandbox import Sandbox
+from bucketpipe.serve.sandbox.session import READY_WAIT_S, SqlSession
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ FULL_SYNC_EVERY_S = 300.0
 def reader_settings(settings: Settings) -> Settings:
     """The settings readers use: the read-only lake credentials when the deployment has them."""
     key, secret = settings.reader_access_key_id, settings.reader_secret_access_key
+    # Both keys are masked wherever a message is shown; the SQL page withholds any result
+    # holding one (the writer's never reaches the SQL worker in the first place).
+    writer = settings.aws_secret_access_key
+    register_secrets([writer.get_secret_value() if writer else None])
     if key is None or secret is None:
         return settings
     register_secrets([secret.get_secret_value()])
@@ -76,7 +80,7 @@ class LakeSession:
         self._last_sync = float("-inf")
         self._last_poll = float("-inf")
         self._last_result = PollResult({}, (), "snapshots")
-        self._sandbox: tuple[VersionKey, Sandbox] | None = None
+        self._sandbox: tuple[VersionKey, SqlSession] | None = None
         self._stale: set[str] = set()
 
     @classmethod
@@ -159,24 +163,46 @@ class LakeSession:
         """A cursor for one query: each thread (browser session) needs its own."""
         return self.con.cursor()
 
-    def sandbox(self) -> Sandbox:
-        """The sandboxed connection for user SQL over the current snapshots (rebuilt on change)."""
+    def sandbox(self) -> SqlSession:
+        """User SQL over the current snapshots: worker processes, replaced when data changes."""
         with self._lock:
             key = self.version_key(self.snapshots)
             if self._sandbox is None or self._sandbox[0] != key:
-                box = Sandbox.open(self.settings, self.store, self.snapshots)
+                if self._sandbox is not None:
+                    self._sandbox[1].close()
+                box = SqlSession(self.settings, self.store, self.snapshots)
                 self._sandbox = (key, box)
             return self._sandbox[1]
 
     def close(self) -> None:
+        with self._lock:
+            if self._sandbox is not None:
+                self._sandbox[1].close()
+                self._sandbox = None
         self.signals.close()
         self.con.close()
 
 
-def open_sandbox(settings: Settings) -> Sandbox:
-    """A sandbox over the lake's current snapshots (for `bucketpipe sql`)."""
+def open_sandbox(
+    settings: Settings,
+    *,
+    workers: int = 1,
+    validate: bool = True,
+    queue_wait_s: float = READY_WAIT_S,
+) -> SqlSession:
+    """User SQL over the lake's current snapshots (for `bucketpipe sql`).
+
+    One user runs one statement at a time here, so a statement that follows a failure waits
+    for the replacement worker instead of being told the engine is busy (the dashboard's
+    sessions, shared by every user, wait at most `QUEUE_WAIT_S`). `validate=False` exists for
+    the tests that prove the lower walls hold on their own.
+    """
     readers = reader_settings(settings)
     store = lake_store(readers)
     reader = LakeReader(store)
     snapshots = {name: snap for name in reader.datasets() if (snap := reader.snapshot(name))}
-    return Sandbox.open(readers, store, snapshots)
+    session = SqlSession(
+        readers, store, snapshots, workers=workers, validate=validate, queue_wait_s=queue_wait_s
+    )
+    session.wait_ready()  # the first query must not spend its queue wait on the start-up
+    return session

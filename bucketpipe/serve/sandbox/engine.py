@@ -1,0 +1,178 @@
+"""The worker's DuckDB: dataset views over hidden file lists, then locked down for good.
+
+Runs only inside the worker process (`worker.py`). Order matters: the views are created and
+the httpfs extension loaded while the connection is open; then file access is limited to
+exactly the snapshots' files, external access is turned off and the configuration is locked,
+so nothing a query says can loosen it. The file lists live in variables the views read, so a
+view's definition (`duckdb_views()`, errors, EXPLAIN) shows a dataset name, never a path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from bucketpipe.config.settings import Settings
+from bucketpipe.lake.duck import (
+    connect,
+    empty_relation_sql,
+    quote_ident,
+    quote_literal,
+    read_parquet_sql,
+    sql_list,
+)
+
+# Built into the wheel (core_functions, json, parquet, icu...) plus httpfs for S3 lakes;
+# `delta`, `aws` or anything downloaded must never be there.
+ALLOWED_EXTENSIONS = frozenset(
+    {"core_functions", "json", "parquet", "icu", "httpfs", "autocomplete", "tpch", "tpcds"}
+)
+CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
+ENGINE_CONFIG: dict[str, Any] = {
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "allow_persistent_secrets": False,
+    "allow_unredacted_secrets": False,
+}
+LOCKDOWN = (
+    "SET python_enable_replacements = false",
+    "SET enable_progress_bar = false",
+    # The common-subexpression optimizer is cubic in the depth of an expression: a few
+    # hundred chained terms would keep it busy for minutes.
+    "SET disabled_optimizers = 'common_subexpressions'",
+    "SET enable_external_access = false",
+    "SET lock_configuration = true",
+)
+# What a query must never change, compared after every query. The settings need no check:
+# the configuration is locked.
+CANARY = (
+    "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal ORDER BY ALL",
+    "SELECT name FROM duckdb_variables() ORDER BY ALL",
+    "SELECT name FROM duckdb_secrets() ORDER BY ALL",
+    "SELECT database_name FROM duckdb_databases() ORDER BY ALL",
+    "SELECT count(*) FROM duckdb_tables()",
+    "SELECT count(*) FROM duckdb_schemas()",
+    "SELECT count(*) FROM duckdb_types() WHERE NOT internal",
+    "SELECT count(*) FROM duckdb_sequences()",
+    "SELECT count(*) FROM duckdb_prepared_statements()",
+    "SELECT current_setting('lock_configuration')",
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset as the worker gets it: its name, its snapshot's files, its columns."""
+
+    name: str
+    files: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Dataset:
+        return cls(
+            str(data["name"]),
+            tuple(str(f) for f in data["files"]),
+            tuple((str(c), str(t)) for c, t in data["columns"]),
+        )
+
+
+class Engine:
+    """The locked-down connection user SQL runs on."""
+
+    def __init__(
+        self, settings: Settings, datasets: Sequence[Dataset], *, describe: bool = True
+    ) -> None:
+        self.con = connect(settings, config=dict(ENGINE_CONFIG))
+        for index, dataset in enumerate(datasets):
+            self._create_view(index, dataset)
+        self.views = [d.name for d in datasets]
+        # Describing binds every view (reading each dataset's file footers): the pool asks
+        # only its first worker for it.
+        self.schema = self._schema(self.views) if describe else {}
+        self._check_extensions()  # duckdb_extensions() reads the home directory: before lockdown
+        allowed = sorted({f for d in datasets for f in d.files})
+        self.con.execute(f"SET allowed_paths = {sql_list(allowed)}")
+        for statement in LOCKDOWN:
+            self.con.execute(statement)
+        self.self_check()
+        self.fingerprint = self.state()
+        self.rolled_back = True
+
+    def _create_view(self, index: int, dataset: Dataset) -> None:
+        view = quote_ident(dataset.name)
+        if not dataset.files:
+            self.con.execute(f"CREATE VIEW {view} AS {empty_relation_sql(dataset.columns)}")
+            return
+        variable = f"lake_{index}"
+        self.con.execute(f"SET VARIABLE {variable} = {sql_list(list(dataset.files))}")
+        relation = read_parquet_sql(f"getvariable({quote_literal(variable)})")
+        self.con.execute(f"CREATE VIEW {view} AS {relation}")
+
+    def _schema(self, names: list[str]) -> dict[str, list[tuple[str, str]]]:
+        rows = self.con.execute(
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE list_contains(?, table_name) ORDER BY table_name, column_index",
+            [names],
+        ).fetchall()
+        out: dict[str, list[tuple[str, str]]] = {name: [] for name in sorted(names)}
+        for table, column, typ in rows:
+            out.setdefault(str(table), []).append((str(column), str(typ)))
+        return out
+
+    def self_check(self) -> None:
+        """Refuse to serve if the engine holds what it must not (a mistake upstream)."""
+        leaked = [name for name in os.environ if name.upper().startswith("AWS_")]
+        if leaked:
+            raise RuntimeError(f"the worker's environment holds {sorted(leaked)}")
+        held = self.con.execute(
+            "SELECT name FROM duckdb_settings() WHERE list_contains(?, name) AND value <> ''",
+            [list(CREDENTIAL_SETTINGS)],
+        ).fetchall()
+        if held:
+            raise RuntimeError(f"the engine's settings {sorted(r[0] for r in held)} are set")
+        for name, wanted in (("enable_external_access", "false"), ("lock_configuration", "true")):
+            row = self.con.execute("SELECT current_setting(?)::VARCHAR", [name]).fetchone()
+            if not row or str(row[0]).lower() != wanted:
+                raise RuntimeError(f"{name} is not {wanted}")
+
+    def _check_extensions(self) -> None:
+        rows = self.con.execute(
+            "SELECT extension_name FROM duckdb_extensions() WHERE loaded"
+        ).fetchall()
+        unexpected = {str(r[0]) for r in rows} - ALLOWED_EXTENSIONS
+        if unexpected:
+            raise RuntimeError(f"unexpected extensions loaded: {sorted(unexpected)}")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a query inside a transaction that is always rolled back: whatever it might
+        create in the catalog (a view, a macro, a temporary table) is gone with it.
+        `rolled_back` is False when the rollback failed (a statement ended the transaction)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        finally:
+            try:
+                self.con.execute("ROLLBACK")
+                self.rolled_back = True
+            except duckdb.Error:
+                self.rolled_back = False
+
+    def state(self) -> list[list[Any]]:
+        return [self.con.execute(sql).fetchall() for sql in CANARY]
+
+    def unchanged(self) -> bool:
+        """True when no query has changed what the next one sees."""
+        return self.state() == self.fingerprint
+
+    def reader(self, sql: str, batch_rows: int = 2048) -> pa.RecordBatchReader:
+        return self.con.execute(sql).to_arrow_reader(batch_rows)
+
+    def close(self) -> None:
+        self.con.close()
