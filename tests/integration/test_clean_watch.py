@@ -27,39 +27,41 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
     return False
 
 
-@pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "no-redis"])
-def test_watch_cleans_each_announced_run(
-    tmp_path: Path, request: pytest.FixtureRequest, with_redis: bool
-) -> None:
+def watch_env(tmp_path: Path, refresh_seconds: int, redis_url: str | None) -> dict[str, str]:
+    """A local lake for the CLI processes, with Redis when given."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
         "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
         "BUCKETPIPE_DEMO_DAYS": "2",
-        # Far longer than the test: with Redis every run must be cleaned because its event
-        # woke the watch (the second one is ingested while the first is being cleaned, and
-        # must not wait out the interval); without Redis the watch polls, so it is short.
-        "BUCKETPIPE_REFRESH_SECONDS": "600" if with_redis else "2",
+        "BUCKETPIPE_REFRESH_SECONDS": str(refresh_seconds),
     }
-    if with_redis:
-        env["REDIS_URL"] = request.getfixturevalue("redis_url")
-    heartbeat = tmp_path / "heartbeat"
-    watcher = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bucketpipe",
-            "clean",
-            "--watch",
-            "--heartbeat-file",
-            str(heartbeat),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def start_watch(env: dict[str, str], heartbeat: Path | None = None) -> subprocess.Popen[str]:
+    args = [sys.executable, "-m", "bucketpipe", "clean", "--watch"]
+    if heartbeat is not None:
+        args += ["--heartbeat-file", str(heartbeat)]
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "no-redis"])
+def test_watch_cleans_each_announced_run(
+    tmp_path: Path, request: pytest.FixtureRequest, with_redis: bool
+) -> None:
+    redis_url = request.getfixturevalue("redis_url") if with_redis else None
+    # Far longer than the test with Redis: every run must be cleaned because its event woke
+    # the watch (the second one is ingested while the first is being cleaned, and must not
+    # wait out the interval); without Redis the watch polls, so it is short.
+    env = watch_env(tmp_path, 600 if with_redis else 2, redis_url)
+    heartbeat = tmp_path / "heartbeat"
+    watcher = start_watch(env, heartbeat)
     runlog = RunLog(LocalStore(tmp_path / "lake"))
     try:
         for n in (1, 2):
@@ -90,31 +92,10 @@ def test_watch_cleans_each_announced_run(
 def test_sigterm_ends_a_waiting_watch_promptly(
     tmp_path: Path, request: pytest.FixtureRequest, with_redis: bool
 ) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
-        "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
-        "BUCKETPIPE_REFRESH_SECONDS": "600",
-    }
-    if with_redis:
-        env["REDIS_URL"] = request.getfixturevalue("redis_url")
+    redis_url = request.getfixturevalue("redis_url") if with_redis else None
+    env = watch_env(tmp_path, 600, redis_url)
     heartbeat = tmp_path / "heartbeat"
-    watcher = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bucketpipe",
-            "clean",
-            "--watch",
-            "--heartbeat-file",
-            str(heartbeat),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    watcher = start_watch(env, heartbeat)
     try:
         assert wait_for(heartbeat.exists), "the watch never finished its first pass"
     finally:
@@ -128,25 +109,8 @@ def test_sigterm_ends_a_waiting_watch_promptly(
 
 def test_two_watchers_clean_each_run_exactly_once(tmp_path: Path, redis_url: str) -> None:
     """Two replicas of the watcher: every announced run is cleaned, and by one clean only."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "BUCKETPIPE_LAKE": str(tmp_path / "lake"),
-        "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
-        "BUCKETPIPE_DEMO_DAYS": "2",
-        "BUCKETPIPE_REFRESH_SECONDS": "600",
-        "REDIS_URL": redis_url,
-    }
-    watchers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bucketpipe", "clean", "--watch"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    env = watch_env(tmp_path, 600, redis_url)
+    watchers = [start_watch(env) for _ in range(2)]
     runlog = RunLog(LocalStore(tmp_path / "lake"))
     runs = [f"demo-{n}" for n in range(1, 4)]
 
