@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
+from benchmarks.scale import ScalePlan
 
 Mode = Literal["full", "quick"]
 SECTIONS = (
@@ -20,6 +21,21 @@ SECTIONS = (
     "delta",
     "sandbox",
     "freshness",
+    "scale",
+)
+
+
+# The scale section's full size: 5,000 symbols by 10 ingest shards at a paid plan (600 calls a
+# minute: 300 would fetch at most 4,500 quotes in 15 minutes), its windows 5x shorter.
+FULL_SCALE = ScalePlan(
+    symbols=5000,
+    shards=10,
+    per_minute=600,
+    compress=5.0,
+    replicas=5,
+    sessions=20,
+    duration_s=30.0,
+    startup_s=8.0,
 )
 
 
@@ -48,6 +64,7 @@ class BenchConfig:
     delta_commits: int = 30  # appends mirrored one by one in the Delta section
     freshness_runs: int = 20  # ingest runs followed until readable in the freshness section
     freshness_gap_s: float = 5.0  # pause between those runs
+    scale: ScalePlan = FULL_SCALE
     sections: tuple[str, ...] = SECTIONS
     s3: bool = True
     workers: int | None = None
@@ -111,6 +128,16 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         delta_commits=12,
         freshness_runs=3,
         freshness_gap_s=1.0,
+        scale=ScalePlan(
+            symbols=150,
+            shards=3,
+            per_minute=100,
+            compress=30.0,
+            replicas=2,
+            sessions=4,
+            duration_s=2.0,
+            startup_s=2.0,
+        ),
     )
 
 

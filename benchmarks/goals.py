@@ -253,6 +253,20 @@ def freshness(results: Results) -> Verdict:
     return Verdict("Freshness", target, f"p95 {p95} s", met, note)
 
 
+def scale(results: Results) -> Iterable[Verdict]:
+    """The scale section's figures (benchmarks/scale.py), each with its goal."""
+    section = results.get("scale") or {}
+    for row in section.get("figures", []):
+        value, met = row["value"], row["met"]
+        measured = "missing" if value is None else str(value)
+        if "seconds" in row and row["seconds"] is not None:
+            measured += f" ({row['seconds']} s)"
+        if "p50_s" in row:
+            measured += f" (p50 {row['p50_s']} s)"
+        judged, note = _judged(bool(met), results) if met is not None else (None, "not measured")
+        yield Verdict(f"Scale: {row['figure']}", row["goal"], measured, judged, note)
+
+
 def evaluate(results: Results) -> list[Verdict]:
     verdicts = [
         overview_latency(results),
@@ -266,5 +280,6 @@ def evaluate(results: Results) -> list[Verdict]:
         *pages(results),
         *sandbox(results),
         freshness(results),
+        *scale(results),
     ]
     return verdicts

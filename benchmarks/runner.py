@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, delta, freshness, ingest, objects, pages, sandbox, sizes
+from benchmarks import cleaning, delta, freshness, ingest, objects, pages, sandbox, scale, sizes
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -217,6 +217,18 @@ def run_freshness(config: BenchConfig, base: Settings) -> dict[str, Any]:
     )
 
 
+def run_scale(config: BenchConfig) -> dict[str, Any]:
+    """Sharded ingest, clean and dashboard replicas at 5,000 symbols (see `benchmarks.scale`)."""
+    work = config.out_dir / "scale"
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("measuring scale-out", extra={"symbols": config.scale.symbols})
+    try:
+        return scale.measure(config.scale, work)
+    finally:
+        if not config.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     """Product runs that failed during the bench (a failed run is not a figure)."""
     out = []
@@ -231,6 +243,9 @@ def failures(results: dict[str, Any]) -> list[str]:
             out.append(f"CSV {step}: {csv.get('error')}")
     if csv.get("ingest") and csv.get("clean") is None:
         out.append(f"CSV clean not run: {csv.get('error')}")
+    scaled = (results.get("scale") or {}).get("clean") or {}
+    if scaled.get("returncode"):
+        out.append(f"scale clean: {scaled.get('error')}")
     fresh = results.get("freshness") or {}
     if fresh.get("missed"):
         out.append(f"freshness: {fresh['missed']} ingest runs never became readable")
@@ -279,6 +294,7 @@ def run(
         "sandbox": lambda: run_sandbox(config, settings),
         "delta": lambda: run_delta(config, settings, today),
         "freshness": lambda: run_freshness(config, settings),
+        "scale": lambda: run_scale(config),
     }
     for name, section in sections.items():
         if name not in config.sections:
