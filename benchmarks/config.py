@@ -129,14 +129,14 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         freshness_runs=3,
         freshness_gap_s=1.0,
         scale=ScalePlan(
-            symbols=150,
-            shards=3,
+            symbols=120,
+            shards=2,
             per_minute=100,
             compress=30.0,
             replicas=2,
             sessions=4,
-            duration_s=2.0,
-            startup_s=2.0,
+            duration_s=1.5,
+            startup_s=1.0,
         ),
     )
 

@@ -94,14 +94,18 @@ def measure(plan: ScalePlan, work: Path) -> dict[str, Any]:
     """All three parts; the figures with their goals (`met` judged on the measured values)."""
     work.mkdir(parents=True, exist_ok=True)
     base_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(work)}
+    started = time.perf_counter()
     fetched = ingest.measure(
         plan.ingest_plan(), plan.shards, work / "ingest", startup_s=plan.startup_s
     )
+    parts = {"ingest_s": round(time.perf_counter() - started, 1)}
     lake = work / "ingest" / f"ingest-lake-{plan.shards}"
     interval_s = INTERVAL_S / plan.compress
     landed_in_s = fetched["seconds"]
     cleaned = clean_run(lake, work, base_env)
+    parts["clean_s"] = round(time.perf_counter() - started - parts["ingest_s"], 1)
     served = dashboard(lake, work, plan)
+    parts["dashboard_s"] = round(time.perf_counter() - started - sum(parts.values()), 1)
     landed = cleaned.get("symbols") or 0
     quota = fetched["quota_used"]
     figures = [
@@ -138,6 +142,7 @@ def measure(plan: ScalePlan, work: Path) -> dict[str, Any]:
         "clean": cleaned,
         "dashboard": served,
         "figures": figures,
+        "part_seconds": parts,
         "load_average": os.getloadavg(),
     }
 
