@@ -61,9 +61,10 @@ def test_apart_from_sharding_the_clean_pod_is_unchanged(
     pod, plain_pod = sharded["template"]["spec"], plain["template"]["spec"]
     assert {**pod, "containers": []} == {**plain_pod, "containers": []}
     cronjobs = objects_of(clean_sharded_objects, "CronJob")
-    assert cronjobs[CLEAN]["spec"]["schedule"] == objects_of(base_objects, "CronJob")[CLEAN][
-        "spec"
-    ]["schedule"]
+    assert (
+        cronjobs[CLEAN]["spec"]["schedule"]
+        == objects_of(base_objects, "CronJob")[CLEAN]["spec"]["schedule"]
+    )
     # Only the clean CronJob changes.
     others = {n: c for n, c in cronjobs.items() if n != CLEAN}
     assert others == {n: c for n, c in objects_of(base_objects, "CronJob").items() if n != CLEAN}
