@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from bucketpipe import catalog
 from bucketpipe.clean.sharding import CleanShard, shard_of
 from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.settings import Settings
+from bucketpipe.jobs.cli import build_parser
 
 RAW_DATASETS = sorted(s.name for s in catalog.specs() if not s.derived_from)
 
@@ -37,3 +40,18 @@ def test_generic_datasets_go_by_a_stable_hash() -> None:
 def test_an_impossible_shard_is_refused(index: int, count: int) -> None:
     with pytest.raises(ConfigError):
         CleanShard(index, count)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clean", "--watch", "--shards", "3"],
+        ["clean", "--rebuild", "quotes", "--shard", "0/3"],
+    ],
+)
+def test_sharding_applies_to_a_clean_run_only(args: list[str], tmp_path: Path) -> None:
+    parsed = build_parser().parse_args(args)
+    settings = Settings(lake=str(tmp_path / "lake"), temp_dir=str(tmp_path / "tmp"))
+    with pytest.raises(ConfigError, match="--shard"):
+        parsed.handler(parsed, settings)
+    assert not (tmp_path / "lake").exists()  # refused before anything was opened
