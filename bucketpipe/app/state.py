@@ -64,7 +64,8 @@ def _by_version(
     kwargs: tuple[tuple[str, Any], ...],
     _fn: Callable[..., Any],
 ) -> Any:
-    with lake().cursor() as cursor:
+    # Only the views of the datasets the query reads are made ready (each opens a file).
+    with lake().cursor([name for name, _ in key] or None) as cursor:
         return _fn(cursor, *args, **dict(kwargs))
 
 

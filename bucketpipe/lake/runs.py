@@ -20,6 +20,7 @@ from pydantic import (
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.lake.index import update_index
 from bucketpipe.lake.layout import (
     check_run_id,
     input_id,
@@ -165,6 +166,11 @@ class RunManifest(BaseModel):
         }
 
 
+def service_name(manifest: RunManifest) -> str:
+    """The service a run belongs to: its job, ingest split by source (`ingest-demo`)."""
+    return f"{manifest.job}-{manifest.source}" if manifest.source else manifest.job
+
+
 class RunLog:
     """Reads and writes run manifests (and the daily archives retention folds them into)."""
 
@@ -176,6 +182,9 @@ class RunLog:
         self.store.put(
             key, manifest.model_dump_json(indent=1).encode(), content_type="application/json"
         )
+        # The sidebar reads each service's last run from the lake index, not by listing.
+        summary = {k: v for k, v in manifest.summary().items() if k != "inputs"}
+        update_index(self.store, services={service_name(manifest): summary})
         return key
 
     def exists(self, job: str, run_input_id: str) -> bool:

@@ -88,7 +88,8 @@ def test_a_removed_dataset_loses_its_view(
     s, _ = session
     s.poll()
     store.delete([current_key("notes"), "_snapshots/notes/0000000001.json"])
-    assert s.sync() == ("notes",)
+    assert s.sync() == ()  # the lake index still names it, until `compact` prunes it
+    assert s.sync(full=True) == ("notes",)
     assert "notes" not in s.datasets()
     with pytest.raises(duckdb.CatalogException):
         total(s, "notes")

@@ -58,9 +58,24 @@ class Service:
         return STATE_COLOURS.get(self.state, "gray")
 
 
-def services(ctx: Context, *, scan: int = 10) -> list[Service]:
-    """Every job's last committed run, with Redis' live status (running, failed) on top."""
-    return [_service(status) for _, status in sorted(job_statuses(ctx, scan=scan).items())]
+def services(
+    ctx: Context, recorded: dict[str, dict[str, Any]] | None = None, *, scan: int = 10
+) -> list[Service]:
+    """Every job's last committed run, with Redis' live status (running, failed) on top.
+
+    `recorded` is each service's last run as the lake index holds it (no request); without
+    it the run manifests are listed and read.
+    """
+    if not recorded:
+        return [_service(status) for _, status in sorted(job_statuses(ctx, scan=scan).items())]
+    live = ctx.signals.statuses()
+    found = {
+        name: JobStatus(name, RunManifest.model_validate(run), live.get(name, {}))
+        for name, run in recorded.items()
+    }
+    for name, fields in live.items():
+        found.setdefault(name, JobStatus(job=name, last_run=None, live=fields))
+    return [_service(status) for _, status in sorted(found.items())]
 
 
 def _service(status: JobStatus) -> Service:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -15,6 +16,7 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.coord.signals import Signals
 from bucketpipe.lake.duck import connect
+from bucketpipe.lake.index import read_index
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.reader import LakeReader, create_views, drop_views, is_current
@@ -74,6 +76,11 @@ class LakeSession:
         self.reader = LakeReader(store)
         self.clock = clock
         self.con = connect(settings)
+        # Data files are written once under unique keys, so their sizes and footers never
+        # change: each is fetched once per process (a HEAD and a footer GET per file a query
+        # opens), not once per query. The caches belong to this connection's database.
+        for option in ("parquet_metadata_cache", "enable_http_metadata_cache"):
+            self.con.execute(f"SET GLOBAL {option} = true")
         self.snapshots: dict[str, Snapshot] = {}
         self._lock = threading.RLock()
         self._redis_versions: dict[str, int] | None = None
@@ -82,6 +89,11 @@ class LakeSession:
         self._last_result = PollResult({}, (), "snapshots")
         self._sandbox: tuple[VersionKey, SqlSession] | None = None
         self._stale: set[str] = set()
+        self._pending: set[str] = set()  # datasets whose view a query has yet to need
+        self._indexed = False
+        self._last_full = float("-inf")
+        # Each service's last run as the lake index recorded it ({} without an index).
+        self.services: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LakeSession:
@@ -89,31 +101,56 @@ class LakeSession:
         return cls(readers, lake_store(readers), Signals.from_settings(settings))
 
     # --- keeping the views current -------------------------------------------------------------
-    def sync(self) -> tuple[str, ...]:
-        """Re-read every dataset's snapshot; replace the views that changed. Changed names."""
+    def sync(self, *, full: bool = False) -> tuple[str, ...]:
+        """Re-read the datasets' snapshots; mark the views that changed. Changed names.
+
+        From the lake index (one GET) unless `full` or the lake has none; a full sync probes
+        every dataset's versions (a LIST and two GETs a dataset), which also catches a commit
+        the index missed. Views are (re)created when a query first needs them (`cursor`).
+        """
         with self._lock:
-            current = {}
-            for name in self.reader.datasets():
-                snap = self.reader.snapshot(name)
-                if snap is not None:
-                    current[name] = snap
+            current = self._resolve(full)
             changed = [n for n, s in current.items() if self._version(n) != s.version]
             gone = [n for n in self.snapshots if n not in current]
             # A derived dataset behind its inputs has no view until clean catches it up.
             stale = {n for n, s in current.items() if not is_current(s, current)}
-            for name in changed:
-                if name not in stale:
-                    create_views(self.con, self.store, name, current[name])
-            for name in (self._stale - stale).intersection(current).difference(changed):
-                create_views(self.con, self.store, name, current[name])
+            self._pending |= {n for n in changed if n not in stale}
+            self._pending |= (self._stale - stale).intersection(current)
             for name in [*gone, *(stale - self._stale)]:
+                self._pending.discard(name)
                 drop_views(self.con, name)
             self._stale = stale
             self.snapshots = current
             self._last_sync = self.clock()
+            if full or not self._indexed or self._last_full == float("-inf"):
+                self._last_full = self._last_sync
             if changed or gone:
                 log.info("views refreshed", extra={"changed": changed, "removed": gone})
             return tuple(sorted(changed + gone))
+
+    def _resolve(self, full: bool) -> dict[str, Snapshot]:
+        index = None if full else read_index(self.store)
+        self._indexed = index is not None
+        if index is None:
+            found = ((name, self.reader.snapshot(name)) for name in self.reader.datasets())
+            return {name: snap for name, snap in found if snap is not None}
+        self.services = index.services
+        current = {}
+        for name, snap in index.snapshots.items():
+            held = self.snapshots.get(name)
+            if snap.version < self.reader.seen.get(name, 0) and held is not None:
+                snap = held  # the index lags behind a version this reader has seen
+            self.reader.seen[name] = max(snap.version, self.reader.seen.get(name, 0))
+            current[name] = snap
+        return current
+
+    def _ensure_views(self, datasets: Iterable[str] | None) -> None:
+        """Create the pending views of `datasets` (None: all): DuckDB opens a file of each."""
+        with self._lock:
+            wanted = self._pending if datasets is None else self._pending.intersection(datasets)
+            for name in sorted(wanted):
+                create_views(self.con, self.store, name, self.snapshots[name])
+            self._pending -= wanted
 
     def poll(self, min_interval_s: float = 0.0) -> PollResult:
         """Check for new commits (at most once per `min_interval_s` across all callers)."""
@@ -124,9 +161,9 @@ class LakeSession:
             self._last_poll = now
             counters = self.signals.versions() if self.signals.configured else None
             source = "redis" if counters is not None else "snapshots"
-            stale = now - self._last_sync >= FULL_SYNC_EVERY_S
-            if counters is None or counters != self._redis_versions or stale:
-                changed = self.sync()
+            full = now - self._last_full >= FULL_SYNC_EVERY_S
+            if counters is None or counters != self._redis_versions or full:
+                changed = self.sync(full=full)
             else:
                 changed = ()
             self._redis_versions = counters
@@ -159,8 +196,10 @@ class LakeSession:
     def datasets(self) -> list[str]:
         return sorted(self.snapshots)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for one query: each thread (browser session) needs its own."""
+    def cursor(self, datasets: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
+        """A cursor for one query over `datasets` (None: any): each thread (browser session)
+        needs its own. Their views are created first if a sync left them pending."""
+        self._ensure_views(datasets)
         return self.con.cursor()
 
     def sandbox(self) -> SqlSession:

@@ -1,0 +1,109 @@
+"""The lake index: one small document a reader starts from, so a cold session reads the lake in
+one GET instead of a LIST plus two GETs per dataset.
+
+`_state/lake.json` holds each dataset's newest snapshot document as its writer committed it, and
+each service's last run (what the dashboard's sidebar shows). Like `current.json` it is a hint,
+replaced whole after each commit and run manifest: version documents stay the truth. Two writers
+updating it at the same moment can lose one's entry (no compare-and-swap on RGW), and a writer
+that dies between its commit and the index leaves it behind; both are repaired by the next
+commit of that dataset and by every `compact` (vacuum moves the index to each dataset's head
+before deleting anything), and readers re-probe every dataset's versions at their periodic full
+sync. A reader never takes an entry older than a version it has seen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bucketpipe.config.errors import BucketpipeError, ObjectNotFound
+from bucketpipe.lake.layout import state_key
+from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current
+from bucketpipe.lake.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+INDEX_KEY = state_key("lake.json")
+
+
+class LakeIndex(BaseModel):
+    """Dataset -> its newest snapshot; service -> a summary of its last run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    written_at: datetime
+    snapshots: dict[str, Snapshot] = Field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+def read_index(store: ObjectStore) -> LakeIndex | None:
+    """The index, or None when no writer made one yet (or it cannot be read)."""
+    try:
+        return LakeIndex.model_validate_json(store.get(INDEX_KEY))
+    except ObjectNotFound:
+        return None
+    except ValidationError as exc:
+        log.warning("lake index unreadable, ignored", extra={"error": str(exc)[:200]})
+        return None
+
+
+def merged(
+    index: LakeIndex | None,
+    snapshots: Iterable[Snapshot] = (),
+    services: dict[str, dict[str, Any]] | None = None,
+    *,
+    now: datetime,
+) -> LakeIndex:
+    """`index` with newer snapshots and service runs taken in (never an older one)."""
+    snaps = dict(index.snapshots) if index else {}
+    for snap in snapshots:
+        held = snaps.get(snap.dataset)
+        if held is None or held.version < snap.version:
+            snaps[snap.dataset] = snap
+    runs = dict(index.services) if index else {}
+    for name, summary in (services or {}).items():
+        held_run = runs.get(name)
+        if held_run is None or str(held_run.get("finished_at", "")) <= str(
+            summary.get("finished_at", "")
+        ):
+            runs[name] = summary
+    return LakeIndex(written_at=now, snapshots=snaps, services=runs)
+
+
+def update_index(
+    store: ObjectStore,
+    snapshots: Iterable[Snapshot] = (),
+    services: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Take committed snapshots or finished runs into the index. Never fails its caller: the
+    commit or run it records stands without it (readers fall back to the version documents)."""
+    try:
+        index = read_index(store)
+        if index is None:
+            # The first index of a lake that has datasets already starts from all of them.
+            snapshots = [*_every_dataset(store), *snapshots]
+        new = merged(index, snapshots, services, now=datetime.now(UTC))
+        store.put(INDEX_KEY, new.model_dump_json().encode(), "application/json")
+    except BucketpipeError as exc:
+        log.warning("lake index not updated", extra={"error": str(exc)})
+
+
+def prune_index(store: ObjectStore, datasets: Iterable[str]) -> None:
+    """Forget the datasets of the index that are not in `datasets` (their snapshot folders
+    were deleted by hand): `compact` calls it with every dataset it found."""
+    index = read_index(store)
+    keep = set(datasets)
+    if index is None or set(index.snapshots) <= keep:
+        return
+    snaps = {name: snap for name, snap in index.snapshots.items() if name in keep}
+    new = index.model_copy(update={"snapshots": snaps, "written_at": datetime.now(UTC)})
+    store.put(INDEX_KEY, new.model_dump_json().encode(), "application/json")
+
+
+def _every_dataset(store: ObjectStore) -> list[Snapshot]:
+    found = (read_current(store, name) for name in list_datasets(store))
+    return [snap for snap in found if snap is not None]
