@@ -64,9 +64,7 @@ def _by_version(
     kwargs: tuple[tuple[str, Any], ...],
     _fn: Callable[..., Any],
 ) -> Any:
-    # Only the views of the datasets the query reads are made ready (each opens a file).
-    with lake().cursor([name for name, _ in key] or None) as cursor:
-        return _fn(cursor, *args, **dict(kwargs))
+    return lake().run([dataset for dataset, _ in key] or None, _fn, *args, **dict(kwargs))
 
 
 def query(

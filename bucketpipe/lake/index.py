@@ -38,6 +38,9 @@ class LakeIndex(BaseModel):
     written_at: datetime
     snapshots: dict[str, Snapshot] = Field(default_factory=dict)
     services: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Dataset -> the newest ingest run's account of its endpoint (entitlement, errors), with
+    # that run's `run_id` and `finished_at`: why a dataset is empty, without listing runs.
+    endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 def read_index(store: ObjectStore) -> LakeIndex | None:
@@ -57,27 +60,37 @@ def merged(
     services: dict[str, dict[str, Any]] | None = None,
     *,
     now: datetime,
+    endpoints: dict[str, dict[str, Any]] | None = None,
 ) -> LakeIndex:
-    """`index` with newer snapshots and service runs taken in (never an older one)."""
+    """`index` with newer snapshots, service runs and endpoint accounts taken in (never an
+    older one)."""
     snaps = dict(index.snapshots) if index else {}
     for snap in snapshots:
         held = snaps.get(snap.dataset)
         if held is None or held.version < snap.version:
             snaps[snap.dataset] = snap
-    runs = dict(index.services) if index else {}
-    for name, summary in (services or {}).items():
-        held_run = runs.get(name)
-        if held_run is None or str(held_run.get("finished_at", "")) <= str(
-            summary.get("finished_at", "")
-        ):
-            runs[name] = summary
-    return LakeIndex(written_at=now, snapshots=snaps, services=runs)
+    runs = _newer(index.services if index else {}, services or {})
+    ends = _newer(index.endpoints if index else {}, endpoints or {})
+    return LakeIndex(written_at=now, snapshots=snaps, services=runs, endpoints=ends)
+
+
+def _newer(
+    held: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """`held` with each entry of `new` that finished no earlier than the one it replaces."""
+    out = dict(held)
+    for name, entry in new.items():
+        old = out.get(name)
+        if old is None or str(old.get("finished_at", "")) <= str(entry.get("finished_at", "")):
+            out[name] = entry
+    return out
 
 
 def update_index(
     store: ObjectStore,
     snapshots: Iterable[Snapshot] = (),
     services: dict[str, dict[str, Any]] | None = None,
+    endpoints: dict[str, dict[str, Any]] | None = None,
 ) -> None:
     """Take committed snapshots or finished runs into the index. Never fails its caller: the
     commit or run it records stands without it (readers fall back to the version documents)."""
@@ -86,7 +99,7 @@ def update_index(
         if index is None:
             # The first index of a lake that has datasets already starts from all of them.
             snapshots = [*_every_dataset(store), *snapshots]
-        new = merged(index, snapshots, services, now=datetime.now(UTC))
+        new = merged(index, snapshots, services, now=datetime.now(UTC), endpoints=endpoints)
         store.put(INDEX_KEY, new.model_dump_json().encode(), "application/json")
     except BucketpipeError as exc:
         log.warning("lake index not updated", extra={"error": str(exc)})

@@ -184,7 +184,12 @@ class RunLog:
         )
         # The sidebar reads each service's last run from the lake index, not by listing.
         summary = {k: v for k, v in manifest.summary().items() if k != "inputs"}
-        update_index(self.store, services={service_name(manifest): summary})
+        done = {"run_id": manifest.input_id, "finished_at": summary["finished_at"]}
+        update_index(
+            self.store,
+            services={service_name(manifest): summary},
+            endpoints={name: {**entry, **done} for name, entry in manifest.endpoints.items()},
+        )
         return key
 
     def exists(self, job: str, run_input_id: str) -> bool:

@@ -11,7 +11,9 @@ import pytest
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.coord.signals import Signals
-from bucketpipe.lake.layout import current_key
+from bucketpipe.lake.commits import commit
+from bucketpipe.lake.layout import clean_key, current_key
+from bucketpipe.lake.snapshots import FileEntry
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.serve.queries.session import LakeSession, reader_settings
 from tests.conftest import SettingsFactory
@@ -129,3 +131,60 @@ def test_reader_settings_swap_in_read_only_credentials(make_settings: SettingsFa
     assert readers.aws_secret_access_key is not None
     assert readers.aws_secret_access_key.get_secret_value() == "reader-secret"
     assert reader_settings(make_settings()).aws_access_key_id is None
+
+
+def commit_files(
+    store: ObjectStore, work: Path, files: list[str], columns: list[tuple[str, str]]
+) -> None:
+    """Commit one file per SELECT in `files` to `mixed`, its snapshot naming `columns`."""
+    work.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i, select in enumerate(files):
+        path = work / f"mixed-{i}.parquet"
+        duckdb.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
+        key = clean_key("mixed", "2026-01-01", f"f{i}")
+        store.upload(key, path)
+        entries.append(FileEntry(key=key, rows=1))
+    commit(store, "mixed", run_id="r1", add=entries, columns=columns)
+
+
+def mixed_rows(s: LakeSession) -> list[tuple[object, ...]]:
+    s.sync()
+    return s.run(
+        ["mixed"], lambda con: con.execute("SELECT * EXCLUDE (dt) FROM mixed ORDER BY n").fetchall()
+    )
+
+
+def test_files_of_one_schema_open_only_the_first_for_the_view(
+    lake: tuple[Settings, ObjectStore], session: tuple[LakeSession, Clock]
+) -> None:
+    settings, store = lake
+    s, _ = session
+    one = [("n", "INTEGER"), ("m", "VARCHAR")]
+    commit_files(store, Path(settings.temp_dir) / "w", ["SELECT 1 AS n, 'a' AS m"] * 2, one)
+    assert mixed_rows(s) == [(1, "a"), (1, "a")]
+    assert "union_by_name = CAST('f'" in view_sql(s, "mixed")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # The first file lacks a column: it does not show the snapshot's columns.
+        ["SELECT 1 AS n", "SELECT 3 AS n, 'c' AS m"],
+        # A later file lacks a column: DuckDB says so while reading, the view is lined up.
+        ["SELECT 3 AS n, 'c' AS m", "SELECT 1 AS n"],
+    ],
+)
+def test_files_of_other_schemas_are_lined_up_by_name(
+    lake: tuple[Settings, ObjectStore], session: tuple[LakeSession, Clock], files: list[str]
+) -> None:
+    settings, store = lake
+    s, _ = session
+    commit_files(store, Path(settings.temp_dir) / "w", files, [("n", "INTEGER"), ("m", "VARCHAR")])
+    rows = mixed_rows(s)
+    assert rows[-1] == (3, "c") and len(rows) == 2
+
+
+def view_sql(s: LakeSession, name: str) -> str:
+    row = s.con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()
+    return str(row[0]) if row else ""

@@ -11,8 +11,8 @@ from bucketpipe.serve.queries import market, pipeline
 
 def freshness() -> None:
     """Last ingest and clean runs and the age of the newest quote."""
-    services = state.timed(pipeline.services)
     lake = state.lake()
+    services = state.timed(pipeline.services, lake.services)
     quotes = lake.snapshots.get("quotes")
     cols = st.columns(max(2, len(services) + 1))
     for col, service in zip(cols, services, strict=False):

@@ -89,13 +89,20 @@ def detail(report: QualityReport) -> None:
 
 def quarantine(dataset: str) -> None:
     st.subheader("Quarantine")
+    st.caption(f"The newest {quality.QUARANTINE_DAYS} days with rejected rows.")
     counts, _ = state.timed(quality.quarantine, dataset)
     if counts.empty:
         st.success("No row of this dataset has been quarantined.", icon=":material/check_circle:")
         return
     left, right = st.columns([1, 2])
     with left:
-        st.metric("Rows in quarantine", f"{int(counts['rows'].sum()):,}", border=True)
+        st.metric(
+            "Rows in quarantine",
+            f"{int(counts['rows'].sum()):,}",
+            border=True,
+            help=f"Rows quarantined on the newest {quality.QUARANTINE_DAYS} days that have any "
+            "(older rows stay in `quarantine/`; `bucketpipe sql` or `status` count them all).",
+        )
         st.dataframe(counts, hide_index=True)
     with right:
         st.plotly_chart(

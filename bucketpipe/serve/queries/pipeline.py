@@ -66,7 +66,7 @@ def services(
     `recorded` is each service's last run as the lake index holds it (no request); without
     it the run manifests are listed and read.
     """
-    if not recorded:
+    if recorded is None:
         return [_service(status) for _, status in sorted(job_statuses(ctx, scan=scan).items())]
     live = ctx.signals.statuses()
     found = {
@@ -220,8 +220,25 @@ class Availability:
     at: datetime | None
 
 
-def availability(ctx: Context, dataset: str) -> Availability:
-    """The ingest side's account of one dataset (the Finnhub runs record each endpoint)."""
+def availability(
+    ctx: Context, dataset: str, recorded: dict[str, dict[str, Any]] | None = None
+) -> Availability:
+    """The ingest side's account of one dataset (the Finnhub runs record each endpoint).
+
+    `recorded` is each dataset's account as the lake index holds it (no request); without it
+    the ingest manifests are listed and read.
+    """
+    if recorded is not None:
+        entry = recorded.get(dataset)
+        if entry is None:
+            return Availability(dataset, "unknown", "", None)
+        message = entry.get("message")
+        return Availability(
+            dataset,
+            str(entry.get("status") or "unknown"),
+            message if isinstance(message, str) else "",
+            _time(entry.get("finished_at")),
+        )
     report = endpoint_report(ingest_manifests(ctx))
     found = report[report["dataset"] == dataset]
     if found.empty:

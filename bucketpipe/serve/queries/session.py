@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -19,11 +19,18 @@ from bucketpipe.lake.duck import connect
 from bucketpipe.lake.index import read_index
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.serve.reader import LakeReader, create_views, drop_views, is_current
+from bucketpipe.serve.reader import (
+    LakeReader,
+    create_views,
+    create_views_lean,
+    drop_views,
+    is_current,
+)
 from bucketpipe.serve.sandbox.session import READY_WAIT_S, SqlSession
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 VersionKey = tuple[tuple[str, int], ...]
 # With Redis, the snapshots are still re-read this often (a commit made while Redis was down
 # or flushed bumped no counter).
@@ -92,8 +99,10 @@ class LakeSession:
         self._pending: set[str] = set()  # datasets whose view a query has yet to need
         self._indexed = False
         self._last_full = float("-inf")
-        # Each service's last run as the lake index recorded it ({} without an index).
-        self.services: dict[str, dict[str, Any]] = {}
+        # Each service's last run and each dataset's endpoint as the lake index recorded
+        # them (None: the lake has no index, readers list the run manifests instead).
+        self.services: dict[str, dict[str, Any]] | None = None
+        self.endpoints: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LakeSession:
@@ -129,12 +138,13 @@ class LakeSession:
             return tuple(sorted(changed + gone))
 
     def _resolve(self, full: bool) -> dict[str, Snapshot]:
-        index = None if full else read_index(self.store)
+        index = read_index(self.store)
         self._indexed = index is not None
-        if index is None:
+        self.services = index.services if index else None
+        self.endpoints = index.endpoints if index else None
+        if index is None or full:
             found = ((name, self.reader.snapshot(name)) for name in self.reader.datasets())
             return {name: snap for name, snap in found if snap is not None}
-        self.services = index.services
         current = {}
         for name, snap in index.snapshots.items():
             held = self.snapshots.get(name)
@@ -149,8 +159,30 @@ class LakeSession:
         with self._lock:
             wanted = self._pending if datasets is None else self._pending.intersection(datasets)
             for name in sorted(wanted):
-                create_views(self.con, self.store, name, self.snapshots[name])
+                create_views_lean(self.con, self.store, name, self.snapshots[name])
             self._pending -= wanted
+
+    def run(
+        self,
+        datasets: Sequence[str] | None,
+        fn: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """`fn(cursor, *args, **kwargs)` over the views of `datasets` (None: any)."""
+        try:
+            with self.cursor(datasets) as cursor:
+                return fn(cursor, *args, **kwargs)
+        except duckdb.InvalidInputException as exc:
+            if "schema mismatch" not in str(exc):
+                raise
+        # A file of another schema than the first one a view opened: line them up by name.
+        with self._lock:
+            for name in datasets if datasets is not None else list(self.snapshots):
+                if name in self.snapshots and name not in self._stale:
+                    create_views(self.con, self.store, name, self.snapshots[name])
+        with self.cursor(datasets) as cursor:
+            return fn(cursor, *args, **kwargs)
 
     def poll(self, min_interval_s: float = 0.0) -> PollResult:
         """Check for new commits (at most once per `min_interval_s` across all callers)."""
