@@ -123,7 +123,7 @@ def render() -> None:
     if not lake.has("quotes"):
         ui.empty_state("No quotes have been committed yet.")
         return
-    latest = state.query(market.latest_quotes)
+    latest = state.query(market.latest_quotes, datasets=market.reads(state.lake().ready))
     summary = market.summarize(latest)
     tiles(summary)
     st.subheader("Market")

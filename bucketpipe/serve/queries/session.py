@@ -225,6 +225,10 @@ class LakeSession:
         snap = self.snapshots.get(name)
         return snap is not None and snap.rows > 0
 
+    def ready(self, name: str) -> bool:
+        """True if the dataset is committed and current (a derived one not behind its inputs)."""
+        return name in self.snapshots and name not in self._stale
+
     def datasets(self) -> list[str]:
         return sorted(self.snapshots)
 
