@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -188,3 +189,29 @@ def test_files_of_other_schemas_are_lined_up_by_name(
 def view_sql(s: LakeSession, name: str) -> str:
     row = s.con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()
     return str(row[0]) if row else ""
+
+
+def test_a_time_range_reads_only_the_files_that_may_hold_it(
+    lake: tuple[Settings, ObjectStore], session: tuple[LakeSession, Clock]
+) -> None:
+    settings, store = lake
+    s, _ = session
+    work = Path(settings.temp_dir) / "w"
+    work.mkdir(parents=True)
+    entries = []
+    for day in (1, 2, 3):
+        path = work / f"q{day}.parquet"
+        duckdb.execute(f"COPY (SELECT {day} AS n) TO '{path}' (FORMAT parquet)")
+        key = clean_key("ticks", f"2026-01-0{day}", "r1")
+        store.upload(key, path)
+        at = datetime(2026, 1, day, 12, tzinfo=UTC)
+        entries.append(FileEntry(key=key, rows=1, min_time=at, max_time=at))
+    commit(store, "ticks", run_id="r1", add=entries, columns=[("n", "INTEGER")])
+    s.sync()
+    start = datetime(2026, 1, 2, tzinfo=UTC)
+    sql = s.pruned("ticks", start, start + timedelta(days=2))
+    assert "dt=2026-01-01" not in sql and "dt=2026-01-03" in sql
+    assert s.run(["ticks"], lambda con: con.execute(f"SELECT sum(n) FROM ({sql})").fetchone()) == (
+        5,
+    )
+    assert s.pruned("nope", start, start) == "nope"

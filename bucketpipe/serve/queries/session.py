@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import duckdb
@@ -25,6 +26,7 @@ from bucketpipe.serve.reader import (
     create_views_lean,
     drop_views,
     is_current,
+    relation_sql,
 )
 from bucketpipe.serve.sandbox.session import READY_WAIT_S, SqlSession
 
@@ -194,7 +196,11 @@ class LakeSession:
             counters = self.signals.versions() if self.signals.configured else None
             source = "redis" if counters is not None else "snapshots"
             full = now - self._last_full >= FULL_SYNC_EVERY_S
-            if counters is None or counters != self._redis_versions or full:
+            # Without Redis, a sync of the last `min_interval_s` (a session opening) counts.
+            synced = counters is None and now - self._last_sync < min_interval_s and not full
+            if synced:
+                changed: tuple[str, ...] = ()
+            elif counters is None or counters != self._redis_versions or full:
                 changed = self.sync(full=full)
             else:
                 changed = ()
@@ -224,6 +230,14 @@ class LakeSession:
         """True if the dataset is committed and holds at least one row."""
         snap = self.snapshots.get(name)
         return snap is not None and snap.rows > 0
+
+    def pruned(self, name: str, start: datetime, end: datetime) -> str:
+        """SQL over just the dataset's files that may hold event times in [start, end] (by
+        its snapshot's metadata), or the dataset's view when there is no snapshot."""
+        snap = self.snapshots.get(name)
+        if snap is None or name in self._stale:
+            return name
+        return relation_sql(self.store, snap, start=start, end=end)
 
     def ready(self, name: str) -> bool:
         """True if the dataset is committed and current (a derived one not behind its inputs)."""

@@ -111,8 +111,15 @@ class Engine:
             return
         variable = f"lake_{index}"
         self.con.execute(f"SET VARIABLE {variable} = {sql_list(list(dataset.files))}")
-        relation = read_parquet_sql(f"getvariable({quote_literal(variable)})")
-        self.con.execute(f"CREATE VIEW {view} AS {relation}")
+        paths = f"getvariable({quote_literal(variable)})"
+        # Creating a view binds it: opening only the first file is enough when it shows the
+        # snapshot's columns (a dataset's files share one schema); else every file's footer
+        # is read to line the files up by name.
+        lean = read_parquet_sql(paths, union_by_name=False)
+        self.con.execute(f"CREATE VIEW {view} AS {lean}")
+        described = self.con.execute(f"DESCRIBE {view}").fetchall()
+        if {str(c): str(t) for c, t, *_ in described if c != "dt"} != dict(dataset.columns):
+            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {read_parquet_sql(paths)}")
 
     def _schema(self, names: list[str]) -> dict[str, list[tuple[str, str]]]:
         rows = self.con.execute(
