@@ -41,6 +41,9 @@ ENGINE_CONFIG: dict[str, Any] = {
     "allow_unredacted_secrets": False,
 }
 LOCKDOWN = (
+    # The lake's data files never change: a worker reads each one's size and footer once.
+    "SET parquet_metadata_cache = true",
+    "SET enable_http_metadata_cache = true",
     "SET python_enable_replacements = false",
     "SET enable_progress_bar = false",
     # The common-subexpression optimizer is cubic in the depth of an expression: a few
