@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bucketpipe.app import plots, state, ui
-from bucketpipe.quality.report import DIMENSIONS, QualityReport
+from bucketpipe.quality.report import DIMENSIONS, REPORTS_DATASET, QualityReport
 from bucketpipe.serve.queries import quality
 
 QUALITY_HINT = "Every `bucketpipe clean` run writes a quality report per dataset it touched."
@@ -138,7 +138,8 @@ def render() -> None:
     default = wanted if wanted in names else worst_first[0]
     dataset = st.selectbox("Dataset", names, index=names.index(default), key="quality_dataset")
     st.query_params["dataset"] = dataset
-    history = state.timed(quality.history, (dataset,), 50)
+    held = state.lake().snapshots.get(REPORTS_DATASET)
+    history = state.timed(quality.history, (dataset,), 50, held)
     st.subheader(dataset)
     st.markdown("**Score over time**")
     if len(history) > 1:

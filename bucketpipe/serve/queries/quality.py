@@ -11,7 +11,7 @@ from bucketpipe.context import Context
 from bucketpipe.lake import quarantine as quarantine_files
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
 from bucketpipe.lake.layout import partition_of
-from bucketpipe.lake.snapshots import read_current
+from bucketpipe.lake.snapshots import Snapshot, read_current
 from bucketpipe.quality.report import (
     DIMENSIONS,
     REPORTS_DATASET,
@@ -38,14 +38,17 @@ def latest_score(ctx: Context, dataset: str) -> float | None:
     return report.overall_score if report is not None else None
 
 
-def history(ctx: Context, datasets: Sequence[str], limit: int = 50) -> pd.DataFrame:
+def history(
+    ctx: Context, datasets: Sequence[str], limit: int = 50, snapshot: Snapshot | None = None
+) -> pd.DataFrame:
     """The newest `limit` reports of each dataset as rows, oldest first (for a line chart).
 
     From the `quality_reports` dataset: its newest month file, then older ones only while a
     dataset still lacks reports (a year of runs is one or two file reads). A lake whose
-    clean has not yet written that dataset is read from the per-run JSON reports.
+    clean has not yet written that dataset is read from the per-run JSON reports. `snapshot`
+    is that dataset's snapshot when the caller holds it already (else it is read).
     """
-    snapshot = read_current(ctx.store, REPORTS_DATASET)
+    snapshot = snapshot or read_current(ctx.store, REPORTS_DATASET)
     if snapshot is None or not snapshot.files:
         reports = [r for name in datasets for r in read_reports(ctx.store, name, limit)]
         return scores_frame(reports)
