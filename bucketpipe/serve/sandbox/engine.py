@@ -40,10 +40,9 @@ ENGINE_CONFIG: dict[str, Any] = {
     "allow_persistent_secrets": False,
     "allow_unredacted_secrets": False,
 }
+# The lake's data files never change: a worker reads each one's size and footer once.
+METADATA_CACHES = ("SET parquet_metadata_cache = true", "SET enable_http_metadata_cache = true")
 LOCKDOWN = (
-    # The lake's data files never change: a worker reads each one's size and footer once.
-    "SET parquet_metadata_cache = true",
-    "SET enable_http_metadata_cache = true",
     "SET python_enable_replacements = false",
     "SET enable_progress_bar = false",
     # The common-subexpression optimizer is cubic in the depth of an expression: a few
@@ -92,6 +91,8 @@ class Engine:
         self, settings: Settings, datasets: Sequence[Dataset], *, describe: bool = True
     ) -> None:
         self.con = connect(settings, config=dict(ENGINE_CONFIG))
+        for statement in METADATA_CACHES:
+            self.con.execute(statement)
         for index, dataset in enumerate(datasets):
             self._create_view(index, dataset)
         self.views = [d.name for d in datasets]
