@@ -8,6 +8,7 @@ import pytest
 
 from bucketpipe.context import Context, lake_store
 from bucketpipe.coord.signals import Event, Signals
+from bucketpipe.lake.index import read_index
 from bucketpipe.lake.runs import RunLog, RunManifest
 from bucketpipe.serve.queries import pipeline
 from tests.conftest import SettingsFactory
@@ -55,6 +56,28 @@ def test_services_split_ingest_by_source(ctx: Context) -> None:
     assert services["ingest-demo"].message == "10 rows"
     assert (services["ingest-finnhub"].message, services["ingest-finnhub"].colour) == ("403", "red")
     assert not services["ingest-demo"].live
+
+
+def test_services_and_availability_from_the_lake_index_match_the_manifests(ctx: Context) -> None:
+    log = RunLog(ctx.store)
+    log.write(manifest("ingest", "ingest-1", 0, source="demo", rows=10))
+    log.write(manifest("ingest", "ingest-2", 5, source="finnhub", status="failed", errors=["403"]))
+    log.write(
+        manifest(
+            "ingest",
+            "ingest-3",
+            9,
+            source="finnhub",
+            endpoints={"dividends": {"status": "not_entitled", "message": "premium"}},
+        )
+    )
+    index = read_index(ctx.store)
+    assert index is not None
+    assert pipeline.services(ctx, index.services) == pipeline.services(ctx)
+    for dataset in ("dividends", "quotes"):
+        recorded = pipeline.availability(ctx, dataset, index.endpoints)
+        assert recorded == pipeline.availability(ctx, dataset)
+    assert pipeline.availability(ctx, "dividends", index.endpoints).status == "not_entitled"
 
 
 def test_endpoint_report_keeps_the_newest_account() -> None:
