@@ -78,6 +78,9 @@ def test_services_and_availability_from_the_lake_index_match_the_manifests(ctx: 
         recorded = pipeline.availability(ctx, dataset, index.endpoints)
         assert recorded == pipeline.availability(ctx, dataset)
     assert pipeline.availability(ctx, "dividends", index.endpoints).status == "not_entitled"
+    from_manifests = pipeline.endpoint_report(pipeline.ingest_manifests(ctx))
+    recorded_table = pipeline.endpoint_table(index.endpoints)
+    assert recorded_table.to_dict("records") == from_manifests.to_dict("records")
 
 
 def test_endpoint_report_keeps_the_newest_account() -> None:

@@ -147,18 +147,32 @@ def waiting_for_clean(ctx: Context) -> list[str]:
 
 def endpoint_report(manifests: Iterable[RunManifest]) -> pd.DataFrame:
     """Per dataset, the newest ingest run's account of its endpoint (entitlement, errors)."""
-    rows: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
     for m in sorted(manifests, key=lambda m: m.finished_at):
         for dataset, entry in m.endpoints.items():
-            row = {"dataset": dataset, "run_id": m.input_id, "finished_at": m.finished_at}
-            for key in ENDPOINT_ORDER:
-                value = entry.get(key)
-                if key == "http" and isinstance(value, dict):
-                    value = ", ".join(f"{code}: {n}" for code, n in sorted(value.items()))
-                row[key] = value
-            rows[dataset] = row
+            accounts[dataset] = {**entry, "run_id": m.input_id, "finished_at": m.finished_at}
+    return endpoint_table(accounts)
+
+
+def endpoint_table(accounts: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The endpoint report from each dataset's newest account (with its `run_id` and
+    `finished_at`), as the lake index keeps them."""
+    rows = []
+    for dataset, entry in accounts.items():
+        row = {"dataset": dataset, "run_id": entry.get("run_id")}
+        row["finished_at"] = _when(entry.get("finished_at"))
+        for key in ENDPOINT_ORDER:
+            value = entry.get(key)
+            if key == "http" and isinstance(value, dict):
+                value = ", ".join(f"{code}: {n}" for code, n in sorted(value.items()))
+            row[key] = value
+        rows.append(row)
     cols = ["dataset", *ENDPOINT_ORDER, "run_id", "finished_at"]
-    return pd.DataFrame(list(rows.values()), columns=cols).sort_values("dataset", ignore_index=True)
+    return pd.DataFrame(rows, columns=cols).sort_values("dataset", ignore_index=True)
+
+
+def _when(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) or value is None else _time(str(value))
 
 
 def ingest_manifests(ctx: Context, scan: int = 30) -> list[RunManifest]:
