@@ -28,6 +28,9 @@ from bucketpipe.lake.storage import ObjectStore
 log = logging.getLogger(__name__)
 
 INDEX_KEY = state_key("lake.json")
+# The newest runs of each service, for the pipeline page's history (one GET, no listing).
+RUNS_KEY = state_key("runs.json")
+RECENT_RUNS = 100
 
 
 class LakeIndex(BaseModel):
@@ -120,3 +123,36 @@ def prune_index(store: ObjectStore, datasets: Iterable[str]) -> None:
 def _every_dataset(store: ObjectStore) -> list[Snapshot]:
     found = (read_current(store, name) for name in list_datasets(store))
     return [snap for snap in found if snap is not None]
+
+
+class RecentRuns(BaseModel):
+    """Service -> summaries of its newest `RECENT_RUNS` runs, newest first (a hint as well:
+    the run manifests are the record)."""
+
+    written_at: datetime
+    runs: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+
+def read_recent_runs(store: ObjectStore) -> RecentRuns | None:
+    try:
+        return RecentRuns.model_validate_json(store.get(RUNS_KEY))
+    except ObjectNotFound:
+        return None
+    except ValidationError as exc:
+        log.warning("recent runs unreadable, ignored", extra={"error": str(exc)[:200]})
+        return None
+
+
+def record_recent_run(store: ObjectStore, service: str, summary: dict[str, Any]) -> None:
+    """Put a finished run's summary first in its service's list (once per run id)."""
+    try:
+        held = read_recent_runs(store)
+        runs = dict(held.runs) if held else {}
+        key = (summary.get("run_id"), summary.get("shard"))
+        others = [r for r in runs.get(service, []) if (r.get("run_id"), r.get("shard")) != key]
+        newest = sorted([summary, *others], key=lambda r: str(r.get("finished_at")), reverse=True)
+        runs[service] = newest[:RECENT_RUNS]
+        doc = RecentRuns(written_at=datetime.now(UTC), runs=runs)
+        store.put(RUNS_KEY, doc.model_dump_json().encode(), "application/json")
+    except BucketpipeError as exc:
+        log.warning("recent runs not updated", extra={"error": str(exc)})

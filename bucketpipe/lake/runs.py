@@ -20,7 +20,7 @@ from pydantic import (
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ObjectNotFound
-from bucketpipe.lake.index import update_index
+from bucketpipe.lake.index import record_recent_run, update_index
 from bucketpipe.lake.layout import (
     check_run_id,
     input_id,
@@ -184,6 +184,8 @@ class RunLog:
         )
         # The sidebar reads each service's last run from the lake index, not by listing.
         summary = {k: v for k, v in manifest.summary().items() if k != "inputs"}
+        counts = {"input_count": len(manifest.inputs), "error_count": len(manifest.errors)}
+        record_recent_run(self.store, service_name(manifest), {**summary, **counts})
         done = {"run_id": manifest.input_id, "finished_at": summary["finished_at"]}
         update_index(
             self.store,

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from bucketpipe.lake.commits import commit
-from bucketpipe.lake.index import INDEX_KEY, merged, prune_index, read_index
+from bucketpipe.lake.index import (
+    INDEX_KEY,
+    RECENT_RUNS,
+    merged,
+    prune_index,
+    read_index,
+    read_recent_runs,
+    record_recent_run,
+)
 from bucketpipe.lake.layout import current_key
 from bucketpipe.lake.runs import RunLog, RunManifest
 from bucketpipe.lake.snapshots import FileEntry
@@ -102,3 +110,16 @@ def test_prune_forgets_datasets_deleted_by_hand(store: LocalStore) -> None:
     prune_index(store, ["quotes"])
     index = read_index(store)
     assert index is not None and set(index.snapshots) == {"quotes"}
+
+
+def test_recent_runs_keep_each_run_once_newest_first(store: LocalStore) -> None:
+    for minute in range(RECENT_RUNS + 5):
+        at = (T0 + timedelta(minutes=minute)).isoformat()
+        record_recent_run(store, "clean", {"run_id": f"c{minute}", "finished_at": at})
+    again = (T0 + timedelta(days=1)).isoformat()
+    record_recent_run(store, "clean", {"run_id": "c7", "finished_at": again})  # a rerun
+    held = read_recent_runs(store)
+    assert held is not None
+    ids = [r["run_id"] for r in held.runs["clean"]]
+    assert len(ids) == RECENT_RUNS and ids[:2] == ["c7", f"c{RECENT_RUNS + 4}"]
+    assert ids.count("c7") == 1

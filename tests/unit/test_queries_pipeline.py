@@ -42,6 +42,9 @@ def test_run_history_newest_first(ctx: Context) -> None:
     assert (first["status"], first["errors"], first["first_error"]) == ("partial", 1, "boom")
     assert history.iloc[1]["duration_s"] == 3.0
     assert pipeline.run_history(ctx, 1)["run_id"].tolist() == ["ingest-2"]
+    # Read from the recent-runs document (one GET) or from the manifests: the same table.
+    listed = pipeline.run_history(ctx, recorded=False)
+    assert history.to_dict("records") == listed.to_dict("records")
     # ingest-2 was committed after the last clean run: it waits.
     assert pipeline.waiting_for_clean(ctx) == ["ingest-2"]
 

@@ -11,7 +11,8 @@ import pandas as pd
 
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import Event
-from bucketpipe.lake.layout import AREAS, CLEAN_CONSUMED_KEY, area_prefix
+from bucketpipe.lake.index import read_recent_runs
+from bucketpipe.lake.layout import AREAS, CLEAN_CONSUMED_KEY, area_prefix, input_id
 from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, RunManifest
 from bucketpipe.serve.status import JobStatus, job_statuses
 
@@ -108,18 +109,47 @@ def _time(value: str | None) -> datetime | None:
         return None
 
 
-def run_history(ctx: Context, limit: int = 50) -> pd.DataFrame:
-    """The newest runs of every job, newest first."""
-    rows = []
-    for job in ctx.runlog.jobs():
-        for m in ctx.runlog.latest(job, scan=limit):
-            rows.append(_run_row(m))
-    cols = ["job", "source", "run_id", "status", "started_at", "finished_at", "duration_s"]
-    cols += ["rows", "inputs", "datasets", "errors", "first_error"]
+def run_history(ctx: Context, limit: int = 50, *, recorded: bool = True) -> pd.DataFrame:
+    """The newest runs of every job, newest first: from the recent-runs document written with
+    each run manifest (one GET), else (`recorded` false, or no such document) by listing and
+    reading the manifests."""
+    held = read_recent_runs(ctx.store) if recorded else None
+    if held is not None:
+        rows = [_summary_row(r) for runs in held.runs.values() for r in runs[:limit]]
+    else:
+        rows = [
+            _run_row(m) for job in ctx.runlog.jobs() for m in ctx.runlog.latest(job, scan=limit)
+        ]
     if not rows:
-        return pd.DataFrame(columns=cols)
-    out = pd.DataFrame(rows, columns=cols).sort_values("finished_at", ascending=False)
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    out = pd.DataFrame(rows, columns=RUN_COLUMNS).sort_values("finished_at", ascending=False)
     return out.head(limit).reset_index(drop=True)
+
+
+RUN_COLUMNS = [
+    *("job", "source", "run_id", "status", "started_at", "finished_at", "duration_s"),
+    *("rows", "inputs", "datasets", "errors", "first_error"),
+]
+
+
+def _summary_row(run: dict[str, Any]) -> list[Any]:
+    started, finished = _time(run.get("started_at")), _time(run.get("finished_at"))
+    shard = run.get("shard")
+    errors = run.get("errors") or []
+    return [
+        run.get("job"),
+        run.get("source") or "",
+        input_id(str(run.get("run_id")), shard if isinstance(shard, int) else None),
+        run.get("status"),
+        started,
+        finished,
+        round((finished - started).total_seconds(), 3) if started and finished else None,
+        run.get("rows", 0),
+        run.get("input_count", 0),
+        ", ".join(sorted(run.get("datasets") or {})),
+        run.get("error_count", len(errors)),
+        errors[0] if errors else "",
+    ]
 
 
 def _run_row(m: RunManifest) -> list[Any]:
