@@ -67,7 +67,8 @@ class LakeSession:
     One session is shared by every browser session of a dashboard process. `poll()` is what
     live refresh calls every few seconds: with Redis it is one round trip (`version:*`
     counters) and the snapshots are re-read only when a counter moved; without Redis it reads
-    each dataset's `current.json`. Views are replaced only for datasets whose snapshot changed,
+    the lake index (one GET). Every dataset's versions are probed every `FULL_SYNC_EVERY_S`.
+    Views are replaced only for datasets whose snapshot changed, when a query next needs them,
     and query results are cached by `version_key`, so unchanged data is never read twice.
     """
 
