@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 VersionKey = tuple[tuple[str, int], ...]
-# With Redis, the snapshots are still re-read this often (a commit made while Redis was down
-# or flushed bumped no counter).
+# Every dataset's versions are re-read this often, Redis or not: a commit made while Redis
+# was down or flushed bumped no counter, and the lake index may lag (a hint).
 FULL_SYNC_EVERY_S = 300.0
 
 
