@@ -69,6 +69,7 @@ class BenchConfig:
     s3: bool = True
     workers: int | None = None
     keep: bool = False  # keep the generated lakes and volumes in out_dir
+    pages: tuple[str, ...] | None = None  # pages the pages section opens (None: by mode)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

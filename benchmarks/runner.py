@@ -92,7 +92,7 @@ def run_pages(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
         bucket = f"pages-{days}d"
         copied = mirror(LocalStore(prepared.lake_dir), s3, bucket, skip=("raw",))
         settings = s3.settings(prepared.settings, bucket)
-        names = tuple(pages.PAGES) if config.mode == "full" else pages.QUICK_PAGES
+        names = config.pages or (tuple(pages.PAGES) if config.mode == "full" else pages.QUICK_PAGES)
         rows = pages.measure(settings, s3.proxy, config.stock_symbol, config.out_dir, names)
         return {"days": days, "symbols": config.symbols, "objects": copied, "pages": rows}
     finally:
