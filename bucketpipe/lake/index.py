@@ -7,8 +7,9 @@ replaced whole after each commit and run manifest: version documents stay the tr
 updating it at the same moment can lose one's entry (no compare-and-swap on RGW), and a writer
 that dies between its commit and the index leaves it behind; both are repaired by the next
 commit of that dataset and by every `compact` (vacuum moves the index to each dataset's head
-before deleting anything), and readers re-probe every dataset's versions at their periodic full
-sync. A reader never takes an entry older than a version it has seen.
+before deleting anything); readers read a dataset Redis announced a commit of from its version
+documents at once, and every dataset's at their periodic full sync. A reader never takes an
+entry older than a version it has seen.
 """
 
 from __future__ import annotations

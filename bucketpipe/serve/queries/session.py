@@ -113,15 +113,21 @@ class LakeSession:
         return cls(readers, lake_store(readers), Signals.from_settings(settings))
 
     # --- keeping the views current -------------------------------------------------------------
-    def sync(self, *, full: bool = False) -> tuple[str, ...]:
+    def sync(self, *, full: bool = False, probe: Iterable[str] = ()) -> tuple[str, ...]:
         """Re-read the datasets' snapshots; mark the views that changed. Changed names.
 
         From the lake index (one GET) unless `full` or the lake has none; a full sync probes
         every dataset's versions (a LIST and two GETs a dataset), which also catches a commit
-        the index missed. Views are (re)created when a query first needs them (`cursor`).
+        the index missed. The datasets in `probe` (those Redis announced a commit of) are read
+        from their version documents as well: the index may have lost that commit's entry to
+        another writer's update. Views are (re)created when a query first needs them.
         """
         with self._lock:
             current = self._resolve(full)
+            for name in () if full else probe:
+                snap = self.reader.snapshot(name)
+                if snap is not None and snap.version > self._version_in(current, name):
+                    current[name] = snap
             changed = [n for n, s in current.items() if self._version(n) != s.version]
             gone = [n for n in self.snapshots if n not in current]
             # A derived dataset behind its inputs has no view until clean catches it up.
@@ -202,7 +208,11 @@ class LakeSession:
             if synced:
                 changed: tuple[str, ...] = ()
             elif counters is None or counters != self._redis_versions or full:
-                changed = self.sync(full=full)
+                held = self._redis_versions or {}
+                moved = [n for n, v in (counters or {}).items() if held.get(n) != v]
+                changed = self.sync(
+                    full=full, probe=moved if self._redis_versions is not None else ()
+                )
             else:
                 changed = ()
             self._redis_versions = counters
@@ -216,6 +226,11 @@ class LakeSession:
                 self.sync()
 
     # --- what is there -------------------------------------------------------------------------
+    @staticmethod
+    def _version_in(snapshots: dict[str, Snapshot], name: str) -> int:
+        snap = snapshots.get(name)
+        return snap.version if snap else 0
+
     def _version(self, name: str) -> int | None:
         snap = self.snapshots.get(name)
         return snap.version if snap else None
