@@ -70,7 +70,11 @@ def lake_stock_year(session: LakeSession, symbol: str, end: date) -> pd.DataFram
 
 
 def lake_monthly(session: LakeSession) -> pd.DataFrame:
-    return session.sandbox().run(MONTHLY_SQL).frame
+    # The query is timed, not the start of the SQL workers: on a loaded machine a worker can
+    # take longer to start than a query waits for one (it is then told to try again).
+    sandbox = session.sandbox()
+    sandbox.wait_ready()
+    return sandbox.run(MONTHLY_SQL).frame
 
 
 def lake_quality(session: LakeSession, limit: int) -> pd.DataFrame:
