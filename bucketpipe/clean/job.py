@@ -31,10 +31,11 @@ from bucketpipe.clean.pending import (
     find_pending,
     processed_inputs,
 )
-from bucketpipe.clean.plan import ALREADY_CONSUMED, Plan, read_heads
+from bucketpipe.clean.plan import ALREADY_CONSUMED, ATTEMPTS, CleanedMeanwhile, Plan, read_heads
 from bucketpipe.clean.rawinput import RawInput, raw_view_sql
 from bucketpipe.clean.rebuilding import Carry, check_datasets
 from bucketpipe.clean.report_rows import commit_reports
+from bucketpipe.config.errors import CommitConflict
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import CLEAN_COMMITTED, Event
 from bucketpipe.lake import delta
@@ -267,43 +268,64 @@ def rebuild(
     Reads every raw object (run objects and compaction's day archives) but only the lines of
     the ingest runs each dataset had consumed; rows whose raw retention already deleted are
     kept as committed. Readers see the old snapshot or the new one, never a mix. A clean
-    that commits the dataset meanwhile makes the rebuild plan it again on the new version.
+    that commits the dataset meanwhile makes the rebuild plan it again on the new version;
+    when that clean consumed inputs the rebuild has not read, the rebuild starts again from
+    the new heads (a dataset it rebuilt already is rebuilt once more, on its own version).
     """
     check_datasets(ctx.store, datasets)
     started = ctx.now()
     with ctx.writer_lock() as lock:
-        heads = read_heads(ctx.store)
-        closed = frozenset(processed_inputs(ctx))
-        ingested = set(ctx.runlog.ids(INGEST_JOB))
-        opened = {i for snap in heads.values() if snap for i in snap.open_inputs}
-        readable = ingested & (closed | opened)
-        manifests = [m for m in all_ingest_manifests(ctx) if m.input_id in readable]
-        raw = rawinput.everything(ctx.store, readable, manifests)
-        plan = Plan(
-            ctx.store,
-            heads,
-            closed,
-            rebuild=True,
-            readable=frozenset(readable),
-            deadline=Plan.deadline_after(ctx.settings.vacuum_grace_hours),
-        )
-        results = clean_inputs(
-            ctx,
-            manifests,
-            plan=plan,
-            run_id=run_id,
-            after_clean=after_clean,
-            only=datasets,
-            raw=raw,
-        )
-        manifest = clean_manifest(ctx, run_id, started, [], results, lock_kind=lock.kind)
-        manifest.details["rebuild"] = list(datasets)
-        manifest.details["ingest_runs_read"] = len(readable)
-        manifest.details["raw_objects_read"] = len(raw.keys)
+        for _ in range(ATTEMPTS):
+            try:
+                manifest = _rebuild_once(ctx, run_id, datasets, after_clean, started, lock.kind)
+                break
+            except CleanedMeanwhile as exc:
+                log.info(
+                    "inputs cleaned while rebuilding; planning again with them",
+                    extra={"dataset": exc.dataset, "inputs": sorted(exc.inputs)},
+                )
+        else:
+            raise CommitConflict(
+                f"cleans kept committing while {list(datasets)} was rebuilt; rerun"
+            )
         key = ctx.runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
         delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
     announce(ctx, manifest, key, [])
+    return manifest
+
+
+def _rebuild_once(
+    ctx: Context,
+    run_id: str,
+    datasets: Sequence[str],
+    after_clean: Sequence[DatasetHook],
+    started: datetime,
+    lock_kind: str,
+) -> RunManifest:
+    """One attempt: read the heads, the inputs they consumed and their raw, clean, commit."""
+    heads = read_heads(ctx.store)
+    closed = frozenset(processed_inputs(ctx))
+    ingested = set(ctx.runlog.ids(INGEST_JOB))
+    opened = {i for snap in heads.values() if snap for i in snap.open_inputs}
+    readable = ingested & (closed | opened)
+    manifests = [m for m in all_ingest_manifests(ctx) if m.input_id in readable]
+    raw = rawinput.everything(ctx.store, readable, manifests)
+    plan = Plan(
+        ctx.store,
+        heads,
+        closed,
+        rebuild=True,
+        readable=frozenset(readable),
+        deadline=Plan.deadline_after(ctx.settings.vacuum_grace_hours),
+    )
+    results = clean_inputs(
+        ctx, manifests, plan=plan, run_id=run_id, after_clean=after_clean, only=datasets, raw=raw
+    )
+    manifest = clean_manifest(ctx, run_id, started, [], results, lock_kind=lock_kind)
+    manifest.details["rebuild"] = list(datasets)
+    manifest.details["ingest_runs_read"] = len(readable)
+    manifest.details["raw_objects_read"] = len(raw.keys)
     return manifest
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bucketpipe.clean.plan import Plan
 from bucketpipe.context import Context
@@ -96,18 +97,27 @@ def all_ingest_manifests(ctx: Context) -> list[RunManifest]:
 def closing_inputs(ctx: Context, plan: Plan, run_id: str) -> list[str]:
     """The inputs a clean run's manifest lists: those it planned and did not yield.
 
-    An input the run consumed into no dataset is left out only when another run's manifest
-    lists it by now. One that another run's versions consumed and no manifest lists yet is
-    listed: that run may have died before its manifest (a killed pod), and the rerun must
-    close what it finished. Two runs that raced on an input may then both list it, which is
-    harmless (the inputs of manifests are a set); an input listed by none would stay open.
-    A run lists what it consumed, and what a version of its own run id consumed.
+    A run lists what it consumed, and what a version of its own run id consumed (the retried
+    pod of a run that died after commits). An input it consumed into no dataset (other runs'
+    versions consumed it everywhere) is left out when another run's manifest lists it by now,
+    or when another run's version that consumed it is younger than a lock lifetime: that run
+    is taken to be alive and about to list it, so two runs do not both list it. Once that
+    version is older, its run is taken to have died before its manifest, and the next run
+    lists the input (an input listed by none would stay pending).
     """
     closing = plan.closing
     mine = [snap for snap in plan.bases.values() if snap is not None and snap.run_id == run_id]
     worked = {i for inputs in plan.consumed.values() for i in inputs}
     worked |= {i for snap in mine for i in snap.inputs}
-    if all(i in worked for i in closing):
+    others = [i for i in closing if i not in worked]
+    if not others:
         return closing
     closed_now = processed_inputs(ctx)
-    return [i for i in closing if i in worked or i not in closed_now]
+    since = ctx.now() - timedelta(seconds=ctx.settings.lock_ttl_seconds)
+    alive = plan.claimed([i for i in others if i not in closed_now], run_id, since)
+    if alive:
+        log.info(
+            "inputs left to the live run that consumed them",
+            extra={"run_id": run_id, "inputs": sorted(alive)},
+        )
+    return [i for i in closing if i in worked or (i not in closed_now and i not in alive)]

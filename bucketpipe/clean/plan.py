@@ -16,12 +16,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bucketpipe.config.errors import CommitConflict, ObjectNotFound
 from bucketpipe.lake.commits import Basis
-from bucketpipe.lake.snapshots import Snapshot, list_datasets, read_current, versions_between
+from bucketpipe.lake.snapshots import (
+    Snapshot,
+    list_datasets,
+    read_current,
+    read_version,
+    versions_between,
+)
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,19 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 5
 # The message of a dataset whose inputs were all consumed by other runs before this one.
 ALREADY_CONSUMED = "nothing to do: other runs committed its inputs"
+
+
+class CleanedMeanwhile(CommitConflict):
+    """A rebuild lost a race to a clean that consumed inputs whose raw the rebuild has not
+    read: it starts again from the new heads, reading those inputs too."""
+
+    def __init__(self, dataset: str, inputs: Collection[str]) -> None:
+        super().__init__(
+            f"{dataset}: inputs cleaned while it was rebuilt ({sorted(inputs)[:3]}); "
+            "rerun the rebuild"
+        )
+        self.dataset = dataset
+        self.inputs = frozenset(inputs)
 
 
 def read_heads(store: ObjectStore) -> dict[str, Snapshot | None]:
@@ -109,13 +129,38 @@ class Plan:
             self.yielded |= taken
         missing = set(head.open_inputs) - self.readable
         if self.rebuild and missing:
-            raise CommitConflict(
-                f"{dataset}: inputs cleaned while it was rebuilt ({sorted(missing)[:3]}); "
-                "rerun the rebuild"
-            )
+            raise CleanedMeanwhile(dataset, missing)
         self.bases[dataset] = head
 
     @property
     def closing(self) -> list[str]:
         """The inputs the run's manifest lists: all it planned but those it yielded."""
         return [i for i in self.inputs if i not in self.yielded]
+
+    def claimed(self, inputs: Collection[str], run_id: str, since: datetime) -> set[str]:
+        """Of `inputs`, those a version of another run committed after `since` consumed: that
+        run may be alive and about to list them in its manifest, so this one leaves them.
+
+        Walks back from each base while versions are newer than `since` and still hold one of
+        the inputs open (an input drops out of `open_inputs` only once a manifest lists it, so
+        its consuming version is further back), usually reading nothing but the base.
+        """
+        wanted = set(inputs)
+        out: set[str] = set()
+        for dataset, snap in self.bases.items():
+            version = snap
+            while version is not None and version.created_at > since:
+                if not (wanted - out) & set(version.open_inputs):
+                    break
+                if version.run_id != run_id:
+                    out |= wanted & set(version.inputs)
+                version = self._parent(dataset, version)
+        return out
+
+    def _parent(self, dataset: str, snap: Snapshot) -> Snapshot | None:
+        if snap.parent is None:
+            return None
+        try:
+            return read_version(self.store, dataset, snap.parent)
+        except (ObjectNotFound, ValueError):
+            return None  # vacuumed: older than any grace period, its run is long over

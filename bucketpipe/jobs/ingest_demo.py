@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.jobs.argtypes import positive_int
@@ -38,6 +39,8 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         if args.symbols
         else settings.symbols
     )
+    if not symbols:
+        raise ConfigError("--symbols: give at least one symbol")
     with context(settings) as ctx:
         ingest_demo(
             ctx,

@@ -64,6 +64,8 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         with context(settings) as ctx:
             view = ops.collect(ctx.store, ctx.signals, ctx.now())
         jobs = set(args.job) if args.job else None
+        if jobs is not None:
+            check_jobs(jobs, {*expect.jobs, "rebuild", *(j.job for j in view.jobs)})
         return _report(problems(view, expect, _at(args), jobs=jobs, datasets=jobs is None))
     with context(settings) as ctx:
         report = collect(ctx)
@@ -79,6 +81,13 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         colour = {"ok": "green", "warning": "yellow", "full": "red"}[objects.level]
         console.print(f"[bold]Objects[/bold] [{colour}]{objects.message}[/]")
     return EXIT_OK
+
+
+def check_jobs(names: set[str], known: set[str]) -> None:
+    """A job name that no schedule, setting or run knows is a typo, not a job that never ran."""
+    unknown = sorted(names - known)
+    if unknown:
+        raise ConfigError(f"--job: unknown job {unknown[0]!r}; known: {', '.join(sorted(known))}")
 
 
 def _at(args: argparse.Namespace) -> datetime:

@@ -53,6 +53,9 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         failed = [s.dataset for s in synced.values() if s.action == "failed"]
     store = lake_store(reader_settings(settings))
     infos = describe_all(store)
+    if args.dataset and all(i.dataset != args.dataset for i in infos):
+        known = ", ".join(i.dataset for i in infos) or "none yet"
+        raise ConfigError(f"--dataset: unknown dataset {args.dataset!r}; committed: {known}")
     if args.format == "json":
         sys.stdout.write(to_json(infos))
     else:
@@ -60,9 +63,6 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         if infos:
             wanted = args.dataset or "quotes"
             found = next((i for i in infos if i.dataset == wanted), None)
-            if found is None and args.dataset:
-                known = ", ".join(i.dataset for i in infos)
-                raise ConfigError(f"unknown dataset {args.dataset!r}; committed: {known}")
             chosen = found or infos[0]
             for engine, code in snippets(store, chosen.delta_uri).items():
                 sys.stdout.write(f"\n# {engine}: {chosen.dataset}\n{code}\n")

@@ -61,9 +61,19 @@ class Phase:
 
     def recovery(self, point: int) -> list[Step]:
         """The rerun: odd points reuse the run id (a retried pod), even ones take a new id
-        (the next scheduled run); then whatever completes the work."""
-        step = self.target if point % 2 else replace(self.target, run_id=f"{self.target.run_id}r")
-        return [step, *self.after]
+        (the next scheduled run); then whatever completes the work.
+
+        A killed clean may have consumed its input into every dataset: a run under a new id
+        leaves that input to the killed run while its versions are younger than a lock
+        lifetime (it may be alive), so a later clean, past that, lists it."""
+        if point % 2:
+            return [self.target, *self.after]
+        step = replace(self.target, run_id=f"{self.target.run_id}r")
+        if step.job != "clean":
+            return [step, *self.after]
+        later = datetime.fromisoformat(step.at) + timedelta(hours=1)
+        settle = replace(step, run_id=f"{step.run_id}s", at=later.isoformat())
+        return [step, settle, *self.after]
 
 
 def phases() -> list[Phase]:
