@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, delta, freshness, ingest, objects, pages, sandbox, sizes
+from benchmarks import cleaning, delta, freshness, ingest, objects, pages, peers, sandbox, sizes
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -217,6 +217,20 @@ def run_freshness(config: BenchConfig, base: Settings) -> dict[str, Any]:
     )
 
 
+def run_peers(config: BenchConfig) -> dict[str, Any]:
+    """Ours against dlt on the same generic CSV files (see `benchmarks.peers`)."""
+    setup = cleaning.CleanSetup(
+        work=config.out_dir / "clean",
+        memory_limit=config.memory_limit,
+        threads=config.threads,
+        baseline_rss_cap_bytes=int(config.baseline_rss_cap_gib * 1024**3),
+        python=sys.executable,
+    )
+    setup.work.mkdir(parents=True, exist_ok=True)
+    log.info("measuring ours against dlt", extra={"records": config.peer_records})
+    return peers.measure(setup, config.peer_records, config.peer_files, config.peer_repeats)
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     """Product runs that failed during the bench (a failed run is not a figure)."""
     out = []
@@ -231,6 +245,11 @@ def failures(results: dict[str, Any]) -> list[str]:
             out.append(f"CSV {step}: {csv.get('error')}")
     if csv.get("ingest") and csv.get("clean") is None:
         out.append(f"CSV clean not run: {csv.get('error')}")
+    for name in ("ours", *peers.PEERS):
+        entry = (results.get("peers") or {}).get(name)
+        for attempt in entry.get("runs", []) if isinstance(entry, dict) else []:
+            if not attempt.get("ok"):
+                out.append(f"peers, {name}: {attempt.get('error')}")
     fresh = results.get("freshness") or {}
     if fresh.get("missed"):
         out.append(f"freshness: {fresh['missed']} ingest runs never became readable")
@@ -279,6 +298,7 @@ def run(
         "sandbox": lambda: run_sandbox(config, settings),
         "delta": lambda: run_delta(config, settings, today),
         "freshness": lambda: run_freshness(config, settings),
+        "peers": lambda: run_peers(config),
     }
     for name, section in sections.items():
         if name not in config.sections:

@@ -181,3 +181,14 @@ def test_sandbox_latency_and_bounds_measured(results: dict[str, Any]) -> None:
         assert attack["kind"] in {"memory", "timeout", "ok", "too_large"}, attack
         assert attack["peak_rss_mib"] <= section["rss_bound_mib"], attack
         assert attack["wall_s"] <= section["timeout_s"] + 5, attack
+
+
+def test_peers_load_the_same_files_with_ours_and_dlt(results: dict[str, Any]) -> None:
+    section = results["peers"]
+    # Deduplicated on the key by us and by dlt's merge; dlt's Parquet load keeps every row.
+    assert section["ours"]["rows"] == section["distinct_keys"] < section["records"]
+    assert section["dlt_duckdb_merge"]["rows"] == section["distinct_keys"]
+    assert section["dlt_parquet"]["rows"] == section["records"]
+    for peer in ("dlt_parquet", "dlt_duckdb_merge"):
+        assert section[peer]["ratio_ours_over_peer"] > 0
+    assert {"Generic CSV rate", "Ahead of dlt"} <= {g["goal"] for g in results["goals"]}
