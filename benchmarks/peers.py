@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from benchmarks.cleaning import CleanSetup, failure, lake_env
+from benchmarks.cleaning import CleanSetup, failure
 from benchmarks.process import Measured, bucketpipe_command, child_env, run_measured
 from bucketpipe.lake.duck import quote_literal
 from bucketpipe.lake.snapshots import read_current
@@ -92,7 +92,18 @@ def _ours(setup: CleanSetup, source: Path, work: Path, attempt: int) -> dict[str
     shutil.rmtree(lake, ignore_errors=True)
     config = work / "clean.yaml"
     config.write_text(CLEAN_CONFIG)
-    env = lake_env(setup, lake, BUCKETPIPE_SOURCE=str(source), BUCKETPIPE_CLEAN_CONFIG=str(config))
+    # The product's default memory settings (the goal is judged at them), not the clean
+    # section's limit.
+    env = child_env(
+        {
+            "BUCKETPIPE_LAKE": str(lake),
+            "BUCKETPIPE_TEMP_DIR": str(work / "tmp"),
+            "BUCKETPIPE_SOURCE": str(source),
+            "BUCKETPIPE_CLEAN_CONFIG": str(config),
+            "BUCKETPIPE_LOG_FORMAT": "json",
+            "BUCKETPIPE_LOG_LEVEL": "INFO",
+        }
+    )
     ingest = run_measured(
         bucketpipe_command("ingest", "bucket", "--run-id", f"peers-{attempt}"),
         env=env,
