@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.support.cli import run_cli
 from tests.support.s3_servers import MOTO_KEYS, S3Server
 
 # Keys for runs that never reach a server, or reach nothing but moto.
@@ -19,16 +20,6 @@ KEYS = MOTO_KEYS["writer"]
 pytestmark = pytest.mark.integration
 
 
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": env.get("HOME", "/tmp")}
-    return subprocess.run(
-        [sys.executable, "-m", "bucketpipe", *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -42,13 +33,13 @@ def lake_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_embedded_pipeline_from_the_command_line(lake_env: dict[str, str]) -> None:
-    ingest = run(["ingest", "demo", "--run-id", "demo-1"], lake_env)
+    ingest = run_cli(["ingest", "demo", "--run-id", "demo-1"], lake_env)
     assert ingest.returncode == 0, ingest.stderr
     lines = [json.loads(line) for line in ingest.stderr.splitlines()]
     assert any(line["message"] == "ingest committed" for line in lines)
-    clean = run(["clean"], lake_env)
+    clean = run_cli(["clean"], lake_env)
     assert clean.returncode == 0, clean.stderr
-    status = run(["status", "--json"], lake_env)
+    status = run_cli(["status", "--json"], lake_env)
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     datasets = {d["dataset"]: d for d in report["datasets"]}
@@ -57,15 +48,15 @@ def test_embedded_pipeline_from_the_command_line(lake_env: dict[str, str]) -> No
     assert jobs["ingest-demo"]["run_id"] == "demo-1"
     assert jobs["clean"]["state"] == "succeeded"
     assert report["redis"] == "off"
-    again = run(["ingest", "demo", "--run-id", "demo-1"], lake_env)
+    again = run_cli(["ingest", "demo", "--run-id", "demo-1"], lake_env)
     assert again.returncode == 0
     assert "already committed" in again.stderr
-    table = run(["status"], lake_env)
+    table = run_cli(["status"], lake_env)
     assert "quotes" in table.stdout and "ingest-demo" in table.stdout
 
 
 def test_bad_setting_exits_2_with_one_line(lake_env: dict[str, str]) -> None:
-    result = run(["status"], {**lake_env, "BUCKETPIPE_DUCKDB_THREADS": "zero"})
+    result = run_cli(["status"], {**lake_env, "BUCKETPIPE_DUCKDB_THREADS": "zero"})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -80,7 +71,7 @@ def test_unreachable_bucket_exits_75_with_one_line(lake_env: dict[str, str]) -> 
         "AWS_ACCESS_KEY_ID": KEYS.access_key,
         "AWS_SECRET_ACCESS_KEY": KEYS.secret_key,
     }
-    result = run(["ingest", "demo", "--days", "1"], env)
+    result = run_cli(["ingest", "demo", "--days", "1"], env)
     assert result.returncode == 75
     errors = [json.loads(line) for line in result.stderr.splitlines()]
     assert errors[-1]["level"] == "error"
@@ -90,7 +81,7 @@ def test_unreachable_bucket_exits_75_with_one_line(lake_env: dict[str, str]) -> 
 
 def test_missing_bucket_exits_1_and_says_so(lake_env: dict[str, str], s3_server: S3Server) -> None:
     env = {**lake_env, **s3_server.env("does-not-exist", "prefix")}
-    result = run(["ingest", "demo", "--days", "1"], env)
+    result = run_cli(["ingest", "demo", "--days", "1"], env)
     assert result.returncode == 1
     last = json.loads(result.stderr.splitlines()[-1])
     assert "NoSuchBucket" in last["message"]
@@ -102,7 +93,7 @@ def test_config_masks_secrets(lake_env: dict[str, str]) -> None:
         "AWS_SECRET_ACCESS_KEY": KEYS.secret_key,
         "FINNHUB_API_KEY": "fh-secret-123456",
     }
-    result = run(["config"], env)
+    result = run_cli(["config"], env)
     assert result.returncode == 0
     assert KEYS.secret_key not in result.stdout and "fh-secret-123456" not in result.stdout
     assert "AWS_SECRET_ACCESS_KEY" in result.stdout and "***" in result.stdout
@@ -145,13 +136,13 @@ def test_sigterm_stops_a_run_cleanly_without_committing(lake_env: dict[str, str]
 
 def test_unexpected_failure_is_one_line_not_a_traceback(lake_env: dict[str, str]) -> None:
     """A committed file damaged behind Bucketpipe's back: clean fails with one line, exit 1."""
-    assert run(["ingest", "demo", "--run-id", "d1"], lake_env).returncode == 0
-    assert run(["clean"], lake_env).returncode == 0
+    assert run_cli(["ingest", "demo", "--run-id", "d1"], lake_env).returncode == 0
+    assert run_cli(["clean"], lake_env).returncode == 0
     lake = Path(lake_env["BUCKETPIPE_LAKE"])
     newest = sorted((lake / "clean" / "quotes").rglob("*.parquet"))[-1]
     newest.write_bytes(b"this is not parquet")
-    assert run(["ingest", "demo", "--run-id", "d2"], lake_env).returncode == 0
-    result = run(["clean"], lake_env)
+    assert run_cli(["ingest", "demo", "--run-id", "d2"], lake_env).returncode == 0
+    result = run_cli(["clean"], lake_env)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     last = json.loads(result.stderr.strip().splitlines()[-1])
@@ -160,11 +151,11 @@ def test_unexpected_failure_is_one_line_not_a_traceback(lake_env: dict[str, str]
 
 
 def test_out_of_memory_says_which_setting_to_raise(lake_env: dict[str, str]) -> None:
-    assert run(["ingest", "demo", "--run-id", "d1"], lake_env).returncode == 0
-    result = run(["clean"], {**lake_env, "BUCKETPIPE_DUCKDB_MEMORY_LIMIT": "2MB"})
+    assert run_cli(["ingest", "demo", "--run-id", "d1"], lake_env).returncode == 0
+    result = run_cli(["clean"], {**lake_env, "BUCKETPIPE_DUCKDB_MEMORY_LIMIT": "2MB"})
     assert result.returncode == 1
     last = json.loads(result.stderr.strip().splitlines()[-1])
     assert last["message"].startswith("out of memory: ")
     assert "BUCKETPIPE_DUCKDB_MEMORY_LIMIT" in last["message"]
     # Nothing was committed: with the default limit the same input cleans.
-    assert run(["clean"], lake_env).returncode == 0
+    assert run_cli(["clean"], lake_env).returncode == 0

@@ -3,10 +3,8 @@ or usage error is exit 2 with one line and no traceback, whatever the subcommand
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from bucketpipe.jobs.common import (
     EXIT_OK,
     EXIT_TEMPFAIL,
 )
+from tests.support.cli import run_cli
 
 # One fresh interpreter per row: on a loaded 2-core machine the rows take minutes together.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -74,18 +73,6 @@ CONFIG_ERRORS: tuple[tuple[str, list[str], dict[str, str], str], ...] = (
 )
 
 
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": env.get("HOME", "/tmp")}
-    return subprocess.run(
-        [sys.executable, "-m", "bucketpipe", *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 def settings_for(root: Path) -> dict[str, str]:
     return {
         "BUCKETPIPE_LAKE": str(root / "lake"),
@@ -103,7 +90,7 @@ def config_errors(
 
     def one(case: tuple[str, list[str], dict[str, str], str]) -> subprocess.CompletedProcess[str]:
         _, args, env, _ = case
-        return run(args, {**settings_for(root), **env})
+        return run_cli(args, {**settings_for(root), **env})
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(one, CONFIG_ERRORS))
@@ -129,15 +116,15 @@ def test_ok_and_failed_runs(tmp_path: Path) -> None:
     """0: a run that did everything; 1: a run of which some work failed (what succeeded is
     committed); the run's temp directory is gone afterwards in both cases."""
     env = settings_for(tmp_path)
-    assert run(["ingest", "demo", "--days", "1"], env).returncode == EXIT_OK
+    assert run_cli(["ingest", "demo", "--days", "1"], env).returncode == EXIT_OK
     source = tmp_path / "source" / "prices"
     source.mkdir(parents=True)
     (source / "good.csv").write_text("symbol,price\nAAA,1.5\n")
     (source / "bad.csv.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"truncated")
-    failed = run(["ingest", "bucket", "--source", str(tmp_path / "source")], env)
+    failed = run_cli(["ingest", "bucket", "--source", str(tmp_path / "source")], env)
     assert failed.returncode == EXIT_FAILED, failed.stderr
     assert "Traceback" not in failed.stderr and "bad.csv.gz" in failed.stderr
-    again = run(["ingest", "bucket", "--source", str(tmp_path / "source")], env)
+    again = run_cli(["ingest", "bucket", "--source", str(tmp_path / "source")], env)
     assert again.returncode == EXIT_OK, again.stderr  # the bad file is not retried
     assert "no new or changed files" in again.stderr
     assert list((tmp_path / "tmp").iterdir()) == []

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -20,21 +18,14 @@ from bucketpipe.lake.duck import connect, quote_literal, tls_config_error
 from bucketpipe.lake.storage import S3Store, open_store
 from bucketpipe.lake.tls import EndpointTlsError
 from tests.conftest import SettingsFactory
+from tests.support.cli import run_cli
 from tests.support.s3_servers import S3Server
 
 pytestmark = pytest.mark.integration
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": env.get("HOME", "/tmp")}
-    return subprocess.run(
-        [sys.executable, "-m", "bucketpipe", *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_cli(args, env, timeout=300)
 
 
 def cli_env(server: S3Server, bucket: str, tmp_path: Path) -> dict[str, str]:
