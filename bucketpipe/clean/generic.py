@@ -132,6 +132,7 @@ def clean_generic(
     # in memory, and every copy of the batch it must spill costs time and scratch space.
     con.execute(f"DROP TABLE IF EXISTS {INPUT}")
     typed = steps.typed_rows(con, choices, missing, rules)
+    steps.keep_rejected(con)
     types = {c: ch.type for c, ch in choices.items()}
     fences = compute_fences(con, typed, types, rules.outliers)
     plan = steps.apply_outliers(con, typed, fences, rules.outliers)

@@ -137,6 +137,16 @@ def typed_rows(
     return TYPED
 
 
+def keep_rejected(con: duckdb.DuckDBPyConnection) -> None:
+    """Shrink `_g_checked` to its rejected rows once `_g_typed` holds the accepted ones: the
+    quarantine reads nothing else of it, and a whole copy of the text rows beside the typed
+    ones would be spilled through the merge (past the scratch cap on a large batch)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS "
+        f"SELECT * FROM {CHECKED} WHERE _reject_reason IS NOT NULL"
+    )
+
+
 def _clip_sql(column: str, fence: Fences, rules: OutlierRules) -> str:
     col = quote_ident(column)
     low, high = fence.low, fence.high
