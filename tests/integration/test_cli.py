@@ -20,8 +20,6 @@ KEYS = MOTO_KEYS["writer"]
 pytestmark = pytest.mark.integration
 
 
-
-
 @pytest.fixture
 def lake_env(tmp_path: Path) -> dict[str, str]:
     return {
