@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         metavar="SECTIONS",
         help="comma-separated sections to run: dashboard, pages, clean, ingest, objects, delta, "
-        "sandbox, freshness, peers",
+        "sandbox, freshness, scale, peers",
     )
     parser.add_argument(
         "--memory-limit",
@@ -70,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--days", help="comma-separated history lengths in days (default 1,30,365; quick 1,5,20)"
+    )
+    parser.add_argument(
+        "--pages",
+        help="comma-separated dashboard pages the pages section opens (default: all seven; "
+        "quick: overview, stock, explore)",
     )
     parser.add_argument("--no-s3", action="store_true", help="measure the local lake only")
     parser.add_argument(
@@ -106,6 +111,13 @@ def _config(args: argparse.Namespace, settings: Settings) -> Any:
         if not days or min(days) < 1:
             raise ConfigError("--days: give at least one positive number of days")
         chosen = replace(chosen, days=days)
+    if args.pages:
+        from benchmarks.pages import PAGES
+
+        names = tuple(p.strip() for p in args.pages.split(",") if p.strip())
+        if unknown := sorted(set(names) - set(PAGES)):
+            raise ConfigError(f"--pages: unknown page(s) {', '.join(unknown)}")
+        chosen = replace(chosen, pages=names)
     if args.no_s3:
         chosen = replace(chosen, s3=False)
     if args.keep:

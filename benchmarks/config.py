@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from benchmarks.ingest import IngestPlan
 from benchmarks.objects import Schedule
+from benchmarks.scale import ScalePlan
 
 Mode = Literal["full", "quick"]
 SECTIONS = (
@@ -20,7 +21,22 @@ SECTIONS = (
     "delta",
     "sandbox",
     "freshness",
+    "scale",
     "peers",
+)
+
+
+# The scale section's full size: 5,000 symbols by 10 ingest shards at a paid plan (600 calls a
+# minute: 300 would fetch at most 4,500 quotes in 15 minutes), its windows 5x shorter.
+FULL_SCALE = ScalePlan(
+    symbols=5000,
+    shards=10,
+    per_minute=600,
+    compress=5.0,
+    replicas=5,
+    sessions=20,
+    duration_s=30.0,
+    startup_s=8.0,
 )
 
 
@@ -49,6 +65,7 @@ class BenchConfig:
     delta_commits: int = 30  # appends mirrored one by one in the Delta section
     freshness_runs: int = 20  # ingest runs followed until readable in the freshness section
     freshness_gap_s: float = 5.0  # pause between those runs
+    scale: ScalePlan = FULL_SCALE
     peer_records: int = 5_000_000  # generic CSV records of the peers section (ours vs dlt)
     peer_files: int = 20
     peer_repeats: int = 3  # each load in turn, back to back, this many times
@@ -56,6 +73,7 @@ class BenchConfig:
     s3: bool = True
     workers: int | None = None
     keep: bool = False  # keep the generated lakes and volumes in out_dir
+    pages: tuple[str, ...] | None = None  # pages the pages section opens (None: by mode)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -118,6 +136,16 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         peer_records=20_000,
         peer_files=2,
         peer_repeats=1,
+        scale=ScalePlan(
+            symbols=120,
+            shards=2,
+            per_minute=100,
+            compress=30.0,
+            replicas=2,
+            sessions=4,
+            duration_s=1.5,
+            startup_s=1.0,
+        ),
     )
 
 

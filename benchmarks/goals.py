@@ -284,6 +284,20 @@ def peers(results: Results) -> Iterable[Verdict]:
     yield Verdict("Ahead of dlt", target, f"{ratio:.2f}x", ratio >= 1.0 if full else None, note)
 
 
+def scale(results: Results) -> Iterable[Verdict]:
+    """The scale section's figures (benchmarks/scale.py), each with its goal."""
+    section = results.get("scale") or {}
+    for row in section.get("figures", []):
+        value, met = row["value"], row["met"]
+        measured = "missing" if value is None else str(value)
+        if "seconds" in row and row["seconds"] is not None:
+            measured += f" ({row['seconds']} s)"
+        if "p50_s" in row:
+            measured += f" (p50 {row['p50_s']} s)"
+        judged, note = _judged(bool(met), results) if met is not None else (None, "not measured")
+        yield Verdict(f"Scale: {row['figure']}", row["goal"], measured, judged, note)
+
+
 def evaluate(results: Results) -> list[Verdict]:
     verdicts = [
         overview_latency(results),
@@ -298,5 +312,6 @@ def evaluate(results: Results) -> list[Verdict]:
         *sandbox(results),
         freshness(results),
         *peers(results),
+        *scale(results),
     ]
     return verdicts

@@ -120,8 +120,11 @@ def dashboard(env: dict[str, str], log_path: Path) -> Iterator[str]:
                 proc.wait()
 
 
-def load(browser: Any, url: str, proxy: CountingProxy, width: int = 1280) -> PageLoad:
-    """Open `url`; seconds to the main area's last change, and the requests it cost."""
+def load(
+    browser: Any, url: str, proxy: CountingProxy, width: int = 1280, record: Path | None = None
+) -> PageLoad:
+    """Open `url`; seconds to the main area's last change, and the requests it cost (each
+    one written to `record`, one line per request: kind, HTTP status, path)."""
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.add_init_script(WATCH)
     mark = proxy.reading()
@@ -138,6 +141,9 @@ def load(browser: Any, url: str, proxy: CountingProxy, width: int = 1280) -> Pag
     else:
         raise RuntimeError(f"{url} did not settle")
     requests = proxy.since(mark).as_dict()
+    if record is not None:
+        lines = (f"{kind}\t{status}\t{path}\n" for kind, path, status in proxy.log_since(mark))
+        record.write_text("".join(lines))
     page.close()
     return PageLoad(round(last_ms / 1000, 3), requests)
 
@@ -170,8 +176,9 @@ def measure(
                 path = PAGES[name]
                 with dashboard(env, out_dir / f"dashboard-{name}.log") as url:
                     target = f"{url}/{path.format(symbol=symbol)}"
-                    cold = load(browser, target, proxy)
-                    warm = load(browser, target, proxy)
+                    record = out_dir / f"requests-{name}"
+                    cold = load(browser, target, proxy, record=record.with_suffix(".cold.tsv"))
+                    warm = load(browser, target, proxy, record=record.with_suffix(".warm.tsv"))
                 goal = GOAL_S.get(name, DEFAULT_GOAL_S)
                 rows.append(
                     {

@@ -58,14 +58,22 @@ class CountingProxy:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._bytes = 0
+        # (kind, path, status) of every request, in order: what a page's count is made of.
+        self._log: list[tuple[str, str, int]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- counting ----------------------------------------------------------------------------
-    def count(self, kind: str, nbytes: int) -> None:
+    def count(self, kind: str, nbytes: int, path: str = "", status: int = 200) -> None:
         with self._lock:
             self._counts[kind] += 1
             self._bytes += nbytes
+            self._log.append((kind, path, status))
+
+    def log_since(self, before: Requests) -> list[tuple[str, str, int]]:
+        """The requests counted after `before` was read: kind, path and status of each."""
+        with self._lock:
+            return list(self._log[sum(before.by_kind.values()) :])
 
     def reading(self) -> Requests:
         with self._lock:
@@ -163,7 +171,8 @@ class _Forward(BaseHTTPRequestHandler):
                 if attempt == 2:
                     self.send_error(502, "upstream S3 server unreachable")
                     return
-        self.proxy.count(request_kind(self.command, self.path), len(data))
+        kind = request_kind(self.command, self.path)
+        self.proxy.count(kind, len(data), self.path, response.status)
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
             if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":

@@ -19,6 +19,7 @@ import pandas as pd
 from benchmarks.baseline import CsvDashboard
 from bucketpipe.context import Context
 from bucketpipe.serve.queries import market, quality, stock
+from bucketpipe.serve.queries.base import datasets_of
 from bucketpipe.serve.queries.session import LakeSession
 
 # The SQL explorer's aggregate: a full scan of a year of quotes, grouped by symbol and month.
@@ -52,17 +53,16 @@ class Question:
 
 
 # --- lake answers ------------------------------------------------------------------------------
+# Each answer opens the views of the datasets the page's query reads, as the page does.
 def lake_overview(session: LakeSession) -> pd.DataFrame:
-    with session.cursor() as cursor:
-        return market.latest_quotes(cursor)
+    return session.run(market.reads(session.ready), market.latest_quotes)
 
 
 def lake_stock_year(session: LakeSession, symbol: str, end: date) -> pd.DataFrame:
     """What the stock page loads for a year: the bars, then the indicators, joined by day."""
     start = end - timedelta(days=364)
-    with session.cursor() as cursor:
-        bars = stock.bars(cursor, symbol, start, end)
-        ind = stock.indicators(cursor, symbol, start, end)
+    bars = session.run(datasets_of(stock.bars), stock.bars, symbol, start, end)
+    ind = session.run(datasets_of(stock.indicators), stock.indicators, symbol, start, end)
     wanted = ["day", *(c for c in INDICATOR_FIELDS if c in ind.columns)]
     if ind.empty or "day" not in ind.columns:
         return bars
@@ -70,7 +70,11 @@ def lake_stock_year(session: LakeSession, symbol: str, end: date) -> pd.DataFram
 
 
 def lake_monthly(session: LakeSession) -> pd.DataFrame:
-    return session.sandbox().run(MONTHLY_SQL).frame
+    # The query is timed, not the start of the SQL workers: on a loaded machine a worker can
+    # take longer to start than a query waits for one (it is then told to try again).
+    sandbox = session.sandbox()
+    sandbox.wait_ready()
+    return sandbox.run(MONTHLY_SQL).frame
 
 
 def lake_quality(session: LakeSession, limit: int) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from benchmarks import pages, peers_report
+from benchmarks import pages, peers_report, scale
 
 Results = dict[str, Any]
 
@@ -294,6 +294,7 @@ def tables(results: Results) -> list[Table]:
         "sandbox": sandbox_table,
         "delta": delta_table,
         "freshness": freshness_table,
+        "scale": scale.table,
         "peers": peers_report.table,
     }
     out = []

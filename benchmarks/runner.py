@@ -16,7 +16,18 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, delta, freshness, ingest, objects, pages, peers, sandbox, sizes
+from benchmarks import (
+    cleaning,
+    delta,
+    freshness,
+    ingest,
+    objects,
+    pages,
+    peers,
+    sandbox,
+    scale,
+    sizes,
+)
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -92,7 +103,7 @@ def run_pages(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
         bucket = f"pages-{days}d"
         copied = mirror(LocalStore(prepared.lake_dir), s3, bucket, skip=("raw",))
         settings = s3.settings(prepared.settings, bucket)
-        names = tuple(pages.PAGES) if config.mode == "full" else pages.QUICK_PAGES
+        names = config.pages or (tuple(pages.PAGES) if config.mode == "full" else pages.QUICK_PAGES)
         rows = pages.measure(settings, s3.proxy, config.stock_symbol, config.out_dir, names)
         return {"days": days, "symbols": config.symbols, "objects": copied, "pages": rows}
     finally:
@@ -217,6 +228,18 @@ def run_freshness(config: BenchConfig, base: Settings) -> dict[str, Any]:
     )
 
 
+def run_scale(config: BenchConfig) -> dict[str, Any]:
+    """Sharded ingest, clean and dashboard replicas at 5,000 symbols (see `benchmarks.scale`)."""
+    work = config.out_dir / "scale"
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("measuring scale-out", extra={"symbols": config.scale.symbols})
+    try:
+        return scale.measure(config.scale, work)
+    finally:
+        if not config.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def run_peers(config: BenchConfig) -> dict[str, Any]:
     """Ours against dlt on the same generic CSV files (see `benchmarks.peers`)."""
     setup = cleaning.CleanSetup(
@@ -245,6 +268,9 @@ def failures(results: dict[str, Any]) -> list[str]:
             out.append(f"CSV {step}: {csv.get('error')}")
     if csv.get("ingest") and csv.get("clean") is None:
         out.append(f"CSV clean not run: {csv.get('error')}")
+    scaled = (results.get("scale") or {}).get("clean") or {}
+    if scaled.get("returncode"):
+        out.append(f"scale clean: {scaled.get('error')}")
     for name in ("ours", *peers.PEERS):
         entry = (results.get("peers") or {}).get(name)
         for attempt in entry.get("runs", []) if isinstance(entry, dict) else []:
@@ -298,6 +324,7 @@ def run(
         "sandbox": lambda: run_sandbox(config, settings),
         "delta": lambda: run_delta(config, settings, today),
         "freshness": lambda: run_freshness(config, settings),
+        "scale": lambda: run_scale(config),
         "peers": lambda: run_peers(config),
     }
     for name, section in sections.items():

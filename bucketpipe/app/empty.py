@@ -20,13 +20,15 @@ FETCH_HINT = (
 
 def refused(dataset: str) -> bool:
     """The newest ingest run that asked for the dataset got HTTP 403 (not in the plan)."""
-    return state.timed(pipeline.availability, dataset).status == "not_entitled"
+    return (
+        state.timed(pipeline.availability, dataset, state.lake().endpoints).status == "not_entitled"
+    )
 
 
 def reason(dataset: str, what: str, scope: str) -> tuple[str, str]:
     """(headline, what to do) for `what` missing from `dataset` in `scope`."""
     if not state.lake().has(dataset):
-        seen = state.timed(pipeline.availability, dataset)
+        seen = state.timed(pipeline.availability, dataset, state.lake().endpoints)
         if seen.status == "not_entitled":
             when = f" (HTTP 403 on {ui.day(seen.at)})" if seen.at is not None else ""
             return (

@@ -16,7 +16,7 @@ def render() -> None:
     settings = state.settings()
     with st.sidebar:
         st.markdown("#### Services")
-        services = state.timed(pipeline.services)
+        services = state.timed(pipeline.services, lake.services)
         if not services:
             st.caption("No runs yet. " + ui.LOAD_HINT)
         for service in services:
@@ -26,7 +26,7 @@ def render() -> None:
         st.divider()
         left, right = st.columns([1, 1], vertical_alignment="center")
         if left.button("Refresh", icon=":material/refresh:", help="Re-read the lake now"):
-            lake.sync()
+            lake.sync(full=True)
             state.clear_timed()
             st.session_state["seen_versions"] = lake.versions()
             st.rerun()

@@ -64,8 +64,7 @@ def _by_version(
     kwargs: tuple[tuple[str, Any], ...],
     _fn: Callable[..., Any],
 ) -> Any:
-    with lake().cursor() as cursor:
-        return _fn(cursor, *args, **dict(kwargs))
+    return lake().run([dataset for dataset, _ in key] or None, _fn, *args, **dict(kwargs))
 
 
 def query(

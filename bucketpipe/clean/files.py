@@ -46,18 +46,20 @@ def clean_files(
     scratch: Path,
     only: Sequence[str] | None = None,
     carry: CarrySql | None = None,
+    owns: Callable[[str], bool] | None = None,
 ) -> tuple[dict[str, DatasetResult], dict[str, QualityReport]]:
     """Clean every generic dataset with files in the `raw` view; results and reports.
 
     A dataset that fails (bad configuration, unexpected data) is reported as failed in its
     result and the others proceed; its raw files stay for a rebuild. A commit that keeps
-    losing races fails the run instead (its inputs stay pending).
+    losing races fails the run instead (its inputs stay pending). `owns`: only the datasets
+    it accepts (a shard's).
     """
     results: dict[str, DatasetResult] = {}
     reports: dict[str, QualityReport] = {}
     limits = Limits.from_settings(ctx.settings, scratch_space(ctx.settings).for_files)
     for dataset, files in by_dataset(file_refs(con)).items():
-        if only is not None and dataset not in only:
+        if (only is not None and dataset not in only) or (owns is not None and not owns(dataset)):
             continue
         started = time.monotonic()
         try:

@@ -48,6 +48,15 @@ GENERIC_LINEAGE = (
     "_imputed_columns",
 )
 
+# Columns of a rejected row that differ between two deliveries of the same row.
+RUN_COLUMNS = frozenset(
+    {"_ingest_run", "_fetched_at", "_source_modified", "_clean_run", "_cleaned_at"}
+)
+
+
+def column_names(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    return [str(r[0]) for r in con.execute(f"DESCRIBE {sql}").fetchall()]
+
 
 @dataclass
 class GenericOutcome:
@@ -155,14 +164,19 @@ def clean_generic(
             f"CREATE OR REPLACE TEMP TABLE {rows_table} AS SELECT * FROM {ACCEPTED} "
             f"UNION ALL BY NAME {carry_sql}"
         )
+    rejects_sql = steps.quarantine_sql(dataset, run_id)
     quarantined = write_quarantine(
         con,
         store,
         dataset=dataset,
-        source_sql=steps.quarantine_sql(dataset, run_id),
+        source_sql=rejects_sql,
         run_id=run_id,
         day=now.date(),
         scratch=scratch,
+        # A row is the same reject when its values, source file and place in it and its
+        # reason are (a re-ingest of a file re-delivers the rows it rejected before).
+        identity=[c for c in column_names(con, rejects_sql) if c not in RUN_COLUMNS],
+        every_day=True,
     )
     key = rules.key or ("_row_hash",)
     target = Target(

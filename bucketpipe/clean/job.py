@@ -92,19 +92,23 @@ def clean_inputs(
     after_clean: Sequence[DatasetHook],
     only: Sequence[str] | None = None,
     raw: RawInput | None = None,
+    owns: Callable[[str], bool] | None = None,
 ) -> dict[str, DatasetResult]:
     """Clean the raw lines of these ingest runs into every dataset they feed, each dataset
     committed on the version `plan` gives it.
 
     Catalog datasets first, then the generic datasets of landed files, then the `after_clean`
     steps (derived datasets); each dataset touched gets a quality report (written here,
-    before the run's manifest, like every other output).
+    before the run's manifest, like every other output). `owns`: clean only the datasets it
+    accepts (a shard of a sharded run, `clean.sharding`).
     """
     raw = raw or rawinput.resolve(ctx.store, manifests)
     config = load_config(ctx.settings.clean_config, ctx.settings.source_mapping)
     results: dict[str, DatasetResult] = {}
     reports: dict[str, QualityReport] = {}
-    specs = _specs(manifests, only, rebuild=plan.rebuild)
+    specs = [
+        s for s in _specs(manifests, only, rebuild=plan.rebuild) if owns is None or owns(s.name)
+    ]
     scratch = scratch_dir(ctx.settings.temp_dir)
     con = connect(ctx.settings)
     con.execute("SET TimeZone = 'UTC'")
@@ -142,6 +146,7 @@ def clean_inputs(
                     scratch=scratch,
                     only=only,
                     carry=carry,
+                    owns=owns,
                 )
                 results.update(generic)
                 reports.update(generic_reports)
@@ -229,13 +234,13 @@ def run_clean(
             ctx, pending.manifests, plan=plan, run_id=run_id, after_clean=after_clean
         )
         closing = closing_inputs(ctx, plan, run_id)
-        manifest = _manifest(ctx, run_id, started, closing, results, lock_kind=lock.kind)
+        manifest = clean_manifest(ctx, run_id, started, closing, results, lock_kind=lock.kind)
         if plan.yielded:
             manifest.details["yielded"] = sorted(plan.yielded)
         key = runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
         delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
-    _announce(ctx, manifest, key, pending.event_ids)
+    announce(ctx, manifest, key, pending.event_ids)
     return manifest
 
 
@@ -291,18 +296,18 @@ def rebuild(
             only=datasets,
             raw=raw,
         )
-        manifest = _manifest(ctx, run_id, started, [], results, lock_kind=lock.kind)
+        manifest = clean_manifest(ctx, run_id, started, [], results, lock_kind=lock.kind)
         manifest.details["rebuild"] = list(datasets)
         manifest.details["ingest_runs_read"] = len(readable)
         manifest.details["raw_objects_read"] = len(raw.keys)
         key = ctx.runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
         delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
-    _announce(ctx, manifest, key, [])
+    announce(ctx, manifest, key, [])
     return manifest
 
 
-def _manifest(
+def clean_manifest(
     ctx: Context,
     run_id: str,
     started: datetime,
@@ -328,7 +333,7 @@ def _manifest(
     )
 
 
-def _announce(ctx: Context, manifest: RunManifest, key: str, event_ids: list[str]) -> None:
+def announce(ctx: Context, manifest: RunManifest, key: str, event_ids: list[str]) -> None:
     signals = ctx.signals
     changed = [name for name, r in manifest.datasets.items() if r.snapshot_version is not None]
     signals.ack(GROUP, event_ids)

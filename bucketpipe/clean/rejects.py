@@ -49,6 +49,7 @@ def write_quarantine(
     scratch: Path,
     identity: Sequence[str] = (),
     time_column: str | None = None,
+    every_day: bool = False,
 ) -> Quarantined:
     """Write rejected rows (they carry `_reject_reason`) to `quarantine/`.
 
@@ -58,7 +59,8 @@ def write_quarantine(
 
     Only quarantine files of clean days from the rows' earliest event day (`time_column`, else
     the fetch day) on are compared: a row is quarantined no earlier than it happened, so an
-    ordinary run reads today's files, and a re-ingest of old days the days since.
+    ordinary run reads today's files, and a re-ingest of old days the days since. With
+    `every_day` (rows with no event time, as in generic files) every quarantine file is compared.
     """
     if count(con, source_sql) == 0:
         return Quarantined()
@@ -70,7 +72,7 @@ def write_quarantine(
             f"FROM ({source_sql}) QUALIFY row_number() OVER (PARTITION BY _q_hash "
             "ORDER BY _ingest_run NULLS LAST) = 1"
         )
-        since = _earliest_day(con, time_column)
+        since = "" if every_day else _earliest_day(con, time_column)
         seen = _quarantined_hashes(con, store, dataset, digest, since)
         fresh = f"SELECT * EXCLUDE (_q_hash) FROM {REJECTED} ANTI JOIN ({seen}) USING (_q_hash)"
     else:

@@ -106,7 +106,7 @@ class SourceSettings(CoreSettings):
         ge=0,
         validation_alias=env("JOB_COMPLETION_INDEX"),
         description="Shard index of a Kubernetes Indexed Job pod (`JOB_COMPLETION_INDEX`, set "
-        "by Kubernetes); used with `ingest finnhub --shards N`.",
+        "by Kubernetes); used with `ingest finnhub --shards N` and `clean --shards N`.",
     )
 
     # --- bucket source ------------------------------------------------------------------

@@ -13,10 +13,12 @@ from typing import Any
 
 from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.clean.pending import GROUP
-from bucketpipe.config.errors import LockBusy
+from bucketpipe.clean.sharding import CleanShard, run_shard
+from bucketpipe.config.errors import ConfigError, LockBusy
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.coord.events import INGEST_COMMITTED
+from bucketpipe.ingest.finnhub.shard import resolve_shard
 from bucketpipe.jobs.argtypes import non_negative_float, positive_int
 from bucketpipe.jobs.common import (
     EXIT_FAILED,
@@ -64,6 +66,19 @@ def register(sub: Any) -> None:
         help="with --watch: touch this file after every pass, for a liveness probe "
         "(`bucketpipe status --heartbeat PATH`)",
     )
+    shards = parser.add_mutually_exclusive_group()
+    shards.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="clean shard K of N (0-based): this pod's share of the datasets; the last shard "
+        "to finish updates the derived datasets and closes the run",
+    )
+    shards.add_argument(
+        "--shards",
+        type=positive_int,
+        metavar="N",
+        help="N shards, this pod's index from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)",
+    )
     parser.add_argument("--limit", type=positive_int, help="clean at most this many ingest runs")
     parser.add_argument(
         "--wait", type=non_negative_float, default=0.0, help="seconds to wait for the writer lock"
@@ -74,6 +89,8 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.rebuild or args.watch) and (args.shard or args.shards):
+        raise ConfigError("--shard/--shards shard a clean run; not --rebuild or --watch")
     with context(settings) as ctx:
         if args.rebuild:
             run_id = run_id_for(args, settings, "rebuild")
@@ -82,6 +99,9 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         if args.watch:
             return watch(ctx, args, settings)
         run_id = run_id_for(args, settings, "clean")
+        shard = resolve_shard(args.shard, args.shards, settings.job_completion_index)
+        if shard is not None:
+            return sharded(ctx, run_id, CleanShard(shard.index, shard.count), args)
         manifest = run_clean(
             ctx,
             run_id=run_id,
@@ -93,6 +113,14 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
         if manifest is None:
             return EXIT_OK
         return EXIT_OK if manifest.status == "succeeded" else EXIT_FAILED
+
+
+def sharded(ctx: Context, run_id: str, shard: CleanShard, args: argparse.Namespace) -> int:
+    """One shard of a sharded clean run (every pod of the Indexed Job shares the run id)."""
+    if args.limit is not None or args.wait:
+        raise ConfigError("--limit and --wait do not apply to a sharded clean")
+    manifest = run_shard(ctx, run_id=run_id, shard=shard, after_clean=AFTER_CLEAN, force=args.force)
+    return EXIT_OK if manifest is None or manifest.status == "succeeded" else EXIT_FAILED
 
 
 def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:

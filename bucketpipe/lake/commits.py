@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bucketpipe.config.errors import CommitConflict, ObjectNotFound
+from bucketpipe.lake.index import update_index
 from bucketpipe.lake.layout import check_name, current_key, snapshot_key
 from bucketpipe.lake.snapshots import (
     CONTENT_VERSION,
@@ -189,6 +190,7 @@ def _commit_once(
         raise VersionTaken(dataset, snapshot.version)
     # The hint; the commit stands without it (readers probe forward from an older one).
     store.put(current_key(dataset), body, "application/json")
+    update_index(store, [snapshot])  # the hint cold readers start from, a hint as well
     log.debug(
         "snapshot committed",
         extra={"dataset": dataset, "version": snapshot.version, "files": len(snapshot.files)},

@@ -43,11 +43,15 @@ def empty_relation_sql(columns: tuple[tuple[str, str], ...]) -> str:
     return f"SELECT {cols}, CAST(NULL AS DATE) AS dt WHERE false"
 
 
-def read_parquet_sql(paths_sql: str) -> str:
-    """A relation over Parquet files: `paths_sql` is SQL for the list of paths."""
+def read_parquet_sql(paths_sql: str, *, union_by_name: bool = True) -> str:
+    """A relation over Parquet files: `paths_sql` is SQL for the list of paths.
+
+    `union_by_name` reads every file's footer when the relation is bound, so that files of
+    different schemas line up by column name; without it only the first file is opened then.
+    """
     return (
         f"SELECT * FROM read_parquet({paths_sql}, hive_partitioning = true, "
-        "hive_types = {'dt': DATE}, union_by_name = true)"
+        f"hive_types = {{'dt': DATE}}, union_by_name = {str(union_by_name).lower()})"
     )
 
 

@@ -20,6 +20,7 @@ from pydantic import (
 
 from bucketpipe import __version__
 from bucketpipe.config.errors import ObjectNotFound
+from bucketpipe.lake.index import record_recent_run, update_index
 from bucketpipe.lake.layout import (
     check_run_id,
     input_id,
@@ -165,6 +166,11 @@ class RunManifest(BaseModel):
         }
 
 
+def service_name(manifest: RunManifest) -> str:
+    """The service a run belongs to: its job, ingest split by source (`ingest-demo`)."""
+    return f"{manifest.job}-{manifest.source}" if manifest.source else manifest.job
+
+
 class RunLog:
     """Reads and writes run manifests (and the daily archives retention folds them into)."""
 
@@ -175,6 +181,16 @@ class RunLog:
         key = manifest_key(manifest.job, manifest.input_id)
         self.store.put(
             key, manifest.model_dump_json(indent=1).encode(), content_type="application/json"
+        )
+        # The sidebar reads each service's last run from the lake index, not by listing.
+        summary = {k: v for k, v in manifest.summary().items() if k != "inputs"}
+        counts = {"input_count": len(manifest.inputs), "error_count": len(manifest.errors)}
+        record_recent_run(self.store, service_name(manifest), {**summary, **counts})
+        done = {"run_id": manifest.input_id, "finished_at": summary["finished_at"]}
+        update_index(
+            self.store,
+            services={service_name(manifest): summary},
+            endpoints={name: {**entry, **done} for name, entry in manifest.endpoints.items()},
         )
         return key
 

@@ -34,12 +34,15 @@ def relation_sql(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    union: bool = True,
 ) -> str:
-    """SQL reading exactly the snapshot's files (pruned by time from its metadata)."""
+    """SQL reading exactly the snapshot's files (pruned by time from its metadata); `union`
+    lines files of different schemas up by name (see `read_parquet_sql`)."""
     files = snapshot.files_for(start=start, end=end)
     if not files:
         return empty_relation_sql(snapshot.columns)
-    return read_parquet_sql(sql_list([store.duckdb_path(f.key) for f in files]))
+    paths = sql_list([store.duckdb_path(f.key) for f in files])
+    return read_parquet_sql(paths, union_by_name=union)
 
 
 def recent_view(dataset: str) -> str:
@@ -48,7 +51,12 @@ def recent_view(dataset: str) -> str:
 
 
 def recent_relation_sql(
-    store: ObjectStore, snapshot: Snapshot, time_column: str, *, days: int = RECENT_DAYS
+    store: ObjectStore,
+    snapshot: Snapshot,
+    time_column: str,
+    *,
+    days: int = RECENT_DAYS,
+    union: bool = True,
 ) -> str | None:
     """SQL of exactly the rows whose event time is within `days` of the dataset's newest.
 
@@ -64,7 +72,7 @@ def recent_relation_sql(
     if all(t is not None and t >= since for t in oldest):
         # The window would be the whole dataset: no view, so queries know they saw everything.
         return None
-    base = relation_sql(store, snapshot, start=since)
+    base = relation_sql(store, snapshot, start=since, union=union)
     return (
         f"SELECT * FROM ({base}) "
         f"WHERE {quote_ident(time_column)} >= CAST({quote_literal(since.isoformat())} "
@@ -78,14 +86,30 @@ def create_views(
     name: str,
     snapshot: Snapshot,
     time_column: str | None,
+    *,
+    union: bool = True,
 ) -> None:
-    """(Re)create the dataset's view and, when it has event times, its recent-window view."""
-    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {relation_sql(store, snapshot)}")
-    recent = recent_relation_sql(store, snapshot, time_column) if time_column else None
+    """(Re)create the dataset's view and, when it has event times, its recent-window view.
+
+    Without `union` the views open only the first file when created (DuckDB binds a view at
+    once); check them with `matches_snapshot`, since files of another schema do not line up.
+    """
+    relation = relation_sql(store, snapshot, union=union)
+    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {relation}")
+    recent = (
+        recent_relation_sql(store, snapshot, time_column, union=union) if time_column else None
+    )
     if recent is None:
         con.execute(f"DROP VIEW IF EXISTS {quote_ident(recent_view(name))}")
     else:
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(recent_view(name))} AS {recent}")
+
+
+def matches_snapshot(con: duckdb.DuckDBPyConnection, name: str, snapshot: Snapshot) -> bool:
+    """True if the view has exactly the snapshot's columns and types (and the partition)."""
+    described = con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
+    found = {str(col): str(typ) for col, typ, *_ in described if col != "dt"}
+    return found == {col: typ for col, typ in snapshot.columns}
 
 
 def drop_views(con: duckdb.DuckDBPyConnection, name: str) -> None:

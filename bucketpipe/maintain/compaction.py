@@ -28,6 +28,7 @@ from bucketpipe.lake import delta, quarantine
 from bucketpipe.lake.census import take_census
 from bucketpipe.lake.commits import Basis, VersionTaken, commit
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
+from bucketpipe.lake.index import prune_index
 from bucketpipe.lake.layout import (
     CLEAN_CONSUMED_KEY,
     clean_key,
@@ -310,6 +311,7 @@ def run_compaction(ctx: Context, *, run_id: str, wait_seconds: float = 0.0) -> R
             )
             for name in list_datasets(ctx.store)
         }
+        prune_index(ctx.store, details["vacuum"])
         details["lock"] = lock.kind
         manifest = RunManifest(
             job=COMPACT_JOB,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from bucketpipe.config.errors import ObjectNotFound
 from bucketpipe.lake import delta_log
+from bucketpipe.lake.index import read_index, update_index
 from bucketpipe.lake.layout import clean_prefix, current_key, snapshot_version_of, snapshots_prefix
 from bucketpipe.lake.snapshots import Snapshot, read_current, read_hint, read_version
 from bucketpipe.lake.storage import ObjectStore
@@ -67,6 +68,11 @@ def vacuum(
     if hint is None or hint.version < head.version:
         # Readers probe forward from the hint through versions that may go now: move it first.
         store.put(current_key(dataset), head.model_dump_json().encode(), "application/json")
+    # So does the lake index, which a lost update or a dead writer may have left behind.
+    index = read_index(store)
+    held = index.snapshots.get(dataset) if index else None
+    if held is None or held.version < head.version:
+        update_index(store, [head])
     # The Delta log is never ours to delete, nor a file a Delta reader may still hold.
     delta_refs = delta_log.referenced(
         store, dataset, since=now - grace, snapshot_version=head.version

@@ -68,10 +68,26 @@ def time_column_of(dataset: str) -> str | None:
 
 
 def create_views(
-    con: duckdb.DuckDBPyConnection, store: ObjectStore, name: str, snapshot: Snapshot
+    con: duckdb.DuckDBPyConnection,
+    store: ObjectStore,
+    name: str,
+    snapshot: Snapshot,
+    *,
+    union: bool = True,
 ) -> None:
     """(Re)create the dataset's view and, with the catalog's event time, its recent window."""
-    views.create_views(con, store, name, snapshot, time_column_of(name))
+    views.create_views(con, store, name, snapshot, time_column_of(name), union=union)
+
+
+def create_views_lean(
+    con: duckdb.DuckDBPyConnection, store: ObjectStore, name: str, snapshot: Snapshot
+) -> None:
+    """`create_views` opening one file instead of all when the files share the snapshot's
+    schema (the common case: a dataset's files are written in one schema); otherwise, or
+    if the first file does not show the snapshot's columns, lined up by name."""
+    create_views(con, store, name, snapshot, union=False)
+    if not views.matches_snapshot(con, name, snapshot):
+        create_views(con, store, name, snapshot)
 
 
 class LakeReader:

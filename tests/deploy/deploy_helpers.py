@@ -21,6 +21,7 @@ K8S = ROOT / "k8s"
 BASE = K8S / "base"
 EXAMPLE_OVERLAY = K8S / "overlays" / "example"
 SHARDED_COMPONENT = K8S / "components" / "finnhub-sharded"
+CLEAN_SHARDED_COMPONENT = K8S / "components" / "clean-sharded"
 OPENSHIFT_COMPONENT = K8S / "components" / "openshift"
 CRONJOBS = K8S / "cronjobs"
 # The checked-in renders (`make k8s-renders` rewrites them): a change to the manifests shows up

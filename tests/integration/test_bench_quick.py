@@ -183,6 +183,33 @@ def test_sandbox_latency_and_bounds_measured(results: dict[str, Any]) -> None:
         assert attack["wall_s"] <= section["timeout_s"] + 5, attack
 
 
+def test_scale_measures_ingest_clean_and_replicas(results: dict[str, Any]) -> None:
+    section = results["scale"]
+    plan = section["plan"]
+    fetched = section["ingest"]
+    assert fetched["calls_accepted"] == plan["symbols"]
+    assert all(run["rate_limit"] == "redis" for run in fetched["shard_runs"])
+    assert len(fetched["shard_runs"]) == plan["shards"]
+    # Every symbol was cleaned, from one input per ingest shard.
+    assert section["clean"]["returncode"] == 0
+    assert section["clean"]["symbols"] == plan["symbols"]
+    assert section["clean"]["inputs"] == plan["shards"]
+    served = section["dashboard"]
+    assert served["page_queries"] > 0 and 0 < served["p50_s"] <= served["p95_s"]
+    assert {f["figure"] for f in section["figures"]} == {
+        "quota used",
+        "HTTP 429",
+        "symbols landed in one interval",
+        "clean, share of the interval",
+        "page query p95",
+        "page query errors",
+    }
+    for row in section["figures"]:
+        assert row["goal"] and row["met"] in (True, False, None), row
+    goals = {g["goal"] for g in results["goals"]}
+    assert {f"Scale: {f['figure']}" for f in section["figures"]} <= goals
+
+
 def test_peers_load_the_same_files_with_ours_and_dlt(results: dict[str, Any]) -> None:
     section = results["peers"]
     # Deduplicated on the key by us and by dlt's merge; dlt's Parquet load keeps every row.

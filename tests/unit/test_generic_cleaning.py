@@ -204,6 +204,16 @@ def test_quarantine_holds_the_rejected_rows_with_reasons(shop: Lake) -> None:
     assert set(rows["_source_file"]) == {f"{shop.source}/shop/2024-01.csv"}
 
 
+def test_a_reingested_file_does_not_quarantine_its_rejects_again(shop: Lake) -> None:
+    shop.run()
+    shop.drop("shop/2024-01.csv", JAN_CSV + "11;Uusi;5,00;15.01.2024;yes;\n".encode("cp1252"))
+    result = shop.run()["shop"]
+    assert (result.rows_written, result.rows_quarantined) == (1, 0)
+    con = duckdb.connect()
+    (shop_summary,) = [s for s in summary(shop.ctx.store, con) if s.dataset == "shop"]
+    assert shop_summary.rows == 2 and shop_summary.last_run == "c1"
+
+
 def test_schema_drift_across_runs_keeps_committed_types(shop: Lake) -> None:
     shop.run()
     shop.drop("shop/2024-03.csv", MAR_CSV)

@@ -8,6 +8,7 @@ import pytest
 
 from bucketpipe.context import Context, lake_store
 from bucketpipe.coord.signals import Event, Signals
+from bucketpipe.lake.index import read_index
 from bucketpipe.lake.runs import RunLog, RunManifest
 from bucketpipe.serve.queries import pipeline
 from tests.conftest import SettingsFactory
@@ -41,6 +42,9 @@ def test_run_history_newest_first(ctx: Context) -> None:
     assert (first["status"], first["errors"], first["first_error"]) == ("partial", 1, "boom")
     assert history.iloc[1]["duration_s"] == 3.0
     assert pipeline.run_history(ctx, 1)["run_id"].tolist() == ["ingest-2"]
+    # Read from the recent-runs document (one GET) or from the manifests: the same table.
+    listed = pipeline.run_history(ctx, recorded=False)
+    assert history.to_dict("records") == listed.to_dict("records")
     # ingest-2 was committed after the last clean run: it waits.
     assert pipeline.waiting_for_clean(ctx) == ["ingest-2"]
 
@@ -55,6 +59,31 @@ def test_services_split_ingest_by_source(ctx: Context) -> None:
     assert services["ingest-demo"].message == "10 rows"
     assert (services["ingest-finnhub"].message, services["ingest-finnhub"].colour) == ("403", "red")
     assert not services["ingest-demo"].live
+
+
+def test_services_and_availability_from_the_lake_index_match_the_manifests(ctx: Context) -> None:
+    log = RunLog(ctx.store)
+    log.write(manifest("ingest", "ingest-1", 0, source="demo", rows=10))
+    log.write(manifest("ingest", "ingest-2", 5, source="finnhub", status="failed", errors=["403"]))
+    log.write(
+        manifest(
+            "ingest",
+            "ingest-3",
+            9,
+            source="finnhub",
+            endpoints={"dividends": {"status": "not_entitled", "message": "premium"}},
+        )
+    )
+    index = read_index(ctx.store)
+    assert index is not None
+    assert pipeline.services(ctx, index.services) == pipeline.services(ctx)
+    for dataset in ("dividends", "quotes"):
+        recorded = pipeline.availability(ctx, dataset, index.endpoints)
+        assert recorded == pipeline.availability(ctx, dataset)
+    assert pipeline.availability(ctx, "dividends", index.endpoints).status == "not_entitled"
+    from_manifests = pipeline.endpoint_report(pipeline.ingest_manifests(ctx))
+    recorded_table = pipeline.endpoint_table(index.endpoints)
+    assert recorded_table.to_dict("records") == from_manifests.to_dict("records")
 
 
 def test_endpoint_report_keeps_the_newest_account() -> None:

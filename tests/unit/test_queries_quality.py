@@ -103,6 +103,20 @@ def test_quarantine_files_counted_by_reason(ctx: Context, tmp_path: Path) -> Non
     assert empty.empty and none.empty
 
 
+def test_the_quarantine_panel_reads_only_the_newest_days(ctx: Context, tmp_path: Path) -> None:
+    con = duckdb.connect()
+    for day in range(1, 10):
+        path = tmp_path / f"{day}.parquet"
+        con.execute(
+            f"COPY (SELECT 'AAA' AS symbol, 'bad' AS _reject_reason, 'c{day}' AS _clean_run) "
+            f"TO '{path}' (FORMAT parquet)"
+        )
+        ctx.store.upload(f"quarantine/quotes/dt=2026-01-0{day}/c{day}.parquet", path)
+    counts, rows = quality.quarantine(ctx, "quotes", sample=3, days=7)
+    assert counts.values.tolist() == [["bad", 7]]  # days 3 to 9
+    assert list(rows["_clean_run"]) == ["c9", "c8", "c7"]
+
+
 def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> None:
     close = [
         report("quotes", f"c{i}", 0, 90.0 + i).model_copy(

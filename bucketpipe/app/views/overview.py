@@ -11,8 +11,8 @@ from bucketpipe.serve.queries import market, pipeline
 
 def freshness() -> None:
     """Last ingest and clean runs and the age of the newest quote."""
-    services = state.timed(pipeline.services)
     lake = state.lake()
+    services = state.timed(pipeline.services, lake.services)
     quotes = lake.snapshots.get("quotes")
     cols = st.columns(max(2, len(services) + 1))
     for col, service in zip(cols, services, strict=False):
@@ -123,7 +123,7 @@ def render() -> None:
     if not lake.has("quotes"):
         ui.empty_state("No quotes have been committed yet.")
         return
-    latest = state.query(market.latest_quotes)
+    latest = state.query(market.latest_quotes, datasets=market.reads(state.lake().ready))
     summary = market.summarize(latest)
     tiles(summary)
     st.subheader("Market")

@@ -49,8 +49,11 @@ def history() -> None:
 
 
 def endpoints() -> None:
-    manifests = state.timed(pipeline.ingest_manifests)
-    table = pipeline.endpoint_report(manifests)
+    recorded = state.lake().endpoints  # the lake index's accounts: no manifest to read
+    if recorded is not None:
+        table = pipeline.endpoint_table(recorded)
+    else:
+        table = pipeline.endpoint_report(state.timed(pipeline.ingest_manifests))
     if table.empty:
         st.info(
             "No Finnhub run yet: per-endpoint entitlement and errors appear after "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from bucketpipe.app import plots, state, ui
-from bucketpipe.quality.report import DIMENSIONS, QualityReport
+from bucketpipe.quality.report import DIMENSIONS, REPORTS_DATASET, QualityReport
 from bucketpipe.serve.queries import quality
 
 QUALITY_HINT = "Every `bucketpipe clean` run writes a quality report per dataset it touched."
@@ -89,13 +89,20 @@ def detail(report: QualityReport) -> None:
 
 def quarantine(dataset: str) -> None:
     st.subheader("Quarantine")
+    st.caption(f"The newest {quality.QUARANTINE_DAYS} days with rejected rows.")
     counts, _ = state.timed(quality.quarantine, dataset)
     if counts.empty:
         st.success("No row of this dataset has been quarantined.", icon=":material/check_circle:")
         return
     left, right = st.columns([1, 2])
     with left:
-        st.metric("Rows in quarantine", f"{int(counts['rows'].sum()):,}", border=True)
+        st.metric(
+            "Rows in quarantine",
+            f"{int(counts['rows'].sum()):,}",
+            border=True,
+            help=f"Rows quarantined on the newest {quality.QUARANTINE_DAYS} days that have any "
+            "(older rows stay in `quarantine/`; `bucketpipe sql` or `status` count them all).",
+        )
         st.dataframe(counts, hide_index=True)
     with right:
         st.plotly_chart(
@@ -131,7 +138,8 @@ def render() -> None:
     default = wanted if wanted in names else worst_first[0]
     dataset = st.selectbox("Dataset", names, index=names.index(default), key="quality_dataset")
     st.query_params["dataset"] = dataset
-    history = state.timed(quality.history, (dataset,), 50)
+    held = state.lake().snapshots.get(REPORTS_DATASET)
+    history = state.timed(quality.history, (dataset,), 50, held)
     st.subheader(dataset)
     st.markdown("**Score over time**")
     if len(history) > 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -180,7 +180,9 @@ def details(symbol: str, start: date, end: date) -> None:
     for_symbol = f"for {symbol}"
     with panes["Intraday"]:
         first = max(start, end - timedelta(days=6))
-        quotes = state.query(stock.intraday, symbol, first, end)
+        since = datetime.combine(first, time.min, UTC)
+        source = lake.pruned("quotes", since, since + timedelta(days=(end - first).days + 1))
+        quotes = state.query(stock.intraday, symbol, first, end, source)
         if quotes.empty:
             empty.show("quotes", "quote snapshots", f"for {symbol} from {first} to {end}")
         else:

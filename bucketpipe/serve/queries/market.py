@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,11 +37,17 @@ def latest_quotes(
     (`catalog.overview.compute_latest_quotes`).
     """
     registered = views(con)
+    if spark_days == OVERVIEW_SPARK_DAYS and OVERVIEW in registered:
+        return frame(con, OVERVIEW_SQL)
     if "quotes" not in registered:
         return pd.DataFrame()
-    if spark_days != OVERVIEW_SPARK_DAYS or OVERVIEW not in registered:
-        return compute_latest_quotes(con, spark_days)
-    return frame(con, OVERVIEW_SQL)
+    return compute_latest_quotes(con, spark_days)
+
+
+def reads(ready: Callable[[str], bool]) -> tuple[str, ...] | None:
+    """The datasets `latest_quotes` reads: the stored overview alone while it is current
+    (`ready(name)`), so its inputs' views are never opened; else all it may compute from."""
+    return (OVERVIEW,) if ready(OVERVIEW) else None
 
 
 @dataclass(frozen=True)

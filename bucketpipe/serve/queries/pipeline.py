@@ -11,7 +11,8 @@ import pandas as pd
 
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import Event
-from bucketpipe.lake.layout import AREAS, CLEAN_CONSUMED_KEY, area_prefix
+from bucketpipe.lake.index import read_recent_runs
+from bucketpipe.lake.layout import AREAS, CLEAN_CONSUMED_KEY, area_prefix, input_id
 from bucketpipe.lake.runs import CLEAN_JOB, INGEST_JOB, RunManifest
 from bucketpipe.serve.status import JobStatus, job_statuses
 
@@ -58,9 +59,24 @@ class Service:
         return STATE_COLOURS.get(self.state, "gray")
 
 
-def services(ctx: Context, *, scan: int = 10) -> list[Service]:
-    """Every job's last committed run, with Redis' live status (running, failed) on top."""
-    return [_service(status) for _, status in sorted(job_statuses(ctx, scan=scan).items())]
+def services(
+    ctx: Context, recorded: dict[str, dict[str, Any]] | None = None, *, scan: int = 10
+) -> list[Service]:
+    """Every job's last committed run, with Redis' live status (running, failed) on top.
+
+    `recorded` is each service's last run as the lake index holds it (no request); without
+    it the run manifests are listed and read.
+    """
+    if recorded is None:
+        return [_service(status) for _, status in sorted(job_statuses(ctx, scan=scan).items())]
+    live = ctx.signals.statuses()
+    found = {
+        name: JobStatus(name, RunManifest.model_validate(run), live.get(name, {}))
+        for name, run in recorded.items()
+    }
+    for name, fields in live.items():
+        found.setdefault(name, JobStatus(job=name, last_run=None, live=fields))
+    return [_service(status) for _, status in sorted(found.items())]
 
 
 def _service(status: JobStatus) -> Service:
@@ -93,18 +109,47 @@ def _time(value: str | None) -> datetime | None:
         return None
 
 
-def run_history(ctx: Context, limit: int = 50) -> pd.DataFrame:
-    """The newest runs of every job, newest first."""
-    rows = []
-    for job in ctx.runlog.jobs():
-        for m in ctx.runlog.latest(job, scan=limit):
-            rows.append(_run_row(m))
-    cols = ["job", "source", "run_id", "status", "started_at", "finished_at", "duration_s"]
-    cols += ["rows", "inputs", "datasets", "errors", "first_error"]
+def run_history(ctx: Context, limit: int = 50, *, recorded: bool = True) -> pd.DataFrame:
+    """The newest runs of every job, newest first: from the recent-runs document written with
+    each run manifest (one GET), else (`recorded` false, or no such document) by listing and
+    reading the manifests."""
+    held = read_recent_runs(ctx.store) if recorded else None
+    if held is not None:
+        rows = [_summary_row(r) for runs in held.runs.values() for r in runs[:limit]]
+    else:
+        rows = [
+            _run_row(m) for job in ctx.runlog.jobs() for m in ctx.runlog.latest(job, scan=limit)
+        ]
     if not rows:
-        return pd.DataFrame(columns=cols)
-    out = pd.DataFrame(rows, columns=cols).sort_values("finished_at", ascending=False)
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    out = pd.DataFrame(rows, columns=RUN_COLUMNS).sort_values("finished_at", ascending=False)
     return out.head(limit).reset_index(drop=True)
+
+
+RUN_COLUMNS = [
+    *("job", "source", "run_id", "status", "started_at", "finished_at", "duration_s"),
+    *("rows", "inputs", "datasets", "errors", "first_error"),
+]
+
+
+def _summary_row(run: dict[str, Any]) -> list[Any]:
+    started, finished = _time(run.get("started_at")), _time(run.get("finished_at"))
+    shard = run.get("shard")
+    errors = run.get("errors") or []
+    return [
+        run.get("job"),
+        run.get("source") or "",
+        input_id(str(run.get("run_id")), shard if isinstance(shard, int) else None),
+        run.get("status"),
+        started,
+        finished,
+        round((finished - started).total_seconds(), 3) if started and finished else None,
+        run.get("rows", 0),
+        run.get("input_count", 0),
+        ", ".join(sorted(run.get("datasets") or {})),
+        run.get("error_count", len(errors)),
+        errors[0] if errors else "",
+    ]
 
 
 def _run_row(m: RunManifest) -> list[Any]:
@@ -132,18 +177,32 @@ def waiting_for_clean(ctx: Context) -> list[str]:
 
 def endpoint_report(manifests: Iterable[RunManifest]) -> pd.DataFrame:
     """Per dataset, the newest ingest run's account of its endpoint (entitlement, errors)."""
-    rows: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
     for m in sorted(manifests, key=lambda m: m.finished_at):
         for dataset, entry in m.endpoints.items():
-            row = {"dataset": dataset, "run_id": m.input_id, "finished_at": m.finished_at}
-            for key in ENDPOINT_ORDER:
-                value = entry.get(key)
-                if key == "http" and isinstance(value, dict):
-                    value = ", ".join(f"{code}: {n}" for code, n in sorted(value.items()))
-                row[key] = value
-            rows[dataset] = row
+            accounts[dataset] = {**entry, "run_id": m.input_id, "finished_at": m.finished_at}
+    return endpoint_table(accounts)
+
+
+def endpoint_table(accounts: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The endpoint report from each dataset's newest account (with its `run_id` and
+    `finished_at`), as the lake index keeps them."""
+    rows = []
+    for dataset, entry in accounts.items():
+        row = {"dataset": dataset, "run_id": entry.get("run_id")}
+        row["finished_at"] = _when(entry.get("finished_at"))
+        for key in ENDPOINT_ORDER:
+            value = entry.get(key)
+            if key == "http" and isinstance(value, dict):
+                value = ", ".join(f"{code}: {n}" for code, n in sorted(value.items()))
+            row[key] = value
+        rows.append(row)
     cols = ["dataset", *ENDPOINT_ORDER, "run_id", "finished_at"]
-    return pd.DataFrame(list(rows.values()), columns=cols).sort_values("dataset", ignore_index=True)
+    return pd.DataFrame(rows, columns=cols).sort_values("dataset", ignore_index=True)
+
+
+def _when(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) or value is None else _time(str(value))
 
 
 def ingest_manifests(ctx: Context, scan: int = 30) -> list[RunManifest]:
@@ -205,8 +264,25 @@ class Availability:
     at: datetime | None
 
 
-def availability(ctx: Context, dataset: str) -> Availability:
-    """The ingest side's account of one dataset (the Finnhub runs record each endpoint)."""
+def availability(
+    ctx: Context, dataset: str, recorded: dict[str, dict[str, Any]] | None = None
+) -> Availability:
+    """The ingest side's account of one dataset (the Finnhub runs record each endpoint).
+
+    `recorded` is each dataset's account as the lake index holds it (no request); without it
+    the ingest manifests are listed and read.
+    """
+    if recorded is not None:
+        entry = recorded.get(dataset)
+        if entry is None:
+            return Availability(dataset, "unknown", "", None)
+        message = entry.get("message")
+        return Availability(
+            dataset,
+            str(entry.get("status") or "unknown"),
+            message if isinstance(message, str) else "",
+            _time(entry.get("finished_at")),
+        )
     report = endpoint_report(ingest_manifests(ctx))
     found = report[report["dataset"] == dataset]
     if found.empty:

@@ -10,7 +10,8 @@ import pandas as pd
 from bucketpipe.context import Context
 from bucketpipe.lake import quarantine as quarantine_files
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
-from bucketpipe.lake.snapshots import read_current
+from bucketpipe.lake.layout import partition_of
+from bucketpipe.lake.snapshots import Snapshot, read_current
 from bucketpipe.quality.report import (
     DIMENSIONS,
     REPORTS_DATASET,
@@ -21,6 +22,8 @@ from bucketpipe.quality.report import (
 from bucketpipe.serve.queries.base import frame
 
 REASON = "_reject_reason"  # the column clean writes the rejection reason to
+# The quality page's quarantine panel reads the files of this many newest days.
+QUARANTINE_DAYS = 7
 SCORE_COLUMNS = ["dataset", "created_at", "run_id", "overall_score", *DIMENSIONS, "passed", "rows"]
 
 
@@ -35,14 +38,17 @@ def latest_score(ctx: Context, dataset: str) -> float | None:
     return report.overall_score if report is not None else None
 
 
-def history(ctx: Context, datasets: Sequence[str], limit: int = 50) -> pd.DataFrame:
+def history(
+    ctx: Context, datasets: Sequence[str], limit: int = 50, snapshot: Snapshot | None = None
+) -> pd.DataFrame:
     """The newest `limit` reports of each dataset as rows, oldest first (for a line chart).
 
     From the `quality_reports` dataset: its newest month file, then older ones only while a
     dataset still lacks reports (a year of runs is one or two file reads). A lake whose
-    clean has not yet written that dataset is read from the per-run JSON reports.
+    clean has not yet written that dataset is read from the per-run JSON reports. `snapshot`
+    is that dataset's snapshot when the caller holds it already (else it is read).
     """
-    snapshot = read_current(ctx.store, REPORTS_DATASET)
+    snapshot = snapshot or read_current(ctx.store, REPORTS_DATASET)
     if snapshot is None or not snapshot.files:
         reports = [r for name in datasets for r in read_reports(ctx.store, name, limit)]
         return scores_frame(reports)
@@ -172,22 +178,35 @@ def quarantine_reasons(reports: Iterable[QualityReport]) -> pd.DataFrame:
 
 
 def quarantine(
-    ctx: Context, dataset: str, sample: int = 20, reason: str | None = None
+    ctx: Context,
+    dataset: str,
+    sample: int = 20,
+    reason: str | None = None,
+    days: int = QUARANTINE_DAYS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows per reason over the dataset's whole quarantine, the newest `sample` rejected rows).
+    """(rows per reason, the newest `sample` rejected rows), over the quarantine files of the
+    newest `days` days that have any: a bounded read (one LIST, then a few files) whatever
+    the history, where reading every file grew with it.
 
     Rows are counted once even while compaction rolls run files into day files.
     """
     keys = quarantine_files.file_keys(ctx.store, dataset)
+    newest = set(sorted({partition_of(k) or "" for k in keys}, reverse=True)[: max(days, 1)])
+    keys = [k for k in keys if (partition_of(k) or "") in newest]
     if not keys:
         return pd.DataFrame(columns=["reason", "rows"]), pd.DataFrame()
     rows_sql = quarantine_files.relation_sql([ctx.store.duckdb_path(k) for k in keys])
+    where = f"WHERE {REASON} = {quote_literal(reason)}" if reason else ""
     with connect(ctx.settings) as con:
+        con.execute(f"CREATE TEMP TABLE _q AS {rows_sql}")  # the files are read once
         counts = frame(
             con,
             f"SELECT coalesce({REASON}, '(no reason)') AS reason, count(*) AS rows "
-            f"FROM ({rows_sql}) GROUP BY ALL ORDER BY rows DESC, reason",
+            "FROM _q GROUP BY ALL ORDER BY rows DESC, reason",
         )
-        rows = quarantine_files.sample(ctx.store, con, dataset, sample, reason=reason)
+        rows = frame(
+            con,
+            f"SELECT * FROM _q {where} ORDER BY _clean_run DESC LIMIT {max(int(sample), 0)}",
+        )
     first = [c for c in (REASON, "_clean_run") if c in rows]
     return counts, rows[first + [c for c in rows.columns if c not in first]]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -15,16 +17,25 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.coord.signals import Signals
 from bucketpipe.lake.duck import connect
+from bucketpipe.lake.index import read_index
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
-from bucketpipe.serve.reader import LakeReader, create_views, drop_views, is_current
+from bucketpipe.serve.reader import (
+    LakeReader,
+    create_views,
+    create_views_lean,
+    drop_views,
+    is_current,
+    relation_sql,
+)
 from bucketpipe.serve.sandbox.session import READY_WAIT_S, SqlSession
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 VersionKey = tuple[tuple[str, int], ...]
-# With Redis, the snapshots are still re-read this often (a commit made while Redis was down
-# or flushed bumped no counter).
+# Every dataset's versions are re-read this often, Redis or not: a commit made while Redis
+# was down or flushed bumped no counter, and the lake index may lag (a hint).
 FULL_SYNC_EVERY_S = 300.0
 
 
@@ -56,7 +67,8 @@ class LakeSession:
     One session is shared by every browser session of a dashboard process. `poll()` is what
     live refresh calls every few seconds: with Redis it is one round trip (`version:*`
     counters) and the snapshots are re-read only when a counter moved; without Redis it reads
-    each dataset's `current.json`. Views are replaced only for datasets whose snapshot changed,
+    the lake index (one GET). Every dataset's versions are probed every `FULL_SYNC_EVERY_S`.
+    Views are replaced only for datasets whose snapshot changed, when a query next needs them,
     and query results are cached by `version_key`, so unchanged data is never read twice.
     """
 
@@ -74,6 +86,11 @@ class LakeSession:
         self.reader = LakeReader(store)
         self.clock = clock
         self.con = connect(settings)
+        # Data files are written once under unique keys, so their sizes and footers never
+        # change: each is fetched once per process (a HEAD and a footer GET per file a query
+        # opens), not once per query. The caches belong to this connection's database.
+        for option in ("parquet_metadata_cache", "enable_http_metadata_cache"):
+            self.con.execute(f"SET GLOBAL {option} = true")
         self.snapshots: dict[str, Snapshot] = {}
         self._lock = threading.RLock()
         self._redis_versions: dict[str, int] | None = None
@@ -82,6 +99,13 @@ class LakeSession:
         self._last_result = PollResult({}, (), "snapshots")
         self._sandbox: tuple[VersionKey, SqlSession] | None = None
         self._stale: set[str] = set()
+        self._pending: set[str] = set()  # datasets whose view a query has yet to need
+        self._indexed = False
+        self._last_full = float("-inf")
+        # Each service's last run and each dataset's endpoint as the lake index recorded
+        # them (None: the lake has no index, readers list the run manifests instead).
+        self.services: dict[str, dict[str, Any]] | None = None
+        self.endpoints: dict[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LakeSession:
@@ -89,31 +113,85 @@ class LakeSession:
         return cls(readers, lake_store(readers), Signals.from_settings(settings))
 
     # --- keeping the views current -------------------------------------------------------------
-    def sync(self) -> tuple[str, ...]:
-        """Re-read every dataset's snapshot; replace the views that changed. Changed names."""
+    def sync(self, *, full: bool = False, probe: Iterable[str] = ()) -> tuple[str, ...]:
+        """Re-read the datasets' snapshots; mark the views that changed. Changed names.
+
+        From the lake index (one GET) unless `full` or the lake has none; a full sync probes
+        every dataset's versions (a LIST and two GETs a dataset), which also catches a commit
+        the index missed. The datasets in `probe` (those Redis announced a commit of) are read
+        from their version documents as well: the index may have lost that commit's entry to
+        another writer's update. Views are (re)created when a query first needs them.
+        """
         with self._lock:
-            current = {}
-            for name in self.reader.datasets():
+            current = self._resolve(full)
+            for name in () if full else probe:
                 snap = self.reader.snapshot(name)
-                if snap is not None:
+                if snap is not None and snap.version > self._version_in(current, name):
                     current[name] = snap
             changed = [n for n, s in current.items() if self._version(n) != s.version]
             gone = [n for n in self.snapshots if n not in current]
             # A derived dataset behind its inputs has no view until clean catches it up.
             stale = {n for n, s in current.items() if not is_current(s, current)}
-            for name in changed:
-                if name not in stale:
-                    create_views(self.con, self.store, name, current[name])
-            for name in (self._stale - stale).intersection(current).difference(changed):
-                create_views(self.con, self.store, name, current[name])
+            self._pending |= {n for n in changed if n not in stale}
+            self._pending |= (self._stale - stale).intersection(current)
             for name in [*gone, *(stale - self._stale)]:
+                self._pending.discard(name)
                 drop_views(self.con, name)
             self._stale = stale
             self.snapshots = current
             self._last_sync = self.clock()
+            if full or not self._indexed or self._last_full == float("-inf"):
+                self._last_full = self._last_sync
             if changed or gone:
                 log.info("views refreshed", extra={"changed": changed, "removed": gone})
             return tuple(sorted(changed + gone))
+
+    def _resolve(self, full: bool) -> dict[str, Snapshot]:
+        index = read_index(self.store)
+        self._indexed = index is not None
+        self.services = index.services if index else None
+        self.endpoints = index.endpoints if index else None
+        if index is None or full:
+            found = ((name, self.reader.snapshot(name)) for name in self.reader.datasets())
+            return {name: snap for name, snap in found if snap is not None}
+        current = {}
+        for name, snap in index.snapshots.items():
+            held = self.snapshots.get(name)
+            if snap.version < self.reader.seen.get(name, 0) and held is not None:
+                snap = held  # the index lags behind a version this reader has seen
+            self.reader.seen[name] = max(snap.version, self.reader.seen.get(name, 0))
+            current[name] = snap
+        return current
+
+    def _ensure_views(self, datasets: Iterable[str] | None) -> None:
+        """Create the pending views of `datasets` (None: all): DuckDB opens a file of each."""
+        with self._lock:
+            wanted = self._pending if datasets is None else self._pending.intersection(datasets)
+            for name in sorted(wanted):
+                create_views_lean(self.con, self.store, name, self.snapshots[name])
+            self._pending -= wanted
+
+    def run(
+        self,
+        datasets: Sequence[str] | None,
+        fn: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """`fn(cursor, *args, **kwargs)` over the views of `datasets` (None: any)."""
+        try:
+            with self.cursor(datasets) as cursor:
+                return fn(cursor, *args, **kwargs)
+        except duckdb.InvalidInputException as exc:
+            if "schema mismatch" not in str(exc):
+                raise
+        # A file of another schema than the first one a view opened: line them up by name.
+        with self._lock:
+            for name in datasets if datasets is not None else list(self.snapshots):
+                if name in self.snapshots and name not in self._stale:
+                    create_views(self.con, self.store, name, self.snapshots[name])
+        with self.cursor(datasets) as cursor:
+            return fn(cursor, *args, **kwargs)
 
     def poll(self, min_interval_s: float = 0.0) -> PollResult:
         """Check for new commits (at most once per `min_interval_s` across all callers)."""
@@ -124,9 +202,17 @@ class LakeSession:
             self._last_poll = now
             counters = self.signals.versions() if self.signals.configured else None
             source = "redis" if counters is not None else "snapshots"
-            stale = now - self._last_sync >= FULL_SYNC_EVERY_S
-            if counters is None or counters != self._redis_versions or stale:
-                changed = self.sync()
+            full = now - self._last_full >= FULL_SYNC_EVERY_S
+            # Without Redis, a sync of the last `min_interval_s` (a session opening) counts.
+            synced = counters is None and now - self._last_sync < min_interval_s and not full
+            if synced:
+                changed: tuple[str, ...] = ()
+            elif counters is None or counters != self._redis_versions or full:
+                held = self._redis_versions or {}
+                moved = [n for n, v in (counters or {}).items() if held.get(n) != v]
+                changed = self.sync(
+                    full=full, probe=moved if self._redis_versions is not None else ()
+                )
             else:
                 changed = ()
             self._redis_versions = counters
@@ -140,6 +226,11 @@ class LakeSession:
                 self.sync()
 
     # --- what is there -------------------------------------------------------------------------
+    @staticmethod
+    def _version_in(snapshots: dict[str, Snapshot], name: str) -> int:
+        snap = snapshots.get(name)
+        return snap.version if snap else 0
+
     def _version(self, name: str) -> int | None:
         snap = self.snapshots.get(name)
         return snap.version if snap else None
@@ -156,11 +247,25 @@ class LakeSession:
         snap = self.snapshots.get(name)
         return snap is not None and snap.rows > 0
 
+    def pruned(self, name: str, start: datetime, end: datetime) -> str:
+        """SQL over just the dataset's files that may hold event times in [start, end] (by
+        its snapshot's metadata), or the dataset's view when there is no snapshot."""
+        snap = self.snapshots.get(name)
+        if snap is None or name in self._stale:
+            return name
+        return relation_sql(self.store, snap, start=start, end=end)
+
+    def ready(self, name: str) -> bool:
+        """True if the dataset is committed and current (a derived one not behind its inputs)."""
+        return name in self.snapshots and name not in self._stale
+
     def datasets(self) -> list[str]:
         return sorted(self.snapshots)
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for one query: each thread (browser session) needs its own."""
+    def cursor(self, datasets: Iterable[str] | None = None) -> duckdb.DuckDBPyConnection:
+        """A cursor for one query over `datasets` (None: any): each thread (browser session)
+        needs its own. Their views are created first if a sync left them pending."""
+        self._ensure_views(datasets)
         return self.con.cursor()
 
     def sandbox(self) -> SqlSession:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bucketpipe.catalog.indicators import INDICATOR_COLUMNS as DERIVED_INDICATORS
 from bucketpipe.lake.duck import quote_ident
-from bucketpipe.serve.queries.base import columns, frame, select_list, uses, views
+from bucketpipe.serve.queries.base import columns, frame, has_view, select_list, uses, views
 
 BAR_COLUMNS = ("symbol", "day", "open", "high", "low", "close", "volume", "source")
 # What the stock page charts: every derived indicator but the return and volatility figures.
@@ -31,11 +31,16 @@ BARS_FROM_QUOTES = """
 
 @uses("quotes", "daily_bars", "company_profiles")
 def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every symbol with quotes, bars or a profile, sorted."""
+    """Every symbol with bars or a profile, sorted; with quotes when there are neither.
+
+    Every quoted symbol has daily bars once clean built them, and the bars and profiles are
+    a few files where the quotes are a file a day.
+    """
+    small = ("daily_bars", "company_profiles")
     parts = [
         f"SELECT DISTINCT symbol FROM {quote_ident(v)}"
-        for v in ("quotes", "daily_bars", "company_profiles")
-        if "symbol" in columns(con, v)
+        for v in (*small, "quotes")
+        if (v in small or not has_view(con, "daily_bars")) and "symbol" in columns(con, v)
     ]
     if not parts:
         return []
@@ -101,15 +106,22 @@ def indicators(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: da
 
 
 @uses("quotes")
-def intraday(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date) -> pd.DataFrame:
-    """Every quote snapshot of one symbol from `start` to the end of `end`."""
+def intraday(
+    con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date, source: str = "quotes"
+) -> pd.DataFrame:
+    """Every quote snapshot of one symbol from `start` to the end of `end`.
+
+    `source` is the relation to read: the quotes view, or the SQL of just the files of the
+    range (`LakeSession.pruned`), so a week of a year of daily files opens a week of them.
+    """
     have = columns(con, "quotes")
     if not {"ts", "price"} <= set(have):
         return pd.DataFrame(columns=["ts", "price"])
     cols = [c for c in ("ts", "price", "change_pct") if c in have]
+    relation = "quotes" if source == "quotes" else f"({source})"
     return frame(
         con,
-        f"SELECT {select_list(cols)} FROM quotes WHERE symbol = ? AND ts >= ? AND ts < ? "
+        f"SELECT {select_list(cols)} FROM {relation} WHERE symbol = ? AND ts >= ? AND ts < ? "
         "ORDER BY ts",
         [symbol, start, end + timedelta(days=1)],
     )

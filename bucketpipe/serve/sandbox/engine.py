@@ -40,6 +40,8 @@ ENGINE_CONFIG: dict[str, Any] = {
     "allow_persistent_secrets": False,
     "allow_unredacted_secrets": False,
 }
+# The lake's data files never change: a worker reads each one's size and footer once.
+METADATA_CACHES = ("SET parquet_metadata_cache = true", "SET enable_http_metadata_cache = true")
 LOCKDOWN = (
     "SET python_enable_replacements = false",
     "SET enable_progress_bar = false",
@@ -89,6 +91,8 @@ class Engine:
         self, settings: Settings, datasets: Sequence[Dataset], *, describe: bool = True
     ) -> None:
         self.con = connect(settings, config=dict(ENGINE_CONFIG))
+        for statement in METADATA_CACHES:
+            self.con.execute(statement)
         for index, dataset in enumerate(datasets):
             self._create_view(index, dataset)
         self.views = [d.name for d in datasets]
@@ -111,8 +115,15 @@ class Engine:
             return
         variable = f"lake_{index}"
         self.con.execute(f"SET VARIABLE {variable} = {sql_list(list(dataset.files))}")
-        relation = read_parquet_sql(f"getvariable({quote_literal(variable)})")
-        self.con.execute(f"CREATE VIEW {view} AS {relation}")
+        paths = f"getvariable({quote_literal(variable)})"
+        # Creating a view binds it: opening only the first file is enough when it shows the
+        # snapshot's columns (a dataset's files share one schema); else every file's footer
+        # is read to line the files up by name.
+        lean = read_parquet_sql(paths, union_by_name=False)
+        self.con.execute(f"CREATE VIEW {view} AS {lean}")
+        described = self.con.execute(f"DESCRIBE {view}").fetchall()
+        if {str(c): str(t) for c, t, *_ in described if c != "dt"} != dict(dataset.columns):
+            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {read_parquet_sql(paths)}")
 
     def _schema(self, names: list[str]) -> dict[str, list[tuple[str, str]]]:
         rows = self.con.execute(
