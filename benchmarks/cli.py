@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--only",
         metavar="SECTIONS",
         help="comma-separated sections to run: dashboard, pages, clean, ingest, objects, delta, "
-        "sandbox, freshness",
+        "sandbox, freshness, scale, peers",
     )
     parser.add_argument(
         "--memory-limit",

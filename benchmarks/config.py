@@ -22,6 +22,7 @@ SECTIONS = (
     "sandbox",
     "freshness",
     "scale",
+    "peers",
 )
 
 
@@ -65,6 +66,9 @@ class BenchConfig:
     freshness_runs: int = 20  # ingest runs followed until readable in the freshness section
     freshness_gap_s: float = 5.0  # pause between those runs
     scale: ScalePlan = FULL_SCALE
+    peer_records: int = 5_000_000  # generic CSV records of the peers section (ours vs dlt)
+    peer_files: int = 20
+    peer_repeats: int = 3  # each load in turn, back to back, this many times
     sections: tuple[str, ...] = SECTIONS
     s3: bool = True
     workers: int | None = None
@@ -129,6 +133,9 @@ def quick(out_dir: Path, *, memory_limit: str = "600MB", threads: int = 2) -> Be
         delta_commits=12,
         freshness_runs=3,
         freshness_gap_s=1.0,
+        peer_records=20_000,
+        peer_files=2,
+        peer_repeats=1,
         scale=ScalePlan(
             symbols=120,
             shards=2,

@@ -253,6 +253,37 @@ def freshness(results: Results) -> Verdict:
     return Verdict("Freshness", target, f"p95 {p95} s", met, note)
 
 
+def peers(results: Results) -> Iterable[Verdict]:
+    section = results.get("peers")
+    if not isinstance(section, dict) or section.get("status") == "missing":
+        return
+    full = results.get("bench", {}).get("mode") == "full"
+    ours = section.get("ours") or {}
+    rate, rss = ours.get("records_per_s"), ours.get("peak_rss_mib")
+    note = "" if full else "quick mode: sizes smaller than the goal's, not judged"
+    target = ">= 400k records/s end to end, RSS <= 1 GiB (5M records)"
+    if rate is None or rss is None:
+        yield Verdict("Generic CSV rate", target, "failed", None, str(ours.get("runs")))
+    else:
+        met = rate >= 400_000 and rss <= 1024 and section.get("records", 0) >= 5_000_000
+        yield Verdict(
+            "Generic CSV rate",
+            target,
+            f"{rate:,}/s, {rss:,.0f} MiB",
+            met if full else None,
+            note,
+        )
+    merge = section.get("dlt_duckdb_merge")
+    target = ">= 1.0x dlt + DuckDB merge (records/s, same files, same run)"
+    if not isinstance(merge, dict) or merge.get("ratio_ours_over_peer") is None:
+        yield Verdict("Ahead of dlt", target, "missing", None, str(section.get("dlt", "")))
+        return
+    ratio = float(merge["ratio_ours_over_peer"])
+    parquet = (section.get("dlt_parquet") or {}).get("ratio_ours_over_peer")
+    note = "; ".join(n for n in (note, f"{parquet}x dlt to Parquet") if n)
+    yield Verdict("Ahead of dlt", target, f"{ratio:.2f}x", ratio >= 1.0 if full else None, note)
+
+
 def scale(results: Results) -> Iterable[Verdict]:
     """The scale section's figures (benchmarks/scale.py), each with its goal."""
     section = results.get("scale") or {}
@@ -280,6 +311,7 @@ def evaluate(results: Results) -> list[Verdict]:
         *pages(results),
         *sandbox(results),
         freshness(results),
+        *peers(results),
         *scale(results),
     ]
     return verdicts

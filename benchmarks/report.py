@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from benchmarks import pages, scale
+from benchmarks import pages, peers_report, scale
 
 Results = dict[str, Any]
 
@@ -295,6 +295,7 @@ def tables(results: Results) -> list[Table]:
         "delta": delta_table,
         "freshness": freshness_table,
         "scale": scale.table,
+        "peers": peers_report.table,
     }
     out = []
     for name, build in builders.items():

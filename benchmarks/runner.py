@@ -16,7 +16,18 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from benchmarks import cleaning, delta, freshness, ingest, objects, pages, sandbox, scale, sizes
+from benchmarks import (
+    cleaning,
+    delta,
+    freshness,
+    ingest,
+    objects,
+    pages,
+    peers,
+    sandbox,
+    scale,
+    sizes,
+)
 from benchmarks.config import BenchConfig
 from benchmarks.goals import evaluate
 from benchmarks.history import HistorySpec, last_trading_day
@@ -229,6 +240,20 @@ def run_scale(config: BenchConfig) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def run_peers(config: BenchConfig) -> dict[str, Any]:
+    """Ours against dlt on the same generic CSV files (see `benchmarks.peers`)."""
+    setup = cleaning.CleanSetup(
+        work=config.out_dir / "clean",
+        memory_limit=config.memory_limit,
+        threads=config.threads,
+        baseline_rss_cap_bytes=int(config.baseline_rss_cap_gib * 1024**3),
+        python=sys.executable,
+    )
+    setup.work.mkdir(parents=True, exist_ok=True)
+    log.info("measuring ours against dlt", extra={"records": config.peer_records})
+    return peers.measure(setup, config.peer_records, config.peer_files, config.peer_repeats)
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     """Product runs that failed during the bench (a failed run is not a figure)."""
     out = []
@@ -246,6 +271,11 @@ def failures(results: dict[str, Any]) -> list[str]:
     scaled = (results.get("scale") or {}).get("clean") or {}
     if scaled.get("returncode"):
         out.append(f"scale clean: {scaled.get('error')}")
+    for name in ("ours", *peers.PEERS):
+        entry = (results.get("peers") or {}).get(name)
+        for attempt in entry.get("runs", []) if isinstance(entry, dict) else []:
+            if not attempt.get("ok"):
+                out.append(f"peers, {name}: {attempt.get('error')}")
     fresh = results.get("freshness") or {}
     if fresh.get("missed"):
         out.append(f"freshness: {fresh['missed']} ingest runs never became readable")
@@ -295,6 +325,7 @@ def run(
         "delta": lambda: run_delta(config, settings, today),
         "freshness": lambda: run_freshness(config, settings),
         "scale": lambda: run_scale(config),
+        "peers": lambda: run_peers(config),
     }
     for name, section in sections.items():
         if name not in config.sections:

@@ -137,12 +137,17 @@ def clean_generic(
     missing = {c: t for c, t in committed.items() if c not in choices}
     _check_names(rules, set(choices) | set(missing), dataset)
     invalid = steps.check_rows(con, choices, rules, dataset)
+    # Each step's table is dropped once the next one holds its rows: DuckDB keeps temp tables
+    # in memory, and every copy of the batch it must spill costs time and scratch space.
+    con.execute(f"DROP TABLE IF EXISTS {INPUT}")
     typed = steps.typed_rows(con, choices, missing, rules)
+    steps.keep_rejected(con)
     types = {c: ch.type for c, ch in choices.items()}
     fences = compute_fences(con, typed, types, rules.outliers)
     plan = steps.apply_outliers(con, typed, fences, rules.outliers)
     fills = steps.fill_exprs(typed, types, rules.missing)
     imputed = steps.finish(con, typed, ACCEPTED, outliers=plan, fills=fills, run_id=run_id, now=now)
+    con.execute(f"DROP TABLE IF EXISTS {typed}")
     outliers = plan.report
     rows_table = ACCEPTED
     operation = "rebuild" if replace_all else "append"
@@ -194,6 +199,7 @@ def clean_generic(
         operation=operation,
         now=now,
         basis=basis,
+        before_write=lambda _: _drop(con, ACCEPTED, rows_table),
     )
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}
@@ -230,6 +236,11 @@ def clean_generic(
         steps=steps.describe(result, choices, dropped, outliers, imputed, rules),
         snapshot=outcome.snapshot,
     )
+
+
+def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    for table in dict.fromkeys(tables):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _check_names(rules: DatasetRules, columns: set[str], dataset: str) -> None:

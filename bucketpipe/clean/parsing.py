@@ -44,15 +44,21 @@ def number_text(column: str, decimal: str) -> str:
     """SQL cleaning a number's text: spaces, currency and `%` removed, thousands groups joined,
     a decimal comma turned into a point."""
     stripped = f"regexp_replace({column}, {quote_literal(NUMBER_NOISE)}, '', 'g')"
+    # Only text with a separator can change beyond the noise, so other text (almost all) skips
+    # the group pattern and is stripped once, not twice (a CASE computes each branch it uses).
     if decimal == ",":
-        return (
+        separator = f"contains({column}, ',') OR contains({column}, '.')"
+        grouped = (
             f"CASE WHEN regexp_full_match({stripped}, {quote_literal(COMMA_GROUPS_RE)}) "
             f"THEN replace(replace({stripped}, '.', ''), ',', '.') ELSE {stripped} END"
         )
-    return (
-        f"CASE WHEN regexp_full_match({stripped}, {quote_literal(DOT_GROUPS_RE)}) "
-        f"THEN replace({stripped}, ',', '') ELSE {stripped} END"
-    )
+    else:
+        separator = f"contains({column}, ',')"
+        grouped = (
+            f"CASE WHEN regexp_full_match({stripped}, {quote_literal(DOT_GROUPS_RE)}) "
+            f"THEN replace({stripped}, ',', '') ELSE {stripped} END"
+        )
+    return f"CASE WHEN {separator} THEN {grouped} ELSE {stripped} END"
 
 
 def match_sql(expr: str, regex: str) -> str:
@@ -90,13 +96,16 @@ class Parser:
     date_format: str | None = None
     decimal: Decimal = Decimal()
 
-    def sql(self, column: str, rules: DatasetRules) -> str:
-        """SQL turning the text column into the typed value (NULL when it does not parse)."""
+    def sql(self, column: str, rules: DatasetRules, number_text: str | None = None) -> str:
+        """SQL turning the text column into the typed value (NULL when it does not parse).
+
+        `number_text`: a column already holding `decimal.text` of this one (a number's text
+        is used twice here, and DuckDB would compute it twice)."""
         col = quote_ident(column)
         if self.type == "VARCHAR":
             return col
         if self.type in ("BIGINT", "DOUBLE"):
-            text = self.decimal.text(col)
+            text = number_text or self.decimal.text(col)
             regex = INT_RE if self.type == "BIGINT" else DEC_RE
             return f"CASE WHEN {match_sql(text, regex)} THEN TRY_CAST({text} AS {self.type}) END"
         if self.type == "BOOLEAN":

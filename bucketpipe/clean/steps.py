@@ -82,10 +82,24 @@ def check_rows(
     Returns the number of rows with at least one value that did not parse.
     """
     typed = {n: ch for n, ch in choices.items() if ch.type != "VARCHAR"}
+    # Numbers' cleaned text is computed once, in its own projection, then parsed.
+    numbers = {
+        n: quote_ident(f"__n_{n}") for n, ch in typed.items() if ch.type in ("BIGINT", "DOUBLE")
+    }
     parsed = ", ".join(
-        f"{ch.parser.sql(n, rules)} AS {quote_ident(typed_name(n))}" for n, ch in typed.items()
+        f"{ch.parser.sql(n, rules, numbers.get(n))} AS {quote_ident(typed_name(n))}"
+        for n, ch in typed.items()
     )
-    inner = f"SELECT *, {parsed} FROM {INPUT}" if parsed else f"SELECT * FROM {INPUT}"
+    source = INPUT
+    if numbers:
+        texts = ", ".join(
+            f"{typed[n].parser.decimal.text(quote_ident(n))} AS {alias}"
+            for n, alias in numbers.items()
+        )
+        source = f"(SELECT *, {texts} FROM {INPUT})"
+    inner = f"SELECT *, {parsed} FROM {source}" if parsed else f"SELECT * FROM {INPUT}"
+    if numbers:
+        inner = f"SELECT * EXCLUDE ({', '.join(numbers.values())}) FROM ({inner})"
     invalid = {
         n: f"{quote_ident(n)} IS NOT NULL AND {quote_ident(typed_name(n))} IS NULL" for n in typed
     }
@@ -121,6 +135,16 @@ def typed_rows(
         f"FROM {CHECKED} WHERE _reject_reason IS NULL"
     )
     return TYPED
+
+
+def keep_rejected(con: duckdb.DuckDBPyConnection) -> None:
+    """Shrink `_g_checked` to its rejected rows once `_g_typed` holds the accepted ones: the
+    quarantine reads nothing else of it, and a whole copy of the text rows beside the typed
+    ones would be spilled through the merge (past the scratch cap on a large batch)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS "
+        f"SELECT * FROM {CHECKED} WHERE _reject_reason IS NOT NULL"
+    )
 
 
 def _clip_sql(column: str, fence: Fences, rules: OutlierRules) -> str:

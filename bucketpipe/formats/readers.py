@@ -170,6 +170,8 @@ class EncodingDetector:
                 self._decoder.decode(chunk, final)
             except UnicodeDecodeError:
                 self._utf8 = False
+        if chunk.isascii():
+            return  # both patterns below are bytes >= 0x80; isascii is a fast C scan
         if not self._c1 and _C1.search(chunk):
             self._c1 = True
         if not self._undefined and _CP1252_UNDEFINED.search(chunk):

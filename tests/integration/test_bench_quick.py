@@ -208,3 +208,14 @@ def test_scale_measures_ingest_clean_and_replicas(results: dict[str, Any]) -> No
         assert row["goal"] and row["met"] in (True, False, None), row
     goals = {g["goal"] for g in results["goals"]}
     assert {f"Scale: {f['figure']}" for f in section["figures"]} <= goals
+
+
+def test_peers_load_the_same_files_with_ours_and_dlt(results: dict[str, Any]) -> None:
+    section = results["peers"]
+    # Deduplicated on the key by us and by dlt's merge; dlt's Parquet load keeps every row.
+    assert section["ours"]["rows"] == section["distinct_keys"] < section["records"]
+    assert section["dlt_duckdb_merge"]["rows"] == section["distinct_keys"]
+    assert section["dlt_parquet"]["rows"] == section["records"]
+    for peer in ("dlt_parquet", "dlt_duckdb_merge"):
+        assert section[peer]["ratio_ours_over_peer"] > 0
+    assert {"Generic CSV rate", "Ahead of dlt"} <= {g["goal"] for g in results["goals"]}
