@@ -2,10 +2,13 @@
 
 A plan says "at most L calls in any window of W seconds" (Finnhub: 60 per minute and 30 per
 second). A token bucket holding `burst` tokens and refilled at `rate` per second grants fewer
-than `burst + rate * W` calls in any window shorter than W, so with `rate = (L - burst) / W`
-no window ever sees more than L - 1 calls: one call of slack absorbs network jitter between
-our clock and the server's. With `burst = L // 60` (at least 1) a long run still uses over
-98% of a 60-per-minute quota. Every call takes one token from each bucket of every limit.
+than `burst + rate * W` calls in any window shorter than W. A granted call can reach the
+server late (a busy CPU, a slow connection), so calls granted in two windows can arrive in
+one: `slack` calls of every window are left unused, the calls the limit allows in `JITTER_S`
+(a thirtieth of a second: one call at Finnhub's fastest limit, 30 a second; three at 90 a
+second), with `rate = (L - burst - (slack - 1)) / W`, so no window sees more than L - slack.
+With `burst = L // 60` (at least 1) a long run still uses over 98% of a 60-per-minute quota.
+Every call takes one token from each bucket of every limit.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ __all__ = [
 ]
 
 _EPSILON = 1e-9
+# How late a granted call may reach the server and still count in the window it was granted in.
+JITTER_S = 1 / 30
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,15 @@ class Limit:
         return max(1, self.calls // 60)
 
     @property
+    def slack(self) -> int:
+        """Calls of the limit left unused in every window: those it allows in `JITTER_S`."""
+        return max(1, math.ceil(self.calls / self.seconds * JITTER_S - _EPSILON))
+
+    @property
     def rate(self) -> float:
-        """Tokens added per second, so that no window of `seconds` sees more than `calls`."""
-        return max(self.calls - self.burst, 1) / self.seconds
+        """Tokens added per second, so that no window of `seconds` sees more than
+        `calls - slack`."""
+        return max(self.calls - self.burst - (self.slack - 1), 1) / self.seconds
 
     def share(self, fraction: float) -> Limit:
         """This limit divided among several independent callers (each gets `fraction`)."""

@@ -6,7 +6,14 @@ import bisect
 
 import pytest
 
-from bucketpipe.coord.ratelimit import Bucket, Limit, LocalLimiter, open_limiter, take
+from bucketpipe.coord.ratelimit import (
+    JITTER_S,
+    Bucket,
+    Limit,
+    LocalLimiter,
+    open_limiter,
+    take,
+)
 
 
 class FakeClock:
@@ -45,8 +52,26 @@ def test_limit_shape_keeps_every_window_under_the_limit() -> None:
     paid = Limit(300, 60.0)
     assert (paid.burst, paid.rate) == (5, 295 / 60)
     per_second = Limit(30, 1.0)
-    assert (per_second.burst, per_second.rate) == (1, 29.0)
+    assert (per_second.burst, per_second.slack, per_second.rate) == (1, 1, 29.0)
+    # 90 calls a second allow 3 calls in a thirtieth of a second of jitter: 3 calls of slack.
+    fast = Limit(90, 1.0)
+    assert (fast.burst, fast.slack, fast.rate) == (1, 3, 87.0)
     assert Limit(1, 1.0).rate == 1.0  # never a rate of zero
+
+
+@pytest.mark.parametrize(
+    ("limit", "slack"),
+    [(Limit(60, 60.0), 1), (Limit(600, 12.0), 2), (Limit(30, 1.0), 1), (Limit(150, 1.0), 5)],
+)
+def test_every_window_leaves_the_jitter_slack_unused(limit: Limit, slack: int) -> None:
+    """Calls granted up to `JITTER_S` late still fit: no window sees more than
+    `calls - slack`."""
+    assert limit.slack == slack
+    granted, _ = simulate([limit], 4 * limit.calls)
+    # Every other call reaches the server as late as the slack allows.
+    late = [t + (JITTER_S if i % 2 else 0.0) for i, t in enumerate(granted)]
+    assert max_in_window(granted, limit.seconds) <= limit.calls - slack
+    assert max_in_window(sorted(late), limit.seconds) <= limit.calls
 
 
 @pytest.mark.parametrize(("calls", "seconds"), [(0, 60.0), (10, 0.0), (-1, 1.0)])
