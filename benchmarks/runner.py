@@ -142,7 +142,8 @@ def growth(rows: list[dict[str, Any]], days: tuple[int, ...]) -> list[dict[str, 
 
 
 # --- the other sections ---------------------------------------------------------------------------
-def run_clean(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
+def clean_setup(config: BenchConfig) -> cleaning.CleanSetup:
+    """Where and how the clean and peers sections run their jobs (their work folder made)."""
     setup = cleaning.CleanSetup(
         work=config.out_dir / "clean",
         memory_limit=config.memory_limit,
@@ -151,6 +152,11 @@ def run_clean(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
         python=sys.executable,
     )
     setup.work.mkdir(parents=True, exist_ok=True)
+    return setup
+
+
+def run_clean(config: BenchConfig, base: Settings, end: date) -> dict[str, Any]:
+    setup = clean_setup(config)
     rebuilds = []
     for records in config.clean_records:
         log.info("measuring a quote rebuild", extra={"records": records})
@@ -242,14 +248,7 @@ def run_scale(config: BenchConfig) -> dict[str, Any]:
 
 def run_peers(config: BenchConfig) -> dict[str, Any]:
     """Ours against dlt on the same generic CSV files (see `benchmarks.peers`)."""
-    setup = cleaning.CleanSetup(
-        work=config.out_dir / "clean",
-        memory_limit=config.memory_limit,
-        threads=config.threads,
-        baseline_rss_cap_bytes=int(config.baseline_rss_cap_gib * 1024**3),
-        python=sys.executable,
-    )
-    setup.work.mkdir(parents=True, exist_ok=True)
+    setup = clean_setup(config)
     log.info("measuring ours against dlt", extra={"records": config.peer_records})
     return peers.measure(setup, config.peer_records, config.peer_files, config.peer_repeats)
 
