@@ -50,7 +50,7 @@ typecheck: $(VENV)/.dev ## mypy --strict on bucketpipe/, jobs/ and benchmarks/
 PYTEST_WORKERS ?= 2
 
 test: lint typecheck ## lint, type checks and the whole test suite
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20
 
 # The S3 tests (marked s3 by tests/conftest.py) against a throwaway Ceph RGW, the server under CSC
 # Allas, started by local/rgw/rgw.sh (one per test worker): over HTTP, then over HTTPS.

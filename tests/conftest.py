@@ -104,6 +104,32 @@ def uses_s3(item: pytest.Item) -> bool:
     return callspec is not None and "s3" in callspec.params.values()
 
 
+# The files of `make test` that take a minute or more, longest first (a stable sort keeps the
+# rest in collection order after them).
+LONGEST_FILES = {
+    name: rank
+    for rank, name in enumerate(
+        [
+            "test_bench_quick.py",
+            "test_crash_consistency.py",
+            "test_hostile_sql.py",
+            "test_compaction.py",
+            "test_tables_cli.py",
+            "test_commit_races.py",
+            "test_object_store_faults.py",
+            "test_delta_mirror.py",
+            "test_big_csv.py",
+            "test_exit_codes.py",
+            "test_dashboard_load.py",
+            "test_hostile_bounds.py",
+            "test_vacuum_reader.py",
+            "test_clean_shards.py",
+            "test_sandbox_worker.py",
+        ]
+    )
+}
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m s3` selects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     kind = s3_kind(config)
@@ -122,6 +148,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    # Test workers take whole files in this order: the longest files go first, so that no worker
+    # is left with a minutes-long file while the other has finished.
+    items.sort(key=lambda item: LONGEST_FILES.get(item.path.name, len(LONGEST_FILES)))
     if config.getoption("--long"):
         return
     skip = pytest.mark.skip(reason="long mode only: run with --long (make test-long)")

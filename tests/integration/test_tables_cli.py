@@ -17,7 +17,7 @@ from bucketpipe.context import lake_store
 from bucketpipe.lake.duck import quote_ident
 from bucketpipe.serve.tables import JSON_KEYS
 from tests.conftest import SettingsFactory
-from tests.integration.test_cli import run
+from tests.support.cli import run_cli
 from tests.support.delta_readers import ENGINES, Readers
 from tests.support.s3_servers import active_secrets
 
@@ -46,7 +46,7 @@ def env(lake_settings: SettingsFactory, tmp_path: Path) -> dict[str, str]:
 
 
 def cli(args: list[str], env: dict[str, str]) -> str:
-    done = run(args, env)
+    done = run_cli(args, env)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
