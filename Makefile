@@ -50,13 +50,13 @@ typecheck: $(VENV)/.dev ## mypy --strict on bucketpipe/, jobs/ and benchmarks/
 PYTEST_WORKERS ?= 2
 
 test: lint typecheck ## lint, type checks and the whole test suite
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=20
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 # The S3 tests (marked s3 by tests/conftest.py) against a throwaway Ceph RGW, the server under CSC
 # Allas, started by local/rgw/rgw.sh (one per test worker): over HTTP, then over HTTPS.
 test-rgw: $(VENV)/.dev ## the S3 tests against a real Ceph RGW, over HTTP and HTTPS
-	BUCKETPIPE_TEST_S3=rgw $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m s3
-	BUCKETPIPE_TEST_S3=rgw-https $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m s3
+	BUCKETPIPE_TEST_S3=rgw $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m s3
+	BUCKETPIPE_TEST_S3=rgw-https $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m s3
 
 unit: $(VENV)/.dev ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit
@@ -65,7 +65,7 @@ integration: $(VENV)/.dev ## integration tests (moto S3, redis-server, fake Finn
 	$(BIN)/python -m pytest tests/integration
 
 test-long: $(VENV)/.dev ## the suite with the long reliability modes
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --long
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --long
 
 bench: $(VENV)/.dev ## the full benchmark against the volume-and-CSV design (tens of minutes)
 	$(BIN)/python -m benchmarks --json bench-results/bench.json

@@ -148,8 +148,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-    # Test workers take whole files in this order: the longest files go first, so that no worker
-    # is left with a minutes-long file while the other has finished.
+    # Test workers take whole files in this order (the Makefile's --no-loadscope-reorder keeps
+    # it): the longest files go first, so that no worker is left alone with a minutes-long file.
     items.sort(key=lambda item: LONGEST_FILES.get(item.path.name, len(LONGEST_FILES)))
     if config.getoption("--long"):
         return
