@@ -3,6 +3,8 @@ httpfs) word the same few problems differently; each maps to one line saying wha
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -74,6 +76,7 @@ def fail_fast_on_tls(caught_exception: BaseException | None = None, **_: Any) ->
 
 
 _TRUSTED: dict[str, str] = {}  # private CA file -> the bundle written for it in this process
+_ROOTS: dict[str, str | None] = {}  # a bundle written here -> the SSL_CERT_FILE it extended
 
 
 def trust_ca_in_native_clients(ca_bundle: str) -> None:
@@ -83,12 +86,14 @@ def trust_ca_in_native_clients(ca_bundle: str) -> None:
     roots in SSL_CERT_FILE, else the system's. This points SSL_CERT_FILE at a bundle of those
     roots (the operator's SSL_CERT_FILE if set, else certifi's public roots) plus the private
     CA, so every endpoint trusted before stays trusted. The bundle is written once per process,
-    to a file only this user can read or replace.
+    to a file only this user can read or replace, and removed when the process exits; a
+    second private CA extends the operator's roots, not the first CA's bundle.
     """
     written = _TRUSTED.get(ca_bundle)
     if written is not None and written == os.environ.get("SSL_CERT_FILE"):
         return
     current = os.environ.get("SSL_CERT_FILE")
+    current = _ROOTS.get(current, current) if current else None
     if current and Path(current).is_file():
         roots = Path(current).read_bytes()
     else:
@@ -98,4 +103,11 @@ def trust_ca_in_native_clients(ca_bundle: str) -> None:
     fd, path = tempfile.mkstemp(prefix="bucketpipe-ca-", suffix=".pem")
     with os.fdopen(fd, "wb") as out:
         out.write(roots.rstrip(b"\n") + b"\n" + Path(ca_bundle).read_bytes())
+    _ROOTS[path] = current
+    atexit.register(_remove, path)
     os.environ["SSL_CERT_FILE"] = _TRUSTED[ca_bundle] = path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,34 @@ def test_without_ssl_cert_file_the_public_roots_come_from_certifi(
     assert text.startswith(Path(certifi.where()).read_text().rstrip("\n"))
     assert text.endswith(private.read_text())
     bundle.unlink()
+
+
+def test_a_second_private_ca_extends_the_roots_not_the_first_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    roots = tmp_path / "roots.pem"
+    roots.write_text("-----BEGIN CERTIFICATE-----\nROOTS\n-----END CERTIFICATE-----\n")
+    first, second = tmp_path / "one.pem", tmp_path / "two.pem"
+    first.write_text("-----BEGIN CERTIFICATE-----\nONE\n-----END CERTIFICATE-----\n")
+    second.write_text("-----BEGIN CERTIFICATE-----\nTWO\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(roots))
+    trust_ca_in_native_clients(str(first))
+    trust_ca_in_native_clients(str(second))
+    bundle = Path(os.environ["SSL_CERT_FILE"])
+    assert bundle.read_text() == roots.read_text() + second.read_text()
+    bundle.unlink()
+
+
+def test_the_bundle_is_removed_when_the_process_exits(tmp_path: Path) -> None:
+    private = tmp_path / "ca.pem"
+    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    script = (
+        "import os, sys; from bucketpipe.lake.tls import trust_ca_in_native_clients; "
+        f"trust_ca_in_native_clients({str(private)!r}); print(os.environ['SSL_CERT_FILE'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    bundle = Path(done.stdout.strip())
+    assert bundle.name.startswith("bucketpipe-ca-") and not bundle.exists()
