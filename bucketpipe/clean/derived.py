@@ -109,7 +109,9 @@ def _files(snapshot: Snapshot | None, days: Iterable[date]) -> list[FileEntry]:
     if snapshot is None:
         return []
     spec = catalog.get(snapshot.dataset)
-    return snapshot.files_for(partitions=grain_partitions(days, spec.partition_by))
+    return snapshot.files_for(
+        partitions=grain_partitions(days, spec.partition_by), grain=spec.partition_by
+    )
 
 
 def update_bars(

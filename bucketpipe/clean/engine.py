@@ -171,7 +171,9 @@ def merge_rows(
     elif target.match_all_partitions:
         existing = list(current.files)
     else:
-        existing = current.files_for(partitions=partitions)
+        existing = current.files_for(
+            partitions=partitions, grain=target.partition_by, **_time_range(con, target)
+        )
     output_sql = "SELECT * FROM _batch"
     if existing:
         output_sql = _against_committed(con, store, target, existing, columns, outcome)
@@ -202,6 +204,18 @@ def merge_rows(
         now=now,
     )
     return outcome
+
+
+def _time_range(con: duckdb.DuckDBPyConnection, target: Target) -> dict[str, datetime | None]:
+    """The batch's event-time range, when the key holds the event time: a committed row with
+    the same key has the same time, so only files whose range overlaps can hold one (a month
+    partition's other days are not read)."""
+    if target.time_column not in target.primary_key:
+        return {}
+    column = quote_ident(target.time_column)
+    bounds = f"SELECT min({column})::VARCHAR, max({column})::VARCHAR FROM {BATCH}"
+    row = con.execute(bounds).fetchone()
+    return {"start": as_time(row[0]), "end": as_time(row[1])} if row else {}
 
 
 def content_hash(columns: Sequence[str], alias: str | None = None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +55,19 @@ class FileEntry(BaseModel):
 # Operations that rewrite files without changing a dataset's rows.
 SAME_ROWS = frozenset({"compact"})
 CONTENT_VERSION = "content_version"
+
+
+def period_start(partition: str, grain: str) -> str:
+    """The `dt` of the `grain` partition (day, month or year) that holds `partition`'s rows."""
+    try:
+        day = date.fromisoformat(partition)
+    except ValueError:
+        return partition
+    if grain == "month":
+        day = day.replace(day=1)
+    elif grain == "year":
+        day = day.replace(month=1, day=1)
+    return day.isoformat()
 
 
 class Snapshot(BaseModel):
@@ -111,12 +124,18 @@ class Snapshot(BaseModel):
         partitions: Iterable[str] | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        grain: str | None = None,
     ) -> list[FileEntry]:
-        """Files that may hold rows in the given partitions or time range (pruning)."""
+        """Files that may hold rows in the given partitions or time range (pruning). With a
+        `grain`, a file's partition counts as the period of that grain it falls in: a day
+        partition written before the dataset moved to month partitions belongs to its month."""
         wanted = set(partitions) if partitions is not None else None
         out = []
         for entry in self.files:
-            if wanted is not None and entry.partition not in wanted:
+            held = entry.partition
+            if grain is not None and held is not None:
+                held = period_start(held, grain)
+            if wanted is not None and held not in wanted:
                 continue
             if start is not None and entry.max_time is not None and entry.max_time < start:
                 continue

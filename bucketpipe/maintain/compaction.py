@@ -4,9 +4,10 @@
 closed partition (its period ended) that has more than one file, and every open partition
 that has more than `OPEN_PARTITION_FILES`, into files of about `compact_target_mb`, sorted by
 event time (or the dataset's `cluster_by`), with large row groups, swapping them in with one
-snapshot commit per dataset; rolls each closed day's quarantine files into one; rolls raw run
-objects and per-run quality reports of closed days into day archives; applies retention; and
-vacuums files and snapshot versions no reader can still hold.
+snapshot commit per dataset (files in the day folders of a dataset that moved to month
+partitions move into their month's partition then); rolls each closed day's quarantine files
+into one; rolls raw run objects and per-run quality reports of closed days into day archives;
+applies retention; and vacuums files and snapshot versions no reader can still hold.
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ from bucketpipe.lake.layout import (
 from bucketpipe.lake.memory import max_json_object
 from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, file_entry
 from bucketpipe.lake.runs import CLEAN_JOB, COMPACT_JOB, INGEST_JOB, RunManifest
-from bucketpipe.lake.snapshots import FileEntry, Snapshot, list_datasets, read_current
+from bucketpipe.lake.snapshots import (
+    FileEntry,
+    Snapshot,
+    list_datasets,
+    period_start,
+    read_current,
+)
 from bucketpipe.lake.storage import scratch_dir
 from bucketpipe.maintain import archive, retention
 from bucketpipe.maintain.vacuum import vacuum
@@ -72,16 +79,24 @@ def period_end(partition: str, grain: str) -> date:
     return start + timedelta(days=1)
 
 
-def closed_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:
-    """Partitions whose period has ended and that hold more than one file."""
+def periods(snapshot: Snapshot, grain: str) -> dict[str, list[FileEntry]]:
+    """The dataset's files by the `grain` partition they belong to (a day partition written
+    before the dataset moved to month partitions belongs to its month)."""
     groups: dict[str, list[FileEntry]] = {}
     for entry in snapshot.files:
         if entry.partition:
-            groups.setdefault(entry.partition, []).append(entry)
+            groups.setdefault(period_start(entry.partition, grain), []).append(entry)
+    return dict(sorted(groups.items()))
+
+
+def closed_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:
+    """Partitions whose period has ended and that hold more than one file, or files still in
+    the folders of a finer grain (they move into their period's partition)."""
     return {
         p: files
-        for p, files in sorted(groups.items())
-        if len(files) > 1 and period_end(p, grain) <= today
+        for p, files in periods(snapshot, grain).items()
+        if period_end(p, grain) <= today
+        and (len(files) > 1 or any(f.partition != p for f in files))
     }
 
 
@@ -89,13 +104,9 @@ def open_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, li
     """Partitions still open (their period has not ended) that hold more than
     `OPEN_PARTITION_FILES` files: a month or year partition gains a file a day or so, and
     waiting for its end would leave readers opening hundreds of them."""
-    groups: dict[str, list[FileEntry]] = {}
-    for entry in snapshot.files:
-        if entry.partition:
-            groups.setdefault(entry.partition, []).append(entry)
     return {
         p: files
-        for p, files in sorted(groups.items())
+        for p, files in periods(snapshot, grain).items()
         if len(files) > OPEN_PARTITION_FILES and period_end(p, grain) > today
     }
 

@@ -201,7 +201,7 @@ def test_compaction_on_both_lakes_keeps_results_and_old_readers(
         clock.now += timedelta(hours=2)  # 15:00, 17:00, 19:00: the market is open
         one_run(ctx, clock, source)
     old = read_current(ctx.store, "quotes")
-    assert old is not None and len(closed_partitions(old, "day", clock.now.date())) == 0
+    assert old is not None and len(closed_partitions(old, "month", clock.now.date())) == 0
     rows = dump(ctx)
     lineage = ("_clean_run", "_cleaned_at")
     content = dump(ctx, lineage)
@@ -300,3 +300,18 @@ def test_open_partitions_are_compacted_only_once_they_hold_many_files() -> None:
     assert list(open_partitions(snap, "year", today)) == ["2024-01-01"]
     # By month, January is closed and February holds two files: nothing open to rewrite.
     assert open_partitions(snap, "month", today) == {}
+
+
+def test_files_of_a_finer_grain_move_into_their_closed_period() -> None:
+    # Day folders left from before a dataset moved to month partitions: a closed month's
+    # files go into one month partition, even a lone file; an aligned lone file stays.
+    snap = _snapshot([("a", "2024-01-05"), ("b", "2024-02-01"), ("c", "2024-03-07")])
+    today = datetime(2024, 4, 2, tzinfo=UTC).date()
+    assert {
+        p: [f.key for f in fs] for p, fs in closed_partitions(snap, "month", today).items()
+    } == {
+        "2024-01-01": ["a"],
+        "2024-03-01": ["c"],
+    }
+    assert [f.key for f in snap.files_for(partitions=["2024-03-01"], grain="month")] == ["c"]
+    assert snap.files_for(partitions=["2024-03-01"]) == []

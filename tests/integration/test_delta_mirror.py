@@ -115,10 +115,11 @@ def test_every_engine_reads_what_bucketpipe_sql_reads_after_every_kind_of_commit
     lake.ingest_and_clean("2", days=1)
     lake.check_every_dataset("a second ingest and clean")
 
-    # Two days on, yesterday's partitions are closed: compaction rewrites them, retention
-    # runs, and vacuum (grace 0) deletes every file no snapshot or recent Delta version needs.
+    # Into the next month, this month's partitions are closed: compaction rewrites them,
+    # retention runs, and vacuum (grace 0) deletes every file no snapshot or recent Delta
+    # version needs.
     before = read_current(store, "quotes")
-    lake.now += timedelta(days=2)
+    lake.now = (lake.now.replace(day=1) + timedelta(days=32)).replace(day=2)
     manifest = run_compaction(lake.ctx, run_id="k1")
     assert "quotes" in manifest.details["datasets"], manifest.details["datasets"]
     after = read_current(store, "quotes")

@@ -77,8 +77,13 @@ def test_demo_ingest_clean_query(
         assert price == close_price(7, symbol, FRIDAY_CLOSE.date())
     profiles = query(settings, "SELECT symbol, name FROM company_profiles ORDER BY 1")
     assert profiles == [("AAPL", "Apple Inc"), ("MSFT", "Microsoft Corp")]
-    partitions = query(settings, "SELECT count(DISTINCT dt) FROM quotes")
-    assert partitions == [(8,)]
+    # Eight trading days of quotes, in one partition per month (dt is the month's first day).
+    days = query(
+        settings,
+        "SELECT count(DISTINCT CAST(ts AS DATE)), count(DISTINCT dt), "
+        "count(DISTINCT date_trunc('month', CAST(ts AS DATE))), bool_and(day(dt) = 1) FROM quotes",
+    )
+    assert days[0][0] == 8 and days[0][1] == days[0][2] and days[0][3] is True
 
 
 def test_rerunning_a_run_id_adds_nothing(

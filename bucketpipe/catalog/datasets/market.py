@@ -63,6 +63,9 @@ QUOTES = DatasetSpec(
     ),
     primary_key=("symbol", "ts"),
     time_column="ts",
+    # Month partitions: a year of quotes is a dozen compacted files, not 365 day files, so a
+    # year-long query costs a few dozen requests; pruning uses each file's time range.
+    partition_by="month",
     rules=(
         Rule(
             "unknown symbol: all-zero quote",
