@@ -34,6 +34,10 @@ class Census(BaseModel):
     areas: dict[str, int] = Field(default_factory=dict)
     # Ledger name -> its objects_written per area when the census was taken.
     marks: dict[str, dict[str, int]] = Field(default_factory=dict)
+    # Area -> its bytes and its newest object's time then (the pipeline page shows them
+    # without listing the bucket).
+    bytes: dict[str, int] = Field(default_factory=dict)
+    newest: dict[str, datetime] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,22 @@ def area_of(key: str) -> str:
 
 def take_census(store: ObjectStore, now: datetime) -> Census:
     """List the whole lake once, count per area and save the census (compaction's last step)."""
-    areas: Counter[str] = Counter(area_of(info.key) for info in store.list_objects(""))
+    areas: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    newest: dict[str, datetime] = {}
+    for info in store.list_objects(""):
+        area = area_of(info.key)
+        areas[area] += 1
+        sizes[area] += info.size
+        if area not in newest or info.last_modified > newest[area]:
+            newest[area] = info.last_modified
     census = Census(
         counted_at=now,
         total=sum(areas.values()),
         areas=dict(sorted(areas.items())),
         marks={led.name: dict(led.objects_written) for led in read_ledgers(store)},
+        bytes=dict(sorted(sizes.items())),
+        newest=dict(sorted(newest.items())),
     )
     store.put(CENSUS_KEY, census.model_dump_json(indent=1).encode(), "application/json")
     return census

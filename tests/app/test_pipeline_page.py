@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bucketpipe.app.ui import MISSING
 from bucketpipe.config.settings import Settings
 from bucketpipe.coord.signals import Event, Signals
 from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
@@ -24,6 +25,15 @@ def test_run_history_from_manifests(make_app: AppFactory, demo_lake: DemoLake) -
     objects = app.dataframe[-1].value
     assert list(objects["area"][:3]) == ["raw", "clean", "quarantine"]
     assert (objects.set_index("area").loc[["raw", "clean", "_runs"], "objects"] > 0).all()
+    # No census yet (no compaction ran): the runs' own counts, no listing, no sizes.
+    assert any("written by the runs so far" in str(c.value) for c in app.caption)
+    assert (objects["size"] == MISSING).all()
+    # Asked to, the page lists the bucket: exact counts with sizes.
+    next(b for b in app.button if b.label == "Count now").click().run()
+    no_errors(app)
+    listed = app.dataframe[-1].value.set_index("area")
+    assert MISSING not in set(listed.loc[["raw", "clean", "_runs"], "size"])
+    assert any(str(c.value).startswith("Counted now: ") for c in app.caption)
 
 
 def test_job_filter_narrows_the_history(make_app: AppFactory, demo_lake: DemoLake) -> None:

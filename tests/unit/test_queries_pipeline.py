@@ -8,6 +8,7 @@ import pytest
 
 from bucketpipe.context import Context, lake_store
 from bucketpipe.coord.signals import Event, Signals
+from bucketpipe.lake.census import take_census
 from bucketpipe.lake.index import read_index
 from bucketpipe.lake.runs import RunLog, RunManifest
 from bucketpipe.serve.queries import pipeline
@@ -115,6 +116,24 @@ def test_object_counts_per_area(ctx: Context) -> None:
     assert counts.loc["raw", "objects"] == 2 and counts.loc["raw", "bytes"] == 7
     assert counts.loc["_runs", "objects"] == 1
     assert counts.loc["clean", "objects"] == 0
+
+
+def test_counted_objects_come_from_the_census_without_a_listing(ctx: Context) -> None:
+    ctx.store.put("raw/demo/dt=2026-01-05/a.jsonl.gz", b"12345")
+    ctx.store.put("raw/demo/dt=2026-01-05/b.jsonl.gz", b"12")
+    frame, count, census = pipeline.counted_objects(ctx)
+    assert census is None and frame["bytes"].isna().all()  # no census yet: no sizes
+    take_census(ctx.store, datetime(2026, 1, 6, tzinfo=UTC))
+    # Objects written after the census are not listed: the page shows the census.
+    ctx.store.put("raw/demo/dt=2026-01-06/c.jsonl.gz", b"123")
+    frame, count, census = pipeline.counted_objects(ctx)
+    rows = frame.set_index("area")
+    assert census is not None and census.counted_at == datetime(2026, 1, 6, tzinfo=UTC)
+    assert rows.loc["raw", "objects"] == 2 and rows.loc["raw", "bytes"] == 7
+    assert rows.loc["raw", "newest"] is not None and rows.loc["clean", "objects"] == 0
+    assert count.total == 2
+    # The exact listing, when asked for, sees the new one.
+    assert pipeline.object_counts(ctx).set_index("area").loc["raw", "objects"] == 3
 
 
 def test_events_frame_and_redis_off(ctx: Context) -> None:

@@ -108,7 +108,22 @@ def live() -> None:
 
 
 def objects() -> None:
-    counts = state.timed(pipeline.object_counts)
+    # Listing a bucket of 100,000s of objects costs a LIST request per 1,000: the page shows
+    # the last census and the runs' counts since, and lists only when asked.
+    if st.button("Count now", help="List the whole bucket (one request per 1,000 objects)."):
+        counts = state.timed(pipeline.object_counts)
+        st.caption(f"Counted now: {int(counts['objects'].sum()):,} objects.")
+    else:
+        counts, count, census = state.timed(pipeline.counted_objects)
+        when = ui.when(census.counted_at) if census else None
+        st.caption(
+            f"{count.total:,} objects: the census of the last `bucketpipe compact` ({when}) "
+            f"plus {count.since_census:,} the runs wrote since; sizes and newest changes as "
+            "that census saw them."
+            if census
+            else f"{count.total:,} objects written by the runs so far; sizes come with the "
+            "first census (`bucketpipe compact` takes one), or press Count now."
+        )
     counts = counts.assign(size=counts["bytes"].map(ui.size))
     st.dataframe(
         counts[["area", "objects", "size", "newest"]],
