@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from bucketpipe.lake.views import recent_view
 from bucketpipe.serve.queries import stock
 
 QUOTES = """
@@ -124,3 +125,24 @@ def test_latest_indicators_one_row_per_symbol(con: duckdb.DuckDBPyConnection) ->
     )
     table = stock.latest_indicators(con)
     assert table[["symbol", "rsi_14"]].values.tolist() == [["AAA", 61.0], ["BBB", 12.0]]
+
+
+def test_profiles_come_from_the_newest_weeks_then_from_all_history(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # As the reader registers them: the whole dataset, and its recent window (newest weeks).
+    con.execute(
+        "CREATE VIEW company_profiles AS SELECT * FROM (VALUES "
+        "('AAA', DATE '2025-06-01', 'Old name'), ('AAA', DATE '2026-01-05', 'New name'), "
+        "('OLD', DATE '2025-06-01', 'Delisted Inc')) AS t(symbol, as_of, name)"
+    )
+    con.execute(
+        f"CREATE VIEW {recent_view('company_profiles')} AS "
+        "SELECT * FROM company_profiles WHERE as_of >= DATE '2025-12-01'"
+    )
+    assert stock.profile(con, "AAA")["name"] == "New name"
+    assert stock.profile(con, "OLD")["name"] == "Delisted Inc"  # older than the window
+    assert stock.profile(con, "ZZZ") == {}
+    # The picker lists symbols with bars (here: from quotes) or a recent profile: OLD has
+    # neither (its page still opens by name).
+    assert stock.symbols(con) == ["AAA", "BBB"]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from bucketpipe.catalog.indicators import INDICATOR_COLUMNS as DERIVED_INDICATORS
 from bucketpipe.lake.duck import quote_ident
+from bucketpipe.lake.views import recent_view
 from bucketpipe.serve.queries.base import columns, frame, has_view, select_list, uses, views
 
 BAR_COLUMNS = ("symbol", "day", "open", "high", "low", "close", "volume", "source")
@@ -34,11 +35,12 @@ def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every symbol with bars or a profile, sorted; with quotes when there are neither.
 
     Every quoted symbol has daily bars once clean built them, and the bars and profiles are
-    a few files where the quotes are a file a day.
+    a few files where the quotes are many; only their newest weeks are read (a symbol no
+    longer fetched for weeks is left out of the list; its page still opens by name).
     """
     small = ("daily_bars", "company_profiles")
     parts = [
-        f"SELECT DISTINCT symbol FROM {quote_ident(v)}"
+        f"SELECT DISTINCT symbol FROM {quote_ident(_newest(con, v)[0] if v in small else v)}"
         for v in (*small, "quotes")
         if (v in small or not has_view(con, "daily_bars")) and "symbol" in columns(con, v)
     ]
@@ -48,6 +50,13 @@ def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
         f"SELECT symbol FROM ({' UNION '.join(parts)}) WHERE symbol IS NOT NULL ORDER BY 1"
     ).fetchall()
     return [str(r[0]) for r in rows]
+
+
+def _newest(con: duckdb.DuckDBPyConnection, dataset: str) -> list[str]:
+    """The dataset's recent-window view (the files of its newest weeks only: profiles are
+    fetched daily, so a symbol's newest is there), then the whole dataset's."""
+    window = recent_view(dataset)
+    return [window, dataset] if has_view(con, window) else [dataset]
 
 
 def _bars_source(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -134,10 +143,15 @@ def profile(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
     if "symbol" not in have:
         return {}
     order = "as_of DESC" if "as_of" in have else "1"
-    rows = frame(
-        con, f"SELECT * FROM company_profiles WHERE symbol = ? ORDER BY {order} LIMIT 1", [symbol]
-    )
-    if rows.empty:
+    for view in _newest(con, "company_profiles"):
+        rows = frame(
+            con,
+            f"SELECT * FROM {quote_ident(view)} WHERE symbol = ? ORDER BY {order} LIMIT 1",
+            [symbol],
+        )
+        if not rows.empty:
+            break
+    else:
         return {}
     record = rows.iloc[0].to_dict()
     return {str(k): v for k, v in record.items() if not str(k).startswith("_") and k != "dt"}
