@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from bucketpipe.catalog.overview import OVERVIEW
 from bucketpipe.lake.views import recent_view
 from bucketpipe.serve.queries import stock
 
@@ -146,3 +147,6 @@ def test_profiles_come_from_the_newest_weeks_then_from_all_history(
     # The picker lists symbols with bars (here: from quotes) or a recent profile: OLD has
     # neither (its page still opens by name).
     assert stock.symbols(con) == ["AAA", "BBB"]
+    # With a market overview (every quoted symbol, one small file), that is read instead.
+    con.execute(f"CREATE VIEW {OVERVIEW} AS SELECT 'CCC' AS symbol")
+    assert stock.symbols(con) == ["AAA", "CCC"]  # AAA from its recent profile

@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from bucketpipe.catalog.indicators import INDICATOR_COLUMNS as DERIVED_INDICATORS
+from bucketpipe.catalog.overview import OVERVIEW
 from bucketpipe.lake.duck import quote_ident
 from bucketpipe.lake.views import recent_view
 from bucketpipe.serve.queries.base import columns, frame, has_view, select_list, uses, views
@@ -30,19 +31,24 @@ BARS_FROM_QUOTES = """
 """
 
 
-@uses("quotes", "daily_bars", "company_profiles")
+@uses(OVERVIEW, "quotes", "daily_bars", "company_profiles")
 def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every symbol with bars or a profile, sorted; with quotes when there are neither.
+    """Every symbol with a quote or bars, or a profile in the newest weeks, sorted.
 
-    Every quoted symbol has daily bars once clean built them, and the bars and profiles are
-    a few files where the quotes are many; only their newest weeks are read (a symbol no
-    longer fetched for weeks is left out of the list; its page still opens by name).
+    The market overview holds every quoted symbol in one small file, so the list reads that
+    and the newest weeks of profiles, not every row group of a year of bars; without an
+    overview, the symbols of the daily bars (else of the quotes). A symbol no longer fetched
+    for weeks may be left out of the list; its page still opens by name.
     """
-    small = ("daily_bars", "company_profiles")
+    if has_view(con, OVERVIEW) and "symbol" in columns(con, OVERVIEW):
+        sources = [OVERVIEW]
+    else:
+        sources = ["daily_bars" if has_view(con, "daily_bars") else "quotes"]
+    sources.append(_newest(con, "company_profiles")[0])
     parts = [
-        f"SELECT DISTINCT symbol FROM {quote_ident(_newest(con, v)[0] if v in small else v)}"
-        for v in (*small, "quotes")
-        if (v in small or not has_view(con, "daily_bars")) and "symbol" in columns(con, v)
+        f"SELECT DISTINCT symbol FROM {quote_ident(v)}"
+        for v in sources
+        if has_view(con, v) and "symbol" in columns(con, v)
     ]
     if not parts:
         return []
