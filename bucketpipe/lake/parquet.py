@@ -11,7 +11,9 @@ import duckdb
 from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.lake.snapshots import FileEntry
 
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880"
+# Clean writes row groups of this many rows (DuckDB's default); compaction writes larger ones.
+CLEAN_ROW_GROUP = 122_880
+PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {CLEAN_ROW_GROUP}"
 # Clustered files get smaller row groups: their min/max statistics are what lets a query
 # for one symbol skip the rest.
 CLUSTERED_ROW_GROUP = 16384

@@ -1,8 +1,9 @@
 """Compaction: few large files per closed partition, day archives of small objects, vacuum.
 
 `bucketpipe compact` (daily) holds the same writer lock as clean and, in order: rewrites every
-closed partition (its period ended) that has more than one file, and every open partition
-that has more than `OPEN_PARTITION_FILES`, into files of about `compact_target_mb`, sorted by
+closed partition (its period ended) not yet in its layout (several files clean wrote, or one
+big one with clean's small row groups), and every open partition that has more than
+`OPEN_PARTITION_FILES`, into files of about `compact_target_mb`, sorted by
 event time (or the dataset's `cluster_by`), with large row groups, swapping them in with one
 snapshot commit per dataset (files in the day folders of a dataset that moved to month
 partitions move into their month's partition then); rolls each closed day's quarantine files
@@ -13,6 +14,7 @@ applies retention; and vacuums files and snapshot versions no reader can still h
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
@@ -37,7 +39,7 @@ from bucketpipe.lake.layout import (
     quarantine_prefix,
 )
 from bucketpipe.lake.memory import max_json_object
-from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, file_entry
+from bucketpipe.lake.parquet import CLEAN_ROW_GROUP, CLUSTERED_ROW_GROUP, file_entry
 from bucketpipe.lake.runs import CLEAN_JOB, COMPACT_JOB, INGEST_JOB, RunManifest
 from bucketpipe.lake.snapshots import (
     FileEntry,
@@ -53,6 +55,8 @@ from bucketpipe.maintain.vacuum import vacuum
 log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = 1_000_000
+# The end of the keys `rewrite_partition` writes: `<run>-c<version>-<index>.parquet`.
+COMPACTED_KEY = re.compile(r"-c\d+-\d+\.parquet$")
 ROW_GROUP_MAX_MB = 64
 # An open partition is rewritten once it holds more files than this.
 OPEN_PARTITION_FILES = 8
@@ -90,14 +94,28 @@ def periods(snapshot: Snapshot, grain: str) -> dict[str, list[FileEntry]]:
 
 
 def closed_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:
-    """Partitions whose period has ended and that hold more than one file, or files still in
-    the folders of a finer grain (they move into their period's partition)."""
+    """Partitions whose period has ended and whose files are not in compaction's layout yet
+    (`unsettled`); files still in the folders of a finer grain move into their period's
+    partition."""
     return {
         p: files
         for p, files in periods(snapshot, grain).items()
-        if period_end(p, grain) <= today
-        and (len(files) > 1 or any(f.partition != p for f in files))
+        if period_end(p, grain) <= today and unsettled(p, files)
     }
+
+
+def unsettled(partition: str, files: list[FileEntry]) -> bool:
+    """Whether a closed partition's files are not yet in compaction's layout: some sit in
+    another partition's folder, or clean wrote them and there are several, or one big one.
+    A big file clean left alone (a backfill or a rebuild writes one per partition) holds row
+    groups of `CLEAN_ROW_GROUP` rows; rewritten once into compaction's large ones, a year-long
+    query reads a few row groups per month instead of dozens (each a request on S3). Files
+    compaction wrote stay as they are, also when a large partition was split into several."""
+    if any(f.partition != partition for f in files):
+        return True
+    if all(COMPACTED_KEY.search(f.key) for f in files):
+        return False
+    return len(files) > 1 or files[0].rows > CLEAN_ROW_GROUP
 
 
 def open_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:

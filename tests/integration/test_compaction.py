@@ -24,6 +24,7 @@ from bucketpipe.ingest.bucket.mapping import Mapping
 from bucketpipe.ingest.bucket.source import land
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect, quote_ident
+from bucketpipe.lake.parquet import CLEAN_ROW_GROUP
 from bucketpipe.lake.quarantine import summary
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
 from bucketpipe.maintain.compaction import (
@@ -315,3 +316,31 @@ def test_files_of_a_finer_grain_move_into_their_closed_period() -> None:
     }
     assert [f.key for f in snap.files_for(partitions=["2024-03-01"], grain="month")] == ["c"]
     assert snap.files_for(partitions=["2024-03-01"]) == []
+
+
+def test_a_closed_partition_is_rewritten_until_it_is_in_compactions_layout() -> None:
+    today = datetime(2024, 4, 2, tzinfo=UTC).date()
+
+    def entry(key: str, rows: int) -> FileEntry:
+        return FileEntry(
+            key=f"clean/d/dt=2024-01-01/{key}.parquet", rows=rows, partition="2024-01-01"
+        )
+
+    def closed(*files: FileEntry) -> bool:
+        snap = Snapshot(
+            dataset="d",
+            version=1,
+            created_at=datetime(2024, 1, 1, tzinfo=UTC),
+            run_id="r",
+            files=files,
+        )
+        return bool(closed_partitions(snap, "month", today))
+
+    big = CLEAN_ROW_GROUP + 1
+    assert closed(entry("clean-1-v3-ab12cd-0", big))  # one big file in clean's row groups
+    assert not closed(entry("clean-1-v3-ab12cd-0", CLEAN_ROW_GROUP))  # one row group anyway
+    assert closed(entry("clean-1-v3-ab12cd-0", 10), entry("clean-2-v4-ef34ab-0", 10))
+    # Compaction's own output stays, also a large partition split into several files.
+    assert not closed(entry("k1-c5-0", big), entry("k1-c5-1", big))
+    # A late clean file beside them brings the partition back.
+    assert closed(entry("k1-c5-0", big), entry("late-v6-0a1b2c-0", 10))
