@@ -11,6 +11,7 @@ from datetime import date
 from bucketpipe import catalog
 from bucketpipe.catalog.spec import PartitionGrain
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
+from bucketpipe.lake.snapshots import period_start
 
 # The free Finnhub plan covers US exchanges: a quote belongs to its New York trading day.
 MARKET_TZ = "America/New_York"
@@ -120,8 +121,4 @@ def touched_sql(quotes: str, candles: str, provisional: str, *, today: str) -> s
 
 def grain_partitions(days: Iterable[date], grain: PartitionGrain) -> list[str]:
     """The `dt` values of the partitions that hold rows of these (UTC) days."""
-    starts = {
-        d if grain == "day" else d.replace(day=1) if grain == "month" else d.replace(month=1, day=1)
-        for d in days
-    }
-    return sorted(d.isoformat() for d in starts)
+    return sorted({period_start(d.isoformat(), grain) for d in days})
