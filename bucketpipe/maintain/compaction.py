@@ -55,8 +55,14 @@ from bucketpipe.maintain.vacuum import vacuum
 log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = 1_000_000
-# The end of the keys `rewrite_partition` writes: `<run>-c<version>-<index>.parquet`.
+# The end of the keys `rewrite_partition` writes (`compacted_name`), to tell its files apart.
 COMPACTED_KEY = re.compile(r"-c\d+-\d+\.parquet$")
+
+
+def compacted_name(run_id: str, version: int, index: int) -> str:
+    return f"{run_id}-c{version}-{index}"
+
+
 ROW_GROUP_MAX_MB = 64
 # An open partition is rewritten once it holds more files than this.
 OPEN_PARTITION_FILES = 8
@@ -187,7 +193,7 @@ def rewrite_partition(
     )
     entries = []
     for index, path in enumerate(sorted(out.glob("*.parquet"))):
-        key = clean_key(dataset, partition, f"{run_id}-c{version}-{index}")
+        key = clean_key(dataset, partition, compacted_name(run_id, version, index))
         entry = file_entry(con, path, key, partition, layout.time_column, run_id)
         if entry.rows:
             ctx.store.upload(key, path, content_type="application/vnd.apache.parquet")
