@@ -128,7 +128,7 @@ def update_bars(
     seen = read_progress(store, bars)
     provisional = bars.files_for(start=now - PROVISIONAL_LOOKBACK) if bars else []
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _bars_touched AS "
+        "CREATE OR REPLACE TABLE _bars_touched AS "
         + touched_sql(
             parquet_sql(_paths(store, new_files(store, quotes, seen.quotes)), QUOTE_COLUMNS),
             parquet_sql(_paths(store, new_files(store, candles, seen.candles)), CANDLE_COLUMNS),
@@ -144,7 +144,7 @@ def update_bars(
     quote_files = _files(quotes, [*days, *(d + timedelta(days=1) for d in days)])
     candle_files = _files(candles, days)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _bars_new AS "
+        "CREATE OR REPLACE TABLE _bars_new AS "
         + bars_sql(
             parquet_sql(_paths(store, quote_files), QUOTE_COLUMNS),
             parquet_sql(_paths(store, candle_files), CANDLE_COLUMNS),
@@ -186,7 +186,7 @@ def update_indicators(
     if not changed:
         return None
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ind_symbols AS SELECT DISTINCT symbol FROM "
+        "CREATE OR REPLACE TABLE _ind_symbols AS SELECT DISTINCT symbol FROM "
         f"({parquet_sql(_paths(store, changed), BAR_KEYS)})"
     )
     history = con.execute(
@@ -197,7 +197,7 @@ def update_indicators(
     con.register("_ind_frame", indicators.per_symbol(history))
     try:
         rows = indicator_rows_sql("_ind_frame", now=now.isoformat(), run_id=run_id)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ind_new AS {rows}")
+        con.execute(f"CREATE OR REPLACE TABLE _ind_new AS {rows}")
     finally:
         con.unregister("_ind_frame")
     return merge_rows(

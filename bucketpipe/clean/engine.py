@@ -140,10 +140,20 @@ def merge_rows(
     available = {c for c, _ in table_columns(con, rows_table)}
     ordering = [c for c in ("_fetched_at", *target.order_columns, "_ingest_run") if c in available]
     tiebreak = ", ".join(f"{quote_ident(c)} {order} NULLS LAST" for c in ordering) or "1"
+    # Only the keys that repeat go through the window: it holds every row it ranks, whole, in
+    # its buffers (ten million quotes pass the spill cap), while the keys are narrow and the
+    # rows of unique keys stream through.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {BATCH} AS SELECT * FROM {rows_table} "
+        f"CREATE OR REPLACE TABLE _repeated AS SELECT {pk} FROM {rows_table} "
+        f"GROUP BY ALL HAVING count(*) > 1"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {BATCH} AS "
+        f"SELECT * FROM {rows_table} ANTI JOIN _repeated USING ({pk}) UNION ALL "
+        f"SELECT * FROM (SELECT * FROM {rows_table} SEMI JOIN _repeated USING ({pk})) "
         f"QUALIFY row_number() OVER (PARTITION BY {pk} ORDER BY {tiebreak}) = 1"
     )
+    con.execute("DROP TABLE _repeated")
     batch_rows = count(con, "SELECT * FROM _batch")
     untimed = count(con, f"SELECT * FROM _batch WHERE {quote_ident(target.time_column)} IS NULL")
     if untimed:
@@ -245,18 +255,18 @@ def _against_committed(
     content = [c for c, _ in columns if c not in target.volatile and c != "dt"]
     if target.on_conflict == "keep":
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _old AS SELECT DISTINCT {key_cols} "
+            f"CREATE OR REPLACE TABLE _old AS SELECT DISTINCT {key_cols} "
             f"FROM read_parquet({files}, union_by_name = true)"
         )
         outcome.rows_duplicate += count(con, f"SELECT * FROM _batch SEMI JOIN _old {using}")
         return f"SELECT * FROM _batch ANTI JOIN _old {using}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _old AS SELECT {key_cols}, _fetched_at AS _old_fetched, "
+        f"CREATE OR REPLACE TABLE _old AS SELECT {key_cols}, _fetched_at AS _old_fetched, "
         f"{content_hash(content)} AS _old_hash, filename AS _file "
         f"FROM read_parquet({files}, union_by_name = true, filename = true)"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _changed AS SELECT b.* FROM _batch AS b "
+        "CREATE OR REPLACE TABLE _changed AS SELECT b.* FROM _batch AS b "
         f"JOIN _old AS o {using} WHERE {content_hash(content, 'b')}"
         " <> o._old_hash AND (o._old_fetched IS NULL OR b._fetched_at >= o._old_fetched)"
     )

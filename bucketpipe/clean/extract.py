@@ -55,7 +55,7 @@ def clean_spec(
 
     `carry` (a rebuild) adds committed rows whose raw input no longer exists.
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS {spec.extract_sql(view)}")
+    con.execute(f"CREATE OR REPLACE TABLE _staged AS {spec.extract_sql(view)}")
     carry_sql = carry(spec.name, STAGED_RUNS) if carry else None
     rows_in = int(con.execute("SELECT count(*) FROM _staged").fetchone()[0])  # type: ignore[index]
     quarantined = write_quarantine(

@@ -161,7 +161,7 @@ def clean_generic(
         # Rows whose raw input is gone (retention) are kept as committed, not re-cleaned.
         rows_table = "_g_merge"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {rows_table} AS SELECT * FROM {ACCEPTED} "
+            f"CREATE OR REPLACE TABLE {rows_table} AS SELECT * FROM {ACCEPTED} "
             f"UNION ALL BY NAME {carry_sql}"
         )
     rejects_sql = steps.quarantine_sql(dataset, run_id)

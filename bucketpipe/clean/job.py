@@ -36,6 +36,7 @@ from bucketpipe.clean.rawinput import RawInput, raw_view_sql
 from bucketpipe.clean.rebuilding import Carry, check_datasets
 from bucketpipe.clean.report_rows import commit_reports
 from bucketpipe.config.errors import CommitConflict
+from bucketpipe.config.scratch import work_database
 from bucketpipe.context import Context
 from bucketpipe.coord.signals import CLEAN_COMMITTED, Event
 from bucketpipe.lake import delta
@@ -111,7 +112,7 @@ def clean_inputs(
         s for s in _specs(manifests, only, rebuild=plan.rebuild) if owns is None or owns(s.name)
     ]
     scratch = scratch_dir(ctx.settings.temp_dir)
-    con = connect(ctx.settings)
+    con = connect(ctx.settings, database=work_database(ctx.settings, scratch))
     con.execute("SET TimeZone = 'UTC'")
     try:
         if raw.keys:
@@ -119,7 +120,7 @@ def clean_inputs(
             limit = max_json_object(ctx.settings.duckdb_memory_limit)
             view = raw_view_sql(paths, sorted(raw.inputs), max_object_size=limit)
             con.execute(f"CREATE OR REPLACE TEMP VIEW raw AS {view}")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_files AS {raw.files_sql()}")
+            con.execute(f"CREATE OR REPLACE TABLE _raw_files AS {raw.files_sql()}")
             carry = Carry(con, ctx.store, plan.base) if plan.rebuild else None
             for spec in specs:
                 started = time.monotonic()

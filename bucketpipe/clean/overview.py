@@ -86,7 +86,7 @@ def _update(
             run_id=run_id,
             present=set(latest.columns),
         )
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _overview_new AS {rows}")
+        con.execute(f"CREATE OR REPLACE TABLE _overview_new AS {rows}")
     finally:
         con.unregister("_overview_frame")
     outcome = merge_rows(

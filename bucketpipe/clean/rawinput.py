@@ -98,7 +98,7 @@ def file_refs(con: duckdb.DuckDBPyConnection, view: str = "raw") -> list[FileRef
     landed = f"FROM {view} WHERE endpoint = '{BUCKET_ENDPOINT}' AND status = 200"
     content = "json_extract_string(body, '$.content')"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {EMBEDDED} AS SELECT run, path, {content} AS content "
+        f"CREATE OR REPLACE TABLE {EMBEDDED} AS SELECT run, path, {content} AS content "
         f"{landed} AND {content} IS NOT NULL"
     )
     fields = ", ".join(

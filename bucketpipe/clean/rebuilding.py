@@ -25,7 +25,7 @@ def check_datasets(store: ObjectStore, names: Sequence[str]) -> None:
 
 def remember_present_runs(con: duckdb.DuckDBPyConnection, view: str = "raw") -> None:
     """`_raw_runs`: the input ids the rebuild can re-clean from raw."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {PRESENT_RUNS} AS SELECT DISTINCT run FROM {view}")
+    con.execute(f"CREATE OR REPLACE TABLE {PRESENT_RUNS} AS SELECT DISTINCT run FROM {view}")
 
 
 class Carry:

@@ -68,7 +68,7 @@ def write_quarantine(
     if hashed:
         digest = content_hash([*hashed, "_reject_reason"])
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {REJECTED} AS SELECT *, {digest} AS _q_hash "
+            f"CREATE OR REPLACE TABLE {REJECTED} AS SELECT *, {digest} AS _q_hash "
             f"FROM ({source_sql}) QUALIFY row_number() OVER (PARTITION BY _q_hash "
             "ORDER BY _ingest_run NULLS LAST) = 1"
         )
@@ -76,7 +76,7 @@ def write_quarantine(
         seen = _quarantined_hashes(con, store, dataset, digest, since)
         fresh = f"SELECT * EXCLUDE (_q_hash) FROM {REJECTED} ANTI JOIN ({seen}) USING (_q_hash)"
     else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {REJECTED} AS {source_sql}")
+        con.execute(f"CREATE OR REPLACE TABLE {REJECTED} AS {source_sql}")
         fresh = f"SELECT * FROM {REJECTED}"
     reasons = {
         str(r): int(n)
@@ -125,7 +125,7 @@ def _quarantined_hashes(
         "hive_partitioning = false)"
     )
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _q_seen AS {sql}")
+        con.execute(f"CREATE OR REPLACE TABLE _q_seen AS {sql}")
     except duckdb.Error as exc:
         log.warning(
             "quarantine not compared",

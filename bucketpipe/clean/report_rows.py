@@ -80,7 +80,7 @@ def commit_rows(
     now: datetime,
 ) -> DatasetResult:
     columns = ", ".join(f"{quote_ident(n)} {t}" for n, t in REPORT_COLUMNS)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW} ({columns})")
+    con.execute(f"CREATE OR REPLACE TABLE {NEW} ({columns})")
     marks = ", ".join("?" for _ in REPORT_COLUMNS)
     con.executemany(
         f"INSERT INTO {NEW} VALUES ({marks})",

@@ -104,7 +104,7 @@ def check_rows(
         n: f"{quote_ident(n)} IS NOT NULL AND {quote_ident(typed_name(n))} IS NULL" for n in typed
     }
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS SELECT *, "
+        f"CREATE OR REPLACE TABLE {CHECKED} AS SELECT *, "
         f"{reject_reason_sql(choices, rules)} AS _reject_reason, "
         f"{_list_sql(invalid)} AS _invalid_columns, "
         f"{row_hash_sql(list(choices))} AS _row_hash FROM ({inner})"
@@ -130,7 +130,7 @@ def typed_rows(
     completeness = f"round(({filled}) / {max(width, 1)}.0, 4)" if width else "1.0"
     flags = "_invalid_columns" if rules.on_invalid == "empty" else "CAST(NULL AS VARCHAR)"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {TYPED} AS SELECT {', '.join([*values, ROW_LINEAGE])}, "
+        f"CREATE OR REPLACE TABLE {TYPED} AS SELECT {', '.join([*values, ROW_LINEAGE])}, "
         f"_row_hash, {flags} AS _invalid_columns, {completeness} AS _completeness "
         f"FROM {CHECKED} WHERE _reject_reason IS NULL"
     )
@@ -142,7 +142,7 @@ def keep_rejected(con: duckdb.DuckDBPyConnection) -> None:
     quarantine reads nothing else of it, and a whole copy of the text rows beside the typed
     ones would be spilled through the merge (past the scratch cap on a large batch)."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS "
+        f"CREATE OR REPLACE TABLE {CHECKED} AS "
         f"SELECT * FROM {CHECKED} WHERE _reject_reason IS NOT NULL"
     )
 
@@ -180,7 +180,7 @@ def apply_outliers(
     then clipped, emptied or dropped as configured. Dropped rows are copied to
     `_g_outlier_rejects` (quarantine) here; the rest happens in `finish`."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {OUTLIER_REJECTS} AS SELECT *, "
+        f"CREATE OR REPLACE TABLE {OUTLIER_REJECTS} AS SELECT *, "
         "CAST(NULL AS VARCHAR) AS _reject_reason, CAST(NULL AS VARCHAR) AS _outlier_columns "
         f"FROM {table} WHERE false"
     )
@@ -280,7 +280,7 @@ def finish(
     )
     outer_replace = ", ".join(f"{e} AS {quote_ident(c)}" for c, e in fills.items())
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * "
+        f"CREATE OR REPLACE TABLE {out} AS SELECT * "
         f"{f'REPLACE ({outer_replace})' if outer_replace else ''}, "
         f"{imputed} AS _imputed_columns, {quote_literal(run_id)} AS _clean_run, "
         f"CAST({quote_literal(now.isoformat())} AS TIMESTAMPTZ) AS _cleaned_at FROM ({inner})"

@@ -153,3 +153,20 @@ def _open_owner(entry: Path) -> int | None:
     if not (entry / OWNER).exists():
         return None
     return os.open(entry / OWNER, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+
+
+WORK_DATABASE = "work.duckdb"
+
+
+def work_database(settings: CoreSettings, scratch: Path) -> Path | None:
+    """Where the run's work tables (staged, typed, deduplicated rows) are kept.
+
+    Held in memory, they spill uncompressed under the spill cap: at ten million quotes the
+    staged rows and the deduplicated batch together pass the default cap of 1.5 GiB. In a file
+    of the run's scratch directory they are compressed and DuckDB evicts them without spilling,
+    so the cap is left to the operators' own buffers (sorts, windows). The file is bounded only
+    by the disk, so it is used when the scratch space is the file system's free space; with
+    `BUCKETPIPE_SCRATCH_BYTES` (a sized emptyDir) every byte DuckDB writes must stay within the
+    spill cap it enforces, and the tables stay in memory.
+    """
+    return scratch / WORK_DATABASE if settings.scratch_bytes is None else None

@@ -110,12 +110,12 @@ class Loader:
         self.report = LoadReport()
         self._n = 0
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {INPUT} ("
+            f"CREATE OR REPLACE TABLE {INPUT} ("
             + ", ".join(f"{name} {typ}" for name, typ in LOAD_LINEAGE)
             + ")"
         )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {REJECTS} ("
+            f"CREATE OR REPLACE TABLE {REJECTS} ("
             + ", ".join(f"{name} {typ}" for name, typ in REJECT_COLUMNS)
             + ")"
         )
@@ -272,7 +272,7 @@ class Loader:
             self._ndjson_lines(ref, path, objects)
         else:
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {objects} AS SELECT json AS j FROM "
+                f"CREATE OR REPLACE TABLE {objects} AS SELECT json AS j FROM "
                 f"read_json_objects({quote_literal(str(path))}, format = 'auto', "
                 "maximum_object_size = 268435456)"
             )
@@ -281,7 +281,7 @@ class Loader:
                 ref.read.records if ref.read.records.startswith("$") else f"$.{ref.read.records}"
             )
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {objects} AS SELECT unnest("
+                f"CREATE OR REPLACE TABLE {objects} AS SELECT unnest("
                 f"CAST(json_extract(j, {path_sql}) AS JSON[])) AS j FROM {objects}"
             )
         row = self.con.execute(f"SELECT json_group_structure(j) FROM {objects}").fetchone()
@@ -308,7 +308,7 @@ class Loader:
         )
         self.con.execute("SET preserve_insertion_order = true")
         try:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {objects}_l AS {lines}")
+            self.con.execute(f"CREATE OR REPLACE TABLE {objects}_l AS {lines}")
         finally:
             self.con.execute("SET preserve_insertion_order = false")
         self.con.execute(
@@ -320,7 +320,7 @@ class Loader:
             self.con, f"{objects}_l WHERE trim(line) <> '' AND NOT json_valid(line)"
         )
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {objects} AS SELECT CAST(line AS JSON) AS j "
+            f"CREATE OR REPLACE TABLE {objects} AS SELECT CAST(line AS JSON) AS j "
             f"FROM {objects}_l WHERE trim(line) <> '' AND json_valid(line) ORDER BY n"
         )
         self.con.execute(f"DROP TABLE IF EXISTS {objects}_l")

@@ -141,8 +141,15 @@ def connect(
     memory_limit: str | None = None,
     threads: int | None = None,
     config: dict[str, Any] | None = None,
+    database: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that can read the lake (and nothing is downloaded)."""
+    """A DuckDB connection that can read the lake (and nothing is downloaded).
+
+    In memory, unless `database` names a scratch file: then the tables a caller creates are
+    stored there, compressed, and DuckDB may evict them from memory without writing them to its
+    spill files (which `max_temp_directory_size` caps). A job holding millions of rows in work
+    tables needs that; the file is the caller's to remove.
+    """
     temp = Path(settings.temp_dir) / "duckdb"
     temp.mkdir(parents=True, exist_ok=True)
     base_config: dict[str, Any] = {
@@ -150,7 +157,7 @@ def connect(
         "autoload_known_extensions": False,
     }
     base_config.update(config or {})
-    con = duckdb.connect(":memory:", config=base_config)
+    con = duckdb.connect(str(database) if database else ":memory:", config=base_config)
     for statement in settings_sql(
         memory_limit=memory_limit or settings.duckdb_memory_limit,
         threads=threads or settings.duckdb_threads,
