@@ -128,8 +128,7 @@ class WorkerPool:
 
     def _start_one(self) -> None:
         try:
-            spec = {**self.spec, "describe": self.schema is None}
-            worker = WorkerProcess(spec, self.base, self.rss_cap)
+            worker = WorkerProcess(self.spec, self.base, self.rss_cap)
         except Exception as exc:  # a start that fails is reported to the next query
             # After close, the run's scratch directory may already be gone: that start
             # failing is expected, not an error of anything a user asked for.
