@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,11 +28,13 @@ import pyarrow as pa
 from bucketpipe.config.settings import Settings
 from bucketpipe.lake.duck import (
     connect,
+    declared_types,
     empty_relation_sql,
     quote_ident,
     quote_literal,
     read_parquet_sql,
     sql_list,
+    typed_nulls_sql,
 )
 
 # Built into the wheel (core_functions, json, parquet, icu...) plus httpfs for S3 lakes;
@@ -73,9 +74,6 @@ CANARY = (
     "SELECT count(*) FROM duckdb_prepared_statements()",
     "SELECT current_setting('lock_configuration')",
 )
-# A column type from a snapshot goes into the SQL that writes a view's template: one that could
-# end the statement or hold a literal or comment is not used (the view then opens a file).
-_UNSAFE_TYPE = re.compile(r"[;'`]|--|/\*")
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,10 @@ class Engine:
             self.con.execute(statement)
         self.datasets = {d.name: d for d in datasets}
         self.variables: dict[str, str] = {}
+        self.declared: dict[str, dict[str, str]] = {}  # the snapshots' columns, DuckDB's types
+        self.checked: set[str] = set()  # views bound on their first file at least once
         self.by_name: set[str] = set()  # views that line their files up by column name
+        self.fingerprint: list[list[Any]] | None = None
         templates = Path(settings.temp_dir) / "views"
         try:
             for index, dataset in enumerate(datasets):
@@ -128,25 +129,24 @@ class Engine:
         if not dataset.files:
             self.con.execute(f"CREATE VIEW {view} AS {empty_relation_sql(dataset.columns)}")
             return
-        variable = self.variables[dataset.name] = f"lake_{index}"
-        paths = f"getvariable({quote_literal(variable)})"
-        lean = read_parquet_sql(paths, union_by_name=False)
+        self.variables[dataset.name] = f"lake_{index}"
+        self.declared[dataset.name] = declared_types(self.con, dataset.columns)
         template = self._template(templates, dataset)
         if template is not None:
-            self.con.execute(f"SET VARIABLE {variable} = {sql_list([template])}")
-            self.con.execute(f"CREATE VIEW {view} AS {lean}")
+            self.con.execute(f"SET VARIABLE lake_{index} = {sql_list([template])}")
+            self.con.execute(f"CREATE VIEW {view} AS {self._relation(dataset.name, False)}")
             self._point(dataset)
-            if self._catalog_columns(dataset.name) == dict(dataset.columns):
-                return
-        # No template, or one that does not show the snapshot's columns: bind on the first
-        # file, which is enough when it shows them (a dataset's files share one schema); else
-        # every file's footer is read to line the files up by name.
+            if self._catalog_columns(dataset.name) == self.declared[dataset.name]:
+                return  # checked on its first file when a statement first names it
+        # No template, or one that does not show the snapshot's columns: check it now.
         self._point(dataset)
-        self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {lean}")
-        described = self.con.execute(f"DESCRIBE {view}").fetchall()
-        if {str(c): str(t) for c, t, *_ in described if c != "dt"} != dict(dataset.columns):
-            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {read_parquet_sql(paths)}")
-            self.by_name.add(dataset.name)
+        self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {self._relation(dataset.name, False)}")
+        if not self._check(dataset.name):
+            self.line_up([dataset.name])
+
+    def _relation(self, name: str, union: bool) -> str:
+        paths = f"getvariable({quote_literal(self.variables[name])})"
+        return read_parquet_sql(paths, union_by_name=union)
 
     def _point(self, dataset: Dataset) -> None:
         """Set the dataset's variable to its snapshot's files."""
@@ -157,16 +157,14 @@ class Engine:
         """An empty local Parquet file of the snapshot's columns, in the folders of the same
         hive partition as the dataset's first file (so the view gets its `dt` column as
         well); None when the snapshot records no columns or a type cannot be written."""
-        if not dataset.columns or any(_UNSAFE_TYPE.search(t) for _, t in dataset.columns):
+        rows = typed_nulls_sql(dataset.columns)
+        if rows is None:
             return None
         hive = [part for part in dataset.files[0].split("/")[:-1] if "=" in part]
         path = folder.joinpath(*hive, "template.parquet")
         path.parent.mkdir(parents=True, exist_ok=True)
-        cols = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in dataset.columns)
         try:
-            self.con.execute(
-                f"COPY (SELECT {cols} WHERE false) TO {quote_literal(str(path))} (FORMAT parquet)"
-            )
+            self.con.execute(f"COPY ({rows}) TO {quote_literal(str(path))} (FORMAT parquet)")
         except duckdb.Error:
             return None
         return str(path)
@@ -177,21 +175,39 @@ class Engine:
         ).fetchall()
         return {str(c): str(t) for c, t in rows if c != "dt"}
 
+    def prepare(self, names: Iterable[str]) -> None:
+        """Before a statement runs: check the views of the datasets it names, each once (see
+        `_check`). Names that are not datasets are ignored."""
+        todo = sorted(set(names).intersection(self.variables) - self.checked)
+        self.line_up([name for name in todo if not self._check(name)])
+
     def line_up(self, names: Iterable[str]) -> bool:
-        """Recreate the views of the named datasets to line their files up by column name
-        (reading every file's footer), for a query that met a file of another schema than
-        the first. Names that are not datasets are ignored. True if any view was recreated."""
+        """Recreate the views of the named datasets lined up by column name (every file's
+        footer is read), for files of another schema than the first. True if any was."""
         todo = sorted(set(names).intersection(self.variables) - self.by_name)
+        if not todo:
+            return False
+        # The engine's own change, not a query's: what the next query is compared with, unless
+        # the engine had changed already (then the check after the query reports it).
+        clean = self.fingerprint is not None and self.unchanged()
         for name in todo:
             self._point(self.datasets[name])
-            paths = f"getvariable({quote_literal(self.variables[name])})"
             self.con.execute(
-                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {read_parquet_sql(paths)}"
+                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {self._relation(name, True)}"
             )
             self.by_name.add(name)
-        if todo:
-            self.fingerprint = self.state()  # the engine's own change, not a query's
-        return bool(todo)
+            self.checked.add(name)
+        if clean:
+            self.fingerprint = self.state()
+        return True
+
+    def _check(self, name: str) -> bool:
+        """Bind the view on the dataset's first file (its size and footer stay cached for the
+        query): True when that file shows the snapshot's columns (a dataset's files share one
+        schema, the common case)."""
+        described = self.con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
+        self.checked.add(name)
+        return {str(c): str(t) for c, t, *_ in described if c != "dt"} == self.declared[name]
 
     def _schema(self, names: list[str]) -> dict[str, list[tuple[str, str]]]:
         rows = self.con.execute(

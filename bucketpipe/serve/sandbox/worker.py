@@ -148,9 +148,11 @@ class Worker:
         sql = str(request["sql"])
         checked = self.validator.check(sql) if self.validate else Checked(sql)
         max_rows, max_bytes = int(request["max_rows"]), int(request["max_bytes"])
+        named = self.engine.views if checked.datasets is None else checked.datasets
         retried = False
         while True:
             try:
+                self.engine.prepare(named)
                 with self.engine.transaction():
                     reader = self.engine.reader(checked.sql)
                     batches, cut = collect(reader, max_rows, max_bytes)
@@ -159,7 +161,7 @@ class Worker:
             except TooLarge:
                 return _failure(Failure("too_large", _too_large(max_bytes))), b""
             except Exception as exc:
-                if retried or not self._line_up(exc, checked):
+                if retried or not self._line_up(exc, named):
                     return _failure(classify(exc, self.needles, self.memory)), b""
                 retried = True
         if any(needle.encode() in payload for needle in self.needles):
@@ -168,7 +170,7 @@ class Worker:
         rows = sum(b.num_rows for b in batches)
         return {"ok": True, "rows": rows, "cut": cut, "explain": checked.explain}, payload
 
-    def _line_up(self, exc: Exception, checked: Checked) -> bool:
+    def _line_up(self, exc: Exception, named: Iterable[str]) -> bool:
         """After a query met a dataset file of another schema than the first one its view
         opened: recreate the views it names lined up by name, so it can run once more. Only
         when the failed attempt left the engine as it was (the checks of `answer` stand)."""
@@ -176,8 +178,7 @@ class Worker:
             return False
         if not (self.engine.rolled_back and self.engine.unchanged()):
             return False
-        names = self.engine.views if checked.datasets is None else checked.datasets
-        return self.engine.line_up(names)
+        return self.engine.line_up(named)
 
 
 def _failure(failure: Failure) -> dict[str, Any]:
