@@ -204,3 +204,13 @@ def test_the_retry_lines_up_every_view_when_the_statement_was_not_judged(lake: A
     finally:
         box.close()
     assert result.frame.to_dict("records") == [{"notes": 1, "n": 2}]
+
+
+def test_the_first_query_of_a_session_waits_for_the_start_up_not_the_queue(lake: Any) -> None:
+    """Nothing waits for the workers when the page opens (its schema is the snapshots'): the
+    first query waits for a worker to start, however short the queue wait."""
+    box = SqlSession(*lake, workers=1, queue_wait_s=0.001)
+    try:
+        assert box.run("SELECT count(*) AS n FROM numbers").frame.iloc[0, 0] == 1000
+    finally:
+        box.close()

@@ -188,6 +188,10 @@ class SqlSession:
         started = time.monotonic()
         rows, seconds = self.limits.rows(max_rows), self.limits.seconds(timeout_s)
         request = {"sql": sql, "max_rows": rows, "max_bytes": self.limits.max_bytes}
+        if not self.pool.started:
+            # The session's first query waits for the start-up (nothing else waits for it:
+            # the schema comes from the snapshots), not just the queue wait.
+            self.pool.wait_ready(READY_WAIT_S)
         worker = self.pool.acquire(wait_s=self.queue_wait_s)
         recycle = True
         try:
