@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HTTPFS_VERSION = "1.5.5"
+# A column type from a snapshot goes into SQL text: one that could end the statement or hold
+# a literal or comment is never used.
+_UNSAFE_TYPE = re.compile(r"[;'`]|--|/\*")
 
 
 def quote_literal(value: str) -> str:
@@ -41,6 +45,31 @@ def empty_relation_sql(columns: tuple[tuple[str, str], ...]) -> str:
         return "SELECT NULL AS _empty WHERE false"
     cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote_ident(name)}" for name, typ in columns)
     return f"SELECT {cols}, CAST(NULL AS DATE) AS dt WHERE false"
+
+
+def typed_nulls_sql(columns: tuple[tuple[str, str], ...]) -> str | None:
+    """`SELECT CAST(NULL AS <type>) AS <column>, ...` of the columns, no row; None when there
+    are none or a type is not safe to put into SQL."""
+    if not columns or any(_UNSAFE_TYPE.search(typ) for _, typ in columns):
+        return None
+    cols = ", ".join(f"CAST(NULL AS {typ}) AS {quote_ident(name)}" for name, typ in columns)
+    return f"SELECT {cols} WHERE false"
+
+
+def declared_types(
+    con: duckdb.DuckDBPyConnection, columns: tuple[tuple[str, str], ...]
+) -> dict[str, str]:
+    """Column -> type as DuckDB names it (`TIMESTAMPTZ` is `TIMESTAMP WITH TIME ZONE`, as
+    DESCRIBE shows it), reading no data; the types as given when DuckDB cannot tell."""
+    given = {name: typ for name, typ in columns}
+    sql = typed_nulls_sql(columns)
+    if sql is None:
+        return given
+    try:
+        rows = con.execute(f"DESCRIBE {sql}").fetchall()
+    except duckdb.Error:
+        return given
+    return {str(row[0]): str(row[1]) for row in rows}
 
 
 def read_parquet_sql(paths_sql: str, *, union_by_name: bool = True) -> str:

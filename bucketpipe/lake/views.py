@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from bucketpipe.lake.duck import (
+    declared_types,
     empty_relation_sql,
     quote_ident,
     quote_literal,
@@ -109,7 +110,7 @@ def matches_snapshot(con: duckdb.DuckDBPyConnection, name: str, snapshot: Snapsh
     """True if the view has exactly the snapshot's columns and types (and the partition)."""
     described = con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
     found = {str(col): str(typ) for col, typ, *_ in described if col != "dt"}
-    return found == {col: typ for col, typ in snapshot.columns}
+    return found == declared_types(con, snapshot.columns)
 
 
 def drop_views(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -9,6 +9,7 @@ import pytest
 from bucketpipe.config.settings import Settings
 from bucketpipe.lake.duck import (
     connect,
+    declared_types,
     httpfs_extension_path,
     httpfs_sql,
     lake_bucket_scope,
@@ -18,6 +19,7 @@ from bucketpipe.lake.duck import (
     settings_sql,
     sql_list,
     tls_config_error,
+    typed_nulls_sql,
 )
 from bucketpipe.lake.tls import tls_problem
 
@@ -26,6 +28,33 @@ def test_quoting() -> None:
     assert quote_literal("it's") == "'it''s'"
     assert quote_ident('a"b') == '"a""b"'
     assert sql_list(["a", "b'c"]) == "['a', 'b''c']"
+
+
+def test_typed_nulls_sql() -> None:
+    assert typed_nulls_sql((("a", "INTEGER"), ('b "c', "TIMESTAMPTZ"))) == (
+        'SELECT CAST(NULL AS INTEGER) AS "a", CAST(NULL AS TIMESTAMPTZ) AS "b ""c" WHERE false'
+    )
+    assert typed_nulls_sql(()) is None
+
+
+@pytest.mark.parametrize(
+    "typ", ["INTEGER); DROP VIEW x; --", "VARCHAR) AS a, 'x", "INT /* x */", "INT -- x", "A`B"]
+)
+def test_typed_nulls_sql_uses_no_type_that_could_leave_the_cast(typ: str) -> None:
+    assert typed_nulls_sql((("a", "INTEGER"), ("b", typ))) is None
+
+
+def test_declared_types_are_named_as_describe_names_them() -> None:
+    con = duckdb.connect()
+    columns = (("ts", "TIMESTAMPTZ"), ("n", "INT8"), ("d", "DECIMAL(18,3)"), ("s", "STRING"))
+    assert declared_types(con, columns) == {
+        "ts": "TIMESTAMP WITH TIME ZONE",
+        "n": "BIGINT",
+        "d": "DECIMAL(18,3)",
+        "s": "VARCHAR",
+    }
+    # A type DuckDB does not know stays as given (it then matches no file).
+    assert declared_types(con, (("x", "NOSUCHTYPE"),)) == {"x": "NOSUCHTYPE"}
 
 
 def test_s3_secret_for_allas() -> None:

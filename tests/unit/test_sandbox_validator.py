@@ -75,6 +75,29 @@ def test_the_text_that_runs_is_the_text_that_was_judged(validator: Validator) ->
 
 
 @pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("SELECT 1", set()),
+        ("SHOW TABLES", set()),
+        ("SELECT * FROM duckdb_columns() WHERE table_name = 'quotes'", set()),
+        ("SELECT * FROM information_schema.tables", set()),
+        ("FROM Quotes", {"quotes"}),
+        ("DESCRIBE quotes", {"quotes"}),
+        ("SUMMARIZE memory.main.daily_bars", {"daily_bars"}),
+        ("EXPLAIN SELECT * FROM quotes JOIN daily_bars USING (symbol)", {"quotes", "daily_bars"}),
+        ("SELECT (SELECT max(price) FROM quotes) FROM range(3)", {"quotes"}),
+        # A CTE of a dataset's name: the dataset counts as named (reading one more is harmless).
+        ("WITH quotes AS (SELECT 1 AS x) SELECT * FROM quotes", {"quotes"}),
+        ("WITH q AS (FROM daily_bars) FROM q", {"daily_bars"}),
+    ],
+)
+def test_a_checked_query_names_the_datasets_it_reads(
+    validator: Validator, sql: str, named: set[str]
+) -> None:
+    assert validator.check(sql).datasets == frozenset(named)
+
+
+@pytest.mark.parametrize(
     ("sql", "words"),
     [
         ("SELECT * FROM read_csv('/etc/passwd')", "reads files or URLs"),

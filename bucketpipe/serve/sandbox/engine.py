@@ -5,14 +5,21 @@ the httpfs extension loaded while the connection is open; then file access is li
 exactly the snapshots' files, external access is turned off and the configuration is locked,
 so nothing a query says can loosen it. The file lists live in variables the views read, so a
 view's definition (`duckdb_views()`, errors, EXPLAIN) shows a dataset name, never a path.
+
+A worker that starts reads nothing from the lake: DuckDB binds a view when it is created, so
+each view is first bound on an empty local file of its snapshot's columns, then pointed at the
+snapshot's files. Every query binds the views it names again, on their real files, so a query
+opens only the datasets it reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,11 +28,13 @@ import pyarrow as pa
 from bucketpipe.config.settings import Settings
 from bucketpipe.lake.duck import (
     connect,
+    declared_types,
     empty_relation_sql,
     quote_ident,
     quote_literal,
     read_parquet_sql,
     sql_list,
+    typed_nulls_sql,
 )
 
 # Built into the wheel (core_functions, json, parquet, icu...) plus httpfs for S3 lakes;
@@ -87,18 +96,25 @@ class Dataset:
 class Engine:
     """The locked-down connection user SQL runs on."""
 
-    def __init__(
-        self, settings: Settings, datasets: Sequence[Dataset], *, describe: bool = True
-    ) -> None:
+    def __init__(self, settings: Settings, datasets: Sequence[Dataset]) -> None:
         self.con = connect(settings, config=dict(ENGINE_CONFIG))
         for statement in METADATA_CACHES:
             self.con.execute(statement)
-        for index, dataset in enumerate(datasets):
-            self._create_view(index, dataset)
+        self.datasets = {d.name: d for d in datasets}
+        self.variables: dict[str, str] = {}
+        self.declared: dict[str, dict[str, str]] = {}  # the snapshots' columns, DuckDB's types
+        self.checked: set[str] = set()  # views bound on their first file at least once
+        self.by_name: set[str] = set()  # views that line their files up by column name
+        self.fingerprint: list[list[Any]] | None = None
+        templates = Path(settings.temp_dir) / "views"
+        try:
+            for index, dataset in enumerate(datasets):
+                self._create_view(index, dataset, templates / str(index))
+        finally:
+            shutil.rmtree(templates, ignore_errors=True)
         self.views = [d.name for d in datasets]
-        # Describing binds every view (reading each dataset's file footers): the pool asks
-        # only its first worker for it.
-        self.schema = self._schema(self.views) if describe else {}
+        # From the catalog: binds no view, so it opens no file.
+        self.schema = self._schema(self.views)
         self._check_extensions()  # duckdb_extensions() reads the home directory: before lockdown
         allowed = sorted({f for d in datasets for f in d.files})
         self.con.execute(f"SET allowed_paths = {sql_list(allowed)}")
@@ -108,22 +124,90 @@ class Engine:
         self.fingerprint = self.state()
         self.rolled_back = True
 
-    def _create_view(self, index: int, dataset: Dataset) -> None:
+    def _create_view(self, index: int, dataset: Dataset, templates: Path) -> None:
         view = quote_ident(dataset.name)
         if not dataset.files:
             self.con.execute(f"CREATE VIEW {view} AS {empty_relation_sql(dataset.columns)}")
             return
-        variable = f"lake_{index}"
+        self.variables[dataset.name] = f"lake_{index}"
+        self.declared[dataset.name] = declared_types(self.con, dataset.columns)
+        template = self._template(templates, dataset)
+        if template is not None:
+            self.con.execute(f"SET VARIABLE lake_{index} = {sql_list([template])}")
+            self.con.execute(f"CREATE VIEW {view} AS {self._relation(dataset.name, False)}")
+            self._point(dataset)
+            if self._catalog_columns(dataset.name) == self.declared[dataset.name]:
+                return  # checked on its first file when a statement first names it
+        # No template, or one that does not show the snapshot's columns: check it now.
+        self._point(dataset)
+        self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {self._relation(dataset.name, False)}")
+        if not self._check(dataset.name):
+            self.line_up([dataset.name])
+
+    def _relation(self, name: str, union: bool) -> str:
+        paths = f"getvariable({quote_literal(self.variables[name])})"
+        return read_parquet_sql(paths, union_by_name=union)
+
+    def _point(self, dataset: Dataset) -> None:
+        """Set the dataset's variable to its snapshot's files."""
+        variable = self.variables[dataset.name]
         self.con.execute(f"SET VARIABLE {variable} = {sql_list(list(dataset.files))}")
-        paths = f"getvariable({quote_literal(variable)})"
-        # Creating a view binds it: opening only the first file is enough when it shows the
-        # snapshot's columns (a dataset's files share one schema); else every file's footer
-        # is read to line the files up by name.
-        lean = read_parquet_sql(paths, union_by_name=False)
-        self.con.execute(f"CREATE VIEW {view} AS {lean}")
-        described = self.con.execute(f"DESCRIBE {view}").fetchall()
-        if {str(c): str(t) for c, t, *_ in described if c != "dt"} != dict(dataset.columns):
-            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {read_parquet_sql(paths)}")
+
+    def _template(self, folder: Path, dataset: Dataset) -> str | None:
+        """An empty local Parquet file of the snapshot's columns, in the folders of the same
+        hive partition as the dataset's first file (so the view gets its `dt` column as
+        well); None when the snapshot records no columns or a type cannot be written."""
+        rows = typed_nulls_sql(dataset.columns)
+        if rows is None:
+            return None
+        hive = [part for part in dataset.files[0].split("/")[:-1] if "=" in part]
+        path = folder.joinpath(*hive, "template.parquet")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con.execute(f"COPY ({rows}) TO {quote_literal(str(path))} (FORMAT parquet)")
+        except duckdb.Error:
+            return None
+        return str(path)
+
+    def _catalog_columns(self, view: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [view]
+        ).fetchall()
+        return {str(c): str(t) for c, t in rows if c != "dt"}
+
+    def prepare(self, names: Iterable[str]) -> None:
+        """Before a statement runs: check the views of the datasets it names, each once (see
+        `_check`). Names that are not datasets are ignored."""
+        todo = sorted(set(names).intersection(self.variables) - self.checked)
+        self.line_up([name for name in todo if not self._check(name)])
+
+    def line_up(self, names: Iterable[str]) -> bool:
+        """Recreate the views of the named datasets lined up by column name (every file's
+        footer is read), for files of another schema than the first. True if any was."""
+        todo = sorted(set(names).intersection(self.variables) - self.by_name)
+        if not todo:
+            return False
+        # The engine's own change, not a query's: what the next query is compared with, unless
+        # the engine had changed already (then the check after the query reports it).
+        clean = self.fingerprint is not None and self.unchanged()
+        for name in todo:
+            self._point(self.datasets[name])
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {self._relation(name, True)}"
+            )
+            self.by_name.add(name)
+            self.checked.add(name)
+        if clean:
+            self.fingerprint = self.state()
+        return True
+
+    def _check(self, name: str) -> bool:
+        """Bind the view on the dataset's first file (its size and footer stay cached for the
+        query): True when that file shows the snapshot's columns (a dataset's files share one
+        schema, the common case)."""
+        described = self.con.execute(f"DESCRIBE {quote_ident(name)}").fetchall()
+        self.checked.add(name)
+        return {str(c): str(t) for c, t, *_ in described if c != "dt"} == self.declared[name]
 
     def _schema(self, names: list[str]) -> dict[str, list[tuple[str, str]]]:
         rows = self.con.execute(

@@ -41,6 +41,7 @@ class WorkerPool:
         self._failed_at = float("-inf")
         self._cond = threading.Condition()
         self.schema: dict[str, list[tuple[str, str]]] | None = None
+        self.started = False  # whether any worker has finished starting
         # Kill the workers when the pool is dropped or the interpreter exits.
         self._finalizer = weakref.finalize(self, _kill_all, self._live)
         sweep(base)
@@ -128,8 +129,7 @@ class WorkerPool:
 
     def _start_one(self) -> None:
         try:
-            spec = {**self.spec, "describe": self.schema is None}
-            worker = WorkerProcess(spec, self.base, self.rss_cap)
+            worker = WorkerProcess(self.spec, self.base, self.rss_cap)
         except Exception as exc:  # a start that fails is reported to the next query
             # After close, the run's scratch directory may already be gone: that start
             # failing is expected, not an error of anything a user asked for.
@@ -144,6 +144,7 @@ class WorkerPool:
         with self._cond:
             self._starting -= 1
             self._error = None
+            self.started = True
             self.schema = self.schema or worker.schema or None
             if self._closed:
                 worker.kill()

@@ -125,6 +125,15 @@ def datasets_json(store: ObjectStore, snapshots: Mapping[str, Snapshot]) -> list
     ]
 
 
+def snapshot_columns(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """The columns of the dataset's view: the snapshot's, then the partition's `dt` (every
+    data file is in a `dt=` folder; an empty dataset's view has the column as well)."""
+    if not snapshot.columns:
+        return []
+    names = {name for name, _ in snapshot.columns}
+    return [*snapshot.columns, *([] if "dt" in names else [("dt", "DATE")])]
+
+
 class SqlSession:
     """User SQL over one set of committed snapshots, run by a pool of worker processes."""
 
@@ -141,6 +150,7 @@ class SqlSession:
         self.limits = Limits.from_settings(settings)
         self.queue_wait_s = queue_wait_s
         self.views = {name: snap.version for name, snap in sorted(snapshots.items())}
+        self.columns = {name: snapshot_columns(snap) for name, snap in sorted(snapshots.items())}
         spec = {
             "settings": worker_settings(settings),
             "datasets": datasets_json(store, snapshots),
@@ -158,10 +168,16 @@ class SqlSession:
         self.pool.wait_ready(wait_s, self.pool.size if every else 1)
 
     def schema(self, wait_s: float = READY_WAIT_S) -> dict[str, list[tuple[str, str]]]:
-        """View -> [(column, type)], for the schema browser (from the first worker)."""
-        if self.pool.schema is None:
-            self.pool.wait_ready(wait_s)
-        return dict(self.pool.schema or {name: [] for name in self.views})
+        """View -> [(column, type)], for the schema browser: from the snapshots, so it waits
+        for no worker and opens no file; a snapshot that records no columns is shown as the
+        first worker's catalog has it."""
+        known = {name: cols for name, cols in self.columns.items() if cols}
+        if len(known) < len(self.columns):
+            if self.pool.schema is None:
+                self.pool.wait_ready(wait_s)
+            found = self.pool.schema or {}
+            known = {name: known.get(name) or found.get(name, []) for name in self.columns}
+        return known
 
     def run(
         self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None
@@ -172,6 +188,10 @@ class SqlSession:
         started = time.monotonic()
         rows, seconds = self.limits.rows(max_rows), self.limits.seconds(timeout_s)
         request = {"sql": sql, "max_rows": rows, "max_bytes": self.limits.max_bytes}
+        if not self.pool.started:
+            # The session's first query waits for the start-up (nothing else waits for it:
+            # the schema comes from the snapshots), not just the queue wait.
+            self.pool.wait_ready(READY_WAIT_S)
         worker = self.pool.acquire(wait_s=self.queue_wait_s)
         recycle = True
         try:

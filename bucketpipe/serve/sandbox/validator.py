@@ -31,10 +31,12 @@ _PATH_LIKE = re.compile(r"[/\\:~.]")
 
 @dataclass(frozen=True)
 class Checked:
-    """A query that passed: the text to run, and whether it is an EXPLAIN."""
+    """A query that passed: the text to run, whether it is an EXPLAIN, and the datasets it
+    names (None: not known, the query was not judged)."""
 
     sql: str
     explain: bool = False
+    datasets: frozenset[str] | None = None
 
 
 class Validator:
@@ -60,11 +62,10 @@ class Validator:
         explain = text.explain_parts(sql)
         if explain is not None:
             tree = self._tree(explain.query, sql, explain.offset)
-            self._walk(tree)
-            return Checked("EXPLAIN " + explain.query.strip().rstrip(";"), explain=True)
+            named = self._walk(tree)
+            return Checked("EXPLAIN " + explain.query.strip().rstrip(";"), True, named)
         tree = self._tree(sql, sql, 0)
-        self._walk(tree)
-        return Checked(sql.strip())
+        return Checked(sql.strip(), datasets=self._walk(tree))
 
     def close(self) -> None:
         self._con.close()
@@ -86,8 +87,9 @@ class Validator:
         return dict(statements[0])
 
     # --- the walk --------------------------------------------------------------------------
-    def _walk(self, tree: Mapping[str, Any]) -> None:
-        """Check every node; base tables last, once every CTE name is known."""
+    def _walk(self, tree: Mapping[str, Any]) -> frozenset[str]:
+        """Check every node; base tables last, once every CTE name is known. The dataset
+        views the query names (a name a CTE shadows in one place counts as well)."""
         tables: list[Mapping[str, Any]] = []
         ctes: set[str] = set()
         stack: list[tuple[Any, bool]] = [(tree, False)]
@@ -118,6 +120,7 @@ class Validator:
             stack.extend((child, False) for child in value.values())
         for table in tables:
             self._check_table(table, ctes)
+        return frozenset(_named_views(tables, self.views))
 
     def _check_table(self, node: Mapping[str, Any], ctes: set[str]) -> None:
         catalog = str(node.get("catalog_name") or "").lower()
@@ -142,6 +145,17 @@ class Validator:
                 f"{raw} is not available: the engine's settings, logs and secrets stay private"
             )
         raise QueryRefused(_no_such_dataset(raw, self.views))
+
+
+def _named_views(tables: Iterable[Mapping[str, Any]], views: frozenset[str]) -> set[str]:
+    named = set()
+    for node in tables:
+        catalog = str(node.get("catalog_name") or "").lower()
+        schema = str(node.get("schema_name") or "").lower()
+        name = str(node.get("table_name") or "").lower()
+        if catalog in ("", "memory") and schema in ("", "main") and name in views:
+            named.add(name)
+    return named
 
 
 def _check_expression(node: Mapping[str, Any], in_table_function: bool) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any
 
+import duckdb
 import pyarrow as pa
 
 from bucketpipe.config.errors import QueryRefused
@@ -120,9 +121,7 @@ class Worker:
         self.validate = bool(spec.get("validate", True))
         self.memory = str(spec["settings"]["duckdb_memory_limit"])
         self.engine = Engine(
-            Settings(**spec["settings"]),
-            [Dataset.from_json(d) for d in spec["datasets"]],
-            describe=bool(spec.get("describe", True)),
+            Settings(**spec["settings"]), [Dataset.from_json(d) for d in spec["datasets"]]
         )
         self.validator = Validator(self.engine.views)
         policy.allowed_functions()
@@ -149,20 +148,37 @@ class Worker:
         sql = str(request["sql"])
         checked = self.validator.check(sql) if self.validate else Checked(sql)
         max_rows, max_bytes = int(request["max_rows"]), int(request["max_bytes"])
-        try:
-            with self.engine.transaction():
-                reader = self.engine.reader(checked.sql)
-                batches, cut = collect(reader, max_rows, max_bytes)
-                payload = ipc_bytes(reader.schema, batches)
-        except TooLarge:
-            return _failure(Failure("too_large", _too_large(max_bytes))), b""
-        except Exception as exc:
-            return _failure(classify(exc, self.needles, self.memory)), b""
+        named = self.engine.views if checked.datasets is None else checked.datasets
+        retried = False
+        while True:
+            try:
+                self.engine.prepare(named)
+                with self.engine.transaction():
+                    reader = self.engine.reader(checked.sql)
+                    batches, cut = collect(reader, max_rows, max_bytes)
+                    payload = ipc_bytes(reader.schema, batches)
+                break
+            except TooLarge:
+                return _failure(Failure("too_large", _too_large(max_bytes))), b""
+            except Exception as exc:
+                if retried or not self._line_up(exc, named):
+                    return _failure(classify(exc, self.needles, self.memory)), b""
+                retried = True
         if any(needle.encode() in payload for needle in self.needles):
             message = "the result would show storage details or credentials; it was withheld"
             return _failure(Failure("refused", message)), b""
         rows = sum(b.num_rows for b in batches)
         return {"ok": True, "rows": rows, "cut": cut, "explain": checked.explain}, payload
+
+    def _line_up(self, exc: Exception, named: Iterable[str]) -> bool:
+        """After a query met a dataset file of another schema than the first one its view
+        opened: recreate the views it names lined up by name, so it can run once more. Only
+        when the failed attempt left the engine as it was (the checks of `answer` stand)."""
+        if not isinstance(exc, duckdb.InvalidInputException) or "schema mismatch" not in str(exc):
+            return False
+        if not (self.engine.rolled_back and self.engine.unchanged()):
+            return False
+        return self.engine.line_up(named)
 
 
 def _failure(failure: Failure) -> dict[str, Any]:
