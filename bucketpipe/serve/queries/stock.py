@@ -54,13 +54,9 @@ def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
 def newest_symbols(
     con: duckdb.DuckDBPyConnection, bars: str, profiles: str | None = None
 ) -> list[str]:
-    """The symbols of `bars` and `profiles`, relations over the newest files of the daily
-    bars and of the profiles (what the page reads for the chosen symbol anyway), sorted.
-
-    Every quoted symbol has a bar for each day it was quoted, so the newest bars hold every
-    symbol fetched lately; one no longer fetched may be left out, and its page still opens
-    by name.
-    """
+    """The symbols of `bars` and `profiles` (SQL over the newest files of each, which the page
+    reads anyway), sorted. A quoted symbol has a bar for every day it was quoted, so only one
+    no longer fetched is left out (its page still opens by name)."""
     return _distinct_symbols(con, [f"({r})" for r in (bars, profiles) if r is not None])
 
 
@@ -99,11 +95,10 @@ def day_bounds(
 ) -> tuple[date, date] | None:
     """First and last day with a bar for the symbol.
 
-    With `newest` (a relation over the newest files of the daily bars) and `first` (the
-    dataset's first day), the last day is read from those files alone and the first is
-    `first`: the range picker then offers days before a young symbol's first bar, which
-    show no bars, instead of reading every year of bars to find it. A symbol absent from
-    the newest files is looked up in all of them.
+    With `newest` (SQL over the newest files of the daily bars) and `first` (the dataset's
+    first day), the last day is read from those files alone and the first is `first`: the
+    picker may offer days before a young symbol's first bar (they show none) rather than
+    read every year of bars. A symbol absent from the newest files is looked up in all.
     """
     if newest is not None and first is not None and _bars_source(con) == "daily_bars":
         row = con.execute(f"SELECT max(day) FROM ({newest}) WHERE symbol = ?", [symbol]).fetchone()
