@@ -2,7 +2,9 @@
 
 One row per report, partitioned by month of `created_at`. The run rewrites its month's file
 (the month's earlier rows plus its own) rather than adding one small file per run: a year of
-15-minute runs stays twelve files, and the dashboard's trend reads the newest one or two.
+15-minute runs stays twelve files. Each version also records how many reports of each dataset
+every month holds (`REPORT_COUNTS` in its details), so the dashboard's trend of a dataset reads
+just the month files that hold its newest reports.
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ from pathlib import Path
 
 import duckdb
 
-from bucketpipe.clean.engine import Target, count, write_files
+from bucketpipe.clean.engine import Target, count, partition_expr, write_files
 from bucketpipe.clean.plan import ATTEMPTS
 from bucketpipe.config.errors import CommitConflict
 from bucketpipe.context import Context
 from bucketpipe.lake.commits import Basis, VersionTaken, commit
 from bucketpipe.lake.duck import quote_ident, sql_list
 from bucketpipe.lake.runs import DatasetResult
-from bucketpipe.lake.snapshots import read_current
+from bucketpipe.lake.snapshots import Snapshot, read_current
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.quality.report import (
     REPORT_COLUMNS,
+    REPORT_COUNTS,
     REPORTS_DATASET,
     QualityReport,
     read_all_reports,
@@ -101,6 +104,7 @@ def commit_rows(
         added = write_files(
             con, store, TARGET, rows_sql, run_id=run_id, version=basis.version + 1, scratch=scratch
         )
+        counts = report_counts(con, store, current, rows_sql, months)
         try:
             snapshot = commit(
                 store,
@@ -112,6 +116,7 @@ def commit_rows(
                 time_column=TARGET.time_column,
                 operation="append",
                 basis=basis,
+                details={REPORT_COUNTS: counts},
                 now=now,
             )
             break
@@ -129,3 +134,41 @@ def commit_rows(
         files_removed=len(old),
         snapshot_version=snapshot.version,
     )
+
+
+def report_counts(
+    con: duckdb.DuckDBPyConnection,
+    store: ObjectStore,
+    current: Snapshot | None,
+    rows_sql: str,
+    months: list[str],
+) -> dict[str, dict[str, int]]:
+    """Dataset -> month -> reports, after `rows_sql` replaces the rows of `months`.
+
+    The other months' counts come from the current version; a version written before the
+    counts were kept has them counted from its files, once.
+    """
+    known = current.details.get(REPORT_COUNTS) if current is not None else {}
+    kept = [f for f in current.files if f.partition not in months] if current else []
+    parts = [f"SELECT dataset, created_at FROM ({rows_sql})"]
+    if not isinstance(known, dict):
+        known = {}
+        if kept:
+            paths = sql_list([store.duckdb_path(f.key) for f in kept])
+            parts.append(
+                f"SELECT dataset, created_at FROM read_parquet({paths}, union_by_name = true, "
+                "hive_partitioning = false)"
+            )
+    counts = {
+        str(name): {m: int(n) for m, n in by_month.items() if m not in months}
+        for name, by_month in known.items()
+        if isinstance(by_month, dict)
+    }
+    month = partition_expr(TARGET.time_column, TARGET.partition_by)
+    rows = con.execute(
+        f"SELECT dataset, CAST({month} AS VARCHAR), count(*) FROM ({' UNION ALL '.join(parts)}) "
+        "GROUP BY ALL"
+    ).fetchall()
+    for name, period, n in rows:
+        counts.setdefault(str(name), {})[str(period)] = int(n)
+    return {name: dict(sorted(c.items())) for name, c in sorted(counts.items()) if c}

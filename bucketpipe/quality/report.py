@@ -38,6 +38,9 @@ DIMENSIONS = ("completeness", "uniqueness", "consistency", "validity")
 # Every report is also a row of this dataset (committed through snapshots like any other, one
 # file per month rewritten by the run that adds to it), so the trend is one or two file reads.
 REPORTS_DATASET = "quality_reports"
+# Its snapshots' details record dataset -> month -> reports, so a reader picks the month files
+# that hold a dataset's newest reports without opening the others.
+REPORT_COUNTS = "reports_per_month"
 REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("dataset", "VARCHAR"),
     ("run_id", "VARCHAR"),

@@ -85,7 +85,10 @@ def create_views_lean(
     """`create_views` opening one file instead of all when the files share the snapshot's
     schema (the common case: a dataset's files are written in one schema); otherwise, or
     if the first file does not show the snapshot's columns, lined up by name."""
-    create_views(con, store, name, snapshot, union=False)
+    # DuckDB binds such a view from the first file listed: the newest, which the pages read
+    # anyway (their recent rows), not the oldest, which they rarely need.
+    newest_first = snapshot.model_copy(update={"files": snapshot.files[::-1]})
+    create_views(con, store, name, newest_first, union=False)
     if not views.matches_snapshot(con, name, snapshot):
         create_views(con, store, name, snapshot)
 

@@ -112,9 +112,25 @@ def test_the_quarantine_panel_reads_only_the_newest_days(ctx: Context, tmp_path:
             f"TO '{path}' (FORMAT parquet)"
         )
         ctx.store.upload(f"quarantine/quotes/dt=2026-01-0{day}/c{day}.parquet", path)
-    counts, rows = quality.quarantine(ctx, "quotes", sample=3, days=7)
+    keys = quality.quarantine_keys(ctx, "quotes", days=7, files=9)
+    assert quality.quarantine_days(keys) == ("2026-01-03", "2026-01-09")
+    counts, rows = quality.quarantine(ctx, "quotes", sample=3, days=7, keys=keys)
     assert counts.values.tolist() == [["bad", 7]]  # days 3 to 9
     assert list(rows["_clean_run"]) == ["c9", "c8", "c7"]
+    # The panel's default: at most QUARANTINE_FILES files, the newest.
+    counts, _ = quality.quarantine(ctx, "quotes", days=7)
+    assert counts.values.tolist() == [["bad", quality.QUARANTINE_FILES]]
+
+
+def test_a_day_file_is_picked_before_the_run_files_it_rolled_up(ctx: Context) -> None:
+    day = "quarantine/quotes/dt=2026-01-05"
+    for name in ("c1.parquet", "c2.parquet", "_day-m1.parquet"):
+        ctx.store.put(f"{day}/{name}", b"x")
+    ctx.store.put("quarantine/quotes/dt=2026-01-04/_day-m0.parquet", b"x")
+    assert quality.quarantine_keys(ctx, "quotes", files=2) == [
+        f"{day}/_day-m1.parquet",
+        f"{day}/c2.parquet",
+    ]
 
 
 def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> None:

@@ -150,3 +150,19 @@ def test_profiles_come_from_the_newest_weeks_then_from_all_history(
     # With a market overview (every quoted symbol, one small file), that is read instead.
     con.execute(f"CREATE VIEW {OVERVIEW} AS SELECT 'CCC' AS symbol")
     assert stock.symbols(con) == ["AAA", "CCC"]  # AAA from its recent profile
+
+
+def test_the_newest_files_give_the_last_day_and_the_symbols(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = "('AAA', DATE '2025-12-30', 1.0), ('AAA', DATE '2026-01-06', 2.0), "
+    rows += "('CCC', DATE '2025-12-31', 3.0), ('BBB', DATE '2026-01-05', 4.0)"
+    con.execute(f"CREATE VIEW daily_bars AS SELECT * FROM (VALUES {rows}) AS t(symbol, day, close)")
+    newest = "SELECT * FROM daily_bars WHERE day >= DATE '2026-01-01'"  # the newest year
+    first = date(2025, 12, 30)  # the dataset's first day
+    assert stock.day_bounds(con, "AAA", newest, first) == (first, date(2026, 1, 6))
+    # A symbol missing from the newest files is looked up in all of them.
+    assert stock.day_bounds(con, "CCC", newest, first) == (date(2025, 12, 31),) * 2
+    assert stock.newest_symbols(con, newest) == ["AAA", "BBB"]
+    bars = stock.bars(con, "AAA", first, date(2026, 1, 31), newest)
+    assert bars["close"].tolist() == [2.0]  # the rows of the files it was given

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from bucketpipe.app import plots, state, ui
-from bucketpipe.serve.queries import aggregates, explore, quality
+from bucketpipe.serve.queries import aggregates, explore, files, quality
 from bucketpipe.serve.queries.base import runnable, visible
 from bucketpipe.serve.reader import describe
 
@@ -353,6 +353,10 @@ def render() -> None:
         return
     if describe(name):
         st.caption(describe(name))
+    # Every tab reads this dataset: a small one is read whole once (a HEAD and a GET per
+    # file), where each query would read its row groups one request at a time.
+    lake = state.lake()
+    lake.prefetch(files.whole(lake.snapshots[name].files))
     cols = state.query(explore.dataset_columns, name, datasets=(name,))
     sl = slice_for(name, cols)
     total = tiles(name, sl, cols)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from bucketpipe.app import plots, state, ui
@@ -87,10 +88,34 @@ def detail(report: QualityReport) -> None:
         st.caption("Cleaning steps applied: " + "; ".join(report.steps))
 
 
+def score_history(dataset: str, limit: int = 50) -> pd.DataFrame:
+    """The dataset's newest reports: just the month files of `quality_reports` that hold
+    them, each read whole once per process (a version without report counts, or a lake
+    without the dataset, is read the older way)."""
+    lake = state.lake()
+    held = lake.snapshots.get(REPORTS_DATASET)
+    files = quality.history_files(held, (dataset,), limit) if held is not None else None
+    if files is None:
+        return state.timed(quality.history, (dataset,), limit, held)
+    lake.prefetch([f.key for f in files])
+    paths = [lake.store.duckdb_path(f.key) for f in files]
+    # No view is needed: the files are named, and read from memory after the first time.
+    return lake.run([], quality.history_rows, paths, (dataset,), limit)
+
+
 def quarantine(dataset: str) -> None:
     st.subheader("Quarantine")
-    st.caption(f"The newest {quality.QUARANTINE_DAYS} days with rejected rows.")
-    counts, _ = state.timed(quality.quarantine, dataset)
+    keys = state.timed(quality.quarantine_keys, dataset)
+    span = quality.quarantine_days(keys)
+    if span is not None:
+        st.caption(
+            f"Rejected rows of the newest {len(keys)} quarantine file"
+            f"{'s' if len(keys) != 1 else ''}, {span[0]} to {span[1]} (at most "
+            f"{quality.QUARANTINE_FILES} files of the newest {quality.QUARANTINE_DAYS} days "
+            "that have any)."
+        )
+    days = quality.QUARANTINE_DAYS
+    counts, _ = state.timed(quality.quarantine, dataset, 20, None, days, tuple(keys))
     if counts.empty:
         st.success("No row of this dataset has been quarantined.", icon=":material/check_circle:")
         return
@@ -100,8 +125,8 @@ def quarantine(dataset: str) -> None:
             "Rows in quarantine",
             f"{int(counts['rows'].sum()):,}",
             border=True,
-            help=f"Rows quarantined on the newest {quality.QUARANTINE_DAYS} days that have any "
-            "(older rows stay in `quarantine/`; `bucketpipe sql` or `status` count them all).",
+            help="Rows in the quarantine files named above (older rows stay in "
+            "`quarantine/`; `bucketpipe status` counts them all).",
         )
         st.dataframe(counts, hide_index=True)
     with right:
@@ -116,7 +141,7 @@ def quarantine(dataset: str) -> None:
         key=f"quarantine_reason_{dataset}",
         format_func=lambda r: "every reason" if r is None else r,
     )
-    _, rows = state.timed(quality.quarantine, dataset, 20, reason)
+    _, rows = state.timed(quality.quarantine, dataset, 20, reason, days, tuple(keys))
     st.caption(f"The newest {len(rows)} rejected rows, with the reason and the clean run.")
     st.dataframe(rows, hide_index=True)
 
@@ -138,8 +163,7 @@ def render() -> None:
     default = wanted if wanted in names else worst_first[0]
     dataset = st.selectbox("Dataset", names, index=names.index(default), key="quality_dataset")
     st.query_params["dataset"] = dataset
-    held = state.lake().snapshots.get(REPORTS_DATASET)
-    history = state.timed(quality.history, (dataset,), 50, held)
+    history = score_history(dataset)
     st.subheader(dataset)
     st.markdown("**Score over time**")
     if len(history) > 1:

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from bucketpipe.app import cards, charts, columns, empty, state, ui
-from bucketpipe.serve.queries import stock
+from bucketpipe.serve.queries import files, stock
 
 INDICATOR_HINT = (
     "Indicators come from the `daily_indicators` dataset, which clean derives from the daily "
@@ -17,14 +17,35 @@ INDICATOR_HINT = (
 )
 
 
-def pickers(symbols: list[str]) -> tuple[str, date, date] | None:
+def newest(name: str) -> files.Picked | None:
+    """SQL over the newest partition of a committed, current dataset (else None)."""
+    lake = state.lake()
+    return files.newest(lake.store, lake.snapshots[name]) if lake.ready(name) else None
+
+
+def between(name: str, first: date, last: date) -> files.Picked | None:
+    lake = state.lake()
+    return files.days(lake.store, lake.snapshots[name], first, last) if lake.ready(name) else None
+
+
+def sql(picked: files.Picked | None) -> str | None:
+    return picked.sql if picked is not None else None
+
+
+def read_whole(*picked: files.Picked | None) -> None:
+    """Read the small files the page needs whole, before any view opens one of them."""
+    state.lake().prefetch(k for p in picked if p is not None for k in p.whole)
+
+
+def pickers(symbols: list[str], bars_newest: files.Picked | None) -> tuple[str, date, date] | None:
     """Symbol and date range; None when the symbol has no bars."""
     left, right = st.columns([1, 2])
     default = st.query_params.get("symbol")
     index = symbols.index(default) if default in symbols else 0
     symbol = left.selectbox("Symbol", symbols, index=index, key="stock_symbol")
     st.query_params["symbol"] = symbol
-    bounds = state.query(stock.day_bounds, symbol)
+    first = files.first_day(state.lake().snapshots.get("daily_bars"))
+    bounds = state.query(stock.day_bounds, symbol, sql(bars_newest), first)
     if bounds is None:
         return None
     first, last = bounds
@@ -34,15 +55,16 @@ def pickers(symbols: list[str]) -> tuple[str, date, date] | None:
         min_value=first,
         max_value=last,
         key=f"stock_range_{symbol}",
-        help="Daily bars and indicators in this range; indicators are computed over the "
-        "whole history, so their first values are not cut short by the range.",
+        help="Daily bars and indicators in this range (from the first day of daily bars); "
+        "indicators are computed over the whole history, so their first values are not cut "
+        "short by the range.",
     )
     start, end = (chosen[0], chosen[-1]) if isinstance(chosen, tuple) and chosen else (first, last)
     return symbol, start, end
 
 
-def profile_card(symbol: str) -> None:
-    info = state.query(stock.profile, symbol)
+def profile_card(symbol: str, profiles: files.Picked | None) -> None:
+    info = state.query(stock.profile, symbol, sql(profiles))
     metrics = state.query(stock.key_metrics, symbol)
     with st.container(border=True):
         st.markdown(f"### {info.get('name') or symbol}")
@@ -179,7 +201,10 @@ def details(symbol: str, start: date, end: date) -> None:
     panes = dict(zip(tabs, st.tabs(tabs), strict=True))
     for_symbol = f"for {symbol}"
     with panes["Intraday"]:
-        first = max(start, end - timedelta(days=6))
+        # The range's last week, within the partition (month) that holds its last day: one
+        # file's worth of quotes, not a slice of two.
+        held = files.partition_start(lake.snapshots.get("quotes"), end)
+        first = max(start, end - timedelta(days=6), held or start)
         since = datetime.combine(first, time.min, UTC)
         source = lake.pruned("quotes", since, since + timedelta(days=(end - first).days + 1))
         quotes = state.query(stock.intraday, symbol, first, end, source)
@@ -187,7 +212,10 @@ def details(symbol: str, start: date, end: date) -> None:
             empty.show("quotes", "quote snapshots", f"for {symbol} from {first} to {end}")
         else:
             st.plotly_chart(charts.intraday(quotes), key="intraday_chart")
-            st.caption(f"{len(quotes):,} snapshots from {first} to {end} (the range's last week).")
+            st.caption(
+                f"{len(quotes):,} snapshots from {first} to {end}: the range's last week, "
+                "within the month of its last day."
+            )
     with panes["Analysts"]:
         rec = state.query(stock.recommendations, symbol)
         _chart_or_empty(
@@ -241,30 +269,40 @@ def render() -> None:
     ui.header(
         "Stock", "Daily bars with technical indicators, and everything known about one company."
     )
-    symbols = state.query(stock.symbols)
+    # The newest files of the bars, indicators, profiles and quotes are what the page reads
+    # for the chosen symbol (and the symbol list): each small one is read whole, once.
+    bars_newest, ind_newest = newest("daily_bars"), newest("daily_indicators")
+    profiles = newest("company_profiles")
+    read_whole(bars_newest, ind_newest, profiles, newest("quotes"))
+    if bars_newest is not None:
+        symbols = state.query(stock.newest_symbols, bars_newest.sql, sql(profiles))
+    else:
+        symbols = state.query(stock.symbols)
     if not symbols:
         ui.empty_state("No stocks in the lake yet.")
         return
-    picked = pickers(symbols)
+    picked = pickers(symbols, bars_newest)
     if picked is None:
         ui.empty_state("This symbol has no daily bars or quotes yet.")
         return
     symbol, start, end = picked
-    bars = state.query(stock.bars, symbol, start, end)
-    ind = state.query(stock.indicators, symbol, start, end)
+    in_range = between("daily_bars", start, end), between("daily_indicators", start, end)
+    read_whole(*in_range)
+    bars = state.query(stock.bars, symbol, start, end, sql(in_range[0]))
+    ind = state.query(stock.indicators, symbol, start, end, sql(in_range[1]))
     tiles(bars, ind)
     main, side = st.columns([3, 1])
     with side:
-        profile_card(symbol)
+        profile_card(symbol, profiles)
     with main:
         price_section(bars, ind)
     details(symbol, start, end)
-    technical_table(symbol)
+    technical_table(symbol, ind_newest)
 
 
-def technical_table(symbol: str) -> None:
+def technical_table(symbol: str, ind_newest: files.Picked | None) -> None:
     """The newest value of every indicator for every symbol, this one highlighted first."""
-    table = state.query(stock.latest_indicators)
+    table = state.query(stock.latest_indicators, sql(ind_newest))
     if table.empty:
         return
     with st.expander("Latest indicators of every symbol"):
@@ -272,7 +310,8 @@ def technical_table(symbol: str) -> None:
         rest = table[table["symbol"] != symbol]
         columns.show(pd.concat([first, rest], ignore_index=True))
         st.caption(
-            "RSI 14 above 70 is overbought, below 30 oversold; MACD histogram above 0 "
+            ("Symbols with bars in the newest year. " if ind_newest is not None else "")
+            + "RSI 14 above 70 is overbought, below 30 oversold; MACD histogram above 0 "
             "is bullish momentum."
         )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -10,10 +12,12 @@ import pandas as pd
 from bucketpipe.context import Context
 from bucketpipe.lake import quarantine as quarantine_files
 from bucketpipe.lake.duck import connect, quote_ident, quote_literal, sql_list
+from bucketpipe.lake.layout import QUARANTINE_DAY_PREFIX as DAY_FILE
 from bucketpipe.lake.layout import partition_of
-from bucketpipe.lake.snapshots import Snapshot, read_current
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
 from bucketpipe.quality.report import (
     DIMENSIONS,
+    REPORT_COUNTS,
     REPORTS_DATASET,
     QualityReport,
     read_latest,
@@ -22,8 +26,10 @@ from bucketpipe.quality.report import (
 from bucketpipe.serve.queries.base import frame
 
 REASON = "_reject_reason"  # the column clean writes the rejection reason to
-# The quality page's quarantine panel reads the files of this many newest days.
+# The quality page's quarantine panel reads the files of this many newest days, at most this
+# many files (each one is a request or two).
 QUARANTINE_DAYS = 7
+QUARANTINE_FILES = 3
 SCORE_COLUMNS = ["dataset", "created_at", "run_id", "overall_score", *DIMENSIONS, "passed", "rows"]
 
 
@@ -43,25 +49,65 @@ def history(
 ) -> pd.DataFrame:
     """The newest `limit` reports of each dataset as rows, oldest first (for a line chart).
 
-    From the `quality_reports` dataset: its newest month file, then older ones only while a
-    dataset still lacks reports (a year of runs is one or two file reads). A lake whose
-    clean has not yet written that dataset is read from the per-run JSON reports. `snapshot`
-    is that dataset's snapshot when the caller holds it already (else it is read).
+    From the `quality_reports` dataset: the month files that hold the datasets' newest
+    reports (see `history_files`). A lake whose clean has not yet written that dataset is
+    read from the per-run JSON reports. `snapshot` is that dataset's snapshot when the caller
+    holds it already (else it is read).
     """
     snapshot = snapshot or read_current(ctx.store, REPORTS_DATASET)
     if snapshot is None or not snapshot.files:
         reports = [r for name in datasets for r in read_reports(ctx.store, name, limit)]
         return scores_frame(reports)
-    months = sorted({f.partition or "" for f in snapshot.files}, reverse=True)
-    parts: list[pd.DataFrame] = []
+    files = history_files(snapshot, datasets, limit)
     with connect(ctx.settings) as con:
+        if files is not None:
+            return history_rows(con, [ctx.store.duckdb_path(f.key) for f in files], datasets, limit)
+        # A version written before the counts were kept: month by month, newest first.
+        months = sorted({f.partition or "" for f in snapshot.files}, reverse=True)
+        parts: list[pd.DataFrame] = []
         for month in months:
             keys = [f.key for f in snapshot.files if (f.partition or "") == month]
             parts.append(_newest(con, [ctx.store.duckdb_path(k) for k in keys], datasets, limit))
             found = pd.concat(parts)["dataset"].value_counts()
             if all(found.get(name, 0) >= limit for name in datasets):
                 break
-    table = pd.concat(parts, ignore_index=True)
+    return _tidy(pd.concat(parts, ignore_index=True), limit)
+
+
+def history_files(
+    snapshot: Snapshot, datasets: Sequence[str], limit: int
+) -> list[FileEntry] | None:
+    """The files of `quality_reports` that hold the datasets' newest `limit` reports: for
+    each dataset its newest months, until they hold `limit` reports (pure).
+
+    From the counts each version records; None for a version without them.
+    """
+    counts = snapshot.details.get(REPORT_COUNTS)
+    if not isinstance(counts, dict):
+        return None
+    months: set[str] = set()
+    for name in datasets:
+        held = counts.get(name)
+        found = 0
+        for month, n in sorted(held.items(), reverse=True) if isinstance(held, dict) else ():
+            if found >= limit:
+                break
+            months.add(month)
+            found += int(n)
+    return snapshot.files_for(partitions=months) if months else []
+
+
+def history_rows(
+    con: duckdb.DuckDBPyConnection, paths: Sequence[str], datasets: Sequence[str], limit: int
+) -> pd.DataFrame:
+    """The newest `limit` score rows of each dataset in these `quality_reports` files,
+    oldest first (the page runs it on the session's connection, whose caches it shares)."""
+    if not paths:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    return _tidy(_newest(con, list(paths), datasets, limit), limit)
+
+
+def _tidy(table: pd.DataFrame, limit: int) -> pd.DataFrame:
     table = table.sort_values("created_at", ascending=False).groupby("dataset").head(limit)
     table["created_at"] = pd.to_datetime(table["created_at"], utc=True)
     return table.sort_values(["created_at", "dataset"], ignore_index=True)[SCORE_COLUMNS]
@@ -183,30 +229,85 @@ def quarantine(
     sample: int = 20,
     reason: str | None = None,
     days: int = QUARANTINE_DAYS,
+    keys: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows per reason, the newest `sample` rejected rows), over the quarantine files of the
-    newest `days` days that have any: a bounded read (one LIST, then a few files) whatever
-    the history, where reading every file grew with it.
+    """(rows per reason, the newest `sample` rejected rows) of `keys`, else of
+    `quarantine_keys`' files.
 
-    Rows are counted once even while compaction rolls run files into day files.
+    From an object store each file is fetched whole, one GET (no HEAD and no GET per part of
+    it as DuckDB would make), into a local copy kept while the file stays among the newest:
+    its key is unique and never rewritten.
     """
+    keys = quarantine_keys(ctx, dataset, days) if keys is None else keys
+    with connect(ctx.settings) as con:
+        return quarantine_frames(con, local_copies(ctx, dataset, keys), sample, reason)
+
+
+def local_copies(ctx: Context, dataset: str, keys: Sequence[str]) -> list[str]:
+    """Paths DuckDB reads the quarantine files at: the lake's own for a local lake, else
+    copies under the temp directory (fetched once; copies of other keys removed)."""
+    paths = [ctx.store.duckdb_path(k) for k in keys]
+    if not any("://" in p for p in paths):
+        return paths
+    folder = Path(ctx.settings.temp_dir) / "quarantine-copies" / dataset
+    wanted = {folder / k: k for k in keys}
+    for old in folder.rglob("*.parquet") if folder.is_dir() else ():
+        if old not in wanted:
+            old.unlink(missing_ok=True)
+    for path, key in wanted.items():
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part = path.with_name(f"{path.name}.{uuid.uuid4().hex}.part")
+            part.write_bytes(ctx.store.get(key))
+            part.replace(path)  # a reader never sees half a copy
+    return [str(p) for p in wanted]
+
+
+def quarantine_keys(
+    ctx: Context, dataset: str, days: int = QUARANTINE_DAYS, files: int = QUARANTINE_FILES
+) -> list[str]:
+    """The quarantine files of the newest `days` days that have any, at most `files` of
+    them, newest first: one LIST, then a bounded read whatever the history (today's run files
+    before compaction rolls them into a day file could be a hundred)."""
     keys = quarantine_files.file_keys(ctx.store, dataset)
     newest = set(sorted({partition_of(k) or "" for k in keys}, reverse=True)[: max(days, 1)])
-    keys = [k for k in keys if (partition_of(k) or "") in newest]
-    if not keys:
+    # Within a day, its day file (all of the day's runs) before the runs' own files.
+    picked = sorted(
+        (k for k in keys if (partition_of(k) or "") in newest),
+        key=lambda k: (partition_of(k) or "", k.rsplit("/", 1)[-1].startswith(DAY_FILE), k),
+        reverse=True,
+    )
+    return picked[: max(files, 1)]
+
+
+def quarantine_days(keys: Sequence[str]) -> tuple[str, str] | None:
+    """The first and last day the files cover (pure)."""
+    found = sorted(d for k in keys if (d := partition_of(k)))
+    return (found[0], found[-1]) if found else None
+
+
+def quarantine_frames(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[str],
+    sample: int = 20,
+    reason: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows per reason, the newest `sample` rejected rows) of these quarantine files; a run's
+    rows are counted once even while compaction rolls run files into day files."""
+    if not paths:
         return pd.DataFrame(columns=["reason", "rows"]), pd.DataFrame()
-    rows_sql = quarantine_files.relation_sql([ctx.store.duckdb_path(k) for k in keys])
+    rows_sql = quarantine_files.relation_sql(list(paths))
     where = f"WHERE {REASON} = {quote_literal(reason)}" if reason else ""
-    with connect(ctx.settings) as con:
-        con.execute(f"CREATE TEMP TABLE _q AS {rows_sql}")  # the files are read once
-        counts = frame(
-            con,
-            f"SELECT coalesce({REASON}, '(no reason)') AS reason, count(*) AS rows "
-            "FROM _q GROUP BY ALL ORDER BY rows DESC, reason",
-        )
-        rows = frame(
-            con,
-            f"SELECT * FROM _q {where} ORDER BY _clean_run DESC LIMIT {max(int(sample), 0)}",
-        )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _q AS {rows_sql}")  # the files are read once
+    counts = frame(
+        con,
+        f"SELECT coalesce({REASON}, '(no reason)') AS reason, count(*) AS rows "
+        "FROM _q GROUP BY ALL ORDER BY rows DESC, reason",
+    )
+    rows = frame(
+        con,
+        f"SELECT * FROM _q {where} ORDER BY _clean_run DESC LIMIT {max(int(sample), 0)}",
+    )
+    con.execute("DROP TABLE _q")
     first = [c for c in (REASON, "_clean_run") if c in rows]
     return counts, rows[first + [c for c in rows.columns if c not in first]]

@@ -16,7 +16,7 @@ from bucketpipe.config.logs import register_secrets
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import lake_store
 from bucketpipe.coord.signals import Signals
-from bucketpipe.lake.duck import connect
+from bucketpipe.lake.duck import connect, sql_list
 from bucketpipe.lake.index import read_index
 from bucketpipe.lake.snapshots import Snapshot
 from bucketpipe.lake.storage import ObjectStore
@@ -102,6 +102,7 @@ class LakeSession:
         self._pending: set[str] = set()  # datasets whose view a query has yet to need
         self._indexed = False
         self._last_full = float("-inf")
+        self._prefetched: set[str] = set()  # data files read whole into DuckDB's file cache
         # Each service's last run and each dataset's endpoint as the lake index recorded
         # them (None: the lake has no index, readers list the run manifests instead).
         self.services: dict[str, dict[str, Any]] | None = None
@@ -254,6 +255,22 @@ class LakeSession:
         if snap is None or name in self._stale:
             return name
         return relation_sql(self.store, snap, start=start, end=end)
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read whole data files into DuckDB's external file cache, one GET each, once per
+        process: the queries that follow read their footers and row groups from memory, where
+        reading them from the store costs a request per row group. For small files a page
+        reads most of anyway; views are not created for this."""
+        with self._lock:
+            wanted = [k for k in dict.fromkeys(keys) if k not in self._prefetched]
+            paths = [p for p in map(self.store.duckdb_path, wanted) if "://" in p]
+            if not paths:
+                return  # a local lake's files are read in place
+            with self.con.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT sum(octet_length(content)) FROM read_blob({sql_list(paths)})"
+                )
+            self._prefetched.update(wanted)
 
     def ready(self, name: str) -> bool:
         """True if the dataset is committed and current (a derived one not behind its inputs)."""

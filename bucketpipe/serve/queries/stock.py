@@ -45,15 +45,27 @@ def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
     else:
         sources = ["daily_bars" if has_view(con, "daily_bars") else "quotes"]
     sources.append(_newest(con, "company_profiles")[0])
-    parts = [
-        f"SELECT DISTINCT symbol FROM {quote_ident(v)}"
-        for v in sources
-        if has_view(con, v) and "symbol" in columns(con, v)
-    ]
-    if not parts:
+    return _distinct_symbols(
+        con, [quote_ident(v) for v in sources if has_view(con, v) and "symbol" in columns(con, v)]
+    )
+
+
+@uses("daily_bars", "company_profiles")
+def newest_symbols(
+    con: duckdb.DuckDBPyConnection, bars: str, profiles: str | None = None
+) -> list[str]:
+    """The symbols of `bars` and `profiles` (SQL over the newest files of each, which the page
+    reads anyway), sorted. A quoted symbol has a bar for every day it was quoted, so only one
+    no longer fetched is left out (its page still opens by name)."""
+    return _distinct_symbols(con, [f"({r})" for r in (bars, profiles) if r is not None])
+
+
+def _distinct_symbols(con: duckdb.DuckDBPyConnection, relations: Sequence[str]) -> list[str]:
+    if not relations:
         return []
+    union = " UNION ".join(f"SELECT DISTINCT symbol FROM {r}" for r in relations)
     rows = con.execute(
-        f"SELECT symbol FROM ({' UNION '.join(parts)}) WHERE symbol IS NOT NULL ORDER BY 1"
+        f"SELECT symbol FROM ({union}) WHERE symbol IS NOT NULL ORDER BY 1"
     ).fetchall()
     return [str(r[0]) for r in rows]
 
@@ -75,8 +87,23 @@ def _bars_source(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 @uses("quotes", "daily_bars")
-def day_bounds(con: duckdb.DuckDBPyConnection, symbol: str) -> tuple[date, date] | None:
-    """First and last day with a bar for the symbol."""
+def day_bounds(
+    con: duckdb.DuckDBPyConnection,
+    symbol: str,
+    newest: str | None = None,
+    first: date | None = None,
+) -> tuple[date, date] | None:
+    """First and last day with a bar for the symbol.
+
+    With `newest` (SQL over the newest files of the daily bars) and `first` (the dataset's
+    first day), the last day is read from those files alone and the first is `first`: the
+    picker may offer days before a young symbol's first bar (they show none) rather than
+    read every year of bars. A symbol absent from the newest files is looked up in all.
+    """
+    if newest is not None and first is not None and _bars_source(con) == "daily_bars":
+        row = con.execute(f"SELECT max(day) FROM ({newest}) WHERE symbol = ?", [symbol]).fetchone()
+        if row is not None and row[0] is not None:
+            return min(first, row[0]), row[0]
     source = _bars_source(con)
     if source is None:
         return None
@@ -89,32 +116,51 @@ def day_bounds(con: duckdb.DuckDBPyConnection, symbol: str) -> tuple[date, date]
 
 
 @uses("quotes", "daily_bars")
-def bars(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date) -> pd.DataFrame:
-    """Daily OHLC(V) bars of one symbol in [start, end], oldest first."""
+def bars(
+    con: duckdb.DuckDBPyConnection,
+    symbol: str,
+    start: date,
+    end: date,
+    files: str | None = None,
+) -> pd.DataFrame:
+    """Daily OHLC(V) bars of one symbol in [start, end], oldest first.
+
+    `files` is SQL over just the daily bars' files of the range (`LakeSession.pruned`); the
+    rows are the same as the view's.
+    """
     source = _bars_source(con)
     if source is None:
         return pd.DataFrame(columns=list(BAR_COLUMNS))
     have = set(columns(con, "daily_bars")) if source == "daily_bars" else set(BAR_COLUMNS)
     cols = [c for c in BAR_COLUMNS if c in have]
+    relation = f"({files})" if files is not None and source == "daily_bars" else source
     return frame(
         con,
-        f"SELECT {select_list(cols)} FROM {source} WHERE symbol = ? AND day BETWEEN ? AND ? "
+        f"SELECT {select_list(cols)} FROM {relation} WHERE symbol = ? AND day BETWEEN ? AND ? "
         "ORDER BY day",
         [symbol, start, end],
     )
 
 
 @uses("daily_indicators")
-def indicators(con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date) -> pd.DataFrame:
-    """The committed `daily_indicators` rows of one symbol in [start, end], oldest first."""
+def indicators(
+    con: duckdb.DuckDBPyConnection,
+    symbol: str,
+    start: date,
+    end: date,
+    files: str | None = None,
+) -> pd.DataFrame:
+    """The committed `daily_indicators` rows of one symbol in [start, end], oldest first
+    (`files`: SQL over just the files of the range)."""
     have = columns(con, "daily_indicators")
     if "day" not in have:
         return pd.DataFrame()
     cols = ["day", *(c for c in ("open", "high", "low", "close") if c in have)]
     cols += [c for c in (*INDICATOR_COLUMNS, "volatility_20") if c in have]
+    relation = f"({files})" if files is not None else "daily_indicators"
     return frame(
         con,
-        f"SELECT {select_list(cols)} FROM daily_indicators "
+        f"SELECT {select_list(cols)} FROM {relation} "
         "WHERE symbol = ? AND day BETWEEN ? AND ? ORDER BY day",
         [symbol, start, end],
     )
@@ -143,16 +189,21 @@ def intraday(
 
 
 @uses("company_profiles")
-def profile(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
-    """The newest company profile of the symbol ({} when there is none)."""
+def profile(
+    con: duckdb.DuckDBPyConnection, symbol: str, newest: str | None = None
+) -> dict[str, Any]:
+    """The newest company profile of the symbol ({} when there is none): from `newest` (SQL
+    over the dataset's newest files) when the symbol is there, else its newest weeks, else
+    all of it."""
     have = columns(con, "company_profiles")
     if "symbol" not in have:
         return {}
     order = "as_of DESC" if "as_of" in have else "1"
-    for view in _newest(con, "company_profiles"):
+    relations = [quote_ident(v) for v in _newest(con, "company_profiles")]
+    for relation in [f"({newest})"] * (newest is not None) + relations:
         rows = frame(
             con,
-            f"SELECT * FROM {quote_ident(view)} WHERE symbol = ? ORDER BY {order} LIMIT 1",
+            f"SELECT * FROM {relation} WHERE symbol = ? ORDER BY {order} LIMIT 1",
             [symbol],
         )
         if not rows.empty:
@@ -333,14 +384,16 @@ def volatility(bars: pd.DataFrame, ind: pd.DataFrame, window: int = 20) -> Windo
 
 
 @uses("daily_indicators")
-def latest_indicators(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every symbol's newest `daily_indicators` row (the technical-analysis table)."""
+def latest_indicators(con: duckdb.DuckDBPyConnection, newest: str | None = None) -> pd.DataFrame:
+    """Every symbol's newest `daily_indicators` row (the technical-analysis table); with
+    `newest` (SQL over the dataset's newest files), of the symbols in those files."""
     have = columns(con, "daily_indicators")
     if not {"symbol", "day"} <= set(have):
         return pd.DataFrame()
     cols = ["symbol", "day", *(c for c in ("close", *INDICATOR_COLUMNS) if c in have)]
+    relation = f"({newest})" if newest is not None else "daily_indicators"
     return frame(
         con,
-        f"SELECT {select_list(cols)} FROM daily_indicators "
+        f"SELECT {select_list(cols)} FROM {relation} "
         "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY day DESC) = 1 ORDER BY symbol",
     )
