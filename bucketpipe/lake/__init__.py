@@ -1,1 +1,2 @@
-"""The lake: object stores, key layout, snapshot commits, run manifests, raw and data files, DuckDB."""
+"""The lake: object stores, key layout, snapshot commits, run manifests, raw and data files,
+DuckDB."""

@@ -14,7 +14,6 @@ vacuum's grace period and clock.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -22,7 +21,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bucketpipe.lake.delta_commit import apply_snapshot, lost_race
 from bucketpipe.lake.delta_log import (
@@ -152,7 +151,9 @@ def tidy(store: ObjectStore, dataset: str, *, before: datetime) -> int:
         return 0
     newest = max(commits)
     if not any(checkpoint_version(info.key) == newest for info in objects):
-        DeltaTable(table_uri(store, dataset), storage_options=writer_options(store)).create_checkpoint()
+        DeltaTable(
+            table_uri(store, dataset), storage_options=writer_options(store)
+        ).create_checkpoint()
         objects = log_objects(store, dataset)
     expired = expired_log_keys(objects, before)
     store.delete(expired)
@@ -192,5 +193,3 @@ def _guarded(
             extra={"dataset": dataset, "error": error},
         )
         return Synced(dataset, action="failed", error=error)
-
-

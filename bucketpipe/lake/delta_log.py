@@ -198,7 +198,11 @@ def expired_log_keys(objects: Iterable[ObjectInfo], before: datetime) -> list[st
     recent = [v for v, info in commits.items() if info.last_modified >= before]
     keep_from = min(recent) if recent else max(commits)
     floor = max(
-        (v for info in listed if (v := checkpoint_version(info.key)) is not None and v <= keep_from),
+        (
+            v
+            for info in listed
+            if (v := checkpoint_version(info.key)) is not None and v <= keep_from
+        ),
         default=None,
     )
     out = [info.key for info in listed if _TEMP.search(info.key) and info.last_modified < before]

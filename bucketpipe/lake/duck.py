@@ -61,7 +61,7 @@ def declared_types(
 ) -> dict[str, str]:
     """Column -> type as DuckDB names it (`TIMESTAMPTZ` is `TIMESTAMP WITH TIME ZONE`, as
     DESCRIBE shows it), reading no data; the types as given when DuckDB cannot tell."""
-    given = {name: typ for name, typ in columns}
+    given = dict(columns)
     sql = typed_nulls_sql(columns)
     if sql is None:
         return given

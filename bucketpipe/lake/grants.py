@@ -41,7 +41,9 @@ def check_reader(store: ObjectStore, readable: str, writable: str) -> Check:
     try:
         store.put(writable, b"{}")
     except BucketpipeError:
-        return Check("reader", "pass", f"the reader key{as_who} reads the lake and cannot write to it")
+        return Check(
+            "reader", "pass", f"the reader key{as_who} reads the lake and cannot write to it"
+        )
     return Check(
         "reader",
         "warn",

@@ -115,9 +115,7 @@ def record_run(
     """Fold one run's end (and the manifest it committed, if any) into the job's ledger."""
     ledger = read_ledger(store, job, shard) or JobLedger(job=job, shard=shard, updated_at=now)
     ledger = apply_run(ledger, last, manifest, now)
-    store.put(
-        ledger_key(job, shard), ledger.model_dump_json(indent=1).encode(), "application/json"
-    )
+    store.put(ledger_key(job, shard), ledger.model_dump_json(indent=1).encode(), "application/json")
     return ledger
 
 

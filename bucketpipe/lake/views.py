@@ -97,9 +97,7 @@ def create_views(
     """
     relation = relation_sql(store, snapshot, union=union)
     con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {relation}")
-    recent = (
-        recent_relation_sql(store, snapshot, time_column, union=union) if time_column else None
-    )
+    recent = recent_relation_sql(store, snapshot, time_column, union=union) if time_column else None
     if recent is None:
         con.execute(f"DROP VIEW IF EXISTS {quote_ident(recent_view(name))}")
     else:
