@@ -176,7 +176,9 @@ class CoreSettings(BaseSettings):
         description="Size of the scratch space `BUCKETPIPE_TEMP_DIR` may fill: the temp "
         "emptyDir's sizeLimit in Kubernetes (e.g. `512Mi`). A file a run downloads or unpacks "
         "must fit in it after the spill cap and a margin (1/16, at most 64 MiB), or it is "
-        "skipped with the reason. Unset: the free space of its file system when a run starts.",
+        "skipped with the reason. Unset: the free space of its file system when a run starts, "
+        "and clean keeps its work tables in a compressed file there (outside the spill cap); "
+        "set, they stay in memory and spill under the cap.",
     )
 
     @field_validator("lake")
