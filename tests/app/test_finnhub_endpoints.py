@@ -36,6 +36,9 @@ def test_endpoint_entitlements_and_errors(make_app: AppFactory, tmp_path: Path) 
     # The stock page says why dividends are missing: the plan, not a missing clean.
     app.switch_page("views/stock.py").run()
     no_errors(app)
+    app.session_state["stock_tab"] = "Dividends"  # the tab a user opens
+    app.run()
+    no_errors(app)
     reasons = [str(i.value) for i in app.info]
     assert any("Dividends: not in your Finnhub plan" in r for r in reasons), reasons
     assert not any("run `bucketpipe clean`" in r and "ividend" in r for r in reasons)

@@ -49,6 +49,18 @@ def test_a_cold_stock_page_reads_a_few_files_each_once(
     for dataset in core:
         read = [p for p in opened if f"/clean/{dataset}/" in p]
         assert len(read) == 1, (dataset, read)
+    # The company tabs (analysts, earnings, news...) read nothing until one is opened.
+    shown = {*core, "basic_financials"}  # the profile card's key metrics
+    assert {p.split("/clean/")[1].split("/")[0] for p in opened} == shown, opened
+    assert len(log) <= 10, log
+    mark = proxy.reading()
+    app.session_state["stock_tab"] = "Earnings"
+    app.run()
+    no_errors(app)
+    read = {
+        p.split("/clean/")[1].split("/")[0] for _, p, _ in proxy.log_since(mark) if "/clean/" in p
+    }
+    assert read == {"earnings"}, read
     before = proxy.reading()
     app.run()  # a rerun reads nothing again
     assert proxy.since(before).total <= 1  # at most the lake index of the live refresh

@@ -38,6 +38,22 @@ def test_stock_page_shows_bars_indicators_and_profile(
     assert technical["symbol"].iloc[0] == "AAPL" and len(technical) == 7
 
 
+def test_only_the_open_tab_runs(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    """Each tab reads its own datasets: a closed tab reads nothing, opening it runs it."""
+    app = make_app(demo_lake, "stock")
+    intraday = next(t for t in app.tabs if t.label == "Intraday")
+    news = next(t for t in app.tabs if t.label == "News")
+    assert intraday.get("plotly_chart") and not news.children
+    app.session_state["stock_tab"] = "News"
+    app.run()
+    no_errors(app)
+    news = next(t for t in app.tabs if t.label == "News")
+    intraday = next(t for t in app.tabs if t.label == "Intraday")
+    assert not intraday.children
+    headlines = [m.value for m in news.markdown if m.value.startswith("**")]
+    assert headlines, "the News tab shows AAPL's articles once opened"
+
+
 def test_picking_another_symbol_changes_the_tiles(
     make_app: AppFactory, demo_lake: DemoLake
 ) -> None:

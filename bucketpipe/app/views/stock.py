@@ -198,57 +198,88 @@ def details(symbol: str, start: date, end: date) -> None:
     optional = {"Dividends": "dividends", "Social sentiment": "social_sentiment"}
     # Premium datasets get a tab when committed, or when the plan refused them (to say so).
     tabs += [name for name, ds in optional.items() if lake.has(ds) or empty.refused(ds)]
-    panes = dict(zip(tabs, st.tabs(tabs), strict=True))
-    for_symbol = f"for {symbol}"
-    with panes["Intraday"]:
-        # The range's last week, within the partition (month) that holds its last day: one
-        # file's worth of quotes, not a slice of two.
-        held = files.partition_start(lake.snapshots.get("quotes"), end)
-        first = max(start, end - timedelta(days=6), held or start)
-        since = datetime.combine(first, time.min, UTC)
-        source = lake.pruned("quotes", since, since + timedelta(days=(end - first).days + 1))
-        quotes = state.query(stock.intraday, symbol, first, end, source)
-        if quotes.empty:
-            empty.show("quotes", "quote snapshots", f"for {symbol} from {first} to {end}")
-        else:
-            st.plotly_chart(charts.intraday(quotes), key="intraday_chart")
-            st.caption(
-                f"{len(quotes):,} snapshots from {first} to {end}: the range's last week, "
-                "within the month of its last day."
-            )
-    with panes["Analysts"]:
-        rec = state.query(stock.recommendations, symbol)
-        _chart_or_empty(
-            rec, charts.recommendations, "recommendations", "analyst ratings", for_symbol
+    # Only the open tab runs (a tab change reruns the page): each tab reads its own datasets,
+    # and a cold page that ran them all read every file of eight datasets it does not show.
+    panes = dict(zip(tabs, st.tabs(tabs, key="stock_tab", on_change="rerun"), strict=True))
+    for name, pane in panes.items():
+        if pane.open:
+            with pane:
+                TABS[name](symbol, start, end)
+
+
+def intraday_tab(symbol: str, start: date, end: date) -> None:
+    lake = state.lake()
+    # The range's last week, within the partition (month) that holds its last day: one
+    # file's worth of quotes, not a slice of two.
+    held = files.partition_start(lake.snapshots.get("quotes"), end)
+    first = max(start, end - timedelta(days=6), held or start)
+    since = datetime.combine(first, time.min, UTC)
+    source = lake.pruned("quotes", since, since + timedelta(days=(end - first).days + 1))
+    quotes = state.query(stock.intraday, symbol, first, end, source)
+    if quotes.empty:
+        empty.show("quotes", "quote snapshots", f"for {symbol} from {first} to {end}")
+    else:
+        st.plotly_chart(charts.intraday(quotes), key="intraday_chart")
+        st.caption(
+            f"{len(quotes):,} snapshots from {first} to {end}: the range's last week, "
+            "within the month of its last day."
         )
-    with panes["Earnings"]:
-        earn = state.query(stock.earnings, symbol)
-        _chart_or_empty(earn, charts.earnings, "earnings", "earnings reports", for_symbol)
-        if not earn.empty:
-            columns.show(earn.sort_values("period", ascending=False))
-    with panes["Financials"]:
-        fin = state.query(stock.financials, symbol)
-        _table_or_empty(fin, "financials_reported", "reported financials", for_symbol)
-        if not fin.empty:
-            st.caption("Amounts in the filing's currency, as reported.")
-    with panes["Insiders"]:
-        ins = state.query(stock.insiders, symbol)
-        _table_or_empty(ins, "insider_transactions", "insider transactions", for_symbol)
-    with panes["News"]:
-        news = state.query(stock.news, symbol)
-        if news.empty:
-            empty.show("company_news", "company news", for_symbol)
-        for _, row in news.iterrows():
-            cards.article(row)
-    if "Dividends" in panes:
-        with panes["Dividends"]:
-            div = state.query(stock.dividends, symbol)
-            _table_or_empty(div, "dividends", "dividends", for_symbol)
-    if "Social sentiment" in panes:
-        with panes["Social sentiment"]:
-            social = state.query(stock.social, symbol, start)
-            scope = f"for {symbol} since {start}"
-            _chart_or_empty(social, charts.social, "social_sentiment", "social sentiment", scope)
+
+
+def analysts_tab(symbol: str, start: date, end: date) -> None:
+    rec = state.query(stock.recommendations, symbol)
+    scope = f"for {symbol}"
+    _chart_or_empty(rec, charts.recommendations, "recommendations", "analyst ratings", scope)
+
+
+def earnings_tab(symbol: str, start: date, end: date) -> None:
+    earn = state.query(stock.earnings, symbol)
+    _chart_or_empty(earn, charts.earnings, "earnings", "earnings reports", f"for {symbol}")
+    if not earn.empty:
+        columns.show(earn.sort_values("period", ascending=False))
+
+
+def financials_tab(symbol: str, start: date, end: date) -> None:
+    fin = state.query(stock.financials, symbol)
+    _table_or_empty(fin, "financials_reported", "reported financials", f"for {symbol}")
+    if not fin.empty:
+        st.caption("Amounts in the filing's currency, as reported.")
+
+
+def insiders_tab(symbol: str, start: date, end: date) -> None:
+    ins = state.query(stock.insiders, symbol)
+    _table_or_empty(ins, "insider_transactions", "insider transactions", f"for {symbol}")
+
+
+def news_tab(symbol: str, start: date, end: date) -> None:
+    news = state.query(stock.news, symbol)
+    if news.empty:
+        empty.show("company_news", "company news", f"for {symbol}")
+    for _, row in news.iterrows():
+        cards.article(row)
+
+
+def dividends_tab(symbol: str, start: date, end: date) -> None:
+    div = state.query(stock.dividends, symbol)
+    _table_or_empty(div, "dividends", "dividends", f"for {symbol}")
+
+
+def social_tab(symbol: str, start: date, end: date) -> None:
+    social = state.query(stock.social, symbol, start)
+    scope = f"for {symbol} since {start}"
+    _chart_or_empty(social, charts.social, "social_sentiment", "social sentiment", scope)
+
+
+TABS = {
+    "Intraday": intraday_tab,
+    "Analysts": analysts_tab,
+    "Earnings": earnings_tab,
+    "Financials": financials_tab,
+    "Insiders": insiders_tab,
+    "News": news_tab,
+    "Dividends": dividends_tab,
+    "Social sentiment": social_tab,
+}
 
 
 def _chart_or_empty(data: pd.DataFrame, chart: Any, dataset: str, what: str, scope: str) -> None:
