@@ -91,6 +91,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "s3: talks to the S3 server (set from the test's fixtures; make test-rgw runs these)",
         "rgw: only on Ceph RGW (moto accepts any key and enforces no policy)",
         "https: only on the HTTPS server (BUCKETPIPE_TEST_S3=rgw-https)",
+        "plain_http: not on the HTTPS server (a counting proxy in front of the server forwards "
+        "plain HTTP; what it counts does not depend on TLS)",
         "own_rgw: needs an RGW the tests start (rgw.sh, radosgw-admin); not on BUCKETPIPE_TEST_RGW",
     ):
         config.addinivalue_line("markers", marker)
@@ -142,6 +144,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elsewhere = (
             (item.get_closest_marker("rgw") is not None and kind == "moto")
             or (item.get_closest_marker("https") is not None and kind != "rgw-https")
+            or (item.get_closest_marker("plain_http") is not None and kind == "rgw-https")
             or (item.get_closest_marker("own_rgw") is not None and external)
         )
         (dropped if elsewhere else kept).append(item)

@@ -13,7 +13,7 @@ from benchmarks.proxy import CountingProxy
 from tests.app.conftest import AppFactory, DemoLake, lake_env, metric, no_errors, run_pipeline
 from tests.support.s3_servers import S3Server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.plain_http]
 
 # Sixty days of the demo market: quotes in three month partitions, bars in one or two years.
 DAYS = "60"
@@ -23,8 +23,7 @@ DAYS = "60"
 def counted(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> Iterator[tuple[DemoLake, CountingProxy]]:
-    if not s3_server.endpoint.startswith("http://"):
-        pytest.skip("the counting proxy forwards plain HTTP only")
+    assert s3_server.endpoint.startswith("http://"), "deselected on the HTTPS server"
     env = lake_env(tmp_path) | s3_server.env(s3_bucket) | {"BUCKETPIPE_DEMO_DAYS": DAYS}
     run_pipeline(env, ["ingest", "demo"], ["clean"])
     with CountingProxy(s3_server.endpoint) as proxy:
