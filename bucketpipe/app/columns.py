@@ -43,6 +43,11 @@ LABELS = {
     "positive_mention": "Positive",
     "negative_mention": "Negative",
     "at_time": "Time",
+    "_reject_reason": "Reason",
+    "_clean_run": "Clean run",
+    "_ingest_run": "Ingest run",
+    "_fetched_at": "Fetched",
+    "_source": "Source",
 }
 # Amounts in a filing's or quote's currency, large enough to read as 1.2B.
 COMPACT = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import plots, state, ui
+from bucketpipe.app import columns, plots, state, ui
 from bucketpipe.quality.report import DIMENSIONS, REPORTS_DATASET, QualityReport
 from bucketpipe.serve.queries import quality
 
@@ -41,13 +41,16 @@ def summary(reports: dict[str, QualityReport]) -> None:
             "created_at",
         ],
         column_config={
+            "dataset": st.column_config.TextColumn("Dataset"),
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "recommendations": st.column_config.NumberColumn("Recommendations"),
             "overall_score": st.column_config.ProgressColumn(
                 "Score", min_value=0, max_value=100, format="%.1f %%", color=ui.ACCENT
             ),
-            "completeness": st.column_config.NumberColumn(format="%.1f %%"),
-            "uniqueness": st.column_config.NumberColumn(format="%.1f %%"),
-            "consistency": st.column_config.NumberColumn(format="%.1f %%"),
-            "validity": st.column_config.NumberColumn(format="%.1f %%"),
+            "completeness": st.column_config.NumberColumn("Completeness", format="%.1f %%"),
+            "uniqueness": st.column_config.NumberColumn("Uniqueness", format="%.1f %%"),
+            "consistency": st.column_config.NumberColumn("Consistency", format="%.1f %%"),
+            "validity": st.column_config.NumberColumn("Validity", format="%.1f %%"),
             "passed": st.column_config.CheckboxColumn("All met"),
             "quarantined": st.column_config.NumberColumn(
                 "Rejected", help="Distinct rows of the newest run's input the rules rejected."
@@ -128,7 +131,7 @@ def quarantine(dataset: str) -> None:
             help="Rows in the quarantine files named above (older rows stay in "
             "`quarantine/`; `bucketpipe status` counts them all).",
         )
-        st.dataframe(counts, hide_index=True)
+        columns.show(counts)
     with right:
         st.plotly_chart(
             plots.bars(counts, "reason", "rows", colour=ui.DOWN, horizontal=True),
@@ -143,7 +146,7 @@ def quarantine(dataset: str) -> None:
     )
     _, rows = state.timed(quality.quarantine, dataset, 20, reason, days, tuple(keys))
     st.caption(f"The newest {len(rows)} rejected rows, with the reason and the clean run.")
-    st.dataframe(rows, hide_index=True)
+    columns.show(rows)
 
 
 def render() -> None:
