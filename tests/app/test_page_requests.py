@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from benchmarks.proxy import CountingProxy
+from benchmarks.proxy import CountingProxy, Requests
 from tests.app.conftest import AppFactory, DemoLake, lake_env, metric, no_errors, run_pipeline
 from tests.support.s3_servers import S3Server
 
@@ -30,14 +31,26 @@ def counted(
         yield DemoLake(tmp_path, env | {"AWS_ENDPOINT_URL": proxy.url}), proxy
 
 
-def test_a_cold_stock_page_reads_a_few_files_each_once(
-    make_app: AppFactory, counted: tuple[DemoLake, CountingProxy]
-) -> None:
+def open_cold(
+    make_app: AppFactory, counted: tuple[DemoLake, CountingProxy], page: str
+) -> tuple[AppTest, CountingProxy, Requests]:
+    """The app switched to `page` on a cold cache; the proxy and its mark before the switch."""
     lake, proxy = counted
     app = make_app(lake)
     mark = proxy.reading()
-    app.switch_page("views/stock.py").run()
+    app.switch_page(f"views/{page}.py").run()
     no_errors(app)
+    return app, proxy, mark
+
+
+def datasets_read(log: list[tuple[str, str, int]]) -> set[str]:
+    return {path.split("/clean/")[1].split("/")[0] for _, path, _ in log if "/clean/" in path}
+
+
+def test_a_cold_stock_page_reads_a_few_files_each_once(
+    make_app: AppFactory, counted: tuple[DemoLake, CountingProxy]
+) -> None:
+    app, proxy, mark = open_cold(make_app, counted, "stock")
     log = proxy.log_since(mark)
     # Every data file the page opens is read whole, once: a HEAD and a GET, not a GET per
     # row group; of bars, indicators, profiles and quotes only the newest partition's file.
@@ -50,16 +63,13 @@ def test_a_cold_stock_page_reads_a_few_files_each_once(
         assert len(read) == 1, (dataset, read)
     # The company tabs (analysts, earnings, news...) read nothing until one is opened.
     shown = {*core, "basic_financials"}  # the profile card's key metrics
-    assert {p.split("/clean/")[1].split("/")[0] for p in opened} == shown, opened
+    assert datasets_read(log) == shown, opened
     assert len(log) <= 10, log
     mark = proxy.reading()
     app.session_state["stock_tab"] = "Earnings"
     app.run()
     no_errors(app)
-    read = {
-        p.split("/clean/")[1].split("/")[0] for _, p, _ in proxy.log_since(mark) if "/clean/" in p
-    }
-    assert read == {"earnings"}, read
+    assert datasets_read(proxy.log_since(mark)) == {"earnings"}
     before = proxy.reading()
     app.run()  # a rerun reads nothing again
     assert proxy.since(before).total <= 1  # at most the lake index of the live refresh
@@ -68,11 +78,7 @@ def test_a_cold_stock_page_reads_a_few_files_each_once(
 def test_a_cold_explore_page_reads_each_file_once(
     make_app: AppFactory, counted: tuple[DemoLake, CountingProxy]
 ) -> None:
-    lake, proxy = counted
-    app = make_app(lake)
-    mark = proxy.reading()
-    app.switch_page("views/explore.py").run()
-    no_errors(app)
+    _, proxy, mark = open_cold(make_app, counted, "explore")
     log = proxy.log_since(mark)
     data = [path for kind, path, _ in log if kind == "GET" and "/clean/" in path]
     assert len(data) == len(set(data)), "a data file was read in parts or twice"
@@ -81,11 +87,7 @@ def test_a_cold_explore_page_reads_each_file_once(
 def test_the_quality_trend_reads_only_the_month_that_holds_the_reports(
     make_app: AppFactory, counted: tuple[DemoLake, CountingProxy]
 ) -> None:
-    lake, proxy = counted
-    app = make_app(lake)
-    mark = proxy.reading()
-    app.switch_page("views/quality.py").run()
-    no_errors(app)
+    app, proxy, mark = open_cold(make_app, counted, "quality")
     switched = proxy.reading()
     app.selectbox(key="quality_dataset").set_value("quotes").run()
     no_errors(app)
