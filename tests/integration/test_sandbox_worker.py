@@ -18,7 +18,7 @@ import pytest
 
 from bucketpipe.config.errors import QueryRefused
 from bucketpipe.config.settings import Settings
-from bucketpipe.lake.duck import connect, s3_secret_sql
+from bucketpipe.lake.duck import connect, quote_literal, s3_secret_sql
 from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.sandbox.limits import RSS_HEADROOM, parse_bytes
 from bucketpipe.serve.sandbox.session import SqlSession
@@ -162,6 +162,28 @@ def test_without_validation_nothing_secret_or_outside_shows(
     assert not Path("/tmp/bucketpipe-sandbox-escape.duckdb").exists()
     if "read_" in sql or "glob" in sql:
         assert "AAPL" not in text and "root:" not in text
+
+
+# The last wall: a result that would show where the lake is, in any value or column name.
+SHOWN = [
+    "SELECT 'at ' || {lake} AS v",
+    "SELECT [NULL, {lake}] AS v",
+    "SELECT {{'k': 1, 'v': [{lake}]}} AS v",
+    "SELECT MAP {{'k': {lake}}} AS v",
+    "SELECT CAST({lake} AS BLOB) AS v",
+    "SELECT i, CASE WHEN i = 299 THEN {lake} END AS v FROM range(300) t(i)",
+]
+
+
+@pytest.mark.parametrize("sql", SHOWN)
+def test_without_validation_a_result_showing_the_lake_is_withheld(
+    raw_box: SqlSession, lake: Any, sql: str
+) -> None:
+    place = lake[1]["lake"]
+    text = answer(raw_box, sql.format(lake=quote_literal(place)))
+    assert text == "the result would show storage details or credentials; it was withheld"
+    # The control: the same shape with another text is answered.
+    assert "elsewhere" in answer(raw_box, sql.format(lake="'elsewhere'"))
 
 
 @pytest.mark.parametrize("name", ["orphan", "raw", "outside", "other"])

@@ -29,6 +29,7 @@ from bucketpipe.serve.sandbox.messages import Failure
 from bucketpipe.serve.sandbox.pool import WorkerPool
 from bucketpipe.serve.sandbox.process import MemoryCapExceeded, Reply
 from bucketpipe.serve.sandbox.protocol import Closed, Timeout
+from bucketpipe.serve.sandbox.shown import shows_any
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +225,9 @@ class SqlSession:
         return self._result(sql, reply, rows, worker.peak_rss)
 
     def _result(self, sql: str, reply: Reply, rows: int, peak_rss: int) -> QueryResult:
-        if any(secret.encode() in reply.payload for secret in registered_secrets()):
-            raise QueryRefused("the result would show a credential; it was withheld")
         table = pa.ipc.open_stream(reply.payload).read_all()
+        if shows_any(table.schema, table.to_batches(), registered_secrets()):
+            raise QueryRefused("the result would show a credential; it was withheld")
         frame = table.to_pandas()
         frame.columns = unique_names([str(c) for c in frame.columns])
         return QueryResult(

@@ -26,6 +26,7 @@ from bucketpipe.serve.sandbox.engine import Dataset, Engine
 from bucketpipe.serve.sandbox.limits import format_bytes
 from bucketpipe.serve.sandbox.messages import Failure, classify, scrub
 from bucketpipe.serve.sandbox.protocol import read_frame_blocking, write_frame, write_json
+from bucketpipe.serve.sandbox.shown import shows_any
 from bucketpipe.serve.sandbox.validator import Checked, Validator
 
 MIB = 1 << 20
@@ -164,7 +165,7 @@ class Worker:
                 if retried or not self._line_up(exc, named):
                     return _failure(classify(exc, self.needles, self.memory)), b""
                 retried = True
-        if any(needle.encode() in payload for needle in self.needles):
+        if shows_any(reader.schema, batches, self.needles):
             message = "the result would show storage details or credentials; it was withheld"
             return _failure(Failure("refused", message)), b""
         rows = sum(b.num_rows for b in batches)
