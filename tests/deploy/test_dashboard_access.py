@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from bucketpipe.config import exposure
 from bucketpipe.config.settings import Settings
 from tests.app.test_browser import CHROMIUM_ARGS, Dashboard, chromium
+from tests.support.auth_proxy import HeaderProxy
 
 APP = Path(__file__).resolve().parents[2] / "app" / "main.py"
 PROXY_HEADER = "X-Forwarded-Email"
@@ -155,22 +156,30 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
+@pytest.fixture(scope="module")
+def auth_proxy(proxied_dashboard: Dashboard) -> Iterator[HeaderProxy]:
+    proxy = HeaderProxy(proxied_dashboard.port, PROXY_HEADER, "ada@example.org")
+    yield proxy
+    proxy.stop()
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize("user", [None, "ada@example.org"])
+@pytest.mark.parametrize("through_proxy", [False, True], ids=["direct", "through the proxy"])
 def test_the_proxys_header_is_required_on_every_session(
-    browser: Any, proxied_dashboard: Dashboard, user: str | None
+    browser: Any, proxied_dashboard: Dashboard, auth_proxy: HeaderProxy, through_proxy: bool
 ) -> None:
-    """What an auth proxy in front of the dashboard does: add the header to every request."""
-    headers = {} if user is None else {PROXY_HEADER: user}
-    context = browser.new_context(extra_http_headers=headers)
+    """Through the auth proxy (which adds the header to every request, the WebSocket's
+    included) the dashboard shows the user; straight to the dashboard, a stranger sees a
+    sign-in message and nothing of the lake."""
+    context = browser.new_context()
     try:
         page = context.new_page()
-        page.goto(proxied_dashboard.url)
-        if user is None:
+        page.goto(auth_proxy.url if through_proxy else proxied_dashboard.url)
+        if through_proxy:
+            page.get_by_text("Signed in as ada@example.org").wait_for(timeout=60_000)
+            assert "Sign in through" not in page.inner_text("body")
+        else:
             page.get_by_text("Sign in through").wait_for(timeout=60_000)
             assert "Market overview" not in page.inner_text("body")
-        else:
-            page.get_by_text(f"Signed in as {user}").wait_for(timeout=60_000)
-            assert "Sign in through" not in page.inner_text("body")
     finally:
         context.close()
