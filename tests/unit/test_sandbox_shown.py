@@ -4,11 +4,14 @@ under a null, which hold whatever memory the engine left there."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 import pytest
 
 from bucketpipe.serve.sandbox.shown import shows_any, text_leaves
+from bucketpipe.serve.sandbox.worker import ipc_bytes
 
 NEEDLE = "/srv/lake-7f3a/bucketpipe"
 
@@ -95,3 +98,34 @@ def test_no_needles_means_nothing_to_withhold() -> None:
     table = result(f"SELECT '{NEEDLE}' AS v")
     assert not shows_any(table.schema, table.to_batches(), [])
     assert not shows_any(table.schema, table.to_batches(), [""])
+
+
+def test_duckdb_leaves_file_paths_under_nulls_and_the_check_does_not_read_them(
+    tmp_path: Path,
+) -> None:
+    """What withheld an honest `SELECT *` at random: DuckDB's number column of a windowed
+    result held, under its nulls, the bytes of file paths it had read."""
+    root = tmp_path / "a-lake-directory-whose-name-is-long-enough" / "lake"
+    con = duckdb.connect(config={"threads": 1})
+    files = []
+    for month in range(1, 13):
+        path = root / "clean" / "indicators" / f"dt=2026-{month:02d}-01" / "part.parquet"
+        path.parent.mkdir(parents=True)
+        con.execute(
+            "COPY (SELECT 'S' || (range % 20) AS symbol, range AS day, random() AS close "
+            f"FROM range({month * 500}, {(month + 1) * 500})) TO '{path}' (FORMAT parquet)"
+        )
+        files.append(str(path))
+    query = (
+        "SELECT CASE WHEN row_number() OVER (PARTITION BY symbol ORDER BY day) < 50 THEN NULL "
+        f"ELSE close END AS sma_50, filename FROM read_parquet({files!r}, filename = true)"
+    )
+    in_raw_bytes = 0
+    for _ in range(20):
+        table = con.execute(query).to_arrow_table().drop_columns(["filename"])
+        batches = table.to_batches()
+        raw = ipc_bytes(table.schema, batches)
+        in_raw_bytes += str(root).encode() in raw
+        assert not shows_any(table.schema, batches, [str(root)])
+    # The control: the bytes were there to be found by a check of the raw payload.
+    assert in_raw_bytes > 0
