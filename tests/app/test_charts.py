@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from bucketpipe.app import charts, plots, ui
+from bucketpipe.serve.queries import market
 
 
 def test_trend_line_is_least_squares() -> None:
@@ -63,3 +64,18 @@ def test_metric_deltas_keep_an_ascii_sign() -> None:
     assert ui.delta(None) is None
     assert ui.compact(1_234_567) == "1.2 M"
     assert ui.size(2048) == "2.0 KB"
+
+
+def test_the_change_chart_draws_the_largest_moves_of_a_long_list() -> None:
+    changes = [float(v) for v in range(-250, 250)]
+    latest = pd.DataFrame({"symbol": [f"S{i}" for i in range(500)], "change_pct": changes})
+    latest.loc[250, "change_pct"] = None  # no change known: not drawn
+    moves = market.largest_moves(latest, 15)
+    assert sorted(moves["change_pct"]) == [*range(-250, -235), *range(235, 250)]
+    fig = charts.change_bars(moves)
+    assert len(fig.data[0].y) == 30 and fig.layout.height <= 36 * 30
+    # A short list is drawn whole, but for its symbols without a change.
+    few = latest.iloc[240:260]
+    assert list(market.largest_moves(few, 15)["symbol"]) == [
+        s for s in few["symbol"] if s != "S250"
+    ]

@@ -8,6 +8,11 @@ import streamlit as st
 from bucketpipe.app import charts, plots, state, ui
 from bucketpipe.serve.queries import market, pipeline
 
+# The charts draw the largest moves and volumes, not a bar per symbol of a long list: 500 bars
+# are an unreadable 18,000-pixel chart, and slow to draw.
+MOVES = 15
+VOLUMES = 20
+
 
 def freshness() -> None:
     """Last ingest and clean runs and the age of the newest quote."""
@@ -132,15 +137,26 @@ def render() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Change since previous close")
-        st.plotly_chart(charts.change_bars(latest))
+        moves = market.largest_moves(latest, MOVES)
+        st.plotly_chart(charts.change_bars(moves))
+        if len(moves) < latest["change_pct"].notna().sum():
+            st.caption(
+                f"The {MOVES} largest gains and {MOVES} largest losses of "
+                f"{latest['change_pct'].notna().sum():,} symbols; the market table has every one."
+            )
     with right:
         st.subheader("Breadth")
         st.plotly_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
     if "volume" in latest and latest["volume"].notna().any():
         st.subheader("Volume (latest day)")
-        st.plotly_chart(
-            plots.bars(latest.sort_values("volume", ascending=False), "symbol", "volume")
-        )
+        volume = pd.to_numeric(latest["volume"], errors="coerce")
+        traded = latest.assign(volume=volume).dropna(subset=["volume"])
+        st.plotly_chart(plots.bars(traded.nlargest(VOLUMES, "volume"), "symbol", "volume"))
+        if len(traded) > VOLUMES:
+            st.caption(
+                f"The {VOLUMES} highest volumes of {len(traded):,} symbols; the market table "
+                "has every one."
+            )
 
 
 state.guarded(render)

@@ -107,6 +107,16 @@ def movers(latest: pd.DataFrame, n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame
     return gainers, losers
 
 
+def largest_moves(latest: pd.DataFrame, n: int = 15) -> pd.DataFrame:
+    """The `n` largest gains and the `n` largest losses by change % (every symbol with a
+    change when there are no more than `2 n`), in no particular order."""
+    changed = latest.dropna(subset=["change_pct"])
+    if len(changed) <= 2 * n:
+        return changed
+    ranked = changed.sort_values("change_pct", kind="stable")
+    return pd.concat([ranked.head(n), ranked.tail(n)])
+
+
 def sentiment_counts(latest: pd.DataFrame) -> pd.DataFrame:
     """Symbols per sentiment level, in a fixed order (levels with no symbol included)."""
     counts = latest["sentiment"].value_counts() if not latest.empty else pd.Series(dtype=int)
