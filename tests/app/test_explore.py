@@ -48,11 +48,20 @@ def test_generic_dataset_from_files_is_explorable(
     no_errors(app)
     assert rows(app) == 240
     assert metric(app, "Columns") == "4"  # lineage columns are not counted
+    # Only the open tab runs: the summary's, not the relations' widgets and charts.
+    assert "Correlation (Pearson)" not in chart_titles(app)
+    assert not [w for w in app.selectbox if w.key == "explore_x"]
+    app.session_state["explore_tab"] = "Relations"  # the tab a user opens
+    app.run()
+    no_errors(app)
     # Widgets offer only columns that exist.
     assert set(app.selectbox(key="explore_x").options) == {"temperature_c", "humidity_pct"}
     assert app.selectbox(key="explore_colour").options == ["(none)", "city"]
     assert "Correlation (Pearson)" in chart_titles(app)
     assert any("by city and measured_at" in t for t in chart_titles(app))
+    app.session_state["explore_tab"] = "Time series"
+    app.run()
+    assert any(t.startswith("rows per") for t in chart_titles(app)), chart_titles(app)
     app.selectbox(key="series_by").set_value("city").run()
     no_errors(app)
 
@@ -60,6 +69,8 @@ def test_generic_dataset_from_files_is_explorable(
 def test_data_tab_pages_and_picks_columns(make_app: AppFactory, demo_lake: DemoLake) -> None:
     app = make_app(demo_lake, "explore")
     app.selectbox(key="explore_dataset").set_value("weather").run()
+    app.session_state["explore_tab"] = "Data"
+    app.run()
     table = app.dataframe[-1].value
     assert len(table) == 100
     app.selectbox(key="data_per_page").set_value(25).run()
@@ -75,6 +86,8 @@ def test_data_tab_pages_and_picks_columns(make_app: AppFactory, demo_lake: DemoL
 def test_column_profile_follows_the_column(make_app: AppFactory, demo_lake: DemoLake) -> None:
     app = make_app(demo_lake, "explore")
     app.selectbox(key="explore_dataset").set_value("weather").run()
+    app.session_state["explore_tab"] = "Columns"
+    app.run()
     assert metric(app, "Distinct values") == "3"  # city
     app.selectbox(key="profile_col_weather").set_value("humidity_pct").run()
     no_errors(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -364,19 +365,21 @@ def render() -> None:
         st.info("No rows in this window. Choose a longer window.", icon=":material/filter_alt_off:")
         return
     kinds = explore.kinds(cols)
-    tabs = st.tabs(["Summary", "Distributions", "Relations", "Time series", "Columns", "Data"])
-    with tabs[0]:
-        summary_tab(sl, cols, kinds)
-    with tabs[1]:
-        distribution_tab(sl, kinds)
-    with tabs[2]:
-        relations_tab(sl, kinds)
-    with tabs[3]:
-        series_tab(sl, kinds)
-    with tabs[4]:
-        columns_tab(sl, cols, kinds)
-    with tabs[5]:
-        data_tab(sl, cols, total)
+    tabs: dict[str, Callable[[], None]] = {
+        "Summary": lambda: summary_tab(sl, cols, kinds),
+        "Distributions": lambda: distribution_tab(sl, kinds),
+        "Relations": lambda: relations_tab(sl, kinds),
+        "Time series": lambda: series_tab(sl, kinds),
+        "Columns": lambda: columns_tab(sl, cols, kinds),
+        "Data": lambda: data_tab(sl, cols, total),
+    }
+    # Only the open tab runs (a tab change reruns the page): each tab's queries and charts
+    # cost time, and a page that drew all six drew five nobody was looking at.
+    panes = st.tabs(list(tabs), key="explore_tab", on_change="rerun")
+    for draw, pane in zip(tabs.values(), panes, strict=True):
+        if pane.open:
+            with pane:
+                draw()
 
 
 state.guarded(render)
