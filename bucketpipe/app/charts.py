@@ -1,9 +1,11 @@
-"""Plotly figures of the market pages (Overview, Stock), built from query results."""
+"""Charts of the market pages, built from query results: Plotly figures for the stock page,
+Vega-Lite (Altair) for the overview."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import altair as alt
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -258,36 +260,75 @@ def social(s: pd.DataFrame) -> go.Figure:
     return layout(fig, 300)
 
 
-def change_bars(latest: pd.DataFrame) -> go.Figure:
-    """Change % per symbol, green up, red down."""
-    data = latest.sort_values("change_pct")
-    fig = go.Figure(
-        go.Bar(
-            x=data["change_pct"],
-            y=data["symbol"],
-            orientation="h",
-            marker_color=[UP if v > 0 else DOWN if v < 0 else FLAT for v in data["change_pct"]],
-            text=[f"{v:+.2f} %" for v in data["change_pct"]],
-            textposition="outside",
-            cliponaxis=False,
-        )
+def change_bars(latest: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
+    """Change % per symbol, green up, red down, the value beside each bar (Vega-Lite: the
+    overview draws no Plotly chart, so a first visit does not load Plotly's script)."""
+    data = latest[["symbol", "change_pct"]].dropna().sort_values("change_pct")
+    data = data.assign(
+        colour=[UP if v > 0 else DOWN if v < 0 else FLAT for v in data["change_pct"]],
+        label=[f"{v:+.2f} %" for v in data["change_pct"]],
     )
-    reach = float(data["change_pct"].abs().max() or 1) * 1.35
-    fig.update_xaxes(
-        title_text="Change since previous close (%)", zeroline=True, range=[-reach, reach]
+    reach = float(data["change_pct"].abs().max() or 1) * 1.35 if len(data) else 1.0
+    order = list(data["symbol"])[::-1]
+    base = alt.Chart(data).encode(
+        y=alt.Y("symbol:N", sort=order, title=None),
+        x=alt.X(
+            "change_pct:Q",
+            title="Change since previous close (%)",
+            scale=alt.Scale(domain=[-reach, reach]),
+        ),
+        tooltip=[
+            alt.Tooltip("symbol:N", title="Symbol"),
+            alt.Tooltip("change_pct:Q", title="Change %", format="+.2f"),
+        ],
     )
-    return layout(fig, max(240, 36 * len(data)), hovermode="closest", showlegend=False)
+    bars = base.mark_bar().encode(color=alt.Color("colour:N", scale=None))
+    up = base.transform_filter("datum.change_pct >= 0").mark_text(align="left", dx=4)
+    down = base.transform_filter("datum.change_pct < 0").mark_text(align="right", dx=-4)
+    labels = [layer.encode(text="label:N") for layer in (up, down)]
+    return alt.layer(bars, *labels).properties(height=max(240, 24 * len(data)))
 
 
-def sentiment_pie(counts: pd.DataFrame) -> go.Figure:
+def sentiment_pie(counts: pd.DataFrame) -> alt.Chart:
+    """Symbols per sentiment level, a ring in the levels' fixed colours."""
     data = counts[counts["symbols"] > 0]
-    fig = go.Figure(
-        go.Pie(
-            labels=data["sentiment"],
-            values=data["symbols"],
-            hole=0.55,
-            marker={"colors": [SENTIMENT_COLOURS[s] for s in data["sentiment"]]},
-            sort=False,
+    levels = list(data["sentiment"])
+    chart: alt.Chart = (
+        alt.Chart(data)
+        .mark_arc(innerRadius=60)
+        .encode(
+            theta=alt.Theta("symbols:Q", stack=True),
+            order=alt.Order("rank:Q"),
+            color=alt.Color(
+                "sentiment:N",
+                sort=levels,
+                scale=alt.Scale(domain=levels, range=[SENTIMENT_COLOURS[s] for s in levels]),
+                legend=alt.Legend(title=None, orient="right"),
+            ),
+            tooltip=[
+                alt.Tooltip("sentiment:N", title="Sentiment"),
+                alt.Tooltip("symbols:Q", title="Symbols"),
+            ],
         )
+        .transform_calculate(rank=f"indexof({levels!r}, datum.sentiment)")
+        .properties(height=280)
     )
-    return layout(fig, 280, hovermode="closest")
+    return chart
+
+
+def volume_bars(data: pd.DataFrame) -> alt.Chart:
+    """Volume per symbol, highest first."""
+    chart: alt.Chart = (
+        alt.Chart(data[["symbol", "volume"]])
+        .mark_bar(color=ACCENT)
+        .encode(
+            x=alt.X("symbol:N", sort="-y", title="Symbol"),
+            y=alt.Y("volume:Q", title="Volume (shares)"),
+            tooltip=[
+                alt.Tooltip("symbol:N", title="Symbol"),
+                alt.Tooltip("volume:Q", title="Volume", format=",.0f"),
+            ],
+        )
+        .properties(height=300)
+    )
+    return chart

@@ -47,9 +47,17 @@ def test_price_chart_colours_volume_by_direction() -> None:
 
 def test_change_bars_green_up_red_down() -> None:
     latest = pd.DataFrame({"symbol": ["A", "B", "C"], "change_pct": [1.5, -2.0, 0.0]})
-    fig = charts.change_bars(latest)
-    colours = dict(zip(fig.data[0].y, fig.data[0].marker.color, strict=True))
-    assert colours == {"A": ui.UP, "B": ui.DOWN, "C": ui.FLAT}
+    chart = charts.change_bars(latest)
+    data = chart.data
+    assert dict(zip(data["symbol"], data["colour"], strict=True)) == {
+        "A": ui.UP,
+        "B": ui.DOWN,
+        "C": ui.FLAT,
+    }
+    assert list(data["label"]) == ["-2.00 %", "+0.00 %", "+1.50 %"]
+    # The largest gain on top: the symbol axis runs from the highest change down.
+    spec = chart.to_dict()  # validated against the Vega-Lite schema
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == ["A", "C", "B"]
 
 
 @pytest.mark.parametrize(
@@ -72,10 +80,23 @@ def test_the_change_chart_draws_the_largest_moves_of_a_long_list() -> None:
     latest.loc[250, "change_pct"] = None  # no change known: not drawn
     moves = market.largest_moves(latest, 15)
     assert sorted(moves["change_pct"]) == [*range(-250, -235), *range(235, 250)]
-    fig = charts.change_bars(moves)
-    assert len(fig.data[0].y) == 30 and fig.layout.height <= 36 * 30
+    chart = charts.change_bars(moves)
+    assert len(chart.data) == 30 and chart.height <= 36 * 30
     # A short list is drawn whole, but for its symbols without a change.
     few = latest.iloc[240:260]
     assert list(market.largest_moves(few, 15)["symbol"]) == [
         s for s in few["symbol"] if s != "S250"
+    ]
+
+
+def test_the_breadth_ring_keeps_each_level_colour_and_leaves_out_empty_levels() -> None:
+    counts = market.sentiment_counts(
+        pd.DataFrame({"sentiment": ["bullish", "bullish", "strong bearish"]})
+    )
+    spec = charts.sentiment_pie(counts).to_dict()
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["bullish", "strong bearish"]
+    assert scale["range"] == [
+        ui.SENTIMENT_COLOURS["bullish"],
+        ui.SENTIMENT_COLOURS["strong bearish"],
     ]

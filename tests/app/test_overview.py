@@ -19,7 +19,7 @@ def test_overview_shows_the_market(make_app: AppFactory, demo_lake: DemoLake) ->
     table = app.dataframe[0].value
     assert sorted(table["symbol"]) == ["AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "TSLA"]
     assert table["trend"].map(len).min() >= 20  # a sparkline of the last days per symbol
-    assert len(app.get("plotly_chart")) >= 2
+    assert len(app.get("vega_lite_chart")) >= 2
     # Freshness tiles: one per service and the newest quote.
     labels = [m.label for m in app.metric]
     assert {"clean", "ingest-demo", "Newest quote"} <= set(labels)

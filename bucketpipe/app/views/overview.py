@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import charts, plots, state, ui
+from bucketpipe.app import charts, state, ui
 from bucketpipe.serve.queries import market, pipeline
 
 # The charts draw the largest moves and volumes, not a bar per symbol of a long list: 500 bars
@@ -138,7 +138,7 @@ def render() -> None:
     with left:
         st.subheader("Change since previous close")
         moves = market.largest_moves(latest, MOVES)
-        st.plotly_chart(charts.change_bars(moves))
+        st.altair_chart(charts.change_bars(moves))
         if len(moves) < latest["change_pct"].notna().sum():
             st.caption(
                 f"The {MOVES} largest gains and {MOVES} largest losses of "
@@ -146,12 +146,12 @@ def render() -> None:
             )
     with right:
         st.subheader("Breadth")
-        st.plotly_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
+        st.altair_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
     if "volume" in latest and latest["volume"].notna().any():
         st.subheader("Volume (latest day)")
         volume = pd.to_numeric(latest["volume"], errors="coerce")
         traded = latest.assign(volume=volume).dropna(subset=["volume"])
-        st.plotly_chart(plots.bars(traded.nlargest(VOLUMES, "volume"), "symbol", "volume"))
+        st.altair_chart(charts.volume_bars(traded.nlargest(VOLUMES, "volume")))
         if len(traded) > VOLUMES:
             st.caption(
                 f"The {VOLUMES} highest volumes of {len(traded):,} symbols; the market table "
