@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import gzip
 import logging
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -103,12 +104,20 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
+def _walk(root: Path) -> list[Path]:
+    """Every file under `root`, sorted. A folder removed during the walk (a SQL worker's
+    scratch folder, say, as its pool shuts down) is passed over: `os.walk` ignores the error
+    where `Path.rglob` raises it."""
+    found = [Path(folder, name) for folder, _, names in os.walk(root) for name in names]
+    return sorted(found)
+
+
 def lake_files(base: Path) -> Iterator[tuple[str, bytes]]:
     """(path, bytes) of every file of the lakes under `base` and of its `*.log` files."""
     if not base.is_dir():
         return
-    paths = [p for root in lake_roots(base) for p in sorted(root.rglob("*"))]
-    paths += sorted(base.rglob("*.log"))
+    paths = [p for root in lake_roots(base) for p in _walk(root)]
+    paths += [p for p in _walk(base) if p.suffix == ".log"]
     for path in paths:
         data = _read(path)
         if data is not None:
