@@ -139,10 +139,11 @@ def render() -> None:
         st.subheader("Change since previous close")
         moves = market.largest_moves(latest, MOVES)
         st.altair_chart(charts.change_bars(moves))
-        if len(moves) < latest["change_pct"].notna().sum():
+        changed = int(latest["change_pct"].notna().sum())
+        if len(moves) < changed:
             st.caption(
-                f"The {MOVES} largest gains and {MOVES} largest losses of "
-                f"{latest['change_pct'].notna().sum():,} symbols; the market table has every one."
+                f"The {MOVES} largest gains and {MOVES} largest losses of {changed:,} symbols; "
+                "the market table has every one."
             )
     with right:
         st.subheader("Breadth")
