@@ -1,9 +1,11 @@
-"""Plotly figures of the data pages (Explore, Quality, Pipeline), built from query results."""
+"""Figures of the data pages, built from query results: Plotly for Explore, Vega-Lite (Altair)
+for Quality and Pipeline (a page with no Plotly chart does not load Plotly's script)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -112,88 +114,160 @@ def bars(
 
 # Reports closer together than this are drawn one per tick rather than on a time axis.
 SHORT_SPAN = pd.Timedelta(minutes=10)
+DIMENSION_COLOURS = {True: UP, False: DOWN}
+STATUS_COLOURS = {"succeeded": UP, "partial": "#f59e0b", "failed": DOWN, "noop": FLAT}
+# Tick steps of a time axis in seconds, finest first: never finer than a second.
+TICK_STEPS = (1, 5, 15, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+
+
+def time_axis(times: pd.Series, title: str) -> alt.Axis:
+    """A time axis of about six ticks at most, never finer than a second (Vega-Lite picks
+    millisecond ticks for a span of a few seconds), labelled as finely as its step needs.
+    (`tickMinStep`, not a `tickCount` interval: the Vega bundled with Streamlit fails on
+    an interval object and draws nothing.)"""
+    stamps = pd.to_datetime(times.dropna(), utc=True)
+    span = (stamps.max() - stamps.min()).total_seconds() if len(stamps) else 0.0
+    step = next((s for s in TICK_STEPS if span / s <= 6), TICK_STEPS[-1])
+    label = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%Y-%m-%d"
+    if step < 86400 and span >= 86400 / 2:
+        label = "%m-%d %H:%M"
+    return alt.Axis(title=title, format=label, tickMinStep=step * 1000)
 
 
 def score_lines(
     history: pd.DataFrame, columns: Sequence[str], threshold: float | None
-) -> go.Figure:
-    """Quality scores of one dataset over its runs: overall and each dimension."""
-    fig = go.Figure()
-    for i, column in enumerate(columns):
-        overall = column == "overall_score"
-        fig.add_trace(
-            go.Scatter(
-                x=history["created_at"],
-                y=history[column],
-                name="overall" if overall else column,
-                mode="lines+markers",
-                line={"width": 3 if overall else 1.5, "color": PALETTE[i % len(PALETTE)]},
-            )
-        )
-    if threshold is not None:
-        fig.add_hline(
-            y=threshold,
-            line={"color": FLAT, "dash": "dot"},
-            annotation_text=f"lowest pass mark {threshold:g} %",
-            annotation_position="bottom left",
-        )
-    fig.update_yaxes(title_text="Score (%)", range=[0, 102])
-    times = pd.to_datetime(history["created_at"])
-    if len(times) and (times.max() - times.min()) < SHORT_SPAN:
+) -> alt.Chart | alt.LayerChart | alt.FacetChart:
+    """Quality scores of one dataset over its runs: overall and each dimension (Vega-Lite:
+    the Quality page draws no Plotly chart, so a first visit does not load Plotly's script)."""
+    names = {c: "overall" if c == "overall_score" else c for c in columns}
+    times = pd.to_datetime(history["created_at"], utc=True)
+    short = bool(len(times)) and (times.max() - times.min()) < SHORT_SPAN
+    data = (
+        history.assign(run=times.dt.strftime("%Y-%m-%d %H:%M:%S"), at=times)[
+            ["run", "at", *columns]
+        ]
+        .melt(id_vars=["run", "at"], value_vars=list(columns), var_name="score", value_name="pct")
+        .assign(score=lambda d: d["score"].map(names))
+    )
+    if short:
         # Runs seconds apart would get sub-second ticks on a time axis: one tick per run.
-        labels = times.dt.strftime("%Y-%m-%d %H:%M:%S")
-        for trace in fig.data:
-            trace.x = labels
-        fig.update_xaxes(type="category", title_text="Clean run (UTC)")
+        x = alt.X("run:O", title="Clean run (UTC)", axis=alt.Axis(labelAngle=-30))
     else:
-        # Never finer than seconds, whatever the zoom.
-        fig.update_xaxes(
-            tickformatstops=[
-                {"dtickrange": [None, 1000], "value": "%H:%M:%S"},
-                {"dtickrange": [1000, None], "value": ""},
-            ]
+        x = alt.X("at:T", axis=time_axis(times, "Clean run (UTC)"), scale=alt.Scale(type="utc"))
+    order = list(names.values())
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("pct:Q", title="Score (%)", scale=alt.Scale(domain=[0, 102])),
+            color=alt.Color(
+                "score:N",
+                sort=order,
+                scale=alt.Scale(domain=order, range=list(PALETTE[: len(order)])),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            strokeWidth=alt.condition("datum.score === 'overall'", alt.value(3), alt.value(1.5)),
+            tooltip=[
+                alt.Tooltip("run:N", title="Clean run (UTC)"),
+                alt.Tooltip("score:N", title="Score"),
+                alt.Tooltip("pct:Q", title="%", format=".1f"),
+            ],
         )
-    return layout(fig, 320)
+    )
+    if threshold is not None:
+        mark = pd.DataFrame({"pct": [threshold], "label": [f"lowest pass mark {threshold:g} %"]})
+        rule = alt.Chart(mark).mark_rule(color=FLAT, strokeDash=[3, 3]).encode(y="pct:Q")
+        text = (
+            alt.Chart(mark)
+            .mark_text(align="left", baseline="top", dx=4, dy=4, color=FLAT)
+            .encode(y="pct:Q", text="label:N", x=alt.value(0))
+        )
+        return alt.layer(lines, rule, text).properties(height=320)
+    chart: alt.Chart = lines.properties(height=320)
+    return chart
 
 
-def dimension_bars(dims: pd.DataFrame) -> go.Figure:
+def dimension_bars(dims: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Each quality dimension's score against its threshold (green met, red not)."""
-    colours = [UP if ok else DOWN for ok in dims["passed"]]
-    fig = go.Figure(
-        go.Bar(
-            x=dims["dimension"],
-            y=dims["score"],
-            marker_color=colours,
-            text=[f"{v:.1f} %" for v in dims["score"]],
-            textposition="outside",
-            cliponaxis=False,
-        )
+    data = dims[["dimension", "score", "threshold", "passed"]].assign(
+        label=[f"{v:.1f} %" for v in dims["score"]],
+        colour=[DIMENSION_COLOURS[bool(ok)] for ok in dims["passed"]],
     )
-    fig.add_trace(
-        go.Scatter(
-            x=dims["dimension"],
-            y=dims["threshold"],
-            mode="markers",
-            name="threshold",
-            marker={"symbol": "line-ew-open", "size": 40, "color": "#0f172a"},
-        )
+    order = list(data["dimension"])
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "dimension:N",
+            sort=order,
+            title=None,
+            axis=alt.Axis(labelAngle=-30, labelOverlap=False),
+        ),
+        tooltip=[
+            alt.Tooltip("dimension:N", title="Dimension"),
+            alt.Tooltip("score:Q", title="Score %", format=".1f"),
+            alt.Tooltip("threshold:Q", title="Threshold %", format="g"),
+        ],
     )
-    fig.update_yaxes(range=[0, 112], title_text="%")
-    return layout(fig, 300, hovermode="closest", showlegend=False)
+    y = alt.Y("score:Q", title="%", scale=alt.Scale(domain=[0, 112]))
+    bars = base.mark_bar().encode(y=y, color=alt.Color("colour:N", scale=None))
+    labels = base.mark_text(baseline="bottom", dy=-3).encode(y="score:Q", text="label:N")
+    marks = base.mark_tick(color="#0f172a", thickness=2, size=40).encode(y="threshold:Q")
+    return alt.layer(bars, labels, marks).properties(height=300)
 
 
-def run_timeline(runs: pd.DataFrame) -> go.Figure:
-    """Each run as a bar from its start to its finish, coloured by status."""
-    colours = {"succeeded": UP, "partial": "#f59e0b", "failed": DOWN, "noop": FLAT}
+def count_bars(data: pd.DataFrame, label: str, count: str, colour: str, title: str) -> alt.Chart:
+    """Horizontal bars of a count per label, largest first."""
+    chart: alt.Chart = (
+        alt.Chart(data[[label, count]])
+        .mark_bar(color=colour)
+        .encode(
+            y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X(f"{count}:Q", title=title),
+            tooltip=[
+                alt.Tooltip(f"{label}:N", title=label.capitalize()),
+                alt.Tooltip(f"{count}:Q", title=title, format=",.0f"),
+            ],
+        )
+        .properties(height=max(160, 28 * len(data) + 40))
+    )
+    return chart
+
+
+def run_timeline(runs: pd.DataFrame) -> alt.Chart:
+    """Each run as a bar from its start to its finish, coloured by status, one lane per job."""
     data = runs.assign(lane=runs["job"] + runs["source"].map(lambda s: f" ({s})" if s else ""))
-    fig = px.timeline(
-        data,
-        x_start="started_at",
-        x_end="finished_at",
-        y="lane",
-        color="status",
-        color_discrete_map=colours,
-        hover_data=["run_id", "rows", "duration_s"],
+    data = data[["lane", "started_at", "finished_at", "status", "run_id", "rows", "duration_s"]]
+    started = pd.to_datetime(data["started_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
+    data = data.assign(started=started)
+    statuses = [s for s in STATUS_COLOURS if s in set(data["status"])] + sorted(
+        set(data["status"]) - set(STATUS_COLOURS)
     )
-    fig.update_yaxes(title_text=None)
-    return layout(fig, max(220, 60 * data["lane"].nunique() + 80), hovermode="closest")
+    chart: alt.Chart = (
+        alt.Chart(data)
+        .mark_bar(minBandSize=3)  # a run of a second is still visible on a day-long axis
+        .encode(
+            x=alt.X(
+                "started_at:T",
+                axis=time_axis(data["started_at"], "Time (UTC)"),
+                scale=alt.Scale(type="utc"),
+            ),
+            x2="finished_at:T",
+            y=alt.Y("lane:N", title=None),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(
+                    domain=statuses, range=[STATUS_COLOURS.get(s, ACCENT) for s in statuses]
+                ),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("run_id:N", title="Run"),
+                alt.Tooltip("status:N", title="Status"),
+                alt.Tooltip("started:N", title="Started (UTC)"),
+                alt.Tooltip("duration_s:Q", title="Duration (s)", format=".2f"),
+                alt.Tooltip("rows:Q", title="Rows", format=",.0f"),
+            ],
+        )
+        .properties(height=max(160, 50 * data["lane"].nunique() + 60))
+    )
+    return chart

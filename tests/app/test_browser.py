@@ -169,6 +169,8 @@ def screenshot(page: Any, path: Path, width: int) -> None:
 def load(browser: Any, dashboard: Dashboard, name: str, width: int) -> Any:
     path, marker = PAGES[name]
     page = browser.new_page(viewport={"width": width, "height": 900})
+    chart_errors: list[str] = []
+    page.on("console", lambda m: chart_errors.append(m.text) if is_chart_error(m) else None)
     page.goto(f"{dashboard.url}/{path}")
     settle(page)
     if name == "sql":
@@ -181,8 +183,16 @@ def load(browser: Any, dashboard: Dashboard, name: str, width: int) -> Any:
         page.wait_for_selector("text=rows in", timeout=30_000)
         settle(page)
     assert_no_failures(page, f"{name} at {width} px")
+    # A chart Vega cannot draw stays blank, with no Streamlit error: only the console says so.
+    failed = [e.splitlines()[0] for e in chart_errors]
+    assert not failed, f"{name} at {width} px: a chart failed to draw: {failed}"
     assert page.get_by_text(marker).first.is_visible()
     return page
+
+
+def is_chart_error(message: Any) -> bool:
+    """A console error of Vega's renderer (it logs "ERROR <exception>")."""
+    return bool(message.type == "error" and str(message.text).startswith("ERROR"))
 
 
 def truncated(page: Any) -> list[str]:

@@ -40,8 +40,11 @@ def test_dataset_detail_shows_dimensions_and_quarantine(
     sample = app.dataframe[-1].value
     assert list(sample.columns[:2]) == ["_reject_reason", "_clean_run"]
     assert len(sample) > 0
-    xs = [json.loads(c.proto.spec)["data"][0].get("x") for c in app.get("plotly_chart")]
+    specs = [json.loads(c.proto.spec) for c in app.get("vega_lite_chart")]
+    layers = [layer for spec in specs for layer in spec.get("layer", [spec])]
+    xs = [layer["encoding"]["x"].get("sort") for layer in layers if "x" in layer["encoding"]]
     assert ["completeness", "uniqueness", "consistency", "validity"] in xs
+    assert not app.get("plotly_chart")  # the page loads no Plotly script
     # Rejected rows of one reason only.
     app.selectbox(key="quarantine_reason_quotes").set_value("missing price").run()
     assert set(app.dataframe[-1].value["_reject_reason"]) == {"missing price"}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 
 from bucketpipe.app import plots
@@ -133,6 +135,12 @@ def test_a_day_file_is_picked_before_the_run_files_it_rolled_up(ctx: Context) ->
     ]
 
 
+def _x_axis(chart: Any) -> dict[str, Any]:
+    spec = chart.to_dict()
+    lines = spec["layer"][0] if "layer" in spec else spec
+    return dict(lines["encoding"]["x"])
+
+
 def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> None:
     close = [
         report("quotes", f"c{i}", 0, 90.0 + i).model_copy(
@@ -140,14 +148,31 @@ def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> No
         )
         for i in range(3)
     ]
-    fig = plots.score_lines(quality.scores_frame(close), ["overall_score"], 80.0)
-    assert fig.layout.xaxis.type == "category"
-    assert list(fig.data[0].x) == [
-        "2026-01-05 00:00:00",
-        "2026-01-05 00:00:02",
-        "2026-01-05 00:00:04",
-    ]
+    chart = plots.score_lines(quality.scores_frame(close), ["overall_score"], 80.0)
+    x = _x_axis(chart)
+    assert x["type"] == "ordinal" and x["field"] == "run"
+    rows = [r for data in chart.to_dict()["datasets"].values() for r in data if "run" in r]
+    runs = sorted({r["run"] for r in rows})
+    assert runs == ["2026-01-05 00:00:00", "2026-01-05 00:00:02", "2026-01-05 00:00:04"]
     apart = [report("quotes", f"d{i}", i, 90.0) for i in range(3)]
-    fig = plots.score_lines(quality.scores_frame(apart), ["overall_score"], 80.0)
-    assert fig.layout.xaxis.type != "category"
-    assert fig.layout.xaxis.tickformatstops[0].value == "%H:%M:%S"
+    x = _x_axis(plots.score_lines(quality.scores_frame(apart), ["overall_score"], 80.0))
+    assert x["type"] == "temporal" and x["scale"]["type"] == "utc"
+    assert x["axis"]["format"] == "%Y-%m-%d"  # reports days apart: a tick per day
+    assert x["axis"]["tickMinStep"] == 86400 * 1000
+
+
+@pytest.mark.parametrize(
+    ("seconds", "step", "label"),
+    [
+        (0, 1, "%H:%M:%S"),
+        (3, 1, "%H:%M:%S"),
+        (20 * 60, 300, "%H:%M"),
+        (20 * 3600, 6 * 3600, "%m-%d %H:%M"),
+        (30 * 86400, 7 * 86400, "%Y-%m-%d"),
+        (400 * 86400, 30 * 86400, "%Y-%m-%d"),
+    ],
+)
+def test_time_axes_never_tick_below_a_second(seconds: int, step: int, label: str) -> None:
+    times = pd.Series([T0, T0 + timedelta(seconds=seconds)])
+    axis = plots.time_axis(times, "Time").to_dict()
+    assert axis["tickMinStep"] == step * 1000 and axis["format"] == label

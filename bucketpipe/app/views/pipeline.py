@@ -30,11 +30,18 @@ def history() -> None:
         + (f": {', '.join(waiting[:5])}" if waiting else "."),
         border=True,
     )
-    st.plotly_chart(plots.run_timeline(shown), key="timeline")
+    st.altair_chart(plots.run_timeline(shown), key="timeline")
     st.dataframe(
         shown,
         hide_index=True,
         column_config={
+            "job": "Job",
+            "source": "Source",
+            "status": "Status",
+            "inputs": st.column_config.NumberColumn(
+                "Inputs", help="Ingest runs a clean run consumed."
+            ),
+            "datasets": "Datasets",
             "run_id": "Run id",
             "started_at": st.column_config.DatetimeColumn(
                 "Started", format="YYYY-MM-DD HH:mm:ss z"

@@ -69,7 +69,7 @@ def detail(report: QualityReport) -> None:
     dims = quality.dimensions(report)
     left, right = st.columns([2, 3])
     with left:
-        st.plotly_chart(plots.dimension_bars(dims), key="dimensions")
+        st.altair_chart(plots.dimension_bars(dims), key="dimensions")
     with right:
         for _, row in dims.iterrows():
             mark = ui.pill(
@@ -133,8 +133,8 @@ def quarantine(dataset: str) -> None:
         )
         columns.show(counts)
     with right:
-        st.plotly_chart(
-            plots.bars(counts, "reason", "rows", colour=ui.DOWN, horizontal=True),
+        st.altair_chart(
+            plots.count_bars(counts, "reason", "rows", ui.DOWN, "Rows"),
             key="quarantine_reasons",
         )
     reasons = list(counts["reason"])
@@ -170,7 +170,7 @@ def render() -> None:
     st.subheader(dataset)
     st.markdown("**Score over time**")
     if len(history) > 1:
-        st.plotly_chart(
+        st.altair_chart(
             plots.score_lines(
                 history,
                 ["overall_score", *DIMENSIONS],
