@@ -294,7 +294,10 @@ def scale(results: Results) -> Iterable[Verdict]:
             measured += f" ({row['seconds']} s)"
         if "p50_s" in row:
             measured += f" (p50 {row['p50_s']} s)"
-        judged, note = _judged(bool(met), results) if met is not None else (None, "not measured")
+        if met is not None:
+            judged, note = _judged(bool(met), results)
+        else:
+            judged, note = None, "not measured" if value is None else "not judged"
         yield Verdict(f"Scale: {row['figure']}", row["goal"], measured, judged, note)
 
 

@@ -9,7 +9,10 @@
    run. Cleaning is not compressed, so its time is set against the real interval.
 3. Dashboard: `replicas` processes, each opening the lake as a dashboard replica does (one
    `LakeSession`), each serving `sessions` concurrent sessions (threads) that replay the
-   page queries of the market overview and of a random stock for `duration_s`.
+   page queries of the market overview and of a random stock for `duration_s`; twice: through
+   the dashboard's own query cache (`bucketpipe.app.state.query`: results kept per data
+   version and shared by a process's sessions, as a replica serves them), and straight to
+   DuckDB with no cache (every query a miss: the worst case).
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ def measure(plan: ScalePlan, work: Path) -> dict[str, Any]:
     landed_in_s = fetched["seconds"]
     cleaned = clean_run(lake, work, base_env)
     parts["clean_s"] = round(time.perf_counter() - started - parts["ingest_s"], 1)
-    served = dashboard(lake, work, plan)
+    served = dashboard(lake, work, plan, cached=True)
+    uncached = dashboard(lake, work, plan, cached=False)
     parts["dashboard_s"] = round(time.perf_counter() - started - sum(parts.values()), 1)
     landed = cleaned.get("symbols") or 0
     quota = fetched["quota_used"]
@@ -126,13 +130,25 @@ def measure(plan: ScalePlan, work: Path) -> dict[str, Any]:
             seconds=cleaned.get("seconds"),
         ),
         figure(
-            "page query p95",
+            "page query p95 (through the dashboard's cache)",
             served["p95_s"],
             f"<= {PAGE_P95_GOAL_S:g} s",
             _at_most(served["p95_s"], PAGE_P95_GOAL_S),
             p50_s=served["p50_s"],
         ),
-        figure("page query errors", served["errors"], "0", served["errors"] == 0),
+        figure(
+            "page query p95 (no cache: every query a miss)",
+            uncached["p95_s"],
+            "- (the worst case, not judged)",
+            None,
+            p50_s=uncached["p50_s"],
+        ),
+        figure(
+            "page query errors",
+            served["errors"] + uncached["errors"],
+            "0",
+            served["errors"] + uncached["errors"] == 0,
+        ),
     ]
     return {
         "plan": asdict(plan),
@@ -141,6 +157,7 @@ def measure(plan: ScalePlan, work: Path) -> dict[str, Any]:
         "ingest": fetched,
         "clean": cleaned,
         "dashboard": served,
+        "dashboard_uncached": uncached,
         "figures": figures,
         "part_seconds": parts,
         "load_average": os.getloadavg(),
@@ -205,6 +222,7 @@ class ReplicaJob:
     duration_s: float
     start_at: float
     seed: int
+    cached: bool = False
 
 
 def replica(job: ReplicaJob) -> dict[str, Any]:
@@ -218,6 +236,7 @@ def replica(job: ReplicaJob) -> dict[str, Any]:
     session.sync()
     with session.cursor() as cursor:
         symbols = stock.symbols(cursor)
+    ask = _cached_queries(job) if job.cached else _direct_queries(session)
     latencies: list[float] = []
     errors: list[str] = []
     guard = threading.Lock()
@@ -229,14 +248,13 @@ def replica(job: ReplicaJob) -> dict[str, Any]:
             symbol = rng.choice(symbols) if symbols else "AAPL"
             started = time.perf_counter()
             try:
-                with session.cursor() as cursor:
-                    if rng.random() < 0.5:
-                        market.latest_quotes(cursor)
-                    else:
-                        bounds = stock.day_bounds(cursor, symbol)
-                        if bounds is not None:
-                            stock.bars(cursor, symbol, *bounds)
-                            stock.indicators(cursor, symbol, *bounds)
+                if rng.random() < 0.5:
+                    ask(market.latest_quotes)
+                else:
+                    bounds = ask(stock.day_bounds, symbol)
+                    if bounds is not None:
+                        ask(stock.bars, symbol, *bounds)
+                        ask(stock.indicators, symbol, *bounds)
             except Exception as exc:  # every failure is a figure, not a crash
                 with guard:
                     errors.append(f"{exc.__class__.__name__}: {str(exc)[:200]}")
@@ -256,11 +274,51 @@ def replica(job: ReplicaJob) -> dict[str, Any]:
     return {"latencies": latencies, "errors": errors}
 
 
-def dashboard(lake: Path, work: Path, plan: ScalePlan) -> dict[str, Any]:
+Ask = Any  # (query function, *args) -> its result
+
+
+def _direct_queries(session: Any) -> Ask:
+    """Each query straight to DuckDB on the replica's session."""
+
+    def ask(fn: Any, *args: Any) -> Any:
+        with session.cursor() as cursor:
+            return fn(cursor, *args)
+
+    return ask
+
+
+def _cached_queries(job: ReplicaJob) -> Ask:
+    """Each query through the dashboard's cache (`state.query`), as its pages ask them."""
+    os.environ.update(
+        {
+            "BUCKETPIPE_LAKE": job.lake,
+            "BUCKETPIPE_TEMP_DIR": job.temp_dir,
+            "BUCKETPIPE_REDIS_URL": "",
+            "BUCKETPIPE_LOG_LEVEL": "ERROR",
+        }
+    )
+    # Streamlit's caches work without a running server; it says so once per function.
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    from bucketpipe.app import state
+    from bucketpipe.serve.queries import market
+
+    overview = market.reads(state.lake().ready)
+
+    def ask(fn: Any, *args: Any) -> Any:
+        if fn is market.latest_quotes:
+            return state.query(fn, datasets=overview)
+        return state.query(fn, *args)
+
+    return ask
+
+
+def dashboard(lake: Path, work: Path, plan: ScalePlan, *, cached: bool) -> dict[str, Any]:
     """`replicas` processes x `sessions` sessions replaying page queries at once."""
     start_at = time.time() + plan.startup_s
     jobs = [
-        ReplicaJob(str(lake), str(work / "tmp"), plan.sessions, plan.duration_s, start_at, n)
+        ReplicaJob(
+            str(lake), str(work / "tmp"), plan.sessions, plan.duration_s, start_at, n, cached
+        )
         for n in range(plan.replicas)
     ]
     context = multiprocessing.get_context("spawn")
@@ -269,6 +327,7 @@ def dashboard(lake: Path, work: Path, plan: ScalePlan) -> dict[str, Any]:
     latencies = [t for r in results for t in r["latencies"]]
     errors = [e for r in results for e in r["errors"]]
     return {
+        "cached": cached,
         "replicas": plan.replicas,
         "sessions_per_replica": plan.sessions,
         "page_queries": len(latencies),

@@ -151,6 +151,7 @@ def macd(ind: pd.DataFrame) -> go.Figure:
         go.Scatter(x=ind["day"], y=ind["macd_signal"], name="Signal", line={"color": "#f59e0b"})
     )
     fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
+    fig.update_yaxes(title_text="MACD (price units)")
     return layout(fig, 260)
 
 

@@ -85,12 +85,22 @@ def heatmap(
     return layout(fig, max(320, 30 * len(matrix) + 120), hovermode="closest", title=title)
 
 
-def lines(data: pd.DataFrame, x: str, y: str, group: str | None, y_title: str) -> go.Figure:
+def lines(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    group: str | None,
+    y_title: str,
+    group_title: str | None = None,
+) -> go.Figure:
+    """A line per `group` (one line without); the legend is titled `group_title` and sits
+    below the chart, where a title above it cannot cover it (nor a phone's wrapped rows)."""
     fig = px.line(
         data, x=x, y=y, color=group, color_discrete_sequence=PALETTE, markers=len(data) < 60
     )
     fig.update_yaxes(title_text=y_title)
-    return layout(fig, 380)
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
+    return layout(fig, 400, legend=legend | {"title": {"text": group_title or group or ""}})
 
 
 def distribution(data: pd.DataFrame, value: str, by: str | None, kind: str) -> go.Figure:
@@ -102,13 +112,24 @@ def distribution(data: pd.DataFrame, value: str, by: str | None, kind: str) -> g
 
 
 def bars(
-    data: pd.DataFrame, x: str, y: str, colour: str = ACCENT, horizontal: bool = False
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    colour: str = ACCENT,
+    horizontal: bool = False,
+    titles: tuple[str, str] | None = None,
 ) -> go.Figure:
+    """Bars of `y` per `x`; `titles` name the axes (the label's, the count's), else the
+    column names do."""
+    label, count = titles or (x, y)
     if horizontal:
         fig = go.Figure(go.Bar(x=data[y], y=data[x], orientation="h", marker_color=colour))
-        fig.update_yaxes(autorange="reversed")
+        fig.update_yaxes(autorange="reversed", title_text=label)
+        fig.update_xaxes(title_text=count)
     else:
         fig = go.Figure(go.Bar(x=data[x], y=data[y], marker_color=colour))
+        fig.update_xaxes(title_text=label)
+        fig.update_yaxes(title_text=count)
     return layout(fig, max(260, 28 * len(data) + 60) if horizontal else 300, hovermode="closest")
 
 
@@ -165,7 +186,8 @@ def score_lines(
                 "score:N",
                 sort=order,
                 scale=alt.Scale(domain=order, range=list(PALETTE[: len(order)])),
-                legend=alt.Legend(title=None, orient="top"),
+                # Three to a row: the five scores fit a phone's width.
+                legend=alt.Legend(title=None, orient="top", columns=3),
             ),
             strokeWidth=alt.condition("datum.score === 'overall'", alt.value(3), alt.value(1.5)),
             tooltip=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -144,6 +145,24 @@ def header(title: str, caption: str | None = None) -> None:
 def empty_state(what: str, hint: str = LOAD_HINT) -> None:
     """Say clearly that there is nothing to show yet, and how to load it."""
     st.info(f"**{what}**\n\n{hint}", icon=":material/inbox:")
+
+
+def not_found(kind: str, wanted: str | None, held: Sequence[str], shown: str) -> None:
+    """Say that the page's address asked for something the lake does not hold, and what is
+    shown instead (a link with an old symbol or dataset otherwise shows another silently).
+    The asked-for text comes from the address: it is shown as plain text, never as Markdown."""
+    if wanted is None or wanted in held:
+        return
+    st.warning(
+        f"The address asks for {kind} `{_code(wanted[:80])}`, which the lake does not hold; "
+        f"showing {shown}.",
+        icon=":material/help:",
+    )
+
+
+def _code(text: str) -> str:
+    """Text safe inside a Markdown code span (no backtick can close it, no line break)."""
+    return "".join(ch for ch in text.replace("`", "'") if ch.isprintable())
 
 
 def pill(text: str, colour: str) -> str:

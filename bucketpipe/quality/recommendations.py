@@ -121,8 +121,10 @@ def recommend(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[st
         top = max(report.quarantine_reasons.items(), key=lambda kv: kv[1], default=None)
         reason = f" (most often: {top[0]}, {top[1]} rows)" if top else ""
         out.append(
-            f"{report.rows_quarantined} rows were quarantined{reason}: inspect "
-            f"quarantine/{report.dataset}/ and fix the source, or pin the column type."
+            # Rejected by this delivery; a row an earlier run already quarantined is counted
+            # (the score describes the delivery) but not stored again.
+            f"{report.rows_quarantined} rows were rejected{reason}: they are in "
+            f"quarantine/{report.dataset}/; fix the source, or pin the column type."
         )
     if report.rows_invalid_kept:
         out.append(

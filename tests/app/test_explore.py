@@ -64,6 +64,21 @@ def test_generic_dataset_from_files_is_explorable(
     assert any(t.startswith("rows per") for t in chart_titles(app)), chart_titles(app)
     app.selectbox(key="series_by").set_value("city").run()
     no_errors(app)
+    series = next(
+        json.loads(c.proto.spec)["layout"]
+        for c in app.get("plotly_chart")
+        if "per city" in str(json.loads(c.proto.spec)["layout"].get("title"))
+    )
+    # The legend names the split column, below the chart where the title cannot cover it.
+    assert series["legend"]["title"]["text"] == "city"
+    assert series["legend"]["y"] < 0
+    # The Summary tab's top values: both axes titled.
+    app.session_state["explore_tab"] = "Summary"
+    app.run()
+    app.selectbox(key="explore_top_col").set_value("city").run()
+    top = next(json.loads(c.proto.spec) for c in app.get("plotly_chart"))
+    assert top["layout"]["yaxis"]["title"]["text"] == "city"
+    assert top["layout"]["xaxis"]["title"]["text"] == "rows"
 
 
 def test_data_tab_pages_and_picks_columns(make_app: AppFactory, demo_lake: DemoLake) -> None:

@@ -84,6 +84,10 @@ def test_rsi_and_macd_charts_have_their_lines(make_app: AppFactory, demo_lake: D
     rsi_spec = json.loads(app.get("plotly_chart")[all_traces.index(["RSI 14"])].proto.spec)
     lines = sorted(s["y0"] for s in rsi_spec["layout"]["shapes"] if s["type"] == "line")
     assert lines == [30, 70]
+    macd = json.loads(
+        app.get("plotly_chart")[all_traces.index(["Histogram", "MACD", "Signal"])].proto.spec
+    )
+    assert macd["layout"]["yaxis"]["title"]["text"].startswith("MACD")
 
 
 def test_a_narrower_date_range_shows_fewer_bars(make_app: AppFactory, demo_lake: DemoLake) -> None:
@@ -96,3 +100,19 @@ def test_a_narrower_date_range_shows_fewer_bars(make_app: AppFactory, demo_lake:
     no_errors(app)
     narrow = len(json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["x"])
     assert 0 < narrow < wide
+
+
+def test_an_address_naming_a_symbol_the_lake_lacks_says_so(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    app = make_app(demo_lake, "stock")
+    # An old or hostile link: the name is shown as text, never as Markdown.
+    app.query_params["symbol"] = "ZZZZ`**[x](http://example.org)**"
+    app.run()
+    warnings = [str(w.value) for w in app.warning]
+    said = [w for w in warnings if "the symbol" in w]
+    assert said and "showing AAPL" in said[0], warnings
+    assert said[0].count("`") == 2  # one code span: the backtick in the name cannot end it
+    assert app.query_params["symbol"] == "AAPL"
+    app.selectbox(key="stock_symbol").set_value("MSFT").run()
+    assert not [w for w in app.warning if "the symbol" in str(w.value)]

@@ -128,7 +128,7 @@ def test_column_profiles(report: QualityReport) -> None:
 
 def test_recommendations_say_what_to_do(report: QualityReport) -> None:
     text = "\n".join(report.recommendations)
-    assert "3 rows were quarantined (most often: invalid DOUBLE in amount, 2 rows)" in text
+    assert "3 rows were rejected (most often: invalid DOUBLE in amount, 2 rows)" in text
     assert "1 committed rows repeat another row (key id)" in text
     assert "only in letter case (e.g. 'helsinki' vs 'Helsinki')" in text
     assert "Column 'city' has 1 empty strings" in text

@@ -38,6 +38,7 @@ def pick_dataset() -> str | None:
         key="explore_dataset",
         help="Committed datasets, most recently updated first.",
     )
+    ui.not_found("the dataset", wanted, names, name)
     st.query_params["dataset"] = name
     return name
 
@@ -115,7 +116,10 @@ def summary_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     if kinds["categorical"]:
         column = st.selectbox("Top values of", kinds["categorical"], key="explore_top_col")
         top = state.query(aggregates.top_values, sl, column, datasets=(sl.dataset,))
-        st.plotly_chart(plots.bars(top, "value", "rows", horizontal=True), key="top_values")
+        st.plotly_chart(
+            plots.bars(top, "value", "rows", horizontal=True, titles=(column, "rows")),
+            key="top_values",
+        )
 
 
 def distribution_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
@@ -255,8 +259,8 @@ def series_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
         return
     measure = "rows" if value is None else f"{agg} of {value}"
     scope = f"per {by}" if by else "over all rows together"
-    figure = plots.lines(data, "bucket", "value", "group" if by else None, measure)
-    figure.update_layout(title=f"{measure} per {bucket}, {scope}")
+    figure = plots.lines(data, "bucket", "value", "group" if by else None, measure, by)
+    figure.update_layout(title=f"{measure} per {bucket}, {scope}", margin={"t": 50})
     figure.update_xaxes(title_text=f"{sl.time_column} ({bucket}, UTC)")
     st.plotly_chart(figure, key="series")
     sql, params = aggregates.series_sql(
@@ -303,7 +307,10 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
         )
     else:
         top = state.query(aggregates.top_values, sl, column, 15, datasets=(sl.dataset,))
-        st.plotly_chart(plots.bars(top, "value", "rows", horizontal=True), key="column_top")
+        st.plotly_chart(
+            plots.bars(top, "value", "rows", horizontal=True, titles=(column, "rows")),
+            key="column_top",
+        )
 
 
 def data_tab(sl: explore.Slice, cols: dict[str, str], total: int) -> None:

@@ -21,7 +21,11 @@ def summary(reports: dict[str, QualityReport]) -> None:
     c[1].metric("Passing every threshold", f"{passing} of {len(table)}", border=True)
     c[2].metric("Average score", f"{mean:.1f} %", border=True)
     c[3].metric(
-        "Rows quarantined (latest runs)", f"{int(table['quarantined'].sum()):,}", border=True
+        "Rows rejected (latest runs)",
+        f"{int(table['quarantined'].sum()):,}",
+        border=True,
+        help="Distinct rows the newest run of each dataset rejected. All are in quarantine; "
+        "a row an earlier run had already quarantined for the same reason is not stored again.",
     )
     st.dataframe(
         table,
@@ -165,6 +169,7 @@ def render() -> None:
     worst_first = list(quality.overview(reports)["dataset"])
     default = wanted if wanted in names else worst_first[0]
     dataset = st.selectbox("Dataset", names, index=names.index(default), key="quality_dataset")
+    ui.not_found("the dataset", wanted, names, dataset)
     st.query_params["dataset"] = dataset
     history = score_history(dataset)
     st.subheader(dataset)

@@ -43,6 +43,7 @@ def pickers(symbols: list[str], bars_newest: files.Picked | None) -> tuple[str, 
     default = st.query_params.get("symbol")
     index = symbols.index(default) if default in symbols else 0
     symbol = left.selectbox("Symbol", symbols, index=index, key="stock_symbol")
+    ui.not_found("the symbol", default, symbols, symbol)
     st.query_params["symbol"] = symbol
     first = files.first_day(state.lake().snapshots.get("daily_bars"))
     bounds = state.query(stock.day_bounds, symbol, sql(bars_newest), first)
