@@ -297,10 +297,13 @@ def _cached_queries(job: ReplicaJob) -> Ask:
             "BUCKETPIPE_LOG_LEVEL": "ERROR",
         }
     )
-    # Streamlit's caches work without a running server; it says so once per function.
-    logging.getLogger("streamlit").setLevel(logging.ERROR)
     from bucketpipe.app import state
     from bucketpipe.serve.queries import market
+
+    # Streamlit's caches work without a running server; it says so once per function (its
+    # loggers are set up when it is imported).
+    for name in ("streamlit", "streamlit.runtime.caching.cache_data_api"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     overview = market.reads(state.lake().ready)
 
