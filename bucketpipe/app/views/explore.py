@@ -108,6 +108,10 @@ def summary_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
             ),
             "null_pct": st.column_config.NumberColumn("null %", format="%.1f %%"),
             "count": st.column_config.NumberColumn("rows", format="localized"),
+            # Wide enough for a type name and a timestamp without cutting them.
+            "type": st.column_config.TextColumn("type", width=110),
+            "min": st.column_config.TextColumn("min", width="medium"),
+            "max": st.column_config.TextColumn("max", width="medium"),
         },
     )
     sql, params = sl.select(shown)

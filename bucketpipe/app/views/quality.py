@@ -21,10 +21,11 @@ def summary(reports: dict[str, QualityReport]) -> None:
     c[1].metric("Passing every threshold", f"{passing} of {len(table)}", border=True)
     c[2].metric("Average score", f"{mean:.1f} %", border=True)
     c[3].metric(
-        "Rows rejected (latest runs)",
+        "Rows rejected",
         f"{int(table['quarantined'].sum()):,}",
         border=True,
-        help="Distinct rows the newest run of each dataset rejected. All are in quarantine; "
+        help="Distinct rows the newest run of each dataset rejected (the table's Rejected "
+        "column, added up). All are in quarantine; "
         "a row an earlier run had already quarantined for the same reason is not stored again.",
     )
     st.dataframe(
@@ -45,7 +46,7 @@ def summary(reports: dict[str, QualityReport]) -> None:
             "created_at",
         ],
         column_config={
-            "dataset": st.column_config.TextColumn("Dataset"),
+            "dataset": st.column_config.TextColumn("Dataset", width="medium"),
             "rows": st.column_config.NumberColumn("Rows", format="localized"),
             "recommendations": st.column_config.NumberColumn("Recommendations"),
             "overall_score": st.column_config.ProgressColumn(
