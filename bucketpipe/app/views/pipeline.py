@@ -148,15 +148,20 @@ def objects() -> None:
 
 def render() -> None:
     ui.header("Pipeline", "Runs, endpoints, live signals and the lake's contents.")
-    sections = st.tabs(["Run history", "Finnhub endpoints", "Live (Redis)", "Lake objects"])
-    with sections[0]:
-        history()
-    with sections[1]:
-        endpoints()
-    with sections[2]:
-        live()
-    with sections[3]:
-        objects()
+    tabs = {
+        "Run history": history,
+        "Finnhub endpoints": endpoints,
+        "Live (Redis)": live,
+        "Lake objects": objects,
+    }
+    # Only the open tab runs (a tab change reruns the page): the lake-object census lists
+    # the bucket and the live panel asks Redis, costs a first visit to the run history
+    # should not pay.
+    panes = st.tabs(list(tabs), key="pipeline_tab", on_change="rerun")
+    for draw, pane in zip(tabs.values(), panes, strict=True):
+        if pane.open:
+            with pane:
+                draw()
 
 
 state.guarded(render)
