@@ -36,17 +36,30 @@ def test_market_news_filters_by_category_and_search(
 
 def test_calendars_list_ipos_and_earnings(make_app: AppFactory, demo_lake: DemoLake) -> None:
     app = make_app(demo_lake, "news")
-    frames = [d.value for d in app.dataframe]
-    ipo = next(f for f in frames if "ipo_date" in f.columns)
-    earnings = next(f for f in frames if "report_date" in f.columns)
+    # Only the open tab runs: the calendars wait until theirs is opened.
+    assert not [d for d in app.dataframe if "ipo_date" in d.value.columns]
+    app.session_state["news_tab"] = "IPO calendar"
+    app.run()
+    no_errors(app)
+    ipo = next(d.value for d in app.dataframe if "ipo_date" in d.value.columns)
+    assert int(next(m.value for m in app.metric if m.label == "IPOs")) == len(ipo)
+    app.session_state["news_tab"] = "Earnings calendar"
+    app.run()
+    no_errors(app)
+    earnings = next(d.value for d in app.dataframe if "report_date" in d.value.columns)
     assert len(ipo) > 0 and len(earnings) > 0
     assert set(earnings["hour"].dropna()) <= {"before open", "after close", "during market"}
-    assert int(next(m.value for m in app.metric if m.label == "IPOs")) == len(ipo)
 
 
 def test_empty_lake_explains_each_tab(make_app: AppFactory, empty_lake: DemoLake) -> None:
     app = make_app(empty_lake, "news")
-    no_errors(app)
-    info = "\n".join(str(i.value) for i in app.info)
-    for what in ("market news", "IPO calendar", "earnings calendar"):
+    for tab, what in (
+        ("Market news", "market news"),
+        ("IPO calendar", "IPO calendar"),
+        ("Earnings calendar", "earnings calendar"),
+    ):
+        app.session_state["news_tab"] = tab
+        app.run()
+        no_errors(app)
+        info = "\n".join(str(i.value) for i in app.info)
         assert f"No {what} has been committed yet" in info

@@ -106,15 +106,14 @@ def earnings_tab() -> None:
 
 def render() -> None:
     ui.header("News & calendars", "Market news by category, upcoming IPOs and earnings releases.")
-    news_pane, ipo_pane, earnings_pane = st.tabs(
-        ["Market news", "IPO calendar", "Earnings calendar"]
-    )
-    with news_pane:
-        news_tab()
-    with ipo_pane:
-        ipo_tab()
-    with earnings_pane:
-        earnings_tab()
+    tabs = {"Market news": news_tab, "IPO calendar": ipo_tab, "Earnings calendar": earnings_tab}
+    # Only the open tab runs (a tab change reruns the page): the calendars' queries and
+    # tables are not drawn for a visit to the news.
+    panes = st.tabs(list(tabs), key="news_tab", on_change="rerun")
+    for draw, pane in zip(tabs.values(), panes, strict=True):
+        if pane.open:
+            with pane:
+                draw()
 
 
 state.guarded(render)
