@@ -24,6 +24,8 @@ def test_endpoint_entitlements_and_errors(make_app: AppFactory, tmp_path: Path) 
         }
         run_pipeline(env, ["ingest", "finnhub"], ["clean"])
     app = make_app(DemoLake(tmp_path, env), "pipeline")
+    app.session_state["pipeline_tab"] = "Finnhub endpoints"  # the tab a user opens
+    app.run()
     no_errors(app)
     table = next(d.value for d in app.dataframe if "premium" in d.value.columns)
     status = table.set_index("dataset")["status"]
