@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -145,6 +145,17 @@ def header(title: str, caption: str | None = None) -> None:
 def empty_state(what: str, hint: str = LOAD_HINT) -> None:
     """Say clearly that there is nothing to show yet, and how to load it."""
     st.info(f"**{what}**\n\n{hint}", icon=":material/inbox:")
+
+
+def open_tab(tabs: Mapping[str, Callable[[], None]], key: str) -> None:
+    """Tabs of which only the open one runs (a tab change reruns the page): each tab's
+    queries and charts cost time, and a page that drew them all drew what nobody looked at.
+    The open tab is in `st.session_state[key]`."""
+    panes = st.tabs(list(tabs), key=key, on_change="rerun")
+    for draw, pane in zip(tabs.values(), panes, strict=True):
+        if pane.open:
+            with pane:
+                draw()
 
 
 def not_found(kind: str, wanted: str | None, held: Sequence[str], shown: str) -> None:

@@ -384,13 +384,7 @@ def render() -> None:
         "Columns": lambda: columns_tab(sl, cols, kinds),
         "Data": lambda: data_tab(sl, cols, total),
     }
-    # Only the open tab runs (a tab change reruns the page): each tab's queries and charts
-    # cost time, and a page that drew all six drew five nobody was looking at.
-    panes = st.tabs(list(tabs), key="explore_tab", on_change="rerun")
-    for draw, pane in zip(tabs.values(), panes, strict=True):
-        if pane.open:
-            with pane:
-                draw()
+    ui.open_tab(tabs, "explore_tab")
 
 
 state.guarded(render)

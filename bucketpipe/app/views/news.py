@@ -107,13 +107,7 @@ def earnings_tab() -> None:
 def render() -> None:
     ui.header("News & calendars", "Market news by category, upcoming IPOs and earnings releases.")
     tabs = {"Market news": news_tab, "IPO calendar": ipo_tab, "Earnings calendar": earnings_tab}
-    # Only the open tab runs (a tab change reruns the page): the calendars' queries and
-    # tables are not drawn for a visit to the news.
-    panes = st.tabs(list(tabs), key="news_tab", on_change="rerun")
-    for draw, pane in zip(tabs.values(), panes, strict=True):
-        if pane.open:
-            with pane:
-                draw()
+    ui.open_tab(tabs, "news_tab")
 
 
 state.guarded(render)

@@ -154,14 +154,8 @@ def render() -> None:
         "Live (Redis)": live,
         "Lake objects": objects,
     }
-    # Only the open tab runs (a tab change reruns the page): the lake-object census lists
-    # the bucket and the live panel asks Redis, costs a first visit to the run history
-    # should not pay.
-    panes = st.tabs(list(tabs), key="pipeline_tab", on_change="rerun")
-    for draw, pane in zip(tabs.values(), panes, strict=True):
-        if pane.open:
-            with pane:
-                draw()
+    # The lake-object census lists the bucket and the live panel asks Redis: only when opened.
+    ui.open_tab(tabs, "pipeline_tab")
 
 
 state.guarded(render)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -199,13 +200,9 @@ def details(symbol: str, start: date, end: date) -> None:
     optional = {"Dividends": "dividends", "Social sentiment": "social_sentiment"}
     # Premium datasets get a tab when committed, or when the plan refused them (to say so).
     tabs += [name for name, ds in optional.items() if lake.has(ds) or empty.refused(ds)]
-    # Only the open tab runs (a tab change reruns the page): each tab reads its own datasets,
-    # and a cold page that ran them all read every file of eight datasets it does not show.
-    panes = dict(zip(tabs, st.tabs(tabs, key="stock_tab", on_change="rerun"), strict=True))
-    for name, pane in panes.items():
-        if pane.open:
-            with pane:
-                TABS[name](symbol, start, end)
+    # Each tab reads its own datasets: a cold page that ran them all read every file of
+    # eight datasets it does not show.
+    ui.open_tab({name: partial(TABS[name], symbol, start, end) for name in tabs}, "stock_tab")
 
 
 def intraday_tab(symbol: str, start: date, end: date) -> None:
