@@ -20,7 +20,12 @@ POLICIES = {
     "latest": "latest: a changed row replaces the committed one (if fetched no earlier); "
     "an unchanged one is a duplicate",
 }
-GRAINS = {"day": "day", "month": "month (`dt` = its first day)", "year": "year (`dt` = 1 Jan)"}
+GRAINS = {
+    "day": "day",
+    "month": "month (`dt` = its first day)",
+    "quarter": "quarter (`dt` = its first day)",
+    "year": "year (`dt` = 1 Jan)",
+}
 
 
 def _cell(text: str) -> str:

@@ -16,7 +16,7 @@ from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.lake.layout import check_name
 
 ConflictPolicy = Literal["keep", "latest"]
-PartitionGrain = Literal["day", "month", "year"]
+PartitionGrain = Literal["day", "month", "quarter", "year"]
 
 # Lineage columns every cleaned Finnhub/demo dataset carries.
 LINEAGE: tuple[tuple[str, str, str], ...] = (

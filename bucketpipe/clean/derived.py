@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -106,12 +106,23 @@ def new_files(store: ObjectStore, snapshot: Snapshot | None, seen: int | None) -
 
 
 def _files(snapshot: Snapshot | None, days: Iterable[date]) -> list[FileEntry]:
-    if snapshot is None:
+    """Files that may hold rows of `days`: those of the days' partitions whose time range
+    meets the days' span (with a day's margin each side), so a recomputed day reads its week
+    of a quarter partition, not the whole quarter."""
+    days = sorted(set(days))
+    if snapshot is None or not days:
         return []
     spec = catalog.get(snapshot.dataset)
     return snapshot.files_for(
-        partitions=grain_partitions(days, spec.partition_by), grain=spec.partition_by
+        partitions=grain_partitions(days, spec.partition_by),
+        grain=spec.partition_by,
+        start=_midnight(days[0] - timedelta(days=1)),
+        end=_midnight(days[-1] + timedelta(days=2)),
     )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def update_bars(

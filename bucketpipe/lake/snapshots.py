@@ -58,13 +58,16 @@ CONTENT_VERSION = "content_version"
 
 
 def period_start(partition: str, grain: str) -> str:
-    """The `dt` of the `grain` partition (day, month or year) that holds `partition`'s rows."""
+    """The `dt` of the `grain` partition (day, month, quarter or year) that holds
+    `partition`'s rows."""
     try:
         day = date.fromisoformat(partition)
     except ValueError:
         return partition
     if grain == "month":
         day = day.replace(day=1)
+    elif grain == "quarter":
+        day = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
     elif grain == "year":
         day = day.replace(month=1, day=1)
     return day.isoformat()

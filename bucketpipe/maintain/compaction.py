@@ -3,10 +3,11 @@
 `bucketpipe compact` (daily) holds the same writer lock as clean and, in order: rewrites every
 closed partition (its period ended) not yet in its layout (several files clean wrote, or one
 big one with clean's small row groups), and every open partition that has more than
-`OPEN_PARTITION_FILES`, into files of about `compact_target_mb`, sorted by
-event time (or the dataset's `cluster_by`), with large row groups, swapping them in with one
-snapshot commit per dataset (files in the day folders of a dataset that moved to month
-partitions move into their month's partition then); rolls each closed day's quarantine files
+`OPEN_PARTITION_FILES` or a big file clean wrote (a backfill), into files of about
+`compact_target_mb`, sorted by event time (or the dataset's `cluster_by`), with large row
+groups, swapping them in with one snapshot commit per dataset (files in the folders of a finer
+grain, left by a dataset that moved to coarser partitions, move into their period's partition
+then); rolls each closed day's quarantine files
 into one; rolls raw run objects and per-run quality reports of closed days into day archives;
 applies retention; and vacuums files and snapshot versions no reader can still hold.
 """
@@ -63,7 +64,10 @@ def compacted_name(run_id: str, version: int, index: int) -> str:
     return f"{run_id}-c{version}-{index}"
 
 
-ROW_GROUP_MAX_MB = 64
+# The largest row group compaction writes, in DuckDB's estimate of its size in memory (about
+# five times its size on disk): a quarter of quotes at 500 symbols (880,000 rows) is one or two
+# row groups, and a year-long query on S3 pays a request per row group and column run.
+ROW_GROUP_MAX_MB = 256
 # An open partition is rewritten once it holds more files than this.
 OPEN_PARTITION_FILES = 8
 
@@ -80,12 +84,14 @@ class DatasetCompaction:
 
 
 def period_end(partition: str, grain: str) -> date:
-    """The first day after the period a partition covers (day, month or year)."""
+    """The first day after the period a partition covers (day, month, quarter or year)."""
     start = date.fromisoformat(partition)
     if grain == "year":
         return date(start.year + 1, 1, 1)
-    if grain == "month":
-        return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    months = {"month": 1, "quarter": 3}.get(grain)
+    if months:
+        index = start.year * 12 + start.month - 1 + months
+        return date(index // 12, index % 12 + 1, 1)
     return start + timedelta(days=1)
 
 
@@ -126,13 +132,20 @@ def unsettled(partition: str, files: list[FileEntry]) -> bool:
 
 def open_partitions(snapshot: Snapshot, grain: str, today: date) -> dict[str, list[FileEntry]]:
     """Partitions still open (their period has not ended) that hold more than
-    `OPEN_PARTITION_FILES` files: a month or year partition gains a file a day or so, and
-    waiting for its end would leave readers opening hundreds of them."""
+    `OPEN_PARTITION_FILES` files, or a big file clean wrote: a month, quarter or year
+    partition gains a file a day or so, and waiting for its end would leave readers opening
+    hundreds of them; a backfill's file of the open period holds row groups of
+    `CLEAN_ROW_GROUP` rows, each a request more for a query that reads the whole period."""
     return {
         p: files
         for p, files in periods(snapshot, grain).items()
-        if len(files) > OPEN_PARTITION_FILES and period_end(p, grain) > today
+        if period_end(p, grain) > today
+        and (len(files) > OPEN_PARTITION_FILES or any(_big_clean_file(f) for f in files))
     }
+
+
+def _big_clean_file(entry: FileEntry) -> bool:
+    return entry.rows > CLEAN_ROW_GROUP and not COMPACTED_KEY.search(entry.key)
 
 
 @dataclass(frozen=True)
@@ -179,8 +192,9 @@ def rewrite_partition(
     if layout.sort:
         order = " ORDER BY " + ", ".join(quote_ident(c) for c in layout.sort)
     target_mb = ctx.settings.compact_target_mb
-    # Files split only between row groups: keep a row group at most half a file.
-    group_mb = max(1, min(ROW_GROUP_MAX_MB, target_mb // 2))
+    # Files split only between row groups: keep a row group at most half a file on disk (in
+    # memory it takes about four times its compressed size, or more).
+    group_mb = max(1, min(ROW_GROUP_MAX_MB, target_mb * 2))
     # A clustered dataset (sorted by something other than time) keeps small row groups: their
     # statistics are what lets a query for one symbol skip the others.
     clustered = bool(layout.sort) and layout.sort != (layout.time_column,)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bucketpipe import catalog
 from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
@@ -26,7 +27,7 @@ from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake.duck import connect, quote_ident
 from bucketpipe.lake.parquet import CLEAN_ROW_GROUP
 from bucketpipe.lake.quarantine import summary
-from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
+from bucketpipe.lake.snapshots import FileEntry, Snapshot, period_start, read_current
 from bucketpipe.maintain.compaction import (
     OPEN_PARTITION_FILES,
     closed_partitions,
@@ -202,7 +203,8 @@ def test_compaction_on_both_lakes_keeps_results_and_old_readers(
         clock.now += timedelta(hours=2)  # 15:00, 17:00, 19:00: the market is open
         one_run(ctx, clock, source)
     old = read_current(ctx.store, "quotes")
-    assert old is not None and len(closed_partitions(old, "month", clock.now.date())) == 0
+    grain = catalog.get("quotes").partition_by
+    assert old is not None and len(closed_partitions(old, grain, clock.now.date())) == 0
     rows = dump(ctx)
     lineage = ("_clean_run", "_cleaned_at")
     content = dump(ctx, lineage)
@@ -290,6 +292,14 @@ def test_closed_partitions_need_an_ended_period_and_several_files() -> None:
     assert list(closed_partitions(snap, "day", today)) == ["2024-01-01"]
     assert period_end("2024-12-01", "month").isoformat() == "2025-01-01"
     assert period_end("2024-01-01", "year").isoformat() == "2025-01-01"
+    assert period_end("2024-10-01", "quarter").isoformat() == "2025-01-01"
+    assert period_end("2024-04-01", "quarter").isoformat() == "2024-07-01"
+    # A month or day folder written before the dataset moved to quarters belongs to its quarter.
+    assert [period_start(p, "quarter") for p in ("2024-03-31", "2024-05-01", "2024-12-01")] == [
+        "2024-01-01",
+        "2024-04-01",
+        "2024-10-01",
+    ]
 
 
 def test_open_partitions_are_compacted_only_once_they_hold_many_files() -> None:
@@ -301,6 +311,18 @@ def test_open_partitions_are_compacted_only_once_they_hold_many_files() -> None:
     assert list(open_partitions(snap, "year", today)) == ["2024-01-01"]
     # By month, January is closed and February holds two files: nothing open to rewrite.
     assert open_partitions(snap, "month", today) == {}
+
+
+def test_an_open_partition_with_a_backfills_big_file_is_compacted() -> None:
+    today = datetime(2024, 2, 15, tzinfo=UTC).date()
+    big = FileEntry(key="clean/q/dt=2024-01-01/r-v1-0.parquet", rows=CLEAN_ROW_GROUP + 1)
+    small = FileEntry(key="clean/q/dt=2024-01-01/r-v2-0.parquet", rows=500)
+    done = FileEntry(key="clean/q/dt=2024-01-01/compact-c3-0.parquet", rows=CLEAN_ROW_GROUP * 8)
+    for files, rewritten in (([big], True), ([done, small], False), ([done, small, big], True)):
+        snap = _snapshot([]).model_copy(
+            update={"files": tuple(f.model_copy(update={"partition": "2024-01-01"}) for f in files)}
+        )
+        assert bool(open_partitions(snap, "quarter", today)) is rewritten, files
 
 
 def test_files_of_a_finer_grain_move_into_their_closed_period() -> None:

@@ -88,9 +88,9 @@ def test_compaction_changes_versions_not_rows_and_hides_nothing(
     ctx = make_context(make_settings())
     session = LakeSession(ctx.settings, ctx.store, ctx.signals)
     step(ctx, MONDAY_NOON, "1")
-    step(ctx, MONDAY_NOON + timedelta(hours=2), "2")  # the month's partition now has two files
+    step(ctx, MONDAY_NOON + timedelta(hours=2), "2")  # the quarter's partition now has two files
     before = {n: read_current(ctx.store, n) for n in ("quotes", market.OVERVIEW)}
-    ctx.clock = lambda: datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # November is closed
+    ctx.clock = lambda: datetime(2027, 1, 1, 9, 0, tzinfo=UTC)  # the fourth quarter is closed
     manifest = run_compaction(ctx, run_id="compact-1")
     assert manifest.details["datasets"]["quotes"]["partitions"] > 0
     quotes = read_current(ctx.store, "quotes")

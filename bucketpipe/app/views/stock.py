@@ -207,7 +207,7 @@ def details(symbol: str, start: date, end: date) -> None:
 
 def intraday_tab(symbol: str, start: date, end: date) -> None:
     lake = state.lake()
-    # The range's last week, within the partition (month) that holds its last day: one
+    # The range's last week, within the partition (quarter) that holds its last day: one
     # file's worth of quotes, not a slice of two.
     held = files.partition_start(lake.snapshots.get("quotes"), end)
     first = max(start, end - timedelta(days=6), held or start)
@@ -220,7 +220,7 @@ def intraday_tab(symbol: str, start: date, end: date) -> None:
         st.plotly_chart(charts.intraday(quotes), key="intraday_chart")
         st.caption(
             f"{len(quotes):,} snapshots from {first} to {end}: the range's last week, "
-            "within the month of its last day."
+            "within the quarter of its last day."
         )
 
 
