@@ -51,6 +51,11 @@ CANDLE_DAY = "CAST(timezone('UTC', ts) AS DATE)"
 def bars_sql(quotes: str, candles: str, touched: str, *, today: str, now: str, run_id: str) -> str:
     """Bars of the `touched` (symbol, day) pairs: the candle when there is one, else the quotes.
 
+    A candle's range is widened to the day's committed quotes (their prices and the day high
+    and low they report), so the bar always spans its quotes: a quote whose newest delivery was
+    rejected keeps an earlier delivery's values, which another source's candle need not
+    contain.
+
     `quotes`, `candles` and `touched` are relations; `today` the market's date (bars of
     earlier days are final), `now` the computation time.
     """
@@ -72,8 +77,8 @@ def bars_sql(quotes: str, candles: str, touched: str, *, today: str, now: str, r
 )
 SELECT t.symbol, t.day,
   coalesce(c.open, q.open) AS open,
-  coalesce(c.high, q.high) AS high,
-  coalesce(c.low, q.low) AS low,
+  CASE WHEN c.close IS NOT NULL THEN greatest(c.high, q.high) ELSE q.high END AS high,
+  CASE WHEN c.close IS NOT NULL THEN least(c.low, q.low) ELSE q.low END AS low,
   coalesce(c.close, q.close) AS close,
   c.volume AS volume,
   CASE WHEN c.close IS NOT NULL THEN 'candle' ELSE 'quotes' END AS source,

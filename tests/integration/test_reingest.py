@@ -38,6 +38,20 @@ SELECT count(*), count(*) FILTER (WHERE b.close IS NULL OR abs(b.close - q.last_
 FROM q LEFT JOIN daily_bars AS b USING (symbol, day)
 """
 
+# Every (symbol, New York day) whose bar does not span the day's committed quotes (their prices
+# and the day high and low they report): a quote time whose newest delivery was rejected keeps
+# the earlier delivery's values, and the bar must still contain them.
+OUTSIDE_THE_BAR = """
+WITH q AS (
+  SELECT symbol, CAST(timezone('America/New_York', ts) AS DATE) AS day,
+    least(min(price), min(low) FILTER (WHERE low > 0)) AS low,
+    greatest(max(price), max(high) FILTER (WHERE high > 0)) AS high
+  FROM quotes GROUP BY ALL
+)
+SELECT count(*) FILTER (WHERE b.low IS NULL OR q.low < b.low - 1e-6 OR q.high > b.high + 1e-6)
+FROM q LEFT JOIN daily_bars AS b USING (symbol, day)
+"""
+
 
 def demo(ctx: Context, run_id: str, seed: int) -> None:
     ingest_demo(
@@ -126,6 +140,7 @@ def test_bars_follow_quotes_after_a_reingest_with_another_seed(
     assert row is not None
     days, disagreeing = row
     assert days > 0 and disagreeing == 0
+    assert con.execute(OUTSIDE_THE_BAR).fetchone() == (0,)
     # Indicators were computed from the bars as committed now.
     stale = con.execute(
         "SELECT count(*) FROM daily_bars AS b LEFT JOIN daily_indicators AS i "

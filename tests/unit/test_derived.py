@@ -93,6 +93,25 @@ def test_a_candle_wins_over_quotes(con: duckdb.DuckDBPyConnection) -> None:
     assert (bar["volume"], bar["source"], bar["n_quotes"]) == (1200, "candle", 1)
 
 
+def test_a_candles_range_spans_every_committed_quote(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # A quote kept from an earlier delivery (its re-delivery was rejected) lies outside the
+    # new source's candle: the bar widens to it, its open and close stay the candle's.
+    quote(con, "BBB", "2026-11-19 15:00:00+00", 53.5, high=54.0, low=46.0)
+    quote(con, "BBB", "2026-11-19 16:00:00+00", 47.0)
+    quote(con, "BBB", "2026-11-19 17:00:00+00", 50.0, high=51.0, low=48.0)  # inside: no change
+    con.execute(
+        "INSERT INTO candles VALUES ('BBB', 'D', '2026-11-19 00:00:00+00', 49.5, 52.0, 47.5, 51.5, "
+        "1200)"
+    )
+    con.execute("INSERT INTO touched VALUES ('BBB', DATE '2026-11-19')")
+    bar = bars(con)[("BBB", date(2026, 11, 19))]
+    # The quotes' own day fields count too: the kept quote reported a day high of 54.0.
+    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (49.5, 54.0, 46.0, 51.5)
+    assert bar["source"] == "candle"
+
+
 def test_late_quotes_belong_to_the_new_york_day(con: duckdb.DuckDBPyConnection) -> None:
     quote(con, "AAA", "2026-11-20 20:00:00+00", 10.0)
     quote(con, "AAA", "2026-11-21 00:30:00+00", 11.0)  # 19:30 in New York, still the 20th

@@ -18,8 +18,18 @@ BAR_COLUMNS = (
     _col("symbol", "VARCHAR", "Ticker symbol."),
     _col("day", "DATE", "Trading day (New York)."),
     _col("open", "DOUBLE", "Open: the candle's, else the quotes' day open (first price)."),
-    _col("high", "DOUBLE", "High: the candle's, else the highest day high or price quoted."),
-    _col("low", "DOUBLE", "Low: the candle's, else the lowest day low or price quoted."),
+    _col(
+        "high",
+        "DOUBLE",
+        "High: the candle's (or the highest day high or price quoted, if higher), else "
+        "the highest day high or price quoted.",
+    ),
+    _col(
+        "low",
+        "DOUBLE",
+        "Low: the candle's (or the lowest day low or price quoted, if lower), else the "
+        "lowest day low or price quoted.",
+    ),
     _col("close", "DOUBLE", "Close: the candle's, else the day's last quoted price."),
 )
 DAILY_BARS = DatasetSpec(
