@@ -81,35 +81,37 @@ def test_missing_day_fields_fall_back_to_prices(con: duckdb.DuckDBPyConnection) 
     assert bar["final"] is False  # today: provisional
 
 
-def test_a_candle_wins_over_quotes(con: duckdb.DuckDBPyConnection) -> None:
-    quote(con, "BBB", "2026-11-19 15:00:00+00", 50.0, open=49.0, high=51.0, low=48.0)
+INSIDE = [("15:00", 50.0, {"open": 49.0, "high": 51.0, "low": 48.0})]
+# Quotes kept from an earlier delivery (their re-delivery was rejected) lie outside the new
+# source's candle: the bar widens to their prices and the day high and low they report (54.0,
+# 46.0); its open and close stay the candle's.
+OUTSIDE = [
+    ("15:00", 53.5, {"high": 54.0, "low": 46.0}),
+    ("16:00", 47.0, {}),
+    *INSIDE,
+]
+
+
+@pytest.mark.parametrize(
+    ("quotes", "expected"),
+    [(INSIDE, (49.5, 52.0, 47.5, 51.5)), (OUTSIDE, (49.5, 54.0, 46.0, 51.5))],
+    ids=["inside", "outside"],
+)
+def test_a_candle_wins_over_quotes_and_spans_them(
+    con: duckdb.DuckDBPyConnection,
+    quotes: list[tuple[str, float, dict[str, float]]],
+    expected: tuple[float, ...],
+) -> None:
+    for at, price, fields in quotes:
+        quote(con, "BBB", f"2026-11-19 {at}:00+00", price, **fields)
     con.execute(
         "INSERT INTO candles VALUES ('BBB', 'D', '2026-11-19 00:00:00+00', 49.5, 52.0, 47.5, 51.5, "
         "1200), ('BBB', '60', '2026-11-19 15:00:00+00', 1, 1, 1, 1, 1)"
     )
     con.execute("INSERT INTO touched VALUES ('BBB', DATE '2026-11-19')")
     bar = bars(con)[("BBB", date(2026, 11, 19))]
-    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (49.5, 52.0, 47.5, 51.5)
-    assert (bar["volume"], bar["source"], bar["n_quotes"]) == (1200, "candle", 1)
-
-
-def test_a_candles_range_spans_every_committed_quote(
-    con: duckdb.DuckDBPyConnection,
-) -> None:
-    # A quote kept from an earlier delivery (its re-delivery was rejected) lies outside the
-    # new source's candle: the bar widens to it, its open and close stay the candle's.
-    quote(con, "BBB", "2026-11-19 15:00:00+00", 53.5, high=54.0, low=46.0)
-    quote(con, "BBB", "2026-11-19 16:00:00+00", 47.0)
-    quote(con, "BBB", "2026-11-19 17:00:00+00", 50.0, high=51.0, low=48.0)  # inside: no change
-    con.execute(
-        "INSERT INTO candles VALUES ('BBB', 'D', '2026-11-19 00:00:00+00', 49.5, 52.0, 47.5, 51.5, "
-        "1200)"
-    )
-    con.execute("INSERT INTO touched VALUES ('BBB', DATE '2026-11-19')")
-    bar = bars(con)[("BBB", date(2026, 11, 19))]
-    # The quotes' own day fields count too: the kept quote reported a day high of 54.0.
-    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (49.5, 54.0, 46.0, 51.5)
-    assert bar["source"] == "candle"
+    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == expected
+    assert (bar["volume"], bar["source"], bar["n_quotes"]) == (1200, "candle", len(quotes))
 
 
 def test_late_quotes_belong_to_the_new_york_day(con: duckdb.DuckDBPyConnection) -> None:
