@@ -203,7 +203,8 @@ def pages(results: Results) -> Iterable[Verdict]:
         yield Verdict(
             f"Page time, {name} (cold)",
             f"<= {goal:.1f} s, navigation to the last chart",
-            f"{row['cold_s']:.2f} s (warm {row['warm_s']:.2f} s)",
+            f"{row['cold_s']:.2f} s (warm {row['warm_s']:.2f} s"
+            + (f", returning {row['returning_s']:.2f} s)" if "returning_s" in row else ")"),
             met,
             note,
         )

@@ -1,10 +1,14 @@
 """Dashboard pages in a real browser on the S3 lake: page time and store requests per page.
 
-Each page is opened cold (a new `bucketpipe dashboard` process: no snapshot read, no query
-cached) and then warm (the same page reloaded). Page time runs from navigation to the last
-change of the page's main area, which is when its last chart was drawn: the script watches the
-DOM and the page counts as settled once nothing changed for a while. The counting proxy in front
-of moto says how many GET/LIST/HEAD requests each load cost.
+Each page is opened three times. **Cold**: a new `bucketpipe dashboard` process (no snapshot
+read, no query cached) and a browser that never visited it (no scripts cached). **Warm**: the
+same page again in a new tab of that browser (its data and Streamlit's scripts cached).
+**Returning**: another new dashboard process on the same address, opened by that browser, as a
+visitor coming back after a restart finds it: the server holds nothing, the browser has
+Streamlit's scripts (served as immutable, cached for a year). Page time runs from navigation to
+the last change of the page's main area, which is when its last chart was drawn: the script
+watches the DOM and the page counts as settled once nothing changed for a while. The counting
+proxy in front of moto says how many GET/LIST/HEAD requests each load cost.
 """
 
 from __future__ import annotations
@@ -92,9 +96,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def dashboard(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """A fresh `bucketpipe dashboard` process; yields its URL."""
-    port = _free_port()
+def dashboard(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[str]:
+    """A fresh `bucketpipe dashboard` process (on `port`, else a free one); yields its URL."""
+    port = port or _free_port()
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETPIPE_", "AWS_"))}
     keep.pop("REDIS_URL", None)
     full = {**keep, **env, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
@@ -123,9 +127,14 @@ def dashboard(env: dict[str, str], log_path: Path) -> Iterator[str]:
 def load(
     browser: Any, url: str, proxy: CountingProxy, width: int = 1280, record: Path | None = None
 ) -> PageLoad:
-    """Open `url`; seconds to the main area's last change, and the requests it cost (each
-    one written to `record`, one line per request: kind, HTTP status, path)."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    """Open `url` in a new tab of `browser` (a Playwright browser: a new, empty profile; or a
+    browser context: a tab of that profile, its cache kept); seconds to the main area's last
+    change, and the requests it cost (each one written to `record`, one line per request:
+    kind, HTTP status, path)."""
+    if hasattr(browser, "new_context"):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+    else:
+        page = browser.new_page()
     page.add_init_script(WATCH)
     mark = proxy.reading()
     page.goto(url)
@@ -162,7 +171,8 @@ def measure(
     out_dir: Path,
     names: tuple[str, ...] = tuple(PAGES),
 ) -> list[dict[str, Any]]:
-    """Every page cold (new process) then warm (reloaded), in Chromium."""
+    """Every page cold (new process, new browser profile), warm (the same page again in a new
+    tab) and returning (a new process, the browser's cache kept), in Chromium."""
     from playwright.sync_api import sync_playwright
 
     env = environment(settings)
@@ -173,21 +183,29 @@ def measure(
         )
         try:
             for name in names:
-                path = PAGES[name]
-                with dashboard(env, out_dir / f"dashboard-{name}.log") as url:
-                    target = f"{url}/{path.format(symbol=symbol)}"
-                    record = out_dir / f"requests-{name}"
-                    cold = load(browser, target, proxy, record=record.with_suffix(".cold.tsv"))
-                    warm = load(browser, target, proxy, record=record.with_suffix(".warm.tsv"))
+                path = PAGES[name].format(symbol=symbol)
+                record = out_dir / f"requests-{name}"
+                port = _free_port()
+                profile = browser.new_context(viewport={"width": 1280, "height": 900})
+                try:
+                    with dashboard(env, out_dir / f"dashboard-{name}.log", port) as url:
+                        cold = load(profile, f"{url}/{path}", proxy, record=_tsv(record, "cold"))
+                        warm = load(profile, f"{url}/{path}", proxy, record=_tsv(record, "warm"))
+                    with dashboard(env, out_dir / f"dashboard-{name}-2.log", port) as url:
+                        back = load(profile, f"{url}/{path}", proxy, record=_tsv(record, "back"))
+                finally:
+                    profile.close()
                 goal = GOAL_S.get(name, DEFAULT_GOAL_S)
                 rows.append(
                     {
                         "page": name,
                         "cold_s": cold.seconds,
                         "warm_s": warm.seconds,
+                        "returning_s": back.seconds,
                         "goal_s": goal,
                         "requests_cold": cold.requests,
                         "requests_warm": warm.requests,
+                        "requests_returning": back.requests,
                     }
                 )
                 log.info("page measured", extra=rows[-1])
@@ -205,18 +223,25 @@ def table(results: dict[str, Any]) -> Any:
         title=f"Dashboard pages in Chromium, S3 lake of {section.get('days')} d x "
         f"{section.get('symbols')} symbols (navigation to the last chart drawn)"
     )
-    for column in ("Page", "Cold", "Warm", "Goal", "Requests cold", "Requests warm"):
+    columns = ("Page", "Cold", "Warm", "Returning", "Goal", "Requests cold", "Requests warm")
+    for column in columns:
         out.add_column(column, justify="left" if column == "Page" else "right")
     for row in section.get("pages", []):
+        returning = row.get("returning_s")
         out.add_row(
             row["page"],
             f"{row['cold_s']:.2f} s",
             f"{row['warm_s']:.2f} s",
+            "-" if returning is None else f"{returning:.2f} s",
             f"{row['goal_s']:.1f} s",
             _reads(row["requests_cold"]),
             _reads(row["requests_warm"]),
         )
     return out
+
+
+def _tsv(record: Path, visit: str) -> Path:
+    return record.with_suffix(f".{visit}.tsv")
 
 
 def _reads(entry: dict[str, Any]) -> str:

@@ -71,8 +71,9 @@ def test_pages_are_timed_and_their_requests_counted(results: dict[str, Any]) -> 
     rows = results["pages"]["pages"]
     assert [r["page"] for r in rows] == ["overview", "stock", "explore"]
     for r in rows:
-        assert r["cold_s"] > 0 and r["warm_s"] > 0
+        assert r["cold_s"] > 0 and r["warm_s"] > 0 and r["returning_s"] > 0
         assert r["requests_cold"]["total"] > 0  # a cold page reads the lake
+        assert r["requests_returning"]["total"] > 0  # so does a new server process
 
 
 def test_dashboard_answers_both_designs(results: dict[str, Any]) -> None:
