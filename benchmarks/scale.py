@@ -236,14 +236,29 @@ def replica(job: ReplicaJob) -> dict[str, Any]:
     session.sync()
     with session.cursor() as cursor:
         symbols = stock.symbols(cursor)
-    ask = _cached_queries(job) if job.cached else _direct_queries(session)
+    ask_page = _cached_queries(job) if job.cached else _direct_queries(session)
     latencies: list[float] = []
     errors: list[str] = []
     guard = threading.Lock()
+    # Each query's own time, by query function: a list per session, joined at the end, so
+    # timing them takes no lock between a page's queries.
+    timings: list[dict[str, list[float]]] = []
 
     def browse(seed: int) -> None:
         rng = random.Random(seed)
         end = time.monotonic() + job.duration_s
+        own: dict[str, list[float]] = {}
+        with guard:
+            timings.append(own)
+
+        def ask(fn: Any, *args: Any) -> Any:
+            started = time.perf_counter()
+            result = ask_page(fn, *args)
+            own.setdefault(f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}", []).append(
+                time.perf_counter() - started
+            )
+            return result
+
         while time.monotonic() < end:
             symbol = rng.choice(symbols) if symbols else "AAPL"
             started = time.perf_counter()
@@ -271,7 +286,11 @@ def replica(job: ReplicaJob) -> dict[str, Any]:
     for thread in threads:
         thread.join()
     session.close()
-    return {"latencies": latencies, "errors": errors}
+    queries: dict[str, list[float]] = {}
+    for own in timings:
+        for name, seconds in own.items():
+            queries.setdefault(name, []).extend(seconds)
+    return {"latencies": latencies, "errors": errors, "queries": queries}
 
 
 Ask = Any  # (query function, *args) -> its result
@@ -329,6 +348,10 @@ def dashboard(lake: Path, work: Path, plan: ScalePlan, *, cached: bool) -> dict[
         results = list(pool.map(replica, jobs))
     latencies = [t for r in results for t in r["latencies"]]
     errors = [e for r in results for e in r["errors"]]
+    by_query: dict[str, list[float]] = {}
+    for r in results:
+        for name, seconds in r["queries"].items():
+            by_query.setdefault(name, []).extend(seconds)
     return {
         "cached": cached,
         "replicas": plan.replicas,
@@ -338,4 +361,13 @@ def dashboard(lake: Path, work: Path, plan: ScalePlan, *, cached: bool) -> dict[
         "p95_s": round(percentile(latencies, 95), 3) if latencies else None,
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:5],
+        # Each query function's own calls (a page is one or three of them).
+        "queries": {
+            name: {
+                "calls": len(seconds),
+                "p50_s": round(percentile(seconds, 50), 4),
+                "p95_s": round(percentile(seconds, 95), 4),
+            }
+            for name, seconds in sorted(by_query.items())
+        },
     }

@@ -197,6 +197,14 @@ def test_scale_measures_ingest_clean_and_replicas(results: dict[str, Any]) -> No
     assert section["clean"]["inputs"] == plan["shards"]
     for served in (section["dashboard"], section["dashboard_uncached"]):
         assert served["page_queries"] > 0 and 0 < served["p50_s"] <= served["p95_s"]
+        # Each query function's own figures: the overview's and the stock page's three.
+        assert set(served["queries"]) <= {
+            "market.latest_quotes",
+            "stock.day_bounds",
+            "stock.bars",
+            "stock.indicators",
+        }
+        assert all(0 < q["p50_s"] <= q["p95_s"] for q in served["queries"].values())
     # The dashboard's cache answers the repeated overview from memory: more queries served.
     assert section["dashboard"]["cached"] and not section["dashboard_uncached"]["cached"]
     assert {f["figure"] for f in section["figures"]} == {

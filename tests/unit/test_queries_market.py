@@ -137,3 +137,22 @@ def test_the_overview_dataset_is_read_when_registered(con: duckdb.DuckDBPyConnec
     assert list(read["symbol"]) == list(live["symbol"])
     # Another sparkline length is not what the dataset holds: computed from the quotes.
     assert list(market.latest_quotes(con, spark_days=1)["price"]) == list(live["price"])
+
+
+def test_the_stored_overview_comes_in_the_order_duckdb_sorts_symbols() -> None:
+    """The overview is sorted in Arrow: the same order as DuckDB's `ORDER BY symbol`."""
+    con = duckdb.connect()
+    symbols = ["b", "B", "AAPL", "ÄX", "A.B", "Z", "", "a", "BRK-B", "€UR", "aa", "A", None]
+    rows = ", ".join(
+        f"({'NULL' if s is None else repr(s)}, {n}.0, [{n}.0, 1.5])" for n, s in enumerate(symbols)
+    )
+    con.execute(
+        f"CREATE VIEW {market.OVERVIEW} AS SELECT *, DATE '2026-01-01' AS dt, 'r' AS _clean_run "
+        f"FROM (VALUES {rows}) AS t(symbol, price, trend) USING SAMPLE 100 PERCENT (reservoir)"
+    )
+    expected = con.execute(
+        f"SELECT symbol, price, trend FROM {market.OVERVIEW} ORDER BY symbol"
+    ).to_arrow_table()
+    read = market.latest_quotes(con)
+    pd.testing.assert_frame_equal(read, expected.to_pandas())
+    assert list(read["symbol"].iloc[:3]) == ["", "A", "A.B"] and pd.isna(read["symbol"].iloc[-1])

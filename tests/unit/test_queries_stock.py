@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -11,6 +12,7 @@ import pytest
 from bucketpipe.catalog.overview import OVERVIEW
 from bucketpipe.lake.views import recent_view
 from bucketpipe.serve.queries import stock
+from bucketpipe.serve.queries.base import column_names, columns
 
 QUOTES = """
 CREATE VIEW quotes AS SELECT * FROM (VALUES
@@ -166,3 +168,23 @@ def test_the_newest_files_give_the_last_day_and_the_symbols(
     assert stock.newest_symbols(con, newest) == ["AAA", "BBB"]
     bars = stock.bars(con, "AAA", first, date(2026, 1, 31), newest)
     assert bars["close"].tolist() == [2.0]  # the rows of the files it was given
+
+
+def test_column_names_list_what_the_catalog_lists(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """`column_names` reads the one view the page asks about; its answer is the catalog's."""
+    data = tmp_path / "bars.parquet"
+    con.execute(
+        f"COPY (SELECT 'AAA' AS symbol, DATE '2026-01-05' AS day, 1.5 AS close, 0 AS _empty) "
+        f"TO '{data}'"
+    )
+    con.execute(f"CREATE VIEW daily_bars AS SELECT * FROM read_parquet('{data}')")
+    con.execute("CREATE TABLE notes AS SELECT 1 AS id, 'x' AS note")
+    for name in ("quotes", "daily_bars", "notes", "missing", recent_view("quotes")):
+        assert column_names(con, name) == list(columns(con, name)), name
+    assert column_names(con, "daily_bars") == ["symbol", "day", "close"]  # no `_empty`
+    assert column_names(con, "missing") == []
+    # A view that no longer binds (its file is gone) is described by the catalog, as before.
+    data.unlink()
+    assert column_names(con, "daily_bars") == ["symbol", "day", "close"]

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import duckdb
+
 from bucketpipe.catalog.spec import LINEAGE_NAMES
 from bucketpipe.lake.duck import quote_ident
 from bucketpipe.lake.views import columns, frame, has_view, views
@@ -14,6 +16,7 @@ from bucketpipe.lake.views import columns, frame, has_view, views
 __all__ = [
     "HIDDEN",
     "NUMERIC_TYPES",
+    "column_names",
     "columns",
     "datasets_of",
     "frame",
@@ -45,6 +48,22 @@ def uses(*datasets: str) -> Callable[[F], F]:
         return fn
 
     return mark
+
+
+def column_names(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
+    """The names `columns` lists for the view, in order ([] if it does not exist).
+
+    Read from the view alone (DuckDB binds it, as any query over it does: its files' footers
+    are in the connection's metadata cache), where `columns` lists every column of the
+    catalog: every dataset's, every recent window's and DuckDB's own, about 1.3 ms a call on
+    a lake of five datasets, against 0.2 ms. Anything the view alone cannot answer (no such
+    view, a view that no longer binds) is asked of the catalog, as before.
+    """
+    try:
+        names = con.view(view).columns
+    except duckdb.Error:
+        return list(columns(con, view))
+    return [str(name) for name in names if str(name) != "_empty"]
 
 
 def datasets_of(fn: Callable[..., Any]) -> tuple[str, ...]:

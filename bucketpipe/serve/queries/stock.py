@@ -14,7 +14,7 @@ from bucketpipe.catalog.indicators import INDICATOR_COLUMNS as DERIVED_INDICATOR
 from bucketpipe.catalog.overview import OVERVIEW
 from bucketpipe.lake.duck import quote_ident
 from bucketpipe.lake.views import recent_view
-from bucketpipe.serve.queries.base import columns, frame, has_view, select_list, uses, views
+from bucketpipe.serve.queries.base import column_names, frame, has_view, select_list, uses, views
 
 BAR_COLUMNS = ("symbol", "day", "open", "high", "low", "close", "volume", "source")
 # What the stock page charts: every derived indicator but the return and volatility figures.
@@ -40,14 +40,13 @@ def symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
     overview, the symbols of the daily bars (else of the quotes). A symbol no longer fetched
     for weeks may be left out of the list; its page still opens by name.
     """
-    if has_view(con, OVERVIEW) and "symbol" in columns(con, OVERVIEW):
+    if has_view(con, OVERVIEW) and "symbol" in column_names(con, OVERVIEW):
         sources = [OVERVIEW]
     else:
         sources = ["daily_bars" if has_view(con, "daily_bars") else "quotes"]
     sources.append(_newest(con, "company_profiles")[0])
-    return _distinct_symbols(
-        con, [quote_ident(v) for v in sources if has_view(con, v) and "symbol" in columns(con, v)]
-    )
+    found = [v for v in sources if has_view(con, v) and "symbol" in column_names(con, v)]
+    return _distinct_symbols(con, [quote_ident(v) for v in found])
 
 
 @uses("daily_bars", "company_profiles")
@@ -77,13 +76,15 @@ def _newest(con: duckdb.DuckDBPyConnection, dataset: str) -> list[str]:
     return [window, dataset] if has_view(con, window) else [dataset]
 
 
-def _bars_source(con: duckdb.DuckDBPyConnection) -> str | None:
+def _bars_source(con: duckdb.DuckDBPyConnection) -> tuple[str | None, list[str]]:
+    """The bars' relation (`daily_bars`, else from quotes, else None) and `daily_bars`' columns."""
     available = views(con)
-    if "daily_bars" in available and {"day", "close"} <= set(columns(con, "daily_bars")):
-        return "daily_bars"
+    have = column_names(con, "daily_bars") if "daily_bars" in available else []
+    if {"day", "close"} <= set(have):
+        return "daily_bars", have
     if "quotes" in available:
-        return f"({BARS_FROM_QUOTES})"
-    return None
+        return f"({BARS_FROM_QUOTES})", []
+    return None, []
 
 
 @uses("quotes", "daily_bars")
@@ -100,11 +101,11 @@ def day_bounds(
     picker may offer days before a young symbol's first bar (they show none) rather than
     read every year of bars. A symbol absent from the newest files is looked up in all.
     """
-    if newest is not None and first is not None and _bars_source(con) == "daily_bars":
+    source, _ = _bars_source(con)
+    if newest is not None and first is not None and source == "daily_bars":
         row = con.execute(f"SELECT max(day) FROM ({newest}) WHERE symbol = ?", [symbol]).fetchone()
         if row is not None and row[0] is not None:
             return min(first, row[0]), row[0]
-    source = _bars_source(con)
     if source is None:
         return None
     row = con.execute(
@@ -128,11 +129,10 @@ def bars(
     `files` is SQL over just the daily bars' files of the range (`LakeSession.pruned`); the
     rows are the same as the view's.
     """
-    source = _bars_source(con)
+    source, have = _bars_source(con)
     if source is None:
         return pd.DataFrame(columns=list(BAR_COLUMNS))
-    have = set(columns(con, "daily_bars")) if source == "daily_bars" else set(BAR_COLUMNS)
-    cols = [c for c in BAR_COLUMNS if c in have]
+    cols = [c for c in BAR_COLUMNS if c in have] if source == "daily_bars" else list(BAR_COLUMNS)
     relation = f"({files})" if files is not None and source == "daily_bars" else source
     return frame(
         con,
@@ -152,7 +152,7 @@ def indicators(
 ) -> pd.DataFrame:
     """The committed `daily_indicators` rows of one symbol in [start, end], oldest first
     (`files`: SQL over just the files of the range)."""
-    have = columns(con, "daily_indicators")
+    have = column_names(con, "daily_indicators")
     if "day" not in have:
         return pd.DataFrame()
     cols = ["day", *(c for c in ("open", "high", "low", "close") if c in have)]
@@ -175,7 +175,7 @@ def intraday(
     `source` is the relation to read: the quotes view, or the SQL of just the files of the
     range (`LakeSession.pruned`), so a week of a year of daily files opens a week of them.
     """
-    have = columns(con, "quotes")
+    have = column_names(con, "quotes")
     if not {"ts", "price"} <= set(have):
         return pd.DataFrame(columns=["ts", "price"])
     cols = [c for c in ("ts", "price", "change_pct") if c in have]
@@ -195,7 +195,7 @@ def profile(
     """The newest company profile of the symbol ({} when there is none): from `newest` (SQL
     over the dataset's newest files) when the symbol is there, else its newest weeks, else
     all of it."""
-    have = columns(con, "company_profiles")
+    have = column_names(con, "company_profiles")
     if "symbol" not in have:
         return {}
     order = "as_of DESC" if "as_of" in have else "1"
@@ -225,7 +225,7 @@ def _symbol_rows(
     start: date | None = None,
 ) -> pd.DataFrame:
     """The wanted columns that exist, for one symbol, newest first by `order`."""
-    have = columns(con, view)
+    have = column_names(con, view)
     cols = [c for c in wanted if c in have]
     if "symbol" not in have or order not in have:
         return pd.DataFrame(columns=list(wanted))
@@ -321,7 +321,7 @@ def rsi_zone(value: float | None) -> str:
 @uses("basic_financials")
 def key_metrics(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
     """The newest `basic_financials` row of the symbol (52-week range, P/E, margins...)."""
-    have = columns(con, "basic_financials")
+    have = column_names(con, "basic_financials")
     if "symbol" not in have or "as_of" not in have:
         return {}
     cols = [c for c in have if not c.startswith("_") and c not in ("dt", "metric", "symbol")]
@@ -387,7 +387,7 @@ def volatility(bars: pd.DataFrame, ind: pd.DataFrame, window: int = 20) -> Windo
 def latest_indicators(con: duckdb.DuckDBPyConnection, newest: str | None = None) -> pd.DataFrame:
     """Every symbol's newest `daily_indicators` row (the technical-analysis table); with
     `newest` (SQL over the dataset's newest files), of the symbols in those files."""
-    have = columns(con, "daily_indicators")
+    have = column_names(con, "daily_indicators")
     if not {"symbol", "day"} <= set(have):
         return pd.DataFrame()
     cols = ["symbol", "day", *(c for c in ("close", *INDICATOR_COLUMNS) if c in have)]
