@@ -141,13 +141,12 @@ def clean_generic(
     # in memory, and every copy of the batch it must spill costs time and scratch space.
     con.execute(f"DROP TABLE IF EXISTS {INPUT}")
     typed = steps.typed_rows(con, choices, missing, rules)
-    steps.keep_rejected(con)
     types = {c: ch.type for c, ch in choices.items()}
     fences = compute_fences(con, typed, types, rules.outliers)
     plan = steps.apply_outliers(con, typed, fences, rules.outliers)
     fills = steps.fill_exprs(typed, types, rules.missing)
     imputed = steps.finish(con, typed, ACCEPTED, outliers=plan, fills=fills, run_id=run_id, now=now)
-    con.execute(f"DROP TABLE IF EXISTS {typed}")
+    steps.keep_rejected(con)  # `typed` is a view of the checked rows: read until here
     outliers = plan.report
     rows_table = ACCEPTED
     operation = "rebuild" if replace_all else "append"

@@ -103,35 +103,56 @@ def stats_sql(
 ) -> tuple[str, list[str]]:
     """One aggregate query counting the cheap candidates of every column; (sql, field names).
 
-    Each column's cleaned number text is computed once (in the inner projection), and the
-    costly casts run only behind a regex that already matched.
+    Each column's cleaned number text is computed once (in the inner projection), then each
+    value's number test once (in the middle one). The other tests run behind it in a CASE
+    (which computes a branch only for the rows that take it), each where its pattern can
+    match at all, so every count is the one of the test on every value:
+
+    - INT_RE, LONG_DIGITS_RE and LEADING_ZERO_RE match only text DEC_RE matches (a raw text
+      with a leading zero has no noise or separator, so it is its own number text);
+    - ISO_TS_RE, DATE_LIKE_RE and TZ_RE match no text whose number text DEC_RE matches: each
+      needs a `-`, `/`, `.`, `Z` or sign after a digit, or a second separator, which a
+      decimal number (a sign only first or after its exponent's `e`) never has, and the
+      number text only drops noise and thousands marks between digits;
+    - ISO_DATE_RE matches only text ISO_TS_RE matches.
+
+    A number column skips the date tests and a text column the integer tests.
     """
     fields: list[str] = ["count(*)"]
     names: list[str] = ["rows"]
-    inner: list[str] = []
+    texts: list[str] = []
+    numbers: list[str] = []
+    dates: list[str] = []
     true_false = ", ".join(quote_literal(t) for t in (*rules.true_tokens, *rules.false_tokens))
     for index, column in enumerate(columns):
         c = quote_ident(column)
         n = f"_n{index}"
-        inner += [f"{c}", f"{decimal.text(c)} AS {n}"]
+        texts += [c, f"{decimal.text(c)} AS {n}"]
+        number, iso = f"_d{index}", f"_i{index}"
+        not_number = f"CASE WHEN {number} THEN false ELSE {{}} END"
+        numbers += [c, n, f"{match_sql(n, DEC_RE)} AS {number}"]
+        is_number = f"CASE WHEN {number} THEN {{}} ELSE false END"
         iso_date = _when(match_sql(c, ISO_DATE_RE), f"TRY_CAST({c} AS DATE)")
-        iso_ts = _when(match_sql(c, ISO_TS_RE), f"TRY_CAST({c} AS TIMESTAMP)")
         checks = {
             "non_null": f"{c} IS NOT NULL",
             "boolean": f"lower({c}) IN ({true_false})",
-            "integer": match_sql(n, INT_RE),
-            "decimal": match_sql(n, DEC_RE),
-            "leading_zero": match_sql(c, LEADING_ZERO_RE),
-            "long_digits": match_sql(n, LONG_DIGITS_RE),
-            "date_iso": f"{iso_date} IS NOT NULL",
-            "ts_iso": f"{iso_ts} IS NOT NULL",
-            "tz": match_sql(c, TZ_RE),
-            "date_like": match_sql(c, DATE_LIKE_RE),
+            "integer": is_number.format(match_sql(n, INT_RE)),
+            "decimal": number,
+            "leading_zero": is_number.format(match_sql(c, LEADING_ZERO_RE)),
+            "long_digits": is_number.format(match_sql(n, LONG_DIGITS_RE)),
+            "date_iso": f"CASE WHEN {iso} THEN {iso_date} IS NOT NULL ELSE false END",
+            "ts_iso": f"CASE WHEN {iso} THEN TRY_CAST({c} AS TIMESTAMP) IS NOT NULL ELSE false END",
+            "tz": not_number.format(match_sql(c, TZ_RE)),
+            "date_like": not_number.format(match_sql(c, DATE_LIKE_RE)),
         }
+        dates += [c, n, number, f"{not_number.format(match_sql(c, ISO_TS_RE))} AS {iso}"]
         for key, condition in checks.items():
             fields.append(f"count(*) FILTER (WHERE {condition})")
             names.append(f"{column}\x00{key}")
-    relation = f"(SELECT {', '.join(inner)} FROM {table})" if inner else table
+    relation = table
+    for projection in (texts, numbers, dates):
+        if projection:
+            relation = f"(SELECT {', '.join(projection)} FROM {relation})"
     return f"SELECT {', '.join(fields)} FROM {relation}", names
 
 

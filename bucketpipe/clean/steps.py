@@ -20,6 +20,7 @@ from bucketpipe.lake.runs import DatasetResult
 CHECKED = "_g_checked"
 TYPED = "_g_typed"
 OUTLIER_REJECTS = "_g_outlier_rejects"
+FILLED = "__t__filled"  # non-empty text values of a row, for `_completeness` (never content)
 ROW_LINEAGE = "_source_file, _source_row, _ingest_run, _fetched_at, _source_modified"
 
 
@@ -76,9 +77,11 @@ def check_rows(
     rules: DatasetRules,
     dataset: str,
 ) -> int:
-    """`_g_checked`: the text rows, each value parsed once (`__t_<column>`), plus the reject
+    """`_g_checked`: the rows, each value parsed once (`__t_<column>`), plus the reject
     reason, the columns that did not parse and the row hash.
 
+    A parsed column's text is kept on rejected rows only (the quarantine is its one reader):
+    a second copy of every value as text costs the write about as much as the parsing.
     Returns the number of rows with at least one value that did not parse.
     """
     typed = {n: ch for n, ch in choices.items() if ch.type != "VARCHAR"}
@@ -103,12 +106,19 @@ def check_rows(
     invalid = {
         n: f"{quote_ident(n)} IS NOT NULL AND {quote_ident(typed_name(n))} IS NULL" for n in typed
     }
-    con.execute(
-        f"CREATE OR REPLACE TABLE {CHECKED} AS SELECT *, "
-        f"{reject_reason_sql(choices, rules)} AS _reject_reason, "
+    filled = " + ".join(f"CAST({quote_ident(c)} IS NOT NULL AS INTEGER)" for c in choices) or "0"
+    checked = (
+        f"SELECT *, {reject_reason_sql(choices, rules)} AS _reject_reason, "
         f"{_list_sql(invalid)} AS _invalid_columns, "
-        f"{row_hash_sql(list(choices))} AS _row_hash FROM ({inner})"
+        f"{row_hash_sql(list(choices))} AS _row_hash, {filled} AS {FILLED} FROM ({inner})"
     )
+    rejected_text = ", ".join(
+        f"CASE WHEN _reject_reason IS NOT NULL THEN {quote_ident(n)} END AS {quote_ident(n)}"
+        for n in typed
+    )
+    if rejected_text:
+        checked = f"SELECT * REPLACE ({rejected_text}) FROM ({checked})"
+    con.execute(f"CREATE OR REPLACE TABLE {CHECKED} AS {checked}")
     return count(con, f"SELECT * FROM {CHECKED} WHERE _invalid_columns IS NOT NULL")
 
 
@@ -119,18 +129,20 @@ def typed_rows(
     rules: DatasetRules,
 ) -> str:
     """`_g_typed`: accepted rows with typed values, committed columns this batch lacks as NULL,
-    and `_completeness` (share of non-empty content values)."""
+    and `_completeness` (share of non-empty content values).
+
+    A view of `_g_checked` (fences, outlier counts and `finish` each read it once: cheaper than
+    writing the rows again), so `keep_rejected` waits until `finish` has read it."""
     values = [
         f"{quote_ident(typed_name(n) if ch.type != 'VARCHAR' else n)} AS {quote_ident(n)}"
         for n, ch in choices.items()
     ]
     values += [f"CAST(NULL AS {typ}) AS {quote_ident(name)}" for name, typ in missing.items()]
     width = len(choices) + len(missing)
-    filled = " + ".join(f"CAST({quote_ident(c)} IS NOT NULL AS INTEGER)" for c in choices) or "0"
-    completeness = f"round(({filled}) / {max(width, 1)}.0, 4)" if width else "1.0"
+    completeness = f"round(({FILLED}) / {max(width, 1)}.0, 4)" if width else "1.0"
     flags = "_invalid_columns" if rules.on_invalid == "empty" else "CAST(NULL AS VARCHAR)"
     con.execute(
-        f"CREATE OR REPLACE TABLE {TYPED} AS SELECT {', '.join([*values, ROW_LINEAGE])}, "
+        f"CREATE OR REPLACE VIEW {TYPED} AS SELECT {', '.join([*values, ROW_LINEAGE])}, "
         f"_row_hash, {flags} AS _invalid_columns, {completeness} AS _completeness "
         f"FROM {CHECKED} WHERE _reject_reason IS NULL"
     )
@@ -138,9 +150,10 @@ def typed_rows(
 
 
 def keep_rejected(con: duckdb.DuckDBPyConnection) -> None:
-    """Shrink `_g_checked` to its rejected rows once `_g_typed` holds the accepted ones: the
-    quarantine reads nothing else of it, and a whole copy of the text rows beside the typed
-    ones would be spilled through the merge (past the scratch cap on a large batch)."""
+    """Shrink `_g_checked` to its rejected rows once `finish` has read `_g_typed`: the
+    quarantine reads nothing else of it, and a whole copy of the rows beside the accepted ones
+    would be spilled through the merge (past the scratch cap on a large batch)."""
+    con.execute(f"DROP VIEW IF EXISTS {TYPED}")
     con.execute(
         f"CREATE OR REPLACE TABLE {CHECKED} AS "
         f"SELECT * FROM {CHECKED} WHERE _reject_reason IS NOT NULL"
