@@ -124,17 +124,11 @@ def dashboard(env: dict[str, str], log_path: Path, port: int | None = None) -> I
                 proc.wait()
 
 
-def load(
-    browser: Any, url: str, proxy: CountingProxy, width: int = 1280, record: Path | None = None
-) -> PageLoad:
-    """Open `url` in a new tab of `browser` (a Playwright browser: a new, empty profile; or a
-    browser context: a tab of that profile, its cache kept); seconds to the main area's last
-    change, and the requests it cost (each one written to `record`, one line per request:
-    kind, HTTP status, path)."""
-    if hasattr(browser, "new_context"):
-        page = browser.new_page(viewport={"width": width, "height": 900})
-    else:
-        page = browser.new_page()
+def load(profile: Any, url: str, proxy: CountingProxy, record: Path | None = None) -> PageLoad:
+    """Open `url` in a new tab of `profile` (a Playwright browser context: its cache kept
+    between tabs); seconds to the main area's last change, and the requests it cost (each
+    one written to `record`, one line per request: kind, HTTP status, path)."""
+    page = profile.new_page()
     page.add_init_script(WATCH)
     mark = proxy.reading()
     page.goto(url)

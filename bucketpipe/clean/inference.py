@@ -116,7 +116,7 @@ def stats_sql(
       number text only drops noise and thousands marks between digits;
     - ISO_DATE_RE matches only text ISO_TS_RE matches.
 
-    A number column skips the date tests and a text column the integer tests.
+    So a value that is a number skips the date tests, and any other value the integer tests.
     """
     fields: list[str] = ["count(*)"]
     names: list[str] = ["rows"]
