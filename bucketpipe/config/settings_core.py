@@ -110,7 +110,8 @@ class CoreSettings(BaseSettings):
     run_id: str | None = Field(
         None,
         description="Run id. In Kubernetes, set from the Job name through the downward API so a "
-        "retried pod reuses it. Else `--run-id`, else a UTC timestamp.",
+        "retried pod reuses it. Else `--run-id`, else a UTC timestamp and a random tag (a "
+        "fresh id each run).",
     )
     lock_ttl_seconds: int = Field(
         300, ge=10, description="Time to live of a writer lock; renewed while the job runs."

@@ -79,7 +79,7 @@ def context(settings: Settings) -> Iterator[Context]:
 def add_run_id(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--run-id",
-        help="run id (default: the Kubernetes Job name, else a UTC timestamp); "
+        help="run id (default: the Kubernetes Job name, else a UTC timestamp and a random tag); "
         "rerunning a committed run id is a no-op",
     )
 

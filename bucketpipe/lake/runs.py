@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import secrets
 import socket
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -49,15 +50,18 @@ def utcnow() -> datetime:
 def resolve_run_id(
     job: str, *, k8s_job_name: str | None, cli_run_id: str | None, now: datetime
 ) -> str:
-    """The run id: the Kubernetes Job name, else `--run-id`, else `<job>-<UTC timestamp>`.
+    """The run id: the Kubernetes Job name, else `--run-id`, else `<job>-<UTC timestamp>-<tag>`.
 
     A CronJob's Job name encodes its scheduled minute, so a retried pod reuses it and the run
-    stays idempotent.
+    stays idempotent. A run started by hand gets a fresh id every time: the random tag keeps two
+    runs started in the same second from taking each other for a rerun of a committed run.
     """
     for candidate in (k8s_job_name, cli_run_id):
         if candidate:
             return check_run_id(candidate)
-    return check_run_id(f"{job}-{now.astimezone(UTC):%Y%m%dT%H%M%S}Z".lower())
+    return check_run_id(
+        f"{job}-{now.astimezone(UTC):%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}".lower()
+    )
 
 
 class DatasetResult(BaseModel):

@@ -1,5 +1,6 @@
 """Run identity: Kubernetes Job name, then --run-id, then a timestamp; the day of a run."""
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -22,11 +23,15 @@ def test_cli_run_id_when_not_in_kubernetes() -> None:
     assert resolve_run_id("clean", k8s_job_name=None, cli_run_id="mine", now=NOW) == "mine"
 
 
-def test_timestamp_run_id_names_the_job() -> None:
-    assert (
+def test_timestamp_run_id_names_the_job_and_differs_between_runs_of_one_second() -> None:
+    ids = {
         resolve_run_id("ingest-demo", k8s_job_name=None, cli_run_id=None, now=NOW)
-        == "ingest-demo-20261122t010203z"
-    )
+        for _ in range(50)
+    }
+    assert len(ids) == 50
+    for run_id in ids:
+        assert re.fullmatch(r"ingest-demo-20261122t010203z-[0-9a-f]{6}", run_id)
+        assert run_day(run_id, NOW) == NOW.date()
 
 
 def test_invalid_run_id_is_a_config_error() -> None:
