@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -75,8 +77,8 @@ def fail_fast_on_tls(caught_exception: BaseException | None = None, **_: Any) ->
         raise caught_exception
 
 
-_TRUSTED: dict[str, str] = {}  # private CA file -> the bundle written for it in this process
-_ROOTS: dict[str, str | None] = {}  # a bundle written here -> the SSL_CERT_FILE it extended
+_TRUSTED: dict[str, str] = {}  # private CA file -> the bundle made for it in this process
+_ROOTS: dict[str, str | None] = {}  # a bundle made here -> the SSL_CERT_FILE it extended
 
 
 def trust_ca_in_native_clients(ca_bundle: str) -> None:
@@ -85,14 +87,22 @@ def trust_ca_in_native_clients(ca_bundle: str) -> None:
     delta-rs (the Delta mirror, through Rust's object_store) takes no CA option: it loads the
     roots in SSL_CERT_FILE, else the system's. This points SSL_CERT_FILE at a bundle of those
     roots (the operator's SSL_CERT_FILE if set, else certifi's public roots) plus the private
-    CA, so every endpoint trusted before stays trusted. The bundle is written once per process,
-    to a file only this user can read or replace, and removed when the process exits; a
-    second private CA extends the operator's roots, not the first CA's bundle.
+    CA, so every endpoint trusted before stays trusted; a second private CA extends the
+    operator's roots, not the first CA's bundle. A process started with a bundle that already
+    holds the CA (a job's child) keeps it.
+
+    The bundle is named by its content, in a folder only this user can read or write, so every
+    process of a pod shares one file and a killed process leaves nothing behind (a file per
+    process, removed at exit, piled up from every run ended by a signal).
     """
     written = _TRUSTED.get(ca_bundle)
     if written is not None and written == os.environ.get("SSL_CERT_FILE"):
         return
+    private = Path(ca_bundle).read_bytes()
     current = os.environ.get("SSL_CERT_FILE")
+    if current and current not in _ROOTS and _holds(current, private):
+        _TRUSTED[ca_bundle] = current
+        return
     current = _ROOTS.get(current, current) if current else None
     if current and Path(current).is_file():
         roots = Path(current).read_bytes()
@@ -100,12 +110,41 @@ def trust_ca_in_native_clients(ca_bundle: str) -> None:
         import certifi
 
         roots = Path(certifi.where()).read_bytes()
-    fd, path = tempfile.mkstemp(prefix="bucketpipe-ca-", suffix=".pem")
-    with os.fdopen(fd, "wb") as out:
-        out.write(roots.rstrip(b"\n") + b"\n" + Path(ca_bundle).read_bytes())
+    path = _bundle_file(roots.rstrip(b"\n") + b"\n" + private)
     _ROOTS[path] = current
-    atexit.register(_remove, path)
     os.environ["SSL_CERT_FILE"] = _TRUSTED[ca_bundle] = path
+
+
+def _holds(bundle: str, private: bytes) -> bool:
+    try:
+        return private.strip() in Path(bundle).read_bytes()
+    except OSError:
+        return False
+
+
+def _bundle_file(content: bytes) -> str:
+    """The path of a file holding `content`: `<tmp>/bucketpipe-ca-<uid>/<sha256>.pem`, written
+    once (atomically) and reused; a private file removed at exit if that folder is not this
+    user's alone."""
+    folder = Path(tempfile.gettempdir()) / f"bucketpipe-ca-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        fd, path = tempfile.mkstemp(prefix="bucketpipe-ca-", suffix=".pem")
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        atexit.register(_remove, path)
+        return path
+    target = folder / f"{hashlib.sha256(content).hexdigest()}.pem"
+    with contextlib.suppress(OSError):
+        if target.read_bytes() == content:
+            return str(target)
+    fd, partial = tempfile.mkstemp(dir=folder, suffix=".partial")
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
+    os.replace(partial, target)
+    return str(target)
 
 
 def _remove(path: str) -> None:

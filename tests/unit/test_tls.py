@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -63,16 +64,48 @@ def test_a_second_private_ca_extends_the_roots_not_the_first_bundle(
     bundle.unlink()
 
 
-def test_the_bundle_is_removed_when_the_process_exits(tmp_path: Path) -> None:
-    private = tmp_path / "ca.pem"
-    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+def _bundle_in_a_new_process(private: Path, env: dict[str, str]) -> Path:
     script = (
-        "import os, sys; from bucketpipe.lake.tls import trust_ca_in_native_clients; "
+        "import os; from bucketpipe.lake.tls import trust_ca_in_native_clients; "
         f"trust_ca_in_native_clients({str(private)!r}); print(os.environ['SSL_CERT_FILE'])"
     )
-    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
-    bundle = Path(done.stdout.strip())
-    assert bundle.name.startswith("bucketpipe-ca-") and not bundle.exists()
+    return Path(done.stdout.strip())
+
+
+def test_processes_share_one_bundle_and_leave_no_file_per_run(tmp_path: Path) -> None:
+    # A file per process, removed at exit, was left behind by every process a signal ended.
+    private = tmp_path / "ca.pem"
+    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"} | {"TMPDIR": str(temp)}
+    first = _bundle_in_a_new_process(private, env)
+    assert first.parent == temp / f"bucketpipe-ca-{os.getuid()}" and first.is_file()
+    assert first.parent.stat().st_mode & 0o077 == 0 and first.stat().st_mode & 0o077 == 0
+    assert first.read_bytes().endswith(private.read_bytes())
+    assert _bundle_in_a_new_process(private, env) == first
+    # A child started with the bundle keeps it rather than extending it again.
+    assert _bundle_in_a_new_process(private, env | {"SSL_CERT_FILE": str(first)}) == first
+    assert {p.name for p in temp.rglob("*")} == {first.parent.name, first.name}
+
+
+def test_a_bundle_folder_others_can_write_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another user who made the folder first (or opened it to all) could swap the bundle.
+    private = tmp_path / "ca.pem"
+    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    temp = tmp_path / "tmp"
+    shared = temp / f"bucketpipe-ca-{os.getuid()}"
+    shared.mkdir(parents=True)
+    shared.chmod(0o777)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    trust_ca_in_native_clients(str(private))
+    bundle = Path(os.environ["SSL_CERT_FILE"])
+    assert bundle.parent == temp and bundle.name.startswith("bucketpipe-ca-")
+    assert bundle.stat().st_mode & 0o077 == 0 and list(shared.iterdir()) == []
+    bundle.unlink()
