@@ -11,7 +11,7 @@ import duckdb
 
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.assessment import ACCEPTED_ROWS, measure_accepted
-from bucketpipe.clean.engine import BATCH, Target, merge_rows
+from bucketpipe.clean.engine import BATCH, Target, drop_batch, merge_rows
 from bucketpipe.clean.plan import ATTEMPTS, Plan
 from bucketpipe.clean.rebuilding import Carry
 from bucketpipe.clean.rejects import write_quarantine
@@ -74,8 +74,8 @@ def clean_spec(
         identity=[c.name for c in spec.columns],
         time_column=spec.time_column,
     )
-    # Views, not tables: the merge materializes its deduplicated batch once, and a copy of
-    # every accepted row here would double the memory (and the spilling) of a large rebuild.
+    # Views, not tables: a copy of every accepted row would double the memory (and the
+    # spilling) of a large rebuild.
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {ACCEPTED_ROWS} AS SELECT * EXCLUDE (_reject_reason), "
         f"{quote_literal(run_id)} AS _clean_run FROM _staged WHERE _reject_reason IS NULL"
@@ -89,12 +89,24 @@ def clean_spec(
         )
     measured: list[Measured | None] = []
 
-    def profile_then_drop(distinct_keys: int) -> None:
+    # The batch is a view of the staged rows (one copy of them, not two), which then stay until
+    # the dataset is committed; not when it carries committed rows, which it would read again
+    # from their files for every question the report asks.
+    batch_view = carry_sql is None
+
+    def profile(distinct_keys: int) -> None:
         # What readers get is profiled: the batch, one row per key (the inputs' repeats are
-        # counted as duplicates removed, not scored). The staged rows are dropped first, so
-        # the profile and the write get the memory (a large rebuild spills less).
-        con.execute(f"DROP VIEW IF EXISTS _merge; DROP VIEW {ACCEPTED_ROWS}; DROP TABLE _staged")
+        # counted as duplicates removed, not scored). A copied batch no longer needs the staged
+        # rows: they are dropped first, so the profile and the write get the memory.
+        if not batch_view:
+            drop_staged()
         measured.append(measure_accepted(con, ctx, spec, BATCH, known_distinct_keys=distinct_keys))
+
+    def drop_staged() -> None:
+        con.execute(
+            f"DROP VIEW IF EXISTS _merge; DROP VIEW IF EXISTS {ACCEPTED_ROWS}; "
+            "DROP TABLE IF EXISTS _staged"
+        )
 
     outcome = merge_rows(
         con,
@@ -113,9 +125,12 @@ def clean_spec(
         replace_all=replace_all,
         operation="rebuild" if replace_all else "append",
         now=ctx.now(),
-        before_write=profile_then_drop,
+        before_write=profile,
         basis=basis,
+        batch_view=batch_view,
     )
+    drop_batch(con)
+    drop_staged()
     result = outcome.result().model_copy(
         update={"rows_in": rows_in, "rows_quarantined": quarantined.written}
     )

@@ -148,13 +148,16 @@ def profile_columns(
         counts.mean = float(part[4]) if part[4] is not None else None
         counts.empty_strings, counts.spacing = int(part[5]), int(part[6])
         counts.future, counts.before_1900 = int(part[7]), int(part[8])
+    _extremes(
+        con,
+        relation,
+        [c for c in out if c.non_null and c.kind == "numeric" and not _ID.search(c.name)],
+    )
     for counts in out:
         if counts.non_null == 0:
             continue
         if counts.kind == "text":
             _case_variants(con, relation, counts)
-        if counts.kind == "numeric" and not _ID.search(counts.name):
-            _extremes(con, relation, counts)
         if counts.kind in ("text", "boolean") or (
             counts.kind == "numeric" and counts.distinct <= 20
         ):
@@ -178,31 +181,44 @@ def _case_variants(con: duckdb.DuckDBPyConnection, relation: str, counts: Column
         counts.case_example = [str(x) for x in row[1]] if row[1] else []
 
 
-def _extremes(con: duckdb.DuckDBPyConnection, relation: str, counts: ColumnCounts) -> None:
-    """Values beyond Tukey's far-out fences (Q1 - 3 IQR, Q3 + 3 IQR), plus NaN and infinity."""
-    c = quote_ident(counts.name)
-    value = f"CAST({c} AS DOUBLE)"
+def _extremes(
+    con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[ColumnCounts]
+) -> None:
+    """Values beyond Tukey's far-out fences (Q1 - 3 IQR, Q3 + 3 IQR), plus NaN and infinity.
+
+    Two passes over the rows for all the columns together (the quartiles, then the values
+    outside them), not two per column: a ten-million-row quotes batch has seven.
+    """
+    if not columns:
+        return
+    values = [f"CAST({quote_ident(c.name)} AS DOUBLE)" for c in columns]
     # Exact quartiles hold every value in memory; estimates (t-digest) do not.
-    quantiles = "quantile_cont" if counts.rows <= EXACT_DISTINCT_ROWS else "approx_quantile"
+    quantiles = "quantile_cont" if columns[0].rows <= EXACT_DISTINCT_ROWS else "approx_quantile"
     row = con.execute(
-        f"SELECT {quantiles}({value}, [0.25, 0.75]) FROM {relation} WHERE isfinite({value})"
+        "SELECT "
+        + ", ".join(f"{quantiles}({v}, [0.25, 0.75]) FILTER (WHERE isfinite({v}))" for v in values)
+        + f" FROM {relation}"
     ).fetchone()
-    quartiles = row[0] if row else None
-    non_finite = f"count(*) FILTER (WHERE {c} IS NOT NULL AND NOT isfinite({value}))"
-    if quartiles is None or counts.non_null < 4:
-        low, high = None, None
-    else:
-        q1, q3 = float(quartiles[0]), float(quartiles[1])
-        iqr = q3 - q1
-        low, high = (q1 - FAR_OUT_K * iqr, q3 + FAR_OUT_K * iqr) if iqr > 0 else (None, None)
-    outside = (
-        f"count(*) FILTER (WHERE isfinite({value}) AND ({value} < {low!r} OR {value} > {high!r}))"
-        if low is not None
-        else "0"
-    )
-    found = con.execute(f"SELECT {outside} + {non_finite} FROM {relation}").fetchone()
-    counts.extremes = int(found[0]) if found else 0
-    counts.extreme_limits = (low, high) if low is not None and high is not None else None
+    found = []
+    for counts, value, quartiles in zip(columns, values, row or [None] * len(columns), strict=True):
+        if quartiles is None or counts.non_null < 4:
+            low, high = None, None
+        else:
+            q1, q3 = float(quartiles[0]), float(quartiles[1])
+            iqr = q3 - q1
+            low, high = (q1 - FAR_OUT_K * iqr, q3 + FAR_OUT_K * iqr) if iqr > 0 else (None, None)
+        counts.extreme_limits = (low, high) if low is not None and high is not None else None
+        beyond = f"{value} < {low!r} OR {value} > {high!r}"
+        outside = (
+            f"count(*) FILTER (WHERE isfinite({value}) AND ({beyond}))" if low is not None else "0"
+        )
+        c = quote_ident(counts.name)
+        found.append(
+            f"{outside} + count(*) FILTER (WHERE {c} IS NOT NULL AND NOT isfinite({value}))"
+        )
+    totals = con.execute(f"SELECT {', '.join(found)} FROM {relation}").fetchone()
+    for counts, total in zip(columns, totals or [0] * len(columns), strict=True):
+        counts.extremes = int(total)
 
 
 def top_values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> list[tuple[str, int]]:

@@ -13,6 +13,12 @@ import pytest
 from bucketpipe.lake.tls import trust_ca_in_native_clients
 
 
+def _private_ca(folder: Path) -> Path:
+    private = folder / "ca.pem"
+    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    return private
+
+
 def test_native_clients_trust_the_private_ca_beside_the_roots_they_had(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -20,8 +26,7 @@ def test_native_clients_trust_the_private_ca_beside_the_roots_they_had(
     # before, never put in its place, and only once per process.
     roots = tmp_path / "roots.pem"
     roots.write_text("-----BEGIN CERTIFICATE-----\nROOTS\n-----END CERTIFICATE-----\n")
-    private = tmp_path / "ca.pem"
-    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    private = _private_ca(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(roots))
     trust_ca_in_native_clients(str(private))
     bundle = Path(os.environ["SSL_CERT_FILE"])
@@ -37,8 +42,7 @@ def test_without_ssl_cert_file_the_public_roots_come_from_certifi(
 ) -> None:
     import certifi
 
-    private = tmp_path / "ca.pem"
-    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    private = _private_ca(tmp_path)
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     trust_ca_in_native_clients(str(private))
     bundle = Path(os.environ["SSL_CERT_FILE"])
@@ -77,8 +81,7 @@ def _bundle_in_a_new_process(private: Path, env: dict[str, str]) -> Path:
 
 def test_processes_share_one_bundle_and_leave_no_file_per_run(tmp_path: Path) -> None:
     # A file per process, removed at exit, was left behind by every process a signal ended.
-    private = tmp_path / "ca.pem"
-    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    private = _private_ca(tmp_path)
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"} | {"TMPDIR": str(temp)}
@@ -96,8 +99,7 @@ def test_a_bundle_folder_others_can_write_is_not_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Another user who made the folder first (or opened it to all) could swap the bundle.
-    private = tmp_path / "ca.pem"
-    private.write_text("-----BEGIN CERTIFICATE-----\nPRIVATE\n-----END CERTIFICATE-----\n")
+    private = _private_ca(tmp_path)
     temp = tmp_path / "tmp"
     shared = temp / f"bucketpipe-ca-{os.getuid()}"
     shared.mkdir(parents=True)

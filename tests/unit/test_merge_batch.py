@@ -1,0 +1,83 @@
+"""The merge's batch as a view of the rows (no copy) commits exactly what a copied batch does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bucketpipe.clean.engine import BATCH, Target, drop_batch, merge_rows
+from bucketpipe.lake.duck import sql_list
+from bucketpipe.lake.snapshots import read_current
+from bucketpipe.lake.storage import LocalStore
+
+NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
+# Keys repeated within the batch (a tie on `_fetched_at` broken by the run), keys seen once, a
+# key repeated with the same content, and a second day (another partition).
+ROWS = """
+SELECT * FROM (VALUES
+    ('AAA', TIMESTAMPTZ '2026-12-01 10:00:00+00', 1.0, TIMESTAMPTZ '2026-12-01 10:01:00+00', 'r1'),
+    ('AAA', TIMESTAMPTZ '2026-12-01 10:00:00+00', 2.0, TIMESTAMPTZ '2026-12-01 10:01:00+00', 'r2'),
+    ('AAA', TIMESTAMPTZ '2026-12-01 10:00:00+00', 3.0, TIMESTAMPTZ '2026-12-01 10:00:30+00', 'r0'),
+    ('BBB', TIMESTAMPTZ '2026-12-01 10:00:00+00', 4.0, TIMESTAMPTZ '2026-12-01 10:01:00+00', 'r1'),
+    ('CCC', TIMESTAMPTZ '2026-12-01 10:15:00+00', 5.0, TIMESTAMPTZ '2026-12-01 10:16:00+00', 'r1'),
+    ('CCC', TIMESTAMPTZ '2026-12-01 10:15:00+00', 5.0, TIMESTAMPTZ '2026-12-01 10:16:00+00', 'r1'),
+    ('AAA', TIMESTAMPTZ '2026-12-02 10:00:00+00', 6.0, TIMESTAMPTZ '2026-12-02 10:01:00+00', 'r3')
+) AS t(symbol, ts, price, _fetched_at, _ingest_run)
+"""
+
+
+def committed(store: LocalStore, dataset: str) -> list[tuple[object, ...]]:
+    snapshot = read_current(store, dataset)
+    assert snapshot is not None
+    files = sql_list([store.duckdb_path(f.key) for f in snapshot.files])
+    return duckdb.sql(f"SELECT * FROM read_parquet({files}) ORDER BY ALL").fetchall()
+
+
+@pytest.mark.parametrize("policy", ["keep", "latest"])
+@pytest.mark.parametrize("repeats", [True, False])
+def test_a_view_batch_commits_what_a_copied_batch_does(
+    tmp_path: Path, policy: str, repeats: bool
+) -> None:
+    store = LocalStore(tmp_path / "lake")
+    con = duckdb.connect(str(tmp_path / "work.duckdb"))
+    rows = ROWS if repeats else f"SELECT * FROM ({ROWS}) WHERE price IN (1.0, 4.0, 6.0)"
+    con.execute(f"CREATE TABLE _rows AS {rows}")
+    results = {}
+    for batch_view in (False, True):
+        dataset = f"prices_{'view' if batch_view else 'copy'}"
+        seen: list[int] = []
+        outcome = merge_rows(
+            con,
+            store,
+            Target(dataset, ("symbol", "ts"), "ts", policy),  # type: ignore[arg-type]
+            rows_table="_rows",
+            run_id="run-1",
+            scratch=tmp_path / dataset,
+            replace_all=True,
+            now=NOW,
+            before_write=seen.append,
+            batch_view=batch_view,
+        )
+        batch = con.execute(f"SELECT * FROM {BATCH} ORDER BY ALL").fetchall()
+        results[batch_view] = (
+            committed(store, dataset),
+            batch,
+            seen,
+            outcome.rows_in,
+            outcome.rows_written,
+            outcome.rows_duplicate,
+        )
+        drop_batch(con)
+    assert results[True] == results[False]
+    rows_written = results[True][4]
+    assert rows_written == 4 if repeats else rows_written == 3
+    if repeats:
+        kept = {r[2] for r in results[True][0] if r[0] == "AAA"}
+        # Ties on `_fetched_at` end on the ingest run: the later run under `latest`.
+        assert kept == ({2.0, 6.0} if policy == "latest" else {3.0, 6.0})
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('_batch', '_kept', '_repeated')"
+    ).fetchone() == (0,)
