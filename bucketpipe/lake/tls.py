@@ -131,20 +131,25 @@ def _bundle_file(content: bytes) -> str:
         folder.mkdir(mode=0o700)
     info = folder.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        fd, path = tempfile.mkstemp(prefix="bucketpipe-ca-", suffix=".pem")
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
+        path = _private_file(content, prefix="bucketpipe-ca-", suffix=".pem")
         atexit.register(_remove, path)
         return path
     target = folder / f"{hashlib.sha256(content).hexdigest()}.pem"
     with contextlib.suppress(OSError):
         if target.read_bytes() == content:
             return str(target)
-    fd, partial = tempfile.mkstemp(dir=folder, suffix=".partial")
+    os.replace(_private_file(content, dir=folder, suffix=".partial"), target)
+    return str(target)
+
+
+def _private_file(
+    content: bytes, *, suffix: str, prefix: str | None = None, dir: Path | None = None
+) -> str:
+    """A new file holding `content` that only this user can read or replace (`mkstemp`)."""
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix=prefix, dir=dir)
     with os.fdopen(fd, "wb") as out:
         out.write(content)
-    os.replace(partial, target)
-    return str(target)
+    return path
 
 
 def _remove(path: str) -> None:

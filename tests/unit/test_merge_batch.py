@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bucketpipe.catalog.spec import ConflictPolicy
 from bucketpipe.clean.engine import BATCH, Target, drop_batch, merge_rows
 from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.snapshots import read_current
@@ -39,7 +40,7 @@ def committed(store: LocalStore, dataset: str) -> list[tuple[object, ...]]:
 @pytest.mark.parametrize("policy", ["keep", "latest"])
 @pytest.mark.parametrize("repeats", [True, False])
 def test_a_view_batch_commits_what_a_copied_batch_does(
-    tmp_path: Path, policy: str, repeats: bool
+    tmp_path: Path, policy: ConflictPolicy, repeats: bool
 ) -> None:
     store = LocalStore(tmp_path / "lake")
     con = duckdb.connect(str(tmp_path / "work.duckdb"))
@@ -52,7 +53,7 @@ def test_a_view_batch_commits_what_a_copied_batch_does(
         outcome = merge_rows(
             con,
             store,
-            Target(dataset, ("symbol", "ts"), "ts", policy),  # type: ignore[arg-type]
+            Target(dataset, ("symbol", "ts"), "ts", policy),
             rows_table="_rows",
             run_id="run-1",
             scratch=tmp_path / dataset,
