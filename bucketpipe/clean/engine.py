@@ -234,17 +234,22 @@ def merge_rows(
 
 def drop_batch(con: duckdb.DuckDBPyConnection) -> None:
     """Drop `_batch`, a table or a view (`merge_rows(batch_view=True)`), and what it reads."""
+    drop_relation(con, BATCH)
+    con.execute("DROP TABLE IF EXISTS _kept; DROP TABLE IF EXISTS _repeated")
+
+
+def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the table or view `name` of the work database, whichever it is, if it exists."""
     kinds = con.execute(
         "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = $name AND NOT temporary "
         "AND database_name = current_database() AND schema_name = current_schema() "
         "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = $name "
         "AND NOT temporary AND database_name = current_database() "
         "AND schema_name = current_schema()",
-        {"name": BATCH},
+        {"name": name},
     ).fetchall()
     for (kind,) in kinds:
-        con.execute(f"DROP {kind} {BATCH}")
-    con.execute("DROP TABLE IF EXISTS _kept; DROP TABLE IF EXISTS _repeated")
+        con.execute(f"DROP {kind} {quote_ident(name)}")
 
 
 def _time_range(con: duckdb.DuckDBPyConnection, target: Target) -> dict[str, datetime | None]:

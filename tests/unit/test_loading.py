@@ -1,0 +1,170 @@
+"""Loading a dataset's files side by side gives what loading them one by one gives.
+
+The files are real CSV, NDJSON and Parquet files in a local lake, read by DuckDB into a work
+database on disk (as clean does); nothing of the loader is stubbed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from bucketpipe.formats.loading import INPUT, REJECTS, FileRef, Loader
+from bucketpipe.formats.readers import ReadOptions
+from bucketpipe.lake.local import LocalStore
+
+LANDED = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+NULLS = ("", "n/a", "null")
+
+
+def _csv(rows: int, columns: tuple[str, ...], tag: str) -> str:
+    lines = [",".join(columns)]
+    lines += [",".join(f"{tag}-{c}-{i}" for c in columns) for i in range(1, rows + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def _lake(tmp_path: Path) -> tuple[LocalStore, list[FileRef]]:
+    """Files whose columns differ and come in a known order, one of them unreadable, one with
+    malformed lines."""
+    lake = tmp_path / "lake"
+    files: dict[str, tuple[str, str]] = {
+        "a.csv": (_csv(3000, ("id", "x"), "a"), "csv"),
+        "b.csv": (_csv(2000, ("id", "y", "x"), "b"), "csv"),
+        "c.ndjson": (
+            "".join(f'{{"id": "c-id-{i}", "z": "c-z-{i}"}}\n' for i in range(1, 1501))
+            + "not json\n",
+            "ndjson",
+        ),
+        "broken.csv": ("", "csv"),  # no header line: the file fails, the others load
+        "d.csv": (
+            _csv(2500, ("id", "w"), "d")
+            + "d-id-x,too,many\n"
+            + "".join(f"e-id-{i},e-w-{i}\n" for i in range(1, 11)),
+            "csv",
+        ),
+    }
+    refs = []
+    for name, (text, fmt) in files.items():
+        key = f"landed/{name}"
+        (lake / "landed").mkdir(parents=True, exist_ok=True)
+        (lake / key).write_text(text, encoding="utf-8")
+        refs.append(
+            FileRef(
+                dataset="things",
+                uri=f"s3://source/{name}",
+                key=key,
+                copy=key,
+                read=ReadOptions(format=fmt, delimiter="," if fmt == "csv" else None),  # type: ignore[arg-type]
+                run="run-1",
+                landed_at=LANDED,
+            )
+        )
+    (lake / "landed" / "e.parquet").parent.mkdir(exist_ok=True)
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT 'p-id-' || i AS id, 'p-v-' || i AS v FROM range(1, 1201) r(i)) "
+        f"TO '{lake / 'landed' / 'e.parquet'}' (FORMAT parquet)"
+    )
+    con.close()
+    refs.append(
+        FileRef(
+            dataset="things",
+            uri="s3://source/e.parquet",
+            key="landed/e.parquet",
+            copy="landed/e.parquet",
+            read=ReadOptions(format="parquet"),
+            run="run-1",
+            landed_at=LANDED,
+        )
+    )
+    return LocalStore(lake), refs
+
+
+def _load(tmp_path: Path, workers: int, name: str) -> dict[str, Any]:
+    store, refs = _lake(tmp_path)
+    con = duckdb.connect(str(tmp_path / f"{name}.db"))
+    con.execute("SET threads = 2")
+    try:
+        scratch = tmp_path / f"scratch-{name}"
+        scratch.mkdir()
+        loader = Loader(con, store, scratch, null_tokens=NULLS)
+        loader.load_all(refs, workers=workers)
+        rows = con.execute(
+            f"SELECT * EXCLUDE (_fetched_at, _source_modified) FROM {INPUT} "
+            "ORDER BY _source_file, _source_row"
+        ).fetchall()
+        rejects = con.execute(
+            f"SELECT _source_file, _source_line, _reject_reason FROM {REJECTS} ORDER BY ALL"
+        ).fetchall()
+        columns = [r[0] for r in con.execute(f"DESCRIBE {INPUT}").fetchall()]
+        leftovers = sorted(p.name for p in scratch.iterdir())
+        setting = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    finally:
+        con.close()
+    report = loader.report
+    return {
+        "rows": rows,
+        "rejects": rejects,
+        "columns": columns,
+        "report": (report.rows, report.rejected, report.columns, report.file_columns),
+        "failed": report.failed,
+        "leftovers": leftovers,
+        "order_setting": setting,
+    }
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_side_by_side_equals_one_by_one(tmp_path: Path, workers: int) -> None:
+    one = _load(tmp_path / "one", 1, "one")
+    many = _load(tmp_path / "many", workers, "many")
+    assert many == one
+
+
+def test_rows_are_numbered_as_they_stand_in_their_file(tmp_path: Path) -> None:
+    got = _load(tmp_path, 2, "w")
+    by_file: dict[str, list[tuple[int, str]]] = {}
+    names = [c for c in got["columns"] if c not in ("_fetched_at", "_source_modified")]
+    for row in got["rows"]:
+        record = dict(zip(names, row, strict=True))
+        by_file.setdefault(record["_source_file"], []).append((record["_source_row"], record["id"]))
+    assert sorted(by_file) == [
+        "s3://source/a.csv",
+        "s3://source/b.csv",
+        "s3://source/c.ndjson",
+        "s3://source/d.csv",
+        "s3://source/e.parquet",
+    ]
+    for uri, numbered in by_file.items():
+        tag = {"e": "p"}.get(uri.rsplit("/", 1)[1][0], uri.rsplit("/", 1)[1][0])
+        # Row n of a file holds that file's n-th record (d.csv's malformed line is not a row).
+        expected = [(n, f"{tag}-id-{n}") for n in range(1, len(numbered) + 1)]
+        if tag == "d":
+            expected = [(n, f"d-id-{n}") for n in range(1, 2501)]
+            expected += [(2500 + n, f"e-id-{n}") for n in range(1, 11)]
+        assert numbered == expected, uri
+    assert got["report"][0] == 3000 + 2000 + 1500 + 2510 + 1200
+
+
+def test_columns_come_in_the_order_files_bring_them(tmp_path: Path) -> None:
+    got = _load(tmp_path, 2, "w")
+    content = [c for c in got["columns"] if not c.startswith("_")]
+    assert content == ["id", "x", "y", "z", "w", "v"]
+    assert got["report"][2] == content
+
+
+def test_a_bad_file_fails_alone_and_rejects_keep_their_reasons(tmp_path: Path) -> None:
+    got = _load(tmp_path, 2, "w")
+    assert got["failed"] == {"s3://source/broken.csv": "no header line"}
+    assert got["rejects"] == [
+        ("s3://source/c.ndjson", 1501, "malformed line: not valid JSON"),
+        ("s3://source/d.csv", 2502, "malformed line: too many columns"),
+    ]
+    assert got["report"][1] == 2
+    # Work folders are removed and the insertion order is back to what it was (DuckDB's default
+    # here).
+    assert got["leftovers"] == []
+    assert got["order_setting"] == (True,)
