@@ -72,25 +72,43 @@ class ColumnStats:
 
 
 def comma_files_sql(table: str, columns: Sequence[str]) -> str:
-    """Files whose values show a decimal comma somewhere and a decimal point nowhere."""
-    comma = " OR ".join(match_sql(quote_ident(c), COMMA_EVIDENCE_RE) for c in columns)
-    dot = " OR ".join(match_sql(quote_ident(c), DOT_EVIDENCE_RE) for c in columns)
+    """Files whose values show a decimal comma somewhere (only text with a comma can: the
+    cheap test runs first, and the pattern on the few values that pass it)."""
+    comma = " OR ".join(
+        f"(contains({quote_ident(c)}, ',') AND {match_sql(quote_ident(c), COMMA_EVIDENCE_RE)})"
+        for c in columns
+    )
+    return f"SELECT DISTINCT _source_file FROM {table} WHERE {comma} ORDER BY 1"
+
+
+def dotless_files_sql(table: str, columns: Sequence[str], files: Sequence[str]) -> str:
+    """Of `files`, those whose values show a decimal point nowhere."""
+    dot = " OR ".join(
+        f"(contains({quote_ident(c)}, '.') AND {match_sql(quote_ident(c), DOT_EVIDENCE_RE)})"
+        for c in columns
+    )
     return (
-        f"SELECT _source_file FROM {table} GROUP BY _source_file "
-        f"HAVING count(*) FILTER (WHERE {comma}) > 0 AND count(*) FILTER (WHERE {dot}) = 0 "
-        "ORDER BY 1"
+        f"SELECT _source_file FROM {table} "
+        f"WHERE _source_file IN ({', '.join(quote_literal(f) for f in files)}) "
+        f"GROUP BY _source_file HAVING count(*) FILTER (WHERE {dot}) = 0 ORDER BY 1"
     )
 
 
 def decimal_marks(
     con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str], rules: DatasetRules
 ) -> Decimal:
+    """The decimal mark: the configured one, else a comma for the files whose values show a
+    decimal comma somewhere and a decimal point nowhere (most data has no comma at all, so
+    the second question is asked of few files, if any)."""
     if rules.decimal != "auto":
         return Decimal(rules.decimal)
     if not columns:
         return Decimal()
-    files = tuple(str(r[0]) for r in con.execute(comma_files_sql(table, columns)).fetchall())
-    return Decimal(".", files)
+    commas = [str(r[0]) for r in con.execute(comma_files_sql(table, columns)).fetchall()]
+    if not commas:
+        return Decimal()
+    files = con.execute(dotless_files_sql(table, columns, commas)).fetchall()
+    return Decimal(".", tuple(str(r[0]) for r in files))
 
 
 def _when(condition: str, value: str) -> str:

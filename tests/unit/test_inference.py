@@ -8,7 +8,13 @@ import duckdb
 import pytest
 
 from bucketpipe.catalog.rules import DatasetRules
-from bucketpipe.clean.inference import ColumnStats, choose_type, collect_stats, infer_type
+from bucketpipe.clean.inference import (
+    ColumnStats,
+    choose_type,
+    collect_stats,
+    decimal_marks,
+    infer_type,
+)
 from bucketpipe.clean.parsing import Decimal, Parser, canonical_type, number_text
 from bucketpipe.lake.duck import quote_literal
 
@@ -160,3 +166,22 @@ def test_decimal_mark_is_decided_per_file() -> None:
 def test_iso_dates_mix_with_the_chosen_format() -> None:
     stats = _stats(["05.01.2024", "06.01.2024", "2024-02-01"])
     assert infer_type(stats, RULES) == "DATE"
+
+
+def test_decimal_comma_is_decided_per_file() -> None:
+    """A file reads decimal commas when it shows one somewhere and a decimal point nowhere; a
+    file with both, or with neither, keeps the point."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT * FROM (VALUES "
+        "('fi.csv', '12,5', 'a'), ('fi.csv', '7', '1 000,25'), "  # commas only: comma
+        "('us.csv', '1,234', '2.5'), ('us.csv', '3,5', 'x'), "  # a point too: point
+        "('plain.csv', '12', 'b'), ('plain.csv', '1,000', 'c'), "  # groups, no decimal: point
+        "('names.csv', 'Smith, J.', 'Oy, Ab')"  # commas in text are no evidence
+        ") AS v(_source_file, amount, note)"
+    )
+    assert decimal_marks(con, "t", ["amount", "note"], RULES) == Decimal(".", ("fi.csv",))
+    none = duckdb.connect()
+    none.execute("CREATE TABLE t AS SELECT 'a.csv' AS _source_file, '1.5' AS amount")
+    assert decimal_marks(none, "t", ["amount"], RULES) == Decimal()
+    assert decimal_marks(con, "t", ["amount"], DatasetRules(decimal=",")) == Decimal(",")
