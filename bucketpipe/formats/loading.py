@@ -9,7 +9,9 @@ with the reason. Memory stays bounded: DuckDB streams each file and spills to it
 Files are fetched, sniffed and their columns added in order, on the caller's connection; their
 rows are inserted on cursors of their own, a few files at a time. Numbering a file's rows
 (`row_number() OVER ()`) runs on one thread, so files loaded side by side are what keeps the
-pod's CPUs busy: five million rows in twenty CSV files load in 9 s instead of 15 s on two.
+pod's CPUs busy: five million rows in twenty CSV files load in 11 s instead of 15.6 s on two.
+A file is fetched beside others still loading only when it surely fits beside them in the
+scratch space a file may take (a file alone may still take all of it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import csv
 import io
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -106,6 +109,9 @@ FAILURES = (
     csv.Error,
 )
 
+# Scratch a file may take beside its size: its copy, then a transcoded or line-cut copy.
+ROOM_FACTOR = 3
+
 # What a file's insert does on its cursor after the rows are in: the rejects it recorded.
 Then = Callable[[duckdb.DuckDBPyConnection], int]
 
@@ -186,6 +192,7 @@ class Loader:
 
     def _load(self, ref: FileRef) -> None:
         """Fetch and read one file, handing its inserts to the pool."""
+        self._make_room(ref)
         self._n += 1
         work = self.scratch / f"load-{self._n}"
         work.mkdir(parents=True, exist_ok=True)
@@ -209,6 +216,17 @@ class Loader:
         except FAILURES as exc:
             self._failed(ref, exc)
         self._wait(self._workers)
+
+    def _make_room(self, ref: FileRef) -> None:
+        """Let the files in flight finish first unless this one surely fits beside them in
+        the scratch space a file may take (a file loaded alone may use all of it)."""
+        if not self._pending or self.limits.scratch is None:
+            return
+        busy = sum(_disk_usage(p.work) for p in self._pending)
+        # A workbook's sheets unpack to CSV of unknown size: it is loaded alone.
+        sized = ref.size is not None and ref.read.format != "xlsx"
+        if not sized or busy + ROOM_FACTOR * (ref.size or 0) > self.limits.scratch:
+            self._wait(0)
 
     def _wait(self, in_flight: int) -> None:
         """Finish the oldest files until at most `in_flight` inserts are left (0: all)."""
@@ -471,6 +489,18 @@ class Loader:
             row = cursor.execute(sql).fetchone()
             rows = int(row[0]) if row else 0
             return rows, then(cursor) if then else 0
+
+
+def _disk_usage(folder: Path) -> int:
+    """Bytes of the files under `folder` (0 when it is gone)."""
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue  # removed meanwhile
+    return total
 
 
 def _ts(value: datetime | None) -> str:

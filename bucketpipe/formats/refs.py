@@ -22,6 +22,7 @@ class FileRef:
     run: str
     landed_at: datetime
     modified: datetime | None = None
+    size: int | None = None  # the source object's bytes, as listed at ingest
 
     @classmethod
     def from_raw(cls, run: str, path: str, requested_at: datetime, body: dict[str, Any]) -> FileRef:
@@ -36,6 +37,7 @@ class FileRef:
             run=run,
             landed_at=requested_at,
             modified=datetime.fromisoformat(modified) if modified else None,
+            size=int(body["size"]) if body.get("size") is not None else None,
         )
 
 
