@@ -103,7 +103,7 @@ def file_refs(con: duckdb.DuckDBPyConnection, view: str = "raw") -> list[FileRef
     )
     fields = ", ".join(
         f"'{name}', json_extract(body, '$.{name}')"
-        for name in ("dataset", "uri", "copy", "read", "last_modified")
+        for name in ("dataset", "uri", "copy", "read", "last_modified", "size")
     )
     rows = con.execute(
         f"SELECT run, path, requested_at, CAST(json_object({fields}) AS VARCHAR) "

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from bucketpipe.clean.job import run_clean
+from bucketpipe.clean.rawinput import file_refs, raw_view_sql
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.bucket.mapping import Mapping, parse_mapping
@@ -441,3 +442,14 @@ def test_short_rows_can_be_padded(tmp_path: Path, make_settings: SettingsFactory
         (2, "y", None),
         (3, None, None),
     ]
+
+
+def test_landed_files_carry_their_listed_size(shop: Lake, tmp_path: Path) -> None:
+    """Clean reads each landed file's size from its raw line: the loader decides by it whether
+    a file fits beside others still loading."""
+    assert land(shop.ctx, run_id="b1", mapping=Mapping()) is not None
+    raw = sorted(str(p) for p in (tmp_path / "lake" / "raw").rglob("*.jsonl.gz"))
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW raw AS {raw_view_sql(raw)}")
+    sizes = {ref.uri.rsplit("/", 1)[-1]: ref.size for ref in file_refs(con)}
+    assert sizes == {"2024-01.csv": len(JAN_CSV), "2024-02.json": len(FEB_JSON)}
