@@ -117,12 +117,21 @@ Then = Callable[[duckdb.DuckDBPyConnection], int]
 
 
 @dataclass
+class _Inserted:
+    """What one insert did: rows in, rows rejected, and what stopped it (its file fails)."""
+
+    rows: int = 0
+    rejected: int = 0
+    error: BaseException | None = None
+
+
+@dataclass
 class _Pending:
     """A file whose rows are being inserted: its inserts, and its work folder to remove."""
 
     ref: FileRef
     work: Path
-    inserts: list[Future[tuple[int, int]]] = field(default_factory=list)
+    inserts: list[Future[_Inserted]] = field(default_factory=list)
 
 
 class Loader:
@@ -238,13 +247,11 @@ class Loader:
             pending = self._pending.pop(0)
             try:
                 for insert in pending.inserts:
-                    try:
-                        rows, rejected = insert.result()
-                    except FAILURES as exc:
-                        self._failed(pending.ref, exc)
-                        continue
-                    self.report.rows += rows
-                    self.report.rejected += rejected
+                    done = insert.result()
+                    self.report.rows += done.rows
+                    self.report.rejected += done.rejected
+                    if done.error is not None:
+                        self._failed(pending.ref, done.error)
             finally:
                 shutil.rmtree(pending.work, ignore_errors=True)
 
@@ -483,12 +490,18 @@ class Loader:
         assert self._pool is not None, "files are loaded through load_all"
         self._pending[-1].inserts.append(self._pool.submit(self._insert, sql, then))
 
-    def _insert(self, sql: str, then: Then | None) -> tuple[int, int]:
-        """Run one insert on a new cursor: (rows inserted, rows rejected)."""
+    def _insert(self, sql: str, then: Then | None) -> _Inserted:
+        """Run one insert on a new cursor, then `then`; rows already in are counted even when
+        `then` fails (as the file fails)."""
+        done = _Inserted()
         with self.con.cursor() as cursor:
-            row = cursor.execute(sql).fetchone()
-            rows = int(row[0]) if row else 0
-            return rows, then(cursor) if then else 0
+            try:
+                row = cursor.execute(sql).fetchone()
+                done.rows = int(row[0]) if row else 0
+                done.rejected = then(cursor) if then else 0
+            except FAILURES as exc:
+                done.error = exc
+        return done
 
 
 def _disk_usage(folder: Path) -> int:

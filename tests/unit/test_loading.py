@@ -168,3 +168,43 @@ def test_a_bad_file_fails_alone_and_rejects_keep_their_reasons(tmp_path: Path) -
     # here).
     assert got["leftovers"] == []
     assert got["order_setting"] == (True,)
+
+
+def test_a_file_failing_in_its_insert_fails_alone(tmp_path: Path) -> None:
+    """A Parquet file whose footer reads but whose pages are damaged passes the main thread's
+    look at it and fails in its insert, on a loader thread: it is reported with the reason,
+    adds no row, and the files around it load."""
+    store, refs = _lake(tmp_path)
+    bad = tmp_path / "lake" / "landed" / "bad.parquet"
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT 'x-id-' || i AS id, i AS n FROM range(100000) r(i)) "
+        f"TO '{bad}' (FORMAT parquet, COMPRESSION snappy)"
+    )
+    con.close()
+    data = bytearray(bad.read_bytes())
+    for i in range(len(data) // 4, len(data) // 2):  # the pages, not the footer
+        data[i] = (data[i] * 7 + 13) % 256
+    bad.write_bytes(bytes(data))
+    damaged = FileRef(
+        dataset="things",
+        uri="s3://source/bad.parquet",
+        key="landed/bad.parquet",
+        copy="landed/bad.parquet",
+        read=ReadOptions(format="parquet"),
+        run="run-1",
+        landed_at=LANDED,
+    )
+    work = duckdb.connect(str(tmp_path / "work.db"))
+    try:
+        loader = Loader(work, store, tmp_path / "scratch", null_tokens=NULLS)
+        loader.load_all([refs[0], damaged, refs[1]], workers=2)
+        files = work.execute(
+            f"SELECT _source_file, count(*) FROM {INPUT} GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    finally:
+        work.close()
+    assert list(loader.report.failed) == ["s3://source/bad.parquet"]
+    assert "Snappy decompression failure" in loader.report.failed["s3://source/bad.parquet"]
+    assert files == [("s3://source/a.csv", 3000), ("s3://source/b.csv", 2000)]
+    assert loader.report.rows == 5000
