@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from bucketpipe.catalog.rules import DatasetRules
-from bucketpipe.clean import steps
+from bucketpipe.clean import steps, summary
 from bucketpipe.clean.engine import Target, drop_batch, drop_relation, merge_rows, table_columns
 from bucketpipe.clean.inference import choose_type, collect_stats
 from bucketpipe.clean.outliers import compute_fences
@@ -220,7 +220,7 @@ def clean_generic(
     )
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}
-    drift = steps.drift(report.file_columns, choices, committed, missing, empty)
+    drift = summary.drift(report.file_columns, choices, committed, missing, empty)
     message = status = None
     if quarantined.key:
         message = f"{quarantined.written} rows quarantined ({quarantined.key})"
@@ -250,7 +250,7 @@ def clean_generic(
         types=types,
         key=rules.key,
         invalid_kept=invalid if rules.on_invalid == "empty" else 0,
-        steps=steps.describe(result, choices, dropped, outliers, imputed, rules),
+        steps=summary.describe(result, choices, dropped, outliers, imputed, rules),
         snapshot=outcome.snapshot,
     )
 

@@ -8,7 +8,8 @@ import pytest
 from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean.inference import TypeChoice
 from bucketpipe.clean.parsing import Parser, format_regex
-from bucketpipe.clean.steps import drift, reject_reason_sql, row_hash_sql, typed_name
+from bucketpipe.clean.steps import reject_reason_sql, row_hash_sql, typed_name
+from bucketpipe.clean.summary import drift
 from bucketpipe.lake.memory import max_json_object, parse_size
 
 

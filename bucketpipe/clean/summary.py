@@ -1,0 +1,78 @@
+"""What a generic clean did, in words and figures: schema drift against the committed schema
+and per file, and the processing steps applied (the run's processing summary)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bucketpipe.catalog.rules import DatasetRules
+from bucketpipe.clean.inference import WIDENINGS, TypeChoice
+from bucketpipe.lake.runs import DatasetResult
+
+
+def drift(
+    file_columns: Mapping[str, list[str]],
+    choices: Mapping[str, TypeChoice],
+    committed: Mapping[str, str],
+    missing: Mapping[str, str],
+    empty: set[str],
+) -> dict[str, Any]:
+    """New, missing and retyped columns against the committed schema, and per-file gaps.
+
+    A column is retyped when this batch's values point to another type than the committed
+    one: widened when allowed, else kept (values that do not fit are quarantined).
+    """
+    union = set(choices)
+    files = {}
+    for uri, cols in file_columns.items():
+        lacks = sorted(union - set(cols))
+        if lacks:
+            files[uri] = {"missing": lacks}
+    retyped = {
+        name: {
+            "committed": ch.committed,
+            "inferred": ch.inferred,
+            "written": ch.type,
+            "action": ch.action,
+        }
+        for name, ch in choices.items()
+        if ch.committed
+        and ch.committed != "VARCHAR"
+        and ch.inferred != ch.committed
+        and (ch.inferred, ch.committed) not in WIDENINGS  # narrower values fit as they are
+        and name not in empty
+    }
+    return {
+        "new_columns": sorted(c for c in choices if committed and c not in committed),
+        "missing_columns": sorted(missing),
+        "retyped_columns": retyped,
+        "files": files,
+    }
+
+
+def describe(
+    result: DatasetResult,
+    choices: Mapping[str, TypeChoice],
+    dropped: Mapping[str, float],
+    outliers: Mapping[str, Mapping[str, Any]],
+    imputed: Mapping[str, int],
+    rules: DatasetRules,
+) -> list[str]:
+    """The processing steps applied, in plain words (the run's processing summary)."""
+    out = ["column names normalised to snake_case", "values trimmed; null tokens made empty"]
+    typed = [f"{c} {ch.type}" for c, ch in choices.items() if ch.type != "VARCHAR"]
+    if typed:
+        out.append("types: " + ", ".join(typed))
+    if dropped:
+        out.append("empty columns dropped: " + ", ".join(sorted(dropped)))
+    if result.rows_quarantined:
+        out.append(f"{result.rows_quarantined} rows quarantined")
+    if result.rows_duplicate:
+        what = "key" if rules.key else "exact"
+        out.append(f"{result.rows_duplicate} {what} duplicates removed")
+    for column, info in outliers.items():
+        out.append(f"{info['count']} outliers in {column}: {info['action']}")
+    for column, n in imputed.items():
+        out.append(f"{n} empty values of {column} filled")
+    return out
