@@ -27,6 +27,19 @@ def _csv(rows: int, columns: tuple[str, ...], tag: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ref(name: str, fmt: str) -> FileRef:
+    """The landed file `landed/<name>` (its own copy, as ingest leaves it)."""
+    return FileRef(
+        dataset="things",
+        uri=f"s3://source/{name}",
+        key=f"landed/{name}",
+        copy=f"landed/{name}",
+        read=ReadOptions(format=fmt, delimiter="," if fmt == "csv" else None),  # type: ignore[arg-type]
+        run="run-1",
+        landed_at=LANDED,
+    )
+
+
 def _lake(tmp_path: Path) -> tuple[LocalStore, list[FileRef]]:
     """Files whose columns differ and come in a known order, one of them unreadable, one with
     malformed lines."""
@@ -52,17 +65,7 @@ def _lake(tmp_path: Path) -> tuple[LocalStore, list[FileRef]]:
         key = f"landed/{name}"
         (lake / "landed").mkdir(parents=True, exist_ok=True)
         (lake / key).write_text(text, encoding="utf-8")
-        refs.append(
-            FileRef(
-                dataset="things",
-                uri=f"s3://source/{name}",
-                key=key,
-                copy=key,
-                read=ReadOptions(format=fmt, delimiter="," if fmt == "csv" else None),  # type: ignore[arg-type]
-                run="run-1",
-                landed_at=LANDED,
-            )
-        )
+        refs.append(_ref(name, fmt))
     (lake / "landed" / "e.parquet").parent.mkdir(exist_ok=True)
     con = duckdb.connect()
     con.execute(
@@ -70,17 +73,7 @@ def _lake(tmp_path: Path) -> tuple[LocalStore, list[FileRef]]:
         f"TO '{lake / 'landed' / 'e.parquet'}' (FORMAT parquet)"
     )
     con.close()
-    refs.append(
-        FileRef(
-            dataset="things",
-            uri="s3://source/e.parquet",
-            key="landed/e.parquet",
-            copy="landed/e.parquet",
-            read=ReadOptions(format="parquet"),
-            run="run-1",
-            landed_at=LANDED,
-        )
-    )
+    refs.append(_ref("e.parquet", "parquet"))
     return LocalStore(lake), refs
 
 
@@ -186,15 +179,7 @@ def test_a_file_failing_in_its_insert_fails_alone(tmp_path: Path) -> None:
     for i in range(len(data) // 4, len(data) // 2):  # the pages, not the footer
         data[i] = (data[i] * 7 + 13) % 256
     bad.write_bytes(bytes(data))
-    damaged = FileRef(
-        dataset="things",
-        uri="s3://source/bad.parquet",
-        key="landed/bad.parquet",
-        copy="landed/bad.parquet",
-        read=ReadOptions(format="parquet"),
-        run="run-1",
-        landed_at=LANDED,
-    )
+    damaged = _ref("bad.parquet", "parquet")
     work = duckdb.connect(str(tmp_path / "work.db"))
     try:
         loader = Loader(work, store, tmp_path / "scratch", null_tokens=NULLS)
