@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import SimpleQueue
 from types import TracebackType
 
 import duckdb
@@ -77,12 +78,20 @@ class InFlight:
         self.workers = max(1, workers)
         self.pending: list[Pending] = []
         self._pool: ThreadPoolExecutor | None = None
+        # One cursor per worker, made here on the caller's thread: a DuckDB connection is not
+        # asked for cursors from threads while it runs a statement.
+        self._cursors: SimpleQueue[duckdb.DuckDBPyConnection] = SimpleQueue()
+        self._made: list[duckdb.DuckDBPyConnection] = []
         self._restore = "false"
 
     def __enter__(self) -> InFlight:
         row = self.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
         self._restore = "true" if row and row[0] else "false"
         self.con.execute("SET GLOBAL preserve_insertion_order = true")
+        for _ in range(self.workers):
+            cursor = self.con.cursor()
+            self._made.append(cursor)
+            self._cursors.put(cursor)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="load")
         return self
 
@@ -101,6 +110,9 @@ class InFlight:
                     insert.cancel()
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
+            for cursor in self._made:
+                cursor.close()
+            self._made.clear()
             for pending in self.pending:
                 shutil.rmtree(pending.work, ignore_errors=True)
             self.pending.clear()
@@ -160,16 +172,18 @@ class InFlight:
         log.warning("file not cleaned", extra={"file": ref.uri, "reason": reason})
 
     def _insert(self, sql: str, then: Then | None) -> Inserted:
-        """Run one insert on a new cursor, then `then`; rows already in are counted even when
+        """Run one insert on a free cursor, then `then`; rows already in are counted even when
         `then` fails (as the file fails)."""
         done = Inserted()
-        with self.con.cursor() as cursor:
-            try:
-                row = cursor.execute(sql).fetchone()
-                done.rows = int(row[0]) if row else 0
-                done.rejected = then(cursor) if then else 0
-            except FAILURES as exc:
-                done.error = exc
+        cursor = self._cursors.get()  # the pool runs no more inserts than there are cursors
+        try:
+            row = cursor.execute(sql).fetchone()
+            done.rows = int(row[0]) if row else 0
+            done.rejected = then(cursor) if then else 0
+        except FAILURES as exc:
+            done.error = exc
+        finally:
+            self._cursors.put(cursor)
         return done
 
 
