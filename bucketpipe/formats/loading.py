@@ -133,12 +133,13 @@ class Loader:
             self._flight = flight
             try:
                 for ref in refs:
-                    self._load(flight, ref)
+                    self._load(ref)
             finally:
                 self._flight = None
 
-    def _load(self, flight: InFlight, ref: FileRef) -> None:
-        """Fetch and read one file, handing its inserts to `flight`."""
+    def _load(self, ref: FileRef) -> None:
+        """Fetch and read one file, handing its inserts to the files in flight."""
+        flight = self._in_flight()
         self._n += 1
         work = self.scratch / f"load-{self._n}"
         flight.start(ref, work)
