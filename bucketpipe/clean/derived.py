@@ -33,7 +33,7 @@ from bucketpipe.clean.derived_sql import (
     parquet_sql,
     touched_sql,
 )
-from bucketpipe.clean.engine import MergeOutcome, Target, merge_rows
+from bucketpipe.clean.engine import MergeOutcome, Target, count, merge_rows
 from bucketpipe.clean.plan import ATTEMPTS
 from bucketpipe.config.errors import CommitConflict, ObjectNotFound
 from bucketpipe.context import Context
@@ -121,6 +121,11 @@ def _files(snapshot: Snapshot | None, days: Iterable[date]) -> list[FileEntry]:
     )
 
 
+def _all_new(snapshot: Snapshot | None, fresh: Sequence[FileEntry]) -> bool:
+    """Are all of the dataset's committed files new (none when it has no rows)?"""
+    return len(fresh) == (len(snapshot.files) if snapshot is not None else 0)
+
+
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -137,34 +142,45 @@ def update_bars(
     candles = read_current(store, "candles")
     bars = read_current(store, BARS)
     seen = read_progress(store, bars)
-    provisional = bars.files_for(start=now - PROVISIONAL_LOOKBACK) if bars else []
-    con.execute(
-        "CREATE OR REPLACE TABLE _bars_touched AS "
-        + touched_sql(
-            parquet_sql(_paths(store, new_files(store, quotes, seen.quotes)), QUOTE_COLUMNS),
-            parquet_sql(_paths(store, new_files(store, candles, seen.candles)), CANDLE_COLUMNS),
-            parquet_sql(_paths(store, provisional), BAR_KEYS),
-            today=today,
+    fresh_quotes = new_files(store, quotes, seen.quotes)
+    fresh_candles = new_files(store, candles, seen.candles)
+    touched: str | None = None
+    if _all_new(quotes, fresh_quotes) and _all_new(candles, fresh_candles):
+        # The first clean, or a rebuild: every committed row is new, so every symbol-day's bar
+        # is computed, with no pass over the files to find the days they touch (a provisional
+        # bar of a day with no rows has nothing to be computed from either way).
+        quote_files, candle_files = fresh_quotes, fresh_candles
+    else:
+        provisional = bars.files_for(start=now - PROVISIONAL_LOOKBACK) if bars else []
+        con.execute(
+            "CREATE OR REPLACE TABLE _bars_touched AS "
+            + touched_sql(
+                parquet_sql(_paths(store, fresh_quotes), QUOTE_COLUMNS),
+                parquet_sql(_paths(store, fresh_candles), CANDLE_COLUMNS),
+                parquet_sql(_paths(store, provisional), BAR_KEYS),
+                today=today,
+            )
         )
-    )
-    touched = con.execute("SELECT count(*) FROM _bars_touched").fetchone()
-    if not touched or touched[0] == 0:
-        return None
-    days = [r[0] for r in con.execute("SELECT DISTINCT day FROM _bars_touched").fetchall()]
-    # A New York trading day ends after midnight UTC: its quotes may sit in the next day.
-    quote_files = _files(quotes, [*days, *(d + timedelta(days=1) for d in days)])
-    candle_files = _files(candles, days)
+        days = [r[0] for r in con.execute("SELECT DISTINCT day FROM _bars_touched").fetchall()]
+        if not days:
+            return None
+        # A New York trading day ends after midnight UTC: its quotes may sit in the next day.
+        quote_files = _files(quotes, [*days, *(d + timedelta(days=1) for d in days)])
+        candle_files = _files(candles, days)
+        touched = "SELECT * FROM _bars_touched"
     con.execute(
         "CREATE OR REPLACE TABLE _bars_new AS "
         + bars_sql(
             parquet_sql(_paths(store, quote_files), QUOTE_COLUMNS),
             parquet_sql(_paths(store, candle_files), CANDLE_COLUMNS),
-            "SELECT * FROM _bars_touched",
+            touched,
             today=today,
             now=now.isoformat(),
             run_id=run_id,
         )
     )
+    if touched is None and count(con, "SELECT 1 FROM _bars_new") == 0:
+        return None
     sources = Progress(
         quotes=quotes.version if quotes else None,
         candles=candles.version if candles else None,

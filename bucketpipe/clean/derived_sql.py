@@ -48,8 +48,11 @@ QUOTE_DAY = f"CAST(timezone({quote_literal(MARKET_TZ)}, ts) AS DATE)"
 CANDLE_DAY = "CAST(timezone('UTC', ts) AS DATE)"
 
 
-def bars_sql(quotes: str, candles: str, touched: str, *, today: str, now: str, run_id: str) -> str:
+def bars_sql(
+    quotes: str, candles: str, touched: str | None, *, today: str, now: str, run_id: str
+) -> str:
     """Bars of the `touched` (symbol, day) pairs: the candle when there is one, else the quotes.
+    With `touched` None, the bars of every symbol-day that `quotes` and `candles` hold.
 
     A candle's range is widened to the day's committed quotes (their prices and the day high
     and low they report), so the bar always spans its quotes: a quote whose newest delivery was
@@ -59,6 +62,12 @@ def bars_sql(quotes: str, candles: str, touched: str, *, today: str, now: str, r
     `quotes`, `candles` and `touched` are relations; `today` the market's date (bars of
     earlier days are final), `now` the computation time.
     """
+    if touched is None:
+        only = ""
+        days = "(SELECT symbol, day FROM quote_bars UNION SELECT symbol, day FROM candle_bars)"
+    else:
+        only = f"SEMI JOIN ({touched}) AS t ON q.symbol = t.symbol AND q.day = t.day"
+        days = f"(SELECT DISTINCT symbol, day FROM ({touched}))"
     return f"""WITH q AS (
   SELECT symbol, {QUOTE_DAY} AS day, ts, price, open, high, low FROM ({quotes})
 ), quote_bars AS (
@@ -68,7 +77,7 @@ def bars_sql(quotes: str, candles: str, touched: str, *, today: str, now: str, r
     least(min(q.price), min(q.low) FILTER (WHERE q.low > 0)) AS low,
     arg_max(q.price, q.ts) AS close,
     count(*) AS n_quotes
-  FROM q SEMI JOIN ({touched}) AS t ON q.symbol = t.symbol AND q.day = t.day
+  FROM q {only}
   GROUP BY q.symbol, q.day
 ), candle_bars AS (
   SELECT symbol, {CANDLE_DAY} AS day, open, high, low, close, volume
@@ -86,7 +95,7 @@ SELECT t.symbol, t.day,
   t.day < DATE {quote_literal(today)} AS final,
   CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at,
   {quote_literal(run_id)} AS _clean_run
-FROM (SELECT DISTINCT symbol, day FROM ({touched})) AS t
+FROM {days} AS t
 LEFT JOIN candle_bars AS c ON c.symbol = t.symbol AND c.day = t.day
 LEFT JOIN quote_bars AS q ON q.symbol = t.symbol AND q.day = t.day
 WHERE c.close IS NOT NULL OR q.close IS NOT NULL"""

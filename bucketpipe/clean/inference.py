@@ -57,6 +57,7 @@ class ColumnStats:
     boolean: int = 0
     integer: int = 0
     decimal: int = 0
+    plain: int = 0  # numbers whose text is already their number text (nothing to clean)
     leading_zero: int = 0
     long_digits: int = 0
     date_iso: int = 0
@@ -156,6 +157,7 @@ def stats_sql(
             "boolean": f"lower({c}) IN ({true_false})",
             "integer": is_number.format(match_sql(n, INT_RE)),
             "decimal": number,
+            "plain": is_number.format(f"{n} = {c}"),
             "leading_zero": is_number.format(match_sql(c, LEADING_ZERO_RE)),
             "long_digits": is_number.format(match_sql(n, LONG_DIGITS_RE)),
             "date_iso": f"CASE WHEN {iso} THEN {iso_date} IS NOT NULL ELSE false END",
@@ -262,12 +264,21 @@ def _best_format(counts: Mapping[str, int]) -> tuple[str | None, int]:
 
 
 def parser_for(type_name: str, stats: ColumnStats) -> Parser:
-    """The best way to parse this batch's values as `type_name`."""
+    """The best way to parse this batch's values as `type_name`.
+
+    When the counts show that every value already passes the type's strict pattern as it
+    stands (no number text to clean, an ISO date that casts), the parser casts each value
+    without the pattern test: the same result, for a fraction of the cost.
+    """
+    n = stats.non_null
     if type_name in ("BIGINT", "DOUBLE"):
-        return Parser(type_name, decimal=stats.decimal_mark)
+        exact = stats.integer if type_name == "BIGINT" else stats.decimal
+        raw = n > 0 and stats.plain == n and exact == n
+        return Parser(type_name, decimal=stats.decimal_mark, raw=raw)
     if type_name in ("DATE", "TIMESTAMP", "TIMESTAMPTZ"):
         fmt, _ = _best_format(stats.date_formats if type_name == "DATE" else stats.ts_formats)
-        return Parser(type_name, date_format=fmt)
+        iso = stats.date_iso if type_name == "DATE" else stats.ts_iso
+        return Parser(type_name, date_format=fmt, raw=n > 0 and iso == n)
     return Parser(type_name)
 
 

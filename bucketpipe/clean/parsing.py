@@ -95,6 +95,14 @@ class Parser:
     type: str
     date_format: str | None = None
     decimal: Decimal = Decimal()
+    # Every non-empty value is known to match the type's strict pattern as it stands (a number
+    # with nothing to clean, an ISO date that casts): values are cast without the test.
+    raw: bool = False
+
+    @property
+    def cleans_numbers(self) -> bool:
+        """Does `sql` read the number text of the column (`decimal.text`)?"""
+        return self.type in ("BIGINT", "DOUBLE") and not self.raw
 
     def sql(self, column: str, rules: DatasetRules, number_text: str | None = None) -> str:
         """SQL turning the text column into the typed value (NULL when it does not parse).
@@ -105,6 +113,8 @@ class Parser:
         if self.type == "VARCHAR":
             return col
         if self.type in ("BIGINT", "DOUBLE"):
+            if self.raw:
+                return f"TRY_CAST({col} AS {self.type})"
             text = number_text or self.decimal.text(col)
             regex = INT_RE if self.type == "BIGINT" else DEC_RE
             return f"CASE WHEN {match_sql(text, regex)} THEN TRY_CAST({text} AS {self.type}) END"
@@ -116,17 +126,22 @@ class Parser:
                 f"WHEN lower({col}) IN ({false}) THEN false END"
             )
         if self.type == "DATE":
-            iso = f"CASE WHEN {match_sql(col, ISO_DATE_RE)} THEN TRY_CAST({col} AS DATE) END"
+            iso = self._iso(col, ISO_DATE_RE)
             if self.date_format:
                 fmt = f"CAST(try_strptime({col}, {quote_literal(self.date_format)}) AS DATE)"
                 return f"coalesce({iso}, {fmt})"
             return iso
-        iso = f"CASE WHEN {match_sql(col, ISO_TS_RE)} THEN TRY_CAST({col} AS {self.type}) END"
+        iso = self._iso(col, ISO_TS_RE)
         if self.date_format:
             parsed = f"try_strptime({col}, {strptime_formats(self.date_format)})"
             typed = parsed if self.type == "TIMESTAMP" else f"CAST({parsed} AS TIMESTAMPTZ)"
             return f"coalesce({iso}, {typed})"
         return iso
+
+    def _iso(self, col: str, regex: str) -> str:
+        """The value cast as an ISO date or time, where it is one."""
+        cast = f"TRY_CAST({col} AS {self.type})"
+        return cast if self.raw else f"CASE WHEN {match_sql(col, regex)} THEN {cast} END"
 
 
 def format_regex(fmt: str) -> str:

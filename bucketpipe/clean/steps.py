@@ -85,9 +85,7 @@ def check_rows(
     """
     typed = {n: ch for n, ch in choices.items() if ch.type != "VARCHAR"}
     # Numbers' cleaned text is computed once, in its own projection, then parsed.
-    numbers = {
-        n: quote_ident(f"__n_{n}") for n, ch in typed.items() if ch.type in ("BIGINT", "DOUBLE")
-    }
+    numbers = {n: quote_ident(f"__n_{n}") for n, ch in typed.items() if ch.parser.cleans_numbers}
     parsed = ", ".join(
         f"{ch.parser.sql(n, rules, numbers.get(n))} AS {quote_ident(typed_name(n))}"
         for n, ch in typed.items()

@@ -130,6 +130,47 @@ def test_only_touched_days_with_data_become_bars(con: duckdb.DuckDBPyConnection)
     assert list(bars(con)) == [("AAA", date(2026, 11, 19))]
 
 
+def test_bars_of_every_day_equal_the_bars_of_all_days_touched(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """A first clean or a rebuild computes every symbol-day without finding the touched ones
+    first: the same bars as when every day with quotes or a daily candle is touched."""
+    quote(con, "AAA", "2026-11-18 15:00:00+00", 10.0, open=9.5, high=10.4, low=9.1)
+    quote(con, "AAA", "2026-11-19 01:00:00+00", 10.2)  # New York: the 18th
+    quote(con, "AAA", "2026-11-19 15:00:00+00", 11.0)
+    quote(con, "BBB", "2026-11-19 15:00:00+00", 50.0)
+    con.execute(
+        "INSERT INTO candles VALUES ('BBB', 'D', '2026-11-19 00:00:00+00', 49.5, 52.0, 47.5, 51.5, "
+        "1200), ('CCC', 'D', '2026-11-20 00:00:00+00', 5, 6, 4, 5.5, 10), "
+        "('DDD', '60', '2026-11-20 15:00:00+00', 1, 1, 1, 1, 1)"
+    )
+    every = bars_sql(
+        "SELECT * FROM quotes",
+        "SELECT * FROM candles",
+        None,
+        today="2026-11-20",
+        now=NOW,
+        run_id="clean-1",
+    )
+    con.execute(
+        "INSERT INTO touched "
+        + touched_sql(
+            "SELECT * FROM quotes",
+            "SELECT * FROM candles",
+            "SELECT * FROM bars",
+            today="2026-11-20",
+        )
+    )
+    touched = sorted(tuple(bar.values()) for bar in bars(con).values())
+    assert sorted(con.execute(every).fetchall()) == touched
+    assert {(s, d.isoformat()) for s, d, *_ in con.execute(every).fetchall()} == {
+        ("AAA", "2026-11-18"),
+        ("AAA", "2026-11-19"),
+        ("BBB", "2026-11-19"),
+        ("CCC", "2026-11-20"),
+    }
+
+
 def test_touched_days_come_from_new_rows_and_ended_provisional_bars(
     con: duckdb.DuckDBPyConnection,
 ) -> None:

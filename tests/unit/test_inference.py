@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import duckdb
@@ -14,6 +15,7 @@ from bucketpipe.clean.inference import (
     collect_stats,
     decimal_marks,
     infer_type,
+    parser_for,
 )
 from bucketpipe.clean.parsing import Decimal, Parser, canonical_type, number_text
 from bucketpipe.lake.duck import quote_literal
@@ -185,3 +187,49 @@ def test_decimal_comma_is_decided_per_file() -> None:
     none.execute("CREATE TABLE t AS SELECT 'a.csv' AS _source_file, '1.5' AS amount")
     assert decimal_marks(none, "t", ["amount"], RULES) == Decimal()
     assert decimal_marks(con, "t", ["amount"], DatasetRules(decimal=",")) == Decimal(",")
+
+
+def _parse_column(parser: Parser, values: list[str | None]) -> list[object]:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = ", ".join(
+        f"({i}, {quote_literal(v) if v is not None else 'NULL'})" for i, v in enumerate(values)
+    )
+    con.execute(
+        f"CREATE TABLE t AS SELECT i, CAST(c AS VARCHAR) AS c FROM (VALUES {rows}) AS v(i, c)"
+    )
+    return [
+        v for (v,) in con.execute(f"SELECT {parser.sql('c', RULES)} FROM t ORDER BY i").fetchall()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "type_name", "raw"),
+    [
+        (["1", "-2", "+3", None, "007"], "BIGINT", True),
+        (["1.5", "2e3", ".5", "-0.25", "1e400"], "DOUBLE", True),
+        (["1", "2"], "DOUBLE", True),
+        (["1.5", "2"], "BIGINT", False),  # a committed BIGINT: 1.5 does not fit
+        (["1,234", "5"], "BIGINT", False),  # a thousands mark to clean
+        (["$12.50", "3"], "DOUBLE", False),  # noise to clean
+        (["12 kg", "3"], "DOUBLE", False),
+        (["inf", "1"], "DOUBLE", False),
+        (["0x1F", "10"], "BIGINT", False),
+        (["2024-01-05", "2024-12-31", None], "DATE", True),
+        (["2024-01-05", "2024-02-30"], "DATE", False),  # no such day
+        (["2024-01-05", "05.01.2024"], "DATE", False),  # another format beside ISO
+        (["2024-01-05 10:00", "2024-01-06T11:30:15"], "TIMESTAMP", True),
+        (["2024-01-05T10:00:00Z", "2024-01-06 10:00:00+02:00"], "TIMESTAMPTZ", True),
+        (["2024-01-05 10:00", "yesterday"], "TIMESTAMP", False),
+        (["2024-01-05 10:00", "2024-01-05"], "DATE", False),
+    ],
+)
+def test_a_column_cast_as_it_stands_parses_as_the_full_test_does(
+    values: list[str | None], type_name: str, raw: bool
+) -> None:
+    """The cast without the pattern test is taken only when the counts show every value passes
+    it as it stands, and then gives exactly what the full test gives."""
+    parser = parser_for(type_name, _stats(values))
+    assert parser.raw is raw
+    full = dataclasses.replace(parser, raw=False)
+    assert _parse_column(parser, values) == _parse_column(full, values)
