@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,9 +139,16 @@ def profile_columns(
     fields: list[str] = []
     for name, typ in columns:
         fields += _base_fields(name, typ, exact, now, future_ok)
+    width = len(fields) // len(columns)
+    # The quartiles of the far-out fences are taken in the same pass.
+    fenced = [c for c in out if c.kind == "numeric" and not _ID.search(c.name)]
+    quantile = "quantile_cont" if exact else "approx_quantile"
+    for counts in fenced:
+        value = f"CAST({quote_ident(counts.name)} AS DOUBLE)"
+        fields.append(f"{quantile}({value}, [0.25, 0.75]) FILTER (WHERE isfinite({value}))")
     values = con.execute(f"SELECT {', '.join(fields)} FROM {relation}").fetchone()
     assert values is not None
-    width = len(fields) // len(columns)
+    quartiles = dict(zip((c.name for c in fenced), values[width * len(out) :], strict=True))
     for i, counts in enumerate(out):
         part = values[i * width : (i + 1) * width]
         counts.non_null, counts.distinct = int(part[0]), int(part[1])
@@ -148,11 +156,7 @@ def profile_columns(
         counts.mean = float(part[4]) if part[4] is not None else None
         counts.empty_strings, counts.spacing = int(part[5]), int(part[6])
         counts.future, counts.before_1900 = int(part[7]), int(part[8])
-    _extremes(
-        con,
-        relation,
-        [c for c in out if c.non_null and c.kind == "numeric" and not _ID.search(c.name)],
-    )
+    _extremes(con, relation, [c for c in fenced if c.non_null], quartiles)
     for counts in out:
         if counts.non_null == 0:
             continue
@@ -182,43 +186,56 @@ def _case_variants(con: duckdb.DuckDBPyConnection, relation: str, counts: Column
 
 
 def _extremes(
-    con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[ColumnCounts]
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Sequence[ColumnCounts],
+    quartiles: dict[str, Any],
 ) -> None:
     """Values beyond Tukey's far-out fences (Q1 - 3 IQR, Q3 + 3 IQR), plus NaN and infinity.
 
-    Two passes over the rows for all the columns together (the quartiles, then the values
-    outside them), not two per column: a ten-million-row quotes batch has seven.
+    `quartiles`: each column's [Q1, Q3] of its finite values (exact up to
+    EXACT_DISTINCT_ROWS rows, else t-digest estimates that hold no values in memory). One pass
+    over the rows counts the values outside the fences, for the columns together and only for
+    those whose minimum or maximum lies outside.
     """
-    if not columns:
-        return
-    values = [f"CAST({quote_ident(c.name)} AS DOUBLE)" for c in columns]
-    # Exact quartiles hold every value in memory; estimates (t-digest) do not.
-    quantiles = "quantile_cont" if columns[0].rows <= EXACT_DISTINCT_ROWS else "approx_quantile"
-    row = con.execute(
-        "SELECT "
-        + ", ".join(f"{quantiles}({v}, [0.25, 0.75]) FILTER (WHERE isfinite({v}))" for v in values)
-        + f" FROM {relation}"
-    ).fetchone()
-    found = []
-    for counts, value, quartiles in zip(columns, values, row or [None] * len(columns), strict=True):
-        if quartiles is None or counts.non_null < 4:
+    found: dict[int, str] = {}
+    for index, counts in enumerate(columns):
+        value = f"CAST({quote_ident(counts.name)} AS DOUBLE)"
+        quartile = quartiles.get(counts.name)
+        if quartile is None or counts.non_null < 4:
             low, high = None, None
         else:
-            q1, q3 = float(quartiles[0]), float(quartiles[1])
+            q1, q3 = float(quartile[0]), float(quartile[1])
             iqr = q3 - q1
             low, high = (q1 - FAR_OUT_K * iqr, q3 + FAR_OUT_K * iqr) if iqr > 0 else (None, None)
         counts.extreme_limits = (low, high) if low is not None and high is not None else None
+        if _within(counts, low, high):
+            continue  # its minimum and maximum show it has none: no pass over its values
         beyond = f"{value} < {low!r} OR {value} > {high!r}"
         outside = (
             f"count(*) FILTER (WHERE isfinite({value}) AND ({beyond}))" if low is not None else "0"
         )
         c = quote_ident(counts.name)
-        found.append(
+        found[index] = (
             f"{outside} + count(*) FILTER (WHERE {c} IS NOT NULL AND NOT isfinite({value}))"
         )
-    totals = con.execute(f"SELECT {', '.join(found)} FROM {relation}").fetchone()
-    for counts, total in zip(columns, totals or [0] * len(columns), strict=True):
-        counts.extremes = int(total)
+    if not found:
+        return
+    totals = con.execute(f"SELECT {', '.join(found.values())} FROM {relation}").fetchone()
+    for index, total in zip(found, totals or [0] * len(found), strict=True):
+        columns[index].extremes = int(total)
+
+
+def _within(counts: ColumnCounts, low: float | None, high: float | None) -> bool:
+    """Are all of a column's values finite and inside the fences (if any), as its minimum and
+    maximum show? (DuckDB orders NaN above +infinity, so a finite maximum rules out both.)"""
+    try:
+        least, most = float(counts.min), float(counts.max)
+    except (TypeError, ValueError):
+        return False
+    if not (math.isfinite(least) and math.isfinite(most)):
+        return False
+    return low is None or high is None or (low <= least and most <= high)
 
 
 def top_values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> list[tuple[str, int]]:

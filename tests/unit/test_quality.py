@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from bucketpipe.lake.storage import LocalStore
+from bucketpipe.quality.profiling import profile_columns
 from bucketpipe.quality.report import (
     QualityReport,
     read_latest,
@@ -167,3 +168,23 @@ def test_reports_round_trip_newest_first(tmp_path: Path, report: QualityReport) 
     summary = read_summary(store)
     assert summary["datasets"]["places"]["dimensions"]["uniqueness"] == 87.5
     assert summary["average_score"] == 81.68 and summary["last_run"] == {"run_id": "c1"}
+
+
+def test_far_out_values_are_counted_whether_or_not_the_extremes_rule_them_out() -> None:
+    """A column whose minimum and maximum lie inside the far-out fences is not scanned again;
+    the counts equal those of a scan of every column (NaN and infinities always count)."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT i, CAST(i AS DOUBLE) AS inside, "
+        "CASE WHEN i = 7 THEN 10000.0 ELSE CAST(i AS DOUBLE) END AS one_far, "
+        "CASE WHEN i = 3 THEN 'nan'::DOUBLE WHEN i = 4 THEN '-inf'::DOUBLE "
+        "ELSE CAST(i AS DOUBLE) END AS not_finite, "
+        "CASE WHEN i < 3 THEN 5.0 END AS too_few, 1.0 AS flat FROM range(100) AS r(i)"
+    )
+    columns = [(c, "DOUBLE") for c in ("inside", "one_far", "not_finite", "too_few", "flat")]
+    _, counts = profile_columns(con, "t", columns, now=NOW)
+    found = {c.name: c.extremes for c in counts}
+    assert found == {"inside": 0, "one_far": 1, "not_finite": 2, "too_few": 0, "flat": 0}
+    limits = {c.name: c.extreme_limits for c in counts}
+    assert limits["inside"] == (24.75 - 3 * 49.5, 74.25 + 3 * 49.5)
+    assert limits["too_few"] is None and limits["flat"] is None
