@@ -7,9 +7,9 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from bucketpipe.catalog.datasets.bars import MARKET_OVERVIEW
+from bucketpipe.catalog.datasets.bars import MARKET_OVERVIEW, MARKET_TZ
 from bucketpipe.catalog.datasets.market import SENTIMENT
-from bucketpipe.lake.duck import quote_ident
+from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.lake.views import columns, frame, has_view, recent_view, views
 
 OVERVIEW = MARKET_OVERVIEW.name
@@ -53,11 +53,30 @@ def compute_latest_quotes(
             "GROUP BY symbol) AS p USING (symbol)"
         )
     volume = ""
-    if "volume" in columns(con, "daily_bars"):
+    bar_columns = columns(con, "daily_bars")
+    if "volume" in bar_columns:
         volume = ", b.volume"
         join += (
             " LEFT JOIN (SELECT symbol, arg_max(volume, day) AS volume FROM daily_bars "
             "GROUP BY symbol) AS b USING (symbol)"
+        )
+    day_range = ""
+    if {"open", "high", "low"} <= set(bar_columns):
+        # The day's open, high and low are its bar's, as the stock page and the bars show
+        # them (a bar spans every quote committed for its day, whichever delivery brought it).
+        day = f"CAST(timezone({quote_literal(MARKET_TZ)}, l.ts) AS DATE)"
+        day_range = (
+            " REPLACE ("
+            + ", ".join(
+                f"CASE WHEN d.day = {day} THEN d.{c} ELSE l.{c} END AS {c}"
+                for c in ("open", "high", "low")
+            )
+            + ")"
+        )
+        join += (
+            " LEFT JOIN (SELECT symbol, day, open, high, low FROM daily_bars "
+            "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY day DESC) = 1) AS d "
+            "USING (symbol)"
         )
     sql = f"""
         WITH latest AS (
@@ -65,7 +84,7 @@ def compute_latest_quotes(
             FROM {quote_ident(source)}
             QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) = 1
         ), spark AS ({SPARK_SQL.format(source=quote_ident(source), where="")})
-        SELECT l.*, {SENTIMENT} AS sentiment, s.trend{names}{volume}
+        SELECT l.*{day_range}, {SENTIMENT} AS sentiment, s.trend{names}{volume}
         FROM latest AS l LEFT JOIN spark AS s USING (symbol) {join}
         ORDER BY symbol
     """

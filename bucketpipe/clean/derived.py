@@ -21,11 +21,11 @@ from pydantic import BaseModel
 
 from bucketpipe import catalog
 from bucketpipe.catalog import indicators
+from bucketpipe.catalog.datasets.bars import MARKET_TZ
 from bucketpipe.catalog.spec import DatasetSpec
 from bucketpipe.clean.derived_sql import (
     BAR_KEYS,
     CANDLE_COLUMNS,
-    MARKET_TZ,
     QUOTE_COLUMNS,
     bars_sql,
     grain_partitions,

@@ -9,12 +9,10 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 
 from bucketpipe import catalog
+from bucketpipe.catalog.datasets.bars import MARKET_TZ
 from bucketpipe.catalog.spec import PartitionGrain
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
 from bucketpipe.lake.snapshots import period_start
-
-# The free Finnhub plan covers US exchanges: a quote belongs to its New York trading day.
-MARKET_TZ = "America/New_York"
 
 
 def parquet_sql(paths: Sequence[str], columns: Sequence[tuple[str, str]]) -> str:
@@ -90,7 +88,8 @@ SELECT t.symbol, t.day,
   CASE WHEN c.close IS NOT NULL THEN least(c.low, q.low) ELSE q.low END AS low,
   coalesce(c.close, q.close) AS close,
   c.volume AS volume,
-  CASE WHEN c.close IS NOT NULL THEN 'candle' ELSE 'quotes' END AS source,
+  CASE WHEN c.close IS NULL THEN 'quotes'
+       WHEN q.high > c.high OR q.low < c.low THEN 'candle+quotes' ELSE 'candle' END AS source,
   coalesce(q.n_quotes, 0) AS n_quotes,
   t.day < DATE {quote_literal(today)} AS final,
   CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at,

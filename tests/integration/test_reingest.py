@@ -147,3 +147,23 @@ def test_bars_follow_quotes_after_a_reingest_with_another_seed(
         "USING (symbol, day) WHERE i.close IS NULL OR abs(i.close - b.close) > 1e-9"
     ).fetchone()
     assert stale == (0,)
+    # A bar labelled `candle` is its candle; one widened to kept quotes says so.
+    mislabelled = con.execute(
+        "SELECT count(*) FILTER (WHERE b.source = 'candle' AND (b.high <> c.high OR b.low <> "
+        "c.low)), count(*) FILTER (WHERE b.source = 'candle+quotes' AND b.high = c.high AND "
+        "b.low = c.low) FROM daily_bars AS b JOIN candles AS c ON c.symbol = b.symbol AND "
+        "c.resolution = 'D' AND CAST(timezone('UTC', c.ts) AS DATE) = b.day"
+    ).fetchone()
+    assert mislabelled == (0, 0)
+    # The market page's day range is the newest bar's: the overview and the bars agree.
+    overview = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE o.high <> b.high OR o.low <> b.low "
+        "OR o.open <> b.open) FROM market_overview AS o JOIN daily_bars AS b "
+        "ON b.symbol = o.symbol AND b.day = CAST(timezone('America/New_York', o.ts) AS DATE)"
+    ).fetchone()
+    assert overview is not None and overview[0] == len(SYMBOLS) and overview[1] == 0
+    # One row per company and fiscal quarter, though the other seed moved the release dates.
+    quarters = con.execute(
+        "SELECT count(*), count(DISTINCT (symbol, year, quarter)) FROM earnings_calendar"
+    ).fetchone()
+    assert quarters is not None and quarters[0] > 0 and quarters[0] == quarters[1]

@@ -93,14 +93,18 @@ OUTSIDE = [
 
 
 @pytest.mark.parametrize(
-    ("quotes", "expected"),
-    [(INSIDE, (49.5, 52.0, 47.5, 51.5)), (OUTSIDE, (49.5, 54.0, 46.0, 51.5))],
+    ("quotes", "expected", "source"),
+    [
+        (INSIDE, (49.5, 52.0, 47.5, 51.5), "candle"),
+        (OUTSIDE, (49.5, 54.0, 46.0, 51.5), "candle+quotes"),  # the label says it was widened
+    ],
     ids=["inside", "outside"],
 )
 def test_a_candle_wins_over_quotes_and_spans_them(
     con: duckdb.DuckDBPyConnection,
     quotes: list[tuple[str, float, dict[str, float]]],
     expected: tuple[float, ...],
+    source: str,
 ) -> None:
     for at, price, fields in quotes:
         quote(con, "BBB", f"2026-11-19 {at}:00+00", price, **fields)
@@ -111,7 +115,7 @@ def test_a_candle_wins_over_quotes_and_spans_them(
     con.execute("INSERT INTO touched VALUES ('BBB', DATE '2026-11-19')")
     bar = bars(con)[("BBB", date(2026, 11, 19))]
     assert (bar["open"], bar["high"], bar["low"], bar["close"]) == expected
-    assert (bar["volume"], bar["source"], bar["n_quotes"]) == (1200, "candle", len(quotes))
+    assert (bar["volume"], bar["source"], bar["n_quotes"]) == (1200, source, len(quotes))
 
 
 def test_late_quotes_belong_to_the_new_york_day(con: duckdb.DuckDBPyConnection) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from bucketpipe.catalog.spec import Column, DatasetSpec
 
+# The free Finnhub plan covers US exchanges: a quote belongs to its New York trading day.
+MARKET_TZ = "America/New_York"
+
 
 def _col(name: str, typ: str, description: str) -> Column:
     return Column(name, typ, "", description)
@@ -41,7 +44,12 @@ DAILY_BARS = DatasetSpec(
     columns=(
         *BAR_COLUMNS,
         _col("volume", "BIGINT", "Shares traded (candles only; NULL when built from quotes)."),
-        _col("source", "VARCHAR", "'candle' or 'quotes': how the bar was made."),
+        _col(
+            "source",
+            "VARCHAR",
+            "How the bar was made: 'candle', 'quotes', or 'candle+quotes' (a candle widened to "
+            "committed quotes outside its range).",
+        ),
         _col("n_quotes", "BIGINT", "Quote snapshots seen that day."),
         _col("final", "BOOLEAN", "False while the day is not over (a provisional bar)."),
         *LINEAGE,

@@ -79,7 +79,8 @@ EARNINGS_CALENDAR = DatasetSpec(
         Column("revenue_estimate", "DOUBLE", num("revenueEstimate"), "Consensus revenue estimate."),
         Column("revenue_actual", "DOUBLE", num("revenueActual"), "NULL until reported."),
     ),
-    primary_key=("symbol", "report_date", "year", "quarter"),
+    # One release per company and fiscal quarter: a moved release date replaces the old one.
+    primary_key=("symbol", "year", "quarter"),
     time_column="report_date",
     partition_by="month",
     rules=(
