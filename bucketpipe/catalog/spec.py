@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +33,24 @@ LINEAGE_NAMES = tuple(name for name, _, _ in LINEAGE)
 FIELD_ACCESS = re.compile(r"(?<![\w.\]])(item|params|parent)->>'([A-Za-z_][A-Za-z0-9_]*)'")
 
 
+# `TRY_CAST(item->>'key' AS DOUBLE)`: a field read as a number. Where every access of a key is
+# one, the key is parsed as a number in the one parse (no text made and parsed again).
+NUMBER_ACCESS = re.compile(rf"TRY_CAST\({FIELD_ACCESS.pattern} AS DOUBLE\)")
+_ACCESS = re.compile(rf"{NUMBER_ACCESS.pattern}|{FIELD_ACCESS.pattern}")
+
+
+def number_keys(exprs: Iterable[str]) -> dict[str, set[str]]:
+    """The keys of each JSON source that `exprs` read only as numbers."""
+    exprs = list(exprs)
+    reads = Counter(access for e in exprs for access in FIELD_ACCESS.findall(e))
+    numbers = Counter(access for e in exprs for access in NUMBER_ACCESS.findall(e))
+    out: dict[str, set[str]] = {}
+    for (source, key), n in numbers.items():
+        if reads[(source, key)] == n:
+            out.setdefault(source, set()).add(key)
+    return out
+
+
 def fields_read(exprs: Iterable[str]) -> dict[str, list[str]]:
     """The keys each JSON source (`item`, `params`, `parent`) is read by in `exprs`, in order."""
     found: dict[str, list[str]] = {}
@@ -48,21 +67,39 @@ def fields_struct(source: str) -> str:
     return f"_{source}_fields"
 
 
-def read_fields_once(expr: str) -> str:
+def read_fields_once(expr: str, numbers: Mapping[str, set[str]] | None = None) -> str:
     """`expr` with each `item->>'key'` turned into a field of the parsed struct.
 
     `json_transform` to VARCHAR fields gives exactly what `->>` gives (a scalar's text, a
     nested value's JSON, NULL when the key is missing or the value is not an object), but
     parses the JSON once for all the fields instead of once per access.
+
+    A key of `numbers` is parsed as DOUBLE, which gives what `TRY_CAST(item->>'key' AS DOUBLE)`
+    gives for every JSON value but `true` and `false` (1 and 0 where the text gives NULL): a
+    value of 0 or 1 is read the long way.
     """
-    return FIELD_ACCESS.sub(lambda m: f"{fields_struct(m[1])}.{quote_ident(m[2])}", expr)
+    numbers = numbers or {}
+
+    def field(m: re.Match[str]) -> str:
+        if m[1] is not None and m[2] in numbers.get(m[1], ()):
+            value = f"{fields_struct(m[1])}.{quote_ident(m[2])}"
+            return f"CASE WHEN {value} IN (0, 1) THEN {m[0]} ELSE {value} END"
+        source, key = (m[1], m[2]) if m[1] is not None else (m[3], m[4])
+        read = f"{fields_struct(source)}.{quote_ident(key)}"
+        return f"TRY_CAST({read} AS DOUBLE)" if m[1] is not None else read
+
+    return _ACCESS.sub(field, expr)
 
 
-def parse_fields_sql(found: dict[str, list[str]]) -> str:
+def parse_fields_sql(
+    found: dict[str, list[str]], numbers: Mapping[str, set[str]] | None = None
+) -> str:
     """Select-list entries parsing each JSON source's fields into its struct."""
+    numbers = numbers or {}
     out = []
     for source, keys in found.items():
-        shape = json.dumps(dict.fromkeys(keys, "VARCHAR"), separators=(",", ":"))
+        types = {k: "DOUBLE" if k in numbers.get(source, ()) else "VARCHAR" for k in keys}
+        shape = json.dumps(types, separators=(",", ":"))
         out.append(f"json_transform({source}, {quote_literal(shape)}) AS {fields_struct(source)}")
     return ", ".join(out)
 
@@ -205,10 +242,12 @@ class DatasetSpec:
         else:
             source = f"SELECT r.*, r.body AS item FROM {raw} AS r"
         found = fields_read(c.expr for c in self.columns)
+        numbers = number_keys(c.expr for c in self.columns)
         if found:
-            source = f"SELECT *, {parse_fields_sql(found)} FROM ({source}) AS lines"
+            source = f"SELECT *, {parse_fields_sql(found, numbers)} FROM ({source}) AS lines"
         selects = ",\n    ".join(
-            f"{stored(c, read_fields_once(c.expr))} AS {quote_ident(c.name)}" for c in self.columns
+            f"{stored(c, read_fields_once(c.expr, numbers))} AS {quote_ident(c.name)}"
+            for c in self.columns
         )
         typed = (
             f"SELECT\n    {selects},\n"

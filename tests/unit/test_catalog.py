@@ -91,6 +91,66 @@ def test_one_parse_reads_exactly_what_the_arrow_operator_reads(body: str) -> Non
     assert got == expected
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "12.5",
+        "-3",
+        "0",
+        "1",
+        "-0.0",
+        "1.0",
+        "1e3",
+        "1e400",
+        "-1e400",
+        "1.5e-320",
+        "12345678901234567890",
+        "true",
+        "false",
+        "null",
+        '"12.5"',
+        '" 12 "',
+        '""',
+        '"abc"',
+        '"1e3"',
+        '"0x10"',
+        '"inf"',
+        '"-Infinity"',
+        '"NaN"',
+        '"1,5"',
+        '"1"',
+        '"0"',
+        '"true"',
+        '{"a": 1}',
+        "[1, 2]",
+        "[]",
+        "{}",
+    ],
+)
+def test_a_field_read_only_as_a_number_is_parsed_as_one_with_the_same_result(value: str) -> None:
+    """A key read only through `TRY_CAST(item->>'key' AS DOUBLE)` is parsed as DOUBLE in the
+    one parse; every JSON value a field can hold gives what the text cast gives."""
+    exprs = [
+        "TRY_CAST(item->>'v' AS DOUBLE)",
+        "TRY_CAST(TRY_CAST(item->>'v' AS DOUBLE) AS BIGINT)",
+        "coalesce(TRY_CAST(item->>'w' AS DOUBLE), 0)",
+        "item->>'w'",  # `w` is also read as text: it stays text in the parse
+    ]
+    numbers = spec.number_keys(exprs)
+    assert numbers == {"item": {"v"}}
+    once = [spec.read_fields_once(e, numbers) for e in exprs]
+    parse = spec.parse_fields_sql(spec.fields_read(exprs), numbers)
+    assert '"v":"DOUBLE"' in parse and '"w":"VARCHAR"' in parse
+    con = duckdb.connect()
+    for body in (f'{{"v": {value}, "w": {value}}}', f'{{"w": {value}}}', value):
+        source = "SELECT CAST(? AS JSON) AS item"
+        expected = con.execute(f"SELECT {', '.join(exprs)} FROM ({source})", [body]).fetchone()
+        got = con.execute(
+            f"SELECT {', '.join(once)} FROM (SELECT *, {parse} FROM ({source}))", [body]
+        ).fetchone()
+        assert str(got) == str(expected), body  # str: NaN is not equal to itself
+
+
 def test_key_columns_must_exist() -> None:
     with pytest.raises(ValueError, match="not columns"):
         DatasetSpec(
