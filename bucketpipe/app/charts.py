@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bucketpipe.app.plots import layout
+from bucketpipe.app.plots import integer_ticks, integral, layout
 from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, SENTIMENT_COLOURS, UP
 
 OVERLAYS = {
@@ -195,7 +195,8 @@ def recommendations(rec: pd.DataFrame) -> go.Figure:
                 )
             )
     fig.update_layout(barmode="stack")
-    fig.update_yaxes(title_text="Analysts")
+    stacked = rec[[c for c in RECOMMENDATION_COLOURS if c in rec]].sum(axis=1)
+    fig.update_yaxes(title_text="Analysts", **integer_ticks(stacked.max() if len(stacked) else 0))
     return layout(fig, 300)
 
 
@@ -256,7 +257,9 @@ def social(s: pd.DataFrame) -> go.Figure:
                 ),
                 secondary_y=True,
             )
-    fig.update_yaxes(title_text="Mentions", secondary_y=False)
+    mentions = s["mention"] if "mention" in s else pd.Series(dtype=float)
+    ticks = integer_ticks(mentions.max()) if integral(mentions) else {}
+    fig.update_yaxes(title_text="Mentions", secondary_y=False, **ticks)
     fig.update_yaxes(title_text="Score (-1..1)", range=[-1, 1], secondary_y=True)
     return layout(fig, 300)
 

@@ -7,6 +7,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from bucketpipe.app.ui import day
+from bucketpipe.serve.queries.explore import EXACT_DISTINCT_MAX, PivotExtent, tidy_profile
+
 # Names whose plain "snake case to words" reading is wrong or lacks the unit.
 LABELS = {
     "ex_date": "Ex-dividend date",
@@ -43,6 +46,8 @@ LABELS = {
     "positive_mention": "Positive",
     "negative_mention": "Negative",
     "at_time": "Time",
+    "ts": "Time",
+    "published_at": "Published",
     "_reject_reason": "Reason",
     "_clean_run": "Clean run",
     "_ingest_run": "Ingest run",
@@ -66,8 +71,61 @@ PERCENT_OF_ONE = {"volatility_20", "daily_return"}  # stored as fractions, shown
 PLAIN = {"year", "quarter"}  # integers that must not get thousands separators
 
 
+# Words a column name spells in lower case that read in capitals, and unit suffixes.
+ACRONYMS = {
+    w: w.upper()
+    for w in ("id", "eps", "ipo", "url", "utc", "sma", "ema", "rsi", "macd", "ttm", "ok", "http")
+}
+UNITS = {"pct": "%", "s": "(s)", "ms": "(ms)"}
+
+
 def label(name: str) -> str:
-    return LABELS.get(name) or name.replace("_", " ").strip().capitalize()
+    """A column's human label: the known one, else its words (`user_id` -> `User ID`,
+    `humidity_pct` -> `Humidity %`)."""
+    return LABELS.get(name) or humanised(name)
+
+
+def humanised(name: str) -> str:
+    words = [w for w in str(name).split("_") if w]
+    if not words:
+        return str(name)
+    out = []
+    for i, word in enumerate(words):
+        low = word.lower()
+        if low in ACRONYMS:
+            out.append(ACRONYMS[low])
+        elif i and i == len(words) - 1 and low in UNITS:
+            out.append(UNITS[low])
+        else:
+            out.append(low)
+    text = " ".join(out)
+    return text[0].upper() + text[1:]
+
+
+def phrase(name: str) -> str:
+    """The label inside a sentence: `Daily return %` -> `daily return %`, `SMA 5` stays."""
+    text = label(name)
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def measure(value: str | None, agg: str) -> str:
+    """What a chart's figures are, inside a sentence: `rows`, `mean of daily return %`."""
+    return "rows" if value is None else f"{agg} of {phrase(value)}"
+
+
+def pick(where: Any, text: str, options: list[Any], key: str, none: str = "", **kw: Any) -> Any:
+    """A selectbox of column names showing each one's label (`none` names the None option);
+    it returns the name."""
+    return where.selectbox(
+        text, options, key=key, format_func=lambda c: none if c is None else label(c), **kw
+    )
+
+
+def factor(name: str) -> float:
+    """What a stored value is multiplied by to read in its label's unit (a fraction as %)."""
+    return 100.0 if name in PERCENT_OF_ONE else 1.0
 
 
 def config(table: pd.DataFrame) -> dict[str, Any]:
@@ -115,3 +173,72 @@ def frame(table: pd.DataFrame) -> pd.DataFrame:
 def show(table: pd.DataFrame, **kwargs: Any) -> None:
     """st.dataframe with human labels, units and formats."""
     st.dataframe(frame(table), hide_index=True, column_config=config(table), **kwargs)
+
+
+# The summary table's figures, named for a reader, in the order shown.
+PROFILE_LABELS = {
+    "label": "Column",
+    "column": "Name in SQL",
+    "type": "Type",
+    "count": "Rows",
+    "null_pct": "Missing %",
+    "distinct": "Distinct",
+    "min": "Minimum",
+    "p25": "25th percentile",
+    "median": "Median",
+    "mean": "Mean",
+    "p75": "75th percentile",
+    "max": "Maximum",
+    "std": "Std. deviation",
+}
+STATISTICS = ("min", "max", "mean", "std", "p25", "median", "p75")
+
+
+def profile_table(stats: pd.DataFrame) -> pd.DataFrame:
+    """SUMMARIZE's figures in each column's unit (a fraction as %), readable, each column's
+    label first (its name in SQL beside it); a figure a column has not is an en dash."""
+    out = stats.copy()
+    present = [c for c in STATISTICS if c in out]
+    for index, name in zip(out.index, out["column"], strict=True):
+        if factor(str(name)) != 1.0:
+            for stat in present:
+                out.loc[index, stat] = _times(out.loc[index, stat], factor(str(name)))
+    out = tidy_profile(out)
+    out.insert(0, "label", out["column"].map(lambda c: label(str(c))))
+    out[present] = out[present].astype(object).where(out[present].notna(), "\u2013")
+    return out
+
+
+def _times(value: Any, by: float) -> Any:
+    try:
+        return str(float(value) * by)
+    except (TypeError, ValueError):
+        return value
+
+
+def profile_config() -> dict[str, Any]:
+    """The summary table's column config: labels, widths, formats."""
+    out: dict[str, Any] = {k: st.column_config.TextColumn(v) for k, v in PROFILE_LABELS.items()}
+    out["distinct"] = st.column_config.TextColumn(
+        "Distinct",
+        help=f"Exact up to {EXACT_DISTINCT_MAX:,}; above it an estimate, marked \u2248.",
+    )
+    out["null_pct"] = st.column_config.NumberColumn("Missing %", format="%.1f %%")
+    out["count"] = st.column_config.NumberColumn("Rows", format="localized")
+    # Wide enough for a type name and a timestamp without cutting them.
+    out["type"] = st.column_config.TextColumn("Type", width=110)
+    out["min"] = st.column_config.TextColumn("Minimum", width="medium")
+    out["max"] = st.column_config.TextColumn("Maximum", width="medium")
+    return out
+
+
+def pivot_cut(extent: PivotExtent, limit: int, rows: str, cols: str, timed: bool) -> str:
+    """What the pivot leaves out, in words ("" when it shows everything)."""
+    cut = []
+    if extent.rows > limit:
+        cut.append(f"the {limit:,} most common of {extent.rows:,} {phrase(rows)} values")
+    if extent.cols > limit and timed:
+        cut.append(f"the newest {limit:,} of {extent.cols:,} days (from {day(extent.first)})")
+    elif extent.cols > limit:
+        cut.append(f"the {limit:,} most common of {extent.cols:,} {phrase(cols)} values")
+    return "; ".join(cut)

@@ -28,14 +28,66 @@ def layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
     return fig
 
 
-def histogram(data: pd.DataFrame, column: str) -> go.Figure:
-    fig = px.histogram(data, x=column, marginal="box", nbins=40, color_discrete_sequence=[ACCENT])
+def integer_ticks(maximum: object, ticks: int = 5) -> dict[str, object]:
+    """Axis settings for counts: whole-number ticks from 0, about `ticks` of them (a count
+    of at most 2 would otherwise get ticks at 0.5, 1.5)."""
+    try:
+        top = float(maximum)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        top = 0.0
+    top = top if np.isfinite(top) else 0.0
+    rough = max(top, 1.0) / ticks
+    magnitude = 10 ** int(np.floor(np.log10(rough))) if rough >= 1 else 1
+    step = next((m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= rough), 1)
+    return {"tick0": 0, "dtick": max(1, int(step)), "tickformat": ",d", "rangemode": "tozero"}
+
+
+def integral(values: pd.Series) -> bool:
+    """Whole numbers only (counts), so an axis of them gets whole-number ticks."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return not numbers.empty and bool((numbers == numbers.round()).all())
+
+
+def histogram(data: pd.DataFrame, column: str, title: str | None = None) -> go.Figure:
+    """Rows per bin of `column` (40 bins) with a box plot above; `title` names the x axis."""
+    values = pd.to_numeric(data[column], errors="coerce").dropna()
+    fig = px.histogram(data, x=column, marginal="box", color_discrete_sequence=[ACCENT])
+    if len(values) and values.min() < values.max():
+        edges = np.histogram_bin_edges(values, bins=40)
+        counts, _ = np.histogram(values, bins=edges)
+        size = float(edges[1] - edges[0])
+        # Bins fixed here, so the count axis' ticks follow the tallest bar drawn.
+        fig.update_traces(
+            xbins={"start": edges[0], "end": edges[-1] + size, "size": size},
+            selector={"type": "histogram"},
+        )
+        fig.update_yaxes(integer_ticks(counts.max()), row=1, col=1)
+    else:
+        fig.update_yaxes(integer_ticks(len(values)), row=1, col=1)
+    fig.update_yaxes(title_text="Rows", row=1, col=1)
+    fig.update_xaxes(title_text=title or column, row=1, col=1)
     return layout(fig, 380, hovermode="closest")
 
 
-def scatter(data: pd.DataFrame, x: str, y: str, colour: str | None, trend: bool) -> go.Figure:
-    """A scatter plot with an optional least-squares trend line (over all points)."""
-    fig = px.scatter(data, x=x, y=y, color=colour, opacity=0.7, color_discrete_sequence=PALETTE)
+def scatter(
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    colour: str | None,
+    trend: bool,
+    labels: dict[str, str] | None = None,
+) -> go.Figure:
+    """A scatter plot with an optional least-squares trend line (over all points); `labels`
+    name the columns on the axes, legend and hover."""
+    fig = px.scatter(
+        data,
+        x=x,
+        y=y,
+        color=colour,
+        opacity=0.7,
+        color_discrete_sequence=PALETTE,
+        labels=labels or {},
+    )
     if trend:
         line = trend_line(data[x], data[y])
         if line is not None:
@@ -65,23 +117,39 @@ def trend_line(x: pd.Series, y: pd.Series) -> tuple[list[float], list[float], fl
     return ends, [slope * v + intercept for v in ends], float(slope)
 
 
+# Columns past which a heatmap's cells are too narrow for their figures (hover shows them).
+HEATMAP_TEXT_COLUMNS = 31
+
+
 def heatmap(
     matrix: pd.DataFrame,
     title: str,
     zmid: float | None = 0.0,
     axes: tuple[str, str] | None = None,
+    *,
+    measure: str | None = None,
+    counts: bool = False,
 ) -> go.Figure:
-    """A matrix as coloured cells; `axes` titles (x, y), else none (a correlation matrix)."""
+    """A matrix as coloured cells; `axes` titles (x, y), else none (a correlation matrix).
+    `measure` titles the colour bar; `counts` gives whole-number figures and ticks."""
+    name = measure or title
+    text = (",d" if counts else ".2f") if matrix.shape[1] <= HEATMAP_TEXT_COLUMNS else False
+    top = float(np.nanmax(matrix.to_numpy(dtype=float))) if matrix.size else 0.0
     fig = px.imshow(
         matrix,
-        text_auto=".2f",
+        text_auto=text,
         color_continuous_scale="RdBu_r" if zmid is not None else "Blues",
         color_continuous_midpoint=zmid,
+        range_color=[0, max(top, 1.0)] if counts else None,
         aspect="auto",
-        labels={"x": axes[0], "y": axes[1], "color": title} if axes else {"color": title},
+        labels={"x": axes[0], "y": axes[1], "color": name} if axes else {"color": name},
     )
     fig.update_xaxes(title_text=axes[0] if axes else None)
     fig.update_yaxes(title_text=axes[1] if axes else None)
+    if counts:
+        ticks = integer_ticks(top)
+        fig.update_layout(coloraxis_colorbar={k: v for k, v in ticks.items() if k != "rangemode"})
+    fig.update_layout(coloraxis_colorbar_title_text=name)
     return layout(fig, max(320, 30 * len(matrix) + 120), hovermode="closest", title=title)
 
 
@@ -99,15 +167,39 @@ def lines(
         data, x=x, y=y, color=group, color_discrete_sequence=PALETTE, markers=len(data) < 60
     )
     fig.update_yaxes(title_text=y_title)
+    if integral(data[y]):
+        fig.update_yaxes(integer_ticks(pd.to_numeric(data[y], errors="coerce").max()))
     legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
     return layout(fig, 400, legend=legend | {"title": {"text": group_title or group or ""}})
 
 
-def distribution(data: pd.DataFrame, value: str, by: str | None, kind: str) -> go.Figure:
-    """A box or violin plot of `value`, split by `by`."""
+def time_title(name: str, bucket: str | None = None, utc: bool = True) -> str:
+    """A time axis' title: the column's label, the bucket unless the label names it already,
+    UTC for timestamps (`Time (per hour, UTC)`; a `day` column per day is just `Day`)."""
+    notes = [f"per {bucket}"] if bucket and bucket.lower() != name.lower() else []
+    notes += ["UTC"] if utc else []
+    return f"{name} ({', '.join(notes)})" if notes else name
+
+
+def distribution(
+    data: pd.DataFrame,
+    value: str,
+    by: str | None,
+    kind: str,
+    labels: dict[str, str] | None = None,
+) -> go.Figure:
+    """A box or violin plot of `value`, split by `by`; `labels` name the columns."""
     maker = px.violin if kind == "violin" else px.box
     extra = {"box": True} if kind == "violin" else {}
-    fig = maker(data, x=by, y=value, color=by, color_discrete_sequence=PALETTE, **extra)
+    fig = maker(
+        data,
+        x=by,
+        y=value,
+        color=by,
+        color_discrete_sequence=PALETTE,
+        labels=labels or {},
+        **extra,
+    )
     return layout(fig, 400, hovermode="closest", showlegend=False)
 
 
@@ -122,14 +214,15 @@ def bars(
     """Bars of `y` per `x`; `titles` name the axes (the label's, the count's), else the
     column names do."""
     label, count = titles or (x, y)
+    ticks = integer_ticks(pd.to_numeric(data[y]).max()) if integral(data[y]) else {}
     if horizontal:
         fig = go.Figure(go.Bar(x=data[y], y=data[x], orientation="h", marker_color=colour))
         fig.update_yaxes(autorange="reversed", title_text=label)
-        fig.update_xaxes(title_text=count)
+        fig.update_xaxes(title_text=count, **ticks)
     else:
         fig = go.Figure(go.Bar(x=data[x], y=data[y], marker_color=colour))
         fig.update_xaxes(title_text=label)
-        fig.update_yaxes(title_text=count)
+        fig.update_yaxes(title_text=count, **ticks)
     return layout(fig, max(260, 28 * len(data) + 60) if horizontal else 300, hovermode="closest")
 
 
@@ -244,7 +337,8 @@ def count_bars(data: pd.DataFrame, label: str, count: str, colour: str, title: s
         .mark_bar(color=colour)
         .encode(
             y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-            x=alt.X(f"{count}:Q", title=title),
+            # Counts: whole-number ticks only (no 0.5 between 0 and 1).
+            x=alt.X(f"{count}:Q", title=title, axis=alt.Axis(format=",d", tickMinStep=1)),
             tooltip=[
                 alt.Tooltip(f"{label}:N", title=label.capitalize()),
                 alt.Tooltip(f"{count}:Q", title=title, format=",.0f"),
@@ -258,7 +352,9 @@ def count_bars(data: pd.DataFrame, label: str, count: str, colour: str, title: s
 def run_timeline(runs: pd.DataFrame) -> alt.Chart:
     """Each run as a bar from its start to its finish, coloured by status, one lane per job."""
     data = runs.assign(lane=runs["job"] + runs["source"].map(lambda s: f" ({s})" if s else ""))
-    data = data[["lane", "started_at", "finished_at", "status", "run_id", "rows", "duration_s"]]
+    if "output" not in data:
+        data = data.assign(output=data["rows"].map(lambda n: f"{int(n or 0):,}"))
+    data = data[["lane", "started_at", "finished_at", "status", "run_id", "output", "duration_s"]]
     started = pd.to_datetime(data["started_at"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
     data = data.assign(started=started)
     statuses = [s for s in STATUS_COLOURS if s in set(data["status"])] + sorted(
@@ -287,7 +383,7 @@ def run_timeline(runs: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("status:N", title="Status"),
                 alt.Tooltip("started:N", title="Started (UTC)"),
                 alt.Tooltip("duration_s:Q", title="Duration (s)", format=".2f"),
-                alt.Tooltip("rows:Q", title="Rows", format=",.0f"),
+                alt.Tooltip("output:N", title="Output"),
             ],
         )
         .properties(height=max(160, 50 * data["lane"].nunique() + 60))

@@ -76,6 +76,11 @@ def compact(value: Any) -> str:
     return f"{number_:,.0f}"
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 row`, `2 rows`, `1,050 files`: a count with its noun in the right number."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def size(num_bytes: Any) -> str:
     if _missing(num_bytes):
         return MISSING

@@ -290,6 +290,7 @@ def test_key_numbers_equal_sql_over_the_same_snapshot(
     page = load(browser, dashboard, "explore", 1280)
     (rows,) = lake_sql("SELECT count(*) FROM daily_indicators")
     assert metric_value(page, "Rows") == f"{rows:,}"
+    assert metric_value(page, "Last commit")  # the commit's age, named as such
     page.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,6 +75,14 @@ def test_metric_deltas_keep_an_ascii_sign() -> None:
     assert ui.size(2048) == "2.0 KB"
 
 
+def test_counts_take_the_noun_in_the_right_number() -> None:
+    assert (ui.plural(1, "row"), ui.plural(0, "row"), ui.plural(1_050, "file")) == (
+        "1 row",
+        "0 rows",
+        "1,050 files",
+    )
+
+
 def test_the_change_chart_draws_the_largest_moves_of_a_long_list() -> None:
     changes = [float(v) for v in range(-250, 250)]
     latest = pd.DataFrame({"symbol": [f"S{i}" for i in range(500)], "change_pct": changes})
@@ -100,3 +109,47 @@ def test_the_breadth_ring_keeps_each_level_colour_and_leaves_out_empty_levels() 
         ui.SENTIMENT_COLOURS["bullish"],
         ui.SENTIMENT_COLOURS["strong bearish"],
     ]
+
+
+@pytest.mark.parametrize(("top", "step"), [(0, 1), (2, 1), (7, 2), (48, 10), (1_050_000, 500_000)])
+def test_count_axes_tick_in_whole_numbers(top: int, step: int) -> None:
+    ticks = plots.integer_ticks(np.int64(top))
+    assert (ticks["dtick"], ticks["tick0"], ticks["tickformat"]) == (step, 0, ",d")
+
+
+def test_a_count_series_gets_whole_number_ticks_a_measure_does_not() -> None:
+    days = pd.date_range("2026-11-01", periods=3, freq="D", tz="UTC")
+    counts = pd.DataFrame({"bucket": days, "value": [1, 2, 1]})
+    fig = plots.lines(counts, "bucket", "value", None, "Rows")
+    assert (fig.layout.yaxis.dtick, fig.layout.yaxis.tickformat) == (1, ",d")
+    means = counts.assign(value=[0.5, 1.25, 2.0])
+    assert plots.lines(means, "bucket", "value", None, "Mean").layout.yaxis.dtick is None
+    top = pd.DataFrame({"value": ["AAPL", "MSFT"], "rows": [2, 1]})
+    bars = plots.bars(top, "value", "rows", horizontal=True, titles=("Symbol", "Rows"))
+    assert bars.layout.xaxis.dtick == 1
+    hist = plots.histogram(pd.DataFrame({"x": [0.1, 0.2, 0.2, 0.9]}), "x", "Daily return %")
+    assert hist.layout.yaxis.dtick == 1 and hist.layout.xaxis.title.text == "Daily return %"
+
+
+def test_a_count_heatmap_shows_whole_numbers() -> None:
+    matrix = pd.DataFrame([[1, 1], [1, None]], index=["AAPL", "MSFT"], columns=["d1", "d2"])
+    fig = plots.heatmap(matrix, "Rows", None, ("Day", "Symbol"), measure="rows", counts=True)
+    bar = fig.layout.coloraxis.colorbar
+    assert (bar.dtick, bar.tickformat, bar.title.text) == (1, ",d", "rows")
+    assert fig.layout.coloraxis.cmin == 0  # all ones: 0 to 1, not 0.5 to 1.5
+    assert fig.data[0].texttemplate == "%{z:,d}"
+    spec = plots.count_bars(
+        pd.DataFrame({"reason": ["late", "bad"], "rows": [2, 1]}), "reason", "rows", ui.DOWN, "Rows"
+    ).to_dict()
+    assert spec["encoding"]["x"]["axis"] == {"format": ",d", "tickMinStep": 1}
+
+
+def test_analyst_counts_tick_in_whole_numbers() -> None:
+    rec = pd.DataFrame({"period": ["2026-10-01", "2026-11-01"], "buy": [1, 2], "hold": [0, 1]})
+    assert charts.recommendations(rec).layout.yaxis.dtick == 1
+
+
+def test_time_axis_titles_name_the_unit_once() -> None:
+    assert plots.time_title("Day", "day", utc=False) == "Day"
+    assert plots.time_title("Day", "week", utc=False) == "Day (per week)"
+    assert plots.time_title("Time", "hour") == "Time (per hour, UTC)"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -54,14 +56,14 @@ def test_generic_dataset_from_files_is_explorable(
     app.session_state["explore_tab"] = "Relations"  # the tab a user opens
     app.run()
     no_errors(app)
-    # Widgets offer only columns that exist.
-    assert set(app.selectbox(key="explore_x").options) == {"temperature_c", "humidity_pct"}
-    assert app.selectbox(key="explore_colour").options == ["(none)", "city"]
+    # Widgets offer only columns that exist, each by its label.
+    assert set(app.selectbox(key="explore_x").options) == {"Temperature c", "Humidity %"}
+    assert app.selectbox(key="explore_colour").options == ["(none)", "City"]
     assert "Correlation (Pearson)" in chart_titles(app)
-    assert any("by city and measured_at" in t for t in chart_titles(app))
+    assert any("by city and measured at" in t for t in chart_titles(app))
     app.session_state["explore_tab"] = "Time series"
     app.run()
-    assert any(t.startswith("rows per") for t in chart_titles(app)), chart_titles(app)
+    assert any(t.startswith("Rows per") for t in chart_titles(app)), chart_titles(app)
     app.selectbox(key="series_by").set_value("city").run()
     no_errors(app)
     series = next(
@@ -70,15 +72,15 @@ def test_generic_dataset_from_files_is_explorable(
         if "per city" in str(json.loads(c.proto.spec)["layout"].get("title"))
     )
     # The legend names the split column, below the chart where the title cannot cover it.
-    assert series["legend"]["title"]["text"] == "city"
+    assert series["legend"]["title"]["text"] == "City"
     assert series["legend"]["y"] < 0
     # The Summary tab's top values: both axes titled.
     app.session_state["explore_tab"] = "Summary"
     app.run()
     app.selectbox(key="explore_top_col").set_value("city").run()
     top = next(json.loads(c.proto.spec) for c in app.get("plotly_chart"))
-    assert top["layout"]["yaxis"]["title"]["text"] == "city"
-    assert top["layout"]["xaxis"]["title"]["text"] == "rows"
+    assert top["layout"]["yaxis"]["title"]["text"] == "City"
+    assert top["layout"]["xaxis"]["title"]["text"] == "Rows"
 
 
 def test_data_tab_pages_and_picks_columns(make_app: AppFactory, demo_lake: DemoLake) -> None:
@@ -96,6 +98,68 @@ def test_data_tab_pages_and_picks_columns(make_app: AppFactory, demo_lake: DemoL
     assert list(app.dataframe[-1].value.columns) == ["city", "temperature_c"]
     labels = [b.label for b in app.get("download_button")]
     assert labels == ["Download CSV", "Download PARQUET"]
+
+
+def headers(app: AppTest, index: int = -1) -> dict[str, str]:
+    """Column name -> the header a table shows (hidden columns left out)."""
+    config = json.loads(app.dataframe[index].proto.columns or "{}")
+    return {k.removeprefix("name:"): v.get("label", k) for k, v in config.items() if v}
+
+
+def figures(app: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+
+
+def test_explore_speaks_in_labels_and_whole_counts(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    app = make_app(demo_lake, "explore")
+    app.selectbox(key="explore_dataset").set_value("daily_indicators").run()
+    no_errors(app)
+    # The commit's age is named as such; the newest row's time and age are said apart.
+    assert metric(app, "Last commit").endswith("ago") or metric(app, "Last commit") == "just now"
+    assert not [m for m in app.metric if m.label == "Data age"]
+    assert any("newest row: " in str(c.value) and "ago" in str(c.value) for c in app.caption)
+    summary = headers(app, 0)
+    assert {summary[k] for k in ("label", "column", "p25", "min")} == {
+        "Column",
+        "Name in SQL",
+        "25th percentile",
+        "Minimum",
+    }
+    table = app.dataframe[0].value.set_index("column")
+    assert table.loc["sma_5", "label"] == "SMA 5" and table.loc["daily_return", "label"] == (
+        "Daily return %"
+    )
+    app.session_state["explore_tab"] = "Relations"
+    app.run()
+    no_errors(app)
+    corr = next(f for f in figures(app) if "Correlation" in str(f["layout"].get("title")))
+    assert {"SMA 5", "Daily return %", "Volatility 20 d %"} <= set(corr["data"][0]["x"])
+    # "All" pivots every day of the dataset (seven symbols fit: no day is cut).
+    pivot = next(f for f in figures(app) if "by symbol and day" in str(f["layout"]))
+    days = set(pivot["data"][0]["x"])
+    (expected,) = duckdb.sql(
+        "SELECT count(DISTINCT day) FROM read_parquet("
+        f"'{demo_lake.root}/lake/clean/daily_indicators/**/*.parquet')"
+    ).fetchone() or (0,)
+    assert len(days) == expected > 25
+    bar = pivot["layout"]["coloraxis"]["colorbar"]
+    assert (bar["dtick"], bar["tickformat"]) == (1, ",d")  # one row per symbol and day
+    app.session_state["explore_tab"] = "Time series"
+    app.run()
+    series = next(f for f in figures(app) if "per day" in str(f["layout"].get("title")))
+    assert series["layout"]["xaxis"]["title"]["text"] == "Day"
+    assert series["layout"]["yaxis"]["dtick"] == 1
+    app.session_state["explore_tab"] = "Data"
+    app.run()
+    shown = headers(app)
+    assert (shown["sma_5"], shown["rsi_14"], shown["bb_lower"]) == (
+        "SMA 5",
+        "RSI 14",
+        "Bollinger lower",
+    )
+    assert "rows, newest first" in "\n".join(str(c.value) for c in app.caption)
 
 
 def test_column_profile_follows_the_column(make_app: AppFactory, demo_lake: DemoLake) -> None:

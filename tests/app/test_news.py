@@ -11,7 +11,7 @@ pytestmark = pytest.mark.integration
 
 
 def shown_articles(app: AppTest) -> int:
-    caption = next(str(c.value) for c in app.caption if "newest articles" in str(c.value))
+    caption = next(str(c.value) for c in app.caption if "newest article" in str(c.value))
     return int(caption.split()[0])
 
 

@@ -35,3 +35,43 @@ def test_labels_units_and_formats() -> None:
     assert config["revenue"]["type_config"]["format"] == "compact"
     assert config["year"]["type_config"]["format"] == "%d"
     assert columns.frame(table)["volatility_20"].iloc[0] == 1.23
+
+
+def test_unknown_columns_get_a_readable_label() -> None:
+    assert columns.label("sma_5") == "SMA 5"  # a known label
+    assert columns.label("measured_at") == "Measured at"
+    assert columns.label("humidity_pct") == "Humidity %"
+    assert columns.label("user_id") == "User ID"
+    assert columns.label("eps_estimate") == "EPS estimate"
+    assert columns.label("duration_s") == "Duration (s)"
+    # Inside a sentence a plain label starts in lower case, an acronym keeps its capitals.
+    assert columns.phrase("daily_return") == "daily return %"
+    assert columns.phrase("sma_5") == "SMA 5"
+    assert columns.measure(None, "mean") == "rows"
+    assert columns.measure("volatility_20", "max") == "max of volatility 20 d %"
+
+
+def test_the_summary_table_reads_in_units_under_labels() -> None:
+    stats = pd.DataFrame(
+        {
+            "column": ["daily_return", "symbol"],
+            "type": ["DOUBLE", "VARCHAR"],
+            "min": ["-0.0321", "AAPL"],
+            "max": ["0.045", "TSLA"],
+            "mean": ["0.0012", None],
+            "distinct": [250, 3],
+            "distinct_exact": [True, True],
+        }
+    )
+    table = columns.profile_table(stats).set_index("column")
+    assert table.loc["daily_return", "label"] == "Daily return %"
+    # A fraction is shown in the % its label names; a figure a column has not, as a dash.
+    assert (table.loc["daily_return", "min"], table.loc["daily_return", "max"]) == ("-3.21", "4.5")
+    assert table.loc["symbol", "mean"] == "\u2013"
+    config = columns.profile_config()
+    assert {k: config[k]["label"] for k in ("label", "column", "p25", "null_pct")} == {
+        "label": "Column",
+        "column": "Name in SQL",
+        "p25": "25th percentile",
+        "null_pct": "Missing %",
+    }

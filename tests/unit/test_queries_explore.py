@@ -144,6 +144,28 @@ def test_distinct_counts_are_exact_up_to_the_threshold(
     assert stats.loc["temp", "distinct"].startswith("\u2248 ")  # an estimate, and says so
 
 
+def test_an_estimated_distinct_count_is_at_most_the_values_there_are(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HyperLogLog puts the 48 values of `temp` at 58; no column has more distinct values
+    than values, so the estimate shown is at most 48, still marked as an estimate."""
+    whole = explore.Slice("weather", "measured_at")
+    (guess,) = con.execute("SELECT approx_count_distinct(temp) FROM weather").fetchone() or ()
+    assert guess > 48  # what the clamp is for
+    monkeypatch.setattr(explore, "EXACT_DISTINCT_MAX", 10)
+    stats = explore.profile(con, whole, ["city", "temp"]).set_index("column")
+    assert stats.loc["temp", "distinct"] == 48 and not stats.loc["temp", "distinct_exact"]
+    assert explore.tidy_profile(stats.reset_index()).iloc[1]["distinct"] == "\u2248 48"
+
+
+def test_pivot_extent_counts_days_and_values(con: duckdb.DuckDBPyConnection) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    days = explore.pivot_extent(con, whole, "city", "measured_at", cols_are_time=True)
+    assert days == explore.PivotExtent(2, 2, date(2026, 1, 1), date(2026, 1, 2))
+    values = explore.pivot_extent(con, whole, "city", "temp", cols_are_time=False)
+    assert (values.rows, values.cols, values.first) == (2, 48, None)
+
+
 def test_series_pools_the_rest_as_others(con: duckdb.DuckDBPyConnection) -> None:
     whole = explore.Slice("weather", "measured_at")
     split = aggregates.series(con, whole, None, bucket="day", by="city", max_groups=1)

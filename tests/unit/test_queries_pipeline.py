@@ -57,9 +57,25 @@ def test_services_split_ingest_by_source(ctx: Context) -> None:
     services = {s.name: s for s in pipeline.services(ctx)}
     assert set(services) == {"ingest-demo", "ingest-finnhub"}
     assert (services["ingest-demo"].state, services["ingest-demo"].colour) == ("succeeded", "green")
-    assert services["ingest-demo"].message == "10 rows"
+    assert services["ingest-demo"].message == "10 records"  # raw records, one per response
     assert (services["ingest-finnhub"].message, services["ingest-finnhub"].colour) == ("403", "red")
     assert not services["ingest-demo"].live
+
+
+def test_a_file_landing_run_counts_files_not_rows(ctx: Context) -> None:
+    """`ingest bucket` lands one raw record per file: a 1,050,000-row file is `1 file`."""
+    log = RunLog(ctx.store)
+    log.write(manifest("ingest", "ingest-1", 0, source="bucket", rows=1))
+    log.write(manifest("clean", "clean-1", 1, inputs=["ingest-1"], rows=1_050_000))
+    index = read_index(ctx.store)
+    assert index is not None
+    for recorded in (None, index.services):
+        services = {s.name: s.message for s in pipeline.services(ctx, recorded)}
+        assert services == {"ingest-bucket": "1 file", "clean": "1,050,000 rows"}
+    history = pipeline.run_history(ctx).set_index("run_id")
+    assert history.loc["ingest-1", "output"] == "1 file"
+    assert history.loc["clean-1", "output"] == "1,050,000 rows"
+    assert pipeline.output("clean", None, 1) == "1 row"
 
 
 def test_services_and_availability_from_the_lake_index_match_the_manifests(ctx: Context) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import plots, state, ui
+from bucketpipe.app import columns, plots, state, ui
+from bucketpipe.app.columns import label, measure, phrase, pick
 from bucketpipe.serve.queries import aggregates, explore, files, quality
 from bucketpipe.serve.queries.base import runnable, visible
 from bucketpipe.serve.reader import describe
@@ -25,7 +27,9 @@ def pick_dataset() -> str | None:
     if not snapshots:
         return None
     labels = {
-        s.dataset: f"{s.dataset}  ·  {s.rows:,} rows  ·  {ui.age(s.created_at)}" for s in snapshots
+        s.dataset: f"{s.dataset}  ·  {ui.plural(s.rows, 'row')}  ·  "
+        f"committed {ui.age(s.created_at)}"
+        for s in snapshots
     }
     names = list(labels)
     wanted = st.query_params.get("dataset")
@@ -43,12 +47,13 @@ def pick_dataset() -> str | None:
     return name
 
 
-def slice_for(name: str, cols: dict[str, str]) -> explore.Slice:
+def slice_for(name: str, cols: dict[str, str]) -> tuple[explore.Slice, Any]:
+    """The time slice the page shows, and the dataset's newest time value."""
     column = explore.time_column(name, cols)
     whole = explore.Slice(name, column)
     if column is None:
         st.caption("This dataset has no time column: every row is shown.")
-        return whole
+        return whole, None
     _, newest = state.query(explore.time_bounds, whole, datasets=(name,))
     window = (
         st.segmented_control(
@@ -60,11 +65,12 @@ def slice_for(name: str, cols: dict[str, str]) -> explore.Slice:
         )
         or "All"
     )
-    st.caption(f"Filtering on `{column}`; newest row: {ui.when(newest)}.")
-    return explore.Slice(name, column, explore.window(newest, window), None)
+    named = f" ({phrase(column)})" if phrase(column) != column else ""
+    st.caption(f"Filtering on `{column}`{named}; newest row: {ui.when(newest)}, {ui.age(newest)}.")
+    return explore.Slice(name, column, explore.window(newest, window), None), newest
 
 
-def tiles(name: str, sl: explore.Slice, cols: dict[str, str]) -> int:
+def tiles(name: str, sl: explore.Slice, cols: dict[str, str], newest: Any) -> int:
     lake = state.lake()
     snap = lake.snapshots[name]
     rows = state.query(explore.count, sl, datasets=(name,))
@@ -83,10 +89,11 @@ def tiles(name: str, sl: explore.Slice, cols: dict[str, str]) -> int:
         border=True,
         help="Overall score of the newest quality report (see the Quality page).",
     )
+    row = f" The newest row is from {ui.when(newest)} ({ui.age(newest)})." if newest else ""
     c[3].metric(
-        "Data age",
+        "Last commit",
         ui.age(snap.created_at),
-        help=f"Committed {ui.when(snap.created_at)}",
+        help=f"When data was last committed to this dataset: {ui.when(snap.created_at)}.{row}",
         border=True,
     )
     show_sql(*explore.count_sql(sl))
@@ -97,33 +104,25 @@ def summary_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     shown = visible(cols)
     stats = state.query(explore.profile, sl, tuple(shown), datasets=(sl.dataset,))
     st.markdown("**Summary statistics**")
-    st.dataframe(
-        explore.tidy_profile(stats),
-        hide_index=True,
-        column_config={
-            "distinct": st.column_config.TextColumn(
-                "distinct",
-                help=f"Exact up to {explore.EXACT_DISTINCT_MAX:,}; above it an estimate, "
-                "marked \u2248.",
-            ),
-            "null_pct": st.column_config.NumberColumn("null %", format="%.1f %%"),
-            "count": st.column_config.NumberColumn("rows", format="localized"),
-            # Wide enough for a type name and a timestamp without cutting them.
-            "type": st.column_config.TextColumn("type", width=110),
-            "min": st.column_config.TextColumn("min", width="medium"),
-            "max": st.column_config.TextColumn("max", width="medium"),
-        },
-    )
+    table = columns.profile_table(stats)
+    order = [c for c in columns.PROFILE_LABELS if c in table]
+    st.dataframe(table, hide_index=True, column_order=order, column_config=columns.profile_config())
     sql, params = sl.select(shown)
     exact, _ = explore.distinct_sql(sl, shown)
     show_sql(f"SUMMARIZE {sql};\n\n{exact}", params)
     if kinds["categorical"]:
-        column = st.selectbox("Top values of", kinds["categorical"], key="explore_top_col")
+        column = pick(st, "Top values of", kinds["categorical"], "explore_top_col")
         top = state.query(aggregates.top_values, sl, column, datasets=(sl.dataset,))
         st.plotly_chart(
-            plots.bars(top, "value", "rows", horizontal=True, titles=(column, "rows")),
+            plots.bars(top, "value", "rows", horizontal=True, titles=(label(column), "Rows")),
             key="top_values",
         )
+
+
+def sample(sl: explore.Slice, kinds: dict[str, list[str]]) -> pd.DataFrame:
+    """Up to 20,000 rows for the charts, each value in its label's unit."""
+    cols = tuple(kinds["numeric"] + kinds["categorical"])
+    return columns.frame(state.query(aggregates.sample, sl, cols, datasets=(sl.dataset,)))
 
 
 def distribution_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
@@ -131,104 +130,102 @@ def distribution_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     if not numeric:
         st.info("This dataset has no numeric columns.", icon=":material/info:")
         return
-    data = state.query(
-        aggregates.sample, sl, tuple(numeric + kinds["categorical"]), datasets=(sl.dataset,)
-    )
+    data = sample(sl, kinds)
     left, right = st.columns(2)
-    column = left.selectbox("Column", numeric, key="explore_hist_col")
+    column = pick(left, "Column", numeric, "explore_hist_col")
     with left:
-        st.plotly_chart(plots.histogram(data, column), key="histogram")
+        st.plotly_chart(plots.histogram(data, column, label(column)), key="histogram")
     kind = (
         right.segmented_control("Plot", ["box", "violin"], default="box", key="explore_dist")
         or "box"
     )
-    by = right.selectbox(
-        "Split by",
-        [None, *kinds["categorical"]],
-        key="explore_dist_by",
-        format_func=lambda c: "(no split)" if c is None else c,
-    )
+    split = [None, *kinds["categorical"]]
+    by = pick(right, "Split by", split, "explore_dist_by", "(no split)")
+    names = {c: label(c) for c in [column, *kinds["categorical"]]}
     with right:
-        st.plotly_chart(plots.distribution(data, column, by, kind), key="distribution")
-    st.caption(f"Charts use a sample of up to {len(data):,} rows.")
+        st.plotly_chart(plots.distribution(data, column, by, kind, names), key="distribution")
+    st.caption(f"Charts use a sample of up to {ui.plural(len(data), 'row')}.")
 
 
 def relations_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     numeric = kinds["numeric"]
-    data = state.query(
-        aggregates.sample, sl, tuple(numeric + kinds["categorical"]), datasets=(sl.dataset,)
-    )
+    data = sample(sl, kinds)
     if len(numeric) >= 2:
         a, b, c, d = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
-        x = a.selectbox("X", numeric, key="explore_x")
-        y = b.selectbox("Y", numeric, index=1, key="explore_y")
-        colour = c.selectbox(
-            "Colour by",
-            [None, *kinds["categorical"]],
-            key="explore_colour",
-            format_func=lambda v: "(none)" if v is None else v,
-        )
+        x = pick(a, "X", numeric, "explore_x")
+        y = pick(b, "Y", numeric, "explore_y", index=1)
+        colour = pick(c, "Colour by", [None, *kinds["categorical"]], "explore_colour", "(none)")
         trend = d.toggle("Trend line", value=True, key="explore_trend")
-        st.plotly_chart(plots.scatter(data, x, y, colour, trend), key="scatter")
-        matrix = aggregates.correlations(data, numeric)
+        names = {n: label(n) for n in [*numeric, *kinds["categorical"]]}
+        st.plotly_chart(plots.scatter(data, x, y, colour, trend, names), key="scatter")
+        matrix = aggregates.correlations(data, numeric).rename(index=names, columns=names)
         if not matrix.empty:
             st.plotly_chart(plots.heatmap(matrix, "Correlation (Pearson)"), key="correlation")
     else:
         st.info("A scatter plot and correlations need two numeric columns.", icon=":material/info:")
     dims = kinds["categorical"] + kinds["time"]
     if kinds["categorical"] and len(dims) >= 2:
-        st.markdown("**Pivot heatmap**")
-        a, b, c, d = st.columns(4)
-        rows = a.selectbox("Rows", kinds["categorical"], key="pivot_rows")
-        others = [x for x in dims if x != rows]
-        first_time = next((i for i, x in enumerate(others) if x in kinds["time"]), 0)
-        cols = b.selectbox("Columns", others, index=first_time, key="pivot_cols")
-        value = c.selectbox(
-            "Value",
-            [None, *numeric],
-            key="pivot_value",
-            format_func=lambda v: "row count" if v is None else v,
-        )
-        agg = d.selectbox(
-            "Aggregate", list(aggregates.AGGREGATES), key="pivot_agg", disabled=value is None
-        )
-        matrix = state.query(
-            aggregates.pivot,
-            sl,
-            rows,
-            cols,
-            value,
-            agg,
-            cols_are_time=cols in kinds["time"],
-            datasets=(sl.dataset,),
-        )
-        if not matrix.empty:
-            title = f"{'rows' if value is None else f'{agg} of {value}'} by {rows} and {cols}"
-            measure = "rows" if value is None else f"{agg} of {value}"
-            figure = plots.heatmap(matrix, title, zmid=None, axes=(cols, rows))
-            figure.update_layout(coloraxis_colorbar_title_text=measure)
-            st.plotly_chart(figure, key="pivot")
-        sql, params = aggregates.pivot_sql(
-            sl, rows, cols, value, agg, cols_are_time=cols in kinds["time"]
-        )
-        show_sql(sql, params)
+        pivot_section(sl, kinds, dims)
+
+
+# A pivot shows the most common values of each dimension, this many at most; a time
+# dimension shows up to PIVOT_DAYS days when the rows' values fit (only those cut).
+PIVOT_VALUES = 25
+PIVOT_DAYS = 92
+
+
+def pivot_section(sl: explore.Slice, kinds: dict[str, list[str]], dims: list[str]) -> None:
+    st.markdown("**Pivot heatmap**")
+    a, b, c, d = st.columns(4)
+    rows = pick(a, "Rows", kinds["categorical"], "pivot_rows")
+    others = [x for x in dims if x != rows]
+    first_time = next((i for i, x in enumerate(others) if x in kinds["time"]), 0)
+    cols = pick(b, "Columns", others, "pivot_cols", index=first_time)
+    value = pick(c, "Value", [None, *kinds["numeric"]], "pivot_value", "row count")
+    agg = d.selectbox(
+        "Aggregate", list(aggregates.AGGREGATES), key="pivot_agg", disabled=value is None
+    )
+    timed = cols in kinds["time"]
+    extent = state.query(
+        explore.pivot_extent, sl, rows, cols, cols_are_time=timed, datasets=(sl.dataset,)
+    )
+    limit = PIVOT_VALUES
+    if timed and extent.rows <= PIVOT_VALUES:
+        limit = min(max(extent.cols, PIVOT_VALUES), PIVOT_DAYS)
+    args = (sl, rows, cols, value, agg, limit)
+    matrix = state.query(aggregates.pivot, *args, cols_are_time=timed, datasets=(sl.dataset,))
+    counts = value is None or agg == "count"
+    if not matrix.empty:
+        what = measure(value, agg)
+        what = what[:1].upper() + what[1:]
+        title = f"{what} by {phrase(rows)} and {phrase(cols)}"
+        cut = columns.pivot_cut(extent, limit, rows, cols, timed)
+        if cut:
+            title += f"<br><sup>Showing {cut}</sup>"
+            st.caption(
+                f"The heatmap shows {cut}: at most {limit:,} values a side keep its cells "
+                "readable. The Time series tab charts every day of the window."
+            )
+        if not counts and value is not None:
+            matrix = matrix * columns.factor(value)
+        axes = (label(cols), label(rows))
+        figure = plots.heatmap(matrix, title, None, axes, measure=what, counts=counts)
+        figure.update_layout(margin={"t": 70 if cut else 40})
+        st.plotly_chart(figure, key="pivot")
+    show_sql(*aggregates.pivot_sql(*args, cols_are_time=timed))
 
 
 ALL_TOGETHER = "(all together)"
+SERIES_GROUPS = 8
 
 
-def series_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
+def series_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[str]]) -> None:
     if sl.time_column is None:
         st.info("This dataset has no time column.", icon=":material/info:")
         return
     start, end = state.query(explore.time_bounds, sl, datasets=(sl.dataset,))
     a, b, c, d = st.columns(4)
-    value = a.selectbox(
-        "Value",
-        [None, *kinds["numeric"]],
-        key="series_value",
-        format_func=lambda v: "row count" if v is None else v,
-    )
+    value = pick(a, "Value", [None, *kinds["numeric"]], "series_value", "row count")
     agg = b.selectbox(
         "Aggregate", list(aggregates.AGGREGATES), key="series_agg", disabled=value is None
     )
@@ -239,41 +236,33 @@ def series_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     # One line per entity by default (averaging across symbols hides what each one did).
     splits = [*kinds["categorical"], None]
     entity = explore.entity_column(kinds["categorical"])
-    by = d.selectbox(
+    by = pick(
+        d,
         "Split by",
         splits,
+        "series_by",
+        ALL_TOGETHER,
         index=splits.index(entity),
-        key="series_by",
-        format_func=lambda v: ALL_TOGETHER if v is None else v,
         help=f"One line for each of the {SERIES_GROUPS} most frequent values, the rest pooled "
         f"as '{aggregates.OTHERS}'; {ALL_TOGETHER} aggregates every row into one line.",
     )
-    data = state.query(
-        aggregates.series,
-        sl,
-        value,
-        bucket=bucket,
-        agg=agg,
-        by=by,
-        max_groups=SERIES_GROUPS,
-        datasets=(sl.dataset,),
-    )
+    options = {"bucket": bucket, "agg": agg, "by": by, "max_groups": SERIES_GROUPS}
+    data = state.query(aggregates.series, sl, value, datasets=(sl.dataset,), **options)
     if data.empty:
         st.info("No rows in the window.", icon=":material/info:")
         return
-    measure = "rows" if value is None else f"{agg} of {value}"
-    scope = f"per {by}" if by else "over all rows together"
-    figure = plots.lines(data, "bucket", "value", "group" if by else None, measure, by)
-    figure.update_layout(title=f"{measure} per {bucket}, {scope}", margin={"t": 50})
-    figure.update_xaxes(title_text=f"{sl.time_column} ({bucket}, UTC)")
+    if value is not None and agg != "count":
+        data = data.assign(value=data["value"] * columns.factor(value))
+    what = measure(value, agg)
+    scope = f"per {phrase(by)}" if by else "over all rows together"
+    y_title = f"{what[0].upper()}{what[1:]}"
+    group = "group" if by else None
+    figure = plots.lines(data, "bucket", "value", group, y_title, label(by) if by else None)
+    figure.update_layout(title=f"{y_title} per {bucket}, {scope}", margin={"t": 50})
+    utc = cols.get(sl.time_column, "").upper() != "DATE"
+    figure.update_xaxes(title_text=plots.time_title(label(sl.time_column), bucket, utc))
     st.plotly_chart(figure, key="series")
-    sql, params = aggregates.series_sql(
-        sl, value, bucket=bucket, agg=agg, by=by, max_groups=SERIES_GROUPS
-    )
-    show_sql(sql, params)
-
-
-SERIES_GROUPS = 8
+    show_sql(*aggregates.series_sql(sl, value, **options))
 
 
 def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[str]]) -> None:
@@ -281,23 +270,26 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     names = visible(cols)
     if not names:
         return
-    column = st.selectbox("Column", names, key=f"profile_col_{sl.dataset}")
+    column = pick(st, "Column", names, f"profile_col_{sl.dataset}")
     stats = state.query(explore.column_stats, sl, column, cols[column], datasets=(sl.dataset,))
+    scale = columns.factor(column) if column in kinds["numeric"] else 1.0
     c = st.columns(5)
     c[0].metric("Type", stats.type, border=True)
     c[1].metric(
         "Missing",
         f"{stats.null_pct:.1f} %",
         border=True,
-        help=f"{stats.rows - stats.non_null:,} of {stats.rows:,} rows are empty",
+        help=f"{stats.rows - stats.non_null:,} of {ui.plural(stats.rows, 'row')} are empty",
     )
     c[2].metric("Distinct values", f"{stats.distinct:,}", border=True)
-    c[3].metric("Minimum", str(explore.readable(stats.minimum)), border=True)
-    c[4].metric("Maximum", str(explore.readable(stats.maximum)), border=True)
+    for tile, name, figure in ((c[3], "Minimum", stats.minimum), (c[4], "Maximum", stats.maximum)):
+        shown = figure * scale if scale != 1.0 and figure is not None else figure
+        tile.metric(name, str(explore.readable(shown) or ui.MISSING), border=True)
     show_sql(*explore.column_stats_sql(sl, column))
     if column in kinds["numeric"]:
         data = state.query(aggregates.sample, sl, (column,), datasets=(sl.dataset,))
-        st.plotly_chart(plots.histogram(data, column), key="column_histogram")
+        figure = plots.histogram(columns.frame(data), column, label(column))
+        st.plotly_chart(figure, key="column_histogram")
     elif column in kinds["time"] and sl.time_column is not None:
         per_day = state.query(
             aggregates.series,
@@ -306,13 +298,14 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
             bucket="day",
             datasets=(sl.dataset,),
         )
-        st.plotly_chart(
-            plots.lines(per_day, "bucket", "value", None, "rows per day"), key="column_series"
-        )
+        figure = plots.lines(per_day, "bucket", "value", None, "Rows per day")
+        utc = cols[column].upper() != "DATE"
+        figure.update_xaxes(title_text=plots.time_title(label(column), "day", utc))
+        st.plotly_chart(figure, key="column_series")
     else:
         top = state.query(aggregates.top_values, sl, column, 15, datasets=(sl.dataset,))
         st.plotly_chart(
-            plots.bars(top, "value", "rows", horizontal=True, titles=(column, "rows")),
+            plots.bars(top, "value", "rows", horizontal=True, titles=(label(column), "Rows")),
             key="column_top",
         )
 
@@ -320,13 +313,17 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
 def data_tab(sl: explore.Slice, cols: dict[str, str], total: int) -> None:
     all_cols = list(cols)
     chosen = st.multiselect(
-        "Columns", all_cols, default=visible(all_cols), key=f"data_cols_{sl.dataset}"
+        "Columns",
+        all_cols,
+        default=visible(all_cols),
+        key=f"data_cols_{sl.dataset}",
+        format_func=label,
     )
     a, b, c = st.columns([1, 1, 2], vertical_alignment="bottom")
     per_page = a.selectbox("Rows per page", [25, 50, 100, 250, 500], index=2, key="data_per_page")
     pages = max(1, -(-total // per_page))
     number = b.number_input("Page", min_value=1, max_value=pages, value=1, key="data_page")
-    c.caption(f"Page {number} of {pages:,} · {total:,} rows, newest first")
+    c.caption(f"Page {number} of {pages:,} · {ui.plural(total, 'row')}, newest first")
     if not chosen:
         st.info("Pick at least one column.", icon=":material/info:")
         return
@@ -338,7 +335,7 @@ def data_tab(sl: explore.Slice, cols: dict[str, str], total: int) -> None:
         offset=(number - 1) * per_page,
         limit=per_page,
     )
-    st.dataframe(rows, hide_index=True)
+    columns.show(rows)
     left, right = st.columns(2)
     for col, fmt, mime in (
         (left, "csv", "text/csv"),
@@ -352,7 +349,7 @@ def data_tab(sl: explore.Slice, cols: dict[str, str], total: int) -> None:
             mime=mime,
             icon=":material/download:",
             key=f"download_{fmt}",
-            help="The rows of the time window, with the chosen columns"
+            help="The rows of the time window, with the chosen columns as stored"
             + (f" (first {explore.EXPORT_MAX_ROWS:,})" if cut else ""),
         )
 
@@ -370,8 +367,8 @@ def render() -> None:
     lake = state.lake()
     lake.prefetch(files.whole(lake.snapshots[name].files))
     cols = state.query(explore.dataset_columns, name, datasets=(name,))
-    sl = slice_for(name, cols)
-    total = tiles(name, sl, cols)
+    sl, newest = slice_for(name, cols)
+    total = tiles(name, sl, cols, newest)
     if total == 0:
         st.info("No rows in this window. Choose a longer window.", icon=":material/filter_alt_off:")
         return
@@ -380,7 +377,7 @@ def render() -> None:
         "Summary": lambda: summary_tab(sl, cols, kinds),
         "Distributions": lambda: distribution_tab(sl, kinds),
         "Relations": lambda: relations_tab(sl, kinds),
-        "Time series": lambda: series_tab(sl, kinds),
+        "Time series": lambda: series_tab(sl, cols, kinds),
         "Columns": lambda: columns_tab(sl, cols, kinds),
         "Data": lambda: data_tab(sl, cols, total),
     }

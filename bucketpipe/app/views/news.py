@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import cards, state, ui
+from bucketpipe.app import cards, columns, state, ui
 from bucketpipe.serve.queries import news
 
 
@@ -28,7 +28,7 @@ def news_tab() -> None:
     if articles.empty:
         st.info("No article matches the filter.", icon=":material/search_off:")
         return
-    st.caption(f"{len(articles)} newest articles")
+    st.caption(f"{ui.plural(len(articles), 'newest article')}")
     grid = st.columns(2)
     for i, (_, row) in enumerate(articles.iterrows()):
         with grid[i % 2]:
@@ -67,11 +67,12 @@ def ipo_tab() -> None:
     st.dataframe(
         table,
         hide_index=True,
-        column_config={
-            "ipo_date": st.column_config.DateColumn("Date"),
+        column_config=columns.config(table)
+        | {
+            "ipo_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
             "listing": "Symbol",
             "name": "Company",
-            "price_range": "Price",
+            "price_range": "Price range",
             "shares": st.column_config.NumberColumn("Shares", format="compact"),
             "total_value": st.column_config.NumberColumn("Value", format="compact"),
         },
@@ -89,12 +90,13 @@ def earnings_tab() -> None:
     if table.empty:
         st.info("No earnings releases in these dates.", icon=":material/event_busy:")
         return
-    st.caption(f"{len(table)} releases; revenue in the reporting currency.")
+    st.caption(f"{ui.plural(len(table), 'release')}; revenue in the reporting currency.")
     st.dataframe(
         table,
         hide_index=True,
-        column_config={
-            "report_date": st.column_config.DateColumn("Date"),
+        column_config=columns.config(table)
+        | {
+            "report_date": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
             "hour": "When",
             "eps_estimate": st.column_config.NumberColumn("EPS estimate", format="%.2f"),
             "eps_actual": st.column_config.NumberColumn("EPS actual", format="%.2f"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bucketpipe.app import plots, state, ui
+from bucketpipe.app import columns, plots, state, ui
 from bucketpipe.serve.queries import pipeline
 
 
@@ -21,7 +21,14 @@ def history() -> None:
     c = st.columns(5)
     c[0].metric("Runs", len(shown), border=True)
     c[1].metric("Failed", failed, border=True)
-    c[2].metric("Rows", ui.compact(shown["rows"].sum()), border=True)
+    cleaned = shown[shown["job"] == "clean"]
+    c[2].metric(
+        "Rows cleaned",
+        ui.compact(cleaned["rows"].sum()) if len(cleaned) else ui.MISSING,
+        help="Rows the clean runs shown committed. An ingest run counts what it landed: "
+        "files from a bucket, or raw records (one per API response).",
+        border=True,
+    )
     c[3].metric("Median duration", f"{shown['duration_s'].median():.1f} s", border=True)
     c[4].metric(
         "Waiting for clean",
@@ -34,6 +41,7 @@ def history() -> None:
     st.dataframe(
         shown,
         hide_index=True,
+        column_order=HISTORY_ORDER,
         column_config={
             "job": "Job",
             "source": "Source",
@@ -42,17 +50,27 @@ def history() -> None:
                 "Inputs", help="Ingest runs a clean run consumed."
             ),
             "datasets": "Datasets",
-            "run_id": "Run id",
+            "run_id": "Run ID",
             "started_at": st.column_config.DatetimeColumn(
                 "Started", format="YYYY-MM-DD HH:mm:ss z"
             ),
             "finished_at": None,
             "duration_s": st.column_config.NumberColumn("Duration", format="%.2f s"),
-            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "rows": None,
+            "output": st.column_config.TextColumn(
+                "Output",
+                help="Rows a clean run committed; files or raw records an ingest run landed.",
+            ),
             "errors": st.column_config.NumberColumn("Errors"),
             "first_error": "First error",
         },
     )
+
+
+HISTORY_ORDER = [
+    *("job", "source", "run_id", "status", "started_at", "duration_s", "output"),
+    *("inputs", "datasets", "errors", "first_error"),
+]
 
 
 def endpoints() -> None:
@@ -77,12 +95,14 @@ def endpoints() -> None:
     st.dataframe(
         table,
         hide_index=True,
-        column_config={
+        column_config=columns.config(table)
+        | {
             "finished_at": st.column_config.DatetimeColumn(
                 "Run finished", format="YYYY-MM-DD HH:mm z"
             ),
             "premium": st.column_config.CheckboxColumn("Premium"),
             "message": st.column_config.TextColumn("Message", width="large"),
+            "http": st.column_config.TextColumn("HTTP replies"),
         },
     )
 
@@ -105,13 +125,15 @@ def live() -> None:
     if statuses.empty:
         st.caption("No job has reported a status yet.")
     else:
-        st.dataframe(statuses, hide_index=True)
+        st.dataframe(statuses, hide_index=True, column_config=columns.config(statuses))
     st.markdown("**Recent events**")
     events = state.timed(pipeline.recent_events, 50)
     if events.empty:
         st.caption("The events stream is empty.")
     else:
-        st.dataframe(events, hide_index=True)
+        labels = columns.config(events)
+        labels["at"] = st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss z")
+        st.dataframe(events, hide_index=True, column_config=labels)
 
 
 def objects() -> None:
@@ -119,16 +141,17 @@ def objects() -> None:
     # the last census and the runs' counts since, and lists only when asked.
     if st.button("Count now", help="List the whole bucket (one request per 1,000 objects)."):
         counts = state.timed(pipeline.object_counts)
-        st.caption(f"Counted now: {int(counts['objects'].sum()):,} objects.")
+        st.caption(f"Counted now: {ui.plural(int(counts['objects'].sum()), 'object')}.")
     else:
         counts, count, census = state.timed(pipeline.counted_objects)
         when = ui.when(census.counted_at) if census else None
+        objects = ui.plural(count.total, "object")
         st.caption(
-            f"{count.total:,} objects: the census of the last `bucketpipe compact` ({when}) "
+            f"{objects}: the census of the last `bucketpipe compact` ({when}) "
             f"plus {count.since_census:,} the runs wrote since; sizes and newest changes as "
             "that census saw them."
             if census
-            else f"{count.total:,} objects written by the runs so far; sizes come with the "
+            else f"{objects} written by the runs so far; sizes come with the "
             "first census (`bucketpipe compact` takes one), or press Count now."
         )
     counts = counts.assign(size=counts["bytes"].map(ui.size))
@@ -136,6 +159,8 @@ def objects() -> None:
         counts[["area", "objects", "size", "newest"]],
         hide_index=True,
         column_config={
+            "area": "Area",
+            "size": "Size",
             "objects": st.column_config.NumberColumn("Objects", format="localized"),
             "newest": st.column_config.DatetimeColumn("Newest change", format="YYYY-MM-DD HH:mm z"),
         },

@@ -66,7 +66,7 @@ def results(max_rows: int) -> None:
             "Add a LIMIT or aggregate to see everything.",
             icon=":material/content_cut:",
         )
-    st.caption(f"{rows:,} rows in {elapsed:.2f} s")
+    st.caption(f"{ui.plural(rows, 'row')} in {elapsed:.2f} s")
     st.dataframe(frame, hide_index=True)
     st.download_button(
         "Download CSV",

@@ -118,15 +118,17 @@ def profile(con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str]) -> p
 
     SUMMARIZE's distinct count is a HyperLogLog estimate (it said 216 distinct values in 195
     rows); columns it puts at or under EXACT_DISTINCT_MAX are counted exactly, the others keep
-    the estimate and `distinct_exact` False, which the page shows as "≈".
+    the estimate, at most their count of non-null values, and `distinct_exact` False, which
+    the page shows as "≈".
     """
     if not cols:
         return pd.DataFrame()
     sql, params = sl.select(cols)
     out = _renamed(frame(con, f"SUMMARIZE {sql}", params))
     out["distinct_exact"] = False
-    estimates = zip(out["column"], out["distinct"], strict=True)
+    estimates = list(zip(out["column"], out["distinct"], strict=True))
     small = [str(c) for c, n in estimates if int(n) <= EXACT_DISTINCT_MAX]
+    large = [str(c) for c, n in estimates if int(n) > EXACT_DISTINCT_MAX]
     if small:
         sql_exact, params_exact = distinct_sql(sl, small)
         row = con.execute(sql_exact, params_exact).fetchone() or ()
@@ -134,6 +136,16 @@ def profile(con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str]) -> p
         known = out["column"].isin(small)
         out.loc[known, "distinct"] = out.loc[known, "column"].map(exact)
         out.loc[known, "distinct_exact"] = True
+    if large:
+        # An estimate can exceed the values there are: no column has more distinct values.
+        counts = ", ".join(f"count({quote_ident(c)})" for c in large)
+        row = con.execute(f"SELECT {counts} FROM ({sql})", params).fetchone() or ()
+        present = dict(zip(large, row, strict=True))
+        guessed = out["column"].isin(large)
+        out.loc[guessed, "distinct"] = [
+            min(int(n), int(present[str(c)]))
+            for c, n in zip(out.loc[guessed, "column"], out.loc[guessed, "distinct"], strict=True)
+        ]
     return out
 
 
@@ -157,6 +169,31 @@ def _renamed(out: pd.DataFrame) -> pd.DataFrame:
             "null_percentage": "null_pct",
         }
     )
+
+
+@dataclass(frozen=True)
+class PivotExtent:
+    """How many values the pivot's two dimensions have in a slice (days for a time one)."""
+
+    rows: int
+    cols: int
+    first: Any = None
+    last: Any = None
+
+
+def pivot_extent(
+    con: duckdb.DuckDBPyConnection, sl: Slice, rows: str, cols: str, *, cols_are_time: bool
+) -> PivotExtent:
+    """Distinct values of `rows` and of `cols` (days, with the first and last, for time)."""
+    sql, params = sl.select([rows, cols])
+    r, c = quote_ident(rows), quote_ident(cols)
+    key = f"CAST({c} AS DATE)" if cols_are_time else c
+    counts = f"count(DISTINCT {r}), count(DISTINCT {key}), min({key}), max({key})"
+    found = con.execute(f"SELECT {counts} FROM ({sql})", params).fetchone()
+    n_rows, n_cols, first, last = found if found else (0, 0, None, None)
+    if not cols_are_time:
+        first = last = None
+    return PivotExtent(int(n_rows), int(n_cols), first, last)
 
 
 def page(

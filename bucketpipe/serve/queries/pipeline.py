@@ -98,8 +98,26 @@ def _service(status: JobStatus) -> Service:
         )
     if run is None:
         return Service(status.job, state, live.get("run_id"), None, None, "", bool(live))
-    message = run.errors[0] if run.errors else f"{run.rows:,} row{'' if run.rows == 1 else 's'}"
+    message = run.errors[0] if run.errors else output(run.job, run.source, run.rows)
     return Service(status.job, state, run.input_id, run.finished_at, run.rows, message, bool(live))
+
+
+# Ingest sources that land whole files, one raw record per file (their rows are counted by
+# the clean run that reads them).
+FILE_SOURCES = frozenset({"bucket"})
+
+
+def output(job: str | None, source: str | None, count: Any) -> str:
+    """What a run's count counts, in words: a clean run's rows, an ingest run's landed files
+    (a file source) or raw records (one per API response): `1 file`, `2,373 rows`."""
+    n = int(count or 0)
+    if job != INGEST_JOB:
+        noun = "row"
+    elif source in FILE_SOURCES:
+        noun = "file"
+    else:
+        noun = "record"
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _time(value: str | None) -> datetime | None:
@@ -123,8 +141,11 @@ def run_history(ctx: Context, limit: int = 50, *, recorded: bool = True) -> pd.D
             _run_row(m) for job in ctx.runlog.jobs() for m in ctx.runlog.latest(job, scan=limit)
         ]
     if not rows:
-        return pd.DataFrame(columns=RUN_COLUMNS)
+        return pd.DataFrame(columns=[*RUN_COLUMNS, "output"])
     out = pd.DataFrame(rows, columns=RUN_COLUMNS).sort_values("finished_at", ascending=False)
+    out["output"] = [
+        output(j, s, n) for j, s, n in zip(out["job"], out["source"], out["rows"], strict=True)
+    ]
     return out.head(limit).reset_index(drop=True)
 
 
