@@ -21,7 +21,8 @@ LABELS = {
     "transaction_code": "Code",
     "transaction_price": "Price",
     "share": "Shares held after",
-    "change": "Shares changed",
+    "change": "Change",
+    "shares_changed": "Shares changed",
     "is_derivative": "Derivative",
     "filed_date": "Filed",
     "form": "Form",
@@ -66,6 +67,7 @@ COMPACT = {
     "market_cap",
     "share",
     "change",
+    "shares_changed",
 }
 PERCENT_OF_ONE = {"volatility_20", "daily_return"}  # stored as fractions, shown in %
 PLAIN = {"year", "quarter"}  # integers that must not get thousands separators

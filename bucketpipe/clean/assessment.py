@@ -21,6 +21,7 @@ from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.storage import ObjectStore
 from bucketpipe.quality.report import QualityReport, update_latest
 from bucketpipe.quality.scoring import Delivery, Measured, assess, measure
+from bucketpipe.quality.wording import quantity
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +33,38 @@ def forward_looking(spec: DatasetSpec | None, dataset: str) -> bool:
     return spec is not None and any(t in ("calendar", "forward") for t in spec.tags)
 
 
-def catalog_steps(spec: DatasetSpec, result: DatasetResult, rejected: int) -> list[str]:
+def catalog_steps(
+    spec: DatasetSpec, result: DatasetResult, rejected: int, repeated: int = 0
+) -> list[str]:
     out = [f"extracted from raw {', '.join(spec.endpoints)} responses"]
     if rejected:
-        text = f"{rejected} rows rejected by the dataset's rules"
-        if rejected > result.rows_quarantined:
-            text += (
-                f" ({rejected - result.rows_quarantined} already in quarantine, not stored again)"
-            )
-        out.append(text)
+        notes = []
+        if already := rejected - result.rows_quarantined:
+            notes.append(f"{already:,} already in quarantine, not stored again")
+        if repeated:
+            notes.append(f"{quantity(repeated, 'repeat')} of them in the input, counted once")
+        text = f"{quantity(rejected, 'row')} rejected by the dataset's rules"
+        out.append(text + (f" ({'; '.join(notes)})" if notes else ""))
     if result.rows_duplicate:
         out.append(
-            f"{result.rows_duplicate} duplicates removed (key {', '.join(spec.primary_key)})"
+            f"{quantity(result.rows_duplicate, 'duplicate')} removed "
+            f"(key {', '.join(spec.primary_key)})"
         )
     if result.rows_replaced:
-        out.append(f"{result.rows_replaced} rows replaced by newer versions")
+        out.append(f"{quantity(result.rows_replaced, 'row')} replaced by newer versions")
     return out
+
+
+def rejected_repeats(result: DatasetResult, rejected: int) -> int:
+    """Rejected rows the input held more than once (each distinct one is counted once).
+
+    Every staged row is either rejected or accepted, and every accepted row is written or
+    counted a duplicate (its key repeats in the run or is committed already), so what the
+    input held beyond those and the distinct rejected rows is repeats of rejected rows. (A
+    rebuild that carries rows whose raw input has expired also writes rows that were not in
+    its input; those make the figure smaller.)
+    """
+    return max(result.rows_in - result.rows_written - result.rows_duplicate - rejected, 0)
 
 
 def _safe(
@@ -114,6 +131,7 @@ def catalog_report(
     were quarantined by an earlier run: the score describes this delivery, whatever the
     quarantine already held, so a re-ingest scores like the first ingest.
     """
+    repeated = rejected_repeats(result, rejected)
     delivery = Delivery(
         dataset=spec.name,
         run_id=run_id,
@@ -123,9 +141,10 @@ def catalog_report(
         rows_quarantined=rejected,
         rows_duplicate=result.rows_duplicate,
         rows_written=result.rows_written,
+        rows_rejected_repeated=repeated,
         kind="catalog",
         quarantine_reasons=result.quarantine_reasons,
-        steps=catalog_steps(spec, result, rejected),
+        steps=catalog_steps(spec, result, rejected, repeated),
         future_ok=forward_looking(spec, spec.name),
     )
     columns = [(c.name, c.type) for c in spec.columns]

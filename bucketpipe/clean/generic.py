@@ -223,7 +223,8 @@ def clean_generic(
     drift = summary.drift(report.file_columns, choices, committed, missing, empty)
     message = status = None
     if quarantined.key:
-        message = f"{quarantined.written} rows quarantined ({quarantined.key})"
+        rows = "row" if quarantined.written == 1 else "rows"
+        message = f"{quarantined.written:,} {rows} quarantined ({quarantined.key})"
     if report.failed and not report.rows:
         status = "failed"
         message = f"no file could be read: {next(iter(report.failed.values()))}"

@@ -67,12 +67,16 @@ def describe(
     if dropped:
         out.append("empty columns dropped: " + ", ".join(sorted(dropped)))
     if result.rows_quarantined:
-        out.append(f"{result.rows_quarantined} rows quarantined")
+        out.append(_count(result.rows_quarantined, "row") + " quarantined")
     if result.rows_duplicate:
         what = "key" if rules.key else "exact"
-        out.append(f"{result.rows_duplicate} {what} duplicates removed")
+        out.append(_count(result.rows_duplicate, f"{what} duplicate") + " removed")
     for column, info in outliers.items():
-        out.append(f"{info['count']} outliers in {column}: {info['action']}")
+        out.append(f"{_count(int(info['count']), 'outlier')} in {column}: {info['action']}")
     for column, n in imputed.items():
-        out.append(f"{n} empty values of {column} filled")
+        out.append(f"{_count(n, 'empty value')} of {column} filled")
     return out
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

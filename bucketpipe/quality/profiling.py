@@ -151,7 +151,8 @@ def profile_columns(
     quartiles = dict(zip((c.name for c in fenced), values[width * len(out) :], strict=True))
     for i, counts in enumerate(out):
         part = values[i * width : (i + 1) * width]
-        counts.non_null, counts.distinct = int(part[0]), int(part[1])
+        # An estimate can exceed the values it counts; there are never more distinct ones.
+        counts.non_null, counts.distinct = int(part[0]), min(int(part[1]), int(part[0]))
         counts.min, counts.max = part[2], part[3]
         counts.mean = float(part[4]) if part[4] is not None else None
         counts.empty_strings, counts.spacing = int(part[5]), int(part[6])

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bucketpipe.quality.profiling import ColumnCounts
 from bucketpipe.quality.report import QualityReport
+from bucketpipe.quality.wording import quantity
 
 MOSTLY_EMPTY = 0.9
 MAX_ITEMS = 12
@@ -49,17 +50,22 @@ def _consistency(columns: Sequence[ColumnCounts]) -> list[str]:
                 if len(c.case_example) == 2
                 else ""
             )
+            differs = "differs" if c.case_variants == 1 else "differ"
             out.append(
-                f"Column '{c.name}' has {c.case_variants} values that differ from a more common "
-                f"value only in letter case{example}: normalise the casing at the source."
+                f"Column '{c.name}' has {quantity(c.case_variants, 'value')} that {differs} "
+                f"from a more common value only in letter case{example}: normalise the casing "
+                "at the source."
             )
         if c.spacing:
             out.append(
-                f"Column '{c.name}' has {c.spacing} values with leading, trailing or doubled "
-                "spaces: trim them at the source."
+                f"Column '{c.name}' has {quantity(c.spacing, 'value')} with leading, trailing "
+                "or doubled spaces: trim them at the source."
             )
         if c.empty_strings:
-            out.append(f"Column '{c.name}' has {c.empty_strings} empty strings instead of NULL.")
+            out.append(
+                f"Column '{c.name}' has {quantity(c.empty_strings, 'empty string')} instead of "
+                "NULL."
+            )
         if c.extremes:
             limits = (
                 f" (outside {c.extreme_limits[0]:.6g} .. {c.extreme_limits[1]:.6g})"
@@ -67,15 +73,15 @@ def _consistency(columns: Sequence[ColumnCounts]) -> list[str]:
                 else ""
             )
             out.append(
-                f"Column '{c.name}' has {c.extremes} extreme values{limits}: check units and "
-                "typing errors."
+                f"Column '{c.name}' has {quantity(c.extremes, 'extreme value')}{limits}: check "
+                "units and typing errors."
             )
         if c.future:
-            out.append(f"Column '{c.name}' has {c.future} dates in the future.")
+            out.append(f"Column '{c.name}' has {quantity(c.future, 'date')} in the future.")
         if c.before_1900:
             out.append(
-                f"Column '{c.name}' has {c.before_1900} dates before 1900: often a placeholder "
-                "such as 0001-01-01 for 'unknown'."
+                f"Column '{c.name}' has {quantity(c.before_1900, 'date')} before 1900: often a "
+                "placeholder such as 0001-01-01 for 'unknown'."
             )
     return out
 
@@ -105,44 +111,50 @@ def _drift(report: QualityReport) -> list[str]:
     return out
 
 
+def notes(report: QualityReport) -> list[str]:
+    """Information about the run that asks for no action."""
+    if not report.rows_duplicate:
+        return []
+    # Repeats in the input (overlapping ingest runs, a source sending a row twice) are what
+    # deduplication is for.
+    return [
+        f"{quantity(report.rows_duplicate, 'duplicate')} removed (rows repeating a key already "
+        "in this run or in the committed data)."
+    ]
+
+
 def recommend(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[str]:
-    """What to do, most important first; a single all-clear line when nothing stands out."""
+    """What to do, most important first; none when nothing stands out (information such as
+    duplicates removed is in `notes`, not here)."""
     out: list[str] = []
-    info: list[str] = []
     dims = report.dimensions
-    if report.rows_duplicate:
-        # Information, not a failure: repeats in the input (overlapping ingest runs, a
-        # source sending a row twice) are what deduplication is for.
-        info.append(
-            f"{report.rows_duplicate} duplicates removed (rows repeating a key already in this "
-            "run or in the committed data); nothing to fix."
-        )
     if report.rows_quarantined:
         top = max(report.quarantine_reasons.items(), key=lambda kv: kv[1], default=None)
-        reason = f" (most often: {top[0]}, {top[1]} rows)" if top else ""
+        reason = f" (most often: {top[0]}, {quantity(top[1], 'row')})" if top else ""
+        was, they = ("was", "it is") if report.rows_quarantined == 1 else ("were", "they are")
         out.append(
             # Rejected by this delivery; a row an earlier run already quarantined is counted
             # (the score describes the delivery) but not stored again.
-            f"{report.rows_quarantined} rows were rejected{reason}: they are in "
+            f"{quantity(report.rows_quarantined, 'row')} {was} rejected{reason}: {they} in "
             f"quarantine/{report.dataset}/; fix the source, or pin the column type."
         )
     if report.rows_invalid_kept:
+        was = "was" if report.rows_invalid_kept == 1 else "were"
         out.append(
-            f"{report.rows_invalid_kept} rows were kept with values that did not parse made "
-            "empty (see `_invalid_columns`)."
+            f"{quantity(report.rows_invalid_kept, 'row')} {was} kept with values that did not "
+            "parse made empty (see `_invalid_columns`)."
         )
     if not dims["uniqueness"].passed:
         duplicates = dims["uniqueness"].denominator - dims["uniqueness"].numerator
         by = "key " + ", ".join(report.key) if report.key else "identical content"
+        repeat, them = ("repeats", "it") if duplicates == 1 else ("repeat", "them")
         out.append(
-            f"{duplicates} committed rows repeat another row ({by}): readers see them twice; "
-            "check the dataset's key."
+            f"{quantity(duplicates, 'committed row')} {repeat} another row ({by}): readers "
+            f"see {them} twice; check the dataset's key."
         )
     out += _completeness(report, columns)
     out += _consistency(columns)
     out += _drift(report)
-    if not out:
-        if all(d.passed for d in dims.values()):
-            return ["No action needed: every dimension is above its threshold.", *info]
-        return ["Scores are below a threshold; see the column profiles for details.", *info]
-    return [*out, *info][:MAX_ITEMS]
+    if not out and not all(d.passed for d in dims.values()):
+        return ["Scores are below a threshold; see the column profiles for details."]
+    return out[:MAX_ITEMS]

@@ -113,16 +113,25 @@ class QualityReport(BaseModel):
     created_at: datetime
     kind: str = "catalog"
     scope: str = "run"
-    # What was scored: "committed" (the rows readers get, one per key; every report since
-    # duplicates stopped counting against uniqueness) or "input" (older reports, which
-    # scored the run's accepted rows with their repeats).
+    # What was scored: "committed" (the rows this run delivered, one per key, as readers get
+    # them; every report since duplicates stopped counting against uniqueness) or "input"
+    # (older reports, which scored the run's accepted rows with their repeats). Either way
+    # the run's delivery, not the whole dataset (whose row count is its snapshot's).
     basis: str = "input"
-    rows: int = Field(description="Accepted rows assessed (before deduplication).")
+    rows: int = Field(
+        description="Rows assessed: the run's accepted rows, one per key (with basis "
+        "'committed'), not the dataset's total."
+    )
+    # The run's input, `rows_in`, adds up as rows_written + rows_duplicate + rows_quarantined
+    # + rows_rejected_repeated (catalog datasets).
     rows_in: int = 0
     rows_quarantined: int = 0
     rows_invalid_kept: int = 0
     rows_duplicate: int = 0
     rows_written: int = 0
+    # Rejected rows delivered more than once in the input: each distinct rejected row is
+    # counted once in `rows_quarantined`, its repeats here.
+    rows_rejected_repeated: int = 0
     columns: int = 0
     key: list[str] = Field(default_factory=list)
     dimensions: dict[str, Dimension]
@@ -132,7 +141,10 @@ class QualityReport(BaseModel):
     quarantine_reasons: dict[str, int] = Field(default_factory=dict)
     drift: dict[str, Any] = Field(default_factory=dict)
     steps: list[str] = Field(default_factory=list)
+    # Things to act on, most important first (empty when nothing stands out).
     recommendations: list[str] = Field(default_factory=list)
+    # Information that asks for no action (e.g. duplicates removed).
+    notes: list[str] = Field(default_factory=list)
 
     @property
     def key_name(self) -> str:

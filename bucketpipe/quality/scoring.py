@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from bucketpipe.quality.profiling import ColumnCounts, distinct_keys, profile_columns
-from bucketpipe.quality.recommendations import recommend
+from bucketpipe.quality.recommendations import notes, recommend
 from bucketpipe.quality.report import (
     DEFINITIONS,
     ColumnProfile,
@@ -105,6 +105,7 @@ class Delivery:
     rows_invalid_kept: int = 0
     rows_duplicate: int = 0
     rows_written: int = 0
+    rows_rejected_repeated: int = 0
     kind: str = "catalog"
     quarantine_reasons: Mapping[str, int] | None = None
     drift: Mapping[str, Any] | None = None
@@ -183,6 +184,7 @@ def assess(
         rows_invalid_kept=delivery.rows_invalid_kept,
         rows_duplicate=delivery.rows_duplicate,
         rows_written=delivery.rows_written,
+        rows_rejected_repeated=delivery.rows_rejected_repeated,
         columns=len(columns),
         key=[k for k in key if not k.startswith("_")],
         dimensions=dimensions,
@@ -194,4 +196,5 @@ def assess(
         steps=list(delivery.steps),
     )
     report.recommendations = recommend(report, per_column)
+    report.notes = notes(report)
     return report

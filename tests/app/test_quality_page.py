@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 
-from tests.app.conftest import AppFactory, DemoLake, markdown, metric, no_errors
+from bucketpipe.lake.duck import quote_ident
+from bucketpipe.lake.storage import LocalStore
+from bucketpipe.serve.reader import LakeReader
+from tests.app.conftest import (
+    AppFactory,
+    DemoLake,
+    lake_env,
+    markdown,
+    metric,
+    no_errors,
+    run_pipeline,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -58,3 +73,70 @@ def test_empty_lake_explains_where_reports_come_from(
     app = make_app(empty_lake, "quality")
     no_errors(app)
     assert any("No quality report yet" in str(i.value) for i in app.info)
+
+
+@pytest.fixture(scope="module")
+def recleaned_lake(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
+    """Overlapping deliveries of the same days cleaned together, then twice a smaller one,
+    cleaned on its own: the newest reports score less than each dataset holds."""
+    root = tmp_path_factory.mktemp("recleaned-lake")
+    env = lake_env(root, BUCKETPIPE_SYMBOLS="AAPL,MSFT")
+    demo = ["ingest", "demo", "--days", "6"]
+    again = [*demo[:3], "2", "--seed", "11"]
+    run_pipeline(env, demo, demo, ["clean"], again, again, ["clean"])
+    return DemoLake(root, env)
+
+
+def committed_counts(lake: DemoLake) -> dict[str, int]:
+    """`SELECT count(*)` over each dataset's committed data."""
+    store = LocalStore(Path(lake.env["BUCKETPIPE_LAKE"]))
+    reader = LakeReader(store)
+    con = duckdb.connect()
+    reader.register_views(con)
+    out = {}
+    for name in reader.datasets():
+        row = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()
+        out[name] = int(row[0]) if row else 0
+    return out
+
+
+def labels(frame: Any) -> dict[str, str]:
+    return {name: c.get("label", name) for name, c in json.loads(frame.proto.columns).items()}
+
+
+def test_rows_are_the_committed_datasets_and_the_page_reads_as_words(
+    make_app: AppFactory, recleaned_lake: DemoLake
+) -> None:
+    app = make_app(recleaned_lake, "quality")
+    no_errors(app)
+    table = app.dataframe[0].value.set_index("dataset")
+    counts = committed_counts(recleaned_lake)
+    assert table["rows"].to_dict() == {name: counts[name] for name in table.index}
+    assert table.loc["quotes", "rows_assessed"] < counts["quotes"]  # the newest run's rows
+    assert labels(app.dataframe[0])["rows_assessed"] == "Rows scored"
+    # Recommendations count things to act on: none for a dataset that only had duplicates.
+    app.selectbox(key="quality_dataset").set_value("dividends").run()
+    assert table.loc["dividends", "recommendations"] == 0
+    assert not any(m.value.startswith("- ") for m in app.markdown)
+    captions = "\n".join(str(c.value) for c in app.caption)
+    assert "No action needed" in captions and "duplicates removed" in captions
+    # The quotes' input adds up, the profile is labelled, a single row is a row.
+    app.selectbox(key="quality_dataset").set_value("quotes").run()
+    no_errors(app)
+    captions = "\n".join(str(c.value) for c in app.caption)
+    assert f"{counts['quotes']:,} rows in the dataset now" in captions
+    assert "1 distinct row rejected + 1 repeat of a rejected row, counted once" in captions
+    page = captions + markdown(app)
+    assert "1 row was rejected" in page
+    assert " 1 rows" not in page and " 1 values" not in page
+    profile = next(d for d in app.dataframe if "empty_pct" in d.value.columns)
+    assert labels(profile)["empty_pct"] == "Empty"
+    assert labels(profile)["top_values"] == "Most frequent (rows)"
+    assert re.fullmatch(r"[\d,]+\.\d\d", profile.value.set_index("column").loc["price", "mean"])
+    assert labels(app.dataframe[-1])["ts"] == "Time (UTC)"
+    specs = [json.loads(c.proto.spec) for c in app.get("vega_lite_chart")]
+    layers = [layer for spec in specs for layer in spec.get("layer", [spec])]
+    scales = [layer["encoding"]["y"].get("scale") for layer in layers if "y" in layer["encoding"]]
+    assert {"domain": [0, 100], "nice": False} in scales  # percent axes end at 100
+    axes = [layer["encoding"]["x"].get("axis", {}) for layer in layers if "x" in layer["encoding"]]
+    assert {"format": ",d", "tickMinStep": 1} in axes  # rows in quarantine: whole numbers

@@ -13,8 +13,9 @@ from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.ingest.run import ingest_demo
 from bucketpipe.lake import quarantine
-from bucketpipe.lake.duck import connect
+from bucketpipe.lake.duck import connect, quote_ident
 from bucketpipe.quality.report import QualityReport, read_latest
+from bucketpipe.serve.queries import quality
 from bucketpipe.serve.reader import LakeReader
 from bucketpipe.wiring import AFTER_CLEAN
 from tests.conftest import SettingsFactory
@@ -167,3 +168,36 @@ def test_bars_follow_quotes_after_a_reingest_with_another_seed(
         "SELECT count(*), count(DISTINCT (symbol, year, quarter)) FROM earnings_calendar"
     ).fetchone()
     assert quarters is not None and quarters[0] > 0 and quarters[0] == quarters[1]
+
+
+def test_quality_counts_after_incremental_cleans(
+    lake_settings: SettingsFactory, make_context: ContextFactory
+) -> None:
+    settings = lake_settings()
+    ctx = context_at(make_context, settings)
+    demo(ctx, "ingest-1", seed=7)
+    demo(ctx, "ingest-2", seed=7)
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
+    # The input adds up: written, duplicates, distinct rejected rows and their repeats.
+    for name, report in read_latest(ctx.store).items():
+        if report.kind == "catalog":
+            parts = report.rows_written + report.rows_duplicate + report.rows_quarantined
+            assert report.rows_in == parts + report.rows_rejected_repeated, name
+    quotes = read_latest(ctx.store)["quotes"]
+    assert quotes.rows_quarantined > 0 and quotes.rows_rejected_repeated > 0
+    assert not any("duplicates removed" in r for r in quotes.recommendations)
+    assert any("duplicates removed" in n for n in quotes.notes)
+    # A later, smaller delivery: its report scores what it delivered, not the dataset.
+    ingest_demo(ctx, run_id="ingest-3", symbols=SYMBOLS, days=2, interval_minutes=15, seed=8)
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-2")
+    reports = read_latest(ctx.store)
+    reader = LakeReader(ctx.store)
+    committed = {name: snap.rows for name in reports if (snap := reader.snapshot(name))}
+    table = quality.overview(reports, committed).set_index("dataset")
+    con = connect(settings)
+    reader.register_views(con)
+    for name in reports:
+        row = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()
+        assert row is not None and table.loc[name, "rows"] == row[0], name
+    assert reports["quotes"].run_id == "clean-2"
+    assert table.loc["quotes", "rows_assessed"] == reports["quotes"].rows < committed["quotes"]

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from bucketpipe.lake.storage import LocalStore
-from bucketpipe.quality.profiling import profile_columns
+from bucketpipe.quality.profiling import EXACT_DISTINCT_ROWS, profile_columns
 from bucketpipe.quality.report import (
     QualityReport,
     read_latest,
@@ -130,12 +130,33 @@ def test_column_profiles(report: QualityReport) -> None:
 def test_recommendations_say_what_to_do(report: QualityReport) -> None:
     text = "\n".join(report.recommendations)
     assert "3 rows were rejected (most often: invalid DOUBLE in amount, 2 rows)" in text
-    assert "1 committed rows repeat another row (key id)" in text
-    assert "only in letter case (e.g. 'helsinki' vs 'Helsinki')" in text
-    assert "Column 'city' has 1 empty strings" in text
-    assert "Column 'amount' has 1 extreme values" in text
-    assert "Column 'when' has 1 dates in the future" in text
-    assert "Column 'when' has 1 dates before 1900" in text
+    # One of a kind reads in the singular.
+    assert "1 committed row repeats another row (key id): readers see it twice" in text
+    assert "1 value that differs from a more common value only in letter case" in text
+    assert "(e.g. 'helsinki' vs 'Helsinki')" in text
+    assert "Column 'city' has 1 empty string instead" in text
+    assert "Column 'amount' has 1 extreme value (outside" in text
+    assert "Column 'when' has 1 date in the future" in text
+    assert "Column 'when' has 1 date before 1900" in text
+    assert " 1 rows" not in text and " 1 values" not in text and " 1 dates" not in text
+
+
+def test_one_rejected_row_reads_in_the_singular() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS id FROM range(5)")
+    delivery = Delivery(
+        dataset="ok",
+        run_id="c1",
+        now=NOW,
+        key=("id",),
+        rows_quarantined=1,
+        quarantine_reasons={"missing price": 1},
+    )
+    report = assess(con, "t", [("id", "BIGINT")], delivery, THRESHOLDS)
+    assert report.recommendations == [
+        "1 row was rejected (most often: missing price, 1 row): it is in quarantine/ok/; fix "
+        "the source, or pin the column type."
+    ]
 
 
 def test_calendars_may_hold_future_dates() -> None:
@@ -152,7 +173,20 @@ def test_all_clear_recommendation() -> None:
     delivery = Delivery(dataset="ok", run_id="c1", now=NOW, key=("id",))
     report = assess(con, "t", [("id", "BIGINT"), ("name", "VARCHAR")], delivery, THRESHOLDS)
     assert report.passed and report.overall_score == 100.0
-    assert report.recommendations == ["No action needed: every dimension is above its threshold."]
+    assert report.recommendations == []  # nothing to act on (the page says so)
+    assert report.notes == []
+
+
+def test_duplicates_removed_are_information_not_a_recommendation() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT range AS id, 'x' AS name FROM range(5)")
+    delivery = Delivery(dataset="ok", run_id="c1", now=NOW, key=("id",), rows_duplicate=1)
+    report = assess(con, "t", [("id", "BIGINT"), ("name", "VARCHAR")], delivery, THRESHOLDS)
+    assert report.passed
+    assert report.recommendations == []
+    assert report.notes == [
+        "1 duplicate removed (rows repeating a key already in this run or in the committed data)."
+    ]
 
 
 def test_reports_round_trip_newest_first(tmp_path: Path, report: QualityReport) -> None:
@@ -188,3 +222,20 @@ def test_far_out_values_are_counted_whether_or_not_the_extremes_rule_them_out() 
     limits = {c.name: c.extreme_limits for c in counts}
     assert limits["inside"] == (24.75 - 3 * 49.5, 74.25 + 3 * 49.5)
     assert limits["too_few"] is None and limits["flat"] is None
+
+
+def test_an_estimated_distinct_count_never_exceeds_the_values_counted() -> None:
+    """Above EXACT_DISTINCT_ROWS rows distinct values are a HyperLogLog estimate, which can
+    count more values than there are; the profile keeps it to the non-empty values."""
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE t AS SELECT to_timestamp(i) AS seen, CASE WHEN i % 2 = 0 THEN i END AS half "
+        f"FROM range({EXACT_DISTINCT_ROWS + 50_000}) AS r(i)"
+    )
+    raw = con.execute("SELECT approx_count_distinct(seen) FROM t").fetchone()
+    assert raw is not None and raw[0] > EXACT_DISTINCT_ROWS + 50_000  # the estimate over-counts
+    rows, counts = profile_columns(con, "t", [("seen", "TIMESTAMPTZ"), ("half", "BIGINT")], now=NOW)
+    seen, half = counts
+    assert not seen.distinct_exact and seen.non_null == rows
+    assert seen.distinct == rows  # clamped to the values it counts
+    assert 0 < half.distinct <= half.non_null == rows // 2

@@ -13,7 +13,14 @@ import pytest
 from bucketpipe.app import plots
 from bucketpipe.context import Context, lake_store
 from bucketpipe.coord.signals import Signals
-from bucketpipe.quality.report import Dimension, QualityReport, update_latest, write_report
+from bucketpipe.quality.report import (
+    ColumnProfile,
+    Dimension,
+    QualityReport,
+    TopValue,
+    update_latest,
+    write_report,
+)
 from bucketpipe.serve.queries import quality
 from tests.conftest import SettingsFactory
 
@@ -65,6 +72,66 @@ def test_history_latest_and_overview(ctx: Context) -> None:
     table = quality.overview(quality.latest(ctx))
     assert table["dataset"].tolist() == ["notes", "quotes"]  # worst first
     assert table.set_index("dataset").loc["quotes", "quarantined"] == 4
+
+
+def test_overview_rows_are_the_datasets_and_recommendations_are_actions() -> None:
+    older = report(
+        "dividends",
+        "clean-2",
+        1,
+        100.0,
+        rows_duplicate=40,
+        recommendations=[
+            "No action needed: every dimension is above its threshold.",
+            "40 duplicates removed (rows repeating a key already in this run or in the "
+            "committed data); nothing to fix.",
+        ],
+    )
+    new = report("quotes", "clean-2", 1, 97.0, recommendations=["fix it"], notes=["info"])
+    table = quality.overview({"dividends": older, "quotes": new}, {"quotes": 1215})
+    table = table.set_index("dataset")
+    assert table.loc["quotes", "rows"] == 1215  # the dataset now, from its snapshot
+    assert table.loc["quotes", "rows_assessed"] == 100  # what the newest run delivered
+    assert pd.isna(table.loc["dividends", "rows"])  # not committed: no count to show
+    assert table["recommendations"].to_dict() == {"dividends": 0, "quotes": 1}
+
+
+def test_column_profile_reads_as_text() -> None:
+    profiles = [
+        ColumnProfile(
+            name="volume",
+            type="BIGINT",
+            nulls=0,
+            null_pct=0.0,
+            distinct=1_251_278,
+            distinct_exact=False,
+            min="100.0",
+            max="98765432.0",
+            mean=53513606.4471,
+            issues={"extremes": 5},
+        ),
+        ColumnProfile(
+            name="symbol",
+            type="VARCHAR",
+            nulls=50_000,
+            null_pct=4.76,
+            distinct=3,
+            top_values=[TopValue(value="AAPL", count=350_000)],
+            issues={"empty_strings": 1},
+        ),
+    ]
+    big = report("big", "c", 0, 99.0).model_copy(
+        update={"rows": 1_050_000, "column_profiles": profiles}
+    )
+    table = quality.column_profiles(big)
+    assert list(table.columns) == quality.PROFILE_COLUMNS
+    volume, symbol = table.to_dict("records")
+    assert volume["distinct"] == "≈ 1,050,000"  # an estimate, at most the values counted
+    assert (volume["min"], volume["max"], volume["mean"]) == ("100", "98,765,432", "53,513,606")
+    assert volume["issues"] == "5 far-out values"
+    assert symbol["distinct"] == "3" and symbol["empty_pct"] == 4.76
+    assert symbol["top_values"] == "AAPL (350,000)"
+    assert symbol["issues"] == "1 empty string"
 
 
 def test_dimensions_against_thresholds() -> None:

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from bucketpipe.app import columns, plots, state, ui
+from bucketpipe.quality import wording
 from bucketpipe.quality.report import DIMENSIONS, REPORTS_DATASET, QualityReport
+from bucketpipe.quality.wording import quantity
 from bucketpipe.serve.queries import quality
 
 QUALITY_HINT = "Every `bucketpipe clean` run writes a quality report per dataset it touched."
 
 
-def summary(reports: dict[str, QualityReport]) -> None:
-    table = quality.overview(reports)
+def committed_rows() -> dict[str, int]:
+    """Each dataset's rows now, from its committed snapshot (as `SELECT count(*)` counts)."""
+    return {name: snap.rows for name, snap in state.lake().snapshots.items()}
+
+
+def summary(reports: dict[str, QualityReport], committed: dict[str, int]) -> None:
+    table = quality.overview(reports, committed)
     passing = int(table["passed"].sum())
     mean = table["overall_score"].mean()
     c = st.columns(4)
@@ -40,6 +50,7 @@ def summary(reports: dict[str, QualityReport]) -> None:
             "validity",
             "passed",
             "rows",
+            "rows_assessed",
             "quarantined",
             "duplicates_removed",
             "recommendations",
@@ -47,8 +58,23 @@ def summary(reports: dict[str, QualityReport]) -> None:
         ],
         column_config={
             "dataset": st.column_config.TextColumn("Dataset", width="medium"),
-            "rows": st.column_config.NumberColumn("Rows", format="localized"),
-            "recommendations": st.column_config.NumberColumn("Recommendations"),
+            "rows": st.column_config.NumberColumn(
+                "Rows",
+                format="localized",
+                help="Rows in the dataset now (its committed snapshot; what "
+                "`SELECT count(*)` counts).",
+            ),
+            "rows_assessed": st.column_config.NumberColumn(
+                "Rows scored",
+                format="localized",
+                help="Rows the newest clean run delivered, one per key: what the scores "
+                "describe (not the whole dataset).",
+            ),
+            "recommendations": st.column_config.NumberColumn(
+                "Recommendations",
+                help="Things to act on in the newest report (information, such as "
+                "duplicates removed, is not counted).",
+            ),
             "overall_score": st.column_config.ProgressColumn(
                 "Score", min_value=0, max_value=100, format="%.1f %%", color=ui.ACCENT
             ),
@@ -58,10 +84,13 @@ def summary(reports: dict[str, QualityReport]) -> None:
             "validity": st.column_config.NumberColumn("Validity", format="%.1f %%"),
             "passed": st.column_config.CheckboxColumn("All met"),
             "quarantined": st.column_config.NumberColumn(
-                "Rejected", help="Distinct rows of the newest run's input the rules rejected."
+                "Rejected",
+                format="localized",
+                help="Distinct rows of the newest run's input the rules rejected.",
             ),
             "duplicates_removed": st.column_config.NumberColumn(
                 "Duplicates removed",
+                format="localized",
                 help="Repeats of a key in the input or of a committed row: information, not "
                 "a failure (scores describe the deduplicated rows readers get).",
             ),
@@ -70,11 +99,21 @@ def summary(reports: dict[str, QualityReport]) -> None:
     )
 
 
-def detail(report: QualityReport) -> None:
+def detail(report: QualityReport, committed: int | None) -> None:
+    now = (
+        f"{quantity(committed, 'row')} in the dataset now"
+        if committed is not None
+        else "the dataset has no committed rows now"
+    )
+    st.caption(
+        f"The newest report, of clean run `{report.run_id}` ({ui.when(report.created_at)}), "
+        f"scores the {quantity(report.rows, 'row')} that run delivered, one per key ({now}). "
+        f"Its input: {wording.breakdown(report)}."
+    )
     dims = quality.dimensions(report)
     left, right = st.columns([2, 3])
     with left:
-        st.altair_chart(plots.dimension_bars(dims), key="dimensions")
+        st.altair_chart(percent_to_100(plots.dimension_bars(dims)), key="dimensions")
     with right:
         for _, row in dims.iterrows():
             mark = ui.pill(
@@ -86,14 +125,75 @@ def detail(report: QualityReport) -> None:
             )
             st.caption(f"{row['definition']}: {row['counted']}")
     st.markdown("**Recommendations**")
-    if report.recommendations:
-        st.markdown("\n".join(f"- {r}" for r in report.recommendations))
+    todo = wording.actions(report)
+    if todo:
+        st.markdown("\n".join(f"- {r}" for r in todo))
     else:
-        st.caption("None: nothing to fix in the newest run.")
+        st.caption(wording.ALL_CLEAR if report.passed else "None.")
+    notes = wording.notes(report)
+    if notes:
+        st.caption("For information: " + " ".join(notes))
     with st.expander("Column profile"):
-        st.dataframe(quality.column_profiles(report), hide_index=True)
+        profile = quality.column_profiles(report)
+        figures = ["min", "max", "mean"]
+        profile[figures] = profile[figures].fillna(ui.MISSING)  # a figure the column has not
+        st.dataframe(profile, hide_index=True, column_config=PROFILE_CONFIG)
     if report.steps:
-        st.caption("Cleaning steps applied: " + "; ".join(report.steps))
+        st.caption("Cleaning steps applied: " + "; ".join(wording.steps(report)))
+
+
+PROFILE_CONFIG: dict[str, Any] = {
+    "column": st.column_config.TextColumn("Column"),
+    "type": st.column_config.TextColumn("Type"),
+    "empty_pct": st.column_config.NumberColumn(
+        "Empty", format="%.1f %%", help="Share of the scored rows with no value."
+    ),
+    "distinct": st.column_config.TextColumn(
+        "Distinct values",
+        help="Exact up to 1,000,000 scored rows; above, an estimate marked ≈ (it can be off "
+        "by a fifth), never more than the column's non-empty values.",
+    ),
+    "min": st.column_config.TextColumn("Minimum", width="medium"),
+    "max": st.column_config.TextColumn("Maximum", width="medium"),
+    "mean": st.column_config.TextColumn("Mean"),
+    "top_values": st.column_config.TextColumn(
+        "Most frequent (rows)", help="Up to three values, each with the rows that hold it."
+    ),
+    "issues": st.column_config.TextColumn(
+        "Issues", width="medium", help="The cells behind the consistency score."
+    ),
+}
+
+
+Chart = alt.Chart | alt.LayerChart | alt.FacetChart
+
+
+def percent_to_100(chart: Chart) -> Chart:
+    """A chart of scores whose percent axis ends at 100, not at the next round number above
+    the room left for labels (120): the scale is set on its first layer, which the other
+    layers share."""
+    first = chart.layer[0] if isinstance(chart, alt.LayerChart) else chart
+    if isinstance(first, alt.Chart):
+        first.encoding.y.scale = alt.Scale(domain=[0, 100], nice=False)
+    return chart
+
+
+def whole_counts(chart: alt.Chart) -> alt.Chart:
+    """A count axis with whole-number ticks only (no 0.2 between 0 and 1)."""
+    chart.encoding.x.axis = alt.Axis(format=",d", tickMinStep=1)
+    return chart
+
+
+# Labels of quarantined rows' columns that a name alone does not give.
+QUARANTINE_LABELS = {"ts": "Time (UTC)"}
+
+
+def rejected_rows(rows: pd.DataFrame) -> None:
+    config = columns.config(rows)
+    for name, text in QUARANTINE_LABELS.items():
+        if name in config:
+            config[name] = {**config[name], "label": text}
+    st.dataframe(columns.frame(rows), hide_index=True, column_config=config)
 
 
 def score_history(dataset: str, limit: int = 50) -> pd.DataFrame:
@@ -117,8 +217,8 @@ def quarantine(dataset: str) -> None:
     span = quality.quarantine_days(keys)
     if span is not None:
         st.caption(
-            f"Rejected rows of the newest {len(keys)} quarantine file"
-            f"{'s' if len(keys) != 1 else ''}, {span[0]} to {span[1]} (at most "
+            f"Rejected rows of the newest {quantity(len(keys), 'quarantine file')}, "
+            f"{span[0]} to {span[1]} (at most "
             f"{quality.QUARANTINE_FILES} files of the newest {quality.QUARANTINE_DAYS} days "
             "that have any)."
         )
@@ -139,7 +239,7 @@ def quarantine(dataset: str) -> None:
         columns.show(counts)
     with right:
         st.altair_chart(
-            plots.count_bars(counts, "reason", "rows", ui.DOWN, "Rows"),
+            whole_counts(plots.count_bars(counts, "reason", "rows", ui.DOWN, "Rows")),
             key="quarantine_reasons",
         )
     reasons = list(counts["reason"])
@@ -150,8 +250,10 @@ def quarantine(dataset: str) -> None:
         format_func=lambda r: "every reason" if r is None else r,
     )
     _, rows = state.timed(quality.quarantine, dataset, 20, reason, days, tuple(keys))
-    st.caption(f"The newest {len(rows)} rejected rows, with the reason and the clean run.")
-    columns.show(rows)
+    st.caption(
+        f"The newest {quantity(len(rows), 'rejected row')}, with the reason and the clean run."
+    )
+    rejected_rows(rows)
 
 
 def render() -> None:
@@ -163,11 +265,12 @@ def render() -> None:
     if not reports:
         ui.empty_state("No quality report yet.", QUALITY_HINT + " " + ui.LOAD_HINT)
         return
-    summary(reports)
+    committed = committed_rows()
+    summary(reports, committed)
     names = sorted(reports)
     st.divider()
     wanted = st.query_params.get("dataset")
-    worst_first = list(quality.overview(reports)["dataset"])
+    worst_first = list(quality.overview(reports, committed)["dataset"])
     default = wanted if wanted in names else worst_first[0]
     dataset = st.selectbox("Dataset", names, index=names.index(default), key="quality_dataset")
     ui.not_found("the dataset", wanted, names, dataset)
@@ -177,19 +280,21 @@ def render() -> None:
     st.markdown("**Score over time**")
     if len(history) > 1:
         st.altair_chart(
-            plots.score_lines(
-                history,
-                ["overall_score", *DIMENSIONS],
-                min(state.settings().quality_thresholds),
+            percent_to_100(
+                plots.score_lines(
+                    history,
+                    ["overall_score", *DIMENSIONS],
+                    min(state.settings().quality_thresholds),
+                )
             ),
             key="scores",
         )
     st.caption(
-        f"{len(history)} report{'s' if len(history) != 1 else ''}, one per clean run that "
+        f"{quantity(len(history), 'report')}, one per clean run that "
         f"touched {dataset}"
         + ("; the chart appears after the next one." if len(history) < 2 else ".")
     )
-    detail(reports[dataset])
+    detail(reports[dataset], committed.get(dataset))
     quarantine(dataset)
 
 

@@ -245,7 +245,8 @@ def financials_tab(symbol: str, start: date, end: date) -> None:
 
 
 def insiders_tab(symbol: str, start: date, end: date) -> None:
-    ins = state.query(stock.insiders, symbol)
+    # An insider's `change` is in shares (a quote's is in the currency).
+    ins = state.query(stock.insiders, symbol).rename(columns={"change": "shares_changed"})
     _table_or_empty(ins, "insider_transactions", "insider transactions", f"for {symbol}")
 
 

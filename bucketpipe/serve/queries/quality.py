@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,7 @@ from bucketpipe.quality.report import (
     read_latest,
     read_reports,
 )
+from bucketpipe.quality.wording import actions, distinct_text, issues_text, number_text, value_text
 from bucketpipe.serve.queries.base import frame
 
 REASON = "_reject_reason"  # the column clean writes the rejection reason to
@@ -167,43 +168,66 @@ def dimensions(report: QualityReport) -> pd.DataFrame:
     )
 
 
-def overview(reports: dict[str, QualityReport]) -> pd.DataFrame:
-    """The newest report of every dataset as one table, worst score first (pure)."""
-    table = scores_frame(reports.values())
+def overview(
+    reports: dict[str, QualityReport], committed_rows: Mapping[str, int] | None = None
+) -> pd.DataFrame:
+    """The newest report of every dataset as one table, worst score first (pure).
+
+    `rows` is the dataset's row count now (`committed_rows`, from its snapshot: what
+    `SELECT count(*)` gives; empty for a dataset not committed); `rows_assessed` the rows
+    the newest report scored: what its run delivered, one per key.
+    """
+    table = scores_frame(reports.values()).rename(columns={"rows": "rows_assessed"})
+    held = committed_rows or {}
     extra = pd.DataFrame(
         [
             {
                 "dataset": r.dataset,
+                "rows": held.get(r.dataset),
                 "quarantined": r.rows_quarantined,
                 "duplicates_removed": r.rows_duplicate,
-                "recommendations": len(r.recommendations),
+                "recommendations": len(actions(r)),
             }
             for r in reports.values()
         ],
-        columns=["dataset", "quarantined", "duplicates_removed", "recommendations"],
-    )
+        columns=["dataset", "rows", "quarantined", "duplicates_removed", "recommendations"],
+    ).astype({"rows": "Int64"})
     merged = table.merge(extra, on="dataset", how="left")
     return merged.sort_values("overall_score", ignore_index=True)
 
 
+PROFILE_COLUMNS = [
+    "column",
+    "type",
+    "empty_pct",
+    "distinct",
+    "min",
+    "max",
+    "mean",
+    "top_values",
+    "issues",
+]
+
+
 def column_profiles(report: QualityReport) -> pd.DataFrame:
-    """Per column of the report: type, nulls, distinct, range, mean, issues (pure)."""
+    """Per column of the report, as text to read (pure): type, % empty, distinct values
+    ("≈" marks an estimate, never above the column's non-empty values), range, mean, most
+    frequent values and the issues behind consistency."""
     rows = [
         {
             "column": p.name,
             "type": p.type,
-            "null_pct": p.null_pct,
-            "distinct": p.distinct,
-            "min": p.min,
-            "max": p.max,
-            "mean": p.mean,
-            "top values": ", ".join(f"{t.value} ({t.count})" for t in p.top_values[:3]),
-            "issues": ", ".join(f"{k}: {v}" for k, v in p.issues.items()),
+            "empty_pct": p.null_pct,
+            "distinct": distinct_text(p.distinct, p.distinct_exact, report.rows - p.nulls),
+            "min": value_text(p.min),
+            "max": value_text(p.max),
+            "mean": None if p.mean is None else number_text(p.mean),
+            "top_values": ", ".join(f"{t.value} ({t.count:,})" for t in p.top_values[:3]),
+            "issues": issues_text(p.issues),
         }
         for p in report.column_profiles
     ]
-    cols = ["column", "type", "null_pct", "distinct", "min", "max", "mean", "top values", "issues"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
 
 
 def quarantine_reasons(reports: Iterable[QualityReport]) -> pd.DataFrame:
