@@ -15,6 +15,9 @@ from bucketpipe.lake.duck import quote_ident, quote_literal
 
 # Up to this many rows, distinct counts and quartiles are exact; above, estimates.
 EXACT_DISTINCT_ROWS = 1_000_000
+# Above it, the far-out fences' quartiles are those of a uniform sample of this many rows
+# (reservoir sampling: every row equally likely; a quartile's error is a fraction of a percentile).
+QUARTILE_SAMPLE_ROWS = 100_000
 TOP_VALUES = 5
 FAR_OUT_K = 3.0
 _ID = re.compile(
@@ -140,15 +143,30 @@ def profile_columns(
     for name, typ in columns:
         fields += _base_fields(name, typ, exact, now, future_ok)
     width = len(fields) // len(columns)
-    # The quartiles of the far-out fences are taken in the same pass.
+    # The quartiles of the far-out fences: exact ones in the same pass; above
+    # EXACT_DISTINCT_ROWS, those of a uniform sample (a t-digest of every value cost 0.2 s a
+    # column at ten million rows, the sample 0.05 s).
     fenced = [c for c in out if c.kind == "numeric" and not _ID.search(c.name)]
-    quantile = "quantile_cont" if exact else "approx_quantile"
+    quartile_fields = []
     for counts in fenced:
         value = f"CAST({quote_ident(counts.name)} AS DOUBLE)"
-        fields.append(f"{quantile}({value}, [0.25, 0.75]) FILTER (WHERE isfinite({value}))")
+        quartile_fields.append(
+            f"quantile_cont({value}, [0.25, 0.75]) FILTER (WHERE isfinite({value}))"
+        )
+    if exact:
+        fields += quartile_fields
     values = con.execute(f"SELECT {', '.join(fields)} FROM {relation}").fetchone()
     assert values is not None
-    quartiles = dict(zip((c.name for c in fenced), values[width * len(out) :], strict=True))
+    sampled = values[width * len(out) :]
+    if not exact and quartile_fields:
+        sampled = (
+            con.execute(
+                f"SELECT {', '.join(quartile_fields)} FROM {relation} "
+                f"USING SAMPLE {QUARTILE_SAMPLE_ROWS} ROWS"
+            ).fetchone()
+            or ()
+        )
+    quartiles = dict(zip((c.name for c in fenced), sampled, strict=True))
     for i, counts in enumerate(out):
         part = values[i * width : (i + 1) * width]
         # An estimate can exceed the values it counts; there are never more distinct ones.
@@ -195,7 +213,7 @@ def _extremes(
     """Values beyond Tukey's far-out fences (Q1 - 3 IQR, Q3 + 3 IQR), plus NaN and infinity.
 
     `quartiles`: each column's [Q1, Q3] of its finite values (exact up to
-    EXACT_DISTINCT_ROWS rows, else t-digest estimates that hold no values in memory). One pass
+    EXACT_DISTINCT_ROWS rows, else those of a uniform sample of QUARTILE_SAMPLE_ROWS). One pass
     over the rows counts the values outside the fences, for the columns together and only for
     those whose minimum or maximum lies outside.
     """

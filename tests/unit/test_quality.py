@@ -239,3 +239,20 @@ def test_an_estimated_distinct_count_never_exceeds_the_values_counted() -> None:
     assert not seen.distinct_exact and seen.non_null == rows
     assert seen.distinct == rows  # clamped to the values it counts
     assert 0 < half.distinct <= half.non_null == rows // 2
+
+
+def test_far_out_fences_of_a_large_relation_come_from_a_sample_and_count_every_value() -> None:
+    """Above the exact-quartile size the fences' quartiles are a uniform sample's; the values
+    beyond them are still counted over every row (a subquery relation, as the batch is)."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT CASE WHEN i < 5 THEN 1e6 ELSE CAST(i % 1000 AS DOUBLE) END "
+        "AS v FROM range(1_200_000) AS r(i)"
+    )
+    _, (counts,) = profile_columns(con, "(SELECT * FROM t)", [("v", "DOUBLE")], now=NOW)
+    assert not counts.distinct_exact and counts.extremes == 5
+    assert counts.extreme_limits is not None
+    low, high = counts.extreme_limits
+    # Q1 and Q3 of 0..999 are 249.75 and 749.25: the fences 3 IQR beyond them, within a few
+    # units (a sample of 100,000 rows).
+    assert abs(low - (249.75 - 3 * 499.5)) < 30 and abs(high - (749.25 + 3 * 499.5)) < 30
