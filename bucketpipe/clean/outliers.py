@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -22,8 +23,11 @@ ID_NAME = re.compile(
     r"ssn|iban|ean|isbn|sku|hash)($|_)"
 )
 YEAR_NAME = re.compile(r"(^|_)(year|years|yr|vuosi)($|_)")
-# Above this many rows quartiles and medians are t-digest estimates (bounded memory).
+# Above this many rows, quartiles, medians and deviations are those of a uniform sample of
+# SAMPLE_ROWS (bounded memory, one quick pass; t-digests of every value cost 0.2 s a column at
+# ten million rows); counts, distinct counts, means and ranges are always of every row.
 EXACT_QUANTILE_ROWS = 1_000_000
+SAMPLE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -72,32 +76,29 @@ def year_like(low: float, high: float) -> bool:
     return low >= 1800 and high <= 2100
 
 
-def id_like(count: int, distinct: int, low: float, high: float) -> bool:
+def id_like(count: int, distinct: int, low: float, high: float, *, exact: bool = True) -> bool:
     """Integers that are (almost) all different and packed in a range about as wide as their
-    number, like 1..n, read as ids; distinct amounts spread over a wide range do not."""
-    return distinct >= 0.98 * count and (high - low) <= 2 * count
+    number, like 1..n, read as ids; distinct amounts spread over a wide range do not.
+
+    An estimated distinct count (HyperLogLog) runs up to about 6 % low: 1..1,500,000 counts
+    as 1,421,000 distinct values, so an estimate needs only 90 %."""
+    share = 0.98 if exact else 0.9
+    return distinct >= share * count and (high - low) <= 2 * count
 
 
-def fences_sql(
-    table: str, columns: Sequence[str], where: str = "true", *, exact: bool = True
-) -> str:
-    """Per column: quartiles, count, mean, min, max, distinct estimate; then MAD and MeanAD.
-
-    `exact=False` uses DuckDB's t-digest estimates, whose memory does not grow with the rows.
-    """
-    quantiles = "quantile_cont" if exact else "approx_quantile"
-    median = "median" if exact else "approx_quantile"
-    half = "" if exact else ", 0.5"
+def fences_sql(table: str, columns: Sequence[str], where: str = "true") -> str:
+    """Per column: quartiles, count, distinct count, mean, min, max; then MAD and MeanAD
+    (exact: `compute_fences` runs it over a sample of a large table)."""
     centre = ", ".join(
-        f"{quantiles}({quote_ident(c)}, [0.25, 0.5, 0.75]) AS {quote_ident('q_' + c)}, "
-        f"[count({quote_ident(c)}), approx_count_distinct({quote_ident(c)})] "
+        f"quantile_cont({quote_ident(c)}, [0.25, 0.5, 0.75]) AS {quote_ident('q_' + c)}, "
+        f"[count({quote_ident(c)}), count(DISTINCT {quote_ident(c)})] "
         f"AS {quote_ident('n_' + c)}, "
         f"[avg({quote_ident(c)}), min({quote_ident(c)}), max({quote_ident(c)})] "
         f"AS {quote_ident('m_' + c)}"
         for c in columns
     )
     spread = ", ".join(
-        f"[{median}(abs({quote_ident(c)} - s.{quote_ident('q_' + c)}[2]){half}), "
+        f"[median(abs({quote_ident(c)} - s.{quote_ident('q_' + c)}[2])), "
         f"avg(abs({quote_ident(c)} - s.{quote_ident('m_' + c)}[1]))]"
         for c in columns
     )
@@ -109,6 +110,24 @@ def fences_sql(
         f"WITH s AS (SELECT {centre} FROM {table} WHERE {where}) "
         f"SELECT {stats}, {spread} FROM {table}, s WHERE {where} GROUP BY ALL"
     )
+
+
+def totals_sql(table: str, columns: Sequence[str], where: str = "true") -> str:
+    """Per column, over every row: [count, distinct estimate], [mean, min, max]."""
+    fields = ", ".join(
+        f"[count({quote_ident(c)}), approx_count_distinct({quote_ident(c)})], "
+        f"[avg({quote_ident(c)}), min({quote_ident(c)}), max({quote_ident(c)})]"
+        for c in columns
+    )
+    return f"SELECT {fields} FROM {table} WHERE {where}"
+
+
+def _with_totals(row: tuple[Any, ...], totals: tuple[Any, ...], k: int) -> tuple[Any, ...]:
+    """A sample's `fences_sql` row with each column's counts, mean and range of every row."""
+    out = list(row)
+    for i in range(k):
+        out[3 * i + 1], out[3 * i + 2] = totals[2 * i], totals[2 * i + 1]
+    return tuple(out)
 
 
 def compute_fences(
@@ -127,7 +146,16 @@ def compute_fences(
         return []
     rows = con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
     exact = rows is not None and rows[0] <= EXACT_QUANTILE_ROWS
-    row = con.execute(fences_sql(table, names, where, exact=exact)).fetchone()
+    if exact:
+        row = con.execute(fences_sql(table, names, where)).fetchone()
+    else:
+        sample = (
+            f"(SELECT * FROM (SELECT * FROM {table} WHERE {where}) USING SAMPLE {SAMPLE_ROWS} ROWS)"
+        )
+        row = con.execute(fences_sql(sample, names)).fetchone()
+        every = con.execute(totals_sql(table, names, where)).fetchone()
+        if row is not None and every is not None:
+            row = _with_totals(row, every, len(names))
     if row is None:
         return []
     k = len(names)
@@ -138,7 +166,7 @@ def compute_fences(
         if count < rules.min_rows or quartiles is None:
             continue
         if columns[column] == "BIGINT" and (
-            year_like(low, high) or id_like(count, distinct, low, high)
+            year_like(low, high) or id_like(count, distinct, low, high, exact=exact)
         ):
             continue
         q1, median, q3 = (float(q) for q in quartiles)

@@ -75,3 +75,27 @@ def test_year_like_and_unique_integer_columns_are_not_tested() -> None:
 def test_too_few_values_are_not_tested() -> None:
     con = _table([1, 2, 3, 100])
     assert compute_fences(con, "t", {"amount": "DOUBLE"}, OutlierRules()) == []
+
+
+def test_fences_of_a_large_table_come_from_a_sample_and_counts_from_every_row() -> None:
+    """Above the exact size, quartiles and deviations are a uniform sample's, while the count,
+    the distinct estimate and the range (which decide ids and years) are of every row."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT CAST(i % 1000 AS DOUBLE) AS amount, i AS serial, "
+        "CASE WHEN i = 7 THEN 1e9 ELSE CAST(i % 1000 AS DOUBLE) END AS spiked "
+        "FROM range(1_500_000) AS r(i)"
+    )
+    types = {"amount": "DOUBLE", "serial": "BIGINT", "spiked": "DOUBLE"}
+    fences = {f.column: f for f in compute_fences(con, "t", types, OutlierRules())}
+    assert set(fences) == {"amount", "spiked"}  # 0..1,499,999 are ids, on every row
+    amount = fences["amount"]
+    assert amount.count == 1_500_000
+    # 0..999 evenly: Q1 249.75, median 499.5, Q3 749.25, MAD 250, within a sample's error.
+    assert amount.q1 == pytest.approx(249.75, abs=15) and amount.q3 == pytest.approx(749.25, abs=15)
+    assert amount.median == pytest.approx(499.5, abs=15) and amount.mad == pytest.approx(
+        250, abs=15
+    )
+    condition = fences["spiked"].condition(OutlierRules())
+    assert condition is not None
+    assert con.execute(f"SELECT count(*) FROM t WHERE {condition}").fetchone() == (1,)
