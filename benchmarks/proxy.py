@@ -184,6 +184,11 @@ class _Forward(BaseHTTPRequestHandler):
         else:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except ConnectionError:
+                # The client hung up (a reader that stops early, a process ending): the
+                # request was counted; there is no one left to answer.
+                self.close_connection = True
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward

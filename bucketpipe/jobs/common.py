@@ -99,6 +99,10 @@ def _mapped(
     handler: Handler, args: argparse.Namespace, settings: Settings
 ) -> tuple[int, BaseException | None]:
     try:
+        if not getattr(args, "scratch", True):
+            # A command that replaces its process (the dashboard's exec of Streamlit) would
+            # leave its directory unlocked, to be swept as a killed run's while it still runs.
+            return handler(args, settings), None
         with run_directory(settings.temp_dir) as scratch:
             # Everything the run writes to disk (DuckDB's spill, downloads) goes under its own
             # directory, removed when it ends; a killed run's is removed by the next one.

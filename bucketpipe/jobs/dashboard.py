@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
         help="address to listen on (default 127.0.0.1; any other needs authentication, see "
         "docs/dashboard.md)",
     )
-    parser.set_defaults(handler=handle)
+    # Streamlit replaces this process: each of its sessions makes its own scratch.
+    parser.set_defaults(handler=handle, scratch=False)
 
 
 def command(port: int, address: str) -> list[str]:

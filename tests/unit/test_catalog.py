@@ -307,3 +307,15 @@ def test_content_hash_tells_changed_rows_apart() -> None:
     hashes = dict(con.execute(f"SELECT id, {content_hash(['a', 'b'])} FROM t").fetchall())
     assert hashes[1] == hashes[5]  # the same content
     assert len({hashes[1], hashes[2], hashes[3], hashes[4]}) == 4  # boundaries and NULL vs ''
+
+
+def test_datasets_that_list_dates_ahead_are_not_checked_for_the_future() -> None:
+    """Calendars and declared dividends (ex, record and pay dates ahead) hold future dates on
+    purpose; a quote or an article dated ahead is an error."""
+    from bucketpipe import catalog
+    from bucketpipe.clean.assessment import forward_looking
+
+    for name in ("earnings_calendar", "ipo_calendar", "dividends"):
+        assert forward_looking(catalog.get(name), name), name
+    for name in ("quotes", "company_news", "insider_transactions"):
+        assert not forward_looking(catalog.get(name), name), name

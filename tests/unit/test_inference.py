@@ -233,3 +233,11 @@ def test_a_column_cast_as_it_stands_parses_as_the_full_test_does(
     assert parser.raw is raw
     full = dataclasses.replace(parser, raw=False)
     assert _parse_column(parser, values) == _parse_column(full, values)
+
+
+def test_tokens_that_start_with_a_digit_are_still_counted() -> None:
+    """Values starting with a digit skip the boolean test only while no token starts with one."""
+    rules = DatasetRules(true_tokens=("1", "yes"), false_tokens=("0", "no"))
+    stats = _stats(["1", "0", "yes", "1"], rules)
+    assert stats.boolean == 4 and infer_type(stats, rules) == "BOOLEAN"
+    assert _stats(["1", "0", "yes", "1"]).boolean == 1  # the default tokens have no digit

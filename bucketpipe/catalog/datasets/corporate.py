@@ -268,5 +268,6 @@ DIVIDENDS = DatasetSpec(
     # Split adjustments change `adjusted_amount` of past dividends: the newest fetch wins.
     on_conflict="latest",
     premium=True,
-    tags=("fundamentals", "premium"),
+    # A declared dividend's ex, record and pay dates lie ahead: not a data error.
+    tags=("fundamentals", "premium", "forward"),
 )
