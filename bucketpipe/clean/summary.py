@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bucketpipe.catalog.rules import DatasetRules
+from bucketpipe.catalog.rules import DatasetRules, OutlierRules
 from bucketpipe.clean.inference import WIDENINGS, TypeChoice
 from bucketpipe.lake.runs import DatasetResult
+from bucketpipe.quality.wording import OUTLIER_ACTIONS
 
 
 def drift(
@@ -71,11 +72,22 @@ def describe(
     if result.rows_duplicate:
         what = "key" if rules.key else "exact"
         out.append(_count(result.rows_duplicate, f"{what} duplicate") + " removed")
+    test = outlier_test(rules.outliers)
     for column, info in outliers.items():
-        out.append(f"{_count(int(info['count']), 'outlier')} in {column}: {info['action']}")
+        done = OUTLIER_ACTIONS.get(str(info["action"]), str(info["action"]))
+        out.append(f"{_count(int(info['count']), 'outlier')} in {column} {done} ({test})")
     for column, n in imputed.items():
         out.append(f"{_count(n, 'empty value')} of {column} filled")
     return out
+
+
+def outlier_test(rules: OutlierRules) -> str:
+    """Cleaning's outlier test in words, apart from the quality profile's far-out values
+    (beyond three IQR)."""
+    iqr = f"beyond {rules.iqr_k:g} \u00d7 IQR"
+    z = f"robust z-score above {rules.z_threshold:g}"
+    tests = {"iqr": iqr, "zscore": z, "either": f"{iqr} or {z}"}
+    return "cleaning's outlier test: " + tests.get(rules.method, f"{iqr} and {z}")
 
 
 def _count(n: int, noun: str) -> str:

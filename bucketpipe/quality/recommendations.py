@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bucketpipe.quality.profiling import ColumnCounts
 from bucketpipe.quality.report import QualityReport
-from bucketpipe.quality.wording import quantity
+from bucketpipe.quality.wording import as_number, far_out, quantity
 
 MOSTLY_EMPTY = 0.9
 MAX_ITEMS = 12
@@ -66,15 +66,14 @@ def _consistency(columns: Sequence[ColumnCounts]) -> list[str]:
                 f"Column '{c.name}' has {quantity(c.empty_strings, 'empty string')} instead of "
                 "NULL."
             )
-        if c.extremes:
-            limits = (
-                f" (outside {c.extreme_limits[0]:.6g} .. {c.extreme_limits[1]:.6g})"
-                if c.extreme_limits
-                else ""
-            )
+        if c.extremes and c.extreme_limits:
+            low, high = c.extreme_limits
+            out.append(far_out(c.name, c.extremes, low, high, as_number(c.min), as_number(c.max)))
+        elif c.extremes:  # NaN or infinity only: no fences to compare with
+            are = "is" if c.extremes == 1 else "are"
             out.append(
-                f"Column '{c.name}' has {quantity(c.extremes, 'extreme value')}{limits}: check "
-                "units and typing errors."
+                f"Column '{c.name}' has {quantity(c.extremes, 'value')} that {are} not a "
+                "finite number (NaN or infinity): check the source."
             )
         if c.future:
             out.append(f"Column '{c.name}' has {quantity(c.future, 'date')} in the future.")

@@ -19,6 +19,7 @@ from bucketpipe.quality.report import (
     QualityReport,
     TopValue,
 )
+from bucketpipe.quality.wording import score_value
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class Counts:
 
 
 def _pct(numerator: int, denominator: int) -> float:
-    return round(100.0 * numerator / denominator, 2) if denominator else 100.0
+    """A share in %, two decimals, below 100 whenever the numerator is (99.99 for 99.996)."""
+    return score_value(100.0 * numerator / denominator) if denominator else 100.0
 
 
 def score(counts: Counts, thresholds: Sequence[float]) -> dict[str, Dimension]:
@@ -65,7 +67,7 @@ def score(counts: Counts, thresholds: Sequence[float]) -> dict[str, Dimension]:
 
 def overall(dimensions: Mapping[str, Dimension]) -> float:
     """The mean of the four dimension scores."""
-    return round(sum(d.score for d in dimensions.values()) / len(dimensions), 2)
+    return score_value(sum(d.score for d in dimensions.values()) / len(dimensions))
 
 
 def column_profile(counts: ColumnCounts) -> ColumnProfile:

@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from bucketpipe.quality.report import QualityReport
+from bucketpipe.quality.report import Dimension, QualityReport
 
 # What the page says when there is nothing to act on. Reports written before information
 # went to `notes` held this line among their recommendations, and the duplicates removed as a
@@ -18,7 +18,7 @@ ISSUES = {
     "empty_strings": ("empty string", "empty strings"),
     "spacing": ("value with stray spaces", "values with stray spaces"),
     "case_variants": ("casing variant", "casing variants"),
-    "extremes": ("far-out value", "far-out values"),
+    "extremes": ("far-out value (beyond 3 \u00d7 IQR)", "far-out values (beyond 3 \u00d7 IQR)"),
     "future": ("date in the future", "dates in the future"),
     "before_1900": ("date before 1900", "dates before 1900"),
 }
@@ -54,12 +54,12 @@ def _as_now(report: QualityReport, lines: list[str]) -> list[str]:
 def actions(report: QualityReport) -> list[str]:
     """The report's recommendations: the things to act on, nothing else."""
     todo = [r for r in report.recommendations if r != ALL_CLEAR and not r.endswith(_OLD_NOTE_END)]
-    return _as_now(report, todo)
+    return [_far_out_now(report, line) for line in _as_now(report, todo)]
 
 
 def steps(report: QualityReport) -> list[str]:
     """The cleaning steps the run applied, in words."""
-    return _as_now(report, report.steps)
+    return [_OLD_OUTLIERS.sub(_outliers_now, line) for line in _as_now(report, report.steps)]
 
 
 def notes(report: QualityReport) -> list[str]:
@@ -135,3 +135,112 @@ def value_text(text: str | None) -> str | None:
         return number_text(float(text))
     except ValueError:
         return text
+
+
+def score_value(value: float, decimals: int = 2) -> float:
+    """A score rounded to `decimals`, but never up to 100 while below 100 (99.968 with one
+    decimal is 99.9, not 100.0)."""
+    shown = round(value, decimals)
+    return shown if shown < 100 or value >= 100 else 100 - 10.0**-decimals
+
+
+def score_text(value: float) -> str:
+    """A score to read: one decimal, two when one would read 100 (99.97 %), "> 99.99 %" when
+    two would; 100.0 % only when every check passed."""
+    if value >= 100:
+        return "100.0 %"
+    if round(value, 1) < 100:
+        return f"{value:.1f} %"
+    return f"{value:.2f} %" if round(value, 2) < 100 else "> 99.99 %"
+
+
+def dimension_score(dim: Dimension) -> float:
+    """A dimension's score; from its counts when it was stored rounded up to 100."""
+    if dim.score >= 100 and dim.denominator and dim.numerator < dim.denominator:
+        return 100.0 * dim.numerator / dim.denominator
+    return dim.score
+
+
+def overall_score(report: QualityReport) -> float:
+    """The report's overall score; the mean of its dimensions when it was stored rounded up
+    to 100 while a dimension is below."""
+    exact = [dimension_score(d) for d in report.dimensions.values()]
+    if report.overall_score >= 100 and exact and min(exact) < 100:
+        return sum(exact) / len(exact)
+    return report.overall_score
+
+
+def fence_text(value: float) -> str:
+    """A limit to read: four significant digits (no trailing zeros), thousands separated, a
+    minus sign; the exponent form only for magnitudes beyond 10^15 or below 10^-4."""
+    if not math.isfinite(value) or value == 0:
+        return "0" if value == 0 else str(value)
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude >= 15 or magnitude < -4:
+        text = f"{value:.4g}"
+    else:
+        decimals = 3 - magnitude
+        text = f"{round(value, decimals):,.{max(decimals, 0)}f}"
+        text = text.rstrip("0").rstrip(".") if decimals > 0 else text  # 19.1, not 19.10
+    return text.replace("-", "\u2212")
+
+
+def far_out(
+    column: str, n: int, low: float, high: float, lowest: float | None, highest: float | None
+) -> str:
+    """The recommendation for a column's far-out values: a condition, with the fences that
+    have values beyond them (a fence below the column's minimum is not mentioned)."""
+    sides = []
+    if lowest is None or lowest < low:
+        sides.append("below " + fence_text(low))
+    if highest is None or highest > high or not sides:
+        sides.append("above " + fence_text(high))
+    values, lie, they, are = (
+        ("value", "lies", "it", "is") if n == 1 else ("values", "lie", "they", "are")
+    )
+    return (
+        f"{n:,} {values} of {column} {lie} beyond the far-out fences (3 \u00d7 IQR): "
+        f"{' or '.join(sides)}; if {they} {are} not real, check units and typing errors."
+    )
+
+
+# How reports written before `far_out` worded far-out values and cleaning's outliers.
+_OLD_FAR_OUT = re.compile(
+    r"^Column '(?P<column>.+)' has (?P<n>[\d,]+) extreme values? \(outside (?P<low>\S+) \.\. "
+    r"(?P<high>\S+)\): check units and typing errors\.$"
+)
+_OLD_OUTLIERS = re.compile(r"^(?P<what>[\d,]+ outliers? in .+): (?P<action>flag|clip|drop|empty)$")
+OUTLIER_ACTIONS = {
+    "flag": "flagged",
+    "clip": "clipped to the fences",
+    "drop": "dropped to quarantine",
+    "empty": "emptied",
+}
+_OLD_OUTLIER_TEST = (
+    "cleaning's outlier test, clean config `outliers`: by default beyond 1.5 \u00d7 IQR and robust "
+    "z-score above 3.5"
+)
+
+
+def as_number(text: object) -> float | None:
+    """A number from stored text (None when it is none)."""
+    try:
+        return None if text is None else float(str(text))
+    except ValueError:
+        return None
+
+
+def _far_out_now(report: QualityReport, line: str) -> str:
+    found = _OLD_FAR_OUT.match(line)
+    low, high = (as_number(found["low"]), as_number(found["high"])) if found else (None, None)
+    if found is None or low is None or high is None:
+        return line
+    profile = next((p for p in report.column_profiles if p.name == found["column"]), None)
+    lowest = as_number(profile.min) if profile else None
+    highest = as_number(profile.max) if profile else None
+    n = int(found["n"].replace(",", ""))
+    return far_out(found["column"], n, low, high, lowest, highest)
+
+
+def _outliers_now(found: re.Match[str]) -> str:
+    return f"{found['what']} {OUTLIER_ACTIONS[found['action']]} ({_OLD_OUTLIER_TEST})"

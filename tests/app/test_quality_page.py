@@ -140,3 +140,54 @@ def test_rows_are_the_committed_datasets_and_the_page_reads_as_words(
     assert {"domain": [0, 100], "nice": False} in scales  # percent axes end at 100
     axes = [layer["encoding"]["x"].get("axis", {}) for layer in layers if "x" in layer["encoding"]]
     assert {"format": ",d", "tickMinStep": 1} in axes  # rows in quarantine: whole numbers
+
+
+def test_a_score_below_100_never_reads_100(make_app: AppFactory, tmp_path: Path) -> None:
+    """A report written when a score of 299,891 of 299,902 was stored rounded to 100.0, with a
+    far-out line and a cleaning step in the older words."""
+    from datetime import UTC, datetime
+
+    from bucketpipe.quality.report import Dimension, QualityReport, update_latest, write_report
+
+    counts = {"completeness": 10, "uniqueness": 10, "consistency": 299_891, "validity": 49_985}
+    totals = {"completeness": 10, "uniqueness": 10, "consistency": 299_902, "validity": 50_001}
+    dims = {
+        name: Dimension(
+            score=round(100 * n / totals[name], 2),
+            threshold=80.0,
+            passed=True,
+            definition=name,
+            numerator=n,
+            denominator=totals[name],
+        )
+        for name, n in counts.items()
+    }
+    report = QualityReport(
+        dataset="sensors",
+        run_id="clean-1",
+        created_at=datetime(2026, 12, 5, tzinfo=UTC),
+        rows=10,
+        dimensions=dims,
+        overall_score=99.99,
+        passed=True,
+        recommendations=[
+            "Column 'change' has 23 extreme values (outside -11.44 .. 10.9075): check units "
+            "and typing errors."
+        ],
+        steps=["28 outliers in temperature_c: flag"],
+    )
+    lake = DemoLake(tmp_path, lake_env(tmp_path))
+    store = LocalStore(Path(lake.env["BUCKETPIPE_LAKE"]))
+    write_report(store, report)
+    update_latest(store, [report], run_id="clean-1", now=report.created_at, run_summary={})
+    app = make_app(lake, "quality")
+    no_errors(app)
+    assert metric(app, "Average score") == "99.99 %"
+    text = markdown(app)
+    assert "**Consistency** > 99.99 %" in text and "**Validity** 99.97 %" in text
+    assert "**Completeness** 100.0 %" in text  # 10 of 10
+    table = app.dataframe[0].value
+    assert (table[["consistency", "validity", "overall_score"]] < 100).all(axis=None)
+    assert "23 values of change lie beyond the far-out fences" in text
+    captions = "\n".join(str(c.value) for c in app.caption)
+    assert "28 outliers in temperature_c flagged (cleaning's outlier test" in captions

@@ -135,7 +135,9 @@ def test_recommendations_say_what_to_do(report: QualityReport) -> None:
     assert "1 value that differs from a more common value only in letter case" in text
     assert "(e.g. 'helsinki' vs 'Helsinki')" in text
     assert "Column 'city' has 1 empty string instead" in text
-    assert "Column 'amount' has 1 extreme value (outside" in text
+    # amount's minimum (10) lies above the lower far-out fence: only the upper one is named.
+    assert "1 value of amount lies beyond the far-out fences (3 \u00d7 IQR): above " in text
+    assert "if it is not real, check units and typing errors." in text
     assert "Column 'when' has 1 date in the future" in text
     assert "Column 'when' has 1 date before 1900" in text
     assert " 1 rows" not in text and " 1 values" not in text and " 1 dates" not in text

@@ -147,7 +147,7 @@ def test_values_and_issues_as_text() -> None:
     assert wording.value_text("2026-11-05 14:30:00+00") == "2026-11-05 14:30:00+00"
     assert wording.value_text(None) is None
     assert wording.issues_text({"extremes": 5, "empty_strings": 1, "future": 0}) == (
-        "5 far-out values, 1 empty string"
+        "5 far-out values (beyond 3 \u00d7 IQR), 1 empty string"
     )
 
 

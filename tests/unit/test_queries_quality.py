@@ -128,7 +128,7 @@ def test_column_profile_reads_as_text() -> None:
     volume, symbol = table.to_dict("records")
     assert volume["distinct"] == "≈ 1,050,000"  # an estimate, at most the values counted
     assert (volume["min"], volume["max"], volume["mean"]) == ("100", "98,765,432", "53,513,606")
-    assert volume["issues"] == "5 far-out values"
+    assert volume["issues"] == "5 far-out values (beyond 3 \u00d7 IQR)"
     assert symbol["distinct"] == "3" and symbol["empty_pct"] == 4.76
     assert symbol["top_values"] == "AAPL (350,000)"
     assert symbol["issues"] == "1 empty string"

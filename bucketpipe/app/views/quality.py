@@ -29,7 +29,7 @@ def summary(reports: dict[str, QualityReport], committed: dict[str, int]) -> Non
     c = st.columns(4)
     c[0].metric("Datasets assessed", len(table), border=True)
     c[1].metric("Passing every threshold", f"{passing} of {len(table)}", border=True)
-    c[2].metric("Average score", f"{mean:.1f} %", border=True)
+    c[2].metric("Average score", wording.score_text(mean), border=True)
     c[3].metric(
         "Rows rejected",
         f"{int(table['quarantined'].sum()):,}",
@@ -76,12 +76,12 @@ def summary(reports: dict[str, QualityReport], committed: dict[str, int]) -> Non
                 "duplicates removed, is not counted).",
             ),
             "overall_score": st.column_config.ProgressColumn(
-                "Score", min_value=0, max_value=100, format="%.1f %%", color=ui.ACCENT
+                "Score", min_value=0, max_value=100, format="%.2f %%", color=ui.ACCENT
             ),
-            "completeness": st.column_config.NumberColumn("Completeness", format="%.1f %%"),
-            "uniqueness": st.column_config.NumberColumn("Uniqueness", format="%.1f %%"),
-            "consistency": st.column_config.NumberColumn("Consistency", format="%.1f %%"),
-            "validity": st.column_config.NumberColumn("Validity", format="%.1f %%"),
+            "completeness": st.column_config.NumberColumn("Completeness", format="%.2f %%"),
+            "uniqueness": st.column_config.NumberColumn("Uniqueness", format="%.2f %%"),
+            "consistency": st.column_config.NumberColumn("Consistency", format="%.2f %%"),
+            "validity": st.column_config.NumberColumn("Validity", format="%.2f %%"),
             "passed": st.column_config.CheckboxColumn("All met"),
             "quarantined": st.column_config.NumberColumn(
                 "Rejected",
@@ -113,14 +113,16 @@ def detail(report: QualityReport, committed: int | None) -> None:
     dims = quality.dimensions(report)
     left, right = st.columns([2, 3])
     with left:
-        st.altair_chart(percent_to_100(plots.dimension_bars(dims)), key="dimensions")
+        # The bars' labels have one decimal: never 100.0 for a score below 100.
+        shown = dims.assign(score=[wording.score_value(v, 1) for v in dims["score"]])
+        st.altair_chart(percent_to_100(plots.dimension_bars(shown)), key="dimensions")
     with right:
         for _, row in dims.iterrows():
             mark = ui.pill(
                 "met" if row["passed"] else "not met", "green" if row["passed"] else "red"
             )
             st.markdown(
-                f"**{row['dimension'].capitalize()}** {row['score']:.1f} % "
+                f"**{row['dimension'].capitalize()}** {wording.score_text(row['score'])} "
                 f"(threshold {row['threshold']:g} %) {mark}"
             )
             st.caption(f"{row['definition']}: {row['counted']}")

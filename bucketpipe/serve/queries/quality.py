@@ -23,7 +23,16 @@ from bucketpipe.quality.report import (
     read_latest,
     read_reports,
 )
-from bucketpipe.quality.wording import actions, distinct_text, issues_text, number_text, value_text
+from bucketpipe.quality.wording import (
+    actions,
+    dimension_score,
+    distinct_text,
+    issues_text,
+    number_text,
+    overall_score,
+    score_value,
+    value_text,
+)
 from bucketpipe.serve.queries.base import frame
 
 REASON = "_reject_reason"  # the column clean writes the rejection reason to
@@ -40,9 +49,10 @@ def latest(ctx: Context) -> dict[str, QualityReport]:
 
 
 def latest_score(ctx: Context, dataset: str) -> float | None:
-    """Overall score of the dataset's newest quality report (None when there is none)."""
+    """Overall score of the dataset's newest quality report (None when there is none), to one
+    decimal and below 100 whenever a check failed (99.9, not 100.0, for 99.97)."""
     report = read_latest(ctx.store).get(dataset)
-    return report.overall_score if report is not None else None
+    return score_value(overall_score(report), 1) if report is not None else None
 
 
 def history(
@@ -129,15 +139,20 @@ def _newest(
 
 
 def scores_frame(reports: Iterable[QualityReport]) -> pd.DataFrame:
-    """One row per report: overall score, each dimension's score, pass, rows (pure)."""
+    """One row per report: overall score, each dimension's score (two decimals, below 100
+    whenever a check failed), pass, rows (pure)."""
     rows = [
         {
             "dataset": r.dataset,
             "created_at": r.created_at,
             "run_id": r.run_id,
-            "overall_score": r.overall_score,
+            "overall_score": score_value(overall_score(r)),
             **{
-                name: (r.dimensions[name].score if name in r.dimensions else None)
+                name: (
+                    score_value(dimension_score(r.dimensions[name]))
+                    if name in r.dimensions
+                    else None
+                )
                 for name in DIMENSIONS
             },
             "passed": r.passed,
@@ -150,11 +165,12 @@ def scores_frame(reports: Iterable[QualityReport]) -> pd.DataFrame:
 
 
 def dimensions(report: QualityReport) -> pd.DataFrame:
-    """The four dimensions of one report: score, threshold, met or not, definition (pure)."""
+    """The four dimensions of one report: score (from its counts when stored rounded up to
+    100), threshold, met or not, definition (pure)."""
     rows = [
         {
             "dimension": name,
-            "score": dim.score,
+            "score": dimension_score(dim),
             "threshold": dim.threshold,
             "passed": dim.passed,
             "counted": f"{dim.numerator:,} of {dim.denominator:,}",
