@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bucketpipe.app.plots import integer_ticks, integral, layout
-from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, SENTIMENT_COLOURS, UP
+from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, SENTIMENT_COLOURS, UP, percent
 
 OVERLAYS = {
     "SMA 5": ("sma_5", "#a855f7", "solid"),
@@ -260,7 +260,13 @@ def social(s: pd.DataFrame) -> go.Figure:
     mentions = s["mention"] if "mention" in s else pd.Series(dtype=float)
     ticks = integer_ticks(mentions.max()) if integral(mentions) else {}
     fig.update_yaxes(title_text="Mentions", secondary_y=False, **ticks)
-    fig.update_yaxes(title_text="Score (-1..1)", range=[-1, 1], secondary_y=True)
+    fig.update_yaxes(
+        title_text="Score (\u22121..1)",
+        range=[-1.05, 1.05],  # a little room, so that the ticks at \u00b11 show
+        tickvals=[-1, -0.5, 0, 0.5, 1],
+        ticktext=["\u22121", "\u22120.5", "0", "0.5", "1"],
+        secondary_y=True,
+    )
     return layout(fig, 300)
 
 
@@ -270,7 +276,7 @@ def change_bars(latest: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     data = latest[["symbol", "change_pct"]].dropna().sort_values("change_pct")
     data = data.assign(
         colour=[UP if v > 0 else DOWN if v < 0 else FLAT for v in data["change_pct"]],
-        label=[f"{v:+.2f} %" for v in data["change_pct"]],
+        label=[percent(v) for v in data["change_pct"]],
     )
     reach = float(data["change_pct"].abs().max() or 1) * 1.35 if len(data) else 1.0
     order = list(data["symbol"])[::-1]

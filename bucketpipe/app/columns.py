@@ -78,7 +78,10 @@ ACRONYMS = {
     w: w.upper()
     for w in ("id", "eps", "ipo", "url", "utc", "sma", "ema", "rsi", "macd", "ttm", "ok", "http")
 }
+ACRONYMS |= {"pe": "P/E", "roe": "ROE", "roa": "ROA", "roi": "ROI", "ebitda": "EBITDA"}
 UNITS = {"pct": "%", "s": "(s)", "ms": "(ms)"}
+# A `_c` ends a temperature in °C only after one of these words (`vitamin_c` keeps its c).
+TEMPERATURES = ("temp", "temperature", "dew", "dewpoint")
 
 
 def label(name: str) -> str:
@@ -91,12 +94,18 @@ def humanised(name: str) -> str:
     words = [w for w in str(name).split("_") if w]
     if not words:
         return str(name)
+    # Finnhub's `week52_high` / `week_52_low`: a 52-week figure.
+    text = "_".join(words).lower().replace("week_52", "week52")
+    words = ["52-week" if w == "week52" else w for w in text.split("_")]
     out = []
     for i, word in enumerate(words):
         low = word.lower()
-        if low in ACRONYMS:
+        last = i and i == len(words) - 1
+        if last and low == "c" and any(w in TEMPERATURES for w in words[:-1]):
+            out.append("\u00b0C")
+        elif low in ACRONYMS:
             out.append(ACRONYMS[low])
-        elif i and i == len(words) - 1 and low in UNITS:
+        elif last and low in UNITS:
             out.append(UNITS[low])
         else:
             out.append(low)
@@ -225,6 +234,11 @@ def profile_config() -> dict[str, Any]:
         "Distinct",
         help=f"Exact up to {EXACT_DISTINCT_MAX:,}; above it an estimate, marked \u2248.",
     )
+    for stat in ("p25", "median", "p75"):
+        out[stat] = st.column_config.TextColumn(
+            PROFILE_LABELS[stat],
+            help=f"Exact up to {EXACT_DISTINCT_MAX:,} rows; above it an estimate, marked \u2248.",
+        )
     out["null_pct"] = st.column_config.NumberColumn("Missing %", format="%.1f %%")
     out["count"] = st.column_config.NumberColumn("Rows", format="localized")
     # Wide enough for a type name and a timestamp without cutting them.

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, UP
+from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, UP, rate
 
 
 def layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
@@ -92,12 +92,15 @@ def scatter(
         line = trend_line(data[x], data[y])
         if line is not None:
             xs, ys, slope = line
+            timed = pd.api.types.is_datetime64_any_dtype(data[x])  # a slope per tick of time
+            per = "day" if timed else (labels or {}).get(x, x)
+            slope *= pd.Timedelta(days=1) / pd.Timedelta(1, data[x].dt.unit) if timed else 1.0
             fig.add_trace(
                 go.Scatter(
                     x=xs,
                     y=ys,
                     mode="lines",
-                    name=f"trend (slope {slope:.3g})",
+                    name=f"trend ({rate(slope, per)})",
                     line={"color": "#0f172a", "dash": "dash"},
                 )
             )

@@ -23,6 +23,7 @@ SENTIMENT_COLOURS = {
     "strong bearish": "#b91c1c",
 }
 MISSING = "\u2013"  # en dash: no value
+MINUS = "\u2212"  # the minus sign figures are written with
 LOAD_HINT = (
     "Load the demo market with `bucketpipe ingest demo && bucketpipe clean` "
     "(or set `FINNHUB_API_KEY` and run `bucketpipe ingest finnhub && bucketpipe clean`)."
@@ -63,6 +64,17 @@ def delta(value: Any, digits: int = 2, suffix: str = " %") -> str | None:
     if _missing(value):
         return None
     return f"{float(value):+,.{digits}f}{suffix}"
+
+
+def rate(slope: float, per: str) -> str:
+    """A slope read without exponents: `+0.0826 per 1,000 volume`, `-2 per day`."""
+    scale = 1
+    while slope and abs(slope * scale) < 0.01 and scale < 10**12:
+        scale *= 1000
+    value = slope * scale
+    figure = f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3g}"
+    unit = per if scale == 1 else f"{scale:,} {per}"
+    return f"{'0' if not slope else figure.replace('-', MINUS)} per {unit}"
 
 
 def compact(value: Any) -> str:

@@ -55,7 +55,7 @@ def test_change_bars_green_up_red_down() -> None:
         "B": ui.DOWN,
         "C": ui.FLAT,
     }
-    assert list(data["label"]) == ["-2.00 %", "+0.00 %", "+1.50 %"]
+    assert list(data["label"]) == ["\u22122.00 %", "+0.00 %", "+1.50 %"]  # the lists' minus
     # The largest gain on top: the symbol axis runs from the highest change down.
     spec = chart.to_dict()  # validated against the Vega-Lite schema
     assert spec["layer"][0]["encoding"]["y"]["sort"] == ["A", "C", "B"]
@@ -153,3 +153,36 @@ def test_time_axis_titles_name_the_unit_once() -> None:
     assert plots.time_title("Day", "day", utc=False) == "Day"
     assert plots.time_title("Day", "week", utc=False) == "Day (per week)"
     assert plots.time_title("Time", "hour") == "Time (per hour, UTC)"
+
+
+@pytest.mark.parametrize(
+    ("slope", "per", "shown"),
+    [
+        (8.26e-05, "volume", "+0.0826 per 1,000 volume"),
+        (-2.0, "price", "\u22122 per price"),
+        (0.5, "day", "+0.5 per day"),
+        (12345.6, "day", "+12,346 per day"),
+        (3e-9, "x", "+3 per 1,000,000,000 x"),
+        (0.0, "x", "0 per x"),
+    ],
+)
+def test_a_slope_reads_without_exponents(slope: float, per: str, shown: str) -> None:
+    assert ui.rate(slope, per) == shown
+
+
+def test_a_trend_over_time_is_per_day() -> None:
+    times = pd.Series(pd.to_datetime(["2026-01-01", "2026-01-03"], utc=True))
+    figure = plots.scatter(
+        pd.DataFrame({"t": times, "v": [1.0, 5.0]}), "t", "v", None, True, {"t": "Time"}
+    )
+    assert figure.data[-1].name == "trend (+2 per day)"
+
+
+def test_the_sentiment_score_axis_has_round_ticks_over_its_whole_scale() -> None:
+    times = pd.Series(pd.to_datetime(["2026-12-01", "2026-12-02"], utc=True))
+    data = pd.DataFrame({"at_time": times, "source": "reddit", "mention": [3, 5]})
+    figure = charts.social(data.assign(score=[-0.4, 0.9]))
+    axis = figure.layout.yaxis2
+    assert list(axis.tickvals) == [-1, -0.5, 0, 0.5, 1]
+    assert list(axis.ticktext) == ["\u22121", "\u22120.5", "0", "0.5", "1"]
+    assert axis.range[0] <= -1 and axis.range[1] >= 1

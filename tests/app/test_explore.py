@@ -57,7 +57,7 @@ def test_generic_dataset_from_files_is_explorable(
     app.run()
     no_errors(app)
     # Widgets offer only columns that exist, each by its label.
-    assert set(app.selectbox(key="explore_x").options) == {"Temperature c", "Humidity %"}
+    assert set(app.selectbox(key="explore_x").options) == {"Temperature °C", "Humidity %"}
     assert app.selectbox(key="explore_colour").options == ["(none)", "City"]
     assert "Correlation (Pearson)" in chart_titles(app)
     assert any("by city and measured at" in t for t in chart_titles(app))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import pytest
 
 from bucketpipe.app import columns
 
@@ -75,3 +76,22 @@ def test_the_summary_table_reads_in_units_under_labels() -> None:
         "p25": "25th percentile",
         "null_pct": "Missing %",
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("pe_ttm", "P/E TTM"),
+        ("roe_ttm_pct", "ROE TTM %"),
+        ("week52_return_pct", "52-week return %"),
+        ("week52_high", "52-week high"),
+        ("week_52_low", "52-week low"),
+        ("temperature_c", "Temperature °C"),
+        ("temp_c", "Temp °C"),
+        ("abc", "Abc"),
+        ("c", "C"),
+        ("vitamin_c", "Vitamin c"),  # a `_c` on a name that is no temperature is left alone
+    ],
+)
+def test_financial_metrics_and_temperatures_read_as_written(name: str, shown: str) -> None:
+    assert columns.label(name) == shown

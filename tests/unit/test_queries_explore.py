@@ -56,8 +56,13 @@ def test_windows_end_at_the_newest_row(con: duckdb.DuckDBPyConnection) -> None:
     whole = explore.Slice("weather", "measured_at")
     oldest, newest = explore.time_bounds(con, whole)
     assert newest - oldest == timedelta(hours=47)
-    day = explore.Slice("weather", "measured_at", explore.window(newest, "1 d"))
-    assert explore.count(con, day) == 25  # both ends included
+    day = explore.windowed("weather", "measured_at", newest, "1 d")
+    assert explore.count(con, day) == 24  # half-open: newer than 24 h before the newest row
+    assert explore.count_sql(day)[0].endswith('WHERE "measured_at" > ?)')
+    hour = explore.windowed("weather", "measured_at", newest, "1 h")
+    assert explore.count(con, hour) == 1
+    days = explore.windowed("weather", "dt", date(2026, 1, 10), "1 w")
+    assert (days.start, days.after) == (date(2026, 1, 4), False)  # seven whole days
     assert explore.count(con, whole) == 48
     assert explore.window(newest, "All") is None
     assert explore.window(date(2026, 1, 10), "1 w") == date(2026, 1, 4)
@@ -186,3 +191,48 @@ def test_shown_sql_reproduces_the_figures(con: duckdb.DuckDBPyConnection) -> Non
     assert base.runnable("SELECT ?, ?, ?", ["it's", date(2026, 1, 2), None]) == (
         "SELECT 'it''s', DATE '2026-01-02', NULL"
     )
+
+
+def test_quartiles_are_exact_up_to_the_threshold(con: duckdb.DuckDBPyConnection) -> None:
+    """SUMMARIZE puts the quartiles of 0..47 at 12 / 24 / 36; they are 11.75 / 23.5 / 35.25,
+    and a quartile of times is a time a row has."""
+    whole = explore.Slice("weather", "measured_at")
+    shown = ["city", "temp", "measured_at"]
+    stats = explore.tidy_profile(explore.profile(con, whole, shown)).set_index("column")
+    assert stats.loc["temp", ["p25", "median", "p75"]].tolist() == ["11.75", "23.5", "35.25"]
+    assert stats.loc["measured_at", "p25"] == "2026-01-01 11:00:00+00"
+    assert stats.loc["measured_at", "p75"] == "2026-01-02 11:00:00+00"
+    assert pd.isna(stats.loc["city", "median"])
+
+
+def test_quartiles_of_a_large_slice_are_marked_estimates(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(explore, "EXACT_DISTINCT_MAX", 10)
+    whole = explore.Slice("weather", "measured_at")
+    stats = explore.tidy_profile(explore.profile(con, whole, ["temp", "measured_at"]))
+    stats = stats.set_index("column")
+    assert stats.loc["temp", "median"].startswith("\u2248 ")
+    assert stats.loc["measured_at", "p25"].startswith("\u2248 2026-01-01")
+
+
+def test_estimated_times_are_shown_to_the_second() -> None:
+    stats = pd.DataFrame(
+        {
+            "column": ["ts"],
+            "mean": ["2026-11-13 15:15:43.333333+00"],
+            "p25": ["2026-11-13 15:15:43.5+00"],
+            "quantiles_exact": [False],
+        }
+    )
+    tidy = explore.tidy_profile(stats).iloc[0]
+    assert tidy["mean"] == "2026-11-13 15:15:43+00"
+    assert tidy["p25"] == "\u2248 2026-11-13 15:15:43+00"
+
+
+def test_the_charts_say_when_they_show_every_row(con: duckdb.DuckDBPyConnection) -> None:
+    whole = explore.Slice("weather", "measured_at")
+    data = aggregates.sample(con, whole, ["temp"])
+    assert aggregates.sample_note(len(data)) == "Charts use all 48 rows."
+    data = aggregates.sample(con, whole, ["temp"], n=10)
+    assert aggregates.sample_note(len(data), n=10) == "Charts use a sample of 10 rows."

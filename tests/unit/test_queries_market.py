@@ -156,3 +156,11 @@ def test_the_stored_overview_comes_in_the_order_duckdb_sorts_symbols() -> None:
     read = market.latest_quotes(con)
     pd.testing.assert_frame_equal(read, expected.to_pandas())
     assert list(read["symbol"].iloc[:3]) == ["", "A", "A.B"] and pd.isna(read["symbol"].iloc[-1])
+
+
+def test_the_session_is_named_by_its_weekday() -> None:
+    latest = pd.DataFrame(
+        {"ts": pd.to_datetime(["2026-12-03 20:00", "2026-12-04 21:00"], utc=True)}
+    )
+    assert market.session_name(latest) == "Fri 4 Dec"
+    assert market.session_name(latest.iloc[0:0]) is None

@@ -188,3 +188,28 @@ def test_column_names_list_what_the_catalog_lists(
     # A view that no longer binds (its file is gone) is described by the catalog, as before.
     data.unlink()
     assert column_names(con, "daily_bars") == ["symbol", "day", "close"]
+
+
+def test_an_annual_filing_has_no_quarter(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE VIEW financials_reported AS SELECT * FROM (VALUES "
+        "('AAA', DATE '2026-02-01', 2025, 0, '10-K', 100.0), "
+        "('AAA', DATE '2025-11-01', 2025, 3, '10-Q', 30.0)) "
+        "AS t(symbol, filed_date, year, quarter, form, revenue)"
+    )
+    fin = stock.financials(con, "AAA")
+    assert fin["form"].tolist() == ["10-K", "10-Q"]
+    assert pd.isna(fin["quarter"].iloc[0]) and fin["quarter"].iloc[1] == 3
+
+
+def test_social_sentiment_keeps_to_the_range(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE VIEW social_sentiment AS SELECT * FROM (VALUES "
+        "('AAA', TIMESTAMPTZ '2026-12-01 10:00:00+00', 'reddit', 5, 0.2), "
+        "('AAA', TIMESTAMPTZ '2026-12-04 23:00:00+00', 'reddit', 3, -0.4), "
+        "('AAA', TIMESTAMPTZ '2026-12-05 10:00:00+00', 'reddit', 7, 0.9)) "
+        "AS t(symbol, at_time, source, mention, score)"
+    )
+    social = stock.social(con, "AAA", date(2026, 12, 1), date(2026, 12, 4))
+    assert social["mention"].tolist() == [5, 3]
+    assert len(stock.social(con, "AAA", date(2026, 12, 1))) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import streamlit as st
 
 from bucketpipe.app import columns, plots, state, ui
 from bucketpipe.app.columns import label, measure, phrase, pick
+from bucketpipe.quality.wording import score_text
 from bucketpipe.serve.queries import aggregates, explore, files, quality
 from bucketpipe.serve.queries.base import runnable, visible
 from bucketpipe.serve.reader import describe
@@ -61,13 +63,13 @@ def slice_for(name: str, cols: dict[str, str]) -> tuple[explore.Slice, Any]:
             list(explore.WINDOWS),
             default="All",
             key=f"explore_window_{name}",
-            help=f"Rows whose `{column}` lies in the window ending at the newest row.",
+            help=f"Rows newer than the newest `{column}` minus the window, up to the newest.",
         )
         or "All"
     )
     named = f" ({phrase(column)})" if phrase(column) != column else ""
     st.caption(f"Filtering on `{column}`{named}; newest row: {ui.when(newest)}, {ui.age(newest)}.")
-    return explore.Slice(name, column, explore.window(newest, window), None), newest
+    return explore.windowed(name, column, newest, window), newest
 
 
 def tiles(name: str, sl: explore.Slice, cols: dict[str, str], newest: Any) -> int:
@@ -85,7 +87,7 @@ def tiles(name: str, sl: explore.Slice, cols: dict[str, str], newest: Any) -> in
     )
     c[2].metric(
         "Quality score",
-        f"{score:.1f} %" if score is not None else "n/a",
+        score_text(score) if score is not None else "n/a",
         border=True,
         help="Overall score of the newest quality report (see the Quality page).",
     )
@@ -108,7 +110,7 @@ def summary_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     order = [c for c in columns.PROFILE_LABELS if c in table]
     st.dataframe(table, hide_index=True, column_order=order, column_config=columns.profile_config())
     sql, params = sl.select(shown)
-    exact, _ = explore.distinct_sql(sl, shown)
+    exact, _ = explore.exact_sql(sl, shown, explore.ranked_types(cols, shown))
     show_sql(f"SUMMARIZE {sql};\n\n{exact}", params)
     if kinds["categorical"]:
         column = pick(st, "Top values of", kinds["categorical"], "explore_top_col")
@@ -144,7 +146,7 @@ def distribution_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     names = {c: label(c) for c in [column, *kinds["categorical"]]}
     with right:
         st.plotly_chart(plots.distribution(data, column, by, kind, names), key="distribution")
-    st.caption(f"Charts use a sample of up to {ui.plural(len(data), 'row')}.")
+    st.caption(aggregates.sample_note(len(data)))
 
 
 def relations_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
@@ -293,7 +295,7 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     elif column in kinds["time"] and sl.time_column is not None:
         per_day = state.query(
             aggregates.series,
-            explore.Slice(sl.dataset, column, sl.start, sl.end),
+            dataclasses.replace(sl, time_column=column),
             None,
             bucket="day",
             datasets=(sl.dataset,),

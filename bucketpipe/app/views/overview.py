@@ -101,7 +101,7 @@ def table(latest: pd.DataFrame) -> None:
     )
     st.caption(
         "Sentiment from the change since the previous close: strong bullish > 2 %, "
-        "bullish > 0 %, unchanged = 0 %, bearish > -2 %, strong bearish otherwise."
+        "bullish > 0 %, unchanged = 0 %, bearish > \u22122 %, strong bearish otherwise."
     )
 
 
@@ -112,7 +112,8 @@ def movers(latest: pd.DataFrame) -> None:
         with col.container(border=True):
             st.markdown(f"**{title}**")
             if rows.empty:
-                st.caption("None today.")
+                session = market.session_name(latest)
+                st.caption(f"None in the session of {session}." if session else "None.")
             for _, row in rows.iterrows():
                 a, b, c = st.columns([1, 1, 1])
                 a.markdown(f"**{row['symbol']}**")

@@ -219,8 +219,9 @@ def intraday_tab(symbol: str, start: date, end: date) -> None:
     else:
         st.plotly_chart(charts.intraday(quotes), key="intraday_chart")
         st.caption(
-            f"{len(quotes):,} snapshots from {first} to {end}: the range's last week, "
-            "within the quarter of its last day."
+            f"{len(quotes):,} snapshots from {ui.day(quotes['ts'].min())} to "
+            f"{ui.day(quotes['ts'].max())}: the range's last week, within the quarter of its "
+            "last day."
         )
 
 
@@ -264,8 +265,8 @@ def dividends_tab(symbol: str, start: date, end: date) -> None:
 
 
 def social_tab(symbol: str, start: date, end: date) -> None:
-    social = state.query(stock.social, symbol, start)
-    scope = f"for {symbol} since {start}"
+    social = state.query(stock.social, symbol, start, end)
+    scope = f"for {symbol} from {start} to {end}"
     _chart_or_empty(social, charts.social, "social_sentiment", "social sentiment", scope)
 
 

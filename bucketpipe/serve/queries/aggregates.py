@@ -17,8 +17,11 @@ AGGREGATES["count"] = "count"
 BUCKETS = {"hour": "1 hour", "day": "1 day", "week": "1 week", "month": "1 month"}
 
 
+SAMPLE_ROWS = 20_000
+
+
 def sample(
-    con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str], n: int = 20_000
+    con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str], n: int = SAMPLE_ROWS
 ) -> pd.DataFrame:
     """Up to `n` rows of the slice, sampled reproducibly (for charts)."""
     if not cols:
@@ -27,6 +30,13 @@ def sample(
     return frame(
         con, f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7)", params
     )
+
+
+def sample_note(rows: int, n: int = SAMPLE_ROWS) -> str:
+    """What the charts of a sample of `rows` rows show: every row when fewer than `n` came."""
+    if rows < n:
+        return f"Charts use all {rows:,} row{'' if rows == 1 else 's'}."
+    return f"Charts use a sample of {rows:,} rows."
 
 
 def correlations(data: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFrame:

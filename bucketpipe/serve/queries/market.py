@@ -108,6 +108,12 @@ def summarize(latest: pd.DataFrame) -> MarketSummary:
     )
 
 
+def session_name(latest: pd.DataFrame) -> str | None:
+    """The day of the newest quote, as `Fri 4 Dec` (None without quotes)."""
+    newest = pd.to_datetime(latest["ts"], utc=True).max() if "ts" in latest else None
+    return None if newest is None or pd.isna(newest) else f"{newest:%a} {newest.day} {newest:%b}"
+
+
 def movers(latest: pd.DataFrame, n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(top gainers, top losers) by change %, at most `n` each; a symbol is never in both."""
     if latest.empty:

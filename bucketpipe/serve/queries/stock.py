@@ -280,9 +280,13 @@ def dividends(con: duckdb.DuckDBPyConnection, symbol: str) -> pd.DataFrame:
 
 
 @uses("social_sentiment")
-def social(con: duckdb.DuckDBPyConnection, symbol: str, start: date) -> pd.DataFrame:
+def social(
+    con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date | None = None
+) -> pd.DataFrame:
     wanted = ("at_time", "source", "mention", "positive_mention", "negative_mention", "score")
     rows = _symbol_rows(con, "social_sentiment", symbol, wanted, "at_time", start=start)
+    if end is not None and not rows.empty:  # the range's last day, not the day after it
+        rows = rows[pd.to_datetime(rows["at_time"]).dt.date <= end]
     return rows.sort_values("at_time").reset_index(drop=True) if not rows.empty else rows
 
 
@@ -336,21 +340,16 @@ def key_metrics(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
 
 @uses("financials_reported")
 def financials(con: duckdb.DuckDBPyConnection, symbol: str, limit: int = 12) -> pd.DataFrame:
-    """Key figures of the newest filings (revenue, net income, EPS, balance sheet)."""
-    wanted = (
-        "filed_date",
-        "year",
-        "quarter",
-        "form",
-        "revenue",
-        "net_income",
-        "eps_diluted",
-        "total_assets",
-        "total_liabilities",
-        "stockholders_equity",
-        "operating_cash_flow",
-    )
-    return _symbol_rows(con, "financials_reported", symbol, wanted, "filed_date", limit=limit)
+    """Key figures of the newest filings (revenue, net income, EPS, balance sheet); an annual
+    filing (10-K, stored as quarter 0) has no quarter."""
+    wanted: tuple[str, ...] = ("filed_date", "year", "quarter", "form", "revenue", "net_income")
+    wanted += ("eps_diluted", "total_assets", "total_liabilities", "stockholders_equity")
+    wanted += ("operating_cash_flow",)
+    rows = _symbol_rows(con, "financials_reported", symbol, wanted, "filed_date", limit=limit)
+    if "quarter" in rows:
+        quarter = pd.to_numeric(rows["quarter"], errors="coerce").astype("Int64")
+        rows["quarter"] = quarter.where(quarter != 0)
+    return rows
 
 
 @dataclass(frozen=True)
