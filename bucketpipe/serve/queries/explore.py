@@ -162,14 +162,15 @@ def profile(con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str]) -> p
             for stat in QUARTILES:
                 out.loc[at, stat] = next(figures)
     if large:
-        # An estimate can exceed the values there are: no column has more distinct values.
-        counts = ", ".join(f"count({quote_ident(c)})" for c in large)
-        row = con.execute(f"SELECT {counts} FROM ({sql})", params).fetchone() or ()
-        present = dict(zip(large, row, strict=True))
+        # An estimate can exceed the values there are: no column has more distinct values
+        # than non-null ones, which SUMMARIZE gives (its row count and null percentage).
         guessed = out["column"].isin(large)
+        present = out.loc[guessed, "count"].astype(float) * (
+            1 - out.loc[guessed, "null_pct"].astype(float) / 100
+        )
         out.loc[guessed, "distinct"] = [
-            min(int(n), int(present[str(c)]))
-            for c, n in zip(out.loc[guessed, "column"], out.loc[guessed, "distinct"], strict=True)
+            min(int(n), round(p))
+            for n, p in zip(out.loc[guessed, "distinct"], present, strict=True)
         ]
     return out
 
