@@ -19,6 +19,7 @@ from bucketpipe.lake.layout import quality_report_key
 from bucketpipe.lake.runs import DatasetResult, RunManifest
 from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.quality.profiling import entity_columns
 from bucketpipe.quality.report import QualityReport, update_latest
 from bucketpipe.quality.scoring import Delivery, Measured, assess, measure
 from bucketpipe.quality.wording import quantity
@@ -53,18 +54,6 @@ def catalog_steps(
     if result.rows_replaced:
         out.append(f"{quantity(result.rows_replaced, 'row')} replaced by newer versions")
     return out
-
-
-def rejected_repeats(result: DatasetResult, rejected: int) -> int:
-    """Rejected rows the input held more than once (each distinct one is counted once).
-
-    Every staged row is either rejected or accepted, and every accepted row is written or
-    counted a duplicate (its key repeats in the run or is committed already), so what the
-    input held beyond those and the distinct rejected rows is repeats of rejected rows. (A
-    rebuild that carries rows whose raw input has expired also writes rows that were not in
-    its input; those make the figure smaller.)
-    """
-    return max(result.rows_in - result.rows_written - result.rows_duplicate - rejected, 0)
 
 
 def _safe(
@@ -107,6 +96,7 @@ def measure_accepted(
             now=ctx.now(),
             future_ok=forward_looking(spec, spec.name),
             known_distinct_keys=known_distinct_keys,
+            entities=entity_columns(spec.primary_key, spec.time_column),
         )
     except duckdb.Error as exc:
         log.warning(
@@ -124,14 +114,15 @@ def catalog_report(
     run_id: str,
     measured: Measured,
     rejected: int = 0,
+    repeated: int = 0,
 ) -> QualityReport | None:
     """The report over what `measure_accepted` found in the rows the run commits.
 
     `rejected` (distinct rejected rows of the input) counts in validity even when those rows
     were quarantined by an earlier run: the score describes this delivery, whatever the
-    quarantine already held, so a re-ingest scores like the first ingest.
+    quarantine already held, so a re-ingest scores like the first ingest; `repeated` (the
+    input's further copies of them) is counted once with them.
     """
-    repeated = rejected_repeats(result, rejected)
     delivery = Delivery(
         dataset=spec.name,
         run_id=run_id,
@@ -179,6 +170,7 @@ def generic_report(
         drift=result.drift,
         steps=outcome.steps,
         future_ok=forward_looking(None, dataset),
+        entities=outcome.entities,
     )
     columns = [(name, typ) for name, typ in outcome.types.items()]
     return _safe(con, ctx, BATCH, columns, delivery)
@@ -221,6 +213,7 @@ def written_report(
         if spec and spec.derived_from
         else [],
         future_ok=forward_looking(spec, dataset),
+        entities=entity_columns(spec.primary_key, spec.time_column) if spec else (),
     )
     return _safe(con, ctx, relation, columns, delivery)
 

@@ -33,6 +33,7 @@ from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import Snapshot, read_current
 from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.quality.profiling import entity_columns
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class GenericOutcome:
     result: DatasetResult
     types: dict[str, str] = field(default_factory=dict)
     key: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()  # the time series' entity columns, for the quality report
     invalid_kept: int = 0
     steps: list[str] = field(default_factory=list)
     snapshot: Snapshot | None = None
@@ -250,6 +252,7 @@ def clean_generic(
         result=result,
         types=types,
         key=rules.key,
+        entities=entity_columns(rules.key, rules.time_column),
         invalid_kept=invalid if rules.on_invalid == "empty" else 0,
         steps=summary.describe(result, choices, dropped, outliers, imputed, rules),
         snapshot=outcome.snapshot,

@@ -18,12 +18,23 @@ EXACT_DISTINCT_ROWS = 1_000_000
 # Above it, the far-out fences' quartiles are those of a uniform sample of this many rows
 # (reservoir sampling: every row equally likely; a quartile's error is a fraction of a percentile).
 QUARTILE_SAMPLE_ROWS = 100_000
+# An entity (a symbol of a time series) is judged by its own far-out fences when it has this
+# many finite values in the quartiles' basis; one with fewer, by the fences of all rows.
+ENTITY_MIN_VALUES = 20
 TOP_VALUES = 5
 FAR_OUT_K = 3.0
 _ID = re.compile(
     r"(^|_)(id|ids|uuid|guid|key|code|no|nr|num|number|zip|postcode|phone|year|yr|ts|time|"
     r"timestamp|date|period)($|_)"
 )
+
+
+def entity_columns(key: Sequence[str], time_column: str | None) -> tuple[str, ...]:
+    """The columns naming a time series' entity: the key without its time column (a quote's
+    symbol of (symbol, ts)); none when the time column is not part of the key."""
+    if not time_column or time_column not in key:
+        return ()
+    return tuple(k for k in key if k != time_column and not k.startswith("_"))
 
 
 def category(type_name: str) -> str:
@@ -61,6 +72,7 @@ class ColumnCounts:
     case_example: list[str] = field(default_factory=list)
     extremes: int = 0
     extreme_limits: tuple[float, float] | None = None
+    extremes_by: tuple[str, ...] = ()  # columns of the entities with fences of their own
     future: int = 0
     before_1900: int = 0
     top_values: list[tuple[str, int]] = field(default_factory=list)
@@ -131,8 +143,14 @@ def profile_columns(
     *,
     now: datetime,
     future_ok: bool = False,
+    entities: Sequence[str] = (),
 ) -> tuple[int, list[ColumnCounts]]:
-    """(rows, counts per column) of a table or `(SELECT ...)` relation."""
+    """(rows, counts per column) of a table or `(SELECT ...)` relation.
+
+    `entities`: the columns naming the entity of each row of a time series (a quote's symbol).
+    A value is then far out only when it also lies beyond its own entity's fences: the daily
+    change of a $5 and of a $500 share are not one distribution.
+    """
     row = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
     rows = int(row[0]) if row else 0
     exact = rows <= EXACT_DISTINCT_ROWS
@@ -175,7 +193,15 @@ def profile_columns(
         counts.mean = float(part[4]) if part[4] is not None else None
         counts.empty_strings, counts.spacing = int(part[5]), int(part[6])
         counts.future, counts.before_1900 = int(part[7]), int(part[8])
-    _extremes(con, relation, [c for c in fenced if c.non_null], quartiles)
+    per_entity = bool(entities) and rows > ENTITY_MIN_VALUES
+    _extremes(con, relation, [c for c in fenced if c.non_null], quartiles, per_entity)
+    if per_entity:
+        judged = [
+            c
+            for c in fenced
+            if c.non_null and c.extreme_limits and not _within(c, *c.extreme_limits)
+        ]
+        _entity_extremes(con, relation, judged, tuple(entities), exact)
     for counts in out:
         if counts.non_null == 0:
             continue
@@ -209,13 +235,15 @@ def _extremes(
     relation: str,
     columns: Sequence[ColumnCounts],
     quartiles: dict[str, Any],
+    per_entity: bool = False,
 ) -> None:
     """Values beyond Tukey's far-out fences (Q1 - 3 IQR, Q3 + 3 IQR), plus NaN and infinity.
 
     `quartiles`: each column's [Q1, Q3] of its finite values (exact up to
     EXACT_DISTINCT_ROWS rows, else those of a uniform sample of QUARTILE_SAMPLE_ROWS). One pass
     over the rows counts the values outside the fences, for the columns together and only for
-    those whose minimum or maximum lies outside.
+    those whose minimum or maximum lies outside. With `per_entity`, only the fences are set
+    for the columns that have them: `_entity_extremes` counts those.
     """
     found: dict[int, str] = {}
     for index, counts in enumerate(columns):
@@ -228,7 +256,7 @@ def _extremes(
             iqr = q3 - q1
             low, high = (q1 - FAR_OUT_K * iqr, q3 + FAR_OUT_K * iqr) if iqr > 0 else (None, None)
         counts.extreme_limits = (low, high) if low is not None and high is not None else None
-        if _within(counts, low, high):
+        if (per_entity and counts.extreme_limits) or _within(counts, low, high):
             continue  # its minimum and maximum show it has none: no pass over its values
         beyond = f"{value} < {low!r} OR {value} > {high!r}"
         outside = (
@@ -243,6 +271,76 @@ def _extremes(
     totals = con.execute(f"SELECT {', '.join(found.values())} FROM {relation}").fetchone()
     for index, total in zip(found, totals or [0] * len(found), strict=True):
         columns[index].extremes = int(total)
+
+
+def _entity_extremes(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Sequence[ColumnCounts],
+    entities: tuple[str, ...],
+    exact: bool,
+) -> None:
+    """Count the far-out values of `columns` (each with pooled fences it does not keep within)
+    as the values beyond both the pooled fences and their own entity's: the entity's quartiles
+    over all rows, or over a uniform sample above EXACT_DISTINCT_ROWS. An entity with fewer
+    than ENTITY_MIN_VALUES values, or none in the sample, is judged by the pooled fences alone.
+
+    Only the rows beyond a pooled fence are joined to the entities' fences (a few, where the
+    pooled fences are sound), so the judgement costs little more than the pooled count.
+    """
+    if not columns:
+        return
+    keys = ", ".join(quote_ident(e) for e in entities)
+    values = [f"CAST({quote_ident(c.name)} AS DOUBLE)" for c in columns]
+    parts = [
+        f"quantile_cont({v}, [0.25, 0.75]) FILTER (WHERE isfinite({v})) AS _q{i}, "
+        f"count({v}) FILTER (WHERE isfinite({v})) AS _n{i}"
+        for i, v in enumerate(values)
+    ]
+    basis = (
+        relation
+        if exact
+        else f"(SELECT * FROM {relation} USING SAMPLE {QUARTILE_SAMPLE_ROWS} ROWS)"
+    )
+    fences = []
+    beyond = []
+    totals = []
+    for i, counts in enumerate(columns):
+        assert counts.extreme_limits is not None
+        low, high = counts.extreme_limits
+        iqr = f"(_q{i}[2] - _q{i}[1])"
+        fences.append(
+            f"_n{i} < {ENTITY_MIN_VALUES} AS _few{i}, CASE WHEN {iqr} > 0 "
+            f"THEN _q{i}[1] - {FAR_OUT_K} * {iqr} END AS _lo{i}, CASE WHEN {iqr} > 0 "
+            f"THEN _q{i}[2] + {FAR_OUT_K} * {iqr} END AS _hi{i}"
+        )
+        outside = f"isfinite(_v{i}) AND (_v{i} < {low!r} OR _v{i} > {high!r})"
+        beyond.append(f"({outside}) OR (_v{i} IS NOT NULL AND NOT isfinite(_v{i}))")
+        # The pooled fences alone judge an entity missing from the sample (no fence row) or
+        # with too few values; one whose values do not spread (no IQR) has nothing far out.
+        own = f"coalesce(_v{i} < _f._lo{i} OR _v{i} > _f._hi{i}, false)"
+        totals.append(
+            f"count(*) FILTER (WHERE {outside} AND (_f._seen IS NULL OR _f._few{i} OR {own})) "
+            f"+ count(*) FILTER (WHERE _v{i} IS NOT NULL AND NOT isfinite(_v{i}))"
+        )
+    fence_table = (
+        f"(SELECT {keys}, true AS _seen, {', '.join(fences)} FROM (SELECT {keys}, "
+        f"{', '.join(parts)} FROM {basis} GROUP BY ALL))"
+    )
+    joined = " AND ".join(
+        f"_r.{quote_ident(e)} IS NOT DISTINCT FROM _f.{quote_ident(e)}" for e in entities
+    )
+    candidates = (
+        f"(SELECT {keys}, {', '.join(f'{v} AS _v{i}' for i, v in enumerate(values))} "
+        f"FROM {relation}) WHERE {' OR '.join(beyond)}"
+    )
+    row = con.execute(
+        f"SELECT {', '.join(totals)} FROM (SELECT * FROM {candidates}) AS _r "
+        f"LEFT JOIN {fence_table} AS _f ON {joined}"
+    ).fetchone()
+    for counts, total in zip(columns, row or [0] * len(columns), strict=True):
+        counts.extremes = int(total)
+        counts.extremes_by = entities
 
 
 def _within(counts: ColumnCounts, low: float | None, high: float | None) -> bool:

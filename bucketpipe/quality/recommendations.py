@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bucketpipe.quality.profiling import ColumnCounts
 from bucketpipe.quality.report import QualityReport
-from bucketpipe.quality.wording import as_number, far_out, quantity
+from bucketpipe.quality.wording import as_number, far_out, far_out_by, quantity
 
 MOSTLY_EMPTY = 0.9
 MAX_ITEMS = 12
@@ -66,7 +66,9 @@ def _consistency(columns: Sequence[ColumnCounts]) -> list[str]:
                 f"Column '{c.name}' has {quantity(c.empty_strings, 'empty string')} instead of "
                 "NULL."
             )
-        if c.extremes and c.extreme_limits:
+        if c.extremes and c.extremes_by:
+            out.append(far_out_by(c.name, c.extremes, c.extremes_by))
+        elif c.extremes and c.extreme_limits:
             low, high = c.extreme_limits
             out.append(far_out(c.name, c.extremes, low, high, as_number(c.min), as_number(c.max)))
         elif c.extremes:  # NaN or infinity only: no fences to compare with

@@ -113,6 +113,7 @@ class Delivery:
     drift: Mapping[str, Any] | None = None
     steps: Sequence[str] = ()
     future_ok: bool = False
+    entities: tuple[str, ...] = ()  # a time series' entity columns (see `entity_columns`)
     extra_examples: Mapping[str, list[str]] | None = None
 
 
@@ -135,9 +136,12 @@ def measure(
     now: datetime,
     future_ok: bool = False,
     known_distinct_keys: int | None = None,
+    entities: Sequence[str] = (),
 ) -> Measured:
     """Profile `relation`; `known_distinct_keys` (the merge already counted them) saves a pass."""
-    rows, per_column = profile_columns(con, relation, columns, now=now, future_ok=future_ok)
+    rows, per_column = profile_columns(
+        con, relation, columns, now=now, future_ok=future_ok, entities=entities
+    )
     if known_distinct_keys is not None:
         keys = known_distinct_keys
     else:
@@ -159,7 +163,13 @@ def assess(
     """
     if measured is None:
         measured = measure(
-            con, relation, columns, delivery.key, now=delivery.now, future_ok=delivery.future_ok
+            con,
+            relation,
+            columns,
+            delivery.key,
+            now=delivery.now,
+            future_ok=delivery.future_ok,
+            entities=delivery.entities,
         )
     rows, per_column = measured.rows, measured.per_column
     key = list(delivery.key)

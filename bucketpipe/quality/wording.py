@@ -204,6 +204,19 @@ def far_out(
     )
 
 
+def far_out_by(column: str, n: int, entities: tuple[str, ...]) -> str:
+    """The recommendation for values beyond both the fences of all rows and their entity's."""
+    entity = " and ".join(entities)
+    values, lie, they, are = (
+        ("value", "lies", "it", "is") if n == 1 else ("values", "lie", "they", "are")
+    )
+    return (
+        f"{n:,} {values} of {column} {lie} beyond the far-out fences (3 \u00d7 IQR) of all "
+        f"rows and of {'its' if n == 1 else 'their'} own {entity}; if {they} {are} not real, "
+        "check units and typing errors."
+    )
+
+
 # How reports written before `far_out` worded far-out values and cleaning's outliers.
 _OLD_FAR_OUT = re.compile(
     r"^Column '(?P<column>.+)' has (?P<n>[\d,]+) extreme values? \(outside (?P<low>\S+) \.\. "

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from bucketpipe.lake.storage import LocalStore
-from bucketpipe.quality.profiling import EXACT_DISTINCT_ROWS, profile_columns
+from bucketpipe.quality.profiling import EXACT_DISTINCT_ROWS, entity_columns, profile_columns
 from bucketpipe.quality.report import (
     QualityReport,
     read_latest,
@@ -258,3 +258,79 @@ def test_far_out_fences_of_a_large_relation_come_from_a_sample_and_count_every_v
     # Q1 and Q3 of 0..999 are 249.75 and 749.25: the fences 3 IQR beyond them, within a few
     # units (a sample of 100,000 rows).
     assert abs(low - (249.75 - 3 * 499.5)) < 30 and abs(high - (749.25 + 3 * 499.5)) < 30
+
+
+def _two_price_levels(con: duckdb.DuckDBPyConnection, rows: int, extra: str = "") -> None:
+    """Daily changes of a $5 share (within ±0.1) and a $500 share (within ±10), alternating,
+    with one change of 3.0 for the cheap share: ordinary for the dear one, far out for it."""
+    con.execute(
+        "CREATE OR REPLACE TABLE t AS SELECT CASE WHEN i % 2 = 0 THEN 'CHEAP' ELSE 'DEAR' END "
+        "AS symbol, i AS n, CASE WHEN i = 100 THEN 3.0 WHEN i % 2 = 0 THEN ((i % 97) - 48) / 480 "
+        f"ELSE ((i % 89) - 44) / 4.4 END AS change FROM range({rows}) AS r(i){extra}"
+    )
+
+
+def test_far_out_values_of_a_time_series_are_judged_per_entity() -> None:
+    """Pooled across symbols of different prices, ordinary moves of the dear share lie beyond
+    the fences of all rows; of those, only the cheap share's 3.0 also lies beyond its own
+    symbol's fences."""
+    con = duckdb.connect()
+    _two_price_levels(con, 2000)
+    columns = [("symbol", "VARCHAR"), ("change", "DOUBLE")]
+    _, pooled = profile_columns(con, "t", columns, now=NOW)
+    assert pooled[1].extremes > 100 and pooled[1].extremes_by == ()
+    _, (_, change) = profile_columns(con, "t", columns, now=NOW, entities=("symbol",))
+    assert change.extremes == 1 and change.extremes_by == ("symbol",)
+    found = con.execute(
+        "SELECT symbol, n FROM t, (SELECT symbol AS s, quantile_cont(change, [0.25, 0.75]) AS q "
+        "FROM t GROUP BY 1) WHERE s = symbol AND (change < q[1] - 3 * (q[2] - q[1]) OR "
+        "change > q[2] + 3 * (q[2] - q[1]))"
+    ).fetchall()
+    assert found == [("CHEAP", 100)]
+
+
+def test_an_entity_with_few_values_is_judged_by_the_pooled_fences() -> None:
+    """A symbol with fewer values than a quartile can rest on keeps the fences of all rows: its
+    one wild value is still reported; NaN counts whatever the fences."""
+    con = duckdb.connect()
+    _two_price_levels(con, 2000)
+    con.execute("INSERT INTO t VALUES ('NEW', -1, 1e6), ('NEW', -2, 0.0), ('CHEAP', -3, 'nan')")
+    columns = [("change", "DOUBLE")]
+    _, (change,) = profile_columns(con, "t", columns, now=NOW, entities=("symbol",))
+    assert change.extremes == 3  # the cheap share's 3.0, the new share's 1e6, the NaN
+
+
+def test_entity_fences_of_a_large_relation_come_from_a_sample() -> None:
+    """Above the exact size each entity's quartiles are those of the uniform sample; every row
+    is still judged, and an entity absent from the sample by the pooled fences."""
+    con = duckdb.connect()
+    _two_price_levels(con, EXACT_DISTINCT_ROWS + 20_000)
+    con.execute("INSERT INTO t VALUES ('RARE', -1, 1e9)")  # one row: seldom in the sample
+    columns = [("change", "DOUBLE")]
+    _, (change,) = profile_columns(con, "(SELECT * FROM t)", columns, now=NOW, entities=("symbol",))
+    assert not change.distinct_exact and change.extremes == 2
+
+
+def test_a_far_out_recommendation_names_the_entity_it_was_judged_by() -> None:
+    con = duckdb.connect()
+    _two_price_levels(con, 2000)
+    delivery = Delivery(dataset="quotes", run_id="r1", now=NOW, key=("symbol", "n"))
+    columns = [("symbol", "VARCHAR"), ("change", "DOUBLE")]
+    pooled = assess(con, "t", columns, delivery, THRESHOLDS)
+    assert any("change" in r and "far-out" in r for r in pooled.recommendations)
+    per_symbol = assess(
+        con, "t", columns, Delivery(**{**delivery.__dict__, "entities": ("symbol",)}), THRESHOLDS
+    )
+    (line,) = [r for r in per_symbol.recommendations if "far-out" in r]
+    assert line == (
+        "1 value of change lies beyond the far-out fences (3 \u00d7 IQR) of all rows and of its "
+        "own symbol; if it is not real, check units and typing errors."
+    )
+
+
+def test_entity_columns_are_the_key_without_its_time_column() -> None:
+    assert entity_columns(("symbol", "ts"), "ts") == ("symbol",)
+    assert entity_columns(("symbol", "resolution", "ts"), "ts") == ("symbol", "resolution")
+    assert entity_columns(("symbol", "year", "quarter"), "report_date") == ()
+    assert entity_columns(("ts",), "ts") == ()
+    assert entity_columns(("id",), None) == ()
