@@ -36,6 +36,7 @@ class Cleaned:
     measured: Measured | None
     # Distinct rejected rows of the input (some may have been in quarantine already).
     rejected: int = 0
+    repeats: int = 0  # the input's further copies of rejected rows
     snapshot: Snapshot | None = None
 
 
@@ -147,6 +148,7 @@ def clean_spec(
         result,
         measured[0] if measured else None,
         rejected=quarantined.rejected,
+        repeats=quarantined.repeats,
         snapshot=outcome.snapshot,
     )
 

@@ -133,7 +133,14 @@ def clean_inputs(
                 results[spec.name] = cleaned.result
                 if cleaned.measured is not None:
                     report = catalog_report(
-                        con, ctx, spec, cleaned.result, run_id, cleaned.measured, cleaned.rejected
+                        con,
+                        ctx,
+                        spec,
+                        cleaned.result,
+                        run_id,
+                        cleaned.measured,
+                        cleaned.rejected,
+                        cleaned.repeats,
                     )
                     if report is not None:
                         reports[spec.name] = report

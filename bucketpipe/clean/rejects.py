@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Quarantined:
     """What a run rejected: distinct rejected rows of its input (`rejected`, per reason in
-    `reasons`), of which `written` were new to quarantine and stored under `key`."""
+    `reasons`), of which `written` were new to quarantine and stored under `key`; `repeats`
+    are the input's further copies of those rows."""
 
     key: str | None = None
     written: int = 0
     rejected: int = 0
+    repeats: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -62,7 +64,8 @@ def write_quarantine(
     ordinary run reads today's files, and a re-ingest of old days the days since. With
     `every_day` (rows with no event time, as in generic files) every quarantine file is compared.
     """
-    if count(con, source_sql) == 0:
+    delivered = count(con, source_sql)
+    if delivered == 0:
         return Quarantined()
     hashed = [c for c in identity if c != "_reject_reason"]
     if hashed:
@@ -84,7 +87,8 @@ def write_quarantine(
             f"SELECT _reject_reason, count(*) FROM {REJECTED} GROUP BY 1 ORDER BY 2 DESC, 1"
         ).fetchall()
     }
-    outcome = Quarantined(rejected=sum(reasons.values()), reasons=reasons)
+    rejected = sum(reasons.values())
+    outcome = Quarantined(rejected=rejected, repeats=delivered - rejected, reasons=reasons)
     written = count(con, fresh)
     if written == 0:
         return outcome
@@ -93,7 +97,7 @@ def write_quarantine(
     key = quarantine_key(dataset, day, run_id)
     store.upload(key, path, content_type="application/vnd.apache.parquet")
     path.unlink(missing_ok=True)
-    return Quarantined(key, written, outcome.rejected, reasons)
+    return Quarantined(key, written, rejected, outcome.repeats, reasons)
 
 
 def _earliest_day(con: duckdb.DuckDBPyConnection, time_column: str | None) -> str:

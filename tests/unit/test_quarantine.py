@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from bucketpipe.clean.rejects import Quarantined, write_quarantine
 from bucketpipe.lake.quarantine import DAY_FILE_PREFIX, sample, summary
 from bucketpipe.lake.storage import LocalStore
 
@@ -49,3 +51,34 @@ def test_rows_are_not_counted_twice_while_compaction_is_half_done(tmp_path: Path
     _write(store, f"{day}c3.parquet", [("c3", "r", "4")])
     (shop,) = summary(store, duckdb.connect())
     assert shop.rows == 4
+
+
+def test_write_quarantine_counts_repeats_of_a_rejected_row_directly(tmp_path: Path) -> None:
+    """Each rejected row is stored once per content and reason; its further copies in the
+    input are counted as repeats (not derived from other counts), on a first delivery and on a
+    re-delivery whose rows are in quarantine already."""
+    store = LocalStore(tmp_path / "lake")
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE bad AS SELECT * FROM (VALUES ('A', 'x', 'invalid DOUBLE in price', 'r1'), "
+        "('A', 'x', 'invalid DOUBLE in price', 'r2'), ('A', 'x', 'invalid DOUBLE in price', 'r2'), "
+        "('B', 'y', 'missing value in ts', 'r1')) AS t(symbol, price, _reject_reason, _ingest_run)"
+    )
+    con.execute("ALTER TABLE bad ADD COLUMN _fetched_at TIMESTAMPTZ DEFAULT now()")
+
+    def deliver(run_id: str) -> Quarantined:
+        return write_quarantine(
+            con,
+            store,
+            dataset="quotes",
+            source_sql="SELECT * FROM bad",
+            run_id=run_id,
+            day=date(2026, 12, 5),
+            scratch=tmp_path,
+            identity=("symbol", "price"),
+        )
+
+    first = deliver("c1")
+    assert (first.rejected, first.repeats, first.written) == (2, 2, 2)
+    again = deliver("c2")
+    assert (again.rejected, again.repeats, again.written) == (2, 2, 0)
