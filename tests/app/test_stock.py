@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bucketpipe.lake.storage import LocalStore
+from bucketpipe.serve.reader import LakeReader
 from tests.app.conftest import AppFactory, DemoLake, markdown, metric, no_errors
 
 pytestmark = pytest.mark.integration
@@ -116,3 +122,30 @@ def test_an_address_naming_a_symbol_the_lake_lacks_says_so(
     assert app.query_params["symbol"] == "AAPL"
     app.selectbox(key="stock_symbol").set_value("MSFT").run()
     assert not [w for w in app.warning if "the symbol" in str(w.value)]
+
+
+def test_the_intraday_caption_counts_the_snapshots_it_charts(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    """The caption's count and days are the chart's: equal to SQL over the committed quotes
+    of those days, and the chart has one point per snapshot."""
+    app = make_app(demo_lake, "stock")
+    no_errors(app)
+    intraday = next(t for t in app.tabs if t.label == "Intraday")
+    (caption,) = [c.value for c in intraday.caption if "snapshots from" in str(c.value)]
+    found = re.match(r"([\d,]+) snapshots from (\S+) to (\S+): the range's last week", caption)
+    assert found, caption
+    shown, first, last = int(found[1].replace(",", "")), found[2], found[3]
+    assert date.fromisoformat(first) <= date.fromisoformat(last)
+    reader = LakeReader(LocalStore(Path(demo_lake.env["BUCKETPIPE_LAKE"])))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    reader.register_views(con)
+    row = con.execute(
+        "SELECT count(*) FROM quotes WHERE symbol = 'AAPL' "
+        "AND CAST(ts AS DATE) BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)",
+        [first, last],
+    ).fetchone()
+    assert row is not None and shown == row[0] > 0
+    spec = json.loads(intraday.get("plotly_chart")[0].proto.spec)
+    assert len(spec["data"][0]["x"]) == shown
