@@ -30,11 +30,12 @@ def register(sub: Any) -> None:
 
 
 def command(port: int, address: str) -> list[str]:
-    """The `streamlit run` command line for the dashboard."""
+    """The `streamlit run` command line for the dashboard (through `app/launch.py`, which
+    imports the pages' modules while the server starts)."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "bucketpipe.app.launch",
         "run",
         str(APP),
         "--server.port",
