@@ -118,7 +118,11 @@ def _when(condition: str, value: str) -> str:
 
 
 def stats_sql(
-    table: str, columns: Sequence[str], rules: DatasetRules, decimal: Decimal = Decimal()
+    table: str,
+    columns: Sequence[str],
+    rules: DatasetRules,
+    decimal: Decimal = Decimal(),
+    weight: str | None = None,
 ) -> tuple[str, list[str]]:
     """One aggregate query counting the cheap candidates of every column; (sql, field names).
 
@@ -136,12 +140,17 @@ def stats_sql(
     - ISO_DATE_RE matches only text ISO_TS_RE matches.
 
     So a value that is a number skips the date tests, and any other value the integer tests.
+
+    With `weight` (a column of `table` counting the rows each of its rows stands for, as in a
+    table of distinct values and their counts), every count is a sum of weights.
     """
-    fields: list[str] = ["count(*)"]
+    counted = f"sum({weight})" if weight else "count(*)"
+    fields: list[str] = [counted]
     names: list[str] = ["rows"]
-    texts: list[str] = []
-    numbers: list[str] = []
-    dates: list[str] = []
+    carried = [weight] if weight else []
+    texts: list[str] = list(carried)
+    numbers: list[str] = list(carried)
+    dates: list[str] = list(carried)
     true_false = ", ".join(quote_literal(t) for t in (*rules.true_tokens, *rules.false_tokens))
     for index, column in enumerate(columns):
         c = quote_ident(column)
@@ -167,11 +176,11 @@ def stats_sql(
         }
         dates += [c, n, number, f"{not_number.format(match_sql(c, ISO_TS_RE))} AS {iso}"]
         for key, condition in checks.items():
-            fields.append(f"count(*) FILTER (WHERE {condition})")
+            fields.append(f"{counted} FILTER (WHERE {condition})")
             names.append(f"{column}\x00{key}")
     relation = table
     for projection in (texts, numbers, dates):
-        if projection:
+        if len(projection) > len(carried):
             relation = f"(SELECT {', '.join(projection)} FROM {relation})"
     return f"SELECT {', '.join(fields)} FROM {relation}", names
 
@@ -203,7 +212,14 @@ def collect_stats(
         return {}
     decimal = decimal_marks(con, table, columns, rules)
     values: dict[str, int] = {}
-    for batch in _batches(columns):
+    # A column of few distinct values is counted over them, each weighted by its rows: the
+    # same counts, for a fraction of the pattern tests (the number text of a file read with
+    # a decimal comma depends on the row's file, so then every row is tested).
+    grouped = few_distinct(con, table, columns) if not decimal.comma_files else set()
+    for column in (c for c in columns if c in grouped):
+        distinct = f"(SELECT {quote_ident(column)}, count(*) AS _w FROM {table} GROUP BY 1)"
+        values.update(_counts(con, *stats_sql(distinct, [column], rules, decimal, "_w")))
+    for batch in _batches([c for c in columns if c not in grouped]):
         values.update(_counts(con, *stats_sql(table, batch, rules, decimal)))
     # Formats are counted only where ISO alone does not already decide the column.
     dated = [
@@ -237,6 +253,26 @@ def collect_stats(
             **counts,
         )
     return out
+
+
+# A column is counted over its distinct values when they are at most this share of its rows
+# (estimated), in a table of at least GROUPED_MIN_ROWS rows.
+GROUPED_SHARE = 0.25
+GROUPED_MIN_ROWS = 100_000
+
+
+def few_distinct(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> set[str]:
+    """The columns whose distinct values are few against the rows (HyperLogLog estimates, one
+    pass): counting the patterns of those values, each weighted by its rows, costs a grouping
+    instead of a test of every row (5 M quote-like rows: 1.4 s instead of 5.3 s)."""
+    picked: set[str] = set()
+    for batch in _batches(columns):
+        estimates = ", ".join(f"approx_count_distinct({quote_ident(c)})" for c in batch)
+        row = con.execute(f"SELECT count(*), {estimates} FROM {table}").fetchone()
+        if row is None or row[0] < GROUPED_MIN_ROWS:
+            return set()
+        picked |= {c for c, n in zip(batch, row[1:], strict=True) if n <= GROUPED_SHARE * row[0]}
+    return picked
 
 
 # Columns counted per query: DuckDB plans one query with thousands of aggregates in time that

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from bucketpipe.catalog.rules import DatasetRules
+from bucketpipe.clean import inference
 from bucketpipe.clean.inference import (
     ColumnStats,
     choose_type,
@@ -241,3 +242,51 @@ def test_tokens_that_start_with_a_digit_are_still_counted() -> None:
     stats = _stats(["1", "0", "yes", "1"], rules)
     assert stats.boolean == 4 and infer_type(stats, rules) == "BOOLEAN"
     assert _stats(["1", "0", "yes", "1"]).boolean == 1  # the default tokens have no digit
+
+
+# Every kind of value the counts tell apart, each repeated: NULLs, booleans, integers with and
+# without noise, leading zeros, long digits, decimals, thousands marks, ISO and other dates,
+# time zones, text. A column of these has few distinct values against its rows.
+MIXED = [
+    None, "yes", "No", "1", "-3", " 42 ", "$1,234.50", "7 %", "007", "12345678901234567",
+    "2.5", "1e3", "0x1F", "2024-01-05", "05.01.2024", "2024-01-05 10:00", "2024-01-05T10:00Z",
+    "2024-01-06T10:00:00+02:00", "31/12/2024", "abc", "", "1_000", "+.5",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("mostly", [None, "12", "2024-03-01", "3.25", "true"])
+def test_counts_over_distinct_values_equal_counts_over_every_row(
+    monkeypatch: pytest.MonkeyPatch, mostly: str | None
+) -> None:
+    """A column of few distinct values is counted over them, each weighted by its rows: every
+    count equals the one over every row, whatever the values and the type they decide."""
+    con = duckdb.connect()
+    listed = ", ".join("NULL" if v is None else quote_literal(v) for v in MIXED)
+    fill = "NULL" if mostly is None else quote_literal(mostly)
+    con.execute(
+        f"CREATE TABLE t AS SELECT CASE WHEN i % 10 < 3 THEN ([{listed}])[1 + i % {len(MIXED)}] "
+        f"ELSE {fill} END AS few, CAST(i AS VARCHAR) AS many, 'f.csv' AS _source_file "
+        "FROM range(120000) AS r(i)"
+    )
+    assert inference.few_distinct(con, "t", ["few", "many"]) == {"few"}
+    grouped = collect_stats(con, "t", ["few", "many"], RULES)
+    monkeypatch.setattr(inference, "GROUPED_MIN_ROWS", 10**12)
+    assert inference.few_distinct(con, "t", ["few", "many"]) == set()
+    every_row = collect_stats(con, "t", ["few", "many"], RULES)
+    assert grouped == every_row
+    assert grouped["few"].non_null > 0 and grouped["few"].rows == 120000
+
+
+def test_a_file_with_decimal_commas_is_counted_row_by_row() -> None:
+    """A decimal comma is decided per file, so a value's number text depends on its row's
+    file: such a batch is never counted over distinct values (`12,5` is 12.5 in one file and
+    125 in another)."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t AS SELECT CASE WHEN i % 2 = 0 THEN 'fi.csv' ELSE 'us.csv' END "
+        "AS _source_file, CASE WHEN i % 2 = 0 THEN '12,5' ELSE '1,250' END AS c "
+        "FROM range(120000) AS r(i)"
+    )
+    stats = collect_stats(con, "t", ["c"], RULES)["c"]
+    assert stats.decimal_mark == Decimal(".", ("fi.csv",))
+    assert stats.decimal == 120000 and stats.integer == 60000
