@@ -63,9 +63,18 @@ def _safe(
     columns: Sequence[tuple[str, str]],
     delivery: Delivery,
     measured: Measured | None = None,
+    known_distinct_keys: int | None = None,
 ) -> QualityReport | None:
     try:
-        return assess(con, relation, columns, delivery, ctx.settings.quality_thresholds, measured)
+        return assess(
+            con,
+            relation,
+            columns,
+            delivery,
+            ctx.settings.quality_thresholds,
+            measured,
+            known_distinct_keys,
+        )
     except duckdb.Error as exc:
         # A report that cannot be computed must not undo the cleaning; say so and go on.
         log.warning(
@@ -173,7 +182,9 @@ def generic_report(
         entities=outcome.entities,
     )
     columns = [(name, typ) for name, typ in outcome.types.items()]
-    return _safe(con, ctx, BATCH, columns, delivery)
+    # The batch holds one row per key (no key part is empty: such rows were quarantined), so
+    # its rows are its distinct keys.
+    return _safe(con, ctx, BATCH, columns, delivery, known_distinct_keys=outcome.batch_rows)
 
 
 def written_report(

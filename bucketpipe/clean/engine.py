@@ -26,6 +26,7 @@ from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, PARQUET_OPTIONS, as_tim
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current
 from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.lake.worktables import drop_relation, keep_as
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def merge_rows(
     details: dict[str, object] | None = None,
     basis: Basis | None = None,
     batch_view: bool = False,
+    staged: Path | None = None,
 ) -> MergeOutcome:
     """Merge the rows of `rows_table` into the dataset and commit a new snapshot.
 
@@ -134,7 +136,8 @@ def merge_rows(
     With `batch_view`, `_batch` is a view: the rows of keys that appear once, read from
     `rows_table` as they are, plus a table of the one row kept for each repeated key. No copy
     of the rows is made (4 of a 10-million-row rebuild's 34 s), so `rows_table` must outlive
-    the batch's last reader (the caller drops it after the merge and its report).
+    the batch's last reader (the caller drops it after the merge and its report). Else, with
+    `staged`, the batch is a view of a Parquet file staged there (`lake.worktables`).
     """
     outcome = MergeOutcome(rows_in=count(con, f"SELECT * FROM {rows_table}"))
     # `BATCH` (one row per key) stays after the merge: the quality report measures it, the
@@ -160,7 +163,7 @@ def merge_rows(
     )
     once = f"SELECT * FROM {rows_table} ANTI JOIN _repeated USING ({pk})"
     if not batch_view:
-        con.execute(f"CREATE TABLE {BATCH} AS {once} UNION ALL {kept}")
+        keep_as(con, BATCH, f"{once} UNION ALL {kept}", staged)
         con.execute("DROP TABLE _repeated")
     elif count(con, "SELECT * FROM _repeated") == 0:
         con.execute(f"CREATE VIEW {BATCH} AS SELECT * FROM {rows_table}")
@@ -236,20 +239,6 @@ def drop_batch(con: duckdb.DuckDBPyConnection) -> None:
     """Drop `_batch`, a table or a view (`merge_rows(batch_view=True)`), and what it reads."""
     drop_relation(con, BATCH)
     con.execute("DROP TABLE IF EXISTS _kept; DROP TABLE IF EXISTS _repeated")
-
-
-def drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop the table or view `name` of the work database, whichever it is, if it exists."""
-    kinds = con.execute(
-        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = $name AND NOT temporary "
-        "AND database_name = current_database() AND schema_name = current_schema() "
-        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = $name "
-        "AND NOT temporary AND database_name = current_database() "
-        "AND schema_name = current_schema()",
-        {"name": name},
-    ).fetchall()
-    for (kind,) in kinds:
-        con.execute(f"DROP {kind} {quote_ident(name)}")
 
 
 def _time_range(con: duckdb.DuckDBPyConnection, target: Target) -> dict[str, datetime | None]:

@@ -90,7 +90,7 @@ def clean_files(
             report = generic_report(con, ctx, dataset, outcome, run_id)
             if report is not None:
                 reports[dataset] = report
-        release(con)
+        release(con, scratch)
         log.info(
             "dataset cleaned",
             extra={

@@ -1,6 +1,7 @@
 """Generic cleaning: files of unknown schema -> typed, deduplicated rows, quarantine, a report.
 
-The steps, all in DuckDB SQL over spillable temp tables (memory bounded by the DuckDB limit):
+The steps, all in DuckDB SQL over work tables or staged Parquet files (`lake.worktables`;
+memory bounded by the DuckDB limit):
 load files as text (`loading`), choose column types (`inference`), send rows whose values do
 not fit to quarantine (or NULL them with a flag), test numeric outliers (`outliers`), fill
 missing values when configured, add lineage, and merge through `engine.merge_rows` like every
@@ -20,24 +21,27 @@ import duckdb
 
 from bucketpipe.catalog.rules import DatasetRules
 from bucketpipe.clean import steps, summary
-from bucketpipe.clean.engine import Target, drop_batch, drop_relation, merge_rows, table_columns
+from bucketpipe.clean.engine import Target, drop_batch, merge_rows, table_columns
 from bucketpipe.clean.inference import choose_type, collect_stats
 from bucketpipe.clean.outliers import compute_fences
 from bucketpipe.clean.parsing import canonical_type
 from bucketpipe.clean.rejects import write_quarantine
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.formats.bounds import Limits
-from bucketpipe.formats.loading import INPUT, LOAD_LINEAGE, FileRef, Loader
+from bucketpipe.formats.loading import FileRef, Loader
+from bucketpipe.formats.refs import INPUT, LOAD_LINEAGE
 from bucketpipe.lake.commits import Basis
 from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import Snapshot, read_current
 from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.lake.worktables import clear_staged, drop_relation, staging_folder
 from bucketpipe.quality.profiling import entity_columns
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = "_g_accepted"
+MERGED = "_g_merge"  # the accepted rows and the committed rows carried over
 # Lineage and flags: never content, never part of "is this row a change?".
 GENERIC_LINEAGE = (
     *(name for name, _ in LOAD_LINEAGE),
@@ -69,6 +73,7 @@ class GenericOutcome:
     key: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()  # the time series' entity columns, for the quality report
     invalid_kept: int = 0
+    batch_rows: int | None = None  # rows of the merged batch (one per key); None: not merged
     steps: list[str] = field(default_factory=list)
     snapshot: Snapshot | None = None
 
@@ -150,22 +155,24 @@ def clean_generic(
     }
     missing = {c: t for c, t in committed.items() if c not in choices}
     _check_names(rules, set(choices) | set(missing), dataset)
-    invalid = steps.check_rows(con, choices, rules, dataset)
-    # Each step's table is dropped once the next one holds its rows: DuckDB keeps temp tables
-    # in memory, and every copy of the batch it must spill costs time and scratch space.
-    con.execute(f"DROP TABLE IF EXISTS {INPUT}")
+    staged = staging_folder(con, scratch)
+    invalid = steps.check_rows(con, choices, rules, staged)
+    # Each step's rows are dropped once the next one holds them: every copy of the batch
+    # DuckDB must spill costs time and scratch space.
+    loader.release()
     typed = steps.typed_rows(con, choices, missing, rules)
     types = {c: ch.type for c, ch in choices.items()}
     fences = compute_fences(con, typed, types, rules.outliers)
     plan = steps.apply_outliers(con, typed, fences, rules.outliers)
     fills = steps.fill_exprs(typed, types, rules.missing)
     # Without fills, the accepted rows are a view of the checked ones (not a copy: 2.4 s of
-    # five million rows), which are shrunk to the rejected rows once the batch holds them.
+    # five million rows). A table of checked rows is shrunk to the rejected ones once the
+    # batch holds them; staged rows stay as they are (their file takes no memory).
     accepted_view = not fills
     imputed = steps.finish(
         con, typed, ACCEPTED, outliers=plan, fills=fills, run_id=run_id, now=now, view=accepted_view
     )
-    if not accepted_view:
+    if not accepted_view and staged is None:
         steps.keep_rejected(con)  # `typed` is a view of the checked rows: read until here
     outliers = plan.report
     rows_table = ACCEPTED
@@ -178,7 +185,7 @@ def clean_generic(
         carry_sql, replace_all, operation = committed_rows_sql(store, basis.snapshot), True, "widen"
     if carry_sql:
         # Rows whose raw input is gone (retention) are kept as committed, not re-cleaned.
-        rows_table = "_g_merge"
+        rows_table = MERGED
         con.execute(
             f"CREATE OR REPLACE TABLE {rows_table} AS SELECT * FROM {ACCEPTED} "
             f"UNION ALL BY NAME {carry_sql}"
@@ -218,7 +225,8 @@ def clean_generic(
         operation=operation,
         now=now,
         basis=basis,
-        before_write=lambda _: _release_rows(con, rows_table, checked=accepted_view),
+        before_write=lambda _: _release_rows(con, rows_table, checked=accepted_view and not staged),
+        staged=staged,
     )
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}
@@ -254,6 +262,7 @@ def clean_generic(
         key=rules.key,
         entities=entity_columns(rules.key, rules.time_column),
         invalid_kept=invalid if rules.on_invalid == "empty" else 0,
+        batch_rows=outcome.rows_in - outcome.rows_duplicate,
         steps=summary.describe(result, choices, dropped, outliers, imputed, rules),
         snapshot=outcome.snapshot,
     )
@@ -272,10 +281,11 @@ def _release_rows(con: duckdb.DuckDBPyConnection, rows_table: str, *, checked: b
         steps.keep_rejected(con)
 
 
-def release(con: duckdb.DuckDBPyConnection) -> None:
+def release(con: duckdb.DuckDBPyConnection, scratch: Path) -> None:
     """Drop what a dataset's clean leaves for its report: the batch and the rows it reads."""
     drop_batch(con)
-    _drop(con, ACCEPTED, steps.TYPED, steps.CHECKED)
+    _drop(con, MERGED, ACCEPTED, steps.TYPED, steps.CHECKED)
+    clear_staged(staging_folder(con, scratch))
 
 
 def _check_names(rules: DatasetRules, columns: set[str], dataset: str) -> None:

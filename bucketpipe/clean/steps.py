@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from bucketpipe.catalog.rules import DatasetRules, MissingRules, OutlierRules
-from bucketpipe.clean.engine import count, drop_relation
+from bucketpipe.clean.engine import count
 from bucketpipe.clean.inference import TypeChoice
 from bucketpipe.clean.outliers import Fences
-from bucketpipe.formats.loading import INPUT, REJECTS
+from bucketpipe.formats.refs import INPUT, REJECTS
 from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.worktables import drop_relation, keep_as
 
 CHECKED = "_g_checked"
 TYPED = "_g_typed"
@@ -74,13 +76,14 @@ def check_rows(
     con: duckdb.DuckDBPyConnection,
     choices: Mapping[str, TypeChoice],
     rules: DatasetRules,
-    dataset: str,
+    staged: Path | None = None,
 ) -> int:
     """`_g_checked`: the rows, each value parsed once (`__t_<column>`), plus the reject
     reason, the columns that did not parse and the row hash.
 
     A parsed column's text is kept on rejected rows only (the quarantine is its one reader):
     a second copy of every value as text costs the write about as much as the parsing.
+    The rows are staged in `staged` when it is set, else a table (`lake.worktables`).
     Returns the number of rows with at least one value that did not parse.
     """
     typed = {n: ch for n, ch in choices.items() if ch.type != "VARCHAR"}
@@ -115,7 +118,7 @@ def check_rows(
     )
     if rejected_text:
         checked = f"SELECT * REPLACE ({rejected_text}) FROM ({checked})"
-    con.execute(f"CREATE OR REPLACE TABLE {CHECKED} AS {checked}")
+    keep_as(con, CHECKED, checked, staged)
     return count(con, f"SELECT * FROM {CHECKED} WHERE _invalid_columns IS NOT NULL")
 
 
@@ -147,9 +150,10 @@ def typed_rows(
 
 
 def keep_rejected(con: duckdb.DuckDBPyConnection) -> None:
-    """Shrink `_g_checked` to its rejected rows once `finish` has read `_g_typed`: the
-    quarantine reads nothing else of it, and a whole copy of the rows beside the accepted ones
-    would be spilled through the merge (past the scratch cap on a large batch)."""
+    """Shrink the table `_g_checked` to its rejected rows once `finish` has read `_g_typed`:
+    the quarantine reads nothing else of it, and a whole copy of the rows beside the accepted
+    ones would be spilled through the merge (past the scratch cap on a large batch). Staged
+    rows are left as they are: their file costs no memory."""
     con.execute(f"DROP VIEW IF EXISTS {TYPED}")
     con.execute(
         f"CREATE OR REPLACE TABLE {CHECKED} AS "

@@ -1,10 +1,11 @@
 """Loading landed files into DuckDB as text columns with snake_case names.
 
-Every file of a dataset is appended to one table (`_g_in`): its columns become VARCHAR
-columns named in snake_case (new names are added as they appear, so files are unioned by
-name), values are trimmed and null tokens become NULL, and lineage columns say where each row
-came from. Rows a parser rejects (ragged CSV lines, invalid NDJSON lines) go to `_g_rejects`
-with the reason. Memory stays bounded: DuckDB streams each file and spills to its temp dir.
+Every file of a dataset is appended to `_g_in` (a view of a Parquet file per file staged in
+the scratch directory, or a table when the work database is in memory: `lake.worktables`):
+its columns become VARCHAR columns named in snake_case (files are unioned by name), values
+are trimmed and null tokens become NULL, and lineage columns say where each row came from.
+Rows a parser rejects (ragged CSV lines, invalid NDJSON lines) go to `_g_rejects` with the
+reason. Memory stays bounded: DuckDB streams each file and spills to its temp dir.
 
 Files are fetched, sniffed and their columns added in order on the caller's connection, and
 inserted a few at a time (`inflight`): numbering a file's rows runs on one thread, so files
@@ -34,66 +35,41 @@ from bucketpipe.formats.readers import (
     needs_transcoding,
     transcode,
 )
-from bucketpipe.formats.refs import FileFailed, FileRef, LoadReport
+from bucketpipe.formats.refs import (
+    INPUT,
+    LOAD_LINEAGE,
+    REJECT_COLUMNS,
+    REJECTS,
+    FileFailed,
+    FileRef,
+    LoadReport,
+)
 from bucketpipe.formats.shapes import data_width, json_leaves, pointer
+from bucketpipe.formats.text import token_sql, trimmed_sql
 from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.lake.names import unique_names
 from bucketpipe.lake.storage import LocalStore, ObjectStore
+from bucketpipe.lake.worktables import (
+    clear_staged,
+    drop_relation,
+    stage_sql,
+    staging_folder,
+    view_of_files,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["FileFailed", "FileRef", "LoadReport", "Loader"]  # where callers look for them
 
-INPUT = "_g_in"
-REJECTS = "_g_rejects"
 EMBEDDED = "_embedded"
-TRIM_CHARS = " \t\r\n\u00a0\u200b\ufeff"
 # Each column costs clean a schema change and a few aggregates: far wider files would hold a
 # clean run for hours, so they are reported instead of read.
 MAX_COLUMNS = 1000
-LOAD_LINEAGE = (
-    ("_source_file", "VARCHAR"),
-    ("_source_row", "BIGINT"),
-    ("_ingest_run", "VARCHAR"),
-    ("_fetched_at", "TIMESTAMPTZ"),
-    ("_source_modified", "TIMESTAMPTZ"),
-)
-REJECT_COLUMNS = (
-    ("_source_file", "VARCHAR"),
-    ("_source_line", "BIGINT"),
-    ("_ingest_run", "VARCHAR"),
-    ("_fetched_at", "TIMESTAMPTZ"),
-    ("_raw_line", "VARCHAR"),
-    ("_reject_reason", "VARCHAR"),
-)
-
-
-TRIM_CODES = ", ".join(str(ord(ch)) for ch in TRIM_CHARS)
-
-
-def trimmed_sql(text: str) -> str:
-    """`text` (a VARCHAR expression) without TRIM_CHARS at either end.
-
-    `trim` with a character set costs about four times a plain read of the value, and almost
-    no value needs it: only a value whose first or last code point is one of the characters
-    is trimmed (`right` counts code points; `ascii` is the first code point, 0 for '').
-    """
-    return (
-        f"CASE WHEN ascii({text}) IN ({TRIM_CODES}) OR ascii(right({text}, 1)) IN ({TRIM_CODES}) "
-        f"THEN trim({text}, {quote_literal(TRIM_CHARS)}) ELSE {text} END"
-    )
-
-
-def token_sql(trimmed: str, null_tokens: Sequence[str]) -> str:
-    """An already trimmed value (case kept), NULL when it is a null token (case-insensitive)."""
-    tokens = ", ".join(quote_literal(t) for t in null_tokens)
-    if not tokens:
-        return trimmed
-    return f"CASE WHEN lower({trimmed}) IN ({tokens}) THEN NULL ELSE {trimmed} END"
 
 
 class Loader:
-    """Appends files to `_g_in`/`_g_rejects` of one connection's database."""
+    """Appends files to `_g_in`/`_g_rejects` of one connection's database (`_g_in` reads
+    them once `load_all` returns)."""
 
     def __init__(
         self,
@@ -115,15 +91,19 @@ class Loader:
         self._n = 0
         self._columns = {name for name, _ in LOAD_LINEAGE}
         self._flight: InFlight | None = None
+        drop_relation(con, INPUT)
+        # Staged: each file's rows become a Parquet file (listed once written), read by a view.
+        folder = staging_folder(con, scratch)
+        self.staged = folder / INPUT if folder else None
+        self._staged: dict[Path, list[str]] = {}
+        self._written: set[Path] = set()
+        clear_staged(self.staged)
+        if self.staged is None:
+            con.execute(f"CREATE TABLE {INPUT} ({', '.join(map(' '.join, LOAD_LINEAGE))})")
+        else:
+            self.staged.mkdir(parents=True, exist_ok=True)
         con.execute(
-            f"CREATE OR REPLACE TABLE {INPUT} ("
-            + ", ".join(f"{name} {typ}" for name, typ in LOAD_LINEAGE)
-            + ")"
-        )
-        con.execute(
-            f"CREATE OR REPLACE TABLE {REJECTS} ("
-            + ", ".join(f"{name} {typ}" for name, typ in REJECT_COLUMNS)
-            + ")"
+            f"CREATE OR REPLACE TABLE {REJECTS} ({', '.join(map(' '.join, REJECT_COLUMNS))})"
         )
 
     def load_all(self, refs: Sequence[FileRef], *, workers: int = 1) -> None:
@@ -136,6 +116,18 @@ class Loader:
                     self._load(ref)
             finally:
                 self._flight = None
+        if self.staged is not None:
+            view_of_files(
+                self.con,
+                INPUT,
+                [(path, names) for path, names in self._staged.items() if path in self._written],
+                [*LOAD_LINEAGE, *((name, "VARCHAR") for name in self.report.columns)],
+            )
+
+    def release(self) -> None:
+        """Drop `_g_in` and the files it reads."""
+        drop_relation(self.con, INPUT)
+        clear_staged(self.staged)
 
     def _load(self, ref: FileRef) -> None:
         """Fetch and read one file, handing its inserts to the files in flight."""
@@ -358,12 +350,12 @@ class Loader:
         if len(mapping) > MAX_COLUMNS:
             raise FileFailed(f"{len(mapping)} columns: more than the {MAX_COLUMNS} clean reads")
         new = [name for name in dict.fromkeys(mapping.values()) if name not in self._columns]
-        if new:
+        if new and self.staged is None:
             self._in_flight().quiesce()
             for name in new:
                 self.con.execute(f"ALTER TABLE {INPUT} ADD COLUMN {quote_ident(name)} VARCHAR")
-                self._columns.add(name)
-                self.report.columns.append(name)
+        self._columns.update(new)
+        self.report.columns += new
         # Each value is trimmed once in an inner projection (DuckDB computes an expression
         # written twice in a CASE twice), then compared with the null tokens.
         trims = [
@@ -381,12 +373,20 @@ class Loader:
             f"{_ts(ref.landed_at)} AS _fetched_at",
             f"{_ts(ref.modified)} AS _source_modified",
         ]
-        sql = (
-            f"INSERT INTO {INPUT} BY NAME SELECT {', '.join(selects + lineage)} "
-            f"FROM (SELECT {', '.join(trims)} FROM {source})"
-        )
+        inner = f"SELECT {', '.join(trims)} FROM {source}"
+        rows = f"SELECT {', '.join(selects + lineage)} FROM ({inner})"
         self.report.file_columns[uri] = list(mapping.values())
-        self._in_flight().submit(sql, then)
+        if self.staged is None:
+            self._in_flight().submit(f"INSERT INTO {INPUT} BY NAME {rows}", then)
+            return
+        path = self.staged / f"{len(self._staged)}.parquet"
+        self._staged[path] = [*(name for name, _ in LOAD_LINEAGE), *mapping.values()]
+
+        def written(cursor: duckdb.DuckDBPyConnection) -> int:
+            self._written.add(path)  # rows written are kept even when `then` fails
+            return then(cursor) if then else 0
+
+        self._in_flight().submit(stage_sql(rows, path), written)
 
 
 def _ts(value: datetime | None) -> str:

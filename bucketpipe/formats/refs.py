@@ -9,6 +9,25 @@ from typing import Any
 from bucketpipe.config.errors import BucketpipeError
 from bucketpipe.formats.readers import ReadOptions
 
+# The loaded rows of a dataset, and the lines its parsers rejected (`loading`).
+INPUT = "_g_in"
+REJECTS = "_g_rejects"
+LOAD_LINEAGE = (
+    ("_source_file", "VARCHAR"),
+    ("_source_row", "BIGINT"),
+    ("_ingest_run", "VARCHAR"),
+    ("_fetched_at", "TIMESTAMPTZ"),
+    ("_source_modified", "TIMESTAMPTZ"),
+)
+REJECT_COLUMNS = (
+    ("_source_file", "VARCHAR"),
+    ("_source_line", "BIGINT"),
+    ("_ingest_run", "VARCHAR"),
+    ("_fetched_at", "TIMESTAMPTZ"),
+    ("_raw_line", "VARCHAR"),
+    ("_reject_reason", "VARCHAR"),
+)
+
 
 @dataclass(frozen=True)
 class FileRef:

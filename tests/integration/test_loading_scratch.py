@@ -18,8 +18,9 @@ import pytest
 from bucketpipe.config.settings import Settings
 from bucketpipe.context import Context
 from bucketpipe.formats.bounds import Limits
-from bucketpipe.formats.loading import INPUT, FileRef, Loader
+from bucketpipe.formats.loading import FileRef, Loader
 from bucketpipe.formats.readers import ReadOptions
+from bucketpipe.formats.refs import INPUT
 from bucketpipe.lake.storage import ObjectStore
 
 pytestmark = pytest.mark.integration

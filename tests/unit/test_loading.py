@@ -13,8 +13,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from bucketpipe.formats.loading import INPUT, REJECTS, FileRef, Loader
+from bucketpipe.formats.loading import FileRef, Loader
 from bucketpipe.formats.readers import ReadOptions
+from bucketpipe.formats.refs import INPUT, REJECTS
 from bucketpipe.lake.local import LocalStore
 
 LANDED = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
@@ -77,9 +78,9 @@ def _lake(tmp_path: Path) -> tuple[LocalStore, list[FileRef]]:
     return LocalStore(lake), refs
 
 
-def _load(tmp_path: Path, workers: int, name: str) -> dict[str, Any]:
+def _load(tmp_path: Path, workers: int, name: str, *, in_memory: bool = False) -> dict[str, Any]:
     store, refs = _lake(tmp_path)
-    con = duckdb.connect(str(tmp_path / f"{name}.db"))
+    con = duckdb.connect(":memory:" if in_memory else str(tmp_path / f"{name}.db"))
     con.execute("SET threads = 2")
     try:
         scratch = tmp_path / f"scratch-{name}"
@@ -94,7 +95,17 @@ def _load(tmp_path: Path, workers: int, name: str) -> dict[str, Any]:
             f"SELECT _source_file, _source_line, _reject_reason FROM {REJECTS} ORDER BY ALL"
         ).fetchall()
         columns = [r[0] for r in con.execute(f"DESCRIBE {INPUT}").fetchall()]
-        leftovers = sorted(p.name for p in scratch.iterdir())
+        kind = con.execute(
+            "SELECT 'view' FROM duckdb_views() WHERE view_name = $1 "
+            "UNION ALL SELECT 'table' FROM duckdb_tables() WHERE table_name = $1",
+            [INPUT],
+        ).fetchall()
+        staged = sorted(str(p.relative_to(scratch)) for p in scratch.rglob("*") if p.is_file())
+        loader.release()
+        leftovers = sorted(str(p) for p in scratch.rglob("*") if not p.is_dir())
+        dropped = con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = $1", [INPUT]
+        ).fetchone()
         setting = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     finally:
         con.close()
@@ -107,6 +118,9 @@ def _load(tmp_path: Path, workers: int, name: str) -> dict[str, Any]:
         "failed": report.failed,
         "leftovers": leftovers,
         "order_setting": setting,
+        "kind": kind,
+        "staged": staged,
+        "dropped": dropped == (0,),
     }
 
 
@@ -161,6 +175,22 @@ def test_a_bad_file_fails_alone_and_rejects_keep_their_reasons(tmp_path: Path) -
     # here).
     assert got["leftovers"] == []
     assert got["order_setting"] == (True,)
+
+
+def test_staged_files_read_as_the_table_a_database_in_memory_holds(tmp_path: Path) -> None:
+    # A work database in a file stages each file's rows as Parquet (one per file read, the
+    # failed file none) read through a view; one in memory appends them to a table. Readers
+    # see the same rows, columns, rejects and report, and `release` leaves nothing behind.
+    staged = _load(tmp_path / "file", 2, "w")
+    table = _load(tmp_path / "memory", 2, "w", in_memory=True)
+    assert staged["kind"] == [("view",)]
+    assert table["kind"] == [("table",)]
+    assert staged["staged"] == [f"staged/_g_in/{n}.parquet" for n in range(5)]
+    assert table["staged"] == []
+    for got in (staged, table):
+        assert got["dropped"] and got["leftovers"] == []
+    same = ("rows", "rejects", "columns", "report", "failed")
+    assert {k: staged[k] for k in same} == {k: table[k] for k in same}
 
 
 def test_a_file_failing_in_its_insert_fails_alone(tmp_path: Path) -> None:
