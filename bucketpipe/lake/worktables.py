@@ -1,13 +1,13 @@
 """A job's work relations: tables of its work database, or views of Parquet files it staged.
 
-A clean writes its rows a few times before it commits them (the loaded text, the typed and
-checked rows), and reads each copy a few times. Where its work database is a file (scratch
-bounded only by the disk), DuckDB compresses every table it writes there: on two CPUs five
-million text rows take it about twice as long as writing them as a Parquet file of the run's
-scratch directory, which later steps scan as fast. So there such rows are *staged*: written as
-Parquet files and read through a view of the same name. A work database in memory (a sized
-scratch volume) keeps them as tables, which DuckDB spills within its cap: files beside the
-spill would not be counted in it.
+A clean writes its rows a few times before it commits them (the loaded text, the checked
+rows, the deduplicated batch) and reads each copy a few times. Where its work database is a
+file (scratch bounded only by the disk), DuckDB compresses every table it writes there: on
+two CPUs five million text rows take it about one and a half times as long as writing them
+as a Parquet file of the run's scratch directory, which later steps scan as fast. So there
+such rows are *staged*: written as Parquet files and read through a view of the same name. A
+work database in memory (a sized scratch volume) keeps them as tables, which DuckDB spills
+within its cap: files beside the spill would not be counted in it.
 """
 
 from __future__ import annotations
