@@ -20,7 +20,7 @@ import duckdb
 from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
 from bucketpipe.config.errors import TerminalError
 from bucketpipe.lake.commits import Basis, commit
-from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
+from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list, utc_date
 from bucketpipe.lake.layout import clean_key, partition_of
 from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, PARQUET_OPTIONS, as_time, column_bounds
 from bucketpipe.lake.runs import DatasetResult
@@ -82,10 +82,10 @@ class MergeOutcome:
 def partition_expr(time_column: str, grain: PartitionGrain = "day") -> str:
     """SQL for the `dt` partition of a row: the UTC date of its event time (or the first day
     of its month or year)."""
-    column = quote_ident(time_column)
+    day = utc_date(quote_ident(time_column))
     if grain == "day":
-        return f"CAST({column} AS DATE)"
-    return f"CAST(date_trunc('{grain}', CAST({column} AS DATE)) AS DATE)"
+        return day
+    return f"CAST(date_trunc('{grain}', {day}) AS DATE)"
 
 
 def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

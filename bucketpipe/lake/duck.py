@@ -39,6 +39,20 @@ def sql_list(values: list[str]) -> str:
     return "[" + ", ".join(quote_literal(v) for v in values) + "]"
 
 
+def utc_date(expr: str) -> str:
+    """SQL for the UTC calendar date of a DATE, TIMESTAMP or TIMESTAMPTZ value, whatever the
+    session's time zone.
+
+    It reads the stored microseconds: a cast of a TIMESTAMPTZ to DATE goes through the time
+    zone library, ten times slower (0.8 s against 0.08 s for 10 M values on two threads).
+    Infinite values keep the cast's answer.
+    """
+    return (
+        f"CASE WHEN isfinite({expr}) THEN CAST(make_timestamp(epoch_us({expr})) AS DATE) "
+        f"ELSE CAST({expr} AS DATE) END"
+    )
+
+
 def empty_relation_sql(columns: tuple[tuple[str, str], ...]) -> str:
     """A typed relation with no rows (a dataset whose snapshot holds no files)."""
     if not columns:

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.duck import quote_ident, quote_literal, utc_date
 
 # Up to this many rows, distinct counts and quartiles are exact; above, estimates.
 EXACT_DISTINCT_ROWS = 1_000_000
@@ -130,7 +130,7 @@ def _base_fields(
             else f"count(*) FILTER (WHERE CAST({c} AS TIMESTAMPTZ) > "
             f"CAST({horizon} AS TIMESTAMPTZ) + INTERVAL 1 DAY)"
         )
-        fields += [future, f"count(*) FILTER (WHERE CAST({c} AS DATE) < DATE '1900-01-01')"]
+        fields += [future, f"count(*) FILTER (WHERE {utc_date(c)} < DATE '1900-01-01')"]
     else:
         fields += ["0", "0"]
     return fields

@@ -14,7 +14,9 @@ from bucketpipe.clean.derived_sql import (
     bars_sql,
     grain_partitions,
     indicator_rows_sql,
+    market_date,
     touched_sql,
+    with_market_day,
 )
 
 NOW = "2026-11-20T18:00:00+00:00"
@@ -125,6 +127,27 @@ def test_late_quotes_belong_to_the_new_york_day(con: duckdb.DuckDBPyConnection) 
     out = bars(con, today="2026-11-23")
     assert list(out) == [("AAA", date(2026, 11, 20))]
     assert out[("AAA", date(2026, 11, 20))]["close"] == 11.0
+
+
+def test_the_market_day_of_every_hour_equals_its_conversion() -> None:
+    """The per-hour lookup gives each quote the date a conversion of its own time gives: the
+    first and last instant of every UTC hour of 1970-2040, times before 1970 (converted one by
+    one) and infinite ones, in a session whose own zone is neither UTC nor the market's."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Kolkata'")
+    con.execute(
+        "CREATE TABLE q AS SELECT h + o AS ts FROM range(TIMESTAMPTZ '1970-01-01 00:00:00+00', "
+        "TIMESTAMPTZ '2041-01-01 00:00:00+00', INTERVAL 1 HOUR) AS r(h), "
+        "(VALUES (INTERVAL 0 SECOND), (INTERVAL '59 minutes 59.999999 seconds')) AS v(o) "
+        "UNION ALL SELECT CAST(t AS TIMESTAMPTZ) FROM (VALUES ('1969-12-31 04:30:00+00'), "
+        "('1883-11-18 16:00:00+00'), ('1883-11-18 17:30:00+00'), ('infinity'), ('-infinity'), "
+        "(NULL)) AS p(t)"
+    )
+    rows, wrong = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE day IS DISTINCT FROM {market_date('ts')}) "
+        f"FROM ({with_market_day('SELECT ts FROM q')})"
+    ).fetchone()  # type: ignore[misc]
+    assert (rows, wrong) == (2 * 24 * 25933 + 6, 0)
 
 
 def test_only_touched_days_with_data_become_bars(con: duckdb.DuckDBPyConnection) -> None:

@@ -20,6 +20,7 @@ from bucketpipe.lake.duck import (
     sql_list,
     tls_config_error,
     typed_nulls_sql,
+    utc_date,
 )
 from bucketpipe.lake.tls import tls_problem
 
@@ -28,6 +29,32 @@ def test_quoting() -> None:
     assert quote_literal("it's") == "'it''s'"
     assert quote_ident('a"b') == '"a""b"'
     assert sql_list(["a", "b'c"]) == "['a', 'b''c']"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_utc_date_is_the_utc_calendar_date_in_any_session_zone(zone: str) -> None:
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = {quote_literal(zone)}")
+    values = [
+        "TIMESTAMPTZ '2024-05-05 23:30:00-05'",  # already the 6th in UTC
+        "TIMESTAMPTZ '2024-03-10 06:59:59.999999+00'",
+        "TIMESTAMPTZ '1969-12-31 23:59:59.5+00'",  # before the epoch: rounds down, not to 0
+        "TIMESTAMPTZ '0001-01-01 00:00:00+00'",
+        "TIMESTAMP '2024-05-05 23:59:59.999999'",
+        "TIMESTAMP_NS '2024-05-05 23:59:59.999999999'",
+        "TIMESTAMP_S '1900-01-01 00:00:00'",
+        "DATE '1500-03-01'",
+        "CAST('infinity' AS TIMESTAMPTZ)",
+        "CAST('-infinity' AS TIMESTAMP)",
+        "CAST('infinity' AS DATE)",
+        "CAST(NULL AS TIMESTAMPTZ)",
+    ]
+    for value in values:
+        got = con.execute(f"SELECT {utc_date(value)}").fetchone()
+        con.execute("SET TimeZone = 'UTC'")
+        want = con.execute(f"SELECT CAST({value} AS DATE)").fetchone()
+        con.execute(f"SET TimeZone = {quote_literal(zone)}")
+        assert got == want, value
 
 
 def test_typed_nulls_sql() -> None:
