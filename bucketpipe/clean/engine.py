@@ -170,8 +170,11 @@ def merge_rows(
     else:
         con.execute(f"CREATE OR REPLACE TABLE _kept AS {kept}")
         con.execute(f"CREATE VIEW {BATCH} AS {once} UNION ALL SELECT * FROM _kept")
-    batch_rows = count(con, "SELECT * FROM _batch")
-    untimed = count(con, f"SELECT * FROM _batch WHERE {quote_ident(target.time_column)} IS NULL")
+    # One pass over the batch (with `batch_view`, each pass joins every row to the repeats).
+    batch_rows, untimed = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {quote_ident(target.time_column)} IS NULL) "
+        "FROM _batch"
+    ).fetchone()  # type: ignore[misc]
     if untimed:
         # Such rows have no partition and would silently vanish from the written files; the
         # dataset's rules must quarantine them before they get here.
@@ -206,7 +209,7 @@ def merge_rows(
     output_sql = "SELECT * FROM _batch"
     if existing:
         output_sql = _against_committed(con, store, target, existing, columns, outcome)
-    new_rows = count(con, output_sql)
+    new_rows = count(con, output_sql) if existing else batch_rows
     if new_rows == 0 and not outcome.files_removed and not replace_all:
         log.info(
             "nothing new",
