@@ -65,11 +65,14 @@ def reject_reason_sql(choices: Mapping[str, TypeChoice], rules: DatasetRules) ->
 def row_hash_sql(columns: list[str]) -> str:
     """A hash of a row's non-empty text values by column name: the same whatever the column
     order, and unchanged when a column is added that the row leaves empty."""
-    if not columns:
-        return "md5_number_lower('')"
-    pairs = ", ".join(f"{quote_literal(c + '=')} || {quote_ident(c)}" for c in sorted(columns))
-    # MD5's low 64 bits: DuckDB's hash() collides on similar strings (1 in 100 here).
-    return f"md5_number_lower(concat_ws(chr(31), {pairs}))"
+    text = "''"
+    if columns:
+        pairs = ", ".join(f"{quote_literal(c + '=')} || {quote_ident(c)}" for c in sorted(columns))
+        text = f"concat_ws(chr(31), {pairs})"
+    # MD5's low 64 bits (DuckDB's hash() collides on similar strings: 1 in 100 here), as
+    # `md5_number_lower` gives them: that is a macro going through a 128-character bit string,
+    # four times slower than the shift (1.0 s against 0.26 s for 2 M rows on one thread).
+    return f"CAST(md5_number({text}) >> 64 AS UBIGINT)"
 
 
 def check_rows(

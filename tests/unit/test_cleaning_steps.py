@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 import pytest
 
@@ -27,6 +29,25 @@ def test_row_hash_ignores_column_order_and_added_empty_columns() -> None:
     ).fetchone()
     assert row is not None and with_empty is not None and swapped is not None
     assert row[0] == row[1] == with_empty[0] != swapped[0]
+
+
+def test_row_hash_is_the_low_half_of_md5_as_committed_rows_have_it() -> None:
+    """`_row_hash` is committed: a new way of computing it must give every row the value
+    earlier commits gave it, the low 64 bits of the MD5 of its `name=value` text read little
+    endian (what DuckDB's `md5_number_lower` gives)."""
+    con = duckdb.connect()
+    cases = [("x", "y"), (None, None), ("", "é≠\x00"), ("1,5", None), (None, "a" * 300)]
+    for a, b in cases:
+        text = "\x1f".join(f"{k}={v}" for k, v in (("a", a), ("b", b)) if v is not None)
+        digest = hashlib.md5(text.encode(), usedforsecurity=False).digest()
+        row = con.execute(
+            f"SELECT {row_hash_sql(['b', 'a'])}, md5_number_lower(?) FROM (SELECT ? AS a, ? AS b)",
+            [text, a, b],
+        ).fetchone()
+        assert row == (int.from_bytes(digest[8:], "little"),) * 2, (a, b)
+    assert con.execute(f"SELECT {row_hash_sql([])}").fetchone() == (
+        int.from_bytes(hashlib.md5(b"", usedforsecurity=False).digest()[8:], "little"),
+    )
 
 
 def test_row_hash_does_not_collide_on_similar_rows() -> None:
