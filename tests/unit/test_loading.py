@@ -156,6 +156,38 @@ def test_rows_are_numbered_as_they_stand_in_their_file(tmp_path: Path) -> None:
     assert got["report"][0] == 3000 + 2000 + 1500 + 2510 + 1200
 
 
+def test_rows_of_large_files_loaded_side_by_side_keep_their_numbers(tmp_path: Path) -> None:
+    """Files of several row groups, read on parallel threads two at a time: each row's number
+    is still its place in its file (`_source_row` is lineage a user follows back to the file,
+    and breaks ties of the merge). Numbering staged rows by their place in the Parquet file
+    written from them fails here: half the rows of a file split across threads got another
+    row's number, though the copy ran with `preserve_insertion_order` on."""
+    lake = tmp_path / "lake"
+    (lake / "landed").mkdir(parents=True)
+    refs = []
+    for name in ("big-1.csv", "big-2.csv"):
+        # About 14 MB each, quote-like: wide enough for the reader to split a file.
+        lines = "".join(
+            f"{name}-{i},2026-01-05 09:30:00,{i % 997}.25,{i % 991}.5,250.75,150.5,56.25,{i}\n"
+            for i in range(1, 250_001)
+        )
+        header = "id,ts,price,open,high,low,prev_close,volume\n"
+        (lake / "landed" / name).write_text(header + lines, encoding="utf-8")
+        refs.append(_ref(name, "csv"))
+    con = duckdb.connect(str(tmp_path / "work.db"))
+    # As a job's connection has it (`lake.duck.settings_sql`): rows are read in any order.
+    con.execute("SET threads = 2; SET preserve_insertion_order = false")
+    loader = Loader(con, LocalStore(lake), tmp_path / "scratch", null_tokens=NULLS)
+    loader.load_all(refs, workers=2)
+    wrong = con.execute(
+        f"SELECT _source_file, count(*), count(*) FILTER (WHERE id <> "
+        f"regexp_extract(_source_file, '[^/]+$') || '-' || _source_row) FROM {INPUT} "
+        "GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    con.close()
+    assert wrong == [(f"s3://source/big-{n}.csv", 250_000, 0) for n in (1, 2)]
+
+
 def test_columns_come_in_the_order_files_bring_them(tmp_path: Path) -> None:
     got = _load(tmp_path, 2, "w")
     content = [c for c in got["columns"] if not c.startswith("_")]
