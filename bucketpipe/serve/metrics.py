@@ -216,15 +216,18 @@ class PipelineCollector:
             "The dataset's current snapshot version.",
             _per(ds, "dataset", lambda d: float(d.version)),
         )
+        # Every dataset with a report, committed or not: a first delivery whose every row was
+        # quarantined commits nothing, and its validity of 0 is what an operator must see.
+        quality = sorted(view.quality.items())
         scores = [
-            ({"dataset": d.name, "dimension": dim}, s)
-            for d in ds
-            for dim, (s, _) in sorted(d.quality.items())
+            ({"dataset": name, "dimension": dim}, s)
+            for name, dims in quality
+            for dim, (s, _) in sorted(dims.items())
         ]
         marks = [
-            ({"dataset": d.name, "dimension": dim}, t)
-            for d in ds
-            for dim, (_, t) in sorted(d.quality.items())
+            ({"dataset": name, "dimension": dim}, t)
+            for name, dims in quality
+            for dim, (_, t) in sorted(dims.items())
         ]
         yield _gauge("dataset_quality_score", "Latest quality score in % per dimension.", scores)
         yield _gauge("dataset_quality_threshold", "The dimension's pass mark in %.", marks)

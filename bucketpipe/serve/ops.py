@@ -70,6 +70,9 @@ class OpsView:
     datasets: list[DatasetView]
     objects: ObjectCount
     api_responses: dict[str, int]
+    # dataset -> dimension -> (score %, pass mark %) of its latest report: also of a dataset
+    # with no snapshot yet (every row of its first delivery quarantined scores validity 0).
+    quality: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 class CountingStore:
@@ -141,14 +144,16 @@ def collect(
     api: Counter[str] = Counter()
     for ledger in ledgers:
         api.update(ledger.api_responses)
+    quality = quality_scores(store)
     return OpsView(
         generated_at=now,
         lake=store.url,
         redis=signals.state if signals.configured else "off",
         jobs=jobs,
-        datasets=datasets(store, checked, quality_scores(store)),
+        datasets=datasets(store, checked, quality),
         objects=estimate(read_census(store), ledgers),
         api_responses=dict(sorted(api.items())),
+        quality=quality,
     )
 
 

@@ -8,6 +8,7 @@ from bucketpipe.lake.census import Census, ObjectCount, estimate, usage
 from bucketpipe.lake.ledger import JobLedger, LastRun, apply_run, objects_written
 from bucketpipe.lake.runs import DatasetResult, RunManifest
 from bucketpipe.serve.health import Expectations, age, problems
+from bucketpipe.serve.metrics import CachedView, PipelineCollector
 from bucketpipe.serve.ops import DatasetView, JobView, OpsView, merge_jobs
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -117,3 +118,34 @@ def test_problems_one_line_each() -> None:
         "2h 5m",
         "1d 1h",
     ]
+
+
+def test_quality_is_exported_for_a_dataset_with_a_report_and_no_snapshot() -> None:
+    """A first delivery whose every row was quarantined commits no snapshot, but its report
+    (validity 0) is what an operator must see in the metrics."""
+    view = OpsView(
+        generated_at=NOW,
+        lake="x",
+        redis="off",
+        jobs=[],
+        datasets=[DatasetView("quotes", 1, 10, 1, 100, NOW, NOW, quality={"validity": (99, 85)})],
+        objects=ObjectCount(total=0),
+        api_responses={},
+        quality={"quotes": {"validity": (99.0, 85.0)}, "fresh": {"validity": (0.0, 85.0)}},
+    )
+    collector = PipelineCollector(
+        CachedView(lambda: (view, 0), ttl=60),
+        Expectations(),
+        object_limit=1000,
+        object_warn_percent=80,
+    )
+    scores = {
+        (s.labels["dataset"], s.labels["dimension"]): (s.name, s.value)
+        for family in collector.collect()
+        for s in family.samples
+        if s.name.endswith("dataset_quality_score")
+    }
+    assert scores == {
+        ("fresh", "validity"): ("bucketpipe_dataset_quality_score", 0.0),
+        ("quotes", "validity"): ("bucketpipe_dataset_quality_score", 99.0),
+    }

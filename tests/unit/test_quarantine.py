@@ -64,7 +64,9 @@ def test_write_quarantine_counts_repeats_of_a_rejected_row_directly(tmp_path: Pa
         "('A', 'x', 'invalid DOUBLE in price', 'r2'), ('A', 'x', 'invalid DOUBLE in price', 'r2'), "
         "('B', 'y', 'missing value in ts', 'r1')) AS t(symbol, price, _reject_reason, _ingest_run)"
     )
-    con.execute("ALTER TABLE bad ADD COLUMN _fetched_at TIMESTAMPTZ DEFAULT now()")
+    # Fetched on the day the quarantine files are written (a fixed day, not today's).
+    fetched = "TIMESTAMPTZ '2026-12-05 12:00:00+00'"
+    con.execute(f"ALTER TABLE bad ADD COLUMN _fetched_at TIMESTAMPTZ DEFAULT {fetched}")
 
     def deliver(run_id: str) -> Quarantined:
         return write_quarantine(
