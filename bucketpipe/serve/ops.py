@@ -57,8 +57,6 @@ class DatasetView:
     committed_at: datetime
     checked_at: datetime  # the newer of its last commit and the last run that read input for it
     newest_event: datetime | None = None
-    # dimension -> (score %, pass mark %); "overall" has the pass mark of the lowest dimension
-    quality: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,8 +68,9 @@ class OpsView:
     datasets: list[DatasetView]
     objects: ObjectCount
     api_responses: dict[str, int]
-    # dataset -> dimension -> (score %, pass mark %) of its latest report: also of a dataset
-    # with no snapshot yet (every row of its first delivery quarantined scores validity 0).
+    # dataset -> dimension -> (score %, pass mark %) of its latest report ("overall" has the
+    # pass mark of the lowest dimension): also of a dataset with no snapshot yet (every row of
+    # its first delivery quarantined scores validity 0).
     quality: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
 
@@ -144,22 +143,19 @@ def collect(
     api: Counter[str] = Counter()
     for ledger in ledgers:
         api.update(ledger.api_responses)
-    quality = quality_scores(store)
     return OpsView(
         generated_at=now,
         lake=store.url,
         redis=signals.state if signals.configured else "off",
         jobs=jobs,
-        datasets=datasets(store, checked, quality),
+        datasets=datasets(store, checked),
         objects=estimate(read_census(store), ledgers),
         api_responses=dict(sorted(api.items())),
-        quality=quality,
+        quality=quality_scores(store),
     )
 
 
-def datasets(
-    store: Any, checked: dict[str, datetime], quality: dict[str, dict[str, tuple[float, float]]]
-) -> list[DatasetView]:
+def datasets(store: Any, checked: dict[str, datetime]) -> list[DatasetView]:
     out = []
     for name in list_datasets(store):
         snap = read_current(store, name)
@@ -175,7 +171,6 @@ def datasets(
                 committed_at=snap.created_at,
                 checked_at=max(snap.created_at, checked.get(name, snap.created_at)),
                 newest_event=snap.max_time,
-                quality=quality.get(name, {}),
             )
         )
     return out

@@ -128,7 +128,7 @@ def test_quality_is_exported_for_a_dataset_with_a_report_and_no_snapshot() -> No
         lake="x",
         redis="off",
         jobs=[],
-        datasets=[DatasetView("quotes", 1, 10, 1, 100, NOW, NOW, quality={"validity": (99, 85)})],
+        datasets=[DatasetView("quotes", 1, 10, 1, 100, NOW, NOW)],
         objects=ObjectCount(total=0),
         api_responses={},
         quality={"quotes": {"validity": (99.0, 85.0)}, "fresh": {"validity": (0.0, 85.0)}},
