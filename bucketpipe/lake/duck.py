@@ -152,6 +152,10 @@ def settings_sql(
         f"SET GLOBAL threads = {int(threads)}",
         f"SET GLOBAL temp_directory = {quote_literal(temp_dir)}",
         "SET GLOBAL preserve_insertion_order = false",
+        # A partitioned COPY holds each thread's rows until this many, outside the buffer
+        # pool's evictable pages: DuckDB's default (524,288 rows per thread) spills hundreds of
+        # MB under a small memory limit; one clean row group (122,880) is enough to write.
+        "SET GLOBAL partitioned_write_flush_threshold = 122880",
     ]
     if max_temp_size:
         statements.append(f"SET GLOBAL max_temp_directory_size = {quote_literal(max_temp_size)}")

@@ -25,7 +25,7 @@ from bucketpipe.serve.reader import LakeReader
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SPILL_CAP = os.environ.get("BIG_CSV_SPILL_CAP", "96MiB")
+SPILL_CAP = os.environ.get("BIG_CSV_SPILL_CAP", "32MiB")
 CITIES = ["Helsinki", "Espoo", "Tampere", "Vantaa", "Oulu", "Turku", "Jyväskylä", "Kuopio"]
 # Runs a command and prints its peak RSS (the wrapper's children: only that command).
 MEASURE = (
@@ -145,8 +145,10 @@ def test_big_csv_cleans_within_the_memory_limit(tmp_path: Path) -> None:
 @pytest.mark.timeout(1800)
 def test_work_tables_stay_outside_the_spill_cap(tmp_path: Path) -> None:
     """Held in memory, the staged, typed and deduplicated copies of the file spill past a cap
-    of a quarter of the file's size; in the run's work database they are compressed and
-    evicted without spilling, and only the sort and window buffers count against the cap."""
+    of a third of the file's size; in the run's work database they are compressed and
+    evicted without spilling, and only the sort, window and partitioned-write buffers count
+    against the cap. The write's buffers hold each row's source path, so their size grows
+    with the path's length: at DuckDB's default flush threshold they alone passed 96 MiB."""
     run_big_csv(tmp_path, int(os.environ.get("BIG_CSV_MB", "100")), 256, spill_cap=SPILL_CAP)
 
 

@@ -123,6 +123,7 @@ def test_settings_sql() -> None:
         "SET GLOBAL threads = 2",
         "SET GLOBAL temp_directory = '/tmp/x'",
         "SET GLOBAL preserve_insertion_order = false",
+        "SET GLOBAL partitioned_write_flush_threshold = 122880",
     ]
 
 
@@ -189,6 +190,7 @@ def test_every_setting_of_the_factory_reaches_the_cursors(tmp_path: Path) -> Non
         assert read("memory_limit") in {"286.1 MiB", "300.0 MB"}
         assert read("threads") == 1
         assert read("preserve_insertion_order") is False
+        assert read("partitioned_write_flush_threshold") == 122880
         assert str(read("temp_directory")).startswith(str(tmp_path / "tmp"))
         assert read("max_temp_directory_size") in {"1.0 GiB", "1024.0 MiB"}
 
