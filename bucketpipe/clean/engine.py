@@ -45,13 +45,21 @@ class Target:
     # Columns that do not take part in "is this row a change?" (lineage, flags).
     volatile: tuple[str, ...] = LINEAGE_NAMES
     # Compare with committed rows of every partition, not only the batch's: datasets whose
-    # partition is the landing day (generic files) repeat rows across days.
+    # partition is the landing day (generic files) repeat rows across days. Implied when the
+    # key does not hold the event time (`matches_every_partition`).
     match_all_partitions: bool = False
     # The order rows are written in (`DatasetSpec.cluster_by`); none: as they come.
     cluster_by: tuple[str, ...] = ()
     # Tie-breakers after `_fetched_at` when one batch repeats a key (e.g. the row position
     # in its file, so the last row of a file wins under `latest`).
     order_columns: tuple[str, ...] = ()
+
+    @property
+    def matches_every_partition(self) -> bool:
+        """Whether a committed row with a batch row's key can lie in any partition: when the
+        key does not hold the event time, a key's time can move (a release date moved to
+        another month) and its row to another partition, which must still be replaced."""
+        return self.match_all_partitions or self.time_column not in self.primary_key
 
 
 @dataclass
@@ -190,7 +198,7 @@ def merge_rows(
     current = None if replace_all else basis.snapshot
     if current is None:
         existing: list[FileEntry] = []
-    elif target.match_all_partitions:
+    elif target.matches_every_partition:
         existing = list(current.files)
     else:
         # The batch's partitions, asked only when there are committed files to match (a pass
@@ -245,11 +253,9 @@ def drop_batch(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _time_range(con: duckdb.DuckDBPyConnection, target: Target) -> dict[str, datetime | None]:
-    """The batch's event-time range, when the key holds the event time: a committed row with
-    the same key has the same time, so only files whose range overlaps can hold one (a month
-    partition's other days are not read)."""
-    if target.time_column not in target.primary_key:
-        return {}
+    """The batch's event-time range. The key holds the event time (else every partition is
+    matched): a committed row with the same key has the same time, so only files whose range
+    overlaps can hold one (a month partition's other days are not read)."""
     column = quote_ident(target.time_column)
     bounds = f"SELECT min({column})::VARCHAR, max({column})::VARCHAR FROM {BATCH}"
     row = con.execute(bounds).fetchone()

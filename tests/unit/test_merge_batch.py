@@ -82,3 +82,29 @@ def test_a_view_batch_commits_what_a_copied_batch_does(
     assert con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('_batch', '_kept', '_repeated')"
     ).fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("policy", "kept"), [("latest", "2026-10-30"), ("keep", "2026-11-02")])
+def test_a_key_whose_time_moves_to_another_partition_stays_one_row(
+    tmp_path: Path, policy: ConflictPolicy, kept: str
+) -> None:
+    """A key without the event time (a release per company and quarter) can move to another
+    month: the committed row in the old month's partition is matched and replaced (or kept),
+    never left beside the new one."""
+    store = LocalStore(tmp_path / "lake")
+    con = duckdb.connect(str(tmp_path / "work.duckdb"))
+    target = Target("releases", ("symbol", "quarter"), "report_date", policy, partition_by="month")
+    deliveries = [("2026-11-02", "2026-11-01 08:00:00+00", "r1")]
+    deliveries.append(("2026-10-30", "2026-11-03 08:00:00+00", "r2"))
+    for index, (day, fetched, run) in enumerate(deliveries):
+        con.execute(
+            "CREATE OR REPLACE TABLE _rows AS SELECT 'AAA' AS symbol, 3 AS quarter, "
+            f"DATE '{day}' AS report_date, TIMESTAMPTZ '{fetched}' AS _fetched_at, "
+            f"'{run}' AS _ingest_run"
+        )
+        merge_rows(
+            con, store, target, rows_table="_rows", run_id=f"c{index}", scratch=tmp_path / run
+        )
+        drop_batch(con)
+    rows = committed(store, "releases")
+    assert [(r[0], r[1], str(r[2])) for r in rows] == [("AAA", 3, kept)]
