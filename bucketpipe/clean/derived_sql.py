@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 
 from bucketpipe import catalog
-from bucketpipe.catalog.datasets.bars import MARKET_TZ
+from bucketpipe.catalog.datasets.bars import MARKET_TZ, SESSION_CLOSE_HOUR
 from bucketpipe.catalog.spec import PartitionGrain
 from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list, utc_date
 from bucketpipe.lake.snapshots import period_start
@@ -55,6 +55,14 @@ def market_date(ts: str) -> str:
     return f"CAST(timezone({quote_literal(MARKET_TZ)}, {ts}) AS DATE)"
 
 
+def session_close(day: str) -> str:
+    """SQL for the TIMESTAMPTZ at which the regular session of the market day `day` closes."""
+    return (
+        f"timezone({quote_literal(MARKET_TZ)}, CAST({day} AS TIMESTAMP) + "
+        f"INTERVAL {SESSION_CLOSE_HOUR} HOUR)"
+    )
+
+
 def with_market_day(quotes: str) -> str:
     """The rows of `quotes` with the market day of their `ts` as `day`.
 
@@ -81,11 +89,13 @@ def bars_sql(
     A candle's range is widened to the day's committed quotes (their prices and the day high
     and low they report), so the bar always spans its quotes: a quote whose newest delivery was
     rejected keeps an earlier delivery's values, which another source's candle need not
-    contain.
+    contain. For the same reason the close is the day's last quote when that quote was taken
+    at or after the session's close: it states the closing price, and quotes and bars agree.
 
     `quotes`, `candles` and `touched` are relations; `today` the market's date (bars of
     earlier days are final), `now` the computation time.
     """
+    closed = f"q.last_ts >= {session_close('t.day')}"
     if touched is None:
         only = ""
         days = "(SELECT symbol, day FROM quote_bars UNION SELECT symbol, day FROM candle_bars)"
@@ -100,6 +110,7 @@ def bars_sql(
     greatest(max(q.price), max(q.high) FILTER (WHERE q.high > 0)) AS high,
     least(min(q.price), min(q.low) FILTER (WHERE q.low > 0)) AS low,
     arg_max(q.price, q.ts) AS close,
+    max(q.ts) AS last_ts,
     count(*) AS n_quotes
   FROM q {only}
   GROUP BY q.symbol, q.day
@@ -112,10 +123,11 @@ SELECT t.symbol, t.day,
   coalesce(c.open, q.open) AS open,
   CASE WHEN c.close IS NOT NULL THEN greatest(c.high, q.high) ELSE q.high END AS high,
   CASE WHEN c.close IS NOT NULL THEN least(c.low, q.low) ELSE q.low END AS low,
-  coalesce(c.close, q.close) AS close,
+  CASE WHEN c.close IS NULL OR {closed} THEN q.close ELSE c.close END AS close,
   c.volume AS volume,
   CASE WHEN c.close IS NULL THEN 'quotes'
-       WHEN q.high > c.high OR q.low < c.low THEN 'candle+quotes' ELSE 'candle' END AS source,
+       WHEN q.high > c.high OR q.low < c.low OR ({closed} AND q.close <> c.close)
+       THEN 'candle+quotes' ELSE 'candle' END AS source,
   coalesce(q.n_quotes, 0) AS n_quotes,
   t.day < DATE {quote_literal(today)} AS final,
   CAST({quote_literal(now)} AS TIMESTAMPTZ) AS _fetched_at,

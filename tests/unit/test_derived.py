@@ -120,6 +120,46 @@ def test_a_candle_wins_over_quotes_and_spans_them(
     assert (bar["volume"], bar["source"], bar["n_quotes"]) == (1200, source, len(quotes))
 
 
+@pytest.mark.parametrize(
+    ("day", "at", "close", "source"),
+    [
+        # 16:00 in New York is 21:00 UTC in winter, 20:00 UTC in summer.
+        ("2026-11-19", "21:00", 50.5, "candle+quotes"),
+        ("2026-11-19", "20:59", 51.5, "candle"),
+        ("2026-07-15", "20:00", 50.5, "candle+quotes"),
+        ("2026-07-15", "19:59", 51.5, "candle"),
+    ],
+)
+def test_a_quote_at_the_close_closes_the_bar(
+    con: duckdb.DuckDBPyConnection, day: str, at: str, close: float, source: str
+) -> None:
+    """A quote taken at or after the session's close states the closing price; kept from an
+    earlier delivery, it can differ from a newer source's candle, and the bar follows it so
+    that quotes and bars agree. Before the close, the candle's close stands."""
+    quote(con, "BBB", f"{day} 15:00:00+00", 50.0)
+    quote(con, "BBB", f"{day} {at}:00+00", 50.5)
+    con.execute(
+        f"INSERT INTO candles VALUES ('BBB', 'D', '{day} 00:00:00+00', 49.5, 52.0, 47.5, 51.5, 9)"
+    )
+    con.execute(f"INSERT INTO touched VALUES ('BBB', DATE '{day}')")
+    bar = bars(con, today="2026-12-01")[("BBB", date.fromisoformat(day))]
+    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (49.5, 52.0, 47.5, close)
+    assert bar["source"] == source
+
+
+def test_a_quote_at_the_close_equal_to_the_candle_keeps_the_candle_label(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    quote(con, "BBB", "2026-11-19 21:00:00+00", 51.5)
+    con.execute(
+        "INSERT INTO candles VALUES "
+        "('BBB', 'D', '2026-11-19 00:00:00+00', 49.5, 52.0, 47.5, 51.5, 9)"
+    )
+    con.execute("INSERT INTO touched VALUES ('BBB', DATE '2026-11-19')")
+    bar = bars(con)[("BBB", date(2026, 11, 19))]
+    assert (bar["close"], bar["source"]) == (51.5, "candle")
+
+
 def test_late_quotes_belong_to_the_new_york_day(con: duckdb.DuckDBPyConnection) -> None:
     quote(con, "AAA", "2026-11-20 20:00:00+00", 10.0)
     quote(con, "AAA", "2026-11-21 00:30:00+00", 11.0)  # 19:30 in New York, still the 20th

@@ -7,6 +7,8 @@ from bucketpipe.catalog.spec import Column, DatasetSpec
 
 # The free Finnhub plan covers US exchanges: a quote belongs to its New York trading day.
 MARKET_TZ = "America/New_York"
+# The regular session closes at 16:00 New York time (early closes are not modelled).
+SESSION_CLOSE_HOUR = 16
 
 
 def _col(name: str, typ: str, description: str) -> Column:
@@ -33,7 +35,12 @@ BAR_COLUMNS = (
         "Low: the candle's (or the lowest day low or price quoted, if lower), else the "
         "lowest day low or price quoted.",
     ),
-    _col("close", "DOUBLE", "Close: the candle's, else the day's last quoted price."),
+    _col(
+        "close",
+        "DOUBLE",
+        "Close: the day's last quoted price when it was quoted at or after the 16:00 close "
+        "(New York), else the candle's, else the day's last quoted price.",
+    ),
 )
 DAILY_BARS = DatasetSpec(
     name="daily_bars",
@@ -48,7 +55,8 @@ DAILY_BARS = DatasetSpec(
             "source",
             "VARCHAR",
             "How the bar was made: 'candle', 'quotes', or 'candle+quotes' (a candle widened to "
-            "committed quotes outside its range).",
+            "committed quotes outside its range, or closed at a quote taken after the close "
+            "that differs from it).",
         ),
         _col("n_quotes", "BIGINT", "Quote snapshots seen that day."),
         _col("final", "BOOLEAN", "False while the day is not over (a provisional bar)."),
