@@ -281,7 +281,7 @@ def _against_committed(
     columns: list[tuple[str, str]],
     outcome: MergeOutcome,
 ) -> str:
-    """Compare the batch with committed rows of the same partitions; SQL of rows to write."""
+    """Compare the batch with the committed rows of `existing`; SQL of the rows to write."""
     paths = {store.duckdb_path(f.key): f.key for f in existing}
     key_cols = ", ".join(quote_ident(k) for k in target.primary_key)
     using = f"USING ({key_cols})"
