@@ -282,8 +282,8 @@ def score_lines(
                 "score:N",
                 sort=order,
                 scale=alt.Scale(domain=order, range=list(PALETTE[: len(order)])),
-                # Three to a row: the five scores fit a phone's width.
-                legend=alt.Legend(title=None, orient="top", columns=3),
+                # Two to a row: three ("uniqueness" the third) overflow a phone's width.
+                legend=alt.Legend(title=None, orient="top", columns=2),
             ),
             strokeWidth=alt.condition("datum.score === 'overall'", alt.value(3), alt.value(1.5)),
             tooltip=[

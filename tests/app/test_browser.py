@@ -1,11 +1,11 @@
 """The dashboard in a real browser: `bucketpipe dashboard`'s command line, Debian chromium.
 
 Opens every page of a dashboard serving the demo lake (re-ingested over the same days with
-another seed and cleaned again, as a user re-ingesting would), fails on any Streamlit exception or
-error alert, at 1280, 1024 and 390 px: no metric tile cut short, nothing scrolling sideways on a
-phone, the sidebar closed there, key numbers equal to SQL over the same snapshots. It takes the
-screenshots the README shows at 1280 and 390 px (written to docs/screenshots/ with
-`pytest --update-screenshots`, else to a temp dir). A second server
+another seed and cleaned again, as a user re-ingesting would), fails on any Streamlit
+exception or error alert, at 1280, 1024 and 390 px: no metric tile or chart label cut short,
+nothing scrolling sideways on a phone, the sidebar closed there, key numbers equal to SQL over
+the same snapshots. It takes the screenshots the README shows at 1280 and 390 px (written to
+docs/screenshots/ with `pytest --update-screenshots`, else to a temp dir). A second server
 on an empty lake checks live refresh end to end: data committed while the page is open appears
 without a reload.
 """
@@ -216,6 +216,13 @@ def truncated(page: Any) -> list[str]:
     return found
 
 
+def clipped_chart_text(page: Any) -> list[str]:
+    """Texts of Vega-Lite charts (legend labels, axis labels) drawn past the chart's right
+    edge, where the page cuts them off."""
+    found: list[str] = page.evaluate(CLIPPED_CHART_TEXT)
+    return found
+
+
 def overflow(page: Any) -> dict[str, int]:
     """How far the page scrolls sideways (0: it fits the window)."""
     found: dict[str, int] = page.evaluate(OVERFLOW)
@@ -227,6 +234,11 @@ TRUNCATED = """() => Array.from(document.querySelectorAll('[data-testid="stMetri
   .filter(e => e.scrollWidth > e.clientWidth + 1 || getComputedStyle(e).textOverflow === 'ellipsis'
     && e.scrollWidth > e.clientWidth)
   .map(e => e.innerText.trim()).filter(t => t)"""
+CLIPPED_CHART_TEXT = """() => Array.from(document.querySelectorAll('.vega-embed'))
+  .flatMap(chart => Array.from(chart.querySelectorAll('svg text'))
+    .filter(t => t.textContent.trim()
+      && t.getBoundingClientRect().right > chart.getBoundingClientRect().right + 1)
+    .map(t => t.textContent.trim()))"""
 OVERFLOW = """() => ({
   document: document.documentElement.scrollWidth - window.innerWidth,
   main: document.querySelector('[data-testid="stMain"]').scrollWidth
@@ -256,6 +268,7 @@ def test_page_at_desktop_and_laptop_widths(
     page.set_viewport_size({"width": 1024, "height": 900})
     time.sleep(1.0)
     assert truncated(page) == [], f"{name} at 1024 px"
+    assert clipped_chart_text(page) == [], f"{name} at 1024 px"
     assert overflow(page)["document"] <= 0
     assert_no_failures(page, f"{name} at 1024 px")
     page.close()
@@ -268,6 +281,7 @@ def test_page_on_a_phone(browser: Any, dashboard: Dashboard, name: str, shots: P
     assert not sidebar_open(page), f"{name}: the sidebar covers the page on a phone"
     assert overflow(page) == {"document": 0, "main": 0}, name
     assert truncated(page) == [], f"{name} at 390 px"
+    assert clipped_chart_text(page) == [], f"{name} at 390 px"
     screenshot(page, shots / f"{name}-phone.png", 390)
     page.close()
 
