@@ -143,6 +143,11 @@ def s3_secret_sql(
     return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
 
 
+# DuckDB's row group size: clean writes its Parquet row groups at it (`lake.parquet`), and a
+# partitioned write flushes at it (`settings_sql`).
+ROW_GROUP_ROWS = 122_880
+
+
 def settings_sql(
     *, memory_limit: str, threads: int, temp_dir: str, max_temp_size: str | None = None
 ) -> list[str]:
@@ -154,8 +159,8 @@ def settings_sql(
         "SET GLOBAL preserve_insertion_order = false",
         # A partitioned COPY holds each thread's rows until this many, outside the buffer
         # pool's evictable pages: DuckDB's default (524,288 rows per thread) spills hundreds of
-        # MB under a small memory limit; one clean row group (122,880) is enough to write.
-        "SET GLOBAL partitioned_write_flush_threshold = 122880",
+        # MB under a small memory limit; one row group is enough to write.
+        f"SET GLOBAL partitioned_write_flush_threshold = {ROW_GROUP_ROWS}",
     ]
     if max_temp_size:
         statements.append(f"SET GLOBAL max_temp_directory_size = {quote_literal(max_temp_size)}")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 
-from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.duck import ROW_GROUP_ROWS, quote_ident, quote_literal
 from bucketpipe.lake.snapshots import FileEntry
 
 # Clean writes row groups of this many rows (DuckDB's default); compaction writes larger ones.
-CLEAN_ROW_GROUP = 122_880
+CLEAN_ROW_GROUP = ROW_GROUP_ROWS
 PARQUET_OPTIONS = f"FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {CLEAN_ROW_GROUP}"
 # Clustered files get smaller row groups: their min/max statistics are what lets a query
 # for one symbol skip the rest.
