@@ -235,6 +235,9 @@ DIMENSION_COLOURS = {True: UP, False: DOWN}
 STATUS_COLOURS = {"succeeded": UP, "partial": "#f59e0b", "failed": DOWN, "noop": FLAT}
 # Tick steps of a time axis in seconds, finest first: never finer than a second.
 TICK_STEPS = (1, 5, 15, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+# A time label whose tick lies this close (px) to either end of the axis is aligned flush with
+# the end, so it is not cut off: half the widest label ("12-06 05:48") with room to spare.
+LABEL_FLUSH_PX = 40
 
 
 def time_axis(times: pd.Series, title: str) -> alt.Axis:
@@ -248,7 +251,7 @@ def time_axis(times: pd.Series, title: str) -> alt.Axis:
     label = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%Y-%m-%d"
     if step < 86400 and span >= 86400 / 2:
         label = "%m-%d %H:%M"
-    return alt.Axis(title=title, format=label, tickMinStep=step * 1000)
+    return alt.Axis(title=title, format=label, tickMinStep=step * 1000, labelFlush=LABEL_FLUSH_PX)
 
 
 def score_lines(

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from bucketpipe.config.settings import Settings
-from bucketpipe.jobs.dashboard import command
+from bucketpipe.jobs.dashboard import APP, command
 from bucketpipe.serve.queries.session import LakeSession
 from tests.app.conftest import DEMO_DAYS, DemoLake, lake_env, run_pipeline, weather_csv
 from tests.conftest import free_port
@@ -70,15 +70,17 @@ def chromium() -> str:
 
 
 class Dashboard:
-    """`bucketpipe dashboard` (streamlit run) on a free loopback port."""
+    """`bucketpipe dashboard` (streamlit run), or another Streamlit script, on a free
+    loopback port."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, script: Path | None = None) -> None:
         self.port = free_port()
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETPIPE_", "AWS_"))}
         clean.pop("REDIS_URL", None)
+        argv = command(self.port, "127.0.0.1")
         self.log = log.open("w")
         self.process = subprocess.Popen(
-            command(self.port, "127.0.0.1"),
+            [str(script) if a == str(APP) and script else a for a in argv],
             env={**clean, **env, **SERVER_ENV},
             stdout=self.log,
             stderr=subprocess.STDOUT,

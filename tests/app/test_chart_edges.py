@@ -1,0 +1,69 @@
+"""Time axes at the edge of a phone's screen, in a real browser: wherever the runs fall, the
+label of a tick near either end of the axis stays inside the chart (aligned flush with the end)
+instead of being cut off. Before, a timeline spanning 90 s put its last label past the right
+edge for three start times in nine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.app.test_browser import Dashboard, browser, clipped_chart_text, settle
+
+pytestmark = pytest.mark.browser
+__all__ = ["browser"]  # the module's fixture, shared
+
+SCRIPT = """
+import pandas as pd
+import streamlit as st
+from bucketpipe.app import plots
+
+start = pd.Timestamp(st.query_params["start"], tz="UTC")
+span = pd.Timedelta(seconds=float(st.query_params["span"]))
+runs = pd.DataFrame(
+    {
+        "job": ["ingest", "clean"] * 3,
+        "source": ["demo"] * 6,
+        "started_at": [start + span * i / 6 for i in range(6)],
+        "finished_at": [start + span * (i + 0.8) / 6 for i in range(6)],
+        "status": ["succeeded"] * 6,
+        "run_id": [f"run-{i}" for i in range(6)],
+        "rows": [10] * 6,
+        "duration_s": [1.0] * 6,
+    }
+)
+st.altair_chart(plots.run_timeline(runs))
+"""
+
+
+@pytest.fixture(scope="module")
+def chart_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    root = tmp_path_factory.mktemp("chart-edges")
+    (root / "timeline.py").write_text(SCRIPT)
+    server = Dashboard({}, root / "streamlit.log", root / "timeline.py")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("start", "span_s"),
+    [
+        ("05:48:21", 90),  # a 15 s tick 2 px from the right end
+        ("05:48:35", 90),
+        ("05:48:49", 90),
+        ("05:48:00", 18),
+        ("05:30:00", 4000),  # minutes
+        ("05:30:00", 60000),  # days and hours
+    ],
+)
+def test_time_labels_stay_inside_a_phone_wide_chart(
+    browser: Any, chart_page: Dashboard, start: str, span_s: int
+) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    page.goto(f"{chart_page.url}/?start=2026-12-06T{start}&span={span_s}")
+    settle(page)
+    assert page.locator(".vega-embed svg text").count() > 0, "no chart drawn"
+    assert clipped_chart_text(page) == []
+    page.close()
