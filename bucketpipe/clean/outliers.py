@@ -156,10 +156,17 @@ def compute_fences(
     if exact:
         row = con.execute(fences_sql(table, names, where)).fetchone()
     else:
-        sample = (
-            f"(SELECT * FROM (SELECT * FROM {table} WHERE {where}) USING SAMPLE {SAMPLE_ROWS} ROWS)"
+        # The sample is drawn once: `fences_sql` reads its relation twice (the centre, then
+        # the deviations from it), and a subquery would draw two samples of every row.
+        picked = ", ".join(quote_ident(c) for c in names)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _fence_sample AS SELECT * FROM "
+            f"(SELECT {picked} FROM {table} WHERE {where}) USING SAMPLE {SAMPLE_ROWS} ROWS"
         )
-        row = con.execute(fences_sql(sample, names)).fetchone()
+        try:
+            row = con.execute(fences_sql("_fence_sample", names)).fetchone()
+        finally:
+            con.execute("DROP TABLE IF EXISTS _fence_sample")
         # Only an integer column's distinct count is asked (is it a sequence of ids?): an
         # estimate over every row costs 0.05-0.1 s a column at 5 M rows.
         integers = [c for c in names if columns[c] == "BIGINT"]

@@ -99,3 +99,5 @@ def test_fences_of_a_large_table_come_from_a_sample_and_counts_from_every_row() 
     condition = fences["spiked"].condition(OutlierRules())
     assert condition is not None
     assert con.execute(f"SELECT count(*) FROM t WHERE {condition}").fetchone() == (1,)
+    # The sample is drawn once, into a temporary table that does not outlive the call.
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone() == (0,)
