@@ -243,15 +243,56 @@ LABEL_FLUSH_PX = 40
 def time_axis(times: pd.Series, title: str) -> alt.Axis:
     """A time axis of about six ticks at most, never finer than a second (Vega-Lite picks
     millisecond ticks for a span of a few seconds), labelled as finely as its step needs.
-    (`tickMinStep`, not a `tickCount` interval: the Vega bundled with Streamlit fails on
-    an interval object and draws nothing.)"""
+
+    The ticks are placed here, on whole steps in UTC (midnights, Mondays, month starts), not
+    left to Vega: its `tickMinStep` only caps the number of ticks, so two days got ticks twelve
+    hours apart, two of them labelled with the same date. (Not a `tickCount` interval either:
+    the Vega bundled with Streamlit fails on an interval object and draws nothing.)"""
     stamps = pd.to_datetime(times.dropna(), utc=True)
-    span = (stamps.max() - stamps.min()).total_seconds() if len(stamps) else 0.0
-    step = next((s for s in TICK_STEPS if span / s <= 6), TICK_STEPS[-1])
+    if not len(stamps):
+        return alt.Axis(title=title, format="%H:%M:%S", labelFlush=LABEL_FLUSH_PX)
+    first, last = stamps.min(), stamps.max()
+    span = (last - first).total_seconds()
+    index = next((i for i, s in enumerate(TICK_STEPS) if span / s <= 6), len(TICK_STEPS) - 1)
+    ticks = tick_times(first, last, TICK_STEPS[index])
+    if len(ticks) < 2 and index > 0:  # one tick or none: a step finer
+        index -= 1
+        ticks = tick_times(first, last, TICK_STEPS[index])
+    step = TICK_STEPS[index]
     label = "%H:%M:%S" if step < 60 else "%H:%M" if step < 86400 else "%Y-%m-%d"
     if step < 86400 and span >= 86400 / 2:
         label = "%m-%d %H:%M"
-    return alt.Axis(title=title, format=label, tickMinStep=step * 1000, labelFlush=LABEL_FLUSH_PX)
+    return alt.Axis(
+        title=title,
+        format=label,
+        values=[utc_datetime(t) for t in ticks],
+        labelFlush=LABEL_FLUSH_PX,
+    )
+
+
+def utc_datetime(t: pd.Timestamp) -> alt.DateTime:
+    """A tick's time as Vega-Lite spells it (a bare number draws no tick on a time axis)."""
+    return alt.DateTime(
+        year=t.year,
+        month=t.month,
+        date=t.day,
+        hours=t.hour,
+        minutes=t.minute,
+        seconds=t.second,
+        utc=True,
+    )
+
+
+def tick_times(first: pd.Timestamp, last: pd.Timestamp, step: int) -> list[pd.Timestamp]:
+    """The whole steps of `step` seconds in UTC from `first` to `last`: multiples of the
+    step for up to a day, Mondays for a week, the first of each month above."""
+    if step >= 30 * 86400:
+        found = pd.date_range(first.floor("D"), last, freq="MS")
+    elif step == 7 * 86400:
+        found = pd.date_range(first.floor("D"), last, freq="W-MON")
+    else:
+        found = pd.date_range(first.ceil(f"{step}s"), last, freq=f"{step}s")
+    return [t for t in found if first <= t <= last] or [first]
 
 
 def score_lines(
@@ -262,16 +303,26 @@ def score_lines(
     names = {c: "overall" if c == "overall_score" else c for c in columns}
     times = pd.to_datetime(history["created_at"], utc=True)
     short = bool(len(times)) and (times.max() - times.min()) < SHORT_SPAN
+    days = times.dt.strftime("%Y-%m-%d")
+    one_day = days.nunique() == 1
+    # Runs of one day are told apart by their time; the day goes to the axis title.
+    tick = times.dt.strftime("%H:%M:%S") if one_day else times.dt.strftime("%Y-%m-%d %H:%M:%S")
     data = (
-        history.assign(run=times.dt.strftime("%Y-%m-%d %H:%M:%S"), at=times)[
-            ["run", "at", *columns]
+        history.assign(run=times.dt.strftime("%Y-%m-%d %H:%M:%S"), tick=tick, at=times)[
+            ["run", "tick", "at", *columns]
         ]
-        .melt(id_vars=["run", "at"], value_vars=list(columns), var_name="score", value_name="pct")
+        .melt(
+            id_vars=["run", "tick", "at"],
+            value_vars=list(columns),
+            var_name="score",
+            value_name="pct",
+        )
         .assign(score=lambda d: d["score"].map(names))
     )
     if short:
         # Runs seconds apart would get sub-second ticks on a time axis: one tick per run.
-        x = alt.X("run:O", title="Clean run (UTC)", axis=alt.Axis(labelAngle=-30))
+        title = f"Clean run (UTC, {days.iloc[0]})" if one_day else "Clean run (UTC)"
+        x = alt.X("tick:O", title=title, axis=alt.Axis(labelAngle=-30))
     else:
         x = alt.X("at:T", axis=time_axis(times, "Clean run (UTC)"), scale=alt.Scale(type="utc"))
     order = list(names.values())
@@ -285,8 +336,9 @@ def score_lines(
                 "score:N",
                 sort=order,
                 scale=alt.Scale(domain=order, range=list(PALETTE[: len(order)])),
-                # Two to a row: three ("uniqueness" the third) overflow a phone's width.
-                legend=alt.Legend(title=None, orient="top", columns=2),
+                # Beside the plot, one to a row: above it, a row of five overflows a phone's
+                # width and rows of two take a third of the chart's height.
+                legend=alt.Legend(title=None, orient="right"),
             ),
             strokeWidth=alt.condition("datum.score === 'overall'", alt.value(3), alt.value(1.5)),
             tooltip=[
@@ -372,7 +424,7 @@ def run_timeline(runs: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X(
                 "started_at:T",
-                axis=time_axis(data["started_at"], "Time (UTC)"),
+                axis=time_axis(pd.concat([data["started_at"], data["finished_at"]]), "Time (UTC)"),
                 scale=alt.Scale(type="utc"),
             ),
             x2="finished_at:T",

@@ -1,7 +1,9 @@
 """Time axes at the edge of a phone's screen, in a real browser: wherever the runs fall, the
 label of a tick near either end of the axis stays inside the chart (aligned flush with the end)
-instead of being cut off. Before, a timeline spanning 90 s put its last label past the right
-edge for three start times in nine."""
+instead of being cut off, and no two ticks read the same. Before, a timeline spanning 90 s put
+its last label past the right edge for three start times in nine; one spanning two days had ticks
+twelve hours apart, two of them labelled with the same date, and one of eight days a single
+tick."""
 
 from __future__ import annotations
 
@@ -37,6 +39,10 @@ runs = pd.DataFrame(
 st.altair_chart(plots.run_timeline(runs))
 """
 
+X_LABELS = """() => Array.from(document.querySelectorAll(
+  '.vega-embed g.role-axis[aria-label^="X-axis"] g.role-axis-label text'))
+  .filter(t => t.getAttribute('opacity') !== '0').map(t => t.textContent)"""
+
 
 @pytest.fixture(scope="module")
 def chart_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
@@ -48,22 +54,28 @@ def chart_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
 
 
 @pytest.mark.parametrize(
-    ("start", "span_s"),
+    ("start", "span_s", "width"),
     [
-        ("05:48:21", 90),  # a 15 s tick 2 px from the right end
-        ("05:48:35", 90),
-        ("05:48:49", 90),
-        ("05:48:00", 18),
-        ("05:30:00", 4000),  # minutes
-        ("05:30:00", 60000),  # days and hours
+        ("05:48:21", 90, 390),  # a 15 s tick 2 px from the right end
+        ("05:48:35", 90, 390),
+        ("05:48:49", 90, 390),
+        ("05:48:00", 18, 390),
+        ("05:30:00", 4000, 390),  # minutes
+        ("05:30:00", 60000, 390),  # days and hours
+        ("03:36:06", 178_759, 1280),  # two days to the last run's end: ticks 12 h apart
+        ("03:36:06", 178_759, 390),
+        ("03:36:06", 700_000, 390),  # eight days: one tick
+        ("03:36:06", 40 * 86400, 390),  # weeks
     ],
 )
-def test_time_labels_stay_inside_a_phone_wide_chart(
-    browser: Any, chart_page: Dashboard, start: str, span_s: int
+def test_time_labels_stay_inside_the_chart_and_differ(
+    browser: Any, chart_page: Dashboard, start: str, span_s: int, width: int
 ) -> None:
-    page = browser.new_page(viewport={"width": 390, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(f"{chart_page.url}/?start=2026-12-06T{start}&span={span_s}")
     settle(page)
     assert page.locator(".vega-embed svg text").count() > 0, "no chart drawn"
     assert clipped_chart_text(page) == []
+    labels = page.evaluate(X_LABELS)
+    assert len(labels) >= 2 and len(labels) == len(set(labels)), labels
     page.close()

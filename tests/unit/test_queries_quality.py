@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -217,29 +218,64 @@ def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> No
     ]
     chart = plots.score_lines(quality.scores_frame(close), ["overall_score"], 80.0)
     x = _x_axis(chart)
-    assert x["type"] == "ordinal" and x["field"] == "run"
+    assert x["type"] == "ordinal" and x["field"] == "tick"
+    assert x["title"] == "Clean run (UTC, 2026-01-05)"  # one day: the day named once
     rows = [r for data in chart.to_dict()["datasets"].values() for r in data if "run" in r]
-    runs = sorted({r["run"] for r in rows})
+    assert sorted({r["tick"] for r in rows}) == ["00:00:00", "00:00:02", "00:00:04"]
+    runs = sorted({r["run"] for r in rows})  # the tooltip's
     assert runs == ["2026-01-05 00:00:00", "2026-01-05 00:00:02", "2026-01-05 00:00:04"]
+    midnight = [
+        report("quotes", f"m{i}", 0, 90.0).model_copy(
+            update={"created_at": T0 - timedelta(seconds=2) + timedelta(seconds=3 * i)}
+        )
+        for i in range(2)
+    ]
+    x = _x_axis(plots.score_lines(quality.scores_frame(midnight), ["overall_score"], 80.0))
+    assert x["field"] == "tick" and x["title"] == "Clean run (UTC)"
     apart = [report("quotes", f"d{i}", i, 90.0) for i in range(3)]
     x = _x_axis(plots.score_lines(quality.scores_frame(apart), ["overall_score"], 80.0))
     assert x["type"] == "temporal" and x["scale"]["type"] == "utc"
     assert x["axis"]["format"] == "%Y-%m-%d"  # reports days apart: a tick per day
-    assert x["axis"]["tickMinStep"] == 86400 * 1000
+    ticks = [tick_time(v) for v in x["axis"]["values"]]
+    assert ticks == [T0 + timedelta(days=d) for d in (0, 1, 2)]  # midnights
+
+
+def tick_time(value: dict[str, Any]) -> datetime:
+    """A Vega-Lite DateTime tick as a UTC datetime."""
+    assert value["utc"] is True
+    names = ("year", "month", "date", "hours", "minutes", "seconds")
+    return datetime(*(value[n] for n in names), tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("seconds", "step", "label"),
     [
-        (0, 1, "%H:%M:%S"),
+        (0, None, "%H:%M:%S"),
         (3, 1, "%H:%M:%S"),
+        (7, 1, "%H:%M:%S"),  # one 5 s tick between: a step finer
         (20 * 60, 300, "%H:%M"),
         (20 * 3600, 6 * 3600, "%m-%d %H:%M"),
+        (2 * 86400, 86400, "%Y-%m-%d"),
         (30 * 86400, 7 * 86400, "%Y-%m-%d"),
-        (400 * 86400, 30 * 86400, "%Y-%m-%d"),
+        (400 * 86400, None, "%Y-%m-%d"),  # month starts
     ],
 )
-def test_time_axes_never_tick_below_a_second(seconds: int, step: int, label: str) -> None:
-    times = pd.Series([T0, T0 + timedelta(seconds=seconds)])
+def test_time_axes_tick_on_whole_steps_never_below_a_second(
+    seconds: int, step: int | None, label: str
+) -> None:
+    start = T0 + timedelta(hours=3, minutes=36, seconds=6, milliseconds=250)
+    times = pd.Series([start, start + timedelta(seconds=seconds)])
     axis = plots.time_axis(times, "Time").to_dict()
-    assert axis["tickMinStep"] == step * 1000 and axis["format"] == label
+    assert axis["format"] == label
+    ticks = [tick_time(v) for v in axis["values"]]
+    assert all(start <= t <= start + timedelta(seconds=seconds) for t in ticks[1:])
+    assert len(ticks) == len(set(ticks)) and (len(ticks) >= 2 or seconds == 0)
+    labels = [t.strftime(label) for t in ticks]
+    assert len(labels) == len(set(labels)), labels  # no two ticks read the same
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(ticks)}
+    if step is None:
+        assert seconds == 0 or all(t.day == 1 and t.hour == 0 for t in ticks)
+    else:
+        assert gaps == {step}
+        assert all(t.timestamp() % step == 0 for t in ticks) or step == 7 * 86400
+        assert step < 7 * 86400 or all(t.weekday() == 0 for t in ticks)
