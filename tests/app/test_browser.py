@@ -219,8 +219,8 @@ def truncated(page: Any) -> list[str]:
 
 
 def clipped_chart_text(page: Any) -> list[str]:
-    """Texts of Vega-Lite charts (legend labels, axis labels) drawn past the chart's right
-    edge, where the page cuts them off."""
+    """Texts of Vega-Lite charts (legend labels, axis labels, labels over bars) drawn past
+    an edge of the chart, where the page cuts them off."""
     found: list[str] = page.evaluate(CLIPPED_CHART_TEXT)
     return found
 
@@ -236,11 +236,16 @@ TRUNCATED = """() => Array.from(document.querySelectorAll('[data-testid="stMetri
   .filter(e => e.scrollWidth > e.clientWidth + 1 || getComputedStyle(e).textOverflow === 'ellipsis'
     && e.scrollWidth > e.clientWidth)
   .map(e => e.innerText.trim()).filter(t => t)"""
+# A rotated axis title's box reaches 2 px past the left edge with its glyphs inside: 3 px there.
 CLIPPED_CHART_TEXT = """() => Array.from(document.querySelectorAll('.vega-embed'))
-  .flatMap(chart => Array.from(chart.querySelectorAll('svg text'))
-    .filter(t => t.textContent.trim()
-      && t.getBoundingClientRect().right > chart.getBoundingClientRect().right + 1)
-    .map(t => t.textContent.trim()))"""
+  .flatMap(chart => {
+    const box = chart.getBoundingClientRect();
+    return Array.from(chart.querySelectorAll('svg text')).filter(t => {
+      const r = t.getBoundingClientRect();
+      return t.textContent.trim() && r.width > 0 && (r.right > box.right + 1
+        || r.left < box.left - 3 || r.top < box.top - 1 || r.bottom > box.bottom + 1);
+    }).map(t => t.textContent.trim());
+  })"""
 OVERFLOW = """() => ({
   document: document.documentElement.scrollWidth - window.innerWidth,
   main: document.querySelector('[data-testid="stMain"]').scrollWidth
