@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 ContextFactory = Callable[[Settings], Context]
 FRIDAY_CLOSE = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+FRIDAY_MIDDAY = datetime(2026, 11, 20, 17, 40, tzinfo=UTC)  # 12:40 in New York: a session open
 SYMBOLS = ["AAPL", "MSFT", "NVDA"]
 
 # Every (symbol, New York day) with quotes, and whether its bar's close is the day's last
@@ -60,9 +61,11 @@ def demo(ctx: Context, run_id: str, seed: int) -> None:
     )
 
 
-def context_at(make_context: ContextFactory, settings: Settings) -> Context:
+def context_at(
+    make_context: ContextFactory, settings: Settings, now: datetime = FRIDAY_CLOSE
+) -> Context:
     ctx = make_context(settings)
-    ctx.clock = lambda: FRIDAY_CLOSE
+    ctx.clock = lambda: now
     return ctx
 
 
@@ -120,11 +123,12 @@ def test_overlapping_reingest_raises_no_false_alarm(
     )
 
 
+@pytest.mark.parametrize("now", [FRIDAY_CLOSE, FRIDAY_MIDDAY], ids=["after-close", "mid-session"])
 def test_bars_follow_quotes_after_a_reingest_with_another_seed(
-    lake_settings: SettingsFactory, make_context: ContextFactory
+    lake_settings: SettingsFactory, make_context: ContextFactory, now: datetime
 ) -> None:
     settings = lake_settings()
-    ctx = context_at(make_context, settings)
+    ctx = context_at(make_context, settings, now)
     demo(ctx, "ingest-1", seed=7)
     run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     # Seed 13's delivery rejects some closing quotes, so earlier closes are kept against its
