@@ -234,7 +234,23 @@ SHORT_SPAN = pd.Timedelta(minutes=10)
 DIMENSION_COLOURS = {True: UP, False: DOWN}
 STATUS_COLOURS = {"succeeded": UP, "partial": "#f59e0b", "failed": DOWN, "noop": FLAT}
 # Tick steps of a time axis in seconds, finest first: never finer than a second.
-TICK_STEPS = (1, 5, 15, 60, 300, 900, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400)
+MONTH, QUARTER, YEAR = 30 * 86400, 91 * 86400, 365 * 86400  # ticks on their first days
+TICK_STEPS = (
+    1,
+    5,
+    15,
+    60,
+    300,
+    900,
+    3600,
+    3 * 3600,
+    6 * 3600,
+    86400,
+    7 * 86400,
+    MONTH,
+    QUARTER,
+    YEAR,
+)
 # A time label whose tick lies this close (px) to either end of the axis is aligned flush with
 # the end, so it is not cut off: half the widest label ("12-06 05:48") with room to spare.
 LABEL_FLUSH_PX = 40
@@ -285,9 +301,11 @@ def utc_datetime(t: pd.Timestamp) -> alt.DateTime:
 
 def tick_times(first: pd.Timestamp, last: pd.Timestamp, step: int) -> list[pd.Timestamp]:
     """The whole steps of `step` seconds in UTC from `first` to `last`: multiples of the
-    step for up to a day, Mondays for a week, the first of each month above."""
-    if step >= 30 * 86400:
-        found = pd.date_range(first.floor("D"), last, freq="MS")
+    step for up to a day, Mondays for a week, the first day of each month, quarter or year
+    above."""
+    calendar = {MONTH: "MS", QUARTER: "QS", YEAR: "YS"}
+    if step in calendar:
+        found = pd.date_range(first.floor("D"), last, freq=calendar[step])
     elif step == 7 * 86400:
         found = pd.date_range(first.floor("D"), last, freq="W-MON")
     else:

@@ -257,7 +257,9 @@ def tick_time(value: dict[str, Any]) -> datetime:
         (20 * 3600, 6 * 3600, "%m-%d %H:%M"),
         (2 * 86400, 86400, "%Y-%m-%d"),
         (30 * 86400, 7 * 86400, "%Y-%m-%d"),
-        (400 * 86400, None, "%Y-%m-%d"),  # month starts
+        (100 * 86400, None, "%Y-%m-%d"),  # month starts
+        (400 * 86400, None, "%Y-%m-%d"),  # quarter starts
+        (5 * 365 * 86400, None, "%Y-%m-%d"),  # year starts
     ],
 )
 def test_time_axes_tick_on_whole_steps_never_below_a_second(
@@ -275,6 +277,9 @@ def test_time_axes_tick_on_whole_steps_never_below_a_second(
     gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(ticks)}
     if step is None:
         assert seconds == 0 or all(t.day == 1 and t.hour == 0 for t in ticks)
+        months = {t.month for t in ticks}
+        assert seconds < 300 * 86400 or months <= {1, 4, 7, 10}
+        assert seconds < 4 * 365 * 86400 or months == {1}
     else:
         assert gaps == {step}
         assert all(t.timestamp() % step == 0 for t in ticks) or step == 7 * 86400
