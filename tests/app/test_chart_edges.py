@@ -20,7 +20,7 @@ __all__ = ["browser"]  # the module's fixture, shared
 SCRIPT = """
 import pandas as pd
 import streamlit as st
-from bucketpipe.app import plots
+from bucketpipe.app import runcharts
 
 start = pd.Timestamp(st.query_params["start"], tz="UTC")
 span = pd.Timedelta(seconds=float(st.query_params["span"]))
@@ -36,7 +36,7 @@ runs = pd.DataFrame(
         "duration_s": [1.0] * 6,
     }
 )
-st.altair_chart(plots.run_timeline(runs))
+st.altair_chart(runcharts.run_timeline(runs))
 """
 
 X_LABELS = """() => Array.from(document.querySelectorAll(

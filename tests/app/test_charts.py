@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bucketpipe.app import charts, plots, ui
+from bucketpipe.app import charts, plots, runcharts, ui
 from bucketpipe.serve.queries import market
 
 
@@ -138,7 +138,7 @@ def test_a_count_heatmap_shows_whole_numbers() -> None:
     assert (bar.dtick, bar.tickformat, bar.title.text) == (1, ",d", "rows")
     assert fig.layout.coloraxis.cmin == 0  # all ones: 0 to 1, not 0.5 to 1.5
     assert fig.data[0].texttemplate == "%{z:,d}"
-    spec = plots.count_bars(
+    spec = runcharts.count_bars(
         pd.DataFrame({"reason": ["late", "bad"], "rows": [2, 1]}), "reason", "rows", ui.DOWN, "Rows"
     ).to_dict()
     assert spec["encoding"]["x"]["axis"] == {"format": ",d", "tickMinStep": 1}

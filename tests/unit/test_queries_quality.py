@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bucketpipe.app import plots
+from bucketpipe.app import runcharts
 from bucketpipe.context import Context, lake_store
 from bucketpipe.coord.signals import Signals
 from bucketpipe.quality.report import (
@@ -216,7 +216,7 @@ def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> No
         )
         for i in range(3)
     ]
-    chart = plots.score_lines(quality.scores_frame(close), ["overall_score"], 80.0)
+    chart = runcharts.score_lines(quality.scores_frame(close), ["overall_score"], 80.0)
     x = _x_axis(chart)
     assert x["type"] == "ordinal" and x["field"] == "tick"
     assert x["title"] == "Clean run (UTC, 2026-01-05)"  # one day: the day named once
@@ -230,10 +230,10 @@ def test_reports_seconds_apart_get_one_tick_per_run_not_sub_second_ticks() -> No
         )
         for i in range(2)
     ]
-    x = _x_axis(plots.score_lines(quality.scores_frame(midnight), ["overall_score"], 80.0))
+    x = _x_axis(runcharts.score_lines(quality.scores_frame(midnight), ["overall_score"], 80.0))
     assert x["field"] == "tick" and x["title"] == "Clean run (UTC)"
     apart = [report("quotes", f"d{i}", i, 90.0) for i in range(3)]
-    x = _x_axis(plots.score_lines(quality.scores_frame(apart), ["overall_score"], 80.0))
+    x = _x_axis(runcharts.score_lines(quality.scores_frame(apart), ["overall_score"], 80.0))
     assert x["type"] == "temporal" and x["scale"]["type"] == "utc"
     assert x["axis"]["format"] == "%Y-%m-%d"  # reports days apart: a tick per day
     ticks = [tick_time(v) for v in x["axis"]["values"]]
@@ -267,7 +267,7 @@ def test_time_axes_tick_on_whole_steps_never_below_a_second(
 ) -> None:
     start = T0 + timedelta(hours=3, minutes=36, seconds=6, milliseconds=250)
     times = pd.Series([start, start + timedelta(seconds=seconds)])
-    axis = plots.time_axis(times, "Time").to_dict()
+    axis = runcharts.time_axis(times, "Time").to_dict()
     assert axis["format"] == label
     ticks = [tick_time(v) for v in axis["values"]]
     assert all(start <= t <= start + timedelta(seconds=seconds) for t in ticks[1:])

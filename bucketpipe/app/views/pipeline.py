@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bucketpipe.app import columns, plots, state, ui
+from bucketpipe.app import columns, runcharts, state, ui
 from bucketpipe.serve.queries import pipeline
 
 
@@ -37,7 +37,7 @@ def history() -> None:
         + (f": {', '.join(waiting[:5])}" if waiting else "."),
         border=True,
     )
-    st.altair_chart(plots.run_timeline(shown), key="timeline")
+    st.altair_chart(runcharts.run_timeline(shown), key="timeline")
     st.dataframe(
         shown,
         hide_index=True,

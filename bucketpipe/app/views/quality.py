@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import columns, plots, state, ui
+from bucketpipe.app import columns, runcharts, state, ui
 from bucketpipe.quality import wording
 from bucketpipe.quality.report import DIMENSIONS, REPORTS_DATASET, QualityReport
 from bucketpipe.quality.wording import quantity
@@ -116,7 +116,7 @@ def detail(report: QualityReport, committed: int | None) -> None:
         # The bars' labels have one decimal: never 100.0 for a score below 100.
         shown = dims.assign(score=[wording.score_value(v, 1) for v in dims["score"]])
         st.altair_chart(
-            percent_to_100(plots.dimension_bars(shown), headroom=LABEL_ROOM), key="dimensions"
+            percent_to_100(runcharts.dimension_bars(shown), headroom=LABEL_ROOM), key="dimensions"
         )
     with right:
         for _, row in dims.iterrows():
@@ -248,7 +248,7 @@ def quarantine(dataset: str) -> None:
         columns.show(counts)
     with right:
         st.altair_chart(
-            whole_counts(plots.count_bars(counts, "reason", "rows", ui.DOWN, "Rows")),
+            whole_counts(runcharts.count_bars(counts, "reason", "rows", ui.DOWN, "Rows")),
             key="quarantine_reasons",
         )
     reasons = list(counts["reason"])
@@ -290,7 +290,7 @@ def render() -> None:
     if len(history) > 1:
         st.altair_chart(
             percent_to_100(
-                plots.score_lines(
+                runcharts.score_lines(
                     history,
                     ["overall_score", *DIMENSIONS],
                     min(state.settings().quality_thresholds),
