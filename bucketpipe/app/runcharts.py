@@ -14,6 +14,8 @@ from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, UP
 # Reports closer together than this are drawn one per tick rather than on a time axis.
 SHORT_SPAN = pd.Timedelta(minutes=10)
 DIMENSION_COLOURS = {True: UP, False: DOWN}
+# Room above 100 % (percent points) for the score written over a full bar.
+LABEL_ROOM = 10
 STATUS_COLOURS = {"succeeded": UP, "partial": "#f59e0b", "failed": DOWN, "noop": FLAT}
 # Tick steps of a time axis in seconds, finest first: never finer than a second.
 MONTH, QUARTER, YEAR = 30 * 86400, 91 * 86400, 365 * 86400  # ticks on their first days
@@ -181,7 +183,13 @@ def dimension_bars(dims: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
             alt.Tooltip("threshold:Q", title="Threshold %", format="g"),
         ],
     )
-    y = alt.Y("score:Q", title="%", scale=alt.Scale(domain=[0, 112]))
+    # The axis ends at 100 with room above it for the score written over a full bar.
+    y = alt.Y(
+        "score:Q",
+        title="%",
+        scale=alt.Scale(domain=[0, 100 + LABEL_ROOM], nice=False),
+        axis=alt.Axis(values=list(range(0, 101, 20))),
+    )
     bars = base.mark_bar().encode(y=y, color=alt.Color("colour:N", scale=None))
     labels = base.mark_text(baseline="bottom", dy=-3).encode(y="score:Q", text="label:N")
     marks = base.mark_tick(color="#0f172a", thickness=2, size=40).encode(y="threshold:Q")

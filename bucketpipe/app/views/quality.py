@@ -115,9 +115,7 @@ def detail(report: QualityReport, committed: int | None) -> None:
     with left:
         # The bars' labels have one decimal: never 100.0 for a score below 100.
         shown = dims.assign(score=[wording.score_value(v, 1) for v in dims["score"]])
-        st.altair_chart(
-            percent_to_100(runcharts.dimension_bars(shown), headroom=LABEL_ROOM), key="dimensions"
-        )
+        st.altair_chart(runcharts.dimension_bars(shown), key="dimensions")
     with right:
         for _, row in dims.iterrows():
             mark = ui.pill(
@@ -170,20 +168,15 @@ PROFILE_CONFIG: dict[str, Any] = {
 
 
 Chart = alt.Chart | alt.LayerChart | alt.FacetChart
-# Room above 100 % (percent points) for the score written over a full bar.
-LABEL_ROOM = 10
 
 
-def percent_to_100(chart: Chart, headroom: int = 0) -> Chart:
+def percent_to_100(chart: Chart) -> Chart:
     """A chart of scores whose percent axis ends at 100, not at the next round number above
-    the room left for labels (120): the scale is set on its first layer, which the other
-    layers share. `headroom` (in percent points) leaves room above 100 for labels over the
-    bars, with no tick or grid line there."""
+    the room left for its lines (102): the scale is set on its first layer, which the other
+    layers share."""
     first = chart.layer[0] if isinstance(chart, alt.LayerChart) else chart
     if isinstance(first, alt.Chart):
-        first.encoding.y.scale = alt.Scale(domain=[0, 100 + headroom], nice=False)
-        if headroom:
-            first.encoding.y.axis = alt.Axis(values=list(range(0, 101, 20)))
+        first.encoding.y.scale = alt.Scale(domain=[0, 100], nice=False)
     return chart
 
 
