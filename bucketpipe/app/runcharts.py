@@ -107,12 +107,14 @@ def score_lines(
     short = bool(len(times)) and (times.max() - times.min()) < SHORT_SPAN
     days = times.dt.strftime("%Y-%m-%d")
     one_day = days.nunique() == 1
-    # Runs of one day are told apart by their time; the day goes to the axis title.
-    tick = times.dt.strftime("%H:%M:%S") if one_day else times.dt.strftime("%Y-%m-%d %H:%M:%S")
+    # Runs of one day are told apart by their time; the day goes to the axis title. Runs of
+    # the same second get milliseconds: an ordinal axis draws equal labels as one run.
+    seconds = "%H:%M:%S.%f" if times.dt.floor("s").duplicated().any() else "%H:%M:%S"
+    cut = -3 if seconds.endswith("%f") else None
+    run = times.dt.strftime(f"%Y-%m-%d {seconds}").str[:cut]
+    tick = run.str[11:] if one_day else run
     data = (
-        history.assign(run=times.dt.strftime("%Y-%m-%d %H:%M:%S"), tick=tick, at=times)[
-            ["run", "tick", "at", *columns]
-        ]
+        history.assign(run=run, tick=tick, at=times)[["run", "tick", "at", *columns]]
         .melt(
             id_vars=["run", "tick", "at"],
             value_vars=list(columns),

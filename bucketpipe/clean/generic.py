@@ -214,6 +214,11 @@ def clean_generic(
         match_all_partitions=True,
         order_columns=("_source_file", "_source_row"),
     )
+    # With staged checked rows, the batch is a view of them (no third copy of the rows: 2 s
+    # of five million), which then stay until the report has read the batch (`release`). Not
+    # when the batch carries committed rows (read again from their files on every pass), nor
+    # for work tables in memory, whose checked rows are shrunk to the rejected ones first.
+    batch_view = staged is not None and rows_table == ACCEPTED
     outcome = merge_rows(
         con,
         store,
@@ -225,7 +230,10 @@ def clean_generic(
         operation=operation,
         now=now,
         basis=basis,
-        before_write=lambda _: _release_rows(con, rows_table, checked=accepted_view and not staged),
+        before_write=None
+        if batch_view
+        else lambda _: _release_rows(con, rows_table, checked=accepted_view and not staged),
+        batch_view=batch_view,
         staged=staged,
     )
     reasons = steps.reason_counts(con)

@@ -284,3 +284,18 @@ def test_time_axes_tick_on_whole_steps_never_below_a_second(
         assert gaps == {step}
         assert all(t.timestamp() % step == 0 for t in ticks) or step == 7 * 86400
         assert step < 7 * 86400 or all(t.weekday() == 0 for t in ticks)
+
+
+def test_reports_of_the_same_second_keep_a_tick_each() -> None:
+    """An ordinal axis draws equal labels as one category: runs that share a second are told
+    apart by their milliseconds, in the ticks and in the tooltip."""
+    same = [
+        report("quotes", f"s{i}", 0, 90.0 + i).model_copy(
+            update={"created_at": T0 + timedelta(milliseconds=250 * i)}
+        )
+        for i in range(3)
+    ]
+    chart = runcharts.score_lines(quality.scores_frame(same), ["overall_score"], 80.0)
+    rows = [r for data in chart.to_dict()["datasets"].values() for r in data if "run" in r]
+    assert sorted({r["tick"] for r in rows}) == ["00:00:00.000", "00:00:00.250", "00:00:00.500"]
+    assert sorted({r["run"] for r in rows})[0] == "2026-01-05 00:00:00.000"
