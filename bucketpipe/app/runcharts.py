@@ -109,9 +109,9 @@ def score_lines(
     one_day = days.nunique() == 1
     # Runs of one day are told apart by their time; the day goes to the axis title. Runs of
     # the same second get milliseconds: an ordinal axis draws equal labels as one run.
-    seconds = "%H:%M:%S.%f" if times.dt.floor("s").duplicated().any() else "%H:%M:%S"
-    cut = -3 if seconds.endswith("%f") else None
-    run = times.dt.strftime(f"%Y-%m-%d {seconds}").str[:cut]
+    run = times.dt.strftime("%Y-%m-%d %H:%M:%S")
+    if run.duplicated().any():
+        run = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3]
     tick = run.str[11:] if one_day else run
     data = (
         history.assign(run=run, tick=tick, at=times)[["run", "tick", "at", *columns]]
