@@ -51,6 +51,8 @@ PAGES = {
     "pipeline": ("pipeline", "Run history"),
     "sql": ("sql", "Example queries"),
 }
+# Pages whose figures open with a row of tiles (news shows its IPO tiles only on its tab).
+TILED = {"overview", "stock", "explore", "quality", "pipeline"}
 # As deployed: no file watcher, and the viewer's toolbar (no developer "Deploy" button).
 SERVER_ENV = {
     "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none",
@@ -218,6 +220,13 @@ def truncated(page: Any) -> list[str]:
     return found
 
 
+def uneven_tiles(page: Any) -> list[str]:
+    """Labels of metric tiles whose width differs from the other tiles of their row, or whose
+    height differs from the tiles beside them on the same line."""
+    found: list[str] = page.evaluate(UNEVEN_TILES)
+    return found
+
+
 def clipped_chart_text(page: Any) -> list[str]:
     """Texts of Vega-Lite charts (legend labels, axis labels, labels over bars) drawn past
     an edge of the chart, where the page cuts them off."""
@@ -236,6 +245,16 @@ TRUNCATED = """() => Array.from(document.querySelectorAll('[data-testid="stMetri
   .filter(e => e.scrollWidth > e.clientWidth + 1 || getComputedStyle(e).textOverflow === 'ellipsis'
     && e.scrollWidth > e.clientWidth)
   .map(e => e.innerText.trim()).filter(t => t)"""
+UNEVEN_TILES = """() => Array.from(document.querySelectorAll('[class*="st-key-bp-tiles-"]'))
+  .flatMap(row => {
+    const tiles = Array.from(row.querySelectorAll('[data-testid="stMetric"]'))
+      .map(t => ({label: t.innerText.split('\\n')[0], box: t.getBoundingClientRect()}));
+    const width = tiles.length ? tiles[0].box.width : 0;
+    return tiles.filter(t => Math.abs(t.box.width - width) > 1
+      || tiles.some(o => Math.abs(o.box.top - t.box.top) < 1
+                         && Math.abs(o.box.height - t.box.height) > 1))
+      .map(t => t.label);
+  })"""
 # A rotated axis title's box reaches 2 px past the left edge with its glyphs inside: 3 px there.
 CLIPPED_CHART_TEXT = """() => Array.from(document.querySelectorAll('.vega-embed'))
   .flatMap(chart => {
@@ -275,6 +294,9 @@ def test_page_at_desktop_and_laptop_widths(
     page.set_viewport_size({"width": 1024, "height": 900})
     time.sleep(1.0)
     assert truncated(page) == [], f"{name} at 1024 px"
+    assert uneven_tiles(page) == [], f"{name} at 1024 px"
+    if name in TILED:  # five tiles where four fit: four, then one as wide, not stretched
+        assert page.locator('[class*="st-key-bp-tiles-"]').count() > 0, name
     assert clipped_chart_text(page) == [], f"{name} at 1024 px"
     assert overflow(page)["document"] <= 0
     assert_no_failures(page, f"{name} at 1024 px")
@@ -288,6 +310,7 @@ def test_page_on_a_phone(browser: Any, dashboard: Dashboard, name: str, shots: P
     assert not sidebar_open(page), f"{name}: the sidebar covers the page on a phone"
     assert overflow(page) == {"document": 0, "main": 0}, name
     assert truncated(page) == [], f"{name} at 390 px"
+    assert uneven_tiles(page) == [], f"{name} at 390 px"
     assert clipped_chart_text(page) == [], f"{name} at 390 px"
     screenshot(page, shots / f"{name}-phone.png", 390)
     page.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import columns, plots, state, ui
+from bucketpipe.app import columns, layout, plots, state, ui
 from bucketpipe.app.columns import label, measure, phrase, pick
 from bucketpipe.quality.wording import score_text
 from bucketpipe.serve.queries import aggregates, explore, files, quality
@@ -77,7 +77,7 @@ def tiles(name: str, sl: explore.Slice, cols: dict[str, str], newest: Any) -> in
     snap = lake.snapshots[name]
     rows = state.query(explore.count, sl, datasets=(name,))
     score = state.timed(quality.latest_score, name)
-    c = st.columns(4)
+    c = layout.tiles("dataset", 4)
     c[0].metric("Rows", f"{rows:,}", help=f"{snap.rows:,} in the whole dataset", border=True)
     c[1].metric(
         "Columns",
@@ -275,7 +275,7 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     column = pick(st, "Column", names, f"profile_col_{sl.dataset}")
     stats = state.query(explore.column_stats, sl, column, cols[column], datasets=(sl.dataset,))
     scale = columns.factor(column) if column in kinds["numeric"] else 1.0
-    c = st.columns(5)
+    c = layout.tiles("column", 5)
     c[0].metric("Type", stats.type, border=True)
     c[1].metric(
         "Missing",

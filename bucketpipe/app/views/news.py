@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import cards, columns, state, ui
+from bucketpipe.app import cards, columns, layout, state, ui
 from bucketpipe.serve.queries import news
 
 
@@ -60,7 +60,7 @@ def ipo_tab() -> None:
         st.info("No IPOs in these dates.", icon=":material/event_busy:")
         return
     statuses = table["status"].value_counts() if "status" in table else pd.Series(dtype=int)
-    cols = st.columns(max(1, len(statuses) + 1))
+    cols = layout.tiles("ipos", max(1, len(statuses) + 1))
     cols[0].metric("IPOs", len(table), border=True)
     for col, (status, n) in zip(cols[1:], statuses.items(), strict=False):
         col.metric(str(status).capitalize(), int(n), border=True)

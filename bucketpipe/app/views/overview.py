@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import charts, state, ui
+from bucketpipe.app import charts, layout, state, ui
 from bucketpipe.serve.queries import market, pipeline
 
 # The charts draw the largest moves and volumes, not a bar per symbol of a long list: 500 bars
@@ -19,7 +19,7 @@ def freshness() -> None:
     lake = state.lake()
     services = state.timed(pipeline.services, lake.services)
     quotes = lake.snapshots.get("quotes")
-    cols = st.columns(max(2, len(services) + 1))
+    cols = layout.tiles("freshness", max(2, len(services) + 1))
     for col, service in zip(cols, services, strict=False):
         col.metric(
             service.name,
@@ -39,7 +39,7 @@ def freshness() -> None:
 
 
 def tiles(summary: market.MarketSummary) -> None:
-    cols = st.columns(5)
+    cols = layout.tiles("market", 5)
     cols[0].metric("Active stocks", summary.symbols, border=True)
     cols[1].metric("Average price", ui.number(summary.average_price), border=True)
     cols[2].metric(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from bucketpipe.app import columns, runcharts, state, ui
+from bucketpipe.app import columns, layout, runcharts, state, ui
 from bucketpipe.serve.queries import pipeline
 
 
@@ -18,7 +18,7 @@ def history() -> None:
     shown = runs[runs["job"].isin(chosen or jobs)]
     failed = int((shown["status"] == "failed").sum())
     waiting = state.timed(pipeline.waiting_for_clean)
-    c = st.columns(5)
+    c = layout.tiles("runs", 5)
     c[0].metric("Runs", len(shown), border=True)
     c[1].metric("Failed", failed, border=True)
     cleaned = shown[shown["job"] == "clean"]

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import columns, runcharts, state, ui
+from bucketpipe.app import columns, layout, runcharts, state, ui
 from bucketpipe.quality import wording
 from bucketpipe.quality.report import DIMENSIONS, REPORTS_DATASET, QualityReport
 from bucketpipe.quality.wording import quantity
@@ -26,7 +26,7 @@ def summary(reports: dict[str, QualityReport], committed: dict[str, int]) -> Non
     table = quality.overview(reports, committed)
     passing = int(table["passed"].sum())
     mean = table["overall_score"].mean()
-    c = st.columns(4)
+    c = layout.tiles("summary", 4)
     c[0].metric("Datasets assessed", len(table), border=True)
     c[1].metric("Passing every threshold", f"{passing} of {len(table)}", border=True)
     c[2].metric("Average score", wording.score_text(mean), border=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import cards, charts, columns, empty, state, ui
+from bucketpipe.app import cards, charts, columns, empty, layout, state, ui
 from bucketpipe.serve.queries import files, stock
 
 INDICATOR_HINT = (
@@ -104,7 +104,7 @@ def _range(low: Any, high: Any) -> str | None:
 def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
     values = stock.latest_values(bars, ["close"])
     values.update(stock.latest_values(ind, ["rsi_14", "macd_hist", "sma_20"]))
-    cols = st.columns(5)
+    cols = layout.tiles("figures", 5)
     close, change = values.get("close", (None, None))
     pct = (
         (change / (close - change) * 100)
