@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -110,7 +111,9 @@ def dashboard(env: dict[str, str], log_path: Path, port: int | None = None) -> I
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the dashboard did not start; see {log_path}")
                 try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/_stcore/health", timeout=2
+                    ):
                         break
                 except OSError:
                     time.sleep(0.2)

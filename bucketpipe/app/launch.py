@@ -7,6 +7,10 @@ the first visitor of every replica after each start. Here a thread imports them 
 server's start-up instead. The third-party modules come first; the dashboard's own wait for
 Streamlit's runtime to exist, so their caches bind to it as they do when a page imports them.
 An import that fails is left to the page that needs it, which reports it as it always has.
+
+Until those imports are done, Streamlit's health check (`/_stcore/health`, the Deployment's
+startup and readiness probe) answers 503 "warming up": a new replica gets its first visitor
+once it can serve the page at full speed, not while a second of imports holds the CPUs.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 import time
 
 from streamlit import runtime
+from streamlit.runtime.runtime import Runtime
 from streamlit.web import cli
 
 log = logging.getLogger(__name__)
@@ -35,18 +40,42 @@ OWN = (
     "bucketpipe.app.empty",
 )
 RUNTIME_WAIT_S = 30.0
+WARMING = "warming up"
+WARMED = threading.Event()  # set once `warm` is done (or gave up waiting for the runtime)
 
 
 def warm(wait_s: float = RUNTIME_WAIT_S) -> list[str]:
     """Import the libraries, then (once the runtime exists) the dashboard's modules; the
     names imported."""
-    done = [name for name in LIBRARIES if _imported(name)]
-    deadline = time.monotonic() + wait_s
-    while not runtime.exists():
-        if time.monotonic() > deadline:
-            return done
-        time.sleep(0.05)
-    return done + [name for name in OWN if _imported(name)]
+    try:
+        done = [name for name in LIBRARIES if _imported(name)]
+        deadline = time.monotonic() + wait_s
+        while not runtime.exists():
+            if time.monotonic() > deadline:
+                return done
+            time.sleep(0.05)
+        return done + [name for name in OWN if _imported(name)]
+    finally:
+        WARMED.set()
+
+
+def gate_health() -> bool:
+    """Make Streamlit's health check answer 503 (`WARMING`) until `WARMED` is set, as long as
+    it would answer 200; False if this Streamlit's runtime no longer has the check's hook."""
+    hook = getattr(Runtime, "is_ready_for_browser_connection", None)
+    if not isinstance(hook, property) or hook.fget is None:
+        log.warning("the health check is not held back while imports run: no hook")
+        return False
+    ready = hook.fget
+
+    async def warmed(self: Runtime) -> tuple[bool, str]:
+        ok, message = await ready(self)
+        if ok and not WARMED.is_set():
+            return False, WARMING
+        return ok, message
+
+    Runtime.is_ready_for_browser_connection = property(warmed)  # type: ignore[assignment,method-assign]
+    return True
 
 
 def _imported(name: str) -> bool:
@@ -59,6 +88,7 @@ def _imported(name: str) -> bool:
 
 
 def main() -> None:
+    gate_health()
     threading.Thread(target=warm, name="bucketpipe-warm-imports", daemon=True).start()
     cli.main(prog_name="streamlit")
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,11 +91,13 @@ class Dashboard:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"streamlit exited; see {log}"
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/_stcore/health", timeout=2
+                ):
                     return
             except OSError:
                 time.sleep(0.2)
-        raise AssertionError(f"streamlit did not listen on {self.port}; see {log}")
+        raise AssertionError(f"streamlit did not report healthy on {self.port}; see {log}")
 
     @property
     def url(self) -> str:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -136,10 +136,10 @@ def dashboard(demo_lake: Lake) -> Iterator[str]:
         while True:
             assert process.poll() is None, "streamlit exited; see streamlit.log"
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
                     break
             except OSError:
-                assert time.monotonic() < deadline, "streamlit did not listen"
+                assert time.monotonic() < deadline, "streamlit did not report healthy"
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
