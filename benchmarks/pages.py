@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from pydantic import SecretStr
 
 from benchmarks.proxy import CountingProxy
 from bucketpipe.config.settings import Settings, env_name
-from bucketpipe.jobs.dashboard import command
+from bucketpipe.jobs.dashboard import command, healthy
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +109,9 @@ def dashboard(env: dict[str, str], log_path: Path, port: int | None = None) -> I
             while True:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the dashboard did not start; see {log_path}")
-                try:
-                    with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/_stcore/health", timeout=2
-                    ):
-                        break
-                except OSError:
-                    time.sleep(0.2)
+                if healthy(port):
+                    break
+                time.sleep(0.2)
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,16 @@ def command(port: int, address: str) -> list[str]:
         "--runner.postScriptGC",
         "false",
     ]
+
+
+def healthy(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the dashboard on `port` answers its health check with 200, as the Deployment's
+    probes ask it (it answers 503 until its pages' modules are imported: `app/launch.py`)."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/_stcore/health", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:  # not listening yet, or 503 (HTTPError)
+        return False
 
 
 def oidc_configured() -> bool:

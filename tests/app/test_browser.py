@@ -16,15 +16,15 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bucketpipe.app.layout import TILES_KEY
 from bucketpipe.config.settings import Settings
-from bucketpipe.jobs.dashboard import APP, command
+from bucketpipe.jobs.dashboard import APP, command, healthy
 from bucketpipe.serve.queries.session import LakeSession
 from tests.app.conftest import DEMO_DAYS, DemoLake, lake_env, run_pipeline, weather_csv
 from tests.conftest import free_port
@@ -90,13 +90,9 @@ class Dashboard:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"streamlit exited; see {log}"
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.port}/_stcore/health", timeout=2
-                ):
-                    return
-            except OSError:
-                time.sleep(0.2)
+            if healthy(self.port):
+                return
+            time.sleep(0.2)
         raise AssertionError(f"streamlit did not report healthy on {self.port}; see {log}")
 
     @property
@@ -247,7 +243,7 @@ TRUNCATED = """() => Array.from(document.querySelectorAll('[data-testid="stMetri
   .filter(e => e.scrollWidth > e.clientWidth + 1 || getComputedStyle(e).textOverflow === 'ellipsis'
     && e.scrollWidth > e.clientWidth)
   .map(e => e.innerText.trim()).filter(t => t)"""
-UNEVEN_TILES = """() => Array.from(document.querySelectorAll('[class*="st-key-bp-tiles-"]'))
+UNEVEN_TILES = """() => Array.from(document.querySelectorAll('[class*="st-key-TILES-"]'))
   .flatMap(row => {
     const tiles = Array.from(row.querySelectorAll('[data-testid="stMetric"]'))
       .map(t => ({label: t.innerText.split('\\n')[0], box: t.getBoundingClientRect()}));
@@ -256,7 +252,7 @@ UNEVEN_TILES = """() => Array.from(document.querySelectorAll('[class*="st-key-bp
       || tiles.some(o => Math.abs(o.box.top - t.box.top) < 1
                          && Math.abs(o.box.height - t.box.height) > 1))
       .map(t => t.label);
-  })"""
+  })""".replace("TILES", TILES_KEY)
 # A rotated axis title's box reaches 2 px past the left edge with its glyphs inside: 3 px there.
 CLIPPED_CHART_TEXT = """() => Array.from(document.querySelectorAll('.vega-embed'))
   .flatMap(chart => {
@@ -298,7 +294,7 @@ def test_page_at_desktop_and_laptop_widths(
     assert truncated(page) == [], f"{name} at 1024 px"
     assert uneven_tiles(page) == [], f"{name} at 1024 px"
     if name in TILED:  # five tiles where four fit: four, then one as wide, not stretched
-        assert page.locator('[class*="st-key-bp-tiles-"]').count() > 0, name
+        assert page.locator(f'[class*="st-key-{TILES_KEY}-"]').count() > 0, name
     assert clipped_chart_text(page) == [], f"{name} at 1024 px"
     assert overflow(page)["document"] <= 0
     assert_no_failures(page, f"{name} at 1024 px")

@@ -15,7 +15,6 @@ import shutil
 import statistics
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bucketpipe.jobs.dashboard import command
+from bucketpipe.jobs.dashboard import command, healthy
 from tests.conftest import free_port
 from tests.reliability.crash_runner import Step
 from tests.reliability.harness import (
@@ -135,12 +134,10 @@ def dashboard(demo_lake: Lake) -> Iterator[str]:
         deadline = time.monotonic() + 90
         while True:
             assert process.poll() is None, "streamlit exited; see streamlit.log"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "streamlit did not report healthy"
-                time.sleep(0.2)
+            if healthy(port):
+                break
+            assert time.monotonic() < deadline, "streamlit did not report healthy"
+            time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
