@@ -93,7 +93,8 @@ def bars_sql(
     at or after the session's close: it states the closing price, and quotes and bars agree.
 
     `quotes`, `candles` and `touched` are relations; `today` the market's date (bars of
-    earlier days are final), `now` the computation time.
+    earlier days are final), `now` the computation time. Only positive opens, highs and lows
+    count; they are picked by a CASE, not an aggregate's FILTER (`duck.count_where`).
     """
     closed = f"q.last_ts >= {session_close('t.day')}"
     if touched is None:
@@ -106,9 +107,9 @@ def bars_sql(
   SELECT symbol, day, ts, price, open, high, low FROM ({with_market_day(quotes)})
 ), quote_bars AS (
   SELECT q.symbol, q.day,
-    coalesce(arg_min(q.open, q.ts) FILTER (WHERE q.open > 0), arg_min(q.price, q.ts)) AS open,
-    greatest(max(q.price), max(q.high) FILTER (WHERE q.high > 0)) AS high,
-    least(min(q.price), min(q.low) FILTER (WHERE q.low > 0)) AS low,
+    coalesce(arg_min(q.open, CASE WHEN q.open > 0 THEN q.ts END), arg_min(q.price, q.ts)) AS open,
+    greatest(max(q.price), max(CASE WHEN q.high > 0 THEN q.high END)) AS high,
+    least(min(q.price), min(CASE WHEN q.low > 0 THEN q.low END)) AS low,
     arg_max(q.price, q.ts) AS close,
     max(q.ts) AS last_ts,
     count(*) AS n_quotes

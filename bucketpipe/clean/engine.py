@@ -20,7 +20,7 @@ import duckdb
 from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
 from bucketpipe.config.errors import TerminalError
 from bucketpipe.lake.commits import Basis, commit
-from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list, utc_date
+from bucketpipe.lake.duck import count_where, quote_ident, quote_literal, sql_list, utc_date
 from bucketpipe.lake.layout import clean_key, partition_of
 from bucketpipe.lake.parquet import CLUSTERED_ROW_GROUP, PARQUET_OPTIONS, as_time, column_bounds
 from bucketpipe.lake.runs import DatasetResult
@@ -180,8 +180,7 @@ def merge_rows(
         con.execute(f"CREATE VIEW {BATCH} AS {once} UNION ALL SELECT * FROM _kept")
     # One pass over the batch (with `batch_view`, each pass joins every row to the repeats).
     batch_rows, untimed = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {quote_ident(target.time_column)} IS NULL) "
-        "FROM _batch"
+        f"SELECT count(*), {count_where(f'{quote_ident(target.time_column)} IS NULL')} FROM _batch"
     ).fetchone()  # type: ignore[misc]
     if untimed:
         # Such rows have no partition and would silently vanish from the written files; the

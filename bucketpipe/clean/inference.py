@@ -36,7 +36,7 @@ from bucketpipe.clean.parsing import (
     match_sql,
     strptime_formats,
 )
-from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.duck import count_where, quote_ident, quote_literal
 
 # Types a committed column may grow into without breaking readers (old files still read).
 WIDENINGS = {
@@ -91,7 +91,7 @@ def dotless_files_sql(table: str, columns: Sequence[str], files: Sequence[str]) 
     return (
         f"SELECT _source_file FROM {table} "
         f"WHERE _source_file IN ({', '.join(quote_literal(f) for f in files)}) "
-        f"GROUP BY _source_file HAVING count(*) FILTER (WHERE {dot}) = 0 ORDER BY 1"
+        f"GROUP BY _source_file HAVING {count_where(dot)} = 0 ORDER BY 1"
     )
 
 
@@ -163,7 +163,7 @@ def stats_sql(
         iso_date = _when(match_sql(c, ISO_DATE_RE), f"TRY_CAST({c} AS DATE)")
         checks = {
             "non_null": f"{c} IS NOT NULL",
-            "boolean": f"lower({c}) IN ({true_false})",
+            "boolean": f"list_contains([{true_false}], lower({c}))",
             "integer": is_number.format(match_sql(n, INT_RE)),
             "decimal": number,
             "plain": is_number.format(f"{n} = {c}"),
@@ -176,7 +176,11 @@ def stats_sql(
         }
         dates += [c, n, number, f"{not_number.format(match_sql(c, ISO_TS_RE))} AS {iso}"]
         for key, condition in checks.items():
-            fields.append(f"{counted} FILTER (WHERE {condition})")
+            fields.append(
+                f"sum(CASE WHEN {condition} THEN {weight} END)"  # `count_where`, weighted
+                if weight
+                else count_where(condition)
+            )
             names.append(f"{column}\x00{key}")
     relation = table
     for projection in (texts, numbers, dates):

@@ -15,7 +15,7 @@ from bucketpipe.clean.engine import count
 from bucketpipe.clean.inference import TypeChoice
 from bucketpipe.clean.outliers import Fences
 from bucketpipe.formats.refs import INPUT, REJECTS
-from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.duck import count_where, quote_ident, quote_literal
 from bucketpipe.lake.worktables import drop_relation, keep_as
 
 CHECKED = "_g_checked"
@@ -205,7 +205,7 @@ def apply_outliers(
     plan = OutlierPlan()
     if not conditions:
         return plan
-    counts_sql = ", ".join(f"count(*) FILTER (WHERE {c})" for c in conditions.values())
+    counts_sql = ", ".join(count_where(c) for c in conditions.values())
     row = con.execute(f"SELECT count(*), {counts_sql} FROM {table}").fetchone()
     assert row is not None
     total = int(row[0])
@@ -313,8 +313,7 @@ def finish(
     if not fills:
         return {}
     counts = ", ".join(
-        f"count(*) FILTER (WHERE list_contains(string_split(_imputed_columns, ','), "
-        f"{quote_literal(c)}))"
+        count_where(f"list_contains(string_split(_imputed_columns, ','), {quote_literal(c)})")
         for c in fills
     )
     row = con.execute(f"SELECT {counts} FROM {out}").fetchone()

@@ -45,7 +45,7 @@ from bucketpipe.formats.refs import (
     LoadReport,
 )
 from bucketpipe.formats.shapes import data_width, json_leaves, pointer
-from bucketpipe.formats.text import token_sql, trimmed_sql
+from bucketpipe.formats.text import loaded_sql
 from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.lake.names import unique_names
 from bucketpipe.lake.storage import LocalStore, ObjectStore
@@ -356,14 +356,14 @@ class Loader:
                 self.con.execute(f"ALTER TABLE {INPUT} ADD COLUMN {quote_ident(name)} VARCHAR")
         self._columns.update(new)
         self.report.columns += new
-        # Each value is trimmed once in an inner projection (DuckDB computes an expression
-        # written twice in a CASE twice), then compared with the null tokens.
-        trims = [
-            f"{trimmed_sql(f'CAST({quote_ident(expr) if quote else expr} AS VARCHAR)')} AS _v{i}"
+        # Each value is read once in an inner projection (`loaded_sql` names it several
+        # times, and a JSON path or `to_json` costs), then trimmed and null tokens dropped.
+        texts = [
+            f"CAST({quote_ident(expr) if quote else expr} AS VARCHAR) AS _v{i}"
             for i, expr in enumerate(mapping)
         ]
         selects = [
-            f"{token_sql(f'_v{i}', self.null_tokens)} AS {quote_ident(name)}"
+            f"{loaded_sql(f'_v{i}', self.null_tokens)} AS {quote_ident(name)}"
             for i, name in enumerate(mapping.values())
         ]
         lineage = [
@@ -373,7 +373,7 @@ class Loader:
             f"{_ts(ref.landed_at)} AS _fetched_at",
             f"{_ts(ref.modified)} AS _source_modified",
         ]
-        inner = f"SELECT {', '.join(trims)} FROM {source}"
+        inner = f"SELECT {', '.join(texts)} FROM {source}"
         rows = f"SELECT {', '.join(selects + lineage)} FROM ({inner})"
         self.report.file_columns[uri] = list(mapping.values())
         if self.staged is None:

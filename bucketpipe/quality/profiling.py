@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from bucketpipe.lake.duck import quote_ident, quote_literal, utc_date
+from bucketpipe.lake.duck import count_where, quote_ident, quote_literal, utc_date
 
 # Up to this many rows, distinct counts and quartiles are exact; above, estimates.
 EXACT_DISTINCT_ROWS = 1_000_000
@@ -117,8 +117,8 @@ def _base_fields(
     fields.append(f"avg(CAST({c} AS DOUBLE))" if kind == "numeric" else "NULL")
     if kind == "text":
         fields += [
-            f"count(*) FILTER (WHERE {c} = '')",
-            f"count(*) FILTER (WHERE {c} <> '' AND ({c} <> trim({c}) OR {c} LIKE '%  %'))",
+            count_where(f"{c} = ''"),
+            count_where(f"{c} <> '' AND ({c} <> trim({c}) OR {c} LIKE '%  %')"),
         ]
     else:
         fields += ["0", "0"]
@@ -127,10 +127,11 @@ def _base_fields(
         future = (
             "0"
             if future_ok
-            else f"count(*) FILTER (WHERE CAST({c} AS TIMESTAMPTZ) > "
-            f"CAST({horizon} AS TIMESTAMPTZ) + INTERVAL 1 DAY)"
+            else count_where(
+                f"CAST({c} AS TIMESTAMPTZ) > CAST({horizon} AS TIMESTAMPTZ) + INTERVAL 1 DAY"
+            )
         )
-        fields += [future, f"count(*) FILTER (WHERE {utc_date(c)} < DATE '1900-01-01')"]
+        fields += [future, count_where(f"{utc_date(c)} < DATE '1900-01-01'")]
     else:
         fields += ["0", "0"]
     return fields
@@ -259,13 +260,9 @@ def _extremes(
         if (per_entity and counts.extreme_limits) or _within(counts, low, high):
             continue  # its minimum and maximum show it has none: no pass over its values
         beyond = f"{value} < {low!r} OR {value} > {high!r}"
-        outside = (
-            f"count(*) FILTER (WHERE isfinite({value}) AND ({beyond}))" if low is not None else "0"
-        )
+        outside = count_where(f"isfinite({value}) AND ({beyond})") if low is not None else "0"
         c = quote_ident(counts.name)
-        found[index] = (
-            f"{outside} + count(*) FILTER (WHERE {c} IS NOT NULL AND NOT isfinite({value}))"
-        )
+        found[index] = f"{outside} + {count_where(f'{c} IS NOT NULL AND NOT isfinite({value})')}"
     if not found:
         return
     totals = con.execute(f"SELECT {', '.join(found.values())} FROM {relation}").fetchone()
@@ -320,8 +317,9 @@ def _entity_extremes(
         # with too few values; one whose values do not spread (no IQR) has nothing far out.
         own = f"coalesce(_v{i} < _f._lo{i} OR _v{i} > _f._hi{i}, false)"
         totals.append(
-            f"count(*) FILTER (WHERE {outside} AND (_f._seen IS NULL OR _f._few{i} OR {own})) "
-            f"+ count(*) FILTER (WHERE _v{i} IS NOT NULL AND NOT isfinite(_v{i}))"
+            count_where(f"{outside} AND (_f._seen IS NULL OR _f._few{i} OR {own})")
+            + " + "
+            + count_where(f"_v{i} IS NOT NULL AND NOT isfinite(_v{i})")
         )
     fence_table = (
         f"(SELECT {keys}, true AS _seen, {', '.join(fences)} FROM (SELECT {keys}, "
