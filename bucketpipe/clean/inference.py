@@ -36,7 +36,7 @@ from bucketpipe.clean.parsing import (
     match_sql,
     strptime_formats,
 )
-from bucketpipe.lake.duck import count_where, quote_ident, quote_literal
+from bucketpipe.lake.duck import count_where, quote_ident, quote_literal, sql_list
 
 # Types a committed column may grow into without breaking readers (old files still read).
 WIDENINGS = {
@@ -151,7 +151,7 @@ def stats_sql(
     texts: list[str] = list(carried)
     numbers: list[str] = list(carried)
     dates: list[str] = list(carried)
-    true_false = ", ".join(quote_literal(t) for t in (*rules.true_tokens, *rules.false_tokens))
+    true_false = sql_list([*rules.true_tokens, *rules.false_tokens])
     for index, column in enumerate(columns):
         c = quote_ident(column)
         n = f"_n{index}"
@@ -163,7 +163,7 @@ def stats_sql(
         iso_date = _when(match_sql(c, ISO_DATE_RE), f"TRY_CAST({c} AS DATE)")
         checks = {
             "non_null": f"{c} IS NOT NULL",
-            "boolean": f"list_contains([{true_false}], lower({c}))",
+            "boolean": f"list_contains({true_false}, lower({c}))",
             "integer": is_number.format(match_sql(n, INT_RE)),
             "decimal": number,
             "plain": is_number.format(f"{n} = {c}"),

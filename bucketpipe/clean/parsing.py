@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from bucketpipe.catalog.rules import DatasetRules
-from bucketpipe.lake.duck import quote_ident, quote_literal
+from bucketpipe.lake.duck import quote_ident, quote_literal, sql_list
 
 INT_RE = r"[+-]?\d{1,18}"
 DEC_RE = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?"
@@ -119,12 +119,11 @@ class Parser:
             regex = INT_RE if self.type == "BIGINT" else DEC_RE
             return f"CASE WHEN {match_sql(text, regex)} THEN TRY_CAST({text} AS {self.type}) END"
         if self.type == "BOOLEAN":
-            true = ", ".join(quote_literal(t) for t in rules.true_tokens)
-            false = ", ".join(quote_literal(t) for t in rules.false_tokens)
+            true, false = sql_list(list(rules.true_tokens)), sql_list(list(rules.false_tokens))
             # `list_contains`: an IN list in a CASE costs DuckDB a pass over every row.
             return (
-                f"CASE WHEN list_contains([{true}], lower({col})) THEN true "
-                f"WHEN list_contains([{false}], lower({col})) THEN false END"
+                f"CASE WHEN list_contains({true}, lower({col})) THEN true "
+                f"WHEN list_contains({false}, lower({col})) THEN false END"
             )
         if self.type == "DATE":
             iso = self._iso(col, ISO_DATE_RE)

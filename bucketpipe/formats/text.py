@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bucketpipe.lake.duck import quote_literal
+from bucketpipe.lake.duck import quote_literal, sql_list
 
 TRIM_CHARS = " \t\r\n\u00a0\u200b\ufeff"
 
@@ -32,8 +32,6 @@ def loaded_sql(text: str, null_tokens: Sequence[str]) -> str:
     trimmed = f"trim({text}, {quote_literal(TRIM_CHARS)})"
     exact = trimmed
     if null_tokens:
-        tokens = ", ".join(quote_literal(t) for t in null_tokens)
-        exact = (
-            f"CASE WHEN list_contains([{tokens}], lower({trimmed})) THEN NULL ELSE {trimmed} END"
-        )
+        tokens = sql_list(list(null_tokens))
+        exact = f"CASE WHEN list_contains({tokens}, lower({trimmed})) THEN NULL ELSE {trimmed} END"
     return f"CASE WHEN NOT ({gate}) THEN {text} ELSE {exact} END"
