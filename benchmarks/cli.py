@@ -61,9 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--memory-limit",
-        default="600MB",
-        help="DuckDB memory limit of the measured clean runs (default 600MB: 60%% of a 1 GiB "
-        "pod, as BUCKETPIPE_DUCKDB_MEMORY_LIMIT's help advises)",
+        help="DuckDB memory limit of the measured clean runs (default: the product's default "
+        "of BUCKETPIPE_DUCKDB_MEMORY_LIMIT, 60%% of a 1 GiB pod)",
     )
     parser.add_argument(
         "--symbols", type=int, help="symbols of the generated history (default 500; quick 8)"
@@ -92,7 +91,9 @@ def _config(args: argparse.Namespace, settings: Settings) -> Any:
     out_dir = args.out_dir or Path(settings.temp_dir) / "bench"
     make = config.quick if args.quick else config.full
     chosen = make(
-        out_dir.resolve(), memory_limit=args.memory_limit, threads=settings.duckdb_threads
+        out_dir.resolve(),
+        memory_limit=args.memory_limit or config.DEFAULT_MEMORY,
+        threads=settings.duckdb_threads,
     )
     if args.only:
         try:

@@ -153,9 +153,10 @@ class CoreSettings(BaseSettings):
 
     # --- duckdb -------------------------------------------------------------------------
     duckdb_memory_limit: str = Field(
-        "1GB",
-        description="DuckDB memory limit; keep it near 60% of the pod's memory limit. Above it "
-        "DuckDB spills to the temp directory instead of failing.",
+        "640MB",
+        description="DuckDB memory limit; keep it near 60% of the pod's memory limit (the "
+        "default suits a 1 GiB pod). Above it DuckDB spills to the temp directory instead of "
+        "failing.",
     )
     duckdb_threads: int = Field(2, ge=1, description="DuckDB worker threads (the pod's CPUs).")
     duckdb_max_temp_size: str | None = Field(
