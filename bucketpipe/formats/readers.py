@@ -36,6 +36,7 @@ __all__ = ["CHUNK", "UnreadableFile"]  # re-exported: where readers' callers loo
 Format = Literal["csv", "json", "ndjson", "xlsx", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "json", "ndjson", "xlsx", "parquet")
 SAMPLE = 256 * 1024
+SNIFF_LINES = 200
 DELIMITERS = (",", ";", "\t", "|")
 
 _EXTENSIONS: dict[str, Format] = {
@@ -217,9 +218,13 @@ def head_text(path: Path, encoding: str, compression: str = "none", size: int = 
 
 
 def sniff_delimiter(sample: str) -> str:
-    """The delimiter of a CSV sample: `,` `;` tab or `|`, by consistency across lines."""
+    """The delimiter of a CSV sample: `,` `;` tab or `|`, by consistency across lines.
+
+    Python's sniffer reads its first SNIFF_LINES lines: its patterns scan all it is given, and
+    the whole sample (256 KiB) cost 22 ms a file, a file's delimiter shows in far fewer."""
+    head = sample.splitlines(keepends=True)[:SNIFF_LINES]
     try:
-        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+        return csv.Sniffer().sniff("".join(head), delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:
         pass
     lines = [line for line in sample.splitlines()[:50] if line.strip()]
