@@ -3,11 +3,23 @@ object flattens to, and the JSON pointers that reach them."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any
 
 # Objects nested deeper than this stay one JSON text column.
 MAX_DEPTH = 3
+# CSV rows parsed from a file's head for its header and width: the header, and enough data
+# lines to tell their usual width (all of a 1 MiB head took 18 ms a file, these 1 ms).
+HEAD_ROWS = 1000
+
+
+def head_rows(text: str, delimiter: str, quote: str) -> list[list[str]]:
+    """The first HEAD_ROWS rows of a CSV text, parsed."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote)
+    return list(islice(rows, HEAD_ROWS))
 
 
 def data_width(sample: list[list[str]]) -> int:

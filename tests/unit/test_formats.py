@@ -22,6 +22,7 @@ from bucketpipe.formats.readers import (
     sniff_format,
     transcode,
 )
+from bucketpipe.formats.shapes import HEAD_ROWS, data_width, head_rows
 
 TEXT = "nimi;kaupunki;summa\nÄijä;Hämeenlinna;12,5\n"
 
@@ -225,3 +226,12 @@ def test_a_missing_sheet_is_reported(tmp_path: Path) -> None:
     book.save(tmp_path / "b.xlsx")
     with pytest.raises(UnreadableFile, match="no sheet 'Totals'"):
         _inspect(tmp_path, "b.xlsx", (tmp_path / "b.xlsx").read_bytes(), sheets=["Totals"])
+
+
+def test_head_rows_parse_quoted_lines_and_stop_at_their_cap() -> None:
+    text = 'id;"note\nwith a newline";x\n' + "".join(f"{i};n;\n" for i in range(5000))
+    rows = head_rows(text, ";", '"')
+    assert len(rows) == HEAD_ROWS
+    assert rows[0] == ["id", "note\nwith a newline", "x"]
+    assert rows[1] == ["0", "n", ""]
+    assert data_width(rows) == 3
