@@ -220,8 +220,9 @@ def head_text(path: Path, encoding: str, compression: str = "none", size: int = 
 def sniff_delimiter(sample: str) -> str:
     """The delimiter of a CSV sample: `,` `;` tab or `|`, by consistency across lines.
 
-    Python's sniffer reads its first SNIFF_LINES lines: its patterns scan all it is given, and
-    the whole sample (256 KiB) cost 22 ms a file, a file's delimiter shows in far fewer."""
+    Python's sniffer is given the sample's first SNIFF_LINES lines: its patterns scan all of
+    their input (the whole 256 KiB sample cost 22 ms a file), and a delimiter shows in far
+    fewer lines."""
     head = sample.splitlines(keepends=True)[:SNIFF_LINES]
     try:
         return csv.Sniffer().sniff("".join(head), delimiters="".join(DELIMITERS)).delimiter

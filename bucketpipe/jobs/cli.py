@@ -32,6 +32,7 @@ SUBCOMMANDS = (
 
 
 def subcommand(name: str) -> Subcommand:
+    """The module of the subcommand `name` (one of SUBCOMMANDS), imported."""
     module: Subcommand = importlib.import_module(f"bucketpipe.jobs.{name}")
     return module
 
