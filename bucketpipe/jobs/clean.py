@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 WATCH_CONSUMER = "watch"
 # While waiting, the watch touches its heartbeat file this often.
 HEARTBEAT_SECONDS = 10.0
+# A watch that found the writer lock held tries again this soon: the events that woke it were
+# delivered to it and wake no replica again, and the pass holding the lock collected its work
+# before they came.
+BUSY_RETRY_SECONDS = 2.0
 
 
 def register(sub: Any) -> None:
@@ -143,6 +147,7 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
     log.info("watching for ingest runs", extra={"redis": ctx.signals.state})
     reporter = Reporter(settings)
     first = True
+    busy = False  # the last pass found the writer lock held
     while not stop.is_set():
         run_id = args.resolved_run_id = run_id_for(argparse.Namespace(), settings, "clean")
         started = utcnow()
@@ -155,11 +160,14 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
                 limit=args.limit,
                 wait_seconds=args.wait,
             )
-        except LockBusy as busy:
-            # Another clean (a second replica, the fallback CronJob) is writing; it takes what
-            # is pending. This watch waits for the next event instead of ending.
-            log.info("%s; waiting for the next event", busy)
-            manifest = None
+            busy = False
+        except LockBusy as held:
+            # Another clean (a second replica, the fallback CronJob) is writing. What it
+            # collected before this watch woke is not all there is: this watch tries again
+            # shortly (not at the next event, which may never come) until the lock is free.
+            if not busy:
+                log.info("%s; trying again every %.0f s", held, BUSY_RETRY_SECONDS)
+            busy, manifest = True, None
         if manifest is not None or first:
             # Each pass is a run: recorded, and a recovery announced (the first pass too, as a
             # restart after a failure may find nothing pending).
@@ -170,7 +178,13 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
             touch(Path(args.heartbeat_file))
         waiting.set()
         try:
-            wait_for_work(ctx, settings, stop, args.heartbeat_file)
+            wait_for_work(
+                ctx,
+                settings,
+                stop,
+                args.heartbeat_file,
+                seconds=BUSY_RETRY_SECONDS if busy else None,
+            )
         finally:
             waiting.clear()
     log.info("watch stopped")
@@ -178,15 +192,22 @@ def watch(ctx: Context, args: argparse.Namespace, settings: Settings) -> int:
 
 
 def wait_for_work(
-    ctx: Context, settings: Settings, stop: threading.Event, heartbeat_file: str | None
+    ctx: Context,
+    settings: Settings,
+    stop: threading.Event,
+    heartbeat_file: str | None,
+    *,
+    seconds: float | None = None,
 ) -> None:
-    """Wait until an ingest run is announced, the refresh interval ends, or `stop` is set.
+    """Wait until an ingest run is announced, `seconds` (the refresh interval unless given,
+    and never longer) end, or `stop` is set.
 
     The wait is in the clean consumer group, so an event that came while the pass ran (and
     the pass did not take) wakes it at once. The heartbeat file is touched while waiting too,
     so a liveness probe tells a waiting watch from a hung one.
     """
-    deadline = time.monotonic() + settings.refresh_seconds
+    limit = settings.refresh_seconds if seconds is None else min(seconds, settings.refresh_seconds)
+    deadline = time.monotonic() + limit
     while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
         step = min(left, HEARTBEAT_SECONDS)
         if ctx.signals.configured and ctx.signals.state == "ok":
