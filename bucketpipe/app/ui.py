@@ -132,6 +132,21 @@ def when(moment: datetime | date | None) -> str:
     return moment.isoformat()
 
 
+def moment(value: datetime) -> str:
+    """A timestamp to the precision it holds, in UTC when it has a time zone:
+    `2026-11-20 21:00 UTC`, `2026-11-20 21:00:05 UTC`, `2026-11-20 21:00:05.250000` (one
+    without a time zone is shown as it is stored, and not called UTC)."""
+    aware = value.tzinfo is not None
+    if aware:
+        value = value.astimezone(UTC)
+    fmt = "%Y-%m-%d %H:%M"
+    if value.second or value.microsecond:
+        fmt += ":%S"
+    if value.microsecond:
+        fmt += ".%f"
+    return value.strftime(fmt) + (" UTC" if aware else "")
+
+
 def day(moment: Any) -> str:
     """A date (or the date of a timestamp) as `2026-11-20`."""
     if _missing(moment):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -186,3 +186,12 @@ def test_the_sentiment_score_axis_has_round_ticks_over_its_whole_scale() -> None
     assert list(axis.tickvals) == [-1, -0.5, 0, 0.5, 1]
     assert list(axis.ticktext) == ["\u22121", "\u22120.5", "0", "0.5", "1"]
     assert axis.range[0] <= -1 and axis.range[1] >= 1
+
+
+def test_a_moment_is_written_to_the_precision_it_holds() -> None:
+    helsinki = timezone(timedelta(hours=2))
+    assert ui.moment(datetime(2026, 11, 9, 16, 30, tzinfo=helsinki)) == "2026-11-09 14:30 UTC"
+    assert ui.moment(datetime(2026, 11, 9, 14, 30, 5, tzinfo=UTC)) == "2026-11-09 14:30:05 UTC"
+    # A fraction is kept (the tile states the column's true minimum), and a time without a
+    # zone is not called UTC.
+    assert ui.moment(datetime(2026, 11, 9, 14, 30, 0, 250_000)) == "2026-11-09 14:30:00.250000"

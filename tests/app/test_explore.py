@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 import duckdb
@@ -172,6 +173,19 @@ def test_column_profile_follows_the_column(make_app: AppFactory, demo_lake: Demo
     no_errors(app)
     assert metric(app, "Type") == "BIGINT"
     assert int(metric(app, "Distinct values")) > 3
+    # Times read as the page writes them: a zoned one in UTC, one without a zone as stored.
+    app.selectbox(key="profile_col_weather").set_value("measured_at").run()
+    assert (metric(app, "Minimum"), metric(app, "Maximum")) == (
+        "2026-10-01 00:00",
+        "2026-11-29 18:00",
+    )
+    app.selectbox(key="explore_dataset").set_value("quotes").run()
+    app.selectbox(key="profile_col_quotes").set_value("ts").run()
+    no_errors(app)
+    (first,) = duckdb.sql(
+        f"SELECT min(ts) FROM read_parquet('{demo_lake.root}/lake/clean/quotes/**/*.parquet')"
+    ).fetchone() or (None,)
+    assert metric(app, "Minimum") == first.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def test_empty_lake_says_how_to_load_data(make_app: AppFactory, empty_lake: DemoLake) -> None:

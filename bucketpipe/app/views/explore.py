@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -286,7 +287,10 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     c[2].metric("Distinct values", f"{stats.distinct:,}", border=True)
     for tile, name, figure in ((c[3], "Minimum", stats.minimum), (c[4], "Maximum", stats.maximum)):
         shown = figure * scale if scale != 1.0 and figure is not None else figure
-        tile.metric(name, str(explore.readable(shown) or ui.MISSING), border=True)
+        # A time as the page writes times (`2026-11-09 14:30 UTC`), breaking between its
+        # date and its time in a narrow tile, not inside its offset.
+        text = ui.moment(shown) if isinstance(shown, datetime) else explore.readable(shown)
+        tile.metric(name, str(text or ui.MISSING), border=True)
     show_sql(*explore.column_stats_sql(sl, column))
     if column in kinds["numeric"]:
         data = state.query(aggregates.sample, sl, (column,), datasets=(sl.dataset,))
