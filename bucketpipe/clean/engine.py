@@ -67,8 +67,9 @@ class MergeOutcome:
     """What a merge did; `snapshot` is None when nothing changed."""
 
     rows_in: int = 0
+    batch_rows: int = 0  # the batch's distinct keys: `rows_in` less the repeats among them
     rows_written: int = 0
-    rows_duplicate: int = 0
+    rows_duplicate: int = 0  # the repeats in the batch, and its rows already committed
     rows_replaced: int = 0
     rows_copied: int = 0
     files_added: list[FileEntry] = field(default_factory=list)
@@ -189,6 +190,7 @@ def merge_rows(
             f"{target.dataset}: {untimed} rows have no {target.time_column}; "
             "they need a quarantine rule"
         )
+    outcome.batch_rows = batch_rows
     outcome.rows_duplicate = outcome.rows_in - batch_rows
     if before_write is not None:
         before_write(batch_rows)

@@ -270,7 +270,9 @@ def clean_generic(
         key=rules.key,
         entities=entity_columns(rules.key, rules.time_column),
         invalid_kept=invalid if rules.on_invalid == "empty" else 0,
-        batch_rows=outcome.rows_in - outcome.rows_duplicate,
+        # Not `rows_in - rows_duplicate`: the duplicates also count the batch's rows that were
+        # committed before, which are in the batch the report measures.
+        batch_rows=outcome.batch_rows,
         steps=summary.describe(result, choices, dropped, outliers, imputed, rules),
         snapshot=outcome.snapshot,
     )

@@ -215,6 +215,39 @@ def test_a_reingested_file_does_not_quarantine_its_rejects_again(shop: Lake) -> 
     assert shop_summary.rows == 2 and shop_summary.last_run == "c1"
 
 
+@pytest.mark.parametrize("key", [None, "order_id"], ids=["exact-rows", "keyed"])
+def test_a_redelivered_file_scores_the_rows_readers_get(
+    tmp_path: Path, make_settings: SettingsFactory, key: str | None
+) -> None:
+    # The attack: a source re-delivers a committed file with one new row, and a second file
+    # repeats part of it. Every committed row is distinct (by the key, or exactly), so the
+    # report of that run must score uniqueness 100 % and call the repeats removed duplicates,
+    # not blame the source for them.
+    keyed = f"    key: [{key}]\n" if key else ""
+    config = f"datasets:\n  shop:\n{keyed}    outliers: {{min_rows: 5}}\n"
+    lake = Lake(tmp_path, make_settings, config)
+    lake.drop("shop/2024-01.csv", JAN_CSV)
+    lake.run()
+    (first,) = read_reports(lake.ctx.store, "shop")
+    lake.drop("shop/2024-01.csv", JAN_CSV + "11;Uusi;5,00;15.01.2024;yes;\n".encode("cp1252"))
+    lake.drop("shop/2024-01b.csv", b"\n".join(JAN_CSV.split(b"\n")[:4]) + b"\n")
+    result = lake.run()["shop"]
+    # 10 accepted rows of the re-delivery (orders 3 and 4 are rejected again, and already in
+    # quarantine) + 3 of the partial copy: 9 distinct rows, 8 of them committed before. One
+    # row is written and the other 12 are duplicates.
+    assert (result.rows_written, result.rows_duplicate, result.rows_quarantined) == (1, 12, 0)
+    reports = sorted(read_reports(lake.ctx.store, "shop"), key=lambda r: r.created_at)
+    second = reports[-1]
+    assert second.run_id == "c2" and first.run_id == "c1"
+    assert second.rows == 9  # the batch, one row per key: the 8 kept rows of January + order 11
+    uniqueness = second.dimensions["uniqueness"]
+    assert (uniqueness.score, uniqueness.numerator, uniqueness.denominator) == (100.0, 9, 9)
+    assert uniqueness.passed and first.dimensions["uniqueness"].score == 100.0
+    assert not any("duplicate" in r for r in second.recommendations), second.recommendations
+    assert any("duplicates removed" in s for s in second.steps), second.steps
+    assert len(lake.rows("shop", ("order_id",))) == 9
+
+
 def test_schema_drift_across_runs_keeps_committed_types(shop: Lake) -> None:
     shop.run()
     shop.drop("shop/2024-03.csv", MAR_CSV)
