@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app.ui import day
+from bucketpipe.app.ui import day, moment
 from bucketpipe.serve.queries.explore import EXACT_DISTINCT_MAX, PivotExtent, tidy_profile
 
 # Names whose plain "snake case to words" reading is wrong or lacks the unit.
@@ -217,7 +218,27 @@ def profile_table(stats: pd.DataFrame) -> pd.DataFrame:
     out = tidy_profile(out)
     out.insert(0, "label", out["column"].map(lambda c: label(str(c))))
     out[present] = out[present].astype(object).where(out[present].notna(), "\u2013")
+    if "type" in out:
+        timed = out["type"].astype(str).str.startswith("TIMESTAMP")
+        for stat in present:
+            out.loc[timed, stat] = out.loc[timed, stat].map(_time_text)
     return out
+
+
+ESTIMATE = "\u2248 "
+
+
+def _time_text(value: Any) -> Any:
+    """SUMMARIZE's text of a time (`2026-11-17 14:30:00+00`, maybe marked an estimate) as the
+    page writes times (`2026-11-17 14:30 UTC`); anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    mark = ESTIMATE if value.startswith(ESTIMATE) else ""
+    try:
+        parsed = datetime.fromisoformat(value.removeprefix(mark))
+    except ValueError:  # nanoseconds, infinity: shown as DuckDB writes them
+        return value
+    return mark + moment(parsed)
 
 
 def _times(value: Any, by: float) -> Any:
@@ -241,8 +262,9 @@ def profile_config() -> dict[str, Any]:
         )
     out["null_pct"] = st.column_config.NumberColumn("Missing %", format="%.1f %%")
     out["count"] = st.column_config.NumberColumn("Rows", format="localized")
-    # Wide enough for a type name and a timestamp without cutting them.
-    out["type"] = st.column_config.TextColumn("Type", width=110)
+    # Wide enough for the longest type name a column gets (`TIMESTAMP WITH TIME ZONE`) and a
+    # time without cutting them.
+    out["type"] = st.column_config.TextColumn("Type", width="medium")
     out["min"] = st.column_config.TextColumn("Minimum", width="medium")
     out["max"] = st.column_config.TextColumn("Maximum", width="medium")
     return out

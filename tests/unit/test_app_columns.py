@@ -78,6 +78,43 @@ def test_the_summary_table_reads_in_units_under_labels() -> None:
     }
 
 
+def test_the_summary_table_writes_times_as_the_page_does() -> None:
+    """SUMMARIZE's text of times reads as every other time on the page: a zoned time in UTC,
+    minutes always, seconds only when the value has them; a midnight is a time, not a date."""
+    stats = pd.DataFrame(
+        {
+            "column": ["measured_at", "ts", "day"],
+            "type": ["TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE"],
+            "min": ["2026-11-01 00:00:00", "2026-11-17 14:30:00+00", "2026-11-01"],
+            "max": ["2026-11-20 18:00:00", "2026-11-20 21:00:05.25+00", "2026-11-20"],
+            "p25": ["2026-11-05 06:00:00", "\u2248 2026-11-18 10:15:00+00", "2026-11-05"],
+            "mean": ["2026-11-10 09:00:00", "2026-11-19 01:02:03+00", None],
+            "distinct": [80, 378, 20],
+            "distinct_exact": [True, True, True],
+        }
+    )
+    table = columns.profile_table(stats).set_index("column")
+    assert table.loc["measured_at", ["min", "max", "p25", "mean"]].tolist() == [
+        "2026-11-01 00:00",
+        "2026-11-20 18:00",
+        "2026-11-05 06:00",
+        "2026-11-10 09:00",
+    ]
+    assert table.loc["ts", ["min", "max", "p25", "mean"]].tolist() == [
+        "2026-11-17 14:30 UTC",
+        "2026-11-20 21:00:05.250000 UTC",
+        "\u2248 2026-11-18 10:15 UTC",
+        "2026-11-19 01:02:03 UTC",
+    ]
+    assert table.loc["day", ["min", "max", "mean"]].tolist() == [
+        "2026-11-01",
+        "2026-11-20",
+        "\u2013",
+    ]
+    # The type column is as wide as the longest type name DuckDB gives a column here.
+    assert columns.profile_config()["type"]["width"] == "medium"
+
+
 @pytest.mark.parametrize(
     ("name", "shown"),
     [

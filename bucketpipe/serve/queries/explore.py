@@ -382,8 +382,7 @@ def readable(value: Any) -> Any:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        text = str(value)
-        return text[:-9] if text.endswith(" 00:00:00") else text
+        return str(value)
     if number.is_integer() and abs(number) < 1e15:
         return f"{int(number):,}"
     return f"{number:,.4f}".rstrip("0").rstrip(".")
