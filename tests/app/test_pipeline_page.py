@@ -22,6 +22,9 @@ def test_run_history_from_manifests(make_app: AppFactory, demo_lake: DemoLake) -
     assert set(history["job"]) == {"ingest", "clean"}
     assert set(history["source"]) == {"demo", "bucket", ""}
     assert (history["status"] == "succeeded").all()
+    # Inputs are the ingest runs a clean consumed: an ingest run has none to count, not 0.
+    inputs = history.set_index("job")["inputs"]
+    assert inputs["clean"] == 2 and inputs["ingest"].isna().all()
     # Only the open tab runs: the lake-object census waits until its tab is opened.
     assert not any("written by the runs so far" in str(c.value) for c in app.caption)
     app.session_state["pipeline_tab"] = "Lake objects"  # the tab a user opens

@@ -39,7 +39,8 @@ def history() -> None:
     )
     st.altair_chart(runcharts.run_timeline(shown), key="timeline")
     st.dataframe(
-        shown,
+        # Inputs are what a clean run consumed: an ingest run has none to count (blank, not 0).
+        shown.assign(inputs=shown["inputs"].where(shown["job"] == "clean")),
         hide_index=True,
         column_order=HISTORY_ORDER,
         column_config={
