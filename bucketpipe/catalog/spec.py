@@ -117,6 +117,11 @@ class Column:
     type: str
     expr: str
     description: str = ""
+    # Where a value is due, as SQL over the dataset's rows (window functions allowed; `{now}`
+    # is the report's time): elsewhere the column is empty by definition (an actual before
+    # the release, an indicator before its window fills), which completeness does not count.
+    # Empty: a value is due in every row.
+    due: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,11 @@ class DatasetSpec:
     def sort_columns(self) -> tuple[str, ...]:
         """The order rows are written in: `cluster_by`, else the event time."""
         return self.cluster_by or (self.time_column,)
+
+    @property
+    def due(self) -> dict[str, str]:
+        """Column -> where a value is due, for the columns empty by definition elsewhere."""
+        return {c.name: c.due for c in self.columns if c.due}
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -106,6 +106,7 @@ def measure_accepted(
             future_ok=forward_looking(spec, spec.name),
             known_distinct_keys=known_distinct_keys,
             entities=entity_columns(spec.primary_key, spec.time_column),
+            due=spec.due,
         )
     except duckdb.Error as exc:
         log.warning(
@@ -225,6 +226,7 @@ def written_report(
         else [],
         future_ok=forward_looking(spec, dataset),
         entities=entity_columns(spec.primary_key, spec.time_column) if spec else (),
+        due=spec.due if spec else None,
     )
     return _safe(con, ctx, relation, columns, delivery)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from bucketpipe.lake.duck import count_where, quote_ident, quote_literal, utc_date
+from bucketpipe.quality.due import count_due
 
 # Up to this many rows, distinct counts and quartiles are exact; above, estimates.
 EXACT_DISTINCT_ROWS = 1_000_000
@@ -76,10 +77,24 @@ class ColumnCounts:
     future: int = 0
     before_1900: int = 0
     top_values: list[tuple[str, int]] = field(default_factory=list)
+    # With a condition of where a value is due (`catalog.spec.Column.due`): the rows where one
+    # is, and those of them that have one. None: a value is due in every row.
+    due: int | None = None
+    due_filled: int | None = None
 
     @property
     def kind(self) -> str:
         return category(self.type)
+
+    @property
+    def due_cells(self) -> int:
+        """The cells where a value is due: completeness' denominator."""
+        return self.rows if self.due is None else self.due
+
+    @property
+    def filled_cells(self) -> int:
+        """The cells where a value is due and present: completeness' numerator."""
+        return self.non_null if self.due_filled is None else self.due_filled
 
     @property
     def checked(self) -> int:
@@ -145,8 +160,12 @@ def profile_columns(
     now: datetime,
     future_ok: bool = False,
     entities: Sequence[str] = (),
+    due: Mapping[str, str] | None = None,
 ) -> tuple[int, list[ColumnCounts]]:
     """(rows, counts per column) of a table or `(SELECT ...)` relation.
+
+    `due`: column -> SQL over the rows of where a value is due (`{now}` stands for `now`);
+    each such column also counts those rows and how many of them have a value.
 
     `entities`: the columns naming the entity of each row of a time series (a quote's symbol).
     A value is then far out only when it also lies beyond its own entity's fences: the daily
@@ -176,6 +195,9 @@ def profile_columns(
         fields += quartile_fields
     values = con.execute(f"SELECT {', '.join(fields)} FROM {relation}").fetchone()
     assert values is not None
+    counted = count_due(con, relation, [c.name for c in out], due or {}, now)
+    for counts in out:
+        counts.due, counts.due_filled = counted.get(counts.name, (None, None))
     sampled = values[width * len(out) :]
     if not exact and quartile_fields:
         sampled = (

@@ -18,24 +18,27 @@ def _pct(part: int, whole: int) -> str:
 
 def _completeness(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[str]:
     out = []
+    # Only where a value is due: a column empty by definition elsewhere (an actual before its
+    # release, an indicator before its window fills) is judged on the other rows.
     gaps = sorted(
-        (c for c in columns if c.rows and c.non_null < c.rows),
-        key=lambda c: c.non_null / c.rows,
+        (c for c in columns if c.due_cells and c.filled_cells < c.due_cells),
+        key=lambda c: c.filled_cells / c.due_cells,
     )
     for c in gaps:
-        empty = c.rows - c.non_null
-        if c.non_null == 0:
+        due, empty = c.due_cells, c.due_cells - c.filled_cells
+        where = "row" if c.due is None else "row where a value is due"
+        if c.filled_cells == 0:
             out.append(
-                f"Column '{c.name}' is empty in every row: drop it at the source or ignore it."
+                f"Column '{c.name}' is empty in every {where}: drop it at the source or ignore it."
             )
-        elif empty / c.rows >= MOSTLY_EMPTY:
+        elif empty / due >= MOSTLY_EMPTY:
             out.append(
-                f"Column '{c.name}' is {_pct(empty, c.rows)} empty: consider dropping it "
+                f"Column '{c.name}' is {_pct(empty, due)} empty: consider dropping it "
                 "(clean config `missing.drop_columns_over: 0.9`)."
             )
         elif not report.dimensions["completeness"].passed and len(out) < 3:
             out.append(
-                f"Column '{c.name}' is {_pct(empty, c.rows)} empty: check the source, or fill "
+                f"Column '{c.name}' is {_pct(empty, due)} empty: check the source, or fill "
                 "it (clean config `missing.numeric` / `missing.text` / `missing.ffill_*`)."
             )
     return out

@@ -58,7 +58,8 @@ REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("details", "VARCHAR"),
 )
 DEFINITIONS = {
-    "completeness": "share of non-empty cells over rows x content columns",
+    "completeness": "share of non-empty cells over the cells where a value is due (rows x "
+    "content columns, less the cells a column leaves empty by definition)",
     "uniqueness": "share of rows that are distinct by the dataset's key (exact row for "
     "datasets without a key)",
     "consistency": "share of checked cells without a casing, spacing, empty-string, "
@@ -101,6 +102,10 @@ class ColumnProfile(BaseModel):
     mean: float | None = None
     top_values: list[TopValue] = Field(default_factory=list)
     issues: dict[str, int] = Field(default_factory=dict)
+    # The rows where a value is due (`catalog.spec.Column.due`) and those of them that have
+    # one; None: a value is due in every row.
+    due: int | None = None
+    due_filled: int | None = None
 
 
 class QualityReport(BaseModel):

@@ -34,6 +34,9 @@ class Counts:
     rows_invalid_kept: int
     checked_cells: int
     inconsistent_cells: int
+    # The cells where a value is due (None: every cell, rows x columns); `non_null_cells` then
+    # counts the filled ones among them.
+    cells: int | None = None
 
 
 def _pct(numerator: int, denominator: int) -> float:
@@ -43,7 +46,7 @@ def _pct(numerator: int, denominator: int) -> float:
 
 def score(counts: Counts, thresholds: Sequence[float]) -> dict[str, Dimension]:
     """The four dimensions from the counts (pure; docs/quality.md has the formulas)."""
-    cells = counts.rows * counts.columns
+    cells = counts.rows * counts.columns if counts.cells is None else counts.cells
     delivered = counts.rows + counts.rows_quarantined
     parts = {
         "completeness": (counts.non_null_cells, cells),
@@ -91,6 +94,8 @@ def column_profile(counts: ColumnCounts) -> ColumnProfile:
         mean=None if counts.mean is None else round(counts.mean, 6),
         top_values=[TopValue(value=v, count=n) for v, n in counts.top_values],
         issues={k: v for k, v in issues.items() if v},
+        due=counts.due,
+        due_filled=counts.due_filled,
     )
 
 
@@ -114,6 +119,7 @@ class Delivery:
     steps: Sequence[str] = ()
     future_ok: bool = False
     entities: tuple[str, ...] = ()  # a time series' entity columns (see `entity_columns`)
+    due: Mapping[str, str] | None = None  # where a column's value is due (`Column.due`)
     extra_examples: Mapping[str, list[str]] | None = None
 
 
@@ -137,10 +143,11 @@ def measure(
     future_ok: bool = False,
     known_distinct_keys: int | None = None,
     entities: Sequence[str] = (),
+    due: Mapping[str, str] | None = None,
 ) -> Measured:
     """Profile `relation`; `known_distinct_keys` (the merge already counted them) saves a pass."""
     rows, per_column = profile_columns(
-        con, relation, columns, now=now, future_ok=future_ok, entities=entities
+        con, relation, columns, now=now, future_ok=future_ok, entities=entities, due=due
     )
     if known_distinct_keys is not None:
         keys = known_distinct_keys
@@ -173,18 +180,20 @@ def assess(
             future_ok=delivery.future_ok,
             entities=delivery.entities,
             known_distinct_keys=known_distinct_keys,
+            due=delivery.due,
         )
     rows, per_column = measured.rows, measured.per_column
     key = list(delivery.key)
     counts = Counts(
         rows=rows,
         columns=len(columns),
-        non_null_cells=sum(c.non_null for c in per_column),
+        non_null_cells=sum(c.filled_cells for c in per_column),
         distinct_keys=measured.distinct_keys,
         rows_quarantined=delivery.rows_quarantined,
         rows_invalid_kept=delivery.rows_invalid_kept,
         checked_cells=sum(c.checked for c in per_column),
         inconsistent_cells=sum(c.inconsistent for c in per_column),
+        cells=sum(c.due_cells for c in per_column),
     )
     dimensions = score(counts, thresholds)
     report = QualityReport(

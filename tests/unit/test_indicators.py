@@ -207,3 +207,16 @@ def test_duplicate_days_are_refused() -> None:
 def test_no_bars_give_an_empty_frame_with_every_column() -> None:
     empty = ind.per_symbol(pd.DataFrame({"symbol": [], "day": [], "close": []}))
     assert len(empty) == 0 and set(ind.INDICATOR_COLUMNS) <= set(empty.columns)
+
+
+def test_each_indicator_has_a_value_from_the_bar_its_quality_counts_it_due() -> None:
+    """`bars.WARMUP` (where completeness expects a value) is where each indicator starts."""
+    from bucketpipe.catalog.datasets.bars import DAILY_INDICATORS, WARMUP
+
+    closes = pd.Series(100 + np.cumsum(np.random.default_rng(3).normal(0, 1, 80)))
+    frame = ind.indicators(closes)
+    assert set(WARMUP) == set(ind.INDICATOR_COLUMNS)
+    for name, bar in WARMUP.items():
+        filled = frame[name].notna().to_numpy()
+        assert not filled[: bar - 1].any() and filled[bar - 1 :].all(), name
+    assert set(DAILY_INDICATORS.due) == set(WARMUP)

@@ -150,6 +150,12 @@ PROFILE_CONFIG: dict[str, Any] = {
     "empty_pct": st.column_config.NumberColumn(
         "Empty", format="%.1f %%", help="Share of the scored rows with no value."
     ),
+    "due": st.column_config.TextColumn(
+        "Value due in",
+        help="The rows where the column should have a value. Some columns are empty by "
+        "definition elsewhere (an actual before its release, an indicator before its window "
+        "fills); completeness counts only the rows where a value is due.",
+    ),
     "distinct": st.column_config.TextColumn(
         "Distinct values",
         help="Exact up to 1,000,000 scored rows; above, an estimate marked ≈ (it can be off "

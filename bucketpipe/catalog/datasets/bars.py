@@ -11,8 +11,34 @@ MARKET_TZ = "America/New_York"
 SESSION_CLOSE_HOUR = 16
 
 
-def _col(name: str, typ: str, description: str) -> Column:
-    return Column(name, typ, "", description)
+def _col(name: str, typ: str, description: str, due: str = "") -> Column:
+    return Column(name, typ, "", description, due)
+
+
+# The bar (1 = a symbol's first) from which each indicator has a value, as
+# `catalog.indicators` computes them (a test holds the two together).
+WARMUP = {
+    "sma_5": 5,
+    "sma_20": 20,
+    "sma_50": 50,
+    "ema_12": 12,
+    "ema_26": 26,
+    "rsi_14": 15,
+    "macd": 26,
+    "macd_signal": 34,
+    "macd_hist": 34,
+    "bb_middle": 20,
+    "bb_upper": 20,
+    "bb_lower": 20,
+    "daily_return": 2,
+    "volatility_20": 21,
+}
+
+
+def _indicator(name: str, description: str) -> Column:
+    """An indicator column, due from the symbol's bar from which it has a value."""
+    bar = "count(*) OVER (PARTITION BY symbol ORDER BY day ROWS UNBOUNDED PRECEDING)"
+    return _col(name, "DOUBLE", description, f"{bar} >= {WARMUP[name]}")
 
 
 LINEAGE = (
@@ -50,7 +76,12 @@ DAILY_BARS = DatasetSpec(
     derived_from=("candles", "quotes"),
     columns=(
         *BAR_COLUMNS,
-        _col("volume", "BIGINT", "Shares traded (candles only; NULL when built from quotes)."),
+        _col(
+            "volume",
+            "BIGINT",
+            "Shares traded (candles only; NULL when built from quotes).",
+            "source <> 'quotes'",
+        ),
         _col(
             "source",
             "VARCHAR",
@@ -80,20 +111,20 @@ DAILY_INDICATORS = DatasetSpec(
     derived_from=("daily_bars",),
     columns=(
         *BAR_COLUMNS,
-        _col("sma_5", "DOUBLE", "Simple moving average of 5 closes."),
-        _col("sma_20", "DOUBLE", "Simple moving average of 20 closes."),
-        _col("sma_50", "DOUBLE", "Simple moving average of 50 closes."),
-        _col("ema_12", "DOUBLE", "Exponential moving average, 12 days, SMA-seeded."),
-        _col("ema_26", "DOUBLE", "Exponential moving average, 26 days, SMA-seeded."),
-        _col("rsi_14", "DOUBLE", "Relative strength index, 14 days, Wilder smoothing."),
-        _col("macd", "DOUBLE", "MACD line: EMA 12 - EMA 26."),
-        _col("macd_signal", "DOUBLE", "Signal line: EMA 9 of the MACD line."),
-        _col("macd_hist", "DOUBLE", "Histogram: MACD - signal."),
-        _col("bb_middle", "DOUBLE", "Bollinger middle band: SMA 20."),
-        _col("bb_upper", "DOUBLE", "Bollinger upper band: SMA 20 + 2 population sigma."),
-        _col("bb_lower", "DOUBLE", "Bollinger lower band: SMA 20 - 2 population sigma."),
-        _col("daily_return", "DOUBLE", "Close / previous close - 1 (a fraction)."),
-        _col("volatility_20", "DOUBLE", "Std of the last 20 daily returns (a fraction)."),
+        _indicator("sma_5", "Simple moving average of 5 closes."),
+        _indicator("sma_20", "Simple moving average of 20 closes."),
+        _indicator("sma_50", "Simple moving average of 50 closes."),
+        _indicator("ema_12", "Exponential moving average, 12 days, SMA-seeded."),
+        _indicator("ema_26", "Exponential moving average, 26 days, SMA-seeded."),
+        _indicator("rsi_14", "Relative strength index, 14 days, Wilder smoothing."),
+        _indicator("macd", "MACD line: EMA 12 - EMA 26."),
+        _indicator("macd_signal", "Signal line: EMA 9 of the MACD line."),
+        _indicator("macd_hist", "Histogram: MACD - signal."),
+        _indicator("bb_middle", "Bollinger middle band: SMA 20."),
+        _indicator("bb_upper", "Bollinger upper band: SMA 20 + 2 population sigma."),
+        _indicator("bb_lower", "Bollinger lower band: SMA 20 - 2 population sigma."),
+        _indicator("daily_return", "Close / previous close - 1 (a fraction)."),
+        _indicator("volatility_20", "Std of the last 20 daily returns (a fraction)."),
         *LINEAGE,
     ),
     primary_key=("symbol", "day"),

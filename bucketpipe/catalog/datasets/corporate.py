@@ -57,6 +57,8 @@ EARNINGS = DatasetSpec(
     tags=("fundamentals", "free"),
 )
 
+# An actual is due once its release day is over (the calendar mostly lists coming releases).
+REPORTED = "report_date < CAST(timezone('UTC', {now}) AS DATE)"
 EARNINGS_CALENDAR = DatasetSpec(
     name="earnings_calendar",
     description="Earnings release dates with EPS and revenue, estimate and actual "
@@ -75,9 +77,9 @@ EARNINGS_CALENDAR = DatasetSpec(
         Column("year", "INTEGER", integer("year"), "Fiscal year reported."),
         Column("quarter", "INTEGER", integer("quarter"), "Fiscal quarter reported."),
         Column("eps_estimate", "DOUBLE", num("epsEstimate"), "Consensus EPS estimate."),
-        Column("eps_actual", "DOUBLE", num("epsActual"), "NULL until reported."),
+        Column("eps_actual", "DOUBLE", num("epsActual"), "NULL until reported.", REPORTED),
         Column("revenue_estimate", "DOUBLE", num("revenueEstimate"), "Consensus revenue estimate."),
-        Column("revenue_actual", "DOUBLE", num("revenueActual"), "NULL until reported."),
+        Column("revenue_actual", "DOUBLE", num("revenueActual"), "NULL until reported.", REPORTED),
     ),
     # One release per company and fiscal quarter: a moved release date replaces the old one.
     primary_key=("symbol", "year", "quarter"),

@@ -216,6 +216,7 @@ PROFILE_COLUMNS = [
     "column",
     "type",
     "empty_pct",
+    "due",
     "distinct",
     "min",
     "max",
@@ -223,6 +224,14 @@ PROFILE_COLUMNS = [
     "top_values",
     "issues",
 ]
+
+
+def due_text(due: int | None, filled: int | None, rows: int) -> str:
+    """Where a column's value is due, for one that is empty by definition elsewhere (pure):
+    `every row`, else `12 of 30 rows, 12 filled`."""
+    if due is None:
+        return "every row"
+    return f"{due:,} of {rows:,} rows, {filled or 0:,} filled"
 
 
 def column_profiles(report: QualityReport) -> pd.DataFrame:
@@ -234,6 +243,7 @@ def column_profiles(report: QualityReport) -> pd.DataFrame:
             "column": p.name,
             "type": p.type,
             "empty_pct": p.null_pct,
+            "due": due_text(p.due, p.due_filled, report.rows),
             "distinct": distinct_text(p.distinct, p.distinct_exact, report.rows - p.nulls),
             "min": value_text(p.min),
             "max": value_text(p.max),
