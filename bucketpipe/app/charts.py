@@ -56,7 +56,9 @@ def price(
         row=1,
         col=1,
     )
-    if bollinger and {"bb_upper", "bb_lower", "bb_middle"} <= set(ind.columns):
+    # A line without a value in the range (an indicator before its window fills) gets no
+    # legend entry: the legend names only what is drawn.
+    if bollinger and drawn(ind, "bb_upper", "bb_lower", "bb_middle"):
         band = {"width": 1, "color": "rgba(100,116,139,0.7)"}
         fig.add_trace(
             go.Scatter(x=ind["day"], y=ind["bb_upper"], name="Bollinger upper", line=band),
@@ -87,7 +89,7 @@ def price(
         )
     for label in overlays:
         column, colour, dash = OVERLAYS[label]
-        if column in ind:
+        if drawn(ind, column):
             fig.add_trace(
                 go.Scatter(
                     x=ind["day"],
@@ -107,8 +109,23 @@ def price(
         )
         fig.update_yaxes(title_text="Volume", row=2, col=1)
     fig.update_yaxes(title_text="Price", row=1, col=1)
-    fig.update_xaxes(rangeslider_visible=False, rangebreaks=[{"bounds": ["sat", "mon"]}])
+    fig.update_xaxes(rangeslider_visible=False, rangebreaks=weekend_breaks(bars["day"]))
+    one_day(fig, bars["day"])
     return layout(fig, 520 if has_volume else 440)
+
+
+def drawn(frame: pd.DataFrame, *columns: str) -> bool:
+    """Whether the columns are there and the first has a value to draw."""
+    return all(c in frame for c in columns) and bool(frame[columns[0]].notna().any())
+
+
+def one_day(fig: go.Figure, days: pd.Series) -> None:
+    """A daily chart of a single day is labelled with that day: left alone, Plotly zooms into
+    the one instant and ticks fractions of a millisecond around it."""
+    known = pd.Series(pd.to_datetime(days, errors="coerce")).dropna()
+    if known.nunique() == 1:
+        day = known.iloc[0]
+        fig.update_xaxes(tickvals=[day], ticktext=[f"{day:%b} {day.day}, {day:%Y}"])
 
 
 def rsi(ind: pd.DataFrame) -> go.Figure:
@@ -130,7 +147,8 @@ def rsi(ind: pd.DataFrame) -> go.Figure:
         annotation_position="bottom left",
     )
     fig.update_yaxes(range=[0, 100], title_text="RSI")
-    fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
+    fig.update_xaxes(rangebreaks=weekend_breaks(ind["day"]))
+    one_day(fig, ind["day"])
     return layout(fig, 240)
 
 
@@ -150,7 +168,8 @@ def macd(ind: pd.DataFrame) -> go.Figure:
     fig.add_trace(
         go.Scatter(x=ind["day"], y=ind["macd_signal"], name="Signal", line={"color": "#f59e0b"})
     )
-    fig.update_xaxes(rangebreaks=[{"bounds": ["sat", "mon"]}])
+    fig.update_xaxes(rangebreaks=weekend_breaks(ind["day"]))
+    one_day(fig, ind["day"])
     fig.update_yaxes(title_text="MACD (price units)")
     return layout(fig, 260)
 
@@ -161,12 +180,21 @@ def intraday(quotes: pd.DataFrame) -> go.Figure:
         go.Scatter(x=quotes["ts"], y=quotes["price"], name="Price", line={"color": ACCENT})
     )
     fig.update_yaxes(title_text="Price")
-    breaks: list[dict[str, object]] = [{"bounds": ["sat", "mon"]}]
+    breaks = weekend_breaks(quotes["ts"])
     session = trading_hours(quotes["ts"])
     if session is not None:
         breaks.append({"bounds": [session[1], session[0]], "pattern": "hour"})
     fig.update_xaxes(rangebreaks=breaks)
     return layout(fig, 300)
+
+
+def weekend_breaks(times: pd.Series) -> list[dict[str, object]]:
+    """Weekends left out of a time axis, unless a value falls on one: the axis would hide it
+    (a quote a test server dated on a Sunday drew an empty chart over the year 2000)."""
+    stamps = pd.to_datetime(times, utc=True, errors="coerce").dropna()
+    if (stamps.dt.day_of_week >= 5).any():
+        return []
+    return [{"bounds": ["sat", "mon"]}]
 
 
 def trading_hours(times: pd.Series) -> tuple[float, float] | None:

@@ -88,6 +88,12 @@ def compact(value: Any) -> str:
     return f"{number_:,.0f}"
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """`1 row`, `2 rows`, `1,050 files`: a count with its noun in the right number."""
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"

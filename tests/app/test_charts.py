@@ -46,6 +46,51 @@ def test_price_chart_colours_volume_by_direction() -> None:
     assert list(fig.data[-1].marker.color) == [ui.UP, ui.DOWN]
 
 
+def test_a_bar_or_quote_on_a_weekend_is_not_cut_out_of_its_axis() -> None:
+    """Weekends are left out of time axes, but not when a value falls on one: a single bar
+    dated on a Sunday was hidden, and its chart drew an empty axis over the year 2000."""
+    sunday = pd.DataFrame(
+        {"day": [date(2026, 12, 6)], "open": [1.0], "high": [2.0], "low": [0.5], "close": [1.5]}
+    )
+    weekdays = sunday.assign(day=[date(2026, 12, 4)])  # a Friday
+    weekend = [{"bounds": ["sat", "mon"]}]
+    for bars, breaks in ((sunday, []), (weekdays, weekend)):
+        ind = pd.DataFrame({"day": bars["day"], "rsi_14": [50.0], "macd": [0.1]})
+        ind = ind.assign(macd_signal=[0.05], macd_hist=[0.05])
+        for fig in (
+            charts.price(bars, ind, [], bollinger=False),
+            charts.rsi(ind),
+            charts.macd(ind),
+        ):
+            assert [b.to_plotly_json() for b in fig.layout.xaxis.rangebreaks] == breaks
+    quotes = pd.DataFrame(
+        {"ts": pd.to_datetime(["2026-12-06 22:10", "2026-12-06 22:11"], utc=True), "price": [1, 2]}
+    )
+    assert not any(
+        b.bounds == ("sat", "mon") for b in charts.intraday(quotes).layout.xaxis.rangebreaks
+    )
+    assert charts.weekend_breaks(quotes["ts"]) == []
+    # One day: the axis is labelled with that day, not with fractions of a second. Lines
+    # without a value in the range (indicators before their window fills) get no legend entry.
+    bars = weekdays.assign(volume=[100])
+    ind = pd.DataFrame({"day": bars["day"], "sma_20": [None], "bb_upper": [None]})
+    ind = ind.assign(bb_lower=[None], bb_middle=[None], ema_12=[1.2])
+    fig = charts.price(bars, ind, ["SMA 20", "EMA 12"], bollinger=True)
+    assert [t.name for t in fig.data] == ["Price", "EMA 12", "Volume"]
+    assert fig.layout.xaxis.ticktext == ("Dec 4, 2026",)
+    assert list(fig.layout.xaxis.tickvals) == [pd.Timestamp("2026-12-04")]
+    assert ui.ordinal(1) == "1st" and ui.ordinal(12) == "12th" and ui.ordinal(21) == "21st"
+    assert [ui.ordinal(n) for n in (2, 3, 13, 15, 22, 34, 111)] == [
+        "2nd",
+        "3rd",
+        "13th",
+        "15th",
+        "22nd",
+        "34th",
+        "111th",
+    ]
+
+
 def test_change_bars_green_up_red_down() -> None:
     latest = pd.DataFrame({"symbol": ["A", "B", "C"], "change_pct": [1.5, -2.0, 0.0]})
     chart = charts.change_bars(latest)

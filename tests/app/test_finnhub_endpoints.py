@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import AppFactory, DemoLake, lake_env, no_errors, run_pipeline
+from tests.app.conftest import AppFactory, DemoLake, lake_env, metric, no_errors, run_pipeline
 from tests.support.finnhub_server import FREE_KEY, FakeFinnhub
 
 pytestmark = pytest.mark.integration
@@ -38,6 +40,22 @@ def test_endpoint_entitlements_and_errors(make_app: AppFactory, tmp_path: Path) 
     # The stock page says why dividends are missing: the plan, not a missing clean.
     app.switch_page("views/stock.py").run()
     no_errors(app)
+    # The first day's one bar a symbol: the price chart has its candle, and each indicator
+    # says the bars its window needs instead of drawing an empty chart.
+    price = json.loads(app.get("plotly_chart")[0].proto.spec)
+    candle = price["data"][0]
+    assert candle["type"] == "candlestick" and len(candle["x"]) == 1
+    weekend = {"bounds": ["sat", "mon"]}
+    on_weekend = datetime.fromisoformat(str(candle["x"][0])).weekday() >= 5
+    assert (weekend in price["layout"]["xaxis"].get("rangebreaks", [])) is not on_weekend
+    deltas = {m.label: m.delta for m in app.metric}
+    assert deltas["RSI 14"] == "needs 15 daily bars"
+    assert deltas["SMA 20"] == "needs 20 daily bars"
+    assert metric(app, "Volatility (20 d)") == "\u2013"
+    captions = " ".join(str(c.value) for c in app.caption)
+    assert "RSI 14 has a value from a symbol's 15th daily bar" in captions
+    assert "The MACD line has a value from a symbol's 26th daily bar" in captions
+    assert len(app.get("plotly_chart")) == 2  # the price chart and the intraday tab's chart
     app.session_state["stock_tab"] = "Dividends"  # the tab a user opens
     app.run()
     no_errors(app)

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from bucketpipe.app import cards, charts, columns, empty, layout, state, ui
+from bucketpipe.catalog.datasets.bars import WARMUP
 from bucketpipe.serve.queries import files, stock
 
 INDICATOR_HINT = (
@@ -122,7 +123,7 @@ def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
     cols[1].metric(
         "RSI 14",
         ui.number(rsi, 1),
-        delta=stock.rsi_zone(rsi),
+        delta=stock.rsi_zone(rsi) if rsi is not None else warming("rsi_14"),
         delta_color="off",
         delta_arrow="off",
         border=True,
@@ -140,16 +141,18 @@ def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
         help="MACD (12/26) minus its 9-day signal line.",
     )
     vol = stock.volatility(bars, ind)
+    window = vol.days if vol.value is not None else WARMUP["volatility_20"] - 1
     cols[3].metric(
-        f"Volatility ({vol.days} d)",
-        f"{ui.number(vol.value)} %" if vol.value is not None else "n/a",
-        delta=f"to {ui.day(vol.until)}" if vol.until is not None else None,
+        f"Volatility ({window} d)",
+        f"{ui.number(vol.value)} %" if vol.value is not None else ui.MISSING,
+        delta=f"to {ui.day(vol.until)}" if vol.until is not None else warming("volatility_20"),
         delta_color="off",
         delta_arrow="off",
         border=True,
-        help=f"Standard deviation of the {vol.days} daily returns up to {ui.day(vol.until)}, "
-        "in % per day (not annualised). Computed over the whole history: the start of the "
-        "range does not change it.",
+        help=f"Standard deviation of the {window} daily returns up to "
+        f"{ui.day(vol.until) if vol.until is not None else 'the newest day'}, in % per day "
+        "(not annualised). Computed over the whole history: the start of the range does not "
+        "change it.",
     )
     if "volume" in bars and bars["volume"].notna().any():
         cols[4].metric(
@@ -164,7 +167,14 @@ def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
         )
     else:
         sma, _ = values.get("sma_20", (None, None))
-        cols[4].metric("SMA 20", ui.number(sma), border=True)
+        cols[4].metric(
+            "SMA 20",
+            ui.number(sma),
+            delta=None if sma is not None else warming("sma_20"),
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+        )
 
 
 def price_section(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
@@ -186,12 +196,29 @@ def price_section(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**RSI 14**")
-        if "rsi_14" in ind:
+        if charts.drawn(ind, "rsi_14"):
             st.plotly_chart(charts.rsi(ind), key="rsi_chart")
+        else:
+            st.caption(not_yet("RSI 14", "rsi_14"))
     with right:
         st.markdown("**MACD 12/26/9**")
-        if {"macd", "macd_signal", "macd_hist"} <= set(ind.columns):
+        if charts.drawn(ind, "macd", "macd_signal", "macd_hist"):
             st.plotly_chart(charts.macd(ind), key="macd_chart")
+        else:
+            st.caption(not_yet("The MACD line", "macd"))
+
+
+def warming(indicator: str) -> str:
+    """A tile's note for an indicator without a value yet: the bars its window needs."""
+    return f"needs {WARMUP[indicator]} daily bars"
+
+
+def not_yet(name: str, indicator: str) -> str:
+    """Why a chart of an indicator is empty: its window has not filled in the range."""
+    return (
+        f"{name} has a value from a symbol's {ui.ordinal(WARMUP[indicator])} daily bar; the "
+        "range has none that far into the symbol's history yet."
+    )
 
 
 def details(symbol: str, start: date, end: date) -> None:
