@@ -33,46 +33,40 @@ def content(spec_columns: tuple[str, ...]) -> list[str]:
     return [c for c in spec_columns if not c.startswith("_")]
 
 
-def indicator_cells(con: Any) -> tuple[int, int, int]:
-    """(filled cells where due, cells where due, rows) of daily_indicators, by SQL."""
-    columns = content(DAILY_INDICATORS.column_names)
-    bar = "count(*) OVER (PARTITION BY symbol ORDER BY day ROWS UNBOUNDED PRECEDING)"
+def cells(
+    con: Any, relation: str, columns: list[str], where: dict[str, str], extra: str = "count(*)"
+) -> tuple[int, int, int]:
+    """(filled cells where a value is due, cells where one is due, `extra`) by SQL: a column
+    in `where` is due in the rows its condition holds, any other in every row."""
     due = " + ".join(
-        f"count(CASE WHEN b >= {WARMUP[c]} THEN 1 END)" if c in WARMUP else "count(*)"
-        for c in columns
+        f"count(*) FILTER (WHERE {where[c]})" if c in where else "count(*)" for c in columns
     )
     filled = " + ".join(
-        f"count(CASE WHEN b >= {WARMUP[c]} THEN {quote_ident(c)} END)"
-        if c in WARMUP
+        f"count({quote_ident(c)}) FILTER (WHERE {where[c]})"
+        if c in where
         else f"count({quote_ident(c)})"
         for c in columns
     )
-    row = con.execute(
-        f"SELECT {filled}, {due}, count(*) FROM (SELECT *, {bar} AS b FROM daily_indicators)"
-    ).fetchone()
+    row = con.execute(f"SELECT {filled}, {due}, {extra} FROM {relation}").fetchone()
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def indicator_cells(con: Any) -> tuple[int, int, int]:
+    """(filled cells where due, cells where due, rows) of daily_indicators."""
+    bar = "count(*) OVER (PARTITION BY symbol ORDER BY day ROWS UNBOUNDED PRECEDING)"
+    relation = f"(SELECT *, {bar} AS b FROM daily_indicators)"
+    columns = content(DAILY_INDICATORS.column_names)
+    return cells(con, relation, columns, {c: f"b >= {n}" for c, n in WARMUP.items()})
 
 
 def calendar_cells(con: Any, today: date) -> tuple[int, int, int]:
     """(filled cells where due, cells where due, releases still to come) of the earnings
-    calendar, by SQL: an actual is due once its release day is over."""
-    columns = content(EARNINGS_CALENDAR.column_names)
+    calendar: an actual is due once its release day is over."""
     past = f"report_date < DATE '{today.isoformat()}'"
-    due = " + ".join(
-        f"count(*) FILTER (WHERE {past})" if c.endswith("_actual") else "count(*)" for c in columns
-    )
-    filled = " + ".join(
-        f"count({quote_ident(c)}) FILTER (WHERE {past})"
-        if c.endswith("_actual")
-        else f"count({quote_ident(c)})"
-        for c in columns
-    )
-    row = con.execute(
-        f"SELECT {filled}, {due}, count(*) FILTER (WHERE NOT {past}) FROM earnings_calendar"
-    ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+    columns = content(EARNINGS_CALENDAR.column_names)
+    where = {c: past for c in columns if c.endswith("_actual")}
+    return cells(con, "earnings_calendar", columns, where, f"count(*) FILTER (WHERE NOT {past})")
 
 
 def test_indicators_are_scored_from_the_bar_each_has_a_value(
