@@ -127,6 +127,16 @@ def notes(report: QualityReport) -> list[str]:
     ]
 
 
+def _remedy(reason: str) -> str:
+    """What to do about rejected rows, by their most common reason."""
+    if reason.startswith("invalid "):  # a value that does not parse as its column's type
+        return "fix the source, or pin the column type."
+    if reason.startswith("malformed line"):
+        return "fix the source."
+    # A rule of the dataset (docs/datasets.md): the source's values, kept out of the dataset.
+    return "the dataset's rules keep such rows out (docs/datasets.md); check the source."
+
+
 def recommend(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[str]:
     """What to do, most important first; none when nothing stands out (information such as
     duplicates removed is in `notes`, not here)."""
@@ -140,7 +150,7 @@ def recommend(report: QualityReport, columns: Sequence[ColumnCounts]) -> list[st
             # Rejected by this delivery; a row an earlier run already quarantined is counted
             # (the score describes the delivery) but not stored again.
             f"{quantity(report.rows_quarantined, 'row')} {was} rejected{reason}: {they} in "
-            f"quarantine/{report.dataset}/; fix the source, or pin the column type."
+            f"quarantine/{report.dataset}/; {_remedy(top[0] if top else '')}"
         )
     if report.rows_invalid_kept:
         was = "was" if report.rows_invalid_kept == 1 else "were"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -156,9 +157,20 @@ def test_one_rejected_row_reads_in_the_singular() -> None:
     )
     report = assess(con, "t", [("id", "BIGINT")], delivery, THRESHOLDS)
     assert report.recommendations == [
-        "1 row was rejected (most often: missing price, 1 row): it is in quarantine/ok/; fix "
-        "the source, or pin the column type."
+        "1 row was rejected (most often: missing price, 1 row): it is in quarantine/ok/; the "
+        "dataset's rules keep such rows out (docs/datasets.md); check the source."
     ]
+    # The remedy follows the reason: a type that did not parse can be pinned, a broken line
+    # fixed at the source.
+    for reason, remedy in (
+        ("invalid DOUBLE in amount", "fix the source, or pin the column type."),
+        ("malformed line: too many columns", "fix the source."),
+    ):
+        typed = assess(
+            con, "t", [("id", "BIGINT")], replace(delivery, quarantine_reasons={reason: 1}),
+            THRESHOLDS,
+        )  # fmt: skip
+        assert typed.recommendations[0].endswith(f"quarantine/ok/; {remedy}")
 
 
 def test_calendars_may_hold_future_dates() -> None:
