@@ -9,7 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from bucketpipe.app.ui import day, moment
-from bucketpipe.serve.queries.explore import EXACT_DISTINCT_MAX, PivotExtent, tidy_profile
+from bucketpipe.serve.queries.explore import (
+    ESTIMATE,
+    EXACT_DISTINCT_MAX,
+    PivotExtent,
+    tidy_profile,
+)
 
 # Names whose plain "snake case to words" reading is wrong or lacks the unit.
 LABELS = {
@@ -223,9 +228,6 @@ def profile_table(stats: pd.DataFrame) -> pd.DataFrame:
         for stat in present:
             out.loc[timed, stat] = out.loc[timed, stat].map(_time_text)
     return out
-
-
-ESTIMATE = "\u2248 "
 
 
 def _time_text(value: Any) -> Any:

@@ -28,6 +28,8 @@ WINDOWS: dict[str, timedelta | None] = {
     "All": None,
 }
 EXPORT_MAX_ROWS = 1_000_000
+# The mark before a figure that is an estimate.
+ESTIMATE = "\u2248 "
 # Distinct counts up to this are exact; above it the estimate is shown, marked "≈".
 EXACT_DISTINCT_MAX = 1_000_000
 TIME_NAMES = ("ts", "timestamp", "time", "datetime", "date", "day", "published_at")
@@ -357,12 +359,12 @@ def tidy_profile(stats: pd.DataFrame) -> pd.DataFrame:
         for name in QUARTILES:
             if name in out:
                 out.loc[estimated, name] = out.loc[estimated, name].map(
-                    lambda v: v if v is None else f"\u2248 {v}"
+                    lambda v: v if v is None else f"{ESTIMATE}{v}"
                 )
         out = out.drop(columns=["quantiles_exact"])
     if "distinct_exact" in out:
         out["distinct"] = [
-            f"{int(n):,}" if exact else f"\u2248 {int(n):,}"
+            f"{int(n):,}" if exact else f"{ESTIMATE}{int(n):,}"
             for n, exact in zip(out["distinct"], out["distinct_exact"], strict=True)
         ]
         out = out.drop(columns=["distinct_exact"])
