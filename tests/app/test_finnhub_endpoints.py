@@ -55,7 +55,6 @@ def test_endpoint_entitlements_and_errors(make_app: AppFactory, tmp_path: Path) 
     captions = " ".join(str(c.value) for c in app.caption)
     assert "RSI 14 has a value from a symbol's 15th daily bar" in captions
     assert "The MACD line has a value from a symbol's 26th daily bar" in captions
-    assert len(app.get("plotly_chart")) == 2  # the price chart and the intraday tab's chart
     app.session_state["stock_tab"] = "Dividends"  # the tab a user opens
     app.run()
     no_errors(app)
