@@ -399,7 +399,7 @@ def test_live_refresh_shows_new_commits_without_a_reload(browser: Any, tmp_path:
         page.goto(server.url)
         settle(page)
         assert page.get_by_text("No quotes have been committed yet").is_visible()
-        run_pipeline({**env, "BUCKETPIPE_DEMO_DAYS": "3"}, ["ingest", "demo"], ["clean"])
+        run_pipeline({**env, "BUCKETPIPE_DEMO_DAYS": "5"}, ["ingest", "demo"], ["clean"])
         # No reload: the fragment notices the new snapshot versions and reruns the page.
         page.get_by_text("Active stocks").wait_for(timeout=30_000)
         assert_no_failures(page, "overview after a commit")

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 def test_open_session_picks_up_a_new_commit(make_app: AppFactory, empty_lake: DemoLake) -> None:
     app = make_app(empty_lake, BUCKETPIPE_REFRESH_SECONDS="2")
     assert any("No quotes have been committed yet" in str(i.value) for i in app.info)
-    run_pipeline({**empty_lake.env, "BUCKETPIPE_DEMO_DAYS": "3"}, ["ingest", "demo"], ["clean"])
+    run_pipeline({**empty_lake.env, "BUCKETPIPE_DEMO_DAYS": "5"}, ["ingest", "demo"], ["clean"])
     time.sleep(1.1)  # versions are checked at most every refresh_seconds / 2
     app.run()  # what the fragment's timer does: check the versions, rerun on a change
     no_errors(app)

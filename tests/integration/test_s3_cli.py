@@ -32,7 +32,7 @@ def cli_env(server: S3Server, bucket: str, tmp_path: Path) -> dict[str, str]:
     return {
         **server.env(bucket),
         "BUCKETPIPE_TEMP_DIR": str(tmp_path / "tmp"),
-        "BUCKETPIPE_DEMO_DAYS": "3",
+        "BUCKETPIPE_DEMO_DAYS": "5",
         "BUCKETPIPE_LOG_LEVEL": "WARNING",
         "HOME": str(tmp_path),
     }
