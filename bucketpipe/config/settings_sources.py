@@ -21,7 +21,12 @@ class SourceSettings(CoreSettings):
         default_factory=lambda: list(DEFAULT_SYMBOLS),
         description="Comma-separated stock symbols to ingest.",
     )
-    demo_days: int = Field(30, ge=1, le=3650, description="Days of history the demo generates.")
+    demo_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days of history the demo generates, ending on the last session opened.",
+    )
     demo_interval_minutes: int = Field(
         15, ge=1, le=390, description="Minutes between demo quote snapshots in trading hours."
     )

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
+import pytest
 
 from bucketpipe import catalog
 from bucketpipe.ingest.demo.generate import (
@@ -84,6 +85,33 @@ def test_a_free_key_gets_no_premium_endpoints() -> None:
 def test_endpoints_can_be_limited() -> None:
     recs = records(endpoints=frozenset({"quote"}), defects=False)
     assert {r.endpoint for r in recs} == {"quote"}
+
+
+@pytest.mark.parametrize(
+    ("end", "days", "sessions"),
+    [
+        # Monday before the open: the last three calendar days hold no session of their
+        # own, so the window ends on Friday (Wednesday to Friday).
+        (
+            datetime(2026, 12, 7, 0, 29, tzinfo=UTC),
+            3,
+            [date(2026, 12, 2), date(2026, 12, 3), date(2026, 12, 4)],
+        ),
+        (datetime(2026, 12, 5, 12, 0, tzinfo=UTC), 1, [date(2026, 12, 4)]),
+        (datetime(2026, 12, 7, 14, 30, tzinfo=UTC), 1, [date(2026, 12, 7)]),
+        (FRIDAY_AFTERNOON, 3, [date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]),
+    ],
+)
+def test_the_quote_window_ends_on_the_last_session_opened(
+    end: datetime, days: int, sessions: list[date]
+) -> None:
+    recs = records(end=end, days=days, endpoints=frozenset({"quote", "candles"}))
+    quoted = sorted({r.requested_at.date() for r in calls(recs, "quote", "AAPL")})
+    assert quoted == sessions
+    candles = body(recs, "candles", "AAPL")
+    last_bar = datetime.fromtimestamp(candles["t"][-1], UTC).date()
+    assert last_bar == sessions[-1]
+    assert all(r.requested_at <= end for r in recs)
 
 
 def test_candles_agree_with_the_quote_path() -> None:

@@ -34,6 +34,7 @@ from bucketpipe.ingest.demo.model import (
     daily_volume,
     day_ticks,
     intraday_path,
+    latest_session,
     previous_trading_day,
     rng,
     ticks,
@@ -94,7 +95,10 @@ DIVIDEND_YEARS = 5
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """What to generate: symbols, how many days back from `end`, ticks every N minutes.
+    """What to generate: symbols, how many days back, ticks every N minutes.
+
+    The quote and candle windows are `days` (`history_days`) calendar days ending on the
+    last session opened by `end` (`latest_session`), so they always hold a session.
 
     `premium` False leaves out the premium endpoints (a free key); `endpoints` limits the
     run to some raw endpoints (None: all of them).
@@ -222,10 +226,11 @@ def _market(config: DemoConfig, run: str, symbol: str, end: datetime) -> Iterato
     """Quote snapshots of every trading day, then the daily candles of the same path."""
     seed = config.seed
     gen = rng("defects", seed, symbol, end.date())
-    first_quote_day = end.date() - timedelta(days=config.days - 1)
+    last = latest_session(end)
+    first_quote_day = last - timedelta(days=config.days - 1)
     history = max(config.days, config.history_days) if config.wants("candles") else config.days
     bars = []
-    for day in trading_days(end.date(), history):
+    for day in trading_days(last, history):
         moments = day_ticks(day, config.interval_minutes)
         path = intraday_path(seed, symbol, day, len(moments))
         seen = sum(1 for m in moments if m <= end)
@@ -244,7 +249,7 @@ def _market(config: DemoConfig, run: str, symbol: str, end: datetime) -> Iterato
             volume = daily_volume(seed, symbol, day) * seen // len(moments)
             bars.append((day, done[0], max(done), min(done), done[-1], volume))
     if config.wants("candles"):
-        start = end.date() - timedelta(days=history - 1)
+        start = last - timedelta(days=history - 1)
         params = {
             "symbol": symbol,
             "resolution": "D",

@@ -105,6 +105,18 @@ def trading_days(end: date, days: int) -> list[date]:
     return out
 
 
+def latest_session(end: datetime) -> date:
+    """The last trading day whose session has opened by `end`.
+
+    The demo's windows end there, so a run at any hour (a Monday before the open, a
+    weekend) still covers the number of days asked for with at least one session.
+    """
+    day = end.date()
+    if day.weekday() >= 5 or end < datetime.combine(day, MARKET_OPEN, UTC):
+        day = previous_trading_day(day)
+    return day
+
+
 def ticks(day: date, interval_minutes: int) -> list[datetime]:
     """Snapshot times of one trading day, every `interval_minutes` from the open to the close."""
     return list(day_ticks(day, interval_minutes))
