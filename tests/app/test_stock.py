@@ -132,8 +132,8 @@ def test_the_intraday_caption_counts_the_snapshots_it_charts(
     app = make_app(demo_lake, "stock")
     no_errors(app)
     intraday = next(t for t in app.tabs if t.label == "Intraday")
-    (caption,) = [c.value for c in intraday.caption if "snapshots from" in str(c.value)]
-    found = re.match(r"([\d,]+) snapshots from (\S+) to (\S+): the range's last week", caption)
+    (caption,) = [c.value for c in intraday.caption if "snapshots of" in str(c.value)]
+    found = re.match(r"([\d,]+) snapshots of the market days (\S+) to (\S+) \(New York", caption)
     assert found, caption
     shown, first, last = int(found[1].replace(",", "")), found[2], found[3]
     assert date.fromisoformat(first) <= date.fromisoformat(last)
@@ -143,7 +143,8 @@ def test_the_intraday_caption_counts_the_snapshots_it_charts(
     reader.register_views(con)
     row = con.execute(
         "SELECT count(*) FROM quotes WHERE symbol = 'AAPL' "
-        "AND CAST(ts AS DATE) BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)",
+        "AND CAST(timezone('America/New_York', ts) AS DATE) "
+        "BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)",
         [first, last],
     ).fetchone()
     assert row is not None and shown == row[0] > 0

@@ -70,6 +70,26 @@ def test_symbols_and_intraday(con: duckdb.DuckDBPyConnection) -> None:
     assert day["price"].tolist() == [10.0, 11.0]  # the end day is included whole
 
 
+def test_intraday_reads_market_days_as_the_daily_bars_do() -> None:
+    """A quote after 20:00 in New York is on the next UTC day, but in its New York day's
+    window (the day of its daily bar); one before midnight there is in the day before."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE VIEW quotes AS SELECT * FROM (VALUES "
+        "('AAA', TIMESTAMPTZ '2026-01-05 04:59:00+00', 1.0), "  # 23:59 on 4 Jan in New York
+        "('AAA', TIMESTAMPTZ '2026-01-05 05:00:00+00', 2.0), "  # midnight, 5 Jan
+        "('AAA', TIMESTAMPTZ '2026-01-06 02:00:00+00', 3.0), "  # 21:00 on 5 Jan
+        "('AAA', TIMESTAMPTZ '2026-07-07 03:59:00+00', 4.0), "  # 23:59 on 6 Jul (summer time)
+        "('AAA', TIMESTAMPTZ '2026-07-07 04:00:00+00', 5.0)"  # midnight, 7 Jul
+        ") AS t(symbol, ts, price)"
+    )
+    day = stock.intraday(con, "AAA", date(2026, 1, 5), date(2026, 1, 5))
+    assert day["price"].tolist() == [2.0, 3.0]
+    summer = stock.intraday(con, "AAA", date(2026, 7, 6), date(2026, 7, 6))
+    assert summer["price"].tolist() == [4.0]
+
+
 def test_symbol_tables_newest_first_and_missing_datasets(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE VIEW company_news AS SELECT * FROM (VALUES "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from bucketpipe.app import cards, charts, columns, empty, layout, state, ui
-from bucketpipe.catalog.datasets.bars import WARMUP
+from bucketpipe.catalog.datasets.bars import MARKET_TZ, WARMUP
 from bucketpipe.serve.queries import files, stock
 
 INDICATOR_HINT = (
@@ -238,17 +238,17 @@ def intraday_tab(symbol: str, start: date, end: date) -> None:
     # file's worth of quotes, not a slice of two.
     held = files.partition_start(lake.snapshots.get("quotes"), end)
     first = max(start, end - timedelta(days=6), held or start)
-    since = datetime.combine(first, time.min, UTC)
-    source = lake.pruned("quotes", since, since + timedelta(days=(end - first).days + 1))
+    source = lake.pruned("quotes", *stock.market_days(first, end))
     quotes = state.query(stock.intraday, symbol, first, end, source)
     if quotes.empty:
         empty.show("quotes", "quote snapshots", f"for {symbol} from {first} to {end}")
     else:
         st.plotly_chart(charts.intraday(quotes), key="intraday_chart")
+        days = pd.to_datetime(quotes["ts"], utc=True).dt.tz_convert(MARKET_TZ)
         st.caption(
-            f"{len(quotes):,} snapshots from {ui.day(quotes['ts'].min())} to "
-            f"{ui.day(quotes['ts'].max())}: the range's last week, within the quarter of its "
-            "last day."
+            f"{len(quotes):,} snapshots of the market days {ui.day(days.min())} to "
+            f"{ui.day(days.max())} (New York days, as the daily bars; times in UTC): the "
+            "range's last week, within the quarter of its last day."
         )
 
 

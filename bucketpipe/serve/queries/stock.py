@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
+from bucketpipe.catalog.datasets.bars import MARKET_TZ
 from bucketpipe.catalog.indicators import INDICATOR_COLUMNS as DERIVED_INDICATORS
 from bucketpipe.catalog.overview import OVERVIEW
 from bucketpipe.lake.duck import quote_ident
@@ -166,11 +168,23 @@ def indicators(
     )
 
 
+def market_days(start: date, end: date) -> tuple[datetime, datetime]:
+    """The instants (UTC) that bound the market days `start` to `end`: midnight in New York.
+
+    Daily bars are New York days, so a quote taken at 21:00 there (02:00 UTC the next day)
+    belongs to the bar of its New York day, and so in the window that shows that bar.
+    """
+    zone = ZoneInfo(MARKET_TZ)
+    first = datetime.combine(start, time.min, zone).astimezone(UTC)
+    last = datetime.combine(end + timedelta(days=1), time.min, zone).astimezone(UTC)
+    return first, last
+
+
 @uses("quotes")
 def intraday(
     con: duckdb.DuckDBPyConnection, symbol: str, start: date, end: date, source: str = "quotes"
 ) -> pd.DataFrame:
-    """Every quote snapshot of one symbol from `start` to the end of `end`.
+    """Every quote snapshot of one symbol in the market days `start` to `end` (whole).
 
     `source` is the relation to read: the quotes view, or the SQL of just the files of the
     range (`LakeSession.pruned`), so a week of a year of daily files opens a week of them.
@@ -184,7 +198,7 @@ def intraday(
         con,
         f"SELECT {select_list(cols)} FROM {relation} WHERE symbol = ? AND ts >= ? AND ts < ? "
         "ORDER BY ts",
-        [symbol, start, end + timedelta(days=1)],
+        [symbol, *market_days(start, end)],
     )
 
 
