@@ -93,7 +93,8 @@ def test_overview_rows_are_the_datasets_and_recommendations_are_actions() -> Non
     table = table.set_index("dataset")
     assert table.loc["quotes", "rows"] == 1215  # the dataset now, from its snapshot
     assert table.loc["quotes", "rows_assessed"] == 100  # what the newest run delivered
-    assert pd.isna(table.loc["dividends", "rows"])  # not committed: no count to show
+    assert table.loc["dividends", "rows"] == 0  # nothing committed: no rows to read
+    assert quality.overview({"quotes": new})["rows"].isna().all()  # no snapshots given
     assert table["recommendations"].to_dict() == {"dividends": 0, "quotes": 1}
 
 

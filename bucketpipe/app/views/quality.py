@@ -62,7 +62,7 @@ def summary(reports: dict[str, QualityReport], committed: dict[str, int]) -> Non
                 "Rows",
                 format="localized",
                 help="Rows in the dataset now (its committed snapshot; what "
-                "`SELECT count(*)` counts).",
+                "`SELECT count(*)` counts; 0 while nothing is committed).",
             ),
             "rows_assessed": st.column_config.NumberColumn(
                 "Rows scored",

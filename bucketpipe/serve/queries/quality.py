@@ -190,16 +190,17 @@ def overview(
     """The newest report of every dataset as one table, worst score first (pure).
 
     `rows` is the dataset's row count now (`committed_rows`, from its snapshot: what
-    `SELECT count(*)` gives; empty for a dataset not committed); `rows_assessed` the rows
+    `SELECT count(*)` gives; 0 for a dataset with nothing committed, such as one whose every
+    row was rejected; empty when `committed_rows` is not given); `rows_assessed` the rows
     the newest report scored: what its run delivered, one per key.
     """
     table = scores_frame(reports.values()).rename(columns={"rows": "rows_assessed"})
-    held = committed_rows or {}
+    held = committed_rows
     extra = pd.DataFrame(
         [
             {
                 "dataset": r.dataset,
-                "rows": held.get(r.dataset),
+                "rows": None if held is None else held.get(r.dataset, 0),
                 "quarantined": r.rows_quarantined,
                 "duplicates_removed": r.rows_duplicate,
                 "recommendations": len(actions(r)),
