@@ -131,7 +131,9 @@ def clean_inputs(
                     results[spec.name] = DatasetResult(message=ALREADY_CONSUMED)
                     continue
                 results[spec.name] = cleaned.result
-                if cleaned.measured is not None:
+                # A run that delivered no rows (a plan's 403, an empty calendar) has nothing
+                # to score: a report of 0 rows would read as a perfect score.
+                if cleaned.measured is not None and cleaned.result.rows_in:
                     report = catalog_report(
                         con,
                         ctx,

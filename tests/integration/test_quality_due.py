@@ -135,3 +135,9 @@ def test_a_new_deployment_s_first_day_raises_no_completeness_alarm(
     assert (completeness.numerator, completeness.denominator) == (filled, due)
     assert completeness.passed
     assert not any("_actual" in r for r in calendar.recommendations), calendar.recommendations
+
+    # The plan's 403s delivered nothing to score: no report of 0 rows reads as a perfect score.
+    assert not {"candles", "dividends", "social_sentiment"} & set(reports), sorted(reports)
+    assert all(report.rows > 0 for report in reports.values())
+    # Nor any false alarm on the first day: every dataset delivered passes.
+    assert [name for name, report in reports.items() if not report.passed] == []
