@@ -174,6 +174,9 @@ MARKET_OVERVIEW = DatasetSpec(
             "BIGINT",
             "Shares traded on the newest bar (candles only; no column "
             "before the first bars are committed).",
+            # Due once the lake has candles (a symbol's newest bar carries a volume): a plan
+            # without candles has bars from quotes alone, with no volume to give.
+            "count(volume) OVER () > 0",
         ),
         *LINEAGE,
     ),

@@ -63,7 +63,15 @@ MARKET_NEWS = DatasetSpec(
             f"lower(coalesce({text('category')}, params->>'category'))",
             "News category (general, forex, crypto, merger).",
         ),
-        *NEWS_COLUMNS,
+        *(c for c in NEWS_COLUMNS if c.name != "related"),
+        Column(
+            "related",
+            "VARCHAR",
+            text("related"),
+            "Related symbols, comma-separated (Finnhub leaves it empty in general news).",
+            # Due in a category where articles name symbols, not where none do.
+            "count(related) OVER (PARTITION BY category) > 0",
+        ),
     ),
     primary_key=("id",),
     time_column="published_at",
