@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from bucketpipe.app import cards, charts, columns, empty, layout, state, ui
-from bucketpipe.catalog.datasets.bars import MARKET_TZ, WARMUP
+from bucketpipe.catalog.datasets.bars import MARKET_TZ, WARMUP, market_days
 from bucketpipe.serve.queries import files, stock
 
 INDICATOR_HINT = (
@@ -238,7 +238,7 @@ def intraday_tab(symbol: str, start: date, end: date) -> None:
     # file's worth of quotes, not a slice of two.
     held = files.partition_start(lake.snapshots.get("quotes"), end)
     first = max(start, end - timedelta(days=6), held or start)
-    source = lake.pruned("quotes", *stock.market_days(first, end))
+    source = lake.pruned("quotes", *market_days(first, end))
     quotes = state.query(stock.intraday, symbol, first, end, source)
     if quotes.empty:
         empty.show("quotes", "quote snapshots", f"for {symbol} from {first} to {end}")

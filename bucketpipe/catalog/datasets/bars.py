@@ -3,12 +3,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from bucketpipe.catalog.spec import Column, DatasetSpec
 
 # The free Finnhub plan covers US exchanges: a quote belongs to its New York trading day.
 MARKET_TZ = "America/New_York"
 # The regular session closes at 16:00 New York time (early closes are not modelled).
 SESSION_CLOSE_HOUR = 16
+
+
+def market_days(start: date, end: date) -> tuple[datetime, datetime]:
+    """The instants (UTC) that bound the market days `start` to `end`: midnight in New York.
+
+    Daily bars are New York days, so a quote taken at 21:00 there (02:00 UTC the next day)
+    belongs to the bar of its New York day, and so in the window that shows that bar.
+    """
+    zone = ZoneInfo(MARKET_TZ)
+    first = datetime.combine(start, time.min, zone).astimezone(UTC)
+    last = datetime.combine(end + timedelta(days=1), time.min, zone).astimezone(UTC)
+    return first, last
 
 
 def _col(name: str, typ: str, description: str, due: str = "") -> Column:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 
-from bucketpipe.catalog.datasets.bars import MARKET_TZ
+from bucketpipe.catalog.datasets.bars import market_days
 from bucketpipe.catalog.indicators import INDICATOR_COLUMNS as DERIVED_INDICATORS
 from bucketpipe.catalog.overview import OVERVIEW
 from bucketpipe.lake.duck import quote_ident
@@ -166,18 +165,6 @@ def indicators(
         "WHERE symbol = ? AND day BETWEEN ? AND ? ORDER BY day",
         [symbol, start, end],
     )
-
-
-def market_days(start: date, end: date) -> tuple[datetime, datetime]:
-    """The instants (UTC) that bound the market days `start` to `end`: midnight in New York.
-
-    Daily bars are New York days, so a quote taken at 21:00 there (02:00 UTC the next day)
-    belongs to the bar of its New York day, and so in the window that shows that bar.
-    """
-    zone = ZoneInfo(MARKET_TZ)
-    first = datetime.combine(start, time.min, zone).astimezone(UTC)
-    last = datetime.combine(end + timedelta(days=1), time.min, zone).astimezone(UTC)
-    return first, last
 
 
 @uses("quotes")
