@@ -176,6 +176,9 @@ def test_bars_follow_quotes_after_a_reingest_with_another_seed(
         "SELECT count(*), count(DISTINCT (symbol, year, quarter)) FROM earnings_calendar"
     ).fetchone()
     assert quarters is not None and quarters[0] > 0 and quarters[0] == quarters[1]
+    # One row per company going public, though the other seed moved the IPO dates.
+    listings = con.execute("SELECT count(*), count(DISTINCT listing) FROM ipo_calendar").fetchone()
+    assert listings is not None and listings[0] > 0 and listings[0] == listings[1]
 
 
 def test_quality_counts_after_incremental_cleans(

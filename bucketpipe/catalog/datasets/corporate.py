@@ -223,7 +223,9 @@ IPO_CALENDAR = DatasetSpec(
         Column("shares", "BIGINT", integer("numberOfShares"), "Shares offered."),
         Column("total_value", "DOUBLE", num("totalSharesValue"), "Value of the offering."),
     ),
-    primary_key=("listing", "ipo_date"),
+    # A company goes public once: when its expected date moves, the newer delivery replaces
+    # the row instead of listing the company on both days.
+    primary_key=("listing",),
     time_column="ipo_date",
     partition_by="month",
     rules=(
