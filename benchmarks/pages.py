@@ -102,6 +102,11 @@ def dashboard(env: dict[str, str], log_path: Path, port: int | None = None) -> I
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKETPIPE_", "AWS_"))}
     keep.pop("REDIS_URL", None)
     full = {**keep, **env, "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    # A scratch directory of its own, as a new pod has: nothing an earlier process copied
+    # there (the quality page's quarantine files) makes its first page warmer than it is.
+    scratch = log_path.with_name(log_path.stem + "-tmp")
+    shutil.rmtree(scratch, ignore_errors=True)
+    full["BUCKETPIPE_TEMP_DIR"] = str(scratch)
     with log_path.open("w") as out:
         proc = subprocess.Popen(command(port, "127.0.0.1"), env=full, stdout=out, stderr=out)
         try:

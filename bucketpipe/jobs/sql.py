@@ -66,10 +66,13 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
-    session = open_sandbox(settings)
+    single = args.query not in (None, "-")
+    # One statement reads the snapshots of the datasets it names only; a script or a REPL
+    # may name any of them.
+    session = open_sandbox(settings, query=args.query if single else None)
     try:
         runner = Runner(session, args.format, args.max_rows, args.timeout)
-        if args.query not in (None, "-"):
+        if single:
             return EXIT_OK if runner.run(args.query, label="") else EXIT_FAILED
         if args.query is None and sys.stdin.isatty():
             return repl(runner.run)

@@ -22,6 +22,7 @@ from bucketpipe.lake.commits import commit
 from bucketpipe.lake.layout import clean_key
 from bucketpipe.lake.snapshots import FileEntry, Snapshot
 from bucketpipe.lake.storage import ObjectStore
+from bucketpipe.serve.queries.session import open_sandbox
 from bucketpipe.serve.reader import LakeReader
 from bucketpipe.serve.sandbox.session import SqlSession
 from tests.conftest import free_port
@@ -214,3 +215,30 @@ def test_the_first_query_of_a_session_waits_for_the_start_up_not_the_queue(lake:
         assert box.run("SELECT count(*) AS n FROM numbers").frame.iloc[0, 0] == 1000
     finally:
         box.close()
+
+
+def test_one_statement_reads_the_snapshots_of_the_datasets_it_names(
+    lake: Any, proxy: CountingProxy
+) -> None:
+    """`bucketpipe sql "<query>"` lists the datasets and reads the snapshot of those the query
+    names (its `current.json` and the probe for a newer version): not two reads per dataset
+    of the lake. A statement naming none (SHOW TABLES) knows every dataset."""
+    mark = proxy.reading()
+    session = open_sandbox(lake[0], query="SELECT count(*) AS n FROM quotes")
+    try:
+        opened = proxy.log_since(mark)
+        assert session.run("SELECT count(*) AS n FROM quotes").frame.iloc[0, 0] == 3
+    finally:
+        session.close()
+    kinds = [kind for kind, _, _ in opened]
+    documents = {
+        path.split("/_snapshots/")[1].split("/")[0]
+        for _, path, _ in opened
+        if "/_snapshots/" in path
+    }
+    assert (kinds.count("LIST"), len(opened), documents) == (1, 3, {"quotes"})
+    session = open_sandbox(lake[0], query="SHOW TABLES")
+    try:
+        assert session.run("SHOW TABLES").frame["name"].tolist() == sorted(FILES)
+    finally:
+        session.close()
