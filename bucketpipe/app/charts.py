@@ -3,7 +3,8 @@ Vega-Lite (Altair) for the overview."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -11,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from bucketpipe.app.plots import integer_ticks, integral, layout
-from bucketpipe.app.ui import ACCENT, DOWN, FLAT, PALETTE, SENTIMENT_COLOURS, UP, percent
+from bucketpipe.app.ui import ACCENT, DOWN, FLAT, MISSING, PALETTE, SENTIMENT_COLOURS, UP, percent
 
 OVERLAYS = {
     "SMA 5": ("sma_5", "#a855f7", "solid"),
@@ -229,7 +230,8 @@ def recommendations(rec: pd.DataFrame) -> go.Figure:
 
 
 def earnings(e: pd.DataFrame) -> go.Figure:
-    """EPS actual vs estimate per quarter; markers coloured by beat (green) or miss (red)."""
+    """EPS actual vs estimate per quarter; markers coloured by beat (green) or miss (red),
+    grey where the quarter had no estimate to beat or miss."""
     label = e["period"].astype(str)
     fig = go.Figure()
     fig.add_trace(
@@ -241,23 +243,37 @@ def earnings(e: pd.DataFrame) -> go.Figure:
             marker={"size": 14, "color": "rgba(100,116,139,0.35)", "line": {"color": FLAT}},
         )
     )
-    beat = (e["actual"] >= e["estimate"]).fillna(False)
+    judged = e["actual"].notna() & e["estimate"].notna()
+    beat = e["actual"] >= e["estimate"]
+    colours = [(UP if b else DOWN) if j else FLAT for j, b in zip(judged, beat, strict=True)]
     fig.add_trace(
         go.Scatter(
             x=label,
             y=e["actual"],
             name="Actual",
             mode="markers",
-            marker={"size": 11, "color": [UP if b else DOWN for b in beat]},
-            customdata=e[["surprise", "surprise_pct"]] if "surprise_pct" in e else None,
-            hovertemplate="Actual %{y:.2f}<br>Surprise %{customdata[0]:+.2f} "
-            "(%{customdata[1]:+.1f} %)<extra></extra>"
-            if "surprise_pct" in e
-            else None,
+            marker={"size": 11, "color": colours},
+            text=[earnings_hover(row) for row in e.to_dict("records")],
+            hovertemplate="%{text}<extra></extra>",
         )
     )
     fig.update_yaxes(title_text="EPS")
     return layout(fig, 300, hovermode="closest")
+
+
+def earnings_hover(row: Mapping[Any, Any]) -> str:
+    """`Actual 2.23<br>Surprise +0.04 (+1.8 %)`, or `no estimate` where there was none."""
+    actual = row.get("actual")
+    text = f"Actual {MISSING}" if pd.isna(actual) else f"Actual {actual:.2f}"
+    surprise, pct = row.get("surprise"), row.get("surprise_pct")
+    if pd.isna(row.get("estimate")):
+        return f"{text}<br>no estimate"
+    if surprise is None or pd.isna(surprise):
+        return text
+    # A surprise under half a cent keeps its digits instead of reading as +0.00.
+    shown = f"{surprise:+.2f}" if abs(surprise) >= 0.005 or surprise == 0 else f"{surprise:+.4f}"
+    text += f"<br>Surprise {shown}"
+    return text if pct is None or pd.isna(pct) else f"{text} ({pct:+.1f} %)"
 
 
 def social(s: pd.DataFrame) -> go.Figure:
@@ -328,12 +344,15 @@ def change_bars(latest: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
 
 
 def sentiment_pie(counts: pd.DataFrame) -> alt.Chart:
-    """Symbols per sentiment level, a ring in the levels' fixed colours."""
+    """Symbols per sentiment level, a ring in the levels' fixed colours.
+
+    The hole is half the ring's radius whatever the column's width (a fixed 60 px left a
+    hairline of a ring in a narrow column)."""
     data = counts[counts["symbols"] > 0]
     levels = list(data["sentiment"])
     chart: alt.Chart = (
         alt.Chart(data)
-        .mark_arc(innerRadius=60)
+        .mark_arc(innerRadius=alt.ExprRef("min(width, height) / 4"))
         .encode(
             theta=alt.Theta("symbols:Q", stack=True),
             order=alt.Order("rank:Q"),

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app.ui import day, moment
+from bucketpipe.app.ui import dataframe, day, moment
 from bucketpipe.serve.queries.explore import (
     ESTIMATE,
     EXACT_DISTINCT_MAX,
@@ -77,6 +77,9 @@ COMPACT = {
 }
 PERCENT_OF_ONE = {"volatility_20", "daily_return"}  # stored as fractions, shown in %
 PLAIN = {"year", "quarter"}  # integers that must not get thousands separators
+# Signed differences that may be a fraction of a cent, to the 4 decimals Finnhub gives them
+# (an EPS surprise of -0.0041 is not -0.00).
+SUB_CENT = {"surprise"}
 
 
 # Words a column name spells in lower case that read in capitals, and unit suffixes.
@@ -86,6 +89,9 @@ ACRONYMS = {
 }
 ACRONYMS |= {"pe": "P/E", "roe": "ROE", "roa": "ROA", "roi": "ROI", "ebitda": "EBITDA"}
 UNITS = {"pct": "%", "s": "(s)", "ms": "(ms)"}
+# Units whose capitals snake_case split off as a word of their own (`Pressure hPa` ->
+# `pressure_h_pa`): the last two words read as the unit again.
+SPLIT_UNITS = {("h", "pa"): "hPa", ("k", "pa"): "kPa", ("k", "wh"): "kWh", ("k", "w"): "kW"}
 # A `_c` ends a temperature in °C only after one of these words (`vitamin_c` keeps its c).
 TEMPERATURES = ("temp", "temperature", "dew", "dewpoint")
 
@@ -103,6 +109,9 @@ def humanised(name: str) -> str:
     # Finnhub's `week52_high` / `week_52_low`: a 52-week figure.
     text = "_".join(words).lower().replace("week_52", "week52")
     words = ["52-week" if w == "week52" else w for w in text.split("_")]
+    unit = SPLIT_UNITS.get((words[-2], words[-1])) if len(words) > 2 else None
+    if unit:
+        words = words[:-2]
     out = []
     for i, word in enumerate(words):
         low = word.lower()
@@ -115,7 +124,7 @@ def humanised(name: str) -> str:
             out.append(UNITS[low])
         else:
             out.append(low)
-    text = " ".join(out)
+    text = " ".join([*out, unit] if unit else out)
     return text[0].upper() + text[1:]
 
 
@@ -169,6 +178,8 @@ def _column(name: str, values: pd.Series) -> Any:
         return st.column_config.NumberColumn(text, format="compact")
     if name.endswith("_pct"):
         return st.column_config.NumberColumn(text, format="%+.2f %%")
+    if name in SUB_CENT:
+        return st.column_config.NumberColumn(text, format="%+.4f")
     if pd.api.types.is_integer_dtype(values):
         return st.column_config.NumberColumn(text, format="localized")
     return st.column_config.NumberColumn(text, format="%.2f")
@@ -189,7 +200,7 @@ def frame(table: pd.DataFrame) -> pd.DataFrame:
 
 def show(table: pd.DataFrame, **kwargs: Any) -> None:
     """st.dataframe with human labels, units and formats."""
-    st.dataframe(frame(table), hide_index=True, column_config=config(table), **kwargs)
+    dataframe(frame(table), hide_index=True, column_config=config(table), **kwargs)
 
 
 # The summary table's figures, named for a reader, in the order shown.

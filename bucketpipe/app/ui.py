@@ -30,6 +30,13 @@ LOAD_HINT = (
 )
 
 
+def dataframe(data: Any, **kwargs: Any) -> Any:
+    """st.dataframe writing a missing value as an en dash, as tiles and lists do (Streamlit's
+    own placeholder is the word "None")."""
+    kwargs.setdefault("placeholder", MISSING)
+    return st.dataframe(data, **kwargs)
+
+
 def _missing(value: Any) -> bool:
     """None, NaN or NaT (pandas' missing markers)."""
     if value is None:
@@ -128,13 +135,14 @@ def age(moment: datetime | date | None, now: datetime | None = None) -> str:
 
 
 def when(moment: datetime | date | None) -> str:
-    """A timestamp as `2026-11-20 21:00 UTC` (a date as `2026-11-20`)."""
+    """A timestamp as `2026-11-20 21:00 UTC` (a date as `2026-11-20`; a timestamp without a
+    time zone, as a generic file's, as it is stored, and not called UTC)."""
     if moment is None or _missing(moment):
         return MISSING
     if isinstance(moment, datetime):
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
+        if moment.tzinfo is None:
+            return moment.strftime("%Y-%m-%d %H:%M")
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return moment.isoformat()
 
 

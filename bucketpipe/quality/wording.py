@@ -128,13 +128,21 @@ def number_text(value: float) -> str:
 
 
 def value_text(text: str | None) -> str | None:
-    """A column's minimum or maximum (stored as text): a number formatted, a date as it is."""
+    """A column's minimum or maximum (stored as text): a value of the data, so written with
+    its own digits (thousands separated, up to six decimals: `1025.5` -> `1,025.5`, never
+    rounded to `1,026`); a date as it is."""
     if text is None:
         return None
     try:
-        return number_text(float(text))
+        value = float(text)
     except ValueError:
         return text
+    if not math.isfinite(value):
+        return str(value)
+    if value == int(value):
+        return f"{value:,.0f}"
+    shown = f"{value:,.6f}".rstrip("0")
+    return shown if shown.rstrip(".-0,") else number_text(value)  # below a millionth
 
 
 def score_value(value: float, decimals: int = 2) -> float:

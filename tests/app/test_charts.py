@@ -154,6 +154,27 @@ def test_the_breadth_ring_keeps_each_level_colour_and_leaves_out_empty_levels() 
         ui.SENTIMENT_COLOURS["bullish"],
         ui.SENTIMENT_COLOURS["strong bearish"],
     ]
+    # The hole scales with the ring: a fixed one left a hairline in a narrow column.
+    assert spec["mark"]["innerRadius"] == {"expr": "min(width, height) / 4"}
+
+
+def test_a_quarter_without_an_estimate_is_neither_a_beat_nor_a_miss() -> None:
+    quarters = pd.DataFrame(
+        {
+            "period": [date(2024, 12, 31), date(2025, 3, 31), date(2025, 6, 30)],
+            "actual": [2.2308, 1.60, 1.42],
+            "estimate": [None, 1.55, 1.4241],
+            "surprise": [None, 0.05, -0.0041],
+            "surprise_pct": [None, 3.2258, -0.2879],
+        }
+    )
+    actual = charts.earnings(quarters).data[1]
+    assert list(actual.marker.color) == [ui.FLAT, ui.UP, ui.DOWN]
+    assert list(actual.text) == [
+        "Actual 2.23<br>no estimate",
+        "Actual 1.60<br>Surprise +0.05 (+3.2 %)",
+        "Actual 1.42<br>Surprise -0.0041 (-0.3 %)",
+    ]
 
 
 @pytest.mark.parametrize(("top", "step"), [(0, 1), (2, 1), (7, 2), (48, 10), (1_050_000, 500_000)])
@@ -240,3 +261,7 @@ def test_a_moment_is_written_to_the_precision_it_holds() -> None:
     # A fraction is kept (the tile states the column's true minimum), and a time without a
     # zone is not called UTC.
     assert ui.moment(datetime(2026, 11, 9, 14, 30, 0, 250_000)) == "2026-11-09 14:30:00.250000"
+    assert ui.when(datetime(2026, 11, 9, 16, 30, tzinfo=helsinki)) == "2026-11-09 14:30 UTC"
+    assert ui.when(datetime(2026, 11, 9, 14, 30)) == "2026-11-09 14:30"  # a generic file's
+    # A time axis says UTC for a time with a zone, not for a zone-less one.
+    assert plots.time_title("Measured at", "day", utc=False) == "Measured at (per day)"

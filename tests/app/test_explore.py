@@ -98,7 +98,7 @@ def test_data_tab_pages_and_picks_columns(make_app: AppFactory, demo_lake: DemoL
     app.multiselect(key="data_cols_weather").set_value(["city", "temperature_c"]).run()
     assert list(app.dataframe[-1].value.columns) == ["city", "temperature_c"]
     labels = [b.label for b in app.get("download_button")]
-    assert labels == ["Download CSV", "Download PARQUET"]
+    assert labels == ["Download CSV", "Download Parquet"]
 
 
 def headers(app: AppTest, index: int = -1) -> dict[str, str]:

@@ -17,6 +17,7 @@ def test_labels_units_and_formats() -> None:
             "amount": [0.25],
             "revenue": [1.5e9],
             "surprise_pct": [3.2],
+            "surprise": [-0.0041],
             "year": [2026],
             "filed_date": [pd.Timestamp("2026-02-01 12:00", tz="UTC")],
             "volatility_20": [0.0123],
@@ -28,6 +29,7 @@ def test_labels_units_and_formats() -> None:
         "amount": "Amount",
         "revenue": "Revenue",
         "surprise_pct": "Surprise %",
+        "surprise": "Surprise",
         "year": "Year",
         "filed_date": "Filed",
         "volatility_20": "Volatility 20 d %",
@@ -35,6 +37,7 @@ def test_labels_units_and_formats() -> None:
     assert config["ex_date"]["type_config"]["format"] == "YYYY-MM-DD"
     assert config["revenue"]["type_config"]["format"] == "compact"
     assert config["year"]["type_config"]["format"] == "%d"
+    assert config["surprise"]["type_config"]["format"] == "%+.4f"  # -0.0041, not -0.00
     assert columns.frame(table)["volatility_20"].iloc[0] == 1.23
 
 
@@ -45,6 +48,8 @@ def test_unknown_columns_get_a_readable_label() -> None:
     assert columns.label("user_id") == "User ID"
     assert columns.label("eps_estimate") == "EPS estimate"
     assert columns.label("duration_s") == "Duration (s)"
+    assert columns.label("pressure_h_pa") == "Pressure hPa"  # from a `Pressure hPa` header
+    assert columns.label("energy_k_wh") == "Energy kWh"
     # Inside a sentence a plain label starts in lower case, an acronym keeps its capitals.
     assert columns.phrase("daily_return") == "daily return %"
     assert columns.phrase("sma_5") == "SMA 5"

@@ -144,6 +144,12 @@ def test_number_text(value: float, text: str) -> None:
 
 def test_values_and_issues_as_text() -> None:
     assert wording.value_text("53513606.0") == "53,513,606"
+    # A minimum or maximum is a value of the data: its own digits, never rounded.
+    assert wording.value_text("1025.5") == "1,025.5"
+    assert wording.value_text("997.70") == "997.7"
+    assert wording.value_text("-4.9") == "-4.9"
+    assert wording.value_text("0.00012") == "0.00012"
+    assert wording.value_text("2e-09") == "2e-09"
     assert wording.value_text("2026-11-05 14:30:00+00") == "2026-11-05 14:30:00+00"
     assert wording.value_text(None) is None
     assert wording.issues_text({"extremes": 5, "empty_strings": 1, "future": 0}) == (

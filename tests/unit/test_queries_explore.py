@@ -193,6 +193,30 @@ def test_shown_sql_reproduces_the_figures(con: duckdb.DuckDBPyConnection) -> Non
     )
 
 
+def test_shown_sql_reproduces_the_sampled_charts_and_top_values(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """The histogram, box plot, scatter and correlations draw a sample; the SQL shown beside
+    them gives the same rows, and the correlations and top values the same figures."""
+    con.execute(
+        "CREATE VIEW noisy AS SELECT *, (i * 7919) % 31 AS wobble FROM "
+        "(SELECT *, CAST(temp AS INTEGER) AS i FROM weather)"
+    )
+    whole = explore.Slice("noisy", "measured_at")
+    cols = ("temp", "wobble", "city")
+    drawn = aggregates.sample(con, whole, cols, n=20)
+    shown = base.frame(con, base.runnable(*aggregates.sample_sql(whole, cols, n=20)), [])
+    assert len(drawn) == 20 and shown.equals(drawn)
+    used = aggregates.correlated(drawn, ["temp", "wobble"])
+    matrix = aggregates.correlations(drawn, used)
+    pairs = con.execute(base.runnable(*aggregates.correlations_sql(whole, used, n=20))).fetchall()
+    assert pairs == [("temp", "wobble", matrix.loc["temp", "wobble"])]
+    assert 0 < abs(pairs[0][2]) < 1
+    top = aggregates.top_values(con, whole, "city", 1)
+    again = base.frame(con, base.runnable(*aggregates.top_values_sql(whole, "city", 1)), [])
+    assert again.equals(top) and top.iloc[0].tolist() == ["Oulu", 32, 66.67]
+
+
 def test_quartiles_are_exact_up_to_the_threshold(con: duckdb.DuckDBPyConnection) -> None:
     """SUMMARIZE puts the quartiles of 0..47 at 12 / 24 / 36; they are 11.75 / 23.5 / 35.25,
     and a quartile of times is a time a row has."""

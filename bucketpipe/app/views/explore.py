@@ -109,7 +109,7 @@ def summary_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     st.markdown("**Summary statistics**")
     table = columns.profile_table(stats)
     order = [c for c in columns.PROFILE_LABELS if c in table]
-    st.dataframe(table, hide_index=True, column_order=order, column_config=columns.profile_config())
+    ui.dataframe(table, hide_index=True, column_order=order, column_config=columns.profile_config())
     sql, params = sl.select(shown)
     exact, _ = explore.exact_sql(sl, shown, explore.ranked_types(cols, shown))
     show_sql(f"SUMMARIZE {sql};\n\n{exact}", params)
@@ -120,12 +120,16 @@ def summary_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
             plots.bars(top, "value", "rows", horizontal=True, titles=(label(column), "Rows")),
             key="top_values",
         )
+        show_sql(*aggregates.top_values_sql(sl, column))
 
 
-def sample(sl: explore.Slice, kinds: dict[str, list[str]]) -> pd.DataFrame:
-    """Up to 20,000 rows for the charts, each value in its label's unit."""
+def sample(
+    sl: explore.Slice, kinds: dict[str, list[str]]
+) -> tuple[pd.DataFrame, tuple[str, list[Any]]]:
+    """Up to 20,000 rows for the charts, each value in its label's unit; and their SQL."""
     cols = tuple(kinds["numeric"] + kinds["categorical"])
-    return columns.frame(state.query(aggregates.sample, sl, cols, datasets=(sl.dataset,)))
+    data = columns.frame(state.query(aggregates.sample, sl, cols, datasets=(sl.dataset,)))
+    return data, aggregates.sample_sql(sl, cols)
 
 
 def distribution_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
@@ -133,7 +137,7 @@ def distribution_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     if not numeric:
         st.info("This dataset has no numeric columns.", icon=":material/info:")
         return
-    data = sample(sl, kinds)
+    data, drawn = sample(sl, kinds)
     left, right = st.columns(2)
     column = pick(left, "Column", numeric, "explore_hist_col")
     with left:
@@ -148,11 +152,12 @@ def distribution_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     with right:
         st.plotly_chart(plots.distribution(data, column, by, kind, names), key="distribution")
     st.caption(aggregates.sample_note(len(data)))
+    show_sql(*drawn)
 
 
 def relations_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
     numeric = kinds["numeric"]
-    data = sample(sl, kinds)
+    data, drawn = sample(sl, kinds)
     if len(numeric) >= 2:
         a, b, c, d = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
         x = pick(a, "X", numeric, "explore_x")
@@ -161,9 +166,13 @@ def relations_tab(sl: explore.Slice, kinds: dict[str, list[str]]) -> None:
         trend = d.toggle("Trend line", value=True, key="explore_trend")
         names = {n: label(n) for n in [*numeric, *kinds["categorical"]]}
         st.plotly_chart(plots.scatter(data, x, y, colour, trend, names), key="scatter")
+        st.caption(aggregates.sample_note(len(data)))
+        show_sql(*drawn)
         matrix = aggregates.correlations(data, numeric).rename(index=names, columns=names)
         if not matrix.empty:
             st.plotly_chart(plots.heatmap(matrix, "Correlation (Pearson)"), key="correlation")
+            used = aggregates.correlated(data, numeric)
+            show_sql(*aggregates.correlations_sql(sl, used))
     else:
         st.info("A scatter plot and correlations need two numeric columns.", icon=":material/info:")
     dims = kinds["categorical"] + kinds["time"]
@@ -262,7 +271,7 @@ def series_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[st
     group = "group" if by else None
     figure = plots.lines(data, "bucket", "value", group, y_title, label(by) if by else None)
     figure.update_layout(title=f"{y_title} per {bucket}, {scope}", margin={"t": 50})
-    utc = cols.get(sl.time_column, "").upper() != "DATE"
+    utc = "TIME ZONE" in cols.get(sl.time_column, "").upper()  # not a zone-less TIMESTAMP
     figure.update_xaxes(title_text=plots.time_title(label(sl.time_column), bucket, utc))
     st.plotly_chart(figure, key="series")
     show_sql(*aggregates.series_sql(sl, value, **options))
@@ -296,24 +305,22 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
         data = state.query(aggregates.sample, sl, (column,), datasets=(sl.dataset,))
         figure = plots.histogram(columns.frame(data), column, label(column))
         st.plotly_chart(figure, key="column_histogram")
+        show_sql(*aggregates.sample_sql(sl, (column,)))
     elif column in kinds["time"] and sl.time_column is not None:
-        per_day = state.query(
-            aggregates.series,
-            dataclasses.replace(sl, time_column=column),
-            None,
-            bucket="day",
-            datasets=(sl.dataset,),
-        )
+        by_day = dataclasses.replace(sl, time_column=column)
+        per_day = state.query(aggregates.series, by_day, None, bucket="day", datasets=(sl.dataset,))
         figure = plots.lines(per_day, "bucket", "value", None, "Rows per day")
-        utc = cols[column].upper() != "DATE"
+        utc = "TIME ZONE" in cols[column].upper()
         figure.update_xaxes(title_text=plots.time_title(label(column), "day", utc))
         st.plotly_chart(figure, key="column_series")
+        show_sql(*aggregates.series_sql(by_day, None, bucket="day"))
     else:
         top = state.query(aggregates.top_values, sl, column, 15, datasets=(sl.dataset,))
         st.plotly_chart(
             plots.bars(top, "value", "rows", horizontal=True, titles=(label(column), "Rows")),
             key="column_top",
         )
+        show_sql(*aggregates.top_values_sql(sl, column, 15))
 
 
 def data_tab(sl: explore.Slice, cols: dict[str, str], total: int) -> None:
@@ -343,13 +350,13 @@ def data_tab(sl: explore.Slice, cols: dict[str, str], total: int) -> None:
     )
     columns.show(rows)
     left, right = st.columns(2)
-    for col, fmt, mime in (
-        (left, "csv", "text/csv"),
-        (right, "parquet", "application/vnd.apache.parquet"),
+    for col, fmt, name, mime in (
+        (left, "csv", "CSV", "text/csv"),
+        (right, "parquet", "Parquet", "application/vnd.apache.parquet"),
     ):
         data, cut = state.query(explore.export, sl, tuple(chosen), fmt, datasets=(sl.dataset,))
         col.download_button(
-            f"Download {fmt.upper()}",
+            f"Download {name}",
             data,
             file_name=f"{sl.dataset}.{fmt}",
             mime=mime,

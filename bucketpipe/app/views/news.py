@@ -64,7 +64,7 @@ def ipo_tab() -> None:
     cols[0].metric("IPOs", len(table), border=True)
     for col, (status, n) in zip(cols[1:], statuses.items(), strict=False):
         col.metric(str(status).capitalize(), int(n), border=True)
-    st.dataframe(
+    ui.dataframe(
         table,
         hide_index=True,
         column_config=columns.config(table)
@@ -91,7 +91,7 @@ def earnings_tab() -> None:
         st.info("No earnings releases in these dates.", icon=":material/event_busy:")
         return
     st.caption(f"{ui.plural(len(table), 'release')}; revenue in the reporting currency.")
-    st.dataframe(
+    ui.dataframe(
         table,
         hide_index=True,
         column_config=columns.config(table)

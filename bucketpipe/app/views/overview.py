@@ -72,7 +72,7 @@ def table(latest: pd.DataFrame) -> None:
     ]
     order = ["symbol", "name", "price", "change", "change_pct", "low", "high", "range_position"]
     order += ["trend", "sentiment", "ts"]
-    st.dataframe(
+    ui.dataframe(
         view,
         hide_index=True,
         column_order=[c for c in order if c in view],

@@ -38,7 +38,7 @@ def history() -> None:
         border=True,
     )
     st.altair_chart(runcharts.run_timeline(shown), key="timeline")
-    st.dataframe(
+    ui.dataframe(
         # Inputs are what a clean run consumed: an ingest run has none to count (blank, not 0).
         shown.assign(inputs=shown["inputs"].where(shown["job"] == "clean")),
         hide_index=True,
@@ -93,7 +93,7 @@ def endpoints() -> None:
             "Not in the API plan (HTTP 403), skipped for a while: " + ", ".join(denied["dataset"]),
             icon=":material/lock:",
         )
-    st.dataframe(
+    ui.dataframe(
         table,
         hide_index=True,
         column_config=columns.config(table)
@@ -126,7 +126,7 @@ def live() -> None:
     if statuses.empty:
         st.caption("No job has reported a status yet.")
     else:
-        st.dataframe(statuses, hide_index=True, column_config=columns.config(statuses))
+        ui.dataframe(statuses, hide_index=True, column_config=columns.config(statuses))
     st.markdown("**Recent events**")
     events = state.timed(pipeline.recent_events, 50)
     if events.empty:
@@ -134,12 +134,13 @@ def live() -> None:
     else:
         labels = columns.config(events)
         labels["at"] = st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss z")
-        st.dataframe(events, hide_index=True, column_config=labels)
+        ui.dataframe(events, hide_index=True, column_config=labels)
 
 
 def objects() -> None:
     # Listing a bucket of 100,000s of objects costs a LIST request per 1,000: the page shows
     # the last census and the runs' counts since, and lists only when asked.
+    heading = "Objects"
     if st.button("Count now", help="List the whole bucket (one request per 1,000 objects)."):
         counts = state.timed(pipeline.object_counts)
         st.caption(f"Counted now: {ui.plural(int(counts['objects'].sum()), 'object')}.")
@@ -152,17 +153,20 @@ def objects() -> None:
             f"plus {count.since_census:,} the runs wrote since; sizes and newest changes as "
             "that census saw them."
             if census
-            else f"{objects} written by the runs so far; sizes come with the "
-            "first census (`bucketpipe compact` takes one), or press Count now."
+            else f"{objects} written by the runs so far; objects rewritten in place (the "
+            "jobs' `_state`, the rolled-up quality reports) and sizes come with the first "
+            "census (`bucketpipe compact` takes one), or press Count now."
         )
+        if census is None:
+            heading = "Written by runs"
     counts = counts.assign(size=counts["bytes"].map(ui.size))
-    st.dataframe(
+    ui.dataframe(
         counts[["area", "objects", "size", "newest"]],
         hide_index=True,
         column_config={
             "area": "Area",
             "size": "Size",
-            "objects": st.column_config.NumberColumn("Objects", format="localized"),
+            "objects": st.column_config.NumberColumn(heading, format="localized"),
             "newest": st.column_config.DatetimeColumn("Newest change", format="YYYY-MM-DD HH:mm z"),
         },
     )

@@ -38,7 +38,7 @@ def summary(reports: dict[str, QualityReport], committed: dict[str, int]) -> Non
         "column, added up). All are in quarantine; "
         "a row an earlier run had already quarantined for the same reason is not stored again.",
     )
-    st.dataframe(
+    ui.dataframe(
         table,
         hide_index=True,
         column_order=[
@@ -139,7 +139,7 @@ def detail(report: QualityReport, committed: int | None) -> None:
         profile = quality.column_profiles(report)
         figures = ["min", "max", "mean"]
         profile[figures] = profile[figures].fillna(ui.MISSING)  # a figure the column has not
-        st.dataframe(profile, hide_index=True, column_config=PROFILE_CONFIG)
+        ui.dataframe(profile, hide_index=True, column_config=PROFILE_CONFIG)
     if report.steps:
         st.caption("Cleaning steps applied: " + "; ".join(wording.steps(report)))
 
@@ -201,7 +201,7 @@ def rejected_rows(rows: pd.DataFrame) -> None:
     for name, text in QUARANTINE_LABELS.items():
         if name in config:
             config[name] = {**config[name], "label": text}
-    st.dataframe(columns.frame(rows), hide_index=True, column_config=config)
+    ui.dataframe(columns.frame(rows), hide_index=True, column_config=config)
 
 
 def score_history(dataset: str, limit: int = 50) -> pd.DataFrame:
@@ -244,7 +244,8 @@ def quarantine(dataset: str) -> None:
             help="Rows in the quarantine files named above (older rows stay in "
             "`quarantine/`; `bucketpipe status` counts them all).",
         )
-        columns.show(counts)
+        # The count first: a long reason in a third of the page would push it out of view.
+        columns.show(counts, column_order=("rows", "reason"))
     with right:
         st.altair_chart(
             whole_counts(runcharts.count_bars(counts, "reason", "rows", ui.DOWN, "Rows")),

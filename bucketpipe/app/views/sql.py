@@ -20,7 +20,7 @@ def schema_browser(schema: dict[str, list[tuple[str, str]]]) -> None:
     box = st.container(height=520, border=False)
     for view, cols in schema.items():
         with box.expander(f"{view} · {len(cols)} columns"):
-            st.dataframe(
+            ui.dataframe(
                 [{"column": c, "type": t} for c, t in cols], hide_index=True, height="content"
             )
 
@@ -45,8 +45,9 @@ def results(max_rows: int) -> None:
     outcome = st.session_state.get("sql_outcome")
     if outcome is None:
         st.caption(
-            "Results appear here. Only SELECT (and EXPLAIN) queries run; every dataset "
-            "is a view of the same name."
+            "Results appear here. One read-only statement runs at a time (SELECT, WITH, "
+            "DESCRIBE, SUMMARIZE, SHOW TABLES, PIVOT or EXPLAIN); every dataset is a view of "
+            "the same name."
         )
         return
     if isinstance(outcome, str):
@@ -67,7 +68,7 @@ def results(max_rows: int) -> None:
             icon=":material/content_cut:",
         )
     st.caption(f"{ui.plural(rows, 'row')} in {elapsed:.2f} s")
-    st.dataframe(frame, hide_index=True)
+    ui.dataframe(frame, hide_index=True, placeholder="NULL")  # as SQL writes it
     st.download_button(
         "Download CSV",
         csv_bytes(frame),

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from bucketpipe.lake.duck import quote_ident
+from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.serve.queries.base import frame
 from bucketpipe.serve.queries.explore import Slice
 
@@ -20,16 +20,19 @@ BUCKETS = {"hour": "1 hour", "day": "1 day", "week": "1 week", "month": "1 month
 SAMPLE_ROWS = 20_000
 
 
+def sample_sql(sl: Slice, cols: Sequence[str], n: int = SAMPLE_ROWS) -> tuple[str, list[Any]]:
+    """Up to `n` rows of the slice, sampled reproducibly: the rows every sampled chart draws."""
+    sql, params = sl.select(cols)
+    return f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7)", params
+
+
 def sample(
     con: duckdb.DuckDBPyConnection, sl: Slice, cols: Sequence[str], n: int = SAMPLE_ROWS
 ) -> pd.DataFrame:
     """Up to `n` rows of the slice, sampled reproducibly (for charts)."""
     if not cols:
         return pd.DataFrame()
-    sql, params = sl.select(cols)
-    return frame(
-        con, f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7)", params
-    )
+    return frame(con, *sample_sql(sl, cols, n))
 
 
 def sample_note(rows: int, n: int = SAMPLE_ROWS) -> str:
@@ -41,7 +44,7 @@ def sample_note(rows: int, n: int = SAMPLE_ROWS) -> str:
 
 def correlations(data: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFrame:
     """Pearson correlations between numeric columns that vary (pure)."""
-    usable = [c for c in numeric if c in data and data[c].nunique(dropna=True) > 1]
+    usable = correlated(data, numeric)
     if len(usable) < 2:
         return pd.DataFrame()
     values = data[usable].apply(pd.to_numeric, errors="coerce")
@@ -49,17 +52,39 @@ def correlations(data: pd.DataFrame, numeric: Sequence[str]) -> pd.DataFrame:
     return matrix
 
 
-def top_values(con: duckdb.DuckDBPyConnection, sl: Slice, column: str, n: int = 10) -> pd.DataFrame:
+def correlated(data: pd.DataFrame, numeric: Sequence[str]) -> list[str]:
+    """The numeric columns of the sample whose values vary (a constant has no correlation)."""
+    return [c for c in numeric if c in data and data[c].nunique(dropna=True) > 1]
+
+
+def correlations_sql(sl: Slice, cols: Sequence[str], n: int = SAMPLE_ROWS) -> tuple[str, list[Any]]:
+    """The correlation matrix's figures in SQL, over the charts' sample (one row per pair)."""
+    sql, params = sample_sql(sl, cols, n)
+    pairs = [(a, b) for i, a in enumerate(cols) for b in cols[i + 1 :]]
+    rows = " UNION ALL ".join(
+        f"SELECT {quote_literal(a)} AS x, {quote_literal(b)} AS y, "
+        f"round(corr(CAST({quote_ident(a)} AS DOUBLE), CAST({quote_ident(b)} AS DOUBLE)), 3) "
+        "AS pearson FROM s"
+        for a, b in pairs
+    )
+    return f"WITH s AS ({sql})\n{rows}", params
+
+
+def top_values_sql(sl: Slice, column: str, n: int = 10) -> tuple[str, list[Any]]:
     """The `n` most frequent values of a column with counts and shares (NULL included)."""
     sql, params = sl.select([column])
     c = quote_ident(column)
-    return frame(
-        con,
+    return (
         f"SELECT CAST({c} AS VARCHAR) AS value, count(*) AS rows, "
         f"round(100.0 * count(*) / sum(count(*)) OVER (), 2) AS share_pct "
         f"FROM ({sql}) GROUP BY {c} ORDER BY rows DESC, value LIMIT {int(n)}",
         params,
     )
+
+
+def top_values(con: duckdb.DuckDBPyConnection, sl: Slice, column: str, n: int = 10) -> pd.DataFrame:
+    """The `n` most frequent values of a column with counts and shares (NULL included)."""
+    return frame(con, *top_values_sql(sl, column, n))
 
 
 OTHERS = "others"
