@@ -35,9 +35,11 @@ from bucketpipe.clean.derived_sql import (
 )
 from bucketpipe.clean.engine import MergeOutcome, Target, count, merge_rows
 from bucketpipe.clean.plan import ATTEMPTS
+from bucketpipe.clean.smallfiles import MIB
 from bucketpipe.config.errors import CommitConflict, ObjectNotFound
 from bucketpipe.context import Context
 from bucketpipe.lake.commits import Basis, VersionTaken
+from bucketpipe.lake.duck import quote_literal
 from bucketpipe.lake.layout import state_key
 from bucketpipe.lake.runs import DatasetResult
 from bucketpipe.lake.snapshots import FileEntry, Snapshot, read_current, read_version
@@ -105,6 +107,32 @@ def new_files(store: ObjectStore, snapshot: Snapshot | None, seen: int | None) -
     return [f for f in snapshot.files if f.key not in before]
 
 
+def changed_rows(
+    store: ObjectStore,
+    snapshot: Snapshot | None,
+    seen: int | None,
+    files: Sequence[FileEntry],
+    columns: Sequence[tuple[str, str]],
+) -> str:
+    """SQL of the rows of `files` (new since version `seen`) that a run after `seen` wrote.
+
+    A new file also holds rows copied from files it replaced: a commit rewrites the small
+    files of the partitions it writes, a compaction rewrites a partition. Those keep the
+    `_clean_run` of the run that wrote them, so only rows of the runs that committed the
+    versions since `seen` (or rows without the column, from before it) are changes."""
+    rows = parquet_sql(_paths(store, files), columns)
+    if not files or snapshot is None or seen is None or "_clean_run" not in dict(snapshot.columns):
+        return rows
+    runs = []
+    for version in range(seen + 1, snapshot.version + 1):
+        try:
+            runs.append(read_version(store, snapshot.dataset, version).run_id)
+        except (ObjectNotFound, ValueError):
+            return rows  # a version vacuumed: every row of the new files counts
+    listed = ", ".join(quote_literal(r) for r in runs if r)
+    return f"SELECT * FROM ({rows}) WHERE _clean_run IS NULL OR _clean_run IN ({listed or 'NULL'})"
+
+
 def _files(snapshot: Snapshot | None, days: Iterable[date]) -> list[FileEntry]:
     """Files that may hold rows of `days`: those of the days' partitions whose time range
     meets the days' span (with a day's margin each side), so a recomputed day reads its week
@@ -121,9 +149,14 @@ def _files(snapshot: Snapshot | None, days: Iterable[date]) -> list[FileEntry]:
     )
 
 
-def _all_new(snapshot: Snapshot | None, fresh: Sequence[FileEntry]) -> bool:
-    """Are all of the dataset's committed files new (none when it has no rows)?"""
-    return len(fresh) == (len(snapshot.files) if snapshot is not None else 0)
+def _all_new(snapshot: Snapshot | None, fresh: Sequence[FileEntry], seen: int | None) -> bool:
+    """Are all of the dataset's committed rows new: none derived from before (`seen` None),
+    or a rebuild since (none when it has no rows)? Every file being new is not enough: a
+    commit rewrites the small files of the partitions it writes, rows it did not change."""
+    if snapshot is None:
+        return not fresh
+    first = seen is None or snapshot.operation == "rebuild"
+    return first and len(fresh) == len(snapshot.files)
 
 
 def _midnight(day: date) -> datetime:
@@ -145,7 +178,9 @@ def update_bars(
     fresh_quotes = new_files(store, quotes, seen.quotes)
     fresh_candles = new_files(store, candles, seen.candles)
     touched: str | None = None
-    if _all_new(quotes, fresh_quotes) and _all_new(candles, fresh_candles):
+    if _all_new(quotes, fresh_quotes, seen.quotes) and _all_new(
+        candles, fresh_candles, seen.candles
+    ):
         # The first clean, or a rebuild: every committed row is new, so every symbol-day's bar
         # is computed, with no pass over the files to find the days they touch (a provisional
         # bar of a day with no rows has nothing to be computed from either way).
@@ -155,8 +190,8 @@ def update_bars(
         con.execute(
             "CREATE OR REPLACE TABLE _bars_touched AS "
             + touched_sql(
-                parquet_sql(_paths(store, fresh_quotes), QUOTE_COLUMNS),
-                parquet_sql(_paths(store, fresh_candles), CANDLE_COLUMNS),
+                changed_rows(store, quotes, seen.quotes, fresh_quotes, QUOTE_COLUMNS),
+                changed_rows(store, candles, seen.candles, fresh_candles, CANDLE_COLUMNS),
                 parquet_sql(_paths(store, provisional), BAR_KEYS),
                 today=today,
             )
@@ -195,6 +230,7 @@ def update_bars(
         now=now,
         basis=Basis(bars),
         details={SOURCES: sources.model_dump(exclude_none=True)},
+        small_file_bytes=ctx.settings.clean_small_file_mb * MIB,
     )
 
 
@@ -214,7 +250,7 @@ def update_indicators(
         return None
     con.execute(
         "CREATE OR REPLACE TABLE _ind_symbols AS SELECT DISTINCT symbol FROM "
-        f"({parquet_sql(_paths(store, changed), BAR_KEYS)})"
+        f"({changed_rows(store, bars, seen, changed, BAR_KEYS)})"
     )
     history = con.execute(
         "SELECT symbol, day, open, high, low, close FROM "
@@ -237,6 +273,7 @@ def update_indicators(
         now=now,
         basis=Basis(current),
         details={SOURCES: {"daily_bars": bars.version}},
+        small_file_bytes=ctx.settings.clean_small_file_mb * MIB,
     )
 
 

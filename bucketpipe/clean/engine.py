@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from bucketpipe.catalog.spec import LINEAGE_NAMES, ConflictPolicy, PartitionGrain
+from bucketpipe.clean.smallfiles import small_files
 from bucketpipe.config.errors import TerminalError
 from bucketpipe.lake.commits import Basis, commit
 from bucketpipe.lake.duck import count_where, quote_ident, quote_literal, sql_list, utc_date
@@ -126,6 +127,7 @@ def merge_rows(
     basis: Basis | None = None,
     batch_view: bool = False,
     staged: Path | None = None,
+    small_file_bytes: int = 0,
 ) -> MergeOutcome:
     """Merge the rows of `rows_table` into the dataset and commit a new snapshot.
 
@@ -197,10 +199,9 @@ def merge_rows(
     columns = table_columns(con, "_batch")
     basis = basis if basis is not None else Basis(read_current(store, target.dataset))
     current = None if replace_all else basis.snapshot
+    partitions: list[str] = []
     if current is None:
         existing: list[FileEntry] = []
-    elif target.matches_every_partition:
-        existing = list(current.files)
     else:
         # The batch's partitions, asked only when there are committed files to match (a pass
         # over every row: a second of a ten-million-row rebuild, which matches nothing).
@@ -212,8 +213,12 @@ def merge_rows(
                 "FROM _batch"
             ).fetchall()
         ]
-        existing = current.files_for(
-            partitions=partitions, grain=target.partition_by, **_time_range(con, target)
+        existing = (
+            list(current.files)
+            if target.matches_every_partition
+            else current.files_for(
+                partitions=partitions, grain=target.partition_by, **_time_range(con, target)
+            )
         )
     output_sql = "SELECT * FROM _batch"
     if existing:
@@ -225,6 +230,13 @@ def merge_rows(
             extra={"dataset": target.dataset, "rows_in": outcome.rows_in, "run_id": run_id},
         )
         return outcome
+    near = current.files_for(partitions=partitions, grain=target.partition_by) if current else []
+    small = small_files(con, store, near, columns, outcome.files_removed, small_file_bytes)
+    if small is not None:
+        output_sql = f"{output_sql} UNION ALL BY NAME {small.sql}"
+        new_rows += small.rows
+        outcome.rows_copied += small.rows
+        outcome.files_removed += small.keys
     outcome.files_added = write_files(
         con, store, target, output_sql, run_id=run_id, version=basis.version + 1, scratch=scratch
     )

@@ -114,6 +114,7 @@ def clean_generic(
     carry_sql: str | None = None,
     limits: Limits | None = None,
     basis: Basis | None = None,
+    small_file_bytes: int = 0,
 ) -> GenericOutcome:
     """Clean the files of one dataset and commit them (one snapshot version) on `basis`."""
     basis = basis if basis is not None else Basis(read_current(store, dataset))
@@ -235,6 +236,7 @@ def clean_generic(
         else lambda _: _release_rows(con, rows_table, checked=accepted_view and not staged),
         batch_view=batch_view,
         staged=staged,
+        small_file_bytes=small_file_bytes,
     )
     reasons = steps.reason_counts(con)
     empty = {c for c, st in stats.items() if st.non_null == 0}

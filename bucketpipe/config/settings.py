@@ -49,6 +49,13 @@ class Settings(SourceSettings):
     compact_target_mb: int = Field(
         128, ge=1, description="Target size of a compacted Parquet file."
     )
+    clean_small_file_mb: int = Field(
+        8,
+        ge=0,
+        description="A committed file under this size in a partition a clean run writes to is "
+        "rewritten with the run's rows, so a partition holds one small file between "
+        "compactions (0: each run adds its own files until `bucketpipe compact`).",
+    )
     retention_raw_days: int = Field(
         90, ge=1, description="Days raw data is kept after it has been compacted."
     )

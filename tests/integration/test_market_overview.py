@@ -85,7 +85,7 @@ def test_overview_matches_the_live_answer_and_is_hidden_while_behind(
 def test_compaction_changes_versions_not_rows_and_hides_nothing(
     make_settings: SettingsFactory, make_context: Callable[[Settings], Context]
 ) -> None:
-    ctx = make_context(make_settings())
+    ctx = make_context(make_settings(clean_small_file_mb=0))  # each run adds a file
     session = LakeSession(ctx.settings, ctx.store, ctx.signals)
     step(ctx, MONDAY_NOON, "1")
     step(ctx, MONDAY_NOON + timedelta(hours=2), "2")  # the quarter's partition now has two files

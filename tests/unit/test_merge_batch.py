@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from bucketpipe.catalog.spec import ConflictPolicy
-from bucketpipe.clean.engine import BATCH, Target, drop_batch, merge_rows
+from bucketpipe.clean.engine import BATCH, MergeOutcome, Target, drop_batch, merge_rows
 from bucketpipe.lake.duck import sql_list
 from bucketpipe.lake.snapshots import read_current
 from bucketpipe.lake.storage import LocalStore
@@ -108,3 +108,62 @@ def test_a_key_whose_time_moves_to_another_partition_stays_one_row(
         drop_batch(con)
     rows = committed(store, "releases")
     assert [(r[0], r[1], str(r[2])) for r in rows] == [("AAA", 3, kept)]
+
+
+@pytest.mark.parametrize("policy", ["keep", "latest"])
+def test_a_partition_keeps_one_small_file_between_compactions(
+    tmp_path: Path, policy: ConflictPolicy
+) -> None:
+    """Each run's rows of a partition are written together with that partition's small
+    committed files, which the same commit removes: the partition stays one file however many
+    runs wrote to it, every row is kept once, and a big file is left as it is."""
+    store = LocalStore(tmp_path / "lake")
+    con = duckdb.connect(str(tmp_path / "work.duckdb"))
+    target = Target("ticks", ("symbol", "ts"), "ts", policy)
+
+    def run(n: int, rows: str, small: int = 8 << 20) -> MergeOutcome:
+        con.execute(f"CREATE OR REPLACE TABLE _rows AS {rows}")
+        outcome = merge_rows(
+            con,
+            store,
+            target,
+            rows_table="_rows",
+            run_id=f"run-{n}",
+            scratch=tmp_path / f"s{n}",
+            small_file_bytes=small,
+        )
+        drop_batch(con)
+        return outcome
+
+    def tick(symbol: str, minute: int, price: float, day: int = 1) -> str:
+        at = f"TIMESTAMPTZ '2026-12-0{day} 10:{minute:02d}:00+00'"
+        return f"SELECT '{symbol}' AS symbol, {at} AS ts, {price} AS price, {at} AS _fetched_at"
+
+    run(1, f"{tick('AAA', 0, 1.0)} UNION ALL {tick('BBB', 0, 2.0)}")
+    second = run(2, f"{tick('AAA', 15, 3.0)} UNION ALL {tick('AAA', 0, 1.0)}")
+    assert (second.rows_written, second.rows_duplicate, second.rows_copied) == (1, 1, 2)
+    assert len(second.files_removed) == 1
+    third = run(3, f"{tick('CCC', 30, 4.0)} UNION ALL {tick('AAA', 0, 9.0, day=2)}")
+    snapshot = read_current(store, "ticks")
+    assert snapshot is not None
+    assert sorted((f.partition, f.rows) for f in snapshot.files) == [
+        ("2026-12-01", 4),
+        ("2026-12-02", 1),
+    ]
+    assert third.rows_written == 2
+    assert [r[:3] for r in committed(store, "ticks")] == [
+        ("AAA", datetime(2026, 12, 1, 10, 0, tzinfo=UTC), 1.0),
+        ("AAA", datetime(2026, 12, 1, 10, 15, tzinfo=UTC), 3.0),
+        ("AAA", datetime(2026, 12, 2, 10, 0, tzinfo=UTC), 9.0),
+        ("BBB", datetime(2026, 12, 1, 10, 0, tzinfo=UTC), 2.0),
+        ("CCC", datetime(2026, 12, 1, 10, 30, tzinfo=UTC), 4.0),
+    ]
+    # A file past the size (here every file: 1 byte) is left to `bucketpipe compact`.
+    run(4, tick("DDD", 45, 5.0), small=1)
+    snapshot = read_current(store, "ticks")
+    assert snapshot is not None
+    assert sorted(f.partition or "" for f in snapshot.files) == [
+        "2026-12-01",
+        "2026-12-01",
+        "2026-12-02",
+    ]
