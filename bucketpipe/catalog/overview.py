@@ -55,9 +55,11 @@ def compute_latest_quotes(
     volume = ""
     bar_columns = columns(con, "daily_bars")
     if "volume" in bar_columns:
-        volume = ", b.volume"
+        # The newest bar with a volume (`arg_max` skips a NULL volume), and its day.
+        volume = ", b.volume, b.volume_day"
         join += (
-            " LEFT JOIN (SELECT symbol, arg_max(volume, day) AS volume FROM daily_bars "
+            " LEFT JOIN (SELECT symbol, arg_max(volume, day) AS volume, "
+            "max(day) FILTER (WHERE volume IS NOT NULL) AS volume_day FROM daily_bars "
             "GROUP BY symbol) AS b USING (symbol)"
         )
     day_range = ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
@@ -19,6 +21,11 @@ def test_overview_shows_the_market(make_app: AppFactory, demo_lake: DemoLake) ->
     table = app.dataframe[0].value
     assert sorted(table["symbol"]) == ["AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "TSLA"]
     assert table["trend"].map(len).min() >= 20  # a sparkline of the last days per symbol
+    assert table["volume"].notna().all()  # the table has every volume the chart draws
+    # The volume chart names the day its volumes are from (each symbol's newest bar).
+    headings = [h.value for h in app.subheader]
+    day = r"[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2}"
+    assert any(re.fullmatch(rf"Volume (on {day}|from {day} to {day})", h) for h in headings)
     assert len(app.get("vega_lite_chart")) >= 2
     # Freshness tiles: one per service and the newest quote.
     labels = [m.label for m in app.metric]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import pandas as pd
 import pytest
@@ -53,7 +55,27 @@ def test_names_and_volume_join_in_when_committed(con: duckdb.DuckDBPyConnection)
     latest = market.latest_quotes(con).set_index("symbol")
     assert latest.loc["AAA", "name"] == "A Corp"
     assert latest.loc["AAA", "volume"] == 250
+    assert latest.loc["AAA", "volume_day"] == date(2026, 1, 6)
     assert pd.isna(latest.loc["BBB", "volume"])
+
+
+def test_volume_names_the_day_of_the_bar_it_is_from(con: duckdb.DuckDBPyConnection) -> None:
+    # AAA's newest bar is from quotes alone (no volume): its volume and day are the bar
+    # before; BBB's newest bar has one, a day later.
+    con.execute(
+        "CREATE VIEW daily_bars AS SELECT * FROM (VALUES "
+        "('AAA', DATE '2026-01-05', 100), ('AAA', DATE '2026-01-06', NULL), "
+        "('BBB', DATE '2026-01-06', 40)) AS t(symbol, day, volume)"
+    )
+    latest = market.latest_quotes(con)
+    by_symbol = latest.set_index("symbol")
+    assert by_symbol.loc["AAA", "volume"] == 100
+    assert by_symbol.loc["AAA", "volume_day"] == date(2026, 1, 5)
+    summary = market.summarize(latest)
+    assert summary.total_volume == 140
+    assert summary.volume_when == "from Mon 5 Jan to Tue 6 Jan"
+    one_day = market.summarize(latest[latest["symbol"] == "BBB"])
+    assert one_day.volume_when == "on Tue 6 Jan"
 
 
 def test_no_quotes_view_gives_an_empty_frame() -> None:
@@ -67,6 +89,7 @@ def test_summary_tiles(con: duckdb.DuckDBPyConnection) -> None:
     assert summary.mean_change_pct == pytest.approx((20.0 - 5.66 + 0.0) / 3)
     assert (summary.advancers, summary.decliners, summary.unchanged) == (1, 1, 1)
     assert summary.total_volume is None
+    assert summary.volume_when == ""
     assert summary.trend == "up"
     assert market.summarize(pd.DataFrame()).symbols == 0
 

@@ -59,7 +59,11 @@ def tiles(summary: market.MarketSummary) -> None:
     cols[4].metric(
         "Total volume",
         volume,
-        help="Shares traded on each symbol's latest day (from daily bars; quotes carry none).",
+        help=(
+            "Shares traded on each symbol's newest bar with a volume"
+            + (f", {summary.volume_when}" if summary.volume_when else "")
+            + " (from daily bars; quotes carry none)."
+        ),
         border=True,
     )
 
@@ -71,7 +75,7 @@ def table(latest: pd.DataFrame) -> None:
         for p, lo, hi in zip(view["price"], view["low"], view["high"], strict=True)
     ]
     order = ["symbol", "name", "price", "change", "change_pct", "low", "high", "range_position"]
-    order += ["trend", "sentiment", "ts"]
+    order += ["volume", "trend", "sentiment", "ts"]
     ui.dataframe(
         view,
         hide_index=True,
@@ -91,6 +95,11 @@ def table(latest: pd.DataFrame) -> None:
                 max_value=1.0,
                 format="percent",
                 color=ui.ACCENT,
+            ),
+            "volume": st.column_config.NumberColumn(
+                "Volume",
+                format="compact",
+                help="Shares traded on the symbol's newest bar with a volume.",
             ),
             "trend": st.column_config.LineChartColumn(
                 "Last 30 days", help="Last price of each day.", color="auto"
@@ -150,7 +159,7 @@ def render() -> None:
         st.subheader("Breadth")
         st.altair_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
     if "volume" in latest and latest["volume"].notna().any():
-        st.subheader("Volume (latest day)")
+        st.subheader(f"Volume {summary.volume_when}" if summary.volume_when else "Volume")
         volume = pd.to_numeric(latest["volume"], errors="coerce")
         traded = latest.assign(volume=volume).dropna(subset=["volume"])
         st.altair_chart(charts.volume_bars(traded.nlargest(VOLUMES, "volume")))

@@ -187,10 +187,17 @@ MARKET_OVERVIEW = DatasetSpec(
         _col(
             "volume",
             "BIGINT",
-            "Shares traded on the newest bar (candles only; no column "
-            "before the first bars are committed).",
+            "Shares traded on the symbol's newest bar with a volume (candles only; no "
+            "column before the first bars are committed).",
             # Due once the lake has candles (a symbol's newest bar carries a volume): a plan
             # without candles has bars from quotes alone, with no volume to give.
+            "count(volume) OVER () > 0",
+        ),
+        _col(
+            "volume_day",
+            "DATE",
+            "Market day of the newest bar with a volume: the day `volume` is from "
+            "(present with `volume`).",
             "count(volume) OVER () > 0",
         ),
         *LINEAGE,

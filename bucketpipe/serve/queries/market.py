@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
@@ -73,6 +73,19 @@ class MarketSummary:
     unchanged: int
     total_volume: float | None
     newest: datetime | None
+    # The first and last market day the volumes are from (each symbol's newest bar with one).
+    volume_days: tuple[date, date] | None = None
+
+    @property
+    def volume_when(self) -> str:
+        """The volumes' day, as `on Fri 4 Dec`, or their span (`from Wed 2 Dec to Fri 4 Dec`)
+        when symbols' newest bars differ; '' when unknown."""
+        if self.volume_days is None:
+            return ""
+        first, last = self.volume_days
+        if first == last:
+            return f"on {day_name(last)}"
+        return f"from {day_name(first)} to {day_name(last)}"
 
     @property
     def trend(self) -> str:
@@ -93,8 +106,13 @@ def summarize(latest: pd.DataFrame) -> MarketSummary:
         return MarketSummary(0, None, None, 0, 0, 0, None, None)
     change = pd.to_numeric(latest["change_pct"], errors="coerce")
     volume = None
+    days = None
     if "volume" in latest and latest["volume"].notna().any():
         volume = float(pd.to_numeric(latest["volume"], errors="coerce").sum())
+        if "volume_day" in latest:
+            traded = pd.to_datetime(latest["volume_day"][latest["volume"].notna()]).dropna()
+            if len(traded):
+                days = (traded.min().date(), traded.max().date())
     newest = pd.to_datetime(latest["ts"]).max()
     return MarketSummary(
         symbols=int(latest["symbol"].nunique()),
@@ -105,13 +123,19 @@ def summarize(latest: pd.DataFrame) -> MarketSummary:
         unchanged=int((change == 0).sum()),
         total_volume=volume,
         newest=None if pd.isna(newest) else newest.to_pydatetime(),
+        volume_days=days,
     )
+
+
+def day_name(day: date) -> str:
+    """A day as `Fri 4 Dec`."""
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def session_name(latest: pd.DataFrame) -> str | None:
     """The day of the newest quote, as `Fri 4 Dec` (None without quotes)."""
     newest = pd.to_datetime(latest["ts"], utc=True).max() if "ts" in latest else None
-    return None if newest is None or pd.isna(newest) else f"{newest:%a} {newest.day} {newest:%b}"
+    return None if newest is None or pd.isna(newest) else day_name(newest)
 
 
 def movers(latest: pd.DataFrame, n: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
