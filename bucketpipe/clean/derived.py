@@ -35,7 +35,6 @@ from bucketpipe.clean.derived_sql import (
 )
 from bucketpipe.clean.engine import MergeOutcome, Target, count, merge_rows
 from bucketpipe.clean.plan import ATTEMPTS
-from bucketpipe.clean.smallfiles import MIB
 from bucketpipe.config.errors import CommitConflict, ObjectNotFound
 from bucketpipe.context import Context
 from bucketpipe.lake.commits import Basis, VersionTaken
@@ -230,7 +229,7 @@ def update_bars(
         now=now,
         basis=Basis(bars),
         details={SOURCES: sources.model_dump(exclude_none=True)},
-        small_file_bytes=ctx.settings.clean_small_file_mb * MIB,
+        small_file_bytes=ctx.settings.clean_small_file_bytes,
     )
 
 
@@ -273,7 +272,7 @@ def update_indicators(
         now=now,
         basis=Basis(current),
         details={SOURCES: {"daily_bars": bars.version}},
-        small_file_bytes=ctx.settings.clean_small_file_mb * MIB,
+        small_file_bytes=ctx.settings.clean_small_file_bytes,
     )
 
 

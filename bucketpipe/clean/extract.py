@@ -15,7 +15,6 @@ from bucketpipe.clean.engine import BATCH, Target, drop_batch, merge_rows
 from bucketpipe.clean.plan import ATTEMPTS, Plan
 from bucketpipe.clean.rebuilding import Carry
 from bucketpipe.clean.rejects import write_quarantine
-from bucketpipe.clean.smallfiles import MIB
 from bucketpipe.config.errors import CommitConflict
 from bucketpipe.context import Context
 from bucketpipe.lake.commits import Basis, VersionTaken
@@ -130,7 +129,7 @@ def clean_spec(
         before_write=profile,
         basis=basis,
         batch_view=batch_view,
-        small_file_bytes=ctx.settings.clean_small_file_mb * MIB,
+        small_file_bytes=ctx.settings.clean_small_file_bytes,
     )
     drop_batch(con)
     drop_staged()

@@ -14,7 +14,6 @@ from bucketpipe.clean.assessment import generic_report
 from bucketpipe.clean.generic import GenericOutcome, clean_generic, release
 from bucketpipe.clean.plan import ALREADY_CONSUMED, ATTEMPTS, Plan
 from bucketpipe.clean.rawinput import file_refs
-from bucketpipe.clean.smallfiles import MIB
 from bucketpipe.config.errors import CommitConflict, TerminalError
 from bucketpipe.config.scratch import scratch_space
 from bucketpipe.context import Context
@@ -141,7 +140,7 @@ def _clean_dataset(
                 carry_sql=carry(dataset) if carry else None,
                 limits=limits,
                 basis=basis,
-                small_file_bytes=ctx.settings.clean_small_file_mb * MIB,
+                small_file_bytes=ctx.settings.clean_small_file_bytes,
             )
         except VersionTaken:
             ctx.store.delete([quarantine_key(dataset, ctx.now().date(), run_id)])

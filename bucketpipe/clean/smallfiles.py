@@ -19,8 +19,6 @@ from bucketpipe.lake.duck import quote_ident, sql_list
 from bucketpipe.lake.snapshots import FileEntry
 from bucketpipe.lake.storage import ObjectStore
 
-MIB = 1024 * 1024
-
 
 @dataclass(frozen=True)
 class SmallFiles:

@@ -237,6 +237,11 @@ class Settings(SourceSettings):
     def lake_is_s3(self) -> bool:
         return self.lake.startswith("s3://")
 
+    @property
+    def clean_small_file_bytes(self) -> int:
+        """`clean_small_file_mb` in bytes: the size under which a commit folds a file."""
+        return self.clean_small_file_mb * values.MIB
+
     def finnhub_key_id(self) -> str:
         """A short, non-reversible id of the API key, for Redis keys and logs."""
         key = self.finnhub_api_key.get_secret_value() if self.finnhub_api_key else ""

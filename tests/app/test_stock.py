@@ -12,7 +12,9 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from bucketpipe.config.settings import Settings
 from bucketpipe.lake.storage import LocalStore
+from bucketpipe.serve.queries.session import LakeSession
 from bucketpipe.serve.reader import LakeReader
 from tests.app.conftest import AppFactory, DemoLake, markdown, metric, no_errors
 
@@ -58,6 +60,38 @@ def test_only_the_open_tab_runs(make_app: AppFactory, demo_lake: DemoLake) -> No
     assert not intraday.children
     headlines = [m.value for m in news.markdown if m.value.startswith("**")]
     assert headlines, "the News tab shows AAPL's articles once opened"
+
+
+def first_value(lake: DemoLake, sql: str) -> Any:
+    """The first value of a query over the lake's committed snapshots."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in lake.env.items():
+            mp.setenv(name, value)
+        session = LakeSession.from_settings(Settings())
+    try:
+        session.sync()
+        with session.cursor() as cursor:
+            row = cursor.execute(sql).fetchone()
+    finally:
+        session.close()
+    return row[0] if row else None
+
+
+def test_the_financials_tab_shows_the_newest_key_metrics(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    app = make_app(demo_lake, "stock")
+    assert "P/E (TTM)" not in markdown(app)  # not read on a page that does not show them
+    app.session_state["stock_tab"] = "Financials"
+    app.run()
+    no_errors(app)
+    tab = next(t for t in app.tabs if t.label == "Financials")
+    shown = "\n".join(m.value for m in tab.markdown)
+    newest = first_value(demo_lake, "SELECT max(as_of) FROM basic_financials WHERE symbol = 'AAPL'")
+    assert f"**Key metrics** (as of {newest:%Y-%m-%d})" in shown
+    assert {"**52-week range**", "**P/E (TTM)**", "**Beta**"} <= {
+        line.split(":")[0].removeprefix("- ") for line in shown.splitlines()
+    }
 
 
 def test_picking_another_symbol_changes_the_tiles(

@@ -57,7 +57,7 @@ def summary(reports: dict[str, QualityReport], committed: dict[str, int]) -> Non
             "created_at",
         ],
         column_config={
-            "dataset": st.column_config.TextColumn("Dataset", width="medium"),
+            "dataset": st.column_config.TextColumn("Dataset", width="medium", pinned=True),
             "rows": st.column_config.NumberColumn(
                 "Rows",
                 format="localized",

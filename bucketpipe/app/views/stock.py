@@ -68,20 +68,18 @@ def pickers(symbols: list[str], bars_newest: files.Picked | None) -> tuple[str, 
 
 def profile_card(symbol: str, profiles: files.Picked | None) -> None:
     info = state.query(stock.profile, symbol, sql(profiles))
-    metrics = state.query(stock.key_metrics, symbol)
+    # The key metrics (`basic_financials`) are in the Financials tab: read when it is opened,
+    # not on every cold page (a file, a HEAD and a GET on S3, the page's eleventh read).
     with st.container(border=True):
         st.markdown(f"### {info.get('name') or symbol}")
         facts = [str(info[k]) for k in ("exchange", "industry", "country") if info.get(k)]
         if facts:
             st.caption(" · ".join(facts))
         rows = {
-            "Market cap": _millions(info.get("market_cap") or metrics.get("market_cap")),
+            "Market cap": _millions(info.get("market_cap")),
             "Shares outstanding": _millions(info.get("shares_outstanding")),
             "Currency": info.get("currency"),
             "IPO": ui.day(info["ipo"]) if info.get("ipo") is not None else None,
-            "52-week range": _range(metrics.get("week52_low"), metrics.get("week52_high")),
-            "P/E (TTM)": ui.number(metrics.get("pe_ttm")) if "pe_ttm" in metrics else None,
-            "Beta": ui.number(metrics.get("beta")) if "beta" in metrics else None,
         }
         shown = {k: v for k, v in rows.items() if v not in (None, "", ui.MISSING)}
         if shown:
@@ -265,7 +263,25 @@ def earnings_tab(symbol: str, start: date, end: date) -> None:
         columns.show(earn.sort_values("period", ascending=False))
 
 
+def key_metrics(symbol: str) -> None:
+    """The symbol's newest key metrics (`basic_financials`), when it has any."""
+    metrics = state.query(stock.key_metrics, symbol)
+    rows = {
+        "Market cap": _millions(metrics.get("market_cap")),
+        "52-week range": _range(metrics.get("week52_low"), metrics.get("week52_high")),
+        "P/E (TTM)": ui.number(metrics.get("pe_ttm")) if "pe_ttm" in metrics else None,
+        "Beta": ui.number(metrics.get("beta")) if "beta" in metrics else None,
+    }
+    shown = {k: v for k, v in rows.items() if v not in (None, "", ui.MISSING)}
+    if shown:
+        as_of = metrics.get("as_of")
+        when = f" (as of {ui.day(as_of)})" if as_of is not None and not pd.isna(as_of) else ""
+        st.markdown(f"**Key metrics**{when}")
+        st.markdown("\n".join(f"- **{k}**: {v}" for k, v in shown.items()))
+
+
 def financials_tab(symbol: str, start: date, end: date) -> None:
+    key_metrics(symbol)
     fin = state.query(stock.financials, symbol)
     _table_or_empty(fin, "financials_reported", "reported financials", f"for {symbol}")
     if not fin.empty:

@@ -330,13 +330,18 @@ def key_metrics(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
     if "symbol" not in have or "as_of" not in have:
         return {}
     cols = [c for c in have if not c.startswith("_") and c not in ("dt", "metric", "symbol")]
-    rows = frame(
-        con,
-        f"SELECT {select_list(cols)} FROM basic_financials WHERE symbol = ? "
-        "ORDER BY as_of DESC LIMIT 1",
-        [symbol],
-    )
-    return {} if rows.empty else {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+    # The newest weeks' files first (metrics are fetched daily), as for profiles: a year of
+    # monthly files is not opened for one row.
+    for relation in map(quote_ident, _newest(con, "basic_financials")):
+        rows = frame(
+            con,
+            f"SELECT {select_list(cols)} FROM {relation} WHERE symbol = ? "
+            "ORDER BY as_of DESC LIMIT 1",
+            [symbol],
+        )
+        if not rows.empty:
+            return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+    return {}
 
 
 @uses("financials_reported")
