@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bucketpipe.app.dayaxis import day_axis, day_keys
 from bucketpipe.app.plots import integer_ticks, integral, layout
 from bucketpipe.app.ui import ACCENT, DOWN, FLAT, MISSING, PALETTE, SENTIMENT_COLOURS, UP, percent
 
@@ -45,7 +46,7 @@ def price(
     )
     fig.add_trace(
         go.Candlestick(
-            x=bars["day"],
+            x=day_keys(bars["day"]),
             open=bars["open"],
             high=bars["high"],
             low=bars["low"],
@@ -62,13 +63,15 @@ def price(
     if bollinger and drawn(ind, "bb_upper", "bb_lower", "bb_middle"):
         band = {"width": 1, "color": "rgba(100,116,139,0.7)"}
         fig.add_trace(
-            go.Scatter(x=ind["day"], y=ind["bb_upper"], name="Bollinger upper", line=band),
+            go.Scatter(
+                x=day_keys(ind["day"]), y=ind["bb_upper"], name="Bollinger upper", line=band
+            ),
             row=1,
             col=1,
         )
         fig.add_trace(
             go.Scatter(
-                x=ind["day"],
+                x=day_keys(ind["day"]),
                 y=ind["bb_lower"],
                 name="Bollinger lower",
                 line=band,
@@ -80,7 +83,7 @@ def price(
         )
         fig.add_trace(
             go.Scatter(
-                x=ind["day"],
+                x=day_keys(ind["day"]),
                 y=ind["bb_middle"],
                 name="Bollinger middle (SMA 20)",
                 line={"width": 1, "dash": "dash", "color": FLAT},
@@ -93,7 +96,7 @@ def price(
         if drawn(ind, column):
             fig.add_trace(
                 go.Scatter(
-                    x=ind["day"],
+                    x=day_keys(ind["day"]),
                     y=ind[column],
                     name=label,
                     line={"width": 1.6, "color": colour, "dash": dash},
@@ -104,14 +107,14 @@ def price(
     if has_volume:
         colours = [UP if c >= o else DOWN for o, c in zip(bars["open"], bars["close"], strict=True)]
         fig.add_trace(
-            go.Bar(x=bars["day"], y=bars["volume"], name="Volume", marker_color=colours),
+            go.Bar(x=day_keys(bars["day"]), y=bars["volume"], name="Volume", marker_color=colours),
             row=2,
             col=1,
         )
         fig.update_yaxes(title_text="Volume", row=2, col=1)
     fig.update_yaxes(title_text="Price", row=1, col=1)
-    fig.update_xaxes(rangeslider_visible=False, rangebreaks=weekend_breaks(bars["day"]))
-    one_day(fig, bars["day"])
+    fig.update_xaxes(rangeslider_visible=False)
+    day_axis(fig, bars["day"], ind.get("day"))
     return layout(fig, 520 if has_volume else 440)
 
 
@@ -120,19 +123,10 @@ def drawn(frame: pd.DataFrame, *columns: str) -> bool:
     return all(c in frame for c in columns) and bool(frame[columns[0]].notna().any())
 
 
-def one_day(fig: go.Figure, days: pd.Series) -> None:
-    """A daily chart of a single day is labelled with that day: left alone, Plotly zooms into
-    the one instant and ticks fractions of a millisecond around it."""
-    known = pd.Series(pd.to_datetime(days, errors="coerce")).dropna()
-    if known.nunique() == 1:
-        day = known.iloc[0]
-        fig.update_xaxes(tickvals=[day], ticktext=[f"{day:%b} {day.day}, {day:%Y}"])
-
-
 def rsi(ind: pd.DataFrame) -> go.Figure:
     """RSI 14 with the 30 (oversold) and 70 (overbought) lines."""
     fig = go.Figure(
-        go.Scatter(x=ind["day"], y=ind["rsi_14"], name="RSI 14", line={"color": ACCENT})
+        go.Scatter(x=day_keys(ind["day"]), y=ind["rsi_14"], name="RSI 14", line={"color": ACCENT})
     )
     fig.add_hrect(y0=30, y1=70, fillcolor="rgba(100,116,139,0.08)", line_width=0)
     fig.add_hline(
@@ -148,8 +142,7 @@ def rsi(ind: pd.DataFrame) -> go.Figure:
         annotation_position="bottom left",
     )
     fig.update_yaxes(range=[0, 100], title_text="RSI")
-    fig.update_xaxes(rangebreaks=weekend_breaks(ind["day"]))
-    one_day(fig, ind["day"])
+    day_axis(fig, ind["day"])
     return layout(fig, 240)
 
 
@@ -159,18 +152,21 @@ def macd(ind: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
-            x=ind["day"],
+            x=day_keys(ind["day"]),
             y=ind["macd_hist"],
             name="Histogram",
             marker_color=[UP if v >= 0 else DOWN for v in hist],
         )
     )
-    fig.add_trace(go.Scatter(x=ind["day"], y=ind["macd"], name="MACD", line={"color": ACCENT}))
     fig.add_trace(
-        go.Scatter(x=ind["day"], y=ind["macd_signal"], name="Signal", line={"color": "#f59e0b"})
+        go.Scatter(x=day_keys(ind["day"]), y=ind["macd"], name="MACD", line={"color": ACCENT})
     )
-    fig.update_xaxes(rangebreaks=weekend_breaks(ind["day"]))
-    one_day(fig, ind["day"])
+    fig.add_trace(
+        go.Scatter(
+            x=day_keys(ind["day"]), y=ind["macd_signal"], name="Signal", line={"color": "#f59e0b"}
+        )
+    )
+    day_axis(fig, ind["day"])
     fig.update_yaxes(title_text="MACD (price units)")
     return layout(fig, 260)
 
@@ -250,7 +246,7 @@ def earnings(e: pd.DataFrame) -> go.Figure:
         go.Scatter(
             x=label,
             y=e["actual"],
-            name="Actual",
+            name="Actual (green beat, red missed the estimate)",
             mode="markers",
             marker={"size": 11, "color": colours},
             text=[earnings_hover(row) for row in e.to_dict("records")],
@@ -285,7 +281,7 @@ def social(s: pd.DataFrame) -> go.Figure:
             go.Bar(
                 x=part["at_time"],
                 y=part["mention"],
-                name=f"{source} mentions",
+                name=f"{str(source).capitalize()} mentions",
                 marker_color=colour,
                 opacity=0.45,
             ),
@@ -296,7 +292,7 @@ def social(s: pd.DataFrame) -> go.Figure:
                 go.Scatter(
                     x=part["at_time"],
                     y=part["score"],
-                    name=f"{source} score",
+                    name=f"{str(source).capitalize()} score",
                     line={"color": colour},
                 ),
                 secondary_y=True,

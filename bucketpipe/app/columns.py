@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -177,12 +178,29 @@ def _column(name: str, values: pd.Series) -> Any:
     if name in COMPACT:
         return st.column_config.NumberColumn(text, format="compact")
     if name.endswith("_pct"):
-        return st.column_config.NumberColumn(text, format="%+.2f %%")
+        # A change is signed (+1.20 %); a level (humidity, a yield, a margin) is not.
+        sign = "+" if any(word in name for word in CHANGE_WORDS) else ""
+        return st.column_config.NumberColumn(text, format=f"%{sign}.2f %%")
     if name in SUB_CENT:
         return st.column_config.NumberColumn(text, format="%+.4f")
     if pd.api.types.is_integer_dtype(values):
         return st.column_config.NumberColumn(text, format="localized")
-    return st.column_config.NumberColumn(text, format="%.2f")
+    return st.column_config.NumberColumn(text, format=f"%.{decimals(values)}f")
+
+
+# Words of a `_pct` column that is a change, written with its sign.
+CHANGE_WORDS = ("change", "return", "surprise", "growth", "delta", "diff")
+
+
+def decimals(values: pd.Series, sample: int = 1000) -> int:
+    """The decimals a float column needs, 2 to 4: the fewest that write every sampled value
+    exactly (3.355 is not 3.35 or 3.36), else 4."""
+    present = pd.to_numeric(values, errors="coerce").dropna().head(sample).to_numpy(float)
+    present = present[np.isfinite(present)]
+    for places in (2, 3):
+        if np.allclose(present, np.round(present, places), rtol=0, atol=1e-9):
+            return places
+    return 4
 
 
 def _all_dates(values: pd.Series) -> bool:
@@ -190,11 +208,42 @@ def _all_dates(values: pd.Series) -> bool:
     return not present.empty and all(hasattr(v, "isoformat") for v in present.head(20))
 
 
+# SEC Form 4 transaction codes, as Finnhub's insider transactions carry them.
+TRANSACTION_CODES = {
+    "P": "purchase",
+    "S": "sale",
+    "A": "grant or award",
+    "D": "sale or transfer to the issuer",
+    "F": "tax or exercise price paid in shares",
+    "I": "discretionary",
+    "M": "option exercise",
+    "C": "conversion",
+    "E": "derivative expired",
+    "H": "derivative cancelled",
+    "O": "out-of-the-money exercise",
+    "X": "in-the-money exercise",
+    "G": "gift",
+    "L": "small acquisition",
+    "W": "will or inheritance",
+    "Z": "voting trust",
+    "J": "other",
+    "K": "equity swap",
+    "U": "tender of shares",
+    "V": "reported early",
+}
+
+
 def frame(table: pd.DataFrame) -> pd.DataFrame:
-    """Fractions stored as 0.012 shown as 1.2 (the label says %)."""
+    """Fractions stored as 0.012 shown as 1.2 (the label says %); a Form 4 code with its
+    meaning (`F` as `F · tax or exercise price paid in shares`)."""
     out = table.copy()
     for name in PERCENT_OF_ONE & set(out.columns):
         out[name] = pd.to_numeric(out[name], errors="coerce") * 100
+    if "transaction_code" in out:
+        out["transaction_code"] = [
+            f"{code} \u00b7 {TRANSACTION_CODES[code]}" if code in TRANSACTION_CODES else code
+            for code in out["transaction_code"]
+        ]
     return out
 
 

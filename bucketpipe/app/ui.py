@@ -118,20 +118,29 @@ def size(num_bytes: Any) -> str:
 
 
 def age(moment: datetime | date | None, now: datetime | None = None) -> str:
-    """'just now', '5 min ago', '3 h ago', '2 d ago'."""
+    """'just now', '5 min ago', '3 h ago', '2 d ago'; a moment more than a minute ahead of
+    the clock is 'in the future (2 h ahead)': a clock or time-zone mistake to see, not to
+    round to 'just now'."""
     if moment is None or _missing(moment):
         return "never"
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    seconds = max(0, int(((now or datetime.now(UTC)) - moment).total_seconds()))
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    if seconds <= -60:
+        return f"in the future ({_span(-seconds)} ahead)"
     if seconds < 60:
         return "just now"
-    for unit, span in (("d", 86400), ("h", 3600), ("min", 60)):
+    return f"{_span(seconds)} ago"
+
+
+def _span(seconds: int) -> str:
+    """At least a minute, in its largest unit: '5 min', '3 h', '2 d'."""
+    for unit, span in (("d", 86400), ("h", 3600)):
         if seconds >= span:
-            return f"{seconds // span} {unit} ago"
-    return "just now"
+            return f"{seconds // span} {unit}"
+    return f"{seconds // 60} min"
 
 
 def when(moment: datetime | date | None) -> str:

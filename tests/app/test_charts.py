@@ -47,14 +47,14 @@ def test_price_chart_colours_volume_by_direction() -> None:
 
 
 def test_a_bar_or_quote_on_a_weekend_is_not_cut_out_of_its_axis() -> None:
-    """Weekends are left out of time axes, but not when a value falls on one: a single bar
-    dated on a Sunday was hidden, and its chart drew an empty axis over the year 2000."""
+    """Daily charts have a slot per day with a bar, whatever its weekday; the intraday axis
+    leaves weekends out, but not when a quote falls on one (a single bar dated on a Sunday
+    was hidden, and its chart drew an empty axis over the year 2000)."""
     sunday = pd.DataFrame(
         {"day": [date(2026, 12, 6)], "open": [1.0], "high": [2.0], "low": [0.5], "close": [1.5]}
     )
     weekdays = sunday.assign(day=[date(2026, 12, 4)])  # a Friday
-    weekend = [{"bounds": ["sat", "mon"]}]
-    for bars, breaks in ((sunday, []), (weekdays, weekend)):
+    for bars, key in ((sunday, "2026-12-06"), (weekdays, "2026-12-04")):
         ind = pd.DataFrame({"day": bars["day"], "rsi_14": [50.0], "macd": [0.1]})
         ind = ind.assign(macd_signal=[0.05], macd_hist=[0.05])
         for fig in (
@@ -62,7 +62,10 @@ def test_a_bar_or_quote_on_a_weekend_is_not_cut_out_of_its_axis() -> None:
             charts.rsi(ind),
             charts.macd(ind),
         ):
-            assert [b.to_plotly_json() for b in fig.layout.xaxis.rangebreaks] == breaks
+            assert fig.layout.xaxis.type == "category"
+            assert list(fig.layout.xaxis.categoryarray) == [key]
+            assert list(fig.data[0].x) == [key]
+            assert not fig.layout.xaxis.rangebreaks
     quotes = pd.DataFrame(
         {"ts": pd.to_datetime(["2026-12-06 22:10", "2026-12-06 22:11"], utc=True), "price": [1, 2]}
     )
@@ -77,8 +80,44 @@ def test_a_bar_or_quote_on_a_weekend_is_not_cut_out_of_its_axis() -> None:
     ind = ind.assign(bb_lower=[None], bb_middle=[None], ema_12=[1.2])
     fig = charts.price(bars, ind, ["SMA 20", "EMA 12"], bollinger=True)
     assert [t.name for t in fig.data] == ["Price", "EMA 12", "Volume"]
-    assert fig.layout.xaxis.ticktext == ("Dec 4, 2026",)
-    assert list(fig.layout.xaxis.tickvals) == [pd.Timestamp("2026-12-04")]
+    assert fig.layout.xaxis.ticktext == ("Dec 4<br>2026",)
+    assert list(fig.layout.xaxis.tickvals) == ["2026-12-04"]
+
+
+def test_bars_across_a_weekend_each_stand_in_their_own_day() -> None:
+    """A Friday and a Monday: two neighbouring slots, the candle, its volume and the
+    indicators of a day in the same one, ticks naming days (no hours on a short range)."""
+    days = [date(2026, 11, 27), date(2026, 11, 30)]
+    bars = pd.DataFrame(
+        {
+            "day": days,
+            "open": [10.0, 12.0],
+            "high": [12.5, 12.5],
+            "low": [9.5, 10.5],
+            "close": [12.0, 11.0],
+            "volume": [100, 200],
+        }
+    )
+    ind = pd.DataFrame(
+        {"day": days, "sma_20": [11.0, 11.5], "rsi_14": [55.0, 52.0], "macd": [0.2, 0.1]}
+    )
+    ind = ind.assign(macd_signal=[0.1, 0.1], macd_hist=[0.1, 0.0])
+    keys = ["2026-11-27", "2026-11-30"]
+    price = charts.price(bars, ind, ["SMA 20"], bollinger=False)
+    assert [list(trace.x) for trace in price.data] == [keys, keys, keys]
+    for fig in (price, charts.rsi(ind), charts.macd(ind)):
+        assert list(fig.layout.xaxis.categoryarray) == keys
+        assert list(fig.layout.xaxis.ticktext) == ["Nov 27<br>2026", "Nov 30"]
+    # A year: month ticks, at most twelve, the year under the first of a new year.
+    year = pd.Series(pd.bdate_range("2025-06-02", "2026-06-01").date)
+    fig = charts.rsi(pd.DataFrame({"day": year, "rsi_14": 50.0}))
+    labels = list(fig.layout.xaxis.ticktext)
+    assert 6 <= len(labels) <= 12
+    assert labels[0] == "Jun<br>2025" and sum("<br>2026" in label for label in labels) == 1
+    assert all(str(v).endswith(("-01", "-02", "-03")) for v in fig.layout.xaxis.tickvals)
+
+
+def test_ordinals() -> None:
     assert ui.ordinal(1) == "1st" and ui.ordinal(12) == "12th" and ui.ordinal(21) == "21st"
     assert [ui.ordinal(n) for n in (2, 3, 13, 15, 22, 34, 111)] == [
         "2nd",
@@ -265,3 +304,16 @@ def test_a_moment_is_written_to_the_precision_it_holds() -> None:
     assert ui.when(datetime(2026, 11, 9, 14, 30)) == "2026-11-09 14:30"  # a generic file's
     # A time axis says UTC for a time with a zone, not for a zone-less one.
     assert plots.time_title("Measured at", "day", utc=False) == "Measured at (per day)"
+
+
+def test_an_age_ahead_of_the_clock_says_so() -> None:
+    """A newest row dated ahead of the clock (a time-zone mistake in a file) is not 'just now'."""
+    now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    assert ui.age(now - timedelta(seconds=30), now) == "just now"
+    assert ui.age(now + timedelta(seconds=30), now) == "just now"  # clocks a little apart
+    assert ui.age(now - timedelta(minutes=5), now) == "5 min ago"
+    assert ui.age(now - timedelta(hours=3, minutes=59), now) == "3 h ago"
+    assert ui.age(now - timedelta(days=2), now) == "2 d ago"
+    assert ui.age(now + timedelta(hours=1, minutes=48), now) == "in the future (1 h ahead)"
+    assert ui.age(now + timedelta(minutes=2), now) == "in the future (2 min ahead)"
+    assert ui.age(None, now) == "never"

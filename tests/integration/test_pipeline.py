@@ -66,6 +66,11 @@ def test_demo_ingest_clean_query(
     cleaned = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     assert cleaned is not None and cleaned.inputs == ["ingest-1"]
     assert cleaned.datasets["quotes"].rows_written == QUOTES_PER_SYMBOL * 2
+    # The run's rows are the data it committed, not its quality reports (one row each).
+    reports = cleaned.datasets["quality_reports"].rows_written
+    assert reports > 0
+    everything = sum(r.rows_written for r in cleaned.datasets.values())
+    assert cleaned.rows == everything - reports
     rows = query(settings, "SELECT symbol, count(*) FROM quotes GROUP BY 1 ORDER BY 1")
     assert rows == [("AAPL", QUOTES_PER_SYMBOL), ("MSFT", QUOTES_PER_SYMBOL)]
     latest = query(

@@ -41,6 +41,29 @@ def test_labels_units_and_formats() -> None:
     assert columns.frame(table)["volatility_20"].iloc[0] == 1.23
 
 
+def test_a_level_is_unsigned_and_a_float_keeps_the_digits_it_has() -> None:
+    table = pd.DataFrame(
+        {
+            "humidity_pct": [68.6, 70.1],  # a level: 68.60 %, not +68.60 %
+            "change_pct": [1.2, -0.5],
+            "week52_return_pct": [12.0, 3.0],
+            "price": [101.25, 99.5],
+            "battery_v": [3.355, 3.337],  # not 3.35 and 3.34
+            "mean": [3.48512345, 3.4969],
+        }
+    )
+    formats = {name: c["type_config"]["format"] for name, c in columns.config(table).items()}
+    assert formats == {
+        "humidity_pct": "%.2f %%",
+        "change_pct": "%+.2f %%",
+        "week52_return_pct": "%+.2f %%",
+        "price": "%.2f",
+        "battery_v": "%.3f",
+        "mean": "%.4f",
+    }
+    assert columns.decimals(pd.Series([float("nan"), float("inf"), 1.5])) == 2
+
+
 def test_unknown_columns_get_a_readable_label() -> None:
     assert columns.label("sma_5") == "SMA 5"  # a known label
     assert columns.label("measured_at") == "Measured at"
@@ -137,3 +160,14 @@ def test_the_summary_table_writes_times_as_the_page_does() -> None:
 )
 def test_financial_metrics_and_temperatures_read_as_written(name: str, shown: str) -> None:
     assert columns.label(name) == shown
+
+
+def test_an_insider_code_reads_with_its_meaning() -> None:
+    table = pd.DataFrame({"transaction_code": ["F", "M", "Q", None], "share": [1, 2, 3, 4]})
+    shown = columns.frame(table)["transaction_code"].tolist()
+    assert shown[:3] == [
+        "F \u00b7 tax or exercise price paid in shares",
+        "M \u00b7 option exercise",
+        "Q",  # a code Form 4 does not define is shown as it is
+    ]
+    assert pd.isna(shown[3])  # a missing code stays missing

@@ -108,10 +108,6 @@ def table(latest: pd.DataFrame) -> None:
             "ts": st.column_config.DatetimeColumn("Quote time", format="YYYY-MM-DD HH:mm z"),
         },
     )
-    st.caption(
-        "Sentiment from the change since the previous close: strong bullish > 2 %, "
-        "bullish > 0 %, unchanged = 0 %, bearish > \u22122 %, strong bearish otherwise."
-    )
 
 
 def movers(latest: pd.DataFrame) -> None:
@@ -158,6 +154,11 @@ def render() -> None:
     with right:
         st.subheader("Breadth")
         st.altair_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
+        st.caption(
+            "Sentiment from the change since the previous close (the table's Sentiment "
+            "column): strong bullish > 2 %, bullish > 0 %, unchanged = 0 %, bearish > "
+            "\u22122 %, strong bearish otherwise."
+        )
     if "volume" in latest and latest["volume"].notna().any():
         st.subheader(f"Volume {summary.volume_when}" if summary.volume_when else "Volume")
         volume = pd.to_numeric(latest["volume"], errors="coerce")

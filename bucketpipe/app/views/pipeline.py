@@ -113,7 +113,7 @@ def live() -> None:
     if not lake.signals.configured:
         st.info(
             "Redis is off (`REDIS_URL` is not set): live status and events need it. "
-            "Everything above comes from the bucket.",
+            "The other tabs read the bucket and need no Redis.",
             icon=":material/info:",
         )
         return

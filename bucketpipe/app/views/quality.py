@@ -105,9 +105,15 @@ def detail(report: QualityReport, committed: int | None) -> None:
         if committed is not None
         else "the dataset has no committed rows now"
     )
+    per_key = (
+        f"one per key ({', '.join(report.key)})"
+        if report.key
+        else "each distinct row once (the dataset has no key: a corrected value is a new row "
+        "beside the old one; docs/cleaning.md says how to give it one)"
+    )
     st.caption(
         f"The newest report, of clean run `{report.run_id}` ({ui.when(report.created_at)}), "
-        f"scores the {quantity(report.rows, 'row')} that run delivered, one per key ({now}). "
+        f"scores the {quantity(report.rows, 'row')} that run delivered, {per_key} ({now}). "
         f"Its input: {wording.breakdown(report)}."
     )
     dims = quality.dimensions(report)

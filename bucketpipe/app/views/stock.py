@@ -11,6 +11,7 @@ import streamlit as st
 
 from bucketpipe.app import cards, charts, columns, empty, layout, state, ui
 from bucketpipe.catalog.datasets.bars import MARKET_TZ, WARMUP, market_days
+from bucketpipe.quality.wording import quantity
 from bucketpipe.serve.queries import files, stock
 
 INDICATOR_HINT = (
@@ -68,8 +69,7 @@ def pickers(symbols: list[str], bars_newest: files.Picked | None) -> tuple[str, 
 
 def profile_card(symbol: str, profiles: files.Picked | None) -> None:
     info = state.query(stock.profile, symbol, sql(profiles))
-    # The key metrics (`basic_financials`) are in the Financials tab: read when it is opened,
-    # not on every cold page (a file, a HEAD and a GET on S3, the page's eleventh read).
+    # Key metrics (`basic_financials`) are in the Financials tab, read only when it is open.
     with st.container(border=True):
         st.markdown(f"### {info.get('name') or symbol}")
         facts = [str(info[k]) for k in ("exchange", "industry", "country") if info.get(k)]
@@ -298,6 +298,13 @@ def news_tab(symbol: str, start: date, end: date) -> None:
     news = state.query(stock.news, symbol)
     if news.empty:
         empty.show("company_news", "company news", f"for {symbol}")
+        return
+    published = pd.to_datetime(news["published_at"], utc=True, errors="coerce").dropna()
+    span = f", published {ui.day(published.min())} to {ui.day(published.max())}"
+    st.caption(
+        f"The newest {quantity(len(news), 'article')} about {symbol}"
+        f"{span if len(published) else ''}, whatever the date range above."
+    )
     for _, row in news.iterrows():
         cards.article(row)
 

@@ -200,19 +200,23 @@ def profile(
     if "symbol" not in have:
         return {}
     order = "as_of DESC" if "as_of" in have else "1"
-    relations = [quote_ident(v) for v in _newest(con, "company_profiles")]
-    for relation in [f"({newest})"] * (newest is not None) + relations:
+    record = _newest_row(con, "company_profiles", symbol, order, [f"({newest})"] * bool(newest))
+    return {k: v for k, v in record.items() if not k.startswith("_") and k != "dt"}
+
+
+def _newest_row(
+    con: duckdb.DuckDBPyConnection, dataset: str, symbol: str, order: str, first: list[str]
+) -> dict[str, Any]:
+    """The symbol's first row by `order` from the first of `first`, then the dataset's newest
+    weeks, then all of it, that has one ({} when none has): a year of monthly files is not
+    opened for a row that daily fetches keep in the newest."""
+    for relation in first + [quote_ident(v) for v in _newest(con, dataset)]:
         rows = frame(
-            con,
-            f"SELECT * FROM {relation} WHERE symbol = ? ORDER BY {order} LIMIT 1",
-            [symbol],
+            con, f"SELECT * FROM {relation} WHERE symbol = ? ORDER BY {order} LIMIT 1", [symbol]
         )
         if not rows.empty:
-            break
-    else:
-        return {}
-    record = rows.iloc[0].to_dict()
-    return {str(k): v for k, v in record.items() if not str(k).startswith("_") and k != "dt"}
+            return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
+    return {}
 
 
 def _symbol_rows(
@@ -323,25 +327,17 @@ def rsi_zone(value: float | None) -> str:
     return "neutral"
 
 
+NOT_METRICS = ("dt", "metric", "symbol")
+
+
 @uses("basic_financials")
 def key_metrics(con: duckdb.DuckDBPyConnection, symbol: str) -> dict[str, Any]:
     """The newest `basic_financials` row of the symbol (52-week range, P/E, margins...)."""
     have = column_names(con, "basic_financials")
     if "symbol" not in have or "as_of" not in have:
         return {}
-    cols = [c for c in have if not c.startswith("_") and c not in ("dt", "metric", "symbol")]
-    # The newest weeks' files first (metrics are fetched daily), as for profiles: a year of
-    # monthly files is not opened for one row.
-    for relation in map(quote_ident, _newest(con, "basic_financials")):
-        rows = frame(
-            con,
-            f"SELECT {select_list(cols)} FROM {relation} WHERE symbol = ? "
-            "ORDER BY as_of DESC LIMIT 1",
-            [symbol],
-        )
-        if not rows.empty:
-            return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
-    return {}
+    row = _newest_row(con, "basic_financials", symbol, "as_of DESC", [])
+    return {k: v for k, v in row.items() if not k.startswith("_") and k not in NOT_METRICS}
 
 
 @uses("financials_reported")
