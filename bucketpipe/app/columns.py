@@ -166,7 +166,11 @@ def config(table: pd.DataFrame) -> dict[str, Any]:
 def _column(name: str, values: pd.Series) -> Any:
     text = label(name)
     if pd.api.types.is_datetime64_any_dtype(values):
-        return st.column_config.DatetimeColumn(text, format="YYYY-MM-DD HH:mm")
+        # A time with a zone says it (UTC), as the tiles and captions do; a zone-less one not.
+        zoned = isinstance(values.dtype, pd.DatetimeTZDtype)
+        return st.column_config.DatetimeColumn(
+            text, format="YYYY-MM-DD HH:mm z" if zoned else "YYYY-MM-DD HH:mm"
+        )
     if values.dtype == object and _all_dates(values):
         return st.column_config.DateColumn(text, format="YYYY-MM-DD")
     if pd.api.types.is_bool_dtype(values):

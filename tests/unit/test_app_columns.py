@@ -38,6 +38,9 @@ def test_labels_units_and_formats() -> None:
     assert config["revenue"]["type_config"]["format"] == "compact"
     assert config["year"]["type_config"]["format"] == "%d"
     assert config["surprise"]["type_config"]["format"] == "%+.4f"  # -0.0041, not -0.00
+    assert config["filed_date"]["type_config"]["format"] == "YYYY-MM-DD HH:mm z"  # UTC
+    naive = columns.config(pd.DataFrame({"measured_at": [pd.Timestamp("2026-02-01 12:00")]}))
+    assert naive["measured_at"]["type_config"]["format"] == "YYYY-MM-DD HH:mm"
     assert columns.frame(table)["volatility_20"].iloc[0] == 1.23
 
 
