@@ -249,6 +249,14 @@ def test_a_count_heatmap_shows_whole_numbers() -> None:
     assert spec["encoding"]["x"]["axis"] == {"format": ",d", "tickMinStep": 1}
 
 
+def test_a_measure_heatmap_tells_close_values_apart() -> None:
+    """Means of 3.485 to 3.497 read as such, not all as 3.49; a correlation keeps 2 decimals."""
+    matrix = pd.DataFrame([[3.4851, 3.4969], [12345.6, None]], index=["a", "b"], columns=["x", "y"])
+    fig = plots.heatmap(matrix, "Mean", None, ("Status", "Sensor"), measure="mean of battery")
+    assert fig.data[0].texttemplate == "%{z:,.4~r}"  # 3.485, 3.497, 12,350
+    assert plots.heatmap(matrix, "Correlation").data[0].texttemplate == "%{z:.2f}"
+
+
 def test_analyst_counts_tick_in_whole_numbers() -> None:
     rec = pd.DataFrame({"period": ["2026-10-01", "2026-11-01"], "buy": [1, 2], "hold": [0, 1]})
     assert charts.recommendations(rec).layout.yaxis.dtick == 1
