@@ -8,12 +8,16 @@ printing each result in turn; on a terminal it is a small REPL with history.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import sys
+from datetime import date, datetime
+from datetime import time as dt_time
 from typing import Any, TextIO
 
 import pandas as pd
+import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
@@ -148,8 +152,7 @@ def write(frame: pd.DataFrame, fmt: str, out: TextIO) -> None:
     if fmt == "csv":
         out.write(csv_text(frame))
     elif fmt == "json":
-        # Intervals, UUIDs and the like have no JSON type: they are written as text.
-        out.write(frame.to_json(orient="records", date_format="iso", default_handler=str) + "\n")
+        out.write(json_text(frame) + "\n")
     else:
         table = Table(show_lines=False)
         for column in frame.columns:
@@ -159,7 +162,34 @@ def write(frame: pd.DataFrame, fmt: str, out: TextIO) -> None:
         Console(file=out, width=200).print(table)
 
 
+def json_text(frame: pd.DataFrame) -> str:
+    """The rows as one JSON array of objects. JSON has no NaN or infinity: those are written
+    as the strings "NaN", "Infinity" and "-Infinity" (as BigQuery's API does), never as null,
+    which is SQL's NULL; times are ISO 8601; decimals, intervals, UUIDs and the like are text."""
+    rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
+    return json.dumps(_plain(rows), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (datetime, date, dt_time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
 def _cell(value: Any) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+    """A table cell: NULL is blank, NaN and infinities are spelled out."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return str(value)

@@ -40,6 +40,22 @@ def test_query_results_and_row_cap(make_app: AppFactory, demo_lake: DemoLake) ->
     assert [b.label for b in app.get("download_button")] == ["Download CSV"]
 
 
+def test_nan_is_shown_as_a_value_and_null_as_null(make_app: AppFactory, demo_lake: DemoLake) -> None:
+    """The grid gets NaN where the result holds NaN and a missing value (shown "NULL") where
+    it holds NULL, and a BIGINT past 2^53 beside a NULL keeps every digit."""
+    app = make_app(demo_lake, "sql")
+    run_query(
+        app,
+        "SELECT * FROM (VALUES ('NaN'::DOUBLE, 9007199254740993), (NULL, NULL)) AS v(x, id)",
+    )
+    no_errors(app)
+    frame = result(app)
+    x, ids = list(frame["x"]), list(frame["id"])
+    assert isinstance(x[0], float) and x[0] != x[0]  # NaN, a value
+    assert x[1] is pd.NA and ids[1] is pd.NA
+    assert ids[0] == 9007199254740993
+
+
 @pytest.mark.parametrize(
     ("sql", "words"),
     [

@@ -72,6 +72,33 @@ def test_one_query_as_csv_json_and_table(
     assert code == 0 and "AAPL" in out and "381.75" in out and "total" in out
 
 
+SPECIAL = (
+    "SELECT * FROM (VALUES (1, 'NaN'::DOUBLE, NULL::DOUBLE, 'inf'::DOUBLE, 9007199254740993), "
+    "(2, -'inf'::DOUBLE, 0.5, NULL, NULL)) AS v(n, nan, nothing, big, id) ORDER BY n"
+)
+
+
+def test_nan_infinity_and_null_stay_apart_in_every_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cli_env: dict[str, str]
+) -> None:
+    """NaN is a value and NULL is its absence: no format prints one as the other, and a large
+    BIGINT beside a NULL is not rounded through a float."""
+    code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, "--format", "json", SPECIAL)
+    assert code == 0
+    assert json.loads(out) == [
+        {"n": 1, "nan": "NaN", "nothing": None, "big": "Infinity", "id": 9007199254740993},
+        {"n": 2, "nan": "-Infinity", "nothing": 0.5, "big": None, "id": None},
+    ]
+    code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, "--format", "csv", SPECIAL)
+    assert (code, out) == (0, "n,nan,nothing,big,id\n1,nan,,inf,9007199254740993\n2,-inf,0.5,,\n")
+    code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, SPECIAL)
+    cells = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    assert [[c.strip() for c in row] for row in cells] == [
+        ["1", "NaN", "", "inf", "9007199254740993"],
+        ["2", "-inf", "0.5", "", ""],
+    ]
+
+
 def test_dash_reads_the_query_from_stdin_and_reports_the_cap(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cli_env: dict[str, str]
 ) -> None:

@@ -228,7 +228,9 @@ class SqlSession:
         table = pa.ipc.open_stream(reply.payload).read_all()
         if shows_any(table.schema, table.to_batches(), registered_secrets()):
             raise QueryRefused("the result would show a credential; it was withheld")
-        frame = table.to_pandas()
+        # Arrow-typed columns: a NULL stays apart from NaN (numpy floats hold both as NaN) and
+        # a large BIGINT with NULLs beside it is not rounded through a float.
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
         frame.columns = unique_names([str(c) for c in frame.columns])
         return QueryResult(
             sql=sql,
