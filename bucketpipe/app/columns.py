@@ -89,12 +89,41 @@ ACRONYMS = {
     for w in ("id", "eps", "ipo", "url", "utc", "sma", "ema", "rsi", "macd", "ttm", "ok", "http")
 }
 ACRONYMS |= {"pe": "P/E", "roe": "ROE", "roa": "ROA", "roi": "ROI", "ebitda": "EBITDA"}
-UNITS = {"pct": "%", "s": "(s)", "ms": "(ms)"}
+# Units a name ends with, as they are written (snake_case lower-cased them).
+UNITS = {
+    "pct": "%",
+    "s": "(s)",
+    "ms": "(ms)",
+    "hz": "Hz",
+    "db": "dB",
+    "dbm": "dBm",
+    "ppm": "ppm",
+    "kwh": "kWh",
+    "mah": "mAh",
+}
 # Units whose capitals snake_case split off as a word of their own (`Pressure hPa` ->
 # `pressure_h_pa`): the last two words read as the unit again.
-SPLIT_UNITS = {("h", "pa"): "hPa", ("k", "pa"): "kPa", ("k", "wh"): "kWh", ("k", "w"): "kW"}
-# A `_c` ends a temperature in °C only after one of these words (`vitamin_c` keeps its c).
+SPLIT_UNITS = {
+    ("h", "pa"): "hPa",
+    ("k", "pa"): "kPa",
+    ("k", "wh"): "kWh",
+    ("k", "w"): "kW",
+    ("m", "v"): "mV",
+    ("m", "a"): "mA",
+    ("m", "ah"): "mAh",
+    ("d", "b"): "dB",
+    ("d", "bm"): "dBm",
+    ("k", "hz"): "kHz",
+    ("m", "hz"): "MHz",
+    ("g", "hz"): "GHz",
+    ("km", "h"): "km/h",
+    ("m", "s"): "m/s",
+}
+# A `_c` (`_f`) ends a temperature in °C (°F) only after one of these words; elsewhere a last
+# word of one letter is a unit or a name's letter and reads in capitals (`battery_v`:
+# Battery V, `vitamin_c`: Vitamin C).
 TEMPERATURES = ("temp", "temperature", "dew", "dewpoint")
+DEGREES = {"c": "\u00b0C", "f": "\u00b0F"}
 
 
 def label(name: str) -> str:
@@ -117,12 +146,14 @@ def humanised(name: str) -> str:
     for i, word in enumerate(words):
         low = word.lower()
         last = i and i == len(words) - 1
-        if last and low == "c" and any(w in TEMPERATURES for w in words[:-1]):
-            out.append("\u00b0C")
+        if last and low in DEGREES and any(w in TEMPERATURES for w in words[:-1]):
+            out.append(DEGREES[low])
         elif low in ACRONYMS:
             out.append(ACRONYMS[low])
         elif last and low in UNITS:
             out.append(UNITS[low])
+        elif last and len(low) == 1 and low.isalpha():
+            out.append(low.upper())
         else:
             out.append(low)
     text = " ".join([*out, unit] if unit else out)

@@ -3,12 +3,15 @@ Pipeline pages draw theirs in Vega-Lite (`runcharts`), so they do not load Plotl
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from bucketpipe.app.ui import ACCENT, PALETTE, rate
+from bucketpipe.app.ui import ACCENT, FLAT, PALETTE, rate
+from bucketpipe.serve.queries.aggregates import OTHERS
 
 
 def layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
@@ -23,6 +26,19 @@ def layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
     look.update(extra)
     fig.update_layout(**look)
     return fig
+
+
+def categories(data: pd.DataFrame, column: str | None) -> dict[str, object]:
+    """Colours of a categorical column's values, the same in every chart of the page: each
+    value takes the palette's colours in sorted order (not in the order rows happen to
+    arrive, which differs between a sample and an aggregate), the pooled rest is grey."""
+    if column is None or column not in data:
+        return {}
+    values = sorted({str(v) for v in data[column].dropna()} - {OTHERS})
+    colours = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(values)} | {OTHERS: FLAT}
+    data[column] = data[column].map(lambda v: v if pd.isna(v) else str(v))
+    ordered = values + ([OTHERS] if (data[column] == OTHERS).any() else [])
+    return {"color_discrete_map": colours, "category_orders": {column: ordered}}
 
 
 def integer_ticks(maximum: object, ticks: int = 5) -> dict[str, object]:
@@ -76,6 +92,7 @@ def scatter(
 ) -> go.Figure:
     """A scatter plot with an optional least-squares trend line (over all points); `labels`
     name the columns on the axes, legend and hover."""
+    data = data.copy()
     fig = px.scatter(
         data,
         x=x,
@@ -84,6 +101,7 @@ def scatter(
         opacity=0.7,
         color_discrete_sequence=PALETTE,
         labels=labels or {},
+        **categories(data, colour),
     )
     if trend:
         line = trend_line(data[x], data[y])
@@ -156,6 +174,55 @@ def heatmap(
     return layout(fig, max(320, 30 * len(matrix) + 120), hovermode="closest", title=title)
 
 
+# The steps of `aggregates.BUCKETS` (a week's buckets start on a Monday, a month's on its 1st).
+STEPS = {"hour": "h", "day": "D", "week": "7D", "month": "MS"}
+MAX_FILLED = 20_000  # points a filled series may have; past it the series is drawn as it is
+
+
+def every_bucket(
+    data: pd.DataFrame, x: str, y: str, group: str | None, bucket: str, counts: bool
+) -> pd.DataFrame:
+    """Every `bucket` from the first to the last, for every group: a bucket without rows
+    counts 0 rows, and a measure there is missing, so its line breaks. Without it a line
+    joins Friday to Monday as if the weekend had rows."""
+    if data.empty or bucket not in STEPS:
+        return data
+    times = pd.to_datetime(data[x])
+    full = pd.date_range(times.min(), times.max(), freq=STEPS[bucket], name=x)
+    groups = list(dict.fromkeys(data[group])) if group else [None]
+    if len(full) * len(groups) > MAX_FILLED or not times.isin(full).all():
+        return data  # buckets that do not fall on the steps (or too many): as they are
+    if group:
+        index = pd.MultiIndex.from_product([full, groups], names=[x, group])
+        out = data.assign(**{x: times}).set_index([x, group])[[y]].reindex(index)
+    else:
+        out = data.assign(**{x: times}).set_index(x)[[y]].reindex(full)
+    if counts:
+        out[y] = out[y].fillna(0)
+    return out.reset_index()
+
+
+def partial(fig: go.Figure, first: pd.Timestamp, cut: date | None, bucket: str) -> None:
+    """Shade the first bucket when the window starts inside it: it holds only the rows after
+    `cut`, so its drop is the window's, not the data's."""
+    if cut is None:
+        return
+    start = pd.Timestamp(cut)
+    if (start.tzinfo is None) != (first.tzinfo is None):  # a window on a zone-less column
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert(None)
+    if first >= start:
+        return
+    fig.add_vrect(
+        x0=first,
+        x1=first + pd.tseries.frequencies.to_offset(STEPS[bucket]),
+        fillcolor=FLAT,
+        opacity=0.12,
+        line_width=0,
+        annotation_text=f"partial {bucket}",
+        annotation_position="top left",
+    )
+
+
 def lines(
     data: pd.DataFrame,
     x: str,
@@ -163,15 +230,30 @@ def lines(
     group: str | None,
     y_title: str,
     group_title: str | None = None,
+    *,
+    bucket: str | None = None,
+    counts: bool = False,
+    cut: date | None = None,
 ) -> go.Figure:
     """A line per `group` (one line without); the legend is titled `group_title` and sits
-    below the chart, where a title above it cannot cover it (nor a phone's wrapped rows)."""
+    below the chart, where a title above it cannot cover it (nor a phone's wrapped rows).
+    With the `bucket` the rows are per, every bucket is drawn (`every_bucket`; `counts`: an
+    empty one is 0) and a first bucket the window starts inside (`cut`) is shaded."""
+    data = every_bucket(data, x, y, group, bucket, counts) if bucket else data.copy()
     fig = px.line(
-        data, x=x, y=y, color=group, color_discrete_sequence=PALETTE, markers=len(data) < 60
+        data,
+        x=x,
+        y=y,
+        color=group,
+        color_discrete_sequence=PALETTE,
+        markers=len(data) < 60,
+        **categories(data, group),
     )
     fig.update_yaxes(title_text=y_title)
     if integral(data[y]):
         fig.update_yaxes(integer_ticks(pd.to_numeric(data[y], errors="coerce").max()))
+    if bucket in STEPS and not data.empty:
+        partial(fig, pd.to_datetime(data[x]).min(), cut, bucket)
     legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
     return layout(fig, 400, legend=legend | {"title": {"text": group_title or group or ""}})
 
@@ -194,6 +276,7 @@ def distribution(
     """A box or violin plot of `value`, split by `by`; `labels` name the columns."""
     maker = px.violin if kind == "violin" else px.box
     extra = {"box": True} if kind == "violin" else {}
+    data = data.copy()
     fig = maker(
         data,
         x=by,
@@ -201,8 +284,13 @@ def distribution(
         color=by,
         color_discrete_sequence=PALETTE,
         labels=labels or {},
+        **categories(data, by),
         **extra,
     )
+    if kind == "violin":
+        # A density drawn only between the smallest and largest value: its smoothed tails
+        # would otherwise show values below 0 for a column that has none.
+        fig.update_traces(spanmode="hard")
     return layout(fig, 400, hovermode="closest", showlegend=False)
 
 

@@ -325,3 +325,68 @@ def test_an_age_ahead_of_the_clock_says_so() -> None:
     assert ui.age(now + timedelta(hours=1, minutes=48), now) == "in the future (1 h ahead)"
     assert ui.age(now + timedelta(minutes=2), now) == "in the future (2 min ahead)"
     assert ui.age(None, now) == "never"
+
+
+def test_an_entity_keeps_its_colour_in_every_explore_chart() -> None:
+    """The sample arrives in random order and the series by frequency: colours follow the
+    values' sorted order in both, so MSFT is one colour everywhere; the pooled rest is grey."""
+    sample = pd.DataFrame({"symbol": ["TSLA", "AAPL", "MSFT", "AAPL"], "price": [1.0, 2, 3, 4]})
+    series = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2026-01-05"] * 3 + ["2026-01-06"] * 3),
+            "symbol": ["MSFT", "others", "AAPL"] * 2,
+            "n": [3, 9, 2, 4, 8, 1],
+        }
+    )
+
+    def colours(fig: object) -> dict[str, str]:
+        out = {}
+        for trace in fig.data:  # type: ignore[attr-defined]
+            colour = getattr(trace, "line", None) and trace.line.color
+            out[trace.name] = colour or trace.marker.color
+        return out
+
+    box = colours(plots.distribution(sample, "price", "symbol", "box"))
+    violin = plots.distribution(sample, "price", "symbol", "violin")
+    lines = colours(plots.lines(series, "day", "n", "symbol", "Rows"))
+    scatter = colours(plots.scatter(sample, "price", "price", "symbol", trend=False))
+    assert box == {"AAPL": ui.PALETTE[0], "MSFT": ui.PALETTE[1], "TSLA": ui.PALETTE[2]}
+    assert lines == {"AAPL": ui.PALETTE[0], "MSFT": ui.PALETTE[1], "others": ui.FLAT}
+    assert scatter == box
+    # A violin's density stops at the smallest and largest value (no tail below 0).
+    assert {trace.spanmode for trace in violin.data} == {"hard"}
+
+
+def test_a_series_has_every_bucket_so_a_weekend_is_not_joined_over() -> None:
+    """Rows per day on Friday and Monday: the weekend counts 0 rows; a mean there is a gap
+    (the line breaks), not a line from Friday to Monday."""
+    friday, monday = pd.Timestamp("2026-01-02", tz="UTC"), pd.Timestamp("2026-01-05", tz="UTC")
+    data = pd.DataFrame(
+        {"bucket": [friday, monday, friday, monday], "group": ["A", "A", "B", "B"], "value": 1.0}
+    )
+    counted = plots.every_bucket(data, "bucket", "value", "group", "day", counts=True)
+    assert len(counted) == 8 and counted["value"].tolist().count(0.0) == 4
+    measured = plots.every_bucket(data, "bucket", "value", "group", "day", counts=False)
+    assert measured["value"].isna().sum() == 4
+    fig = plots.lines(data, "bucket", "value", "group", "Mean", bucket="day", counts=False)
+    a = next(t for t in fig.data if t.name == "A")
+    assert len(a.y) == 4 and sum(v != v for v in a.y) == 2  # Saturday and Sunday: gaps
+    # Buckets off the steps (an unknown grid) are drawn as they are, not filled.
+    odd = data.assign(bucket=data["bucket"] + pd.Timedelta(hours=5))
+    assert len(plots.every_bucket(odd.iloc[[0, 1]], "bucket", "value", None, "week", True)) == 2
+
+
+def test_the_first_bucket_a_window_starts_inside_is_shaded_as_partial() -> None:
+    days = pd.date_range("2026-01-05", periods=3, freq="D", tz="UTC")
+    data = pd.DataFrame({"bucket": days, "value": [40, 96, 96]})
+    cut = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
+    fig = plots.lines(data, "bucket", "value", None, "Rows", bucket="day", counts=True, cut=cut)
+    shapes = fig.layout.shapes
+    assert len(shapes) == 1 and pd.Timestamp(shapes[0].x0) == days[0]
+    assert [a.text for a in fig.layout.annotations] == ["partial day"]
+    # A window starting on a bucket's first instant cuts nothing; a zone-less cut compares too.
+    on_edge = plots.lines(data, "bucket", "value", None, "Rows", bucket="day", cut=days[0])
+    naive = plots.lines(
+        data, "bucket", "value", None, "Rows", bucket="day", cut=datetime(2026, 1, 5, 9)
+    )
+    assert not on_edge.layout.shapes and len(naive.layout.shapes) == 1

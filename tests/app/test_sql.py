@@ -40,7 +40,7 @@ def test_query_results_and_row_cap(make_app: AppFactory, demo_lake: DemoLake) ->
     assert [b.label for b in app.get("download_button")] == ["Download CSV"]
 
 
-def test_nan_is_shown_as_a_value_and_null_as_null(make_app: AppFactory, demo_lake: DemoLake) -> None:
+def test_nan_is_a_value_and_null_is_null(make_app: AppFactory, demo_lake: DemoLake) -> None:
     """The grid gets NaN where the result holds NaN and a missing value (shown "NULL") where
     it holds NULL, and a BIGINT past 2^53 beside a NULL keeps every digit."""
     app = make_app(demo_lake, "sql")

@@ -158,7 +158,18 @@ def test_the_summary_table_writes_times_as_the_page_does() -> None:
         ("temp_c", "Temp °C"),
         ("abc", "Abc"),
         ("c", "C"),
-        ("vitamin_c", "Vitamin c"),  # a `_c` on a name that is no temperature is left alone
+        ("vitamin_c", "Vitamin C"),  # a `_c` on a name that is no temperature is a letter
+        ("temp_f", "Temp °F"),
+        ("battery_v", "Battery V"),  # from a `Battery V` header
+        ("voltage_m_v", "Voltage mV"),
+        ("capacity_m_ah", "Capacity mAh"),
+        ("noise_d_b", "Noise dB"),
+        ("frequency_hz", "Frequency Hz"),
+        ("clock_g_hz", "Clock GHz"),
+        ("speed_km_h", "Speed km/h"),
+        ("wind_m_s", "Wind m/s"),
+        ("duration_s", "Duration (s)"),
+        ("type_a", "Type A"),
     ],
 )
 def test_financial_metrics_and_temperatures_read_as_written(name: str, shown: str) -> None:

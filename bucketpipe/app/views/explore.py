@@ -12,16 +12,12 @@ import streamlit as st
 
 from bucketpipe.app import columns, layout, plots, state, ui
 from bucketpipe.app.columns import label, measure, phrase, pick
+from bucketpipe.app.sqlbox import show_sql
+from bucketpipe.app.views.series import per_day_args, series_tab
 from bucketpipe.quality.wording import score_text
 from bucketpipe.serve.queries import aggregates, explore, files, quality
-from bucketpipe.serve.queries.base import runnable, visible
+from bucketpipe.serve.queries.base import visible
 from bucketpipe.serve.reader import describe
-
-
-def show_sql(sql: str, params: list[Any]) -> None:
-    """The query behind the figures above, runnable as is on the SQL page or `bucketpipe sql`."""
-    with st.expander("Show SQL", icon=":material/code:"):
-        st.code(runnable(sql, params), language="sql", wrap_lines=True)
 
 
 def pick_dataset() -> str | None:
@@ -227,56 +223,6 @@ def pivot_section(sl: explore.Slice, kinds: dict[str, list[str]], dims: list[str
     show_sql(*aggregates.pivot_sql(*args, cols_are_time=timed))
 
 
-ALL_TOGETHER = "(all together)"
-SERIES_GROUPS = 8
-
-
-def series_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[str]]) -> None:
-    if sl.time_column is None:
-        st.info("This dataset has no time column.", icon=":material/info:")
-        return
-    start, end = state.query(explore.time_bounds, sl, datasets=(sl.dataset,))
-    a, b, c, d = st.columns(4)
-    value = pick(a, "Value", [None, *kinds["numeric"]], "series_value", "row count")
-    agg = b.selectbox(
-        "Aggregate", list(aggregates.AGGREGATES), key="series_agg", disabled=value is None
-    )
-    buckets = list(aggregates.BUCKETS)
-    bucket = c.selectbox(
-        "Per", buckets, index=buckets.index(aggregates.auto_bucket(start, end)), key="series_bucket"
-    )
-    # One line per entity by default (averaging across symbols hides what each one did).
-    splits = [*kinds["categorical"], None]
-    entity = explore.entity_column(kinds["categorical"])
-    by = pick(
-        d,
-        "Split by",
-        splits,
-        "series_by",
-        ALL_TOGETHER,
-        index=splits.index(entity),
-        help=f"One line for each of the {SERIES_GROUPS} most frequent values, the rest pooled "
-        f"as '{aggregates.OTHERS}'; {ALL_TOGETHER} aggregates every row into one line.",
-    )
-    options = {"bucket": bucket, "agg": agg, "by": by, "max_groups": SERIES_GROUPS}
-    data = state.query(aggregates.series, sl, value, datasets=(sl.dataset,), **options)
-    if data.empty:
-        st.info("No rows in the window.", icon=":material/info:")
-        return
-    if value is not None and agg != "count":
-        data = data.assign(value=data["value"] * columns.factor(value))
-    what = measure(value, agg)
-    scope = f"per {phrase(by)}" if by else "over all rows together"
-    y_title = f"{what[0].upper()}{what[1:]}"
-    group = "group" if by else None
-    figure = plots.lines(data, "bucket", "value", group, y_title, label(by) if by else None)
-    figure.update_layout(title=f"{y_title} per {bucket}, {scope}", margin={"t": 50})
-    utc = "TIME ZONE" in cols.get(sl.time_column, "").upper()  # not a zone-less TIMESTAMP
-    figure.update_xaxes(title_text=plots.time_title(label(sl.time_column), bucket, utc))
-    st.plotly_chart(figure, key="series")
-    show_sql(*aggregates.series_sql(sl, value, **options))
-
-
 def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[str]]) -> None:
     """One column at a time: exact figures and the chart that suits its kind."""
     names = visible(cols)
@@ -309,7 +255,7 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     elif column in kinds["time"] and sl.time_column is not None:
         by_day = dataclasses.replace(sl, time_column=column)
         per_day = state.query(aggregates.series, by_day, None, bucket="day", datasets=(sl.dataset,))
-        figure = plots.lines(per_day, "bucket", "value", None, "Rows per day")
+        figure = plots.lines(per_day, "bucket", "value", None, "Rows per day", **per_day_args(sl))
         utc = "TIME ZONE" in cols[column].upper()
         figure.update_xaxes(title_text=plots.time_title(label(column), "day", utc))
         st.plotly_chart(figure, key="column_series")

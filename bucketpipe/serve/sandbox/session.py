@@ -228,9 +228,7 @@ class SqlSession:
         table = pa.ipc.open_stream(reply.payload).read_all()
         if shows_any(table.schema, table.to_batches(), registered_secrets()):
             raise QueryRefused("the result would show a credential; it was withheld")
-        # Arrow-typed columns: a NULL stays apart from NaN (numpy floats hold both as NaN) and
-        # a large BIGINT with NULLs beside it is not rounded through a float.
-        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        frame = table.to_pandas(types_mapper=_arrow_numbers)
         frame.columns = unique_names([str(c) for c in frame.columns])
         return QueryResult(
             sql=sql,
@@ -245,6 +243,15 @@ class SqlSession:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _arrow_numbers(kind: pa.DataType) -> pd.ArrowDtype | None:
+    """Number columns stay Arrow-typed in the frame: a NULL stays apart from NaN (numpy
+    floats hold both as NaN) and a BIGINT past 2^53 beside a NULL is not rounded through a
+    float. Other types convert as pandas does (nested ones to Python objects)."""
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind):
+        return pd.ArrowDtype(kind)
+    return None
 
 
 def unique_names(names: list[str]) -> list[str]:
