@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
+from tests.app.conftest import AppFactory, DemoLake, lake_env, metric, no_errors, run_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -192,3 +193,33 @@ def test_empty_lake_says_how_to_load_data(make_app: AppFactory, empty_lake: Demo
     app = make_app(empty_lake, "explore")
     no_errors(app)
     assert any("No dataset has been committed yet" in str(i.value) for i in app.info)
+
+
+def test_flagged_outliers_can_be_left_out_of_every_figure(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    """A sensor's two absurd readings are flagged by clean; hiding them leaves them out of
+    the tiles and the charts, and the SQL beside them says so."""
+    source = tmp_path / "source" / "sensors" / "readings.csv"
+    source.parent.mkdir(parents=True)
+    readings = [
+        f"s{i % 4},2026-10-{1 + i // 24:02d} {i % 24:02d}:00:00,{20 + i % 5}" for i in range(198)
+    ]
+    readings += ["s1,2026-10-20 01:00:00,5000", "s2,2026-10-20 02:00:00,4800"]
+    source.write_text("sensor,measured_at,value\n" + "\n".join(readings) + "\n")
+    env = lake_env(tmp_path, BUCKETPIPE_SOURCE=str(tmp_path / "source"))
+    run_pipeline(env, ["ingest", "bucket"], ["clean"])
+    app = make_app(DemoLake(tmp_path, env), "explore")
+    app.selectbox(key="explore_dataset").set_value("sensors").run()
+    no_errors(app)
+    assert rows(app) == 200
+    app.toggle(key="explore_outliers_sensors").set_value(True).run()
+    no_errors(app)
+    assert rows(app) == 198
+    assert any("_outlier_columns IS NULL" in c.value for c in app.code)
+    app.session_state["explore_tab"] = "Distributions"
+    app.run()
+    no_errors(app)
+    # The sample every distribution chart draws leaves them out too.
+    sampled = [c.value for c in app.code if "USING SAMPLE" in c.value]
+    assert sampled and all("_outlier_columns IS NULL" in sql for sql in sampled)

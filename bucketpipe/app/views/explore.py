@@ -47,7 +47,20 @@ def pick_dataset() -> str | None:
 
 
 def slice_for(name: str, cols: dict[str, str]) -> tuple[explore.Slice, Any]:
-    """The time slice the page shows, and the dataset's newest time value."""
+    """The slice the page shows (a time window, flagged outliers or not), and the dataset's
+    newest time value."""
+    sl, newest = window_for(name, cols)
+    if explore.OUTLIER_FLAGS in cols and st.toggle(
+        "Hide flagged outliers",
+        key=f"explore_outliers_{name}",
+        help="Leave out the rows clean flagged as outliers in some column (`_outlier_columns` "
+        "is set): every tile, chart and query below then counts only the other rows.",
+    ):
+        sl = dataclasses.replace(sl, outliers=False)
+    return sl, newest
+
+
+def window_for(name: str, cols: dict[str, str]) -> tuple[explore.Slice, Any]:
     column = explore.time_column(name, cols)
     whole = explore.Slice(name, column)
     if column is None:

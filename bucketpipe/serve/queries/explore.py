@@ -57,22 +57,28 @@ def time_column(dataset: str, cols: dict[str, str]) -> str | None:
     return None
 
 
+OUTLIER_FLAGS = "_outlier_columns"  # a generic row's columns whose value clean flagged
+
+
 @dataclass(frozen=True)
 class Slice:
     """A dataset restricted to rows whose time column lies in [start, end], or in (start, end]
-    when `after` (a window: the rows newer than its start)."""
+    when `after` (a window: the rows newer than its start); without the rows clean flagged as
+    outliers (`_outlier_columns`) when `outliers` is False."""
 
     dataset: str
     time_column: str | None = None
     start: datetime | date | None = None
     end: datetime | date | None = None
     after: bool = False
+    outliers: bool = True
 
     def where(self) -> tuple[str, list[Any]]:
+        parts: list[str] = [] if self.outliers else [f"{OUTLIER_FLAGS} IS NULL"]
+        params: list[Any] = []
         if self.time_column is None:
-            return "true", []
+            return (" AND ".join(parts) or "true"), params
         t = quote_ident(self.time_column)
-        parts, params = [], []
         if self.start is not None:
             parts.append(f"{t} > ?" if self.after else f"{t} >= ?")
             params.append(self.start)
