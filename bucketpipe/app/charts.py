@@ -273,13 +273,18 @@ def earnings_hover(row: Mapping[Any, Any]) -> str:
 
 
 def social(s: pd.DataFrame) -> go.Figure:
-    """Mentions per period (bars) and the sentiment score (line, right axis) per source."""
+    """Mentions per period (bars) and the sentiment score (line, right axis) per source.
+    Periods that are whole days (every one at midnight) stand on a day axis, ticked in days,
+    not in the hours between them."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
+    times = pd.to_datetime(s["at_time"], errors="coerce")
+    daily = bool(len(times)) and bool((times.dropna() == times.dropna().dt.normalize()).all())
     for i, (source, part) in enumerate(s.groupby("source")):
         colour = PALETTE[i % len(PALETTE)]
+        x = day_keys(part["at_time"]) if daily else part["at_time"]
         fig.add_trace(
             go.Bar(
-                x=part["at_time"],
+                x=x,
                 y=part["mention"],
                 name=f"{str(source).capitalize()} mentions",
                 marker_color=colour,
@@ -290,13 +295,15 @@ def social(s: pd.DataFrame) -> go.Figure:
         if "score" in part:
             fig.add_trace(
                 go.Scatter(
-                    x=part["at_time"],
+                    x=x,
                     y=part["score"],
                     name=f"{str(source).capitalize()} score",
                     line={"color": colour},
                 ),
                 secondary_y=True,
             )
+    if daily:
+        day_axis(fig, s["at_time"])
     mentions = s["mention"] if "mention" in s else pd.Series(dtype=float)
     ticks = integer_ticks(mentions.max()) if integral(mentions) else {}
     fig.update_yaxes(title_text="Mentions", secondary_y=False, **ticks)

@@ -390,3 +390,18 @@ def test_the_first_bucket_a_window_starts_inside_is_shaded_as_partial() -> None:
         data, "bucket", "value", None, "Rows", bucket="day", cut=datetime(2026, 1, 5, 9)
     )
     assert not on_edge.layout.shapes and len(naive.layout.shapes) == 1
+
+
+def test_daily_social_sentiment_is_ticked_in_days_hourly_in_time() -> None:
+    """Finnhub's periods may be whole days (each at midnight): the axis then names days,
+    not the hours between them; hourly periods keep a time axis."""
+    days = pd.date_range("2026-11-30", periods=4, freq="D")
+    daily = pd.DataFrame(
+        {"at_time": list(days) * 2, "source": ["reddit"] * 4 + ["twitter"] * 4}
+    ).assign(mention=[700, 390, 250, 320, 520, 720, 560, 350], score=0.2)
+    fig = charts.social(daily)
+    assert fig.layout.xaxis.type == "category"
+    assert list(fig.layout.xaxis.categoryarray) == [f"{d:%Y-%m-%d}" for d in days]
+    assert list(fig.data[0].x) == [f"{d:%Y-%m-%d}" for d in days]
+    hourly = daily.assign(at_time=list(pd.date_range("2026-11-30 05:00", periods=8, freq="h")))
+    assert charts.social(hourly).layout.xaxis.type != "category"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -32,6 +34,23 @@ def test_market_news_filters_by_category_and_search(
     assert ":blue-badge[general]" not in "\n".join(str(c.value) for c in app.caption)
     app.text_input(key="news_search").input("zzzz-no-such-words").run()
     assert any("No article matches" in str(i.value) for i in app.info)
+
+
+def test_cards_read_newest_first_across_then_down(
+    make_app: AppFactory, demo_lake: DemoLake
+) -> None:
+    """Cards go two to a row: the page's reading order (and a phone's, where the columns of
+    a row stack) is the articles' order, newest first, not the left column, then the right."""
+    app = make_app(demo_lake, "news")
+    no_errors(app)
+    # Each card's caption states its publication time (`2026-12-04 14:30 UTC`).
+    times = [
+        found.group(0)
+        for c in app.caption
+        if (found := re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", str(c.value)))
+    ]
+    assert len(times) == 20 and times == sorted(times, reverse=True)
+    assert times[0] > times[1]  # (the newest two differ, else the test could not fail)
 
 
 def test_calendars_list_ipos_and_earnings(make_app: AppFactory, demo_lake: DemoLake) -> None:

@@ -29,10 +29,13 @@ def news_tab() -> None:
         st.info("No article matches the filter.", icon=":material/search_off:")
         return
     st.caption(f"{ui.plural(len(articles), 'newest article')}")
-    grid = st.columns(2)
-    for i, (_, row) in enumerate(articles.iterrows()):
-        with grid[i % 2]:
-            cards.article(row)
+    # A row of two cards at a time: newest first reads left to right, then down, and on a
+    # phone (where columns stack) straight down, not first the left column, then the right.
+    rows = [row for _, row in articles.iterrows()]
+    for i in range(0, len(rows), 2):
+        for place, row in zip(st.columns(2), rows[i : i + 2], strict=False):
+            with place:
+                cards.article(row)
 
 
 def _window(view: str, key: str) -> tuple[date, date] | None:
