@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -23,3 +25,23 @@ def article(row: pd.Series) -> None:
         st.caption(" · ".join(meta))
         if ui.present(row.get("summary")):
             st.write(str(row["summary"])[:300])
+
+
+def facts(rows: dict[str, Any]) -> bool:
+    """The known facts of `rows` as a bulleted list (none missing); whether there were any."""
+    shown = {k: v for k, v in rows.items() if v not in (None, "", ui.MISSING)}
+    if shown:
+        st.markdown("\n".join(f"- **{k}**: {v}" for k, v in shown.items()))
+    return bool(shown)
+
+
+def millions(value: Any) -> str | None:
+    """An amount Finnhub gives in millions, written compact (`2.9 T`); None when missing."""
+    return None if value is None or pd.isna(value) else ui.compact(float(value) * 1e6)
+
+
+def span(low: Any, high: Any) -> str | None:
+    """`low to high`; None unless both are known."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return f"{ui.number(low)} to {ui.number(high)}"

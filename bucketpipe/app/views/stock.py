@@ -76,28 +76,15 @@ def profile_card(symbol: str, profiles: files.Picked | None) -> None:
         if facts:
             st.caption(" · ".join(facts))
         rows = {
-            "Market cap": _millions(info.get("market_cap")),
-            "Shares outstanding": _millions(info.get("shares_outstanding")),
+            "Market cap": cards.millions(info.get("market_cap")),
+            "Shares outstanding": cards.millions(info.get("shares_outstanding")),
             "Currency": info.get("currency"),
             "IPO": ui.day(info["ipo"]) if info.get("ipo") is not None else None,
         }
-        shown = {k: v for k, v in rows.items() if v not in (None, "", ui.MISSING)}
-        if shown:
-            st.markdown("\n".join(f"- **{k}**: {v}" for k, v in shown.items()))
-        elif not info:
+        if not cards.facts(rows) and not info:
             st.caption("No company profile committed for this symbol.")
         if info.get("weburl"):
             st.link_button("Website", str(info["weburl"]), icon=":material/open_in_new:")
-
-
-def _millions(value: Any) -> str | None:
-    return None if value is None or pd.isna(value) else ui.compact(float(value) * 1e6)
-
-
-def _range(low: Any, high: Any) -> str | None:
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return None
-    return f"{ui.number(low)} to {ui.number(high)}"
 
 
 def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
@@ -267,17 +254,16 @@ def key_metrics(symbol: str) -> None:
     """The symbol's newest key metrics (`basic_financials`), when it has any."""
     metrics = state.query(stock.key_metrics, symbol)
     rows = {
-        "Market cap": _millions(metrics.get("market_cap")),
-        "52-week range": _range(metrics.get("week52_low"), metrics.get("week52_high")),
+        "Market cap": cards.millions(metrics.get("market_cap")),
+        "52-week range": cards.span(metrics.get("week52_low"), metrics.get("week52_high")),
         "P/E (TTM)": ui.number(metrics.get("pe_ttm")) if "pe_ttm" in metrics else None,
         "Beta": ui.number(metrics.get("beta")) if "beta" in metrics else None,
     }
-    shown = {k: v for k, v in rows.items() if v not in (None, "", ui.MISSING)}
-    if shown:
+    if any(v not in (None, "", ui.MISSING) for v in rows.values()):
         as_of = metrics.get("as_of")
         when = f" (as of {ui.day(as_of)})" if as_of is not None and not pd.isna(as_of) else ""
         st.markdown(f"**Key metrics**{when}")
-        st.markdown("\n".join(f"- **{k}**: {v}" for k, v in shown.items()))
+        cards.facts(rows)
 
 
 def financials_tab(symbol: str, start: date, end: date) -> None:
