@@ -376,6 +376,16 @@ def sentiment_pie(counts: pd.DataFrame) -> alt.Chart:
     return chart
 
 
+# An axis label as the tiles write amounts (`ui.compact`: 150 M, 1.2 B), not 150,000,000.
+COMPACT_LABEL = (
+    " : ".join(
+        f"abs(datum.value) >= {size:g} ? format(datum.value / {size:g}, '~r') + ' {unit}'"
+        for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+    )
+    + " : format(datum.value, '~r')"
+)
+
+
 def volume_bars(data: pd.DataFrame) -> alt.Chart:
     """Volume per symbol, highest first."""
     chart: alt.Chart = (
@@ -383,7 +393,7 @@ def volume_bars(data: pd.DataFrame) -> alt.Chart:
         .mark_bar(color=ACCENT)
         .encode(
             x=alt.X("symbol:N", sort="-y", title="Symbol"),
-            y=alt.Y("volume:Q", title="Volume (shares)"),
+            y=alt.Y("volume:Q", title="Volume (shares)", axis=alt.Axis(labelExpr=COMPACT_LABEL)),
             tooltip=[
                 alt.Tooltip("symbol:N", title="Symbol"),
                 alt.Tooltip("volume:Q", title="Volume", format=",.0f"),

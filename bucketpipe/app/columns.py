@@ -62,7 +62,8 @@ LABELS = {
     "_fetched_at": "Fetched",
     "_source": "Source",
 }
-# Amounts in a filing's or quote's currency, large enough to read as 1.2B.
+# Amounts in a filing's or quote's currency, or share counts, read as 1.2B when large (a
+# quote's `change` is a price difference: shown in full).
 COMPACT = {
     "revenue",
     "net_income",
@@ -78,6 +79,11 @@ COMPACT = {
 }
 PERCENT_OF_ONE = {"volatility_20", "daily_return"}  # stored as fractions, shown in %
 PLAIN = {"year", "quarter"}  # integers that must not get thousands separators
+# Indicators to the decimals their tiles show: RSI to 0.1, MACD to 0.001, averages and bands
+# as prices (their own computed decimals, 61.1505 or 180.7286, are noise).
+INDICATOR_DECIMALS = {"rsi_14": 1, "macd": 3, "macd_signal": 3, "macd_hist": 3}
+INDICATOR_DECIMALS |= {f"sma_{n}": 2 for n in (5, 20, 50)} | {f"ema_{n}": 2 for n in (12, 26)}
+INDICATOR_DECIMALS |= {f"bb_{band}": 2 for band in ("upper", "middle", "lower")}
 # Signed differences that may be a fraction of a cent, to the 4 decimals Finnhub gives them
 # (an EPS surprise of -0.0041 is not -0.00).
 SUB_CENT = {"surprise"}
@@ -210,7 +216,7 @@ def _column(name: str, values: pd.Series) -> Any:
         return st.column_config.TextColumn(text)
     if name in PLAIN:
         return st.column_config.NumberColumn(text, format="%d")
-    if name in COMPACT:
+    if name in COMPACT and _large(values):
         return st.column_config.NumberColumn(text, format="compact")
     if name.endswith("_pct"):
         # A change is signed (+1.20 %); a level (humidity, a yield, a margin) is not.
@@ -218,6 +224,8 @@ def _column(name: str, values: pd.Series) -> Any:
         return st.column_config.NumberColumn(text, format=f"%{sign}.2f %%")
     if name in SUB_CENT:
         return st.column_config.NumberColumn(text, format="%+.4f")
+    if name in INDICATOR_DECIMALS:
+        return st.column_config.NumberColumn(text, format=f"%.{INDICATOR_DECIMALS[name]}f")
     if pd.api.types.is_integer_dtype(values):
         return st.column_config.NumberColumn(text, format="localized")
     return st.column_config.NumberColumn(text, format=f"%.{decimals(values)}f")
@@ -236,6 +244,16 @@ def decimals(values: pd.Series, sample: int = 1000) -> int:
         if np.allclose(present, np.round(present, places), rtol=0, atol=1e-9):
             return places
     return 4
+
+
+# From this size on an amount reads compact (1.2 M); below it every digit is shown (a quote's
+# price change of 4.07 is not "4.1", an insider's change of 1,234,000 shares is "1.2 M").
+COMPACT_FROM = 10_000
+
+
+def _large(values: pd.Series) -> bool:
+    present = pd.to_numeric(values, errors="coerce").abs()
+    return bool((present >= COMPACT_FROM).any())
 
 
 def _all_dates(values: pd.Series) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from bucketpipe.app import access, layout, sidebar, state
+from bucketpipe.app import access, layout, sidebar, state, ui
 from bucketpipe.config.errors import BucketpipeError
 from bucketpipe.config.logs import mask
 
@@ -20,7 +20,7 @@ st.set_option("client.toolbarMode", "viewer")
 st.set_option("client.showErrorDetails", "none")
 st.set_page_config(
     page_title="Bucketpipe",
-    page_icon=":material/waterfall_chart:",
+    page_icon=ui.icon(),
     layout="wide",
     # Open on a desktop, closed on a phone (where it would cover the page).
     initial_sidebar_state="auto",

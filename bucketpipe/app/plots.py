@@ -139,6 +139,9 @@ def trend_line(x: pd.Series, y: pd.Series) -> tuple[list[float], list[float], fl
 HEATMAP_TEXT_COLUMNS = 31
 
 
+SLANT_FROM = 30  # characters of a heatmap's column labels from which they are slanted
+
+
 def heatmap(
     matrix: pd.DataFrame,
     title: str,
@@ -165,8 +168,14 @@ def heatmap(
         aspect="auto",
         labels={"x": axes[0], "y": axes[1], "color": name} if axes else {"color": name},
     )
-    fig.update_xaxes(title_text=axes[0] if axes else None)
-    fig.update_yaxes(title_text=axes[1] if axes else None)
+    # Cells are categories, days included: a date axis stretched Friday's and Monday's cells
+    # over the weekend, which has none. Long labels (three readings' names on a phone
+    # overlapped) are slanted.
+    slant = sum(len(str(c)) for c in matrix.columns) > SLANT_FROM
+    fig.update_xaxes(
+        title_text=axes[0] if axes else None, type="category", tickangle=-35 if slant else None
+    )
+    fig.update_yaxes(title_text=axes[1] if axes else None, type="category")
     if counts:
         ticks = integer_ticks(top)
         fig.update_layout(coloraxis_colorbar={k: v for k, v in ticks.items() if k != "rangemode"})

@@ -82,13 +82,30 @@ def rejected_repeated(report: QualityReport) -> int:
     return max(rest, 0)
 
 
+def unchanged_rows(report: QualityReport) -> int | None:
+    """Of the rows the run delivered (one per key, what the scores describe), those equal to
+    the committed row of their key, so not written again: counted among the duplicates
+    removed too. None when the report cannot tell (it scored its input, not the commit)."""
+    unchanged = report.rows - report.rows_written
+    if report.basis != "committed" or not 0 <= unchanged <= report.rows_duplicate:
+        return None
+    return unchanged
+
+
 def breakdown(report: QualityReport) -> str:
     """What the run did with its input rows: a sum when the parts add up to the rows in (a
-    catalog dataset's do), else the parts."""
+    catalog dataset's do), else the parts. The duplicates are split into repeats within the
+    run and rows already committed unchanged, so the rows scored (written + unchanged) can be
+    found in the sum."""
     repeated = rejected_repeated(report)
+    duplicates = quantity(report.rows_duplicate, "duplicate") + " removed"
+    unchanged = unchanged_rows(report)
+    if unchanged:
+        within = report.rows_duplicate - unchanged
+        duplicates += f" ({quantity(within, 'repeat')} within the run, {unchanged:,} unchanged)"
     parts = [
         (report.rows_written, quantity(report.rows_written, "row") + " written (new or changed)"),
-        (report.rows_duplicate, quantity(report.rows_duplicate, "duplicate") + " removed"),
+        (report.rows_duplicate, duplicates),
         (report.rows_quarantined, quantity(report.rows_quarantined, "distinct row") + " rejected"),
         (repeated, quantity(repeated, "repeat") + " of a rejected row, counted once"),
     ]

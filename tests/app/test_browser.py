@@ -223,6 +223,11 @@ def load(browser: Any, dashboard: Dashboard, name: str, width: int) -> Any:
     page = browser.new_page(viewport={"width": width, "height": 900})
     chart_errors: list[str] = []
     page.on("console", lambda m: chart_errors.append(m.text) if is_chart_error(m) else None)
+    # Nothing is fetched from anywhere but the dashboard (a private or offline deployment
+    # reaches nothing else; the page icon was once asked of fonts.gstatic.com).
+    elsewhere: list[str] = []
+    local = (dashboard.url, "data:", "blob:")
+    page.on("request", lambda r: None if r.url.startswith(local) else elsewhere.append(r.url))
     page.goto(f"{dashboard.url}/{path}")
     settle(page)
     if name == "sql":
@@ -238,6 +243,7 @@ def load(browser: Any, dashboard: Dashboard, name: str, width: int) -> Any:
     # A chart Vega cannot draw stays blank, with no Streamlit error: only the console says so.
     failed = [e.splitlines()[0] for e in chart_errors]
     assert not failed, f"{name} at {width} px: a chart failed to draw: {failed}"
+    assert not elsewhere, f"{name} at {width} px: requests beyond the dashboard: {elsewhere[:3]}"
     assert page.get_by_text(marker).first.is_visible()
     return page
 

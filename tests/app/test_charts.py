@@ -405,3 +405,17 @@ def test_daily_social_sentiment_is_ticked_in_days_hourly_in_time() -> None:
     assert list(fig.data[0].x) == [f"{d:%Y-%m-%d}" for d in days]
     hourly = daily.assign(at_time=list(pd.date_range("2026-11-30 05:00", periods=8, freq="h")))
     assert charts.social(hourly).layout.xaxis.type != "category"
+
+
+def test_a_pivot_by_day_gives_each_day_its_own_cell_and_long_labels_slant() -> None:
+    """Friday and Monday are two cells side by side, not two cells stretched over the
+    weekend of a date axis; a correlation matrix of long names slants them."""
+    days = pd.DataFrame(
+        [[1, 2], [3, 4]], index=["AAPL", "MSFT"], columns=["2026-11-27", "2026-11-30"]
+    )
+    fig = plots.heatmap(days, "Rows", None, ("Day", "Symbol"), counts=True)
+    assert (fig.layout.xaxis.type, fig.layout.yaxis.type) == ("category", "category")
+    assert fig.layout.xaxis.tickangle is None
+    names = ["Temperature °C", "Battery V", "Pressure hPa"]
+    matrix = pd.DataFrame(np.eye(3), index=names, columns=names)
+    assert plots.heatmap(matrix, "Correlation (Pearson)").layout.xaxis.tickangle == -35

@@ -39,6 +39,14 @@ def test_labels_units_and_formats() -> None:
     assert config["year"]["type_config"]["format"] == "%d"
     assert config["surprise"]["type_config"]["format"] == "%+.4f"  # -0.0041, not -0.00
     assert config["filed_date"]["type_config"]["format"] == "YYYY-MM-DD HH:mm z"  # UTC
+    # Indicators read to the decimals of their tiles, whatever decimals they were computed to.
+    shown = columns.config(pd.DataFrame({"rsi_14": [61.1505], "sma_50": [180.7286], "macd": [0.8]}))
+    assert [c["type_config"]["format"] for c in shown.values()] == ["%.1f", "%.2f", "%.3f"]
+    # A quote's price change is small: every digit (4.07, not 4.1); shares changed read 1.2 M.
+    quote = columns.config(pd.DataFrame({"change": [4.07, -1.36]}))["change"]
+    assert quote["type_config"]["format"] == "%.2f"
+    insider = columns.config(pd.DataFrame({"change": [-1_234_000, 500]}))["change"]
+    assert insider["type_config"]["format"] == "compact"
     naive = columns.config(pd.DataFrame({"measured_at": [pd.Timestamp("2026-02-01 12:00")]}))
     assert naive["measured_at"]["type_config"]["format"] == "YYYY-MM-DD HH:mm"
     assert columns.frame(table)["volatility_20"].iloc[0] == 1.23

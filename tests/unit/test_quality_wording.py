@@ -85,10 +85,31 @@ def test_parts_that_do_not_add_up_are_not_written_as_a_sum() -> None:
     )
     nothing = report(rows_in=0)
     assert wording.breakdown(nothing) == "0 rows in = 0 rows written (new or changed)"
-    again = report(rows_in=40, rows_duplicate=40, rows_rejected_repeated=0)
+    again = report(rows_in=40, rows=0, rows_duplicate=40, rows_rejected_repeated=0)
     assert wording.breakdown(again) == (
         "40 rows in = 0 rows written (new or changed) + 40 duplicates removed"
     )
+
+
+def test_rows_already_committed_unchanged_are_named_among_the_duplicates() -> None:
+    """A re-ingest: 973 rows in, 13 rejected, 27 repeats within the run, so 933 keys
+    delivered (the rows scored), of which 10 equal their committed row and 923 are written.
+    The sum names both kinds of duplicate, so 933 = 923 + 10 can be read off it."""
+    again = report(
+        rows_in=973,
+        rows=933,
+        rows_written=923,
+        rows_duplicate=37,
+        rows_quarantined=13,
+        rows_rejected_repeated=0,
+    )
+    assert wording.unchanged_rows(again) == 10
+    assert wording.breakdown(again) == (
+        "973 rows in = 923 rows written (new or changed) + 37 duplicates removed "
+        "(27 repeats within the run, 10 unchanged) + 13 distinct rows rejected"
+    )
+    # A report that scored its input, not the commit, cannot tell: no split.
+    assert wording.unchanged_rows(again.model_copy(update={"basis": "input"})) is None
 
 
 def test_information_is_not_counted_as_a_recommendation() -> None:

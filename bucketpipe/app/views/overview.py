@@ -155,9 +155,9 @@ def render() -> None:
         st.subheader("Breadth")
         st.altair_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
         st.caption(
-            "Sentiment from the change since the previous close (the table's Sentiment "
-            "column): strong bullish > 2 %, bullish > 0 %, unchanged = 0 %, bearish > "
-            "\u22122 %, strong bearish otherwise."
+            "Symbols by their change since the previous close (the market table's last "
+            "column, Sentiment): strong bullish > 2 %, bullish > 0 %, unchanged = 0 %, "
+            "bearish > \u22122 %, strong bearish otherwise."
         )
     if "volume" in latest and latest["volume"].notna().any():
         st.subheader(f"Volume {summary.volume_when}" if summary.volume_when else "Volume")

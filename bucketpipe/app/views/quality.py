@@ -111,10 +111,16 @@ def detail(report: QualityReport, committed: int | None) -> None:
         else "each distinct row once (the dataset has no key: a corrected value is a new row "
         "beside the old one; docs/cleaning.md says how to give it one)"
     )
+    unchanged = wording.unchanged_rows(report)
+    parts = (
+        f": {report.rows_written:,} written and {unchanged:,} equal to the committed row"
+        if unchanged
+        else ""
+    )
     st.caption(
         f"The newest report, of clean run `{report.run_id}` ({ui.when(report.created_at)}), "
-        f"scores the {quantity(report.rows, 'row')} that run delivered, {per_key} ({now}). "
-        f"Its input: {wording.breakdown(report)}."
+        f"scores the {quantity(report.rows, 'row')} that run delivered, {per_key}{parts} "
+        f"({now}). Its input: {wording.breakdown(report)}."
     )
     dims = quality.dimensions(report)
     left, right = st.columns([2, 3])

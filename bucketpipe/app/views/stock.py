@@ -253,8 +253,9 @@ def earnings_tab(symbol: str, start: date, end: date) -> None:
 def key_metrics(symbol: str) -> None:
     """The symbol's newest key metrics (`basic_financials`), when it has any."""
     metrics = state.query(stock.key_metrics, symbol)
+    # Not the market cap: the profile card beside the chart states it (from the profile,
+    # which may be of another day than these metrics: two figures for one thing misled).
     rows = {
-        "Market cap": cards.millions(metrics.get("market_cap")),
         "52-week range": cards.span(metrics.get("week52_low"), metrics.get("week52_high")),
         "P/E (TTM)": ui.number(metrics.get("pe_ttm")) if "pe_ttm" in metrics else None,
         "Beta": ui.number(metrics.get("beta")) if "beta" in metrics else None,
@@ -304,6 +305,8 @@ def social_tab(symbol: str, start: date, end: date) -> None:
     social = state.query(stock.social, symbol, start, end)
     scope = f"for {symbol} from {start} to {end}"
     _chart_or_empty(social, charts.social, "social_sentiment", "social sentiment", scope)
+    if not social.empty:
+        st.caption(f"Periods within the date range above, {ui.day(start)} to {ui.day(end)}.")
 
 
 TABS = {
