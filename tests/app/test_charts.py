@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bucketpipe.app import charts, plots, runcharts, ui
+from bucketpipe.app import charts, marketcharts, plots, runcharts, ui
 from bucketpipe.serve.queries import market
 
 
@@ -132,7 +132,7 @@ def test_ordinals() -> None:
 
 def test_change_bars_green_up_red_down() -> None:
     latest = pd.DataFrame({"symbol": ["A", "B", "C"], "change_pct": [1.5, -2.0, 0.0]})
-    chart = charts.change_bars(latest)
+    chart = marketcharts.change_bars(latest)
     data = chart.data
     assert dict(zip(data["symbol"], data["colour"], strict=True)) == {
         "A": ui.UP,
@@ -173,7 +173,7 @@ def test_the_change_chart_draws_the_largest_moves_of_a_long_list() -> None:
     latest.loc[250, "change_pct"] = None  # no change known: not drawn
     moves = market.largest_moves(latest, 15)
     assert sorted(moves["change_pct"]) == [*range(-250, -235), *range(235, 250)]
-    chart = charts.change_bars(moves)
+    chart = marketcharts.change_bars(moves)
     assert len(chart.data) == 30 and chart.height <= 36 * 30
     # A short list is drawn whole, but for its symbols without a change.
     few = latest.iloc[240:260]
@@ -186,7 +186,7 @@ def test_the_breadth_ring_keeps_each_level_colour_and_leaves_out_empty_levels() 
     counts = market.sentiment_counts(
         pd.DataFrame({"sentiment": ["bullish", "bullish", "strong bearish"]})
     )
-    spec = charts.sentiment_pie(counts).to_dict()
+    spec = marketcharts.sentiment_pie(counts).to_dict()
     scale = spec["encoding"]["color"]["scale"]
     assert scale["domain"] == ["bullish", "strong bearish"]
     assert scale["range"] == [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from bucketpipe.app import charts, layout, state, ui
+from bucketpipe.app import layout, marketcharts, state, ui
 from bucketpipe.serve.queries import market, pipeline
 
 # The charts draw the largest moves and volumes, not a bar per symbol of a long list: 500 bars
@@ -144,7 +144,7 @@ def render() -> None:
     with left:
         st.subheader("Change since previous close")
         moves = market.largest_moves(latest, MOVES)
-        st.altair_chart(charts.change_bars(moves))
+        st.altair_chart(marketcharts.change_bars(moves))
         changed = int(latest["change_pct"].notna().sum())
         if len(moves) < changed:
             st.caption(
@@ -153,7 +153,7 @@ def render() -> None:
             )
     with right:
         st.subheader("Breadth")
-        st.altair_chart(charts.sentiment_pie(market.sentiment_counts(latest)))
+        st.altair_chart(marketcharts.sentiment_pie(market.sentiment_counts(latest)))
         st.caption(
             "Symbols by their change since the previous close (the market table's last "
             "column, Sentiment): strong bullish > 2 %, bullish > 0 %, unchanged = 0 %, "
@@ -163,7 +163,7 @@ def render() -> None:
         st.subheader(f"Volume {summary.volume_when}" if summary.volume_when else "Volume")
         volume = pd.to_numeric(latest["volume"], errors="coerce")
         traded = latest.assign(volume=volume).dropna(subset=["volume"])
-        st.altair_chart(charts.volume_bars(traded.nlargest(VOLUMES, "volume")))
+        st.altair_chart(marketcharts.volume_bars(traded.nlargest(VOLUMES, "volume")))
         if len(traded) > VOLUMES:
             st.caption(
                 f"The {VOLUMES} highest volumes of {len(traded):,} symbols; the market table "
