@@ -6,12 +6,11 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from bucketpipe.app.ui import ACCENT, DOWN, FLAT, SENTIMENT_COLOURS, UP, percent
+from bucketpipe.app.ui import ACCENT, COMPACT_UNITS, DOWN, FLAT, SENTIMENT_COLOURS, UP, percent
 
 
 def change_bars(latest: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
-    """Change % per symbol, green up, red down, the value beside each bar (Vega-Lite: the
-    overview draws no Plotly chart, so a first visit does not load Plotly's script)."""
+    """Change % per symbol, green up, red down, the value beside each bar."""
     data = latest[["symbol", "change_pct"]].dropna().sort_values("change_pct")
     data = data.assign(
         colour=[UP if v > 0 else DOWN if v < 0 else FLAT for v in data["change_pct"]],
@@ -72,7 +71,7 @@ def sentiment_pie(counts: pd.DataFrame) -> alt.Chart:
 COMPACT_LABEL = (
     " : ".join(
         f"abs(datum.value) >= {size:g} ? format(datum.value / {size:g}, '~r') + ' {unit}'"
-        for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+        for unit, size in COMPACT_UNITS
     )
     + " : format(datum.value, '~r')"
 )

@@ -34,10 +34,10 @@ def categories(data: pd.DataFrame, column: str | None) -> dict[str, object]:
     arrive, which differs between a sample and an aggregate), the pooled rest is grey."""
     if column is None or column not in data:
         return {}
-    values = sorted({str(v) for v in data[column].dropna()} - {OTHERS})
+    present = set(data[column].dropna())
+    values = sorted(present - {OTHERS}, key=str)
     colours = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(values)} | {OTHERS: FLAT}
-    data[column] = data[column].map(lambda v: v if pd.isna(v) else str(v))
-    ordered = values + ([OTHERS] if (data[column] == OTHERS).any() else [])
+    ordered = values + ([OTHERS] if OTHERS in present else [])
     return {"color_discrete_map": colours, "category_orders": {column: ordered}}
 
 
@@ -92,7 +92,6 @@ def scatter(
 ) -> go.Figure:
     """A scatter plot with an optional least-squares trend line (over all points); `labels`
     name the columns on the axes, legend and hover."""
-    data = data.copy()
     fig = px.scatter(
         data,
         x=x,
@@ -248,7 +247,7 @@ def lines(
     below the chart, where a title above it cannot cover it (nor a phone's wrapped rows).
     With the `bucket` the rows are per, every bucket is drawn (`every_bucket`; `counts`: an
     empty one is 0) and a first bucket the window starts inside (`cut`) is shaded."""
-    data = every_bucket(data, x, y, group, bucket, counts) if bucket else data.copy()
+    data = every_bucket(data, x, y, group, bucket, counts) if bucket else data
     fig = px.line(
         data,
         x=x,
@@ -285,7 +284,6 @@ def distribution(
     """A box or violin plot of `value`, split by `by`; `labels` name the columns."""
     maker = px.violin if kind == "violin" else px.box
     extra = {"box": True} if kind == "violin" else {}
-    data = data.copy()
     fig = maker(
         data,
         x=by,

@@ -86,12 +86,16 @@ def rate(slope: float, per: str) -> str:
     return f"{'0' if not slope else figure.replace('-', MINUS)} per {unit}"
 
 
+# The units of a compact amount, largest first (charts' axes write them too).
+COMPACT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+
+
 def compact(value: Any) -> str:
     """`1.2 M`, `3.4 B`: for volumes, market caps, counts."""
     if _missing(value):
         return MISSING
     number_ = float(value)
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+    for unit, size in COMPACT_UNITS:
         if abs(number_) >= size:
             return f"{number_ / size:,.1f} {unit}"
     return f"{number_:,.0f}"

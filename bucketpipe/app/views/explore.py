@@ -13,7 +13,7 @@ import streamlit as st
 from bucketpipe.app import columns, layout, plots, state, ui
 from bucketpipe.app.columns import label, measure, phrase, pick
 from bucketpipe.app.sqlbox import show_sql
-from bucketpipe.app.views.series import per_day_args, series_tab
+from bucketpipe.app.views.series import series_tab, window_args
 from bucketpipe.quality.wording import score_text
 from bucketpipe.serve.queries import aggregates, explore, files, quality
 from bucketpipe.serve.queries.base import visible
@@ -268,7 +268,9 @@ def columns_tab(sl: explore.Slice, cols: dict[str, str], kinds: dict[str, list[s
     elif column in kinds["time"] and sl.time_column is not None:
         by_day = dataclasses.replace(sl, time_column=column)
         per_day = state.query(aggregates.series, by_day, None, bucket="day", datasets=(sl.dataset,))
-        figure = plots.lines(per_day, "bucket", "value", None, "Rows per day", **per_day_args(sl))
+        figure = plots.lines(
+            per_day, "bucket", "value", None, "Rows per day", **window_args(sl, "day", counts=True)
+        )
         utc = "TIME ZONE" in cols[column].upper()
         figure.update_xaxes(title_text=plots.time_title(label(column), "day", utc))
         st.plotly_chart(figure, key="column_series")

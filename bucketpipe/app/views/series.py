@@ -19,10 +19,6 @@ def window_args(sl: explore.Slice, bucket: str, counts: bool) -> dict[str, Any]:
     return {"bucket": bucket, "counts": counts, "cut": sl.start if sl.after else None}
 
 
-def per_day_args(sl: explore.Slice) -> dict[str, Any]:
-    return window_args(sl, "day", counts=True)
-
-
 ALL_TOGETHER = "(all together)"
 SERIES_GROUPS = 8
 

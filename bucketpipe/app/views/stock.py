@@ -107,7 +107,7 @@ def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
     rsi, _ = values.get("rsi_14", (None, None))
     cols[1].metric(
         "RSI 14",
-        ui.number(rsi, 1),
+        ui.number(rsi, columns.INDICATOR_DECIMALS["rsi_14"]),
         delta=stock.rsi_zone(rsi) if rsi is not None else warming("rsi_14"),
         delta_color="off",
         delta_arrow="off",
@@ -118,7 +118,7 @@ def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
     hist, _ = values.get("macd_hist", (None, None))
     cols[2].metric(
         "MACD histogram",
-        ui.signed(hist, 3),
+        ui.signed(hist, columns.INDICATOR_DECIMALS["macd_hist"]),
         delta=None if not hist else "bullish" if hist > 0 else "bearish",
         delta_color="green" if hist and hist > 0 else "red",
         delta_arrow="up" if hist and hist > 0 else "down",
