@@ -67,17 +67,25 @@ def day_chunks(config: DemoConfig, run: str) -> Iterator[tuple[str, bytes]]:
     end = config.end.astimezone(UTC)
     days = trading_days(end.date(), config.days)
     times = {m: _iso(m) for day in days for m in ticks(day, config.interval_minutes)}
+    # Each day's newest quote is delivered whole, as `generate` delivers it.
+    newest = {
+        day: max((m for m in ticks(day, config.interval_minutes) if m <= end), default=None)
+        for day in days
+    }
     for symbol in config.symbols:
-        gen = rng("defects", config.seed, symbol, end.date())
         prefix = _envelope(run, "quote", {"symbol": symbol})
         chunk: list[str] = []
         for day in days:
+            gen = rng("defects", symbol, day, config.interval_minutes)
             for moment, clean_body in quote_bodies(
                 config.seed, symbol, day, config.interval_minutes
             ):
                 if moment > end:
                     break
-                body, repeat = damage(gen, clean_body) if config.defects else (clean_body, False)
+                body, repeat = clean_body, False
+                if config.defects:
+                    damaged, repeat = damage(gen, clean_body)
+                    body = damaged if moment != newest[day] else clean_body
                 line = (
                     f'{prefix}{times[moment]}","status":200,"elapsed_ms":0.0,"error":null,'
                     f'"body":{_body(body)}}}\n'

@@ -169,9 +169,8 @@ def assert_no_failures(page: Any, name: str) -> None:
 class Shots:
     """Where the screenshots go, and from which dashboard: the page under test (written to a
     temp dir), or with `--update-screenshots` the same page of a dashboard over the demo lake
-    delivered twice alike (docs/screenshots/). The re-ingest with another seed leaves a
-    quote its own delivery lacked (a defect it sent to quarantine) between the other
-    delivery's quotes: true to the lake, but a spike in the README's intraday chart."""
+    delivered twice alike (docs/screenshots/), as a schedule delivers it: the lake under test
+    holds two seeds, two markets, and the README shows one."""
 
     def __init__(self, folder: Path, showcase: Dashboard | None) -> None:
         self.folder = folder

@@ -55,9 +55,15 @@ FROM q LEFT JOIN daily_bars AS b USING (symbol, day)
 """
 
 
-def demo(ctx: Context, run_id: str, seed: int) -> None:
+def demo(ctx: Context, run_id: str, seed: int, *, defects: bool = True) -> None:
     ingest_demo(
-        ctx, run_id=run_id, symbols=SYMBOLS, days=10, interval_minutes=15, seed=seed, defects=True
+        ctx,
+        run_id=run_id,
+        symbols=SYMBOLS,
+        days=10,
+        interval_minutes=15,
+        seed=seed,
+        defects=defects,
     )
 
 
@@ -129,10 +135,11 @@ def test_bars_follow_quotes_after_a_reingest_with_another_seed(
 ) -> None:
     settings = lake_settings()
     ctx = context_at(make_context, settings, now)
-    demo(ctx, "ingest-1", seed=7)
-    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
-    # Seed 13's delivery rejects some closing quotes, so earlier closes are kept against its
+    # A first delivery without defects, then another seed's with them: seed 13's delivery
+    # rejects some closing quotes, so the first delivery's closes are kept against its
     # candles, and it moves release dates across a month boundary.
+    demo(ctx, "ingest-1", seed=7, defects=False)
+    run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-1")
     demo(ctx, "ingest-2", seed=13)
     second = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="clean-2")
     assert second is not None
@@ -164,6 +171,8 @@ def test_bars_follow_quotes_after_a_reingest_with_another_seed(
         "AND CAST(timezone('UTC', c.ts) AS DATE) = b.day"
     ).fetchone()
     assert mislabelled == (0, 0)
+    widened = con.execute("SELECT count(*) FROM daily_bars WHERE source = 'candle+quotes'")
+    assert widened.fetchone() != (0,)
     # The market page's day range is the newest bar's: the overview and the bars agree.
     overview = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE o.high <> b.high OR o.low <> b.low "
@@ -212,3 +221,39 @@ def test_quality_counts_after_incremental_cleans(
         assert row is not None and table.loc[name, "rows"] == row[0], name
     assert reports["quotes"].run_id == "clean-2"
     assert table.loc["quotes", "rows_assessed"] == reports["quotes"].rows < committed["quotes"]
+
+
+QUOTES = "SELECT symbol, ts, price, open, high, low, prev_close FROM quotes ORDER BY ALL"
+BARS = "SELECT symbol, day, open, high, low, close, volume, source FROM daily_bars ORDER BY ALL"
+
+
+def test_a_reingest_with_another_seed_leaves_no_quote_of_the_first(
+    lake_settings: SettingsFactory, make_context: ContextFactory
+) -> None:
+    # The demo damages the same ticks under every seed, so a re-delivery of the same days by
+    # another seed commits exactly what that seed alone commits: no quote of the first seed
+    # stays where the second one's was rejected (it read as a spike of another market).
+    alone = context_at(make_context, lake_settings())
+    demo(alone, "ingest-1", seed=13)
+    run_clean(alone, after_clean=AFTER_CLEAN, run_id="clean-1")
+    settings = lake_settings(lake=f"{alone.settings.lake}-reingested")
+    again = context_at(make_context, settings)
+    demo(again, "ingest-1", seed=7)
+    run_clean(again, after_clean=AFTER_CLEAN, run_id="clean-1")
+    demo(again, "ingest-2", seed=13)
+    second = run_clean(again, after_clean=AFTER_CLEAN, run_id="clean-2")
+    assert second is not None and second.datasets["quotes"].rows_quarantined > 0
+    views = []
+    for ctx in (alone, again):
+        con = connect(ctx.settings)
+        LakeReader(ctx.store).register_views(con)
+        views.append(con)
+    expected = views[0].execute(QUOTES).fetchall()
+    assert expected and views[1].execute(QUOTES).fetchall() == expected
+    bars = views[0].execute(BARS).fetchall()
+    assert bars and views[1].execute(BARS).fetchall() == bars
+    # The day's newest quote is never a demo defect, so every bar closes at its day's last
+    # quote, in a single delivery as after the re-ingest.
+    for con in views:
+        row = con.execute(DISAGREEING_DAYS).fetchone()
+        assert row is not None and row[0] > 0 and row[1] == 0

@@ -161,6 +161,52 @@ def test_overlapping_runs_describe_the_same_world() -> None:
             assert r.body == moments[r.requested_at]
 
 
+def damaged_moments(recs: list[RawRecord]) -> set[tuple[str, datetime]]:
+    """(symbol, moment) of every quote the demo damaged: a missing or non-positive price,
+    a price far from its previous close, or a missing change field."""
+    out = set()
+    for r in calls(recs, "quote"):
+        if r.params["symbol"] == UNKNOWN_SYMBOL:
+            continue  # every answer for it is empty, as Finnhub's
+        quote = r.body
+        price, previous = quote.get("c"), quote.get("pc")
+        whole = {"c", "d", "dp", "pc"} <= quote.keys()
+        if not whole or price <= 0 or not 0.5 < price / previous < 2:
+            out.add((r.params["symbol"], r.requested_at))
+    return out
+
+
+def test_defects_fall_on_the_same_moments_under_every_seed_and_end() -> None:
+    # A re-ingest by another seed (another market) or another run damages exactly the
+    # moments the first did: no good quote of one delivery stands where the other's was
+    # rejected, where the merge would keep it beside the other market's prices.
+    first = damaged_moments(records())
+    assert len(first) > 10
+    assert damaged_moments(records(seed=13)) == first
+    # A later run delivers the last days whole (each was the day of its newest quote once).
+    later = records(end=FRIDAY_AFTERNOON + timedelta(days=3))
+    both = {
+        (r.params["symbol"], r.requested_at)
+        for r in calls(later, "quote")
+        if r.requested_at < FRIDAY_AFTERNOON - timedelta(days=1)
+    }
+    assert len(both & first) > 5
+    assert damaged_moments(later) & both == first & both
+
+
+def test_a_days_newest_quote_is_never_damaged() -> None:
+    # The closing quote of every past day, and the newest quote of the day in progress, are
+    # whole: each day's last quote is its candle's close.
+    recs = records()
+    damaged = damaged_moments(recs)
+    newest: dict[tuple[str, date], datetime] = {}
+    for r in calls(recs, "quote"):
+        day = (r.params["symbol"], r.requested_at.date())
+        newest[day] = max(newest.get(day, r.requested_at), r.requested_at)
+    assert len(newest) > 60
+    assert not damaged & {(symbol, moment) for (symbol, _), moment in newest.items()}
+
+
 def test_bodies_have_finnhub_shapes() -> None:
     recs = records(defects=False)
     news = body(recs, "company_news", "AAPL")

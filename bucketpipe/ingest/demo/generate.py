@@ -5,7 +5,8 @@ quote for the same moment and cleaning deduplicates them. Every Finnhub endpoint
 (the demo behaves like a paid key: candles, social sentiment and dividends included), with
 daily candles that agree with the quote path. A few realistic defects are mixed in (repeated
 calls, missing fields, absurd prices, an unknown symbol, a repeated article, an article
-without a headline, an earnings row without an estimate) so cleaning has work.
+without a headline, an earnings row without an estimate) so cleaning has work; a quote's
+defect is a pure function of (symbol, day, tick), the same under every seed.
 """
 
 from __future__ import annotations
@@ -225,7 +226,6 @@ def _with_defect(gen: random.Random, body: dict[str, Any]) -> tuple[dict[str, An
 def _market(config: DemoConfig, run: str, symbol: str, end: datetime) -> Iterator[RawRecord]:
     """Quote snapshots of every trading day, then the daily candles of the same path."""
     seed = config.seed
-    gen = rng("defects", seed, symbol, end.date())
     last = latest_session(end)
     first_quote_day = last - timedelta(days=config.days - 1)
     history = max(config.days, config.history_days) if config.wants("candles") else config.days
@@ -236,10 +236,20 @@ def _market(config: DemoConfig, run: str, symbol: str, end: datetime) -> Iterato
         seen = sum(1 for m in moments if m <= end)
         if config.wants("quote") and day >= first_quote_day:
             prev_close = close_price(seed, symbol, previous_trading_day(day))
-            for moment, body in _quotes(moments[:seen], path[:seen], prev_close):
+            # A moment's defect is the feed's, not the market's: every run and every seed
+            # delivers the same damage at the same tick. A re-delivery of a moment then never
+            # brings a good quote where an earlier one was rejected, or the reverse, so the
+            # kept value of a rejected re-delivery is never another seed's price. The day's
+            # newest quote (its close, or the quote of now) stays whole: a live feed's bad
+            # answer there is mended by the next run's call for the same quote, and the demo
+            # delivers the state after it, so a day's last quote is its bar's close.
+            gen = rng("defects", symbol, day, config.interval_minutes)
+            quotes = _quotes(moments[:seen], path[:seen], prev_close)
+            for tick, (moment, body) in enumerate(quotes, start=1):
                 repeat = False
                 if config.defects:
-                    body, repeat = _with_defect(gen, body)
+                    damaged, repeat = _with_defect(gen, body)
+                    body = damaged if tick < seen else body
                 record = _record(run, "quote", {"symbol": symbol}, moment, body)
                 yield record
                 if repeat:
