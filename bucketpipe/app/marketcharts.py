@@ -10,13 +10,16 @@ from bucketpipe.app.ui import ACCENT, COMPACT_UNITS, DOWN, FLAT, SENTIMENT_COLOU
 
 
 def change_bars(latest: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
-    """Change % per symbol, green up, red down, the value beside each bar."""
+    """Change % per symbol, green up, red down, each value written on the empty side of the
+    zero line, beside its bar's base: a row's bar fills one half, so the other half always
+    has room for the label, at any width (written past the bar's end, a long label at the
+    largest change ran off the chart on a phone)."""
     data = latest[["symbol", "change_pct"]].dropna().sort_values("change_pct")
     data = data.assign(
         colour=[UP if v > 0 else DOWN if v < 0 else FLAT for v in data["change_pct"]],
         label=[percent(v) for v in data["change_pct"]],
     )
-    reach = float(data["change_pct"].abs().max() or 1) * 1.35 if len(data) else 1.0
+    reach = float(data["change_pct"].abs().max() or 1) * 1.1 if len(data) else 1.0
     order = list(data["symbol"])[::-1]
     base = alt.Chart(data).encode(
         y=alt.Y("symbol:N", sort=order, title=None),
@@ -31,10 +34,13 @@ def change_bars(latest: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
         ],
     )
     bars = base.mark_bar().encode(color=alt.Color("colour:N", scale=None))
-    up = base.transform_filter("datum.change_pct >= 0").mark_text(align="left", dx=4)
-    down = base.transform_filter("datum.change_pct < 0").mark_text(align="right", dx=-4)
-    labels = [layer.encode(text="label:N") for layer in (up, down)]
-    return alt.layer(bars, *labels).properties(height=max(240, 24 * len(data)))
+    up = base.transform_filter("datum.change_pct >= 0").mark_text(align="right", dx=-4)
+    down = base.transform_filter("datum.change_pct < 0").mark_text(align="left", dx=4)
+    labels = [layer.encode(text="label:N", x=alt.datum(0)) for layer in (up, down)]
+    # Room right of the plot for the axis's last label, flush with its end.
+    return alt.layer(bars, *labels).properties(
+        height=max(240, 24 * len(data)), padding={"top": 5, "left": 5, "right": 12, "bottom": 5}
+    )
 
 
 def sentiment_pie(counts: pd.DataFrame) -> alt.Chart:
@@ -90,6 +96,8 @@ def volume_bars(data: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("volume:Q", title="Volume", format=",.0f"),
             ],
         )
-        .properties(height=300)
+        # Room above the plot for the top tick's label, centred on its tick: without it the
+        # label reached past the chart's top edge when the highest bar ended near a tick.
+        .properties(height=300, padding={"top": 10, "left": 5, "right": 5, "bottom": 5})
     )
     return chart

@@ -143,6 +143,21 @@ def test_change_bars_green_up_red_down() -> None:
     # The largest gain on top: the symbol axis runs from the highest change down.
     spec = chart.to_dict()  # validated against the Vega-Lite schema
     assert spec["layer"][0]["encoding"]["y"]["sort"] == ["A", "C", "B"]
+    # Each value sits at the zero line on the side its bar leaves empty (a gain's label left
+    # of zero, a loss's right of it), so no label depends on the room past the longest bar.
+    up, down = spec["layer"][1], spec["layer"][2]
+    assert up["transform"] == [{"filter": "datum.change_pct >= 0"}]
+    assert (up["mark"]["align"], up["mark"]["dx"]) == ("right", -4)
+    assert (down["mark"]["align"], down["mark"]["dx"]) == ("left", 4)
+    assert up["encoding"]["x"] == down["encoding"]["x"] == {"datum": 0}
+    assert spec["padding"]["right"] >= 10  # the axis's last label, flush with the plot's end
+
+
+def test_volume_axis_has_room_for_its_top_label() -> None:
+    # A 12 px label centred on a tick at the plot's top edge reaches 6-7 px above it.
+    data = pd.DataFrame({"symbol": ["A", "B"], "volume": [40_000_000, 3_000_000]})
+    spec = marketcharts.volume_bars(data).to_dict()
+    assert spec["padding"]["top"] >= 8
 
 
 @pytest.mark.parametrize(
