@@ -18,6 +18,7 @@ from bucketpipe.ingest.demo.generate import (
     ENDPOINTS,
     SOURCE,
     DemoConfig,
+    day_defects,
     generate,
     profile_body,
     quote_bodies,
@@ -26,8 +27,6 @@ from bucketpipe.ingest.demo.generate import (
 )
 
 # The demo's own defect model, so generated lines stay byte-identical to the demo ingest's.
-from bucketpipe.ingest.demo.generate import _with_defect as damage
-from bucketpipe.ingest.demo.model import rng
 from bucketpipe.lake.raw import RawRecord, encode_line
 
 HISTORY_ENDPOINTS = frozenset({"quote", "profile"})
@@ -76,7 +75,7 @@ def day_chunks(config: DemoConfig, run: str) -> Iterator[tuple[str, bytes]]:
         prefix = _envelope(run, "quote", {"symbol": symbol})
         chunk: list[str] = []
         for day in days:
-            gen = rng("defects", symbol, day, config.interval_minutes)
+            deliver = day_defects(symbol, day, config.interval_minutes)
             for moment, clean_body in quote_bodies(
                 config.seed, symbol, day, config.interval_minutes
             ):
@@ -84,8 +83,7 @@ def day_chunks(config: DemoConfig, run: str) -> Iterator[tuple[str, bytes]]:
                     break
                 body, repeat = clean_body, False
                 if config.defects:
-                    damaged, repeat = damage(gen, clean_body)
-                    body = damaged if moment != newest[day] else clean_body
+                    body, repeat = deliver(clean_body, moment == newest[day])
                 line = (
                     f'{prefix}{times[moment]}","status":200,"elapsed_ms":0.0,"error":null,'
                     f'"body":{_body(body)}}}\n'

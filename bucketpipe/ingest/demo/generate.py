@@ -208,6 +208,26 @@ def _record(run: str, endpoint: str, params: dict[str, Any], at: datetime, body:
     )
 
 
+def day_defects(
+    symbol: str, day: date, interval_minutes: int
+) -> Callable[[dict[str, Any], bool], tuple[dict[str, Any], bool]]:
+    """The damage of one symbol-day's quotes, tick after tick: `(body, newest)` -> (body as
+    delivered, repeat this call). A moment's defect is the feed's, not the market's: every run
+    and every seed delivers the same damage at the same tick, so a re-delivery of a moment
+    never brings a good quote where an earlier one was rejected, or the reverse, and the kept
+    value of a rejected re-delivery is never another seed's price. The day's newest quote (its
+    close, or the quote of now) stays whole: a live feed's bad answer there is mended by the
+    next run's call for the same quote, and the demo delivers the state after it, so a day's
+    last quote is its bar's close."""
+    gen = rng("defects", symbol, day, interval_minutes)
+
+    def deliver(body: dict[str, Any], newest: bool) -> tuple[dict[str, Any], bool]:
+        damaged, repeat = _with_defect(gen, body)
+        return (body if newest else damaged), repeat
+
+    return deliver
+
+
 def _with_defect(gen: random.Random, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Maybe damage a quote the way real feeds do; returns (body, repeat this call)."""
     roll = gen.random()
@@ -236,20 +256,12 @@ def _market(config: DemoConfig, run: str, symbol: str, end: datetime) -> Iterato
         seen = sum(1 for m in moments if m <= end)
         if config.wants("quote") and day >= first_quote_day:
             prev_close = close_price(seed, symbol, previous_trading_day(day))
-            # A moment's defect is the feed's, not the market's: every run and every seed
-            # delivers the same damage at the same tick. A re-delivery of a moment then never
-            # brings a good quote where an earlier one was rejected, or the reverse, so the
-            # kept value of a rejected re-delivery is never another seed's price. The day's
-            # newest quote (its close, or the quote of now) stays whole: a live feed's bad
-            # answer there is mended by the next run's call for the same quote, and the demo
-            # delivers the state after it, so a day's last quote is its bar's close.
-            gen = rng("defects", symbol, day, config.interval_minutes)
+            deliver = day_defects(symbol, day, config.interval_minutes)
             quotes = _quotes(moments[:seen], path[:seen], prev_close)
             for tick, (moment, body) in enumerate(quotes, start=1):
                 repeat = False
                 if config.defects:
-                    damaged, repeat = _with_defect(gen, body)
-                    body = damaged if tick < seen else body
+                    body, repeat = deliver(body, tick == seen)
                 record = _record(run, "quote", {"symbol": symbol}, moment, body)
                 yield record
                 if repeat:
