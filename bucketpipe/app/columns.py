@@ -377,11 +377,11 @@ def profile_config() -> dict[str, Any]:
         )
     out["null_pct"] = st.column_config.NumberColumn("Missing %", format="%.1f %%")
     out["count"] = st.column_config.NumberColumn("Rows", format="localized")
-    # Wide enough for the longest type name a column gets (`TIMESTAMP WITH TIME ZONE`) and a
-    # time without cutting them.
+    # Wide enough for the longest type name a column gets (`TIMESTAMP WITH TIME ZONE`); the
+    # extremes sized to their values, so a run id or a time to the microsecond is not cut.
     out["type"] = st.column_config.TextColumn("Type", width="medium")
-    out["min"] = st.column_config.TextColumn("Minimum", width="medium")
-    out["max"] = st.column_config.TextColumn("Maximum", width="medium")
+    out["min"] = st.column_config.TextColumn("Minimum")
+    out["max"] = st.column_config.TextColumn("Maximum")
     return out
 
 

@@ -254,6 +254,8 @@ def run_timeline(runs: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("output:N", title="Output"),
             ],
         )
-        .properties(height=max(160, 50 * data["lane"].nunique() + 60))
+        # A step per lane, not a height: Streamlit fits the legend and axes into a chart's
+        # height, which left two lanes about 5 px of it, their labels drawn over each other.
+        .properties(height=alt.Step(32))
     )
     return chart

@@ -157,8 +157,10 @@ def write(frame: pd.DataFrame, fmt: str, out: TextIO) -> None:
         table = Table(show_lines=False)
         for column in frame.columns:
             table.add_column(str(column), overflow="fold")
+        # Pandas holds a text column's NULL as NaN: only in a number column is NaN a value.
+        numbers = [pd.api.types.is_float_dtype(frame[c].dtype) for c in frame.columns]
         for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(v) for v in row))
+            table.add_row(*(_cell(v, n) for v, n in zip(row, numbers, strict=True)))
         Console(file=out, width=200).print(table)
 
 
@@ -186,9 +188,12 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _cell(value: Any) -> str:
-    """A table cell: NULL is blank, NaN and infinities are spelled out."""
+def _cell(value: Any, number: bool = True) -> str:
+    """A table cell: NULL is blank, NaN and infinities are spelled out (in a column of
+    numbers; elsewhere a missing value is NULL)."""
     if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if not number and isinstance(value, float) and math.isnan(value):
         return ""
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")

@@ -39,6 +39,12 @@ runs = pd.DataFrame(
 st.altair_chart(runcharts.run_timeline(runs))
 """
 
+Y_LABELS = """() => Array.from(document.querySelectorAll(
+  '.vega-embed g.role-axis[aria-label^="Y-axis"] g.role-axis-label text'))
+  .map(t => { const r = t.getBoundingClientRect(); return [t.textContent, r.top, r.bottom]; })"""
+BARS = """() => Array.from(document.querySelectorAll('.vega-embed g.mark-rect path'))
+  .map(p => p.getBoundingClientRect().height)"""
+
 X_LABELS = """() => Array.from(document.querySelectorAll(
   '.vega-embed g.role-axis[aria-label^="X-axis"] g.role-axis-label text'))
   .filter(t => t.getAttribute('opacity') !== '0').map(t => t.textContent)"""
@@ -78,4 +84,21 @@ def test_time_labels_stay_inside_the_chart_and_differ(
     assert clipped_chart_text(page) == []
     labels = page.evaluate(X_LABELS)
     assert len(labels) >= 2 and len(labels) == len(set(labels)), labels
+    page.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_each_job_has_a_lane_of_its_own(browser: Any, chart_page: Dashboard, width: int) -> None:
+    """Two jobs, two lanes: their labels apart and their bars as thick as a line of text.
+    Before, the legend and the axes took the chart's fixed height and left the two lanes
+    about 5 px, `clean` written over `ingest (demo)`."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{chart_page.url}/?start=2026-12-06T05:30:00&span=4000")
+    settle(page)
+    labels = sorted(page.evaluate(Y_LABELS), key=lambda label: label[1])
+    assert [text for text, _, _ in labels] == ["clean (demo)", "ingest (demo)"]
+    (_, _, first_bottom), (_, second_top, _) = labels
+    assert second_top - first_bottom >= 8, labels
+    bars = page.evaluate(BARS)
+    assert len(bars) == 6 and min(bars) >= 20, bars
     page.close()

@@ -22,6 +22,9 @@ def test_overview_shows_the_market(make_app: AppFactory, demo_lake: DemoLake) ->
     assert sorted(table["symbol"]) == ["AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "TSLA"]
     assert table["trend"].map(len).min() >= 20  # a sparkline of the last days per symbol
     assert table["volume"].notna().all()  # the table has every volume the chart draws
+    # Where the last price sits in the day's range, in whole percents of it (0 at the low).
+    inside = (table["price"] - table["low"]) / (table["high"] - table["low"]) * 100
+    assert table["range_position"].round(6).tolist() == inside.clip(0, 100).round(6).tolist()
     # The volume chart names the day its volumes are from (each symbol's newest bar).
     headings = [h.value for h in app.subheader]
     day = r"[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2}"

@@ -99,6 +99,28 @@ def test_nan_infinity_and_null_stay_apart_in_every_format(
     ]
 
 
+TEXT_NULLS = (
+    "SELECT * FROM (VALUES (1, 'x', 'NaN', NULL::DATE), (2, NULL, NULL, DATE '2026-01-02')) "
+    "AS v(n, word, spelled, day) ORDER BY n"
+)
+
+
+def test_a_null_of_text_or_date_is_blank_in_the_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cli_env: dict[str, str]
+) -> None:
+    """Pandas holds a missing text as NaN; the table printed it as `NaN`, as if the text were
+    that word (DESCRIBE's empty `key` and `default` columns read NaN on every line)."""
+    code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, TEXT_NULLS)
+    cells = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    assert code == 0
+    assert [[c.strip() for c in row] for row in cells] == [
+        ["1", "x", "NaN", ""],
+        ["2", "", "", "2026-01-02"],
+    ]
+    code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, "--format", "csv", TEXT_NULLS)
+    assert (code, out) == (0, "n,word,spelled,day\n1,x,NaN,\n2,,,2026-01-02\n")
+
+
 def test_dash_reads_the_query_from_stdin_and_reports_the_cap(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cli_env: dict[str, str]
 ) -> None:

@@ -70,8 +70,9 @@ def tiles(summary: market.MarketSummary) -> None:
 
 def table(latest: pd.DataFrame) -> None:
     view = latest.copy()
+    # In percent, to whole percents: a bar's place needs no hundredths (`33 %`, `0 %`).
     view["range_position"] = [
-        market.day_range_position(p, lo, hi)
+        _percent(market.day_range_position(p, lo, hi))
         for p, lo, hi in zip(view["price"], view["low"], view["high"], strict=True)
     ]
     order = ["symbol", "name", "price", "change", "change_pct", "low", "high", "range_position"]
@@ -92,8 +93,8 @@ def table(latest: pd.DataFrame) -> None:
                 "In day range",
                 help="Where the last price sits between the day's low (0) and high (100 %).",
                 min_value=0.0,
-                max_value=1.0,
-                format="percent",
+                max_value=100.0,
+                format="%.0f %%",
                 color=ui.ACCENT,
             ),
             "volume": st.column_config.NumberColumn(
@@ -108,6 +109,10 @@ def table(latest: pd.DataFrame) -> None:
             "ts": st.column_config.DatetimeColumn("Quote time", format="YYYY-MM-DD HH:mm z"),
         },
     )
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else share * 100
 
 
 def movers(latest: pd.DataFrame) -> None:
