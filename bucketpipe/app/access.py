@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
+from bucketpipe.app import ui
 from bucketpipe.config import exposure
 from bucketpipe.config.settings import Settings
 
@@ -90,7 +91,7 @@ def _oidc() -> None:
         st.stop()
     with st.sidebar:
         name = st.user.get("name") or st.user.get("email") or "signed in"
-        st.caption(f"Signed in as {name}")
+        st.caption(f"Signed in as {ui.text(name)}")
         st.button("Sign out", icon=":material/logout:", on_click=st.logout)
 
 

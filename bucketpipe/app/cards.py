@@ -11,27 +11,29 @@ from bucketpipe.app import ui
 
 
 def article(row: pd.Series) -> None:
-    """One article as a card: linked headline, category, source, time, summary."""
+    """One article as a card: linked headline, category, source, time, summary. Every field
+    is the API's text, shown as it is (`ui.text`), and the link only to a web address."""
     with st.container(border=True):
-        url, headline = row.get("url"), row.get("headline")
+        headline = row.get("headline")
         title = str(headline) if ui.present(headline) else "(no headline)"
-        st.markdown(f"**[{title}]({url})**" if ui.present(url) else f"**{title}**")
-        meta = [str(row["source"])] if ui.present(row.get("source")) else []
+        st.markdown(f"**{ui.link(title, row.get('url'))}**")
+        meta = [ui.text(row["source"])] if ui.present(row.get("source")) else []
         meta.append(ui.when(row.get("published_at")))
         if ui.present(row.get("category")):
             meta.insert(0, ui.pill(str(row["category"]), "blue"))
         if ui.present(row.get("related")):
-            meta.append(f"related: {row['related']}")
+            meta.append(f"related: {ui.text(row['related'])}")
         st.caption(" · ".join(meta))
         if ui.present(row.get("summary")):
-            st.write(str(row["summary"])[:300])
+            st.markdown(ui.text(str(row["summary"])[:300]))
 
 
 def facts(rows: dict[str, Any]) -> bool:
-    """The known facts of `rows` as a bulleted list (none missing); whether there were any."""
+    """The known facts of `rows` as a bulleted list (none missing; each value as it is);
+    whether there were any."""
     shown = {k: v for k, v in rows.items() if v not in (None, "", ui.MISSING)}
     if shown:
-        st.markdown("\n".join(f"- **{k}**: {v}" for k, v in shown.items()))
+        st.markdown("\n".join(f"- **{k}**: {ui.text(v)}" for k, v in shown.items()))
     return bool(shown)
 
 

@@ -45,7 +45,7 @@ def reason(dataset: str, what: str, scope: str) -> tuple[str, str]:
         if seen.status == "failed":
             return (
                 f"{what.capitalize()}: the last fetch failed.",
-                f"{seen.message or 'See the Pipeline page.'} The next ingest tries again.",
+                f"{ui.text(seen.message or 'See the Pipeline page.')} The next ingest tries again.",
             )
         return f"{what.capitalize()}: not fetched yet.", FETCH_HINT
     return (

@@ -11,6 +11,12 @@ An import that fails is left to the page that needs it, which reports it as it a
 Until those imports are done, Streamlit's health check (`/_stcore/health`, the Deployment's
 startup and readiness probe) answers 503 "warming up": a new replica gets its first visitor
 once it can serve the page at full speed, not while a second of imports holds the CPUs.
+
+Every HTTP answer carries a Content-Security-Policy that lets the page load images and media
+only from the dashboard itself (and `data:`/`blob:`, which the charts draw with): the text on
+the page comes from strangers (an API's headlines, files in a source bucket), and should one
+of them ever reach Markdown unescaped, an image in it still cannot make each viewer's browser
+call an address of the writer's choosing.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import importlib
 import logging
 import threading
 import time
+from typing import Any
 
 from streamlit import runtime
 from streamlit.runtime.runtime import Runtime
@@ -38,6 +45,9 @@ OWN = (
     "bucketpipe.app.cards",
     "bucketpipe.app.columns",
     "bucketpipe.app.empty",
+)
+CONTENT_POLICY = (
+    "img-src 'self' data: blob:; media-src 'self' data: blob:; object-src 'none'; base-uri 'self'"
 )
 RUNTIME_WAIT_S = 30.0
 WARMING = "warming up"
@@ -78,6 +88,50 @@ def gate_health() -> bool:
     return True
 
 
+class ContentPolicy:
+    """ASGI middleware: the `CONTENT_POLICY` header on every HTTP answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_policy(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"content-security-policy", POLICY)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
+
+
+POLICY = CONTENT_POLICY.encode()
+
+
+def add_content_policy() -> bool:
+    """Put `ContentPolicy` last in Streamlit's middleware; False (and a warning) if this
+    Streamlit no longer builds its middleware where it is added."""
+    try:
+        from starlette.middleware import Middleware
+        from streamlit.web.server.starlette import starlette_app
+    except ImportError:
+        build = None
+    else:
+        build = getattr(starlette_app, "create_streamlit_middleware", None)
+    if build is None:
+        log.warning("no Content-Security-Policy header: Streamlit's middleware hook is gone")
+        return False
+
+    def with_policy() -> list[Any]:
+        return [*build(), Middleware(ContentPolicy)]
+
+    starlette_app.create_streamlit_middleware = with_policy
+    return True
+
+
 def _imported(name: str) -> bool:
     try:
         importlib.import_module(name)
@@ -89,6 +143,7 @@ def _imported(name: str) -> bool:
 
 def main() -> None:
     gate_health()
+    add_content_policy()
     threading.Thread(target=warm, name="bucketpipe-warm-imports", daemon=True).start()
     cli.main(prog_name="streamlit")
 

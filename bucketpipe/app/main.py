@@ -32,7 +32,7 @@ try:
     access.require(settings)
     lake = state.lake()
 except BucketpipeError as exc:
-    st.error(f"The dashboard cannot start: {mask(str(exc))}", icon=":material/error:")
+    st.error(f"The dashboard cannot start: {ui.text(mask(str(exc)))}", icon=":material/error:")
     st.stop()
 
 if "seen_versions" not in st.session_state:

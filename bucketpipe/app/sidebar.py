@@ -42,9 +42,9 @@ def render() -> None:
 
 def _service(service: pipeline.Service) -> None:
     with st.container(border=True):
-        st.markdown(f"**{service.name}** {ui.pill(service.state, service.colour)}")
+        st.markdown(f"**{ui.text(service.name)}** {ui.pill(service.state, service.colour)}")
         when = ui.age(service.finished_at) if service.finished_at else "no finished run"
-        st.caption(f"{when} · {service.message}" if service.message else when)
+        st.caption(f"{when} · {ui.text(service.message)}" if service.message else when)
 
 
 def _live(every: int | None) -> None:

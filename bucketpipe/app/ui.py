@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -226,20 +228,53 @@ def not_found(kind: str, wanted: str | None, held: Sequence[str], shown: str) ->
     if wanted is None or wanted in held:
         return
     st.warning(
-        f"The address asks for {kind} `{_code(wanted[:80])}`, which the lake does not hold; "
+        f"The address asks for {kind} `{code(wanted[:80])}`, which the lake does not hold; "
         f"showing {shown}.",
         icon=":material/help:",
     )
 
 
-def _code(text: str) -> str:
+def code(text: str) -> str:
     """Text safe inside a Markdown code span (no backtick can close it, no line break)."""
     return "".join(ch for ch in text.replace("`", "'") if ch.isprintable())
 
 
-def pill(text: str, colour: str) -> str:
-    """Markdown for a coloured badge (Streamlit's `:color-badge[...]`)."""
-    return f":{colour}-badge[{text}]"
+# Every ASCII punctuation mark: CommonMark makes each literal after a backslash.
+_MARKS = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def text(value: Any) -> str:
+    """A value from the data (a headline, a company's name, a file or column name, an error
+    message) as Markdown that shows exactly it, on one line. Streamlit reads Markdown in
+    every markdown, caption, info box, help text and badge, and strangers write these values
+    (an API's answers, the files dropped in a source bucket): unescaped, `![](https://...)`
+    made every viewer's browser fetch that address, and `:red[...]`, `:material/...:`,
+    emphasis, lists or headings changed what the page says."""
+    return _MARKS.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def web_address(url: Any) -> str | None:
+    """An http(s) address fit for a link, its parentheses, spaces and angle brackets
+    percent-encoded (none ends a Markdown link early); None for anything else
+    (`javascript:`, `data:`, a relative path)."""
+    if not present(url):
+        return None
+    address = str(url).strip()
+    parts = urlsplit(address)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(address, safe=":/?#@!$&'*+,;=%-._~")
+
+
+def link(title: Any, url: Any) -> str:
+    """Markdown of `title` linking to `url`, or the title alone when `url` is no web address."""
+    address = web_address(url)
+    return f"[{text(title)}]({address})" if address else text(title)
+
+
+def pill(label: str, colour: str) -> str:
+    """Markdown for a coloured badge (Streamlit's `:color-badge[...]`) showing `label` as it is."""
+    return f":{colour}-badge[{text(label)}]"
 
 
 @functools.cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,5 +120,15 @@ def metric(app: AppTest, label: str) -> str:
     return str(found[0])
 
 
+def shown(text: str) -> str:
+    """Markdown with its backslash escapes read (`ingest\\-demo` -> `ingest-demo`): the page's
+    own markup stays, a value from the data reads as it is written (`ui.text`)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
 def markdown(app: AppTest) -> str:
-    return "\n".join(str(m.value) for m in app.markdown)
+    return shown("\n".join(str(m.value) for m in app.markdown))
+
+
+def sidebar_markdown(app: AppTest) -> str:
+    return shown("\n".join(str(m.value) for m in app.sidebar.markdown))

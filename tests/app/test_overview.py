@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
+from tests.app.conftest import AppFactory, DemoLake, metric, no_errors, sidebar_markdown
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def test_overview_shows_the_market(make_app: AppFactory, demo_lake: DemoLake) ->
 
 def test_sidebar_shows_each_service(make_app: AppFactory, demo_lake: DemoLake) -> None:
     app = make_app(demo_lake)
-    sidebar = "\n".join(str(m.value) for m in app.sidebar.markdown)
+    sidebar = sidebar_markdown(app)
     assert "**clean** :green-badge[succeeded]" in sidebar
     assert "**ingest-demo** :green-badge[succeeded]" in sidebar
     assert any("Redis: off" in str(c.value) for c in app.sidebar.caption)

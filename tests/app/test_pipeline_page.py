@@ -7,7 +7,7 @@ import pytest
 from bucketpipe.app.ui import MISSING
 from bucketpipe.config.settings import Settings
 from bucketpipe.coord.signals import Event, Signals
-from tests.app.conftest import AppFactory, DemoLake, metric, no_errors
+from tests.app.conftest import AppFactory, DemoLake, metric, no_errors, sidebar_markdown
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def test_live_status_and_events_from_redis(
     )
     app = make_app(demo_lake, REDIS_URL=redis_url)
     # The sidebar puts Redis' live state on top of the last committed runs.
-    sidebar = "\n".join(str(m.value) for m in app.sidebar.markdown)
+    sidebar = sidebar_markdown(app)
     assert "**ingest-finnhub** :blue-badge[running]" in sidebar
     assert "**clean** :green-badge[succeeded]" in sidebar
     app.switch_page("views/pipeline.py").run()

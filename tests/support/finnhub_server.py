@@ -9,6 +9,8 @@
   malformed, truncated or empty bodies, HTML error pages, dropped connections.
 - A request log (path, parameters, headers with the key replaced by its plan) to assert on.
 - A token in the URL query is refused with 400 and counted: Bucketpipe must never send one.
+- `rewrite`: a function per path that changes a 200 body, for the answers a hostile or
+  compromised API could give (text written to attack the page that shows it).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class FakeFinnhub:
         send_retry_after: bool = False,
         unknown_symbols: frozenset[str] = frozenset({"ZZZZQ"}),
         clock: Callable[[], datetime] | None = None,
+        rewrite: dict[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.keys = keys if keys is not None else {FREE_KEY: "free", PREMIUM_KEY: "premium"}
         self.per_second = per_second
@@ -85,6 +88,7 @@ class FakeFinnhub:
         self.send_retry_after = send_retry_after
         self.unknown_symbols = unknown_symbols
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.rewrite = rewrite or {}
         self.lock = threading.Lock()
         self.log: list[LoggedRequest] = []
         self.faults: list[Fault] = []
@@ -207,7 +211,9 @@ class FakeFinnhub:
         missing = [p for p in REQUIRED[path] if not params.get(p)]
         if missing:
             return 422, {"error": f"Missing parameters: {', '.join(missing)}"}, headers
-        return 200, body_for(path, params, self.clock(), self.unknown_symbols), headers
+        body = body_for(path, params, self.clock(), self.unknown_symbols)
+        change = self.rewrite.get(path)
+        return 200, change(body) if change else body, headers
 
     def record(self, entry: LoggedRequest) -> None:
         with self.lock:

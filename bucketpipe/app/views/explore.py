@@ -73,12 +73,15 @@ def window_for(name: str, cols: dict[str, str]) -> tuple[explore.Slice, Any]:
             list(explore.WINDOWS),
             default="All",
             key=f"explore_window_{name}",
-            help=f"Rows newer than the newest `{column}` minus the window, up to the newest.",
+            help=f"Rows newer than the newest `{ui.code(column)}` minus the window, up to the "
+            "newest.",
         )
         or "All"
     )
-    named = f" ({phrase(column)})" if phrase(column) != column else ""
-    st.caption(f"Filtering on `{column}`{named}; newest row: {ui.when(newest)}, {ui.age(newest)}.")
+    named = f" ({ui.text(phrase(column))})" if phrase(column) != column else ""
+    st.caption(
+        f"Filtering on `{ui.code(column)}`{named}; newest row: {ui.when(newest)}, {ui.age(newest)}."
+    )
     return explore.windowed(name, column, newest, window), newest
 
 

@@ -27,7 +27,7 @@ def freshness() -> None:
             delta=service.state,
             delta_color=service.colour,
             delta_arrow="off",
-            help=f"Last run {service.run_id or '-'}: {service.message}",
+            help=ui.text(f"Last run {service.run_id or '-'}: {service.message}"),
             border=True,
         )
     cols[-1].metric(
@@ -126,7 +126,7 @@ def movers(latest: pd.DataFrame) -> None:
                 st.caption(f"None in the session of {session}." if session else "None.")
             for _, row in rows.iterrows():
                 a, b, c = st.columns([1, 1, 1])
-                a.markdown(f"**{row['symbol']}**")
+                a.markdown(f"**{ui.text(row['symbol'])}**")
                 b.markdown(ui.number(row["price"]))
                 colour = "green" if row["change_pct"] > 0 else "red"
                 c.markdown(f":{colour}[{ui.percent(row['change_pct'])}]")

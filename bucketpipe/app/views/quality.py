@@ -141,7 +141,8 @@ def detail(report: QualityReport, committed: int | None) -> None:
     st.markdown("**Recommendations**")
     todo = wording.actions(report)
     if todo:
-        st.markdown("\n".join(f"- {r}" for r in todo))
+        # Column names and reasons in them come from the data: shown as written.
+        st.markdown("\n".join(f"- {ui.text(r)}" for r in todo))
     else:
         st.caption(wording.ALL_CLEAR if report.passed else "None.")
     notes = wording.notes(report)

@@ -71,8 +71,8 @@ def profile_card(symbol: str, profiles: files.Picked | None) -> None:
     info = state.query(stock.profile, symbol, sql(profiles))
     # Key metrics (`basic_financials`) are in the Financials tab, read only when it is open.
     with st.container(border=True):
-        st.markdown(f"### {info.get('name') or symbol}")
-        facts = [str(info[k]) for k in ("exchange", "industry", "country") if info.get(k)]
+        st.markdown(f"### {ui.text(info.get('name') or symbol)}")
+        facts = [ui.text(info[k]) for k in ("exchange", "industry", "country") if info.get(k)]
         if facts:
             st.caption(" · ".join(facts))
         rows = {
@@ -83,8 +83,9 @@ def profile_card(symbol: str, profiles: files.Picked | None) -> None:
         }
         if not cards.facts(rows) and not info:
             st.caption("No company profile committed for this symbol.")
-        if info.get("weburl"):
-            st.link_button("Website", str(info["weburl"]), icon=":material/open_in_new:")
+        website = ui.web_address(info.get("weburl"))
+        if website:
+            st.link_button("Website", website, icon=":material/open_in_new:")
 
 
 def tiles(bars: pd.DataFrame, ind: pd.DataFrame) -> None:
