@@ -3,6 +3,7 @@ Pipeline pages draw theirs in Vega-Lite (`runcharts`), so they do not load Plotl
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import numpy as np
@@ -26,6 +27,23 @@ def layout(fig: go.Figure, height: int, **extra: object) -> go.Figure:
     look.update(extra)
     fig.update_layout(**look)
     return fig
+
+
+def as_written(values: pd.Series) -> pd.Series:
+    """Text values as Plotly shows them literally. It reads a subset of HTML in every label,
+    legend entry and hover (`<b>`, `<br>`, `<a href>`, entities): a value `<b>x</b>` drew a
+    bold x and `<a href=...>` a link; escaped, it reads as written. Other values pass."""
+    if not pd.api.types.is_string_dtype(values) and not pd.api.types.is_object_dtype(values):
+        return values
+    return values.map(
+        lambda v: html.escape(v, quote=False) if isinstance(v, str) else v, na_action="ignore"
+    )
+
+
+def written(data: pd.DataFrame, *columns: str | None) -> pd.DataFrame:
+    """`data` with the text of `columns` (those present) as written (`as_written`)."""
+    named = [c for c in columns if c is not None and c in data]
+    return data.assign(**{c: as_written(data[c]) for c in named}) if named else data
 
 
 def categories(data: pd.DataFrame, column: str | None) -> dict[str, object]:
@@ -92,6 +110,7 @@ def scatter(
 ) -> go.Figure:
     """A scatter plot with an optional least-squares trend line (over all points); `labels`
     name the columns on the axes, legend and hover."""
+    data = written(data, colour)
     fig = px.scatter(
         data,
         x=x,
@@ -158,6 +177,9 @@ def heatmap(
     figures = ",d" if counts else (".2f" if zmid == 0.0 else ",.4~r")
     text = figures if matrix.shape[1] <= HEATMAP_TEXT_COLUMNS else False
     top = float(np.nanmax(matrix.to_numpy(dtype=float))) if matrix.size else 0.0
+    matrix = matrix.set_axis(as_written(matrix.index.to_series()), axis=0).set_axis(
+        as_written(matrix.columns.to_series()), axis=1
+    )
     fig = px.imshow(
         matrix,
         text_auto=text,
@@ -248,6 +270,7 @@ def lines(
     With the `bucket` the rows are per, every bucket is drawn (`every_bucket`; `counts`: an
     empty one is 0) and a first bucket the window starts inside (`cut`) is shaded."""
     data = every_bucket(data, x, y, group, bucket, counts) if bucket else data
+    data = written(data, group)
     fig = px.line(
         data,
         x=x,
@@ -284,6 +307,7 @@ def distribution(
     """A box or violin plot of `value`, split by `by`; `labels` name the columns."""
     maker = px.violin if kind == "violin" else px.box
     extra = {"box": True} if kind == "violin" else {}
+    data = written(data, by)
     fig = maker(
         data,
         x=by,
@@ -312,6 +336,7 @@ def bars(
     """Bars of `y` per `x`; `titles` name the axes (the label's, the count's), else the
     column names do."""
     label, count = titles or (x, y)
+    data = written(data, x)
     ticks = integer_ticks(pd.to_numeric(data[y]).max()) if integral(data[y]) else {}
     if horizontal:
         fig = go.Figure(go.Bar(x=data[y], y=data[x], orientation="h", marker_color=colour))

@@ -258,3 +258,43 @@ def test_the_content_policy_stops_an_image_that_escaping_missed(
         server.terminate()
         server.wait(timeout=15)
         log.close()
+
+
+LABELS = ["<b>bold</b>", "<a href='https://example.com/x'>link</a>", "a<br>b", "AT&amp;T"]
+PLOTS = f"""
+import pandas as pd
+import streamlit as st
+from bucketpipe.app import plots
+
+labels = {LABELS!r}
+top = pd.DataFrame({{"value": labels, "rows": [4, 3, 2, 1]}})
+st.plotly_chart(plots.bars(top, "value", "rows", horizontal=True, titles=("Value", "Rows")))
+days = pd.date_range("2026-01-05", periods=3, tz="UTC")
+series = pd.DataFrame(
+    {{"day": list(days) * 4, "who": [v for v in labels for _ in days], "n": range(12)}}
+)
+st.plotly_chart(plots.lines(series, "day", "n", "who", "Rows", "Who"))
+"""
+TICKS = """() => { const [bars, lines] = document.querySelectorAll('.js-plotly-plot');
+  const texts = (plot, css) => Array.from(plot.querySelectorAll(css)).map(t => t.textContent);
+  return [texts(bars, '.ytick text'), texts(lines, '.legendtext')]; }"""
+
+
+@pytest.mark.browser
+def test_chart_labels_read_as_written(browser: Any, tmp_path: Path) -> None:
+    """Plotly reads a subset of HTML in labels: before, `<b>bold</b>` drew a bold "bold",
+    `<a href=...>` a link and `a<br>b` two lines."""
+    script = tmp_path / "plots.py"
+    script.write_text(PLOTS)
+    server = Dashboard({}, tmp_path / "streamlit.log", script)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server.url)
+        settle(page)
+        bars, lines = page.evaluate(TICKS)
+        assert sorted(bars) == sorted(LABELS)
+        assert sorted(lines) == sorted(LABELS)
+        assert page.locator(".js-plotly-plot a").count() == 0
+        page.close()
+    finally:
+        server.stop()
