@@ -207,6 +207,16 @@ def heatmap(
 # The steps of `aggregates.BUCKETS` (a week's buckets start on a Monday, a month's on its 1st).
 STEPS = {"hour": "h", "day": "D", "week": "7D", "month": "MS"}
 MAX_FILLED = 20_000  # points a filled series may have; past it the series is drawn as it is
+# Tick spacing of each bucket (Plotly's `dtick`: milliseconds, or months), used while a series
+# has few buckets: left alone, Plotly spread the ticks of a single hour's point over a
+# millisecond (`16:59:59.999`, `17:00:00.0005`).
+BUCKET_TICKS: dict[str, int | str] = {
+    "hour": 3_600_000,
+    "day": 86_400_000,
+    "week": 7 * 86_400_000,
+    "month": "M1",
+}
+FEW_BUCKETS = 8
 
 
 def every_bucket(
@@ -230,6 +240,19 @@ def every_bucket(
     if counts:
         out[y] = out[y].fillna(0)
     return out.reset_index()
+
+
+def bucket_ticks(fig: go.Figure, times: pd.Series, bucket: str) -> None:
+    """A tick per bucket while there are few (none between two buckets, none finer than a
+    bucket), and a single bucket's point in the middle of a range of three buckets."""
+    times = times.dropna()
+    if times.empty or times.nunique() > FEW_BUCKETS:
+        return
+    first = times.min()
+    fig.update_xaxes(dtick=BUCKET_TICKS[bucket], tick0=first)
+    if times.nunique() == 1:
+        step = pd.tseries.frequencies.to_offset(STEPS[bucket])
+        fig.update_xaxes(range=[first - step, first + step])
 
 
 def partial(fig: go.Figure, first: pd.Timestamp, cut: date | None, bucket: str) -> None:
@@ -285,6 +308,7 @@ def lines(
         fig.update_yaxes(integer_ticks(pd.to_numeric(data[y], errors="coerce").max()))
     if bucket in STEPS and not data.empty:
         partial(fig, pd.to_datetime(data[x]).min(), cut, bucket)
+        bucket_ticks(fig, pd.to_datetime(data[x]), bucket)
     legend = {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}
     return layout(fig, 400, legend=legend | {"title": {"text": group_title or group or ""}})
 

@@ -102,3 +102,47 @@ def test_each_job_has_a_lane_of_its_own(browser: Any, chart_page: Dashboard, wid
     bars = page.evaluate(BARS)
     assert len(bars) == 6 and min(bars) >= 20, bars
     page.close()
+
+
+SERIES = """
+import pandas as pd
+import streamlit as st
+from bucketpipe.app import plots
+
+bucket, n = st.query_params["bucket"], int(st.query_params["n"])
+start = pd.Timestamp("2026-11-01" if bucket == "month" else "2026-11-02 17:00", tz="UTC")
+buckets = list(pd.date_range(start, periods=n, freq=plots.STEPS[bucket]))
+data = pd.DataFrame(
+    {"bucket": buckets * 2, "group": ["a"] * n + ["b"] * n, "value": list(range(2 * n))}
+)
+st.plotly_chart(plots.lines(data, "bucket", "value", "group", "Rows", bucket=bucket, counts=True))
+"""
+PLOTLY_X_LABELS = """() => Array.from(document.querySelectorAll('.js-plotly-plot .xtick text'))
+  .map(t => t.textContent)"""
+
+
+@pytest.fixture(scope="module")
+def series_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    root = tmp_path_factory.mktemp("series-ticks")
+    (root / "series.py").write_text(SERIES)
+    server = Dashboard({}, root / "streamlit.log", root / "series.py")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("bucket", "n", "ticks"),
+    [("hour", 1, 3), ("hour", 3, 3), ("day", 1, 3), ("day", 4, 4), ("month", 2, 2)],
+)
+def test_a_series_of_few_buckets_has_a_tick_per_bucket(
+    browser: Any, series_page: Dashboard, bucket: str, n: int, ticks: int
+) -> None:
+    """Before, one hour's point had ticks a fraction of a millisecond apart
+    (`16:59:59.999`, `16:59:59.9995`, `17:00:00`, `17:00:00.0005`)."""
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    page.goto(f"{series_page.url}/?bucket={bucket}&n={n}")
+    settle(page)
+    labels = page.evaluate(PLOTLY_X_LABELS)
+    assert len(labels) == ticks and len(set(labels)) == ticks, labels
+    assert not any("." in label for label in labels), labels
+    page.close()
