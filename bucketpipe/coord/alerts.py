@@ -8,13 +8,19 @@ incident is open in either place is open: at worst a message is sent twice, neve
 With neither place reachable every failure is announced.
 
 The webhook gets Slack's and Mattermost's incoming-webhook JSON, `{"text": ...}`, which Teams'
-incoming webhooks accept too. Its URL is a secret: it never appears in a log line, and a
-webhook that fails (a short timeout, one retry) is logged and never fails the run.
+incoming webhooks accept too. A message quotes errors that strangers' text can reach (a file
+name in a source bucket, an API's answer), so it is made inert (`inert`): `&`, `<` and `>` as
+Slack's entities (no `<!channel>`, no `<url|link>`), and a zero-width space after the `!` of
+a Markdown image and the `@` of `@channel`, `@here` and `@all` (Mattermost and Teams read
+Markdown and mentions; the characters still read the same). Its URL is a secret: it never
+appears in a log line, and a webhook that fails (a short timeout, one retry) is logged and
+never fails the run.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -228,7 +234,7 @@ class Notifier:
 
     def _text(self, mark: str, title: str, details: tuple[str, ...]) -> str:
         where = f" [{self.origin}]" if self.origin else ""
-        return "\n".join([f"{mark} Bucketpipe{where}: {title}", *details])
+        return "\n".join(inert(line) for line in [f"{mark} Bucketpipe{where}: {title}", *details])
 
     def _send(self, text: str) -> Sent:
         if self.webhook is None:
@@ -236,6 +242,18 @@ class Notifier:
         ok = self.webhook.post(mask(text))
         log.info("webhook notified" if ok else "webhook not notified", extra={"text": text[:120]})
         return "sent" if ok else "failed"
+
+
+ZERO_WIDTH = "\u200b"
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MENTION = re.compile(r"(?<![\w@])@(channel|here|all|everyone)\b", re.IGNORECASE)
+
+
+def inert(text: str) -> str:
+    """A line of a message that no chat reads as a mention, a link target or an image."""
+    text = "".join(_ENTITIES.get(ch, ch) for ch in text)
+    text = text.replace("![", f"!{ZERO_WIDTH}[")
+    return _MENTION.sub(lambda m: f"@{ZERO_WIDTH}{m.group(1)}", text)
 
 
 def _parse(raw: bytes | str) -> IncidentState | None:

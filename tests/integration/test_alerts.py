@@ -218,3 +218,29 @@ def test_an_open_incident_is_announced_again_after_the_repeat_window(
     assert notifier().resolve("run-clean", "clean recovered") == "sent"
     assert notifier().resolve("run-clean", "clean recovered") == "none"
     assert len(webhook.messages) == 3
+
+
+def test_a_message_quoting_a_strangers_text_mentions_no_one_and_loads_nothing(
+    tmp_path: Path, webhook: WebhookReceiver
+) -> None:
+    """An error can quote a file's name or an API's answer. Posted as it was, `<!channel>` and
+    `@here` notified everyone in Slack and Mattermost, `<https://...|text>` made a link and
+    `![x](https://...)` an image each reader's chat client fetched."""
+    settings = Settings(alert_webhook_url=webhook.url)
+    notifier = Notifier.from_settings(
+        settings, Signals(None), LocalStore(tmp_path), lambda n: state_key("alerts", n)
+    )
+    reason = (
+        "Reason: orders/![x](https://evil.example/p.png) <!channel> @here "
+        "<https://evil.example|log in> a&b mail@here.example"
+    )
+    assert notifier.raise_incident(Incident("run-clean", "clean failed", (reason,))) == "sent"
+    (text,) = webhook.messages
+    assert "<" not in text and ">" not in text
+    assert "&lt;!channel&gt;" in text and "&lt;https://evil.example|log in&gt;" in text
+    assert "![" not in text and "!\u200b[x](https://evil.example/p.png)" in text
+    assert "@\u200bhere " in text and "mail@here.example" in text  # an address stays as it is
+    assert "a&amp;b" in text
+    # What Slack shows once it reads its entities, with the zero-width spaces unseen:
+    shown = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    assert reason in shown.replace("\u200b", "")
