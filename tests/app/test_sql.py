@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from bucketpipe.config.settings import Settings
 from bucketpipe.serve.queries import examples
 from bucketpipe.serve.queries.session import open_sandbox
-from tests.app.conftest import AppFactory, DemoLake, no_errors
+from tests.app.conftest import AppFactory, DemoLake, no_errors, shown
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +65,11 @@ def test_nan_is_a_value_and_null_is_null(make_app: AppFactory, demo_lake: DemoLa
         ("SELECT * FROM qoutes", 'Did you mean "quotes"'),
         ("SELECT CAST(symbol AS INTEGER) FROM quotes", "Conversion Error"),
         ("SELEC 1", "(line 1, column 1)"),
+        # A value quoted in an error reads as written (it is not drawn as an image).
+        (
+            "SELECT CAST('**b** ![x](p.png) :red[y]' AS INTEGER)",
+            "Could not convert string '**b** ![x](p.png) :red[y]'",
+        ),
     ],
 )
 def test_refused_and_failed_queries_are_one_line_errors(
@@ -73,9 +78,10 @@ def test_refused_and_failed_queries_are_one_line_errors(
     app = make_app(demo_lake, "sql")
     run_query(app, sql)
     assert not app.exception
-    messages = [str(e.value) for e in app.error]
+    messages = [shown(str(e.value)) for e in app.error]
     assert len(messages) == 1
     assert words in messages[0]
+    assert "![" not in str(app.error[0].value)
     assert "\n" not in messages[0] and "Traceback" not in messages[0]
 
 

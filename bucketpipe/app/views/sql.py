@@ -51,7 +51,8 @@ def results(max_rows: int) -> None:
         )
         return
     if isinstance(outcome, str):
-        st.error(outcome, icon=":material/block:")
+        # An error can quote the user's SQL or a value of the data: shown as written.
+        st.error(ui.text(outcome), icon=":material/block:")
         return
     rows, cut, elapsed, frame = outcome
     if cut == "bytes":
