@@ -38,8 +38,11 @@ def facts(rows: dict[str, Any]) -> bool:
 
 
 def millions(value: Any) -> str | None:
-    """An amount Finnhub gives in millions, written compact (`2.9 T`); None when missing."""
-    return None if value is None or pd.isna(value) else ui.compact(float(value) * 1e6)
+    """An amount Finnhub gives in millions, written compact (`2.9 T`, the unit held to its
+    number by a no-break space: a narrow card wrapped between them); None when missing."""
+    if value is None or pd.isna(value):
+        return None
+    return ui.compact(float(value) * 1e6).replace(" ", "\u00a0")
 
 
 def span(low: Any, high: Any) -> str | None:

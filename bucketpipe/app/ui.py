@@ -241,6 +241,8 @@ def code(text: str) -> str:
 
 # Every ASCII punctuation mark: CommonMark makes each literal after a backslash.
 _MARKS = re.compile(r"([!-/:-@\[-`{-~])")
+# The spaces and line breaks Markdown reads (a no-break space is kept: it holds `2.9 T` together).
+_SPACES = re.compile(r"\s+", re.ASCII)
 
 
 def text(value: Any) -> str:
@@ -250,7 +252,7 @@ def text(value: Any) -> str:
     (an API's answers, the files dropped in a source bucket): unescaped, `![](https://...)`
     made every viewer's browser fetch that address, and `:red[...]`, `:material/...:`,
     emphasis, lists or headings changed what the page says."""
-    return _MARKS.sub(r"\\\1", " ".join(str(value).split()))
+    return _MARKS.sub(r"\\\1", _SPACES.sub(" ", str(value)).strip())
 
 
 def web_address(url: Any) -> str | None:

@@ -153,7 +153,8 @@ def test_text_escapes_every_mark_markdown_reads(written: str) -> None:
 
 
 def test_text_is_one_line() -> None:
-    assert ui.text("a\n\n# b\r\n- c") == "a \\# b \\- c"
+    assert ui.text(" a\n\n# b\r\n- c\t") == "a \\# b \\- c"
+    assert ui.text("2.9\u00a0T") == "2\\.9\u00a0T"  # a no-break space stays
 
 
 @pytest.mark.parametrize(
