@@ -39,6 +39,17 @@ def lake_env(root: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def finnhub_env(url: str, key: str) -> dict[str, str]:
+    """The settings that point `ingest finnhub` at a fake API on `url`, without its waits."""
+    return {
+        "FINNHUB_API_KEY": key,
+        "BUCKETPIPE_FINNHUB_URL": url,
+        "BUCKETPIPE_FINNHUB_CALLS_PER_MINUTE": "60000",
+        "BUCKETPIPE_FINNHUB_CALLS_PER_SECOND": "200",
+        "BUCKETPIPE_FINNHUB_BACKOFF_SECONDS": "0.01",
+    }
+
+
 def run_pipeline(env: dict[str, str], *commands: list[str]) -> None:
     """Run `bucketpipe` subcommands with exactly `env` (nothing else from the shell)."""
     with pytest.MonkeyPatch.context() as mp:

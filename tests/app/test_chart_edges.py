@@ -50,13 +50,18 @@ X_LABELS = """() => Array.from(document.querySelectorAll(
   .filter(t => t.getAttribute('opacity') !== '0').map(t => t.textContent)"""
 
 
-@pytest.fixture(scope="module")
-def chart_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    root = tmp_path_factory.mktemp("chart-edges")
-    (root / "timeline.py").write_text(SCRIPT)
-    server = Dashboard({}, root / "streamlit.log", root / "timeline.py")
+def script_page(factory: pytest.TempPathFactory, name: str, script: str) -> Iterator[Dashboard]:
+    """`script` served by Streamlit on loopback, until the module's tests are done."""
+    root = factory.mktemp(name)
+    (root / "page.py").write_text(script)
+    server = Dashboard({}, root / "streamlit.log", root / "page.py")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def chart_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    yield from script_page(tmp_path_factory, "chart-edges", SCRIPT)
 
 
 @pytest.mark.parametrize(
@@ -123,11 +128,7 @@ PLOTLY_X_LABELS = """() => Array.from(document.querySelectorAll('.js-plotly-plot
 
 @pytest.fixture(scope="module")
 def series_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    root = tmp_path_factory.mktemp("series-ticks")
-    (root / "series.py").write_text(SERIES)
-    server = Dashboard({}, root / "streamlit.log", root / "series.py")
-    yield server
-    server.stop()
+    yield from script_page(tmp_path_factory, "series-ticks", SERIES)
 
 
 @pytest.mark.parametrize(

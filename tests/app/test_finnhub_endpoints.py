@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import AppFactory, DemoLake, lake_env, metric, no_errors, run_pipeline
+from tests.app.conftest import (
+    AppFactory,
+    DemoLake,
+    finnhub_env,
+    lake_env,
+    metric,
+    no_errors,
+    run_pipeline,
+)
 from tests.support.finnhub_server import FREE_KEY, FakeFinnhub
 
 pytestmark = pytest.mark.integration
@@ -16,13 +24,7 @@ pytestmark = pytest.mark.integration
 def test_endpoint_entitlements_and_errors(make_app: AppFactory, tmp_path: Path) -> None:
     env = lake_env(tmp_path, BUCKETPIPE_SYMBOLS="AAPL,MSFT")
     with FakeFinnhub(per_second=1_000, per_minute=1_000_000) as server:
-        env |= {
-            "FINNHUB_API_KEY": FREE_KEY,
-            "BUCKETPIPE_FINNHUB_URL": server.url,
-            "BUCKETPIPE_FINNHUB_CALLS_PER_MINUTE": "60000",
-            "BUCKETPIPE_FINNHUB_CALLS_PER_SECOND": "200",
-            "BUCKETPIPE_FINNHUB_BACKOFF_SECONDS": "0.01",
-        }
+        env |= finnhub_env(server.url, FREE_KEY)
         run_pipeline(env, ["ingest", "finnhub"], ["clean"])
     app = make_app(DemoLake(tmp_path, env), "pipeline")
     app.session_state["pipeline_tab"] = "Finnhub endpoints"  # the tab a user opens

@@ -27,7 +27,7 @@ import pytest
 from bucketpipe.app import ui
 from bucketpipe.app.launch import CONTENT_POLICY
 from bucketpipe.jobs.dashboard import healthy
-from tests.app.conftest import DemoLake, lake_env, run_pipeline
+from tests.app.conftest import DemoLake, finnhub_env, lake_env, run_pipeline
 from tests.app.test_browser import SERVER_ENV, Dashboard, browser, settle
 from tests.conftest import free_port
 from tests.support.finnhub_server import FREE_KEY, FakeFinnhub
@@ -65,13 +65,7 @@ def hostile_dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash
     env = lake_env(root, BUCKETPIPE_SYMBOLS="AAPL")
     rewrite = {"/company-news": _news, "/news": _news, "/stock/profile2": _profile}
     with FakeFinnhub(per_second=1_000, per_minute=1_000_000, rewrite=rewrite) as server:
-        env |= {
-            "FINNHUB_API_KEY": FREE_KEY,
-            "BUCKETPIPE_FINNHUB_URL": server.url,
-            "BUCKETPIPE_FINNHUB_CALLS_PER_MINUTE": "60000",
-            "BUCKETPIPE_FINNHUB_CALLS_PER_SECOND": "200",
-            "BUCKETPIPE_FINNHUB_BACKOFF_SECONDS": "0.01",
-        }
+        env |= finnhub_env(server.url, FREE_KEY)
         run_pipeline(env, ["ingest", "finnhub"], ["clean"])
     server_ = Dashboard(DemoLake(root, env).env, root / "streamlit.log")
     yield server_

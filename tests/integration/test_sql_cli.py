@@ -72,6 +72,12 @@ def test_one_query_as_csv_json_and_table(
     assert code == 0 and "AAPL" in out and "381.75" in out and "total" in out
 
 
+def table_cells(out: str) -> list[list[str]]:
+    """The cells of each row of the table format, stripped."""
+    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    return [[cell.strip() for cell in row] for row in rows]
+
+
 SPECIAL = (
     "SELECT * FROM (VALUES (1, 'NaN'::DOUBLE, NULL::DOUBLE, 'inf'::DOUBLE, 9007199254740993), "
     "(2, -'inf'::DOUBLE, 0.5, NULL, NULL)) AS v(n, nan, nothing, big, id) ORDER BY n"
@@ -92,8 +98,7 @@ def test_nan_infinity_and_null_stay_apart_in_every_format(
     code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, "--format", "csv", SPECIAL)
     assert (code, out) == (0, "n,nan,nothing,big,id\n1,nan,,inf,9007199254740993\n2,-inf,0.5,,\n")
     code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, SPECIAL)
-    cells = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
-    assert [[c.strip() for c in row] for row in cells] == [
+    assert table_cells(out) == [
         ["1", "NaN", "", "inf", "9007199254740993"],
         ["2", "-inf", "0.5", "", ""],
     ]
@@ -111,9 +116,8 @@ def test_a_null_of_text_or_date_is_blank_in_the_table(
     """Pandas holds a missing text as NaN; the table printed it as `NaN`, as if the text were
     that word (DESCRIBE's empty `key` and `default` columns read NaN on every line)."""
     code, out, _ = bucketpipe_sql(monkeypatch, capsys, cli_env, TEXT_NULLS)
-    cells = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
     assert code == 0
-    assert [[c.strip() for c in row] for row in cells] == [
+    assert table_cells(out) == [
         ["1", "x", "NaN", ""],
         ["2", "", "", "2026-01-02"],
     ]
