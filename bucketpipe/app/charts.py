@@ -123,26 +123,26 @@ def drawn(frame: pd.DataFrame, *columns: str) -> bool:
 
 
 def rsi(ind: pd.DataFrame) -> go.Figure:
-    """RSI 14 with the 30 (oversold) and 70 (overbought) lines."""
-    fig = go.Figure(
-        go.Scatter(x=day_keys(ind["day"]), y=ind["rsi_14"], name="RSI 14", line={"color": ACCENT})
-    )
+    """RSI 14 with the 30 (oversold) and 70 (overbought) lines, named in the legend: a label
+    drawn in the plot sat under the line whenever the RSI crossed it."""
+    days = day_keys(ind["day"])
+    line = go.Scatter(x=days, y=ind["rsi_14"], name="RSI 14", line={"color": ACCENT})
+    fig = go.Figure(line.update(showlegend=False))  # the chart's title names it
     fig.add_hrect(y0=30, y1=70, fillcolor="rgba(100,116,139,0.08)", line_width=0)
-    fig.add_hline(
-        y=70,
-        line={"color": DOWN, "dash": "dash"},
-        annotation_text="70 overbought",
-        annotation_position="top left",
-    )
-    fig.add_hline(
-        y=30,
-        line={"color": UP, "dash": "dash"},
-        annotation_text="30 oversold",
-        annotation_position="bottom left",
-    )
-    fig.update_yaxes(range=[0, 100], title_text="RSI")
+    for level, name, colour in ((70, "70 overbought", DOWN), (30, "30 oversold", UP)):
+        fig.add_trace(
+            go.Scatter(
+                x=days,
+                y=[level] * len(days),
+                name=name,
+                mode="lines",
+                line={"color": colour, "dash": "dash", "width": 1.2},
+                hoverinfo="skip",
+            )
+        )
+    fig.update_yaxes(range=[0, 100], title_text="RSI", tickvals=[0, 30, 50, 70, 100])
     day_axis(fig, ind["day"])
-    return layout(fig, 240)
+    return layout(fig, 260)
 
 
 def macd(ind: pd.DataFrame) -> go.Figure:

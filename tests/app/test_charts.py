@@ -434,3 +434,17 @@ def test_a_pivot_by_day_gives_each_day_its_own_cell_and_long_labels_slant() -> N
     names = ["Temperature °C", "Battery V", "Pressure hPa"]
     matrix = pd.DataFrame(np.eye(3), index=names, columns=names)
     assert plots.heatmap(matrix, "Correlation (Pearson)").layout.xaxis.tickangle == -35
+
+
+def test_rsi_levels_are_named_in_the_legend_not_under_the_line() -> None:
+    """The 70 and 30 labels were annotations in the plot, where an RSI above 70 or below 30
+    drew its line through them; now they are legend entries of the dashed level lines."""
+    days = pd.Series(pd.bdate_range("2026-10-01", periods=40).date)
+    values = [85.0 if i % 2 else 15.0 for i in range(40)]  # crossing both levels
+    fig = charts.rsi(pd.DataFrame({"day": days, "rsi_14": values}))
+    assert not fig.layout.annotations
+    levels = {t.name: set(t.y) for t in fig.data if t.name != "RSI 14"}
+    assert levels == {"70 overbought": {70}, "30 oversold": {30}}
+    assert all(t.hoverinfo == "skip" and t.showlegend is not False for t in fig.data[1:])
+    assert fig.data[0].showlegend is False  # the chart's title names the RSI line
+    assert list(fig.data[1].x) == list(fig.data[0].x)

@@ -121,11 +121,12 @@ def test_overlay_toggles_change_the_chart(make_app: AppFactory, demo_lake: DemoL
 def test_rsi_and_macd_charts_have_their_lines(make_app: AppFactory, demo_lake: DemoLake) -> None:
     app = make_app(demo_lake, "stock")
     all_traces = [traces(app, i) for i in range(len(app.get("plotly_chart")))]
-    assert ["RSI 14"] in all_traces
+    rsi = ["RSI 14", "70 overbought", "30 oversold"]
+    assert rsi in all_traces
     assert ["Histogram", "MACD", "Signal"] in all_traces
-    rsi_spec = json.loads(app.get("plotly_chart")[all_traces.index(["RSI 14"])].proto.spec)
-    lines = sorted(s["y0"] for s in rsi_spec["layout"]["shapes"] if s["type"] == "line")
-    assert lines == [30, 70]
+    rsi_spec = json.loads(app.get("plotly_chart")[all_traces.index(rsi)].proto.spec)
+    levels = [sorted(set(t["y"])) for t in rsi_spec["data"][1:]]
+    assert levels == [[70], [30]]
     macd = json.loads(
         app.get("plotly_chart")[all_traces.index(["Histogram", "MACD", "Signal"])].proto.spec
     )
