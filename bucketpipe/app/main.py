@@ -18,6 +18,9 @@ VIEWS = Path(__file__).resolve().parent / "views"
 # No deploy button, and never a traceback in the browser (errors are logged server-side).
 st.set_option("client.toolbarMode", "viewer")
 st.set_option("client.showErrorDetails", "none")
+# Grids without Streamlit's CSV download and copy, which write `=...` text as a formula; the
+# pages' own downloads make it inert (`serve/exports.py`).
+st.set_option("client.disableDataExport", True)
 st.set_page_config(
     page_title="Bucketpipe",
     page_icon=ui.icon(),

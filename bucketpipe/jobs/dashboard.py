@@ -53,6 +53,10 @@ def command(port: int, address: str) -> list[str]:
         "viewer",
         "--client.showErrorDetails",
         "none",
+        # No CSV download or copy of Streamlit's own on the grids: they write a stranger's
+        # `=...` text as a spreadsheet formula. The pages' downloads make it inert.
+        "--client.disableDataExport",
+        "true",
         "--server.fileWatcherType",
         "none",
         # Streamlit runs a full garbage collection after every script run, live-refresh ticks

@@ -8,11 +8,14 @@ and no key; a permitted query typed next in the same browser session must show i
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bucketpipe.lake.duck import quote_literal
 from tests.app.conftest import DemoLake
 from tests.app.test_browser import CHROMIUM_ARGS, Dashboard, chromium, settle
 from tests.support.s3_servers import MOTO_KEYS
@@ -51,7 +54,7 @@ def sql_dashboard(demo_lake: DemoLake) -> Iterator[Dashboard]:
 
 @pytest.fixture
 def sql_page(sql_browser: Any, sql_dashboard: Dashboard) -> Iterator[Any]:
-    page = sql_browser.new_page(viewport={"width": 1440, "height": 900})
+    page = sql_browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     page.goto(f"{sql_dashboard.url}/sql")
     settle(page)
     yield page
@@ -113,3 +116,29 @@ def test_a_refused_query_says_why_in_one_line_then_a_permitted_one_runs(
     assert sql_page.locator(ERROR).count() == 0
     assert sql_page.locator(EXCEPTION).count() == 0
     assert "7 rows in" in main_text(sql_page)
+
+
+FORMULA = '=HYPERLINK("http://127.0.0.1:9/x", "click")'
+
+
+def test_a_result_leaves_the_page_only_with_its_formulas_made_inert(
+    sql_page: Any, tmp_path: Path
+) -> None:
+    """A text value from a stranger's file that starts with `=` is a formula to a spreadsheet.
+    Streamlit's grids offer their own "Download as CSV" (and copy) that write it as it is: the
+    dashboard hides them, and its own download writes the value with a leading `'`."""
+    run(sql_page, f"SELECT {quote_literal(FORMULA)} AS cell, -2 AS n")
+    sql_page.wait_for_selector("text=1 row in", timeout=30_000)
+    grids = sql_page.locator('[data-testid="stDataFrame"]:visible')
+    grids.last.hover()
+    toolbar = sql_page.locator('[data-testid="stElementToolbar"]:visible').first
+    toolbar.wait_for(timeout=10_000)
+    labels = {toolbar.locator("button").nth(i).get_attribute("aria-label") for i in range(3)}
+    assert "Search" in labels or "Fullscreen" in labels, labels  # the grid's toolbar is shown
+    assert sql_page.get_by_role("button", name="Download as CSV").count() == 0
+    with sql_page.expect_download() as download:
+        sql_page.get_by_role("button", name="Download CSV").click()
+    saved = tmp_path / "query.csv"
+    download.value.save_as(saved)
+    rows = list(csv.reader(saved.open(encoding="utf-8")))
+    assert rows == [["cell", "n"], ["'" + FORMULA, "-2"]]
