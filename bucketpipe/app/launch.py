@@ -46,8 +46,11 @@ OWN = (
     "bucketpipe.app.columns",
     "bucketpipe.app.empty",
 )
+# Images and media from the dashboard alone (a stranger's Markdown that escaping missed loads
+# nothing), no plugins, and no frame of another site's page around the dashboard (clickjacking).
 CONTENT_POLICY = (
-    "img-src 'self' data: blob:; media-src 'self' data: blob:; object-src 'none'; base-uri 'self'"
+    "img-src 'self' data: blob:; media-src 'self' data: blob:; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'self'"
 )
 RUNTIME_WAIT_S = 30.0
 WARMING = "warming up"

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -175,17 +176,23 @@ def test_a_badge_shows_its_label_as_written() -> None:
 
 
 class Beacon:
-    """An HTTP server on loopback that counts the requests reaching it: the writer's end."""
+    """An HTTP server on loopback that counts the requests reaching it (the writer's end),
+    and answers `page` (HTML) to every GET."""
 
-    def __init__(self) -> None:
+    def __init__(self, page: str = "") -> None:
         self.paths: list[str] = []
         beacon = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 beacon.paths.append(self.path)
-                self.send_response(204)
+                body = page.encode()
+                self.send_response(200 if body else 204)
+                if body:
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -197,6 +204,39 @@ class Beacon:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def serving(script: str, tmp_path: Path, *, through_launch: bool) -> Iterator[int]:
+    """`script` served on a free port (yielded) through `bucketpipe.app.launch`, as
+    `bucketpipe dashboard` runs it, or through a plain `streamlit run` (the control)."""
+    path = tmp_path / "page.py"
+    path.write_text(script)
+    port = free_port()
+    runner = ["-m", "bucketpipe.app.launch"] if through_launch else ["-m", "streamlit"]
+    log = (tmp_path / "streamlit.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, *runner, "run", str(path), "--server.port", str(port)],
+        env={
+            **SERVER_ENV,
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "STREAMLIT_SERVER_HEADLESS": "true",
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not healthy(port):
+            assert server.poll() is None and time.monotonic() < deadline, "streamlit did not start"
+            time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        log.close()
 
 
 UNESCAPED = """
@@ -214,34 +254,14 @@ def test_the_content_policy_stops_an_image_that_escaping_missed(
     `bucketpipe.app.launch` (as `bucketpipe dashboard` runs), the browser draws the image
     element but the policy keeps it from calling the writer's server; through a plain
     `streamlit run` (the control), the same page does call it."""
-    script = tmp_path / "unescaped.py"
-    script.write_text(UNESCAPED)
-    port = free_port()
-    runner = ["-m", "bucketpipe.app.launch"] if through_launch else ["-m", "streamlit"]
-    log = (tmp_path / "streamlit.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, *runner, "run", str(script), "--server.port", str(port)],
-        env={
-            **SERVER_ENV,
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "STREAMLIT_SERVER_HEADLESS": "true",
-            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     beacon = Beacon()
     try:
-        deadline = time.monotonic() + 60
-        while not healthy(port):
-            assert server.poll() is None and time.monotonic() < deadline, "streamlit did not start"
-            time.sleep(0.2)
-        page = browser.new_page()
-        answer = page.goto(f"http://127.0.0.1:{port}/?beacon={beacon.url}")
-        settle(page)
-        assert page.locator('[data-testid="stMarkdownContainer"] img').count() == 1
-        page.close()
+        with serving(UNESCAPED, tmp_path, through_launch=through_launch) as port:
+            page = browser.new_page()
+            answer = page.goto(f"http://127.0.0.1:{port}/?beacon={beacon.url}")
+            settle(page)
+            assert page.locator('[data-testid="stMarkdownContainer"] img').count() == 1
+            page.close()
         if through_launch:
             assert answer.headers["content-security-policy"] == CONTENT_POLICY
             assert beacon.paths == []
@@ -250,9 +270,34 @@ def test_the_content_policy_stops_an_image_that_escaping_missed(
             assert beacon.paths == ["/pixel.png"]
     finally:
         beacon.close()
-        server.terminate()
-        server.wait(timeout=15)
-        log.close()
+
+
+INSIDE = """
+import streamlit as st
+st.button("Sign out")
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("through_launch", [True, False])
+def test_another_site_cannot_frame_the_dashboard(
+    browser: Any, tmp_path: Path, through_launch: bool
+) -> None:
+    """Clickjacking: a page of another origin puts the dashboard in a frame it hides under
+    its own buttons, so a visitor's clicks land on the dashboard. Through the launcher the
+    policy's `frame-ancestors 'self'` leaves the frame empty; through a plain `streamlit run`
+    (the control) the dashboard's button shows in it."""
+    with serving(INSIDE, tmp_path, through_launch=through_launch) as port:
+        site = Beacon(f'<iframe src="http://127.0.0.1:{port}/" width="800" height="600"></iframe>')
+        try:
+            page = browser.new_page()
+            page.goto(site.url)
+            page.wait_for_timeout(4_000)
+            framed = page.frame_locator("iframe").get_by_role("button", name="Sign out")
+            assert framed.count() == (0 if through_launch else 1)
+            page.close()
+        finally:
+            site.close()
 
 
 LABELS = ["<b>bold</b>", "<a href='https://example.com/x'>link</a>", "a<br>b", "AT&amp;T"]
