@@ -126,8 +126,10 @@ def rsi(ind: pd.DataFrame) -> go.Figure:
     """RSI 14 with the 30 (oversold) and 70 (overbought) lines, named in the legend: a label
     drawn in the plot sat under the line whenever the RSI crossed it."""
     days = day_keys(ind["day"])
-    line = go.Scatter(x=days, y=ind["rsi_14"], name="RSI 14", line={"color": ACCENT})
-    fig = go.Figure(line.update(showlegend=False))  # the chart's title names it
+    # The chart's title names the RSI line: the legend is for the levels.
+    fig = go.Figure(
+        go.Scatter(x=days, y=ind["rsi_14"], name="RSI 14", line={"color": ACCENT}, showlegend=False)
+    )
     fig.add_hrect(y0=30, y1=70, fillcolor="rgba(100,116,139,0.08)", line_width=0)
     for level, name, colour in ((70, "70 overbought", DOWN), (30, "30 oversold", UP)):
         fig.add_trace(
