@@ -39,17 +39,7 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
-        register_secrets(
-            secret.get_secret_value() if secret else None
-            for secret in (
-                settings.aws_secret_access_key,
-                settings.finnhub_api_key,
-                settings.redis_password,
-                settings.source_secret_access_key,
-                settings.dashboard_password,
-                settings.alert_webhook_url,
-            )
-        )
+        register_secrets(settings.secret_values())
         return cls(
             settings=settings, store=lake_store(settings), signals=Signals.from_settings(settings)
         )

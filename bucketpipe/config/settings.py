@@ -220,6 +220,26 @@ class Settings(SourceSettings):
     def _check_redis_url(cls, value: str | None) -> str | None:
         return values.check_redis_url(value)
 
+    @field_validator("aws_endpoint_url", "source_endpoint_url")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        return values.check_http_url(value, bare_host=True)
+
+    @field_validator("finnhub_url")
+    @classmethod
+    def _check_finnhub_url(cls, value: str) -> str:
+        return values.check_http_url(value.strip()) or value
+
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str | None) -> str | None:
+        return values.check_lake(value) if value and value.startswith("s3://") else value
+
+    @field_validator("duckdb_memory_limit", "duckdb_max_temp_size", "sql_max_temp_size")
+    @classmethod
+    def _duckdb_size(cls, value: str | None) -> str | None:
+        return values.duckdb_size(value) if value else value
+
     @field_validator("dashboard_auth_header")
     @classmethod
     def _check_header_name(cls, value: str | None) -> str | None:
@@ -254,10 +274,30 @@ class Settings(SourceSettings):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 value = "***"
-            elif name in {"redis_url", "aws_endpoint_url", "source"} and value:
+            elif name in _ADDRESSES and value:
                 value = redact_url(value)
             out[name] = value
         return out
+
+    def secret_values(self) -> list[str]:
+        """Every secret the settings hold, for the log mask: the keys and passwords, and any
+        password inside an address (a Redis URL may carry one)."""
+        named = type(self).model_fields
+        found = [getattr(self, n) for n in named if not n.endswith("access_key_id")]  # ids
+        keys = [v.get_secret_value() for v in found if isinstance(v, SecretStr)]
+        inside = [values.url_password(getattr(self, name)) for name in _ADDRESSES]
+        return [secret for secret in [*keys, *inside] if secret]
+
+
+# Settings that are addresses: shown with any password masked, their passwords registered.
+_ADDRESSES = (
+    "redis_url",
+    "aws_endpoint_url",
+    "source",
+    "source_endpoint_url",
+    "finnhub_url",
+    "lake",
+)
 
 
 def env_name(field: str) -> str:

@@ -154,11 +154,13 @@ class CoreSettings(BaseSettings):
     # --- duckdb -------------------------------------------------------------------------
     duckdb_memory_limit: str = Field(
         "640MB",
-        description="DuckDB memory limit; keep it near 60% of the pod's memory limit (the "
-        "default suits a 1 GiB pod). Above it DuckDB spills to the temp directory instead of "
-        "failing.",
+        description="DuckDB memory limit (`640MB`, `512MiB` or a pod spec's `512Mi`); keep it "
+        "near 60% of the pod's memory limit (the default suits a 1 GiB pod). Above it DuckDB "
+        "spills to the temp directory instead of failing.",
     )
-    duckdb_threads: int = Field(2, ge=1, description="DuckDB worker threads (the pod's CPUs).")
+    duckdb_threads: int = Field(
+        2, ge=1, le=1024, description="DuckDB worker threads (the pod's CPUs; at most 1024)."
+    )
     duckdb_max_temp_size: str | None = Field(
         None,
         description="Cap on DuckDB's spill files (e.g. `384MiB`): a larger spill fails its "

@@ -19,7 +19,8 @@ class SourceSettings(CoreSettings):
     # --- symbols and the demo source ----------------------------------------------------
     symbols: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_SYMBOLS),
-        description="Comma-separated stock symbols to ingest.",
+        description="Comma-separated stock symbols to ingest (tickers: letters, digits and "
+        "`. : _ - ^ =`, e.g. `BRK.B`, `^GSPC`, `BINANCE:BTCUSDT`).",
     )
     demo_days: int = Field(
         30,
@@ -157,6 +158,11 @@ class SourceSettings(CoreSettings):
     @classmethod
     def _split_symbols(cls, value: Any) -> Any:
         return values.upper_list(value)
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: list[str]) -> list[str]:
+        return values.check_symbols(value)
 
     @field_validator("finnhub_datasets", mode="before")
     @classmethod

@@ -51,6 +51,22 @@ def upper_list(value: Any) -> Any:
     return value
 
 
+# A ticker as exchanges and Finnhub write one: `AAPL`, `BRK.B`, `BF-B`, `7203.T`, `^GSPC`,
+# `ES=F`, `BINANCE:BTCUSDT`, `OANDA:EUR_USD`.
+_SYMBOL = re.compile(r"^[A-Z0-9^][A-Z0-9.:_^=-]{0,39}$")
+
+
+def check_symbols(symbols: list[str]) -> list[str]:
+    """Symbols reach API queries, Redis keys and every page: refuse what no exchange uses."""
+    for symbol in symbols:
+        if not _SYMBOL.match(symbol):
+            raise ValueError(
+                f"{symbol[:50]!r} is not a ticker symbol (letters, digits and . : _ - ^ =, "
+                "at most 40 characters)"
+            )
+    return symbols
+
+
 def finnhub_datasets(value: Any) -> Any:
     """A list of Finnhub datasets, each one Bucketpipe knows."""
     value = split_list(value)
@@ -129,6 +145,42 @@ def blank_is_unset(value: Any) -> Any:
     return value
 
 
+_NO_SECRETS = (
+    "{where} cannot hold a user name, password, query or fragment: give keys in their own "
+    "settings (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, FINNHUB_API_KEY), which are masked"
+)
+
+
+def check_http_url(value: str | None, *, bare_host: bool = False) -> str | None:
+    """An http(s) address with a host and nothing secret in it, kept as given. Addresses are
+    printed (errors, `bucketpipe config`, run manifests), so a user name, password, query or
+    fragment is refused, without repeating the value. `bare_host`: `a3s.fi` means https."""
+    if not value:
+        return value
+    parts = urlsplit(value if "://" in value or not bare_host else f"https://{value}")
+    if "@" in parts.netloc or parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError(_NO_SECRETS.format(where="the address"))
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("not an http:// or https:// address")
+    try:
+        parts.port  # noqa: B018 - a bad port raises here
+    except ValueError:
+        raise ValueError("the address has a bad port") from None
+    if not parts.hostname:
+        raise ValueError("the address names no host")
+    return value
+
+
+def url_password(url: str | None) -> str | None:
+    """The password inside a URL, if any (to register it as a secret for masking)."""
+    if not url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
 def redact_url(url: str) -> str:
     """Drop a password from a URL (`redis://user:pw@host` -> `redis://user:***@host`)."""
     parts = urlsplit(url)
@@ -155,6 +207,21 @@ def parse_size(value: Any) -> Any:
     return int(float(number) * (1024 if binary else 1000) ** power)
 
 
+# The units DuckDB reads in a size setting (`memory_limit`, `max_temp_directory_size`).
+_DUCKDB_SIZE = re.compile(r"^\s*\d+(?:\.\d+)?\s*(?:[kmgt]i?b|b|bytes)\s*$", re.IGNORECASE)
+
+
+def duckdb_size(value: str) -> str:
+    """A size DuckDB reads: the text as given when DuckDB reads it (`640MB`, `1.5GiB`), else
+    its bytes in DuckDB's units (`512Mi` -> `512MiB`, `268435456` -> `256MiB`). DuckDB
+    refuses a pod spec's `Mi` and a bare number, and would only say so in the middle of a run.
+    """
+    size = parse_size(value)
+    if size <= 0:
+        raise ValueError(f"{value!r} is not above zero")
+    return value.strip() if _DUCKDB_SIZE.match(value) else size_text(int(size))
+
+
 def size_text(size: int) -> str:
     """Bytes as DuckDB reads a size: whole MiB when it divides, else bytes."""
     if size % MIB == 0:
@@ -166,7 +233,10 @@ def check_lake(value: str) -> str:
     """`s3://bucket/prefix`, or a local path that is (or can become) a directory."""
     value = value.strip()
     if value.startswith("s3://"):
-        if not urlsplit(value).netloc:
+        parts = urlsplit(value)
+        if "@" in parts.netloc:
+            raise ValueError(_NO_SECRETS.format(where="an s3:// address"))
+        if not parts.netloc:
             raise ValueError(f"{value!r} names no bucket: use s3://bucket/prefix")
         return value
     if "://" in value:

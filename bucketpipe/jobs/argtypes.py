@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import NoReturn
+
+from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.values import check_symbols
 
 
 class Parser(argparse.ArgumentParser):
@@ -63,3 +67,11 @@ def port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is out of range (1-65535)")
     return value
+
+
+def check_symbol_option(symbols: Sequence[str] | None) -> None:
+    """`--symbols` checked as `BUCKETPIPE_SYMBOLS` is (ConfigError: exit 2, one line)."""
+    try:
+        check_symbols(list(symbols or ()))
+    except ValueError as exc:
+        raise ConfigError(f"--symbols: {exc}") from None

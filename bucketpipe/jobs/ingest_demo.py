@@ -8,7 +8,7 @@ from typing import Any
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
 from bucketpipe.ingest.run import ingest_demo
-from bucketpipe.jobs.argtypes import positive_int
+from bucketpipe.jobs.argtypes import check_symbol_option, positive_int
 from bucketpipe.jobs.common import EXIT_OK, add_run_id, context, run_id_for
 
 
@@ -41,6 +41,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
     )
     if not symbols:
         raise ConfigError("--symbols: give at least one symbol")
+    check_symbol_option(symbols)
     with context(settings) as ctx:
         ingest_demo(
             ctx,

@@ -23,7 +23,7 @@ from bucketpipe.ingest.finnhub.run import (
     ingest_finnhub,
 )
 from bucketpipe.ingest.finnhub.shard import Shard, resolve_shard
-from bucketpipe.jobs.argtypes import positive_int
+from bucketpipe.jobs.argtypes import check_symbol_option, positive_int
 from bucketpipe.jobs.common import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -94,6 +94,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> RunOptions:
         raise ConfigError(f"--datasets: unknown {unknown}; choose from {list(BY_DATASET)}")
     if datasets == () or _names(args.symbols) == ():
         raise ConfigError("--datasets and --symbols need at least one name")
+    check_symbol_option(_names(args.symbols, upper=True))
     shard = resolve_shard(args.shard, args.shards, settings.job_completion_index)
     if settings.job_completion_index is not None and args.shard is None and args.shards is None:
         log.warning(

@@ -21,6 +21,7 @@ from bucketpipe.config.errors import (
     StorageError,
     StorageUnavailable,
 )
+from bucketpipe.config.values import redact_url
 from bucketpipe.lake.local import LocalStore
 from bucketpipe.lake.objects import ObjectInfo, ObjectStore, join_key
 from bucketpipe.lake.tls import EndpointTlsError, fail_fast_on_tls, tls_problem
@@ -138,7 +139,7 @@ class S3Store:
             ) from None
         except (EndpointConnectionError, ConnectionError, ReadTimeoutError) as exc:
             raise StorageUnavailable(
-                f"cannot reach the object store at {self.target.endpoint_url or 'AWS'} "
+                f"cannot reach the object store at {redact_url(self.target.endpoint_url or 'AWS')} "
                 f"({what}): {exc.__class__.__name__}"
             ) from None
         except BotoCoreError as exc:

@@ -97,6 +97,23 @@ def test_config_masks_secrets(lake_env: dict[str, str]) -> None:
     assert "AWS_SECRET_ACCESS_KEY" in result.stdout and "***" in result.stdout
 
 
+def test_a_password_in_an_address_reaches_no_output(lake_env: dict[str, str]) -> None:
+    """A Redis URL may carry its password (and a hurried operator puts one in the S3
+    endpoint): the endpoint is refused by name, and the Redis password, allowed, is masked in
+    every line the jobs print while Redis is down, which loses no data."""
+    endpoint = run_cli(["status"], {**lake_env, "AWS_ENDPOINT_URL": "http://k:endpw-4411@h:9"})
+    assert endpoint.returncode == 2
+    assert "AWS_ENDPOINT_URL" in endpoint.stderr and "endpw-4411" not in endpoint.stderr
+    down = {**lake_env, "REDIS_URL": "redis://:redispw-8822@127.0.0.1:1/0"}
+    runs = [run_cli(argv, down) for argv in (["ingest", "demo", "--days", "1"], ["clean"])]
+    runs += [run_cli(["status"], down), run_cli(["config"], down)]
+    assert [r.returncode for r in runs] == [0, 0, 0, 0]
+    assert "Redis unavailable" in runs[0].stderr
+    for result in runs:
+        assert "redispw-8822" not in result.stdout + result.stderr
+    assert "redis://:***@127.0.0.1:1/0" in runs[3].stdout
+
+
 def test_sigterm_stops_a_run_cleanly_without_committing(lake_env: dict[str, str]) -> None:
     import signal
     import time
@@ -157,3 +174,14 @@ def test_out_of_memory_says_which_setting_to_raise(lake_env: dict[str, str]) -> 
     assert "BUCKETPIPE_DUCKDB_MEMORY_LIMIT" in last["message"]
     # Nothing was committed: with the default limit the same input cleans.
     assert run_cli(["clean"], lake_env).returncode == 0
+
+
+@pytest.mark.parametrize("command", [["ingest", "demo"], ["ingest", "finnhub"]])
+def test_symbols_on_the_command_line_are_checked_like_the_setting(
+    lake_env: dict[str, str], command: list[str]
+) -> None:
+    env = {**lake_env, "FINNHUB_API_KEY": "fh-test-123456"}
+    result = run_cli([*command, "--symbols", "AAPL,A'B"], env)
+    assert result.returncode == 2
+    last = json.loads(result.stderr.strip().splitlines()[-1])
+    assert last["message"].startswith('--symbols: "A\'B" is not a ticker symbol')

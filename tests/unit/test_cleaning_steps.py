@@ -12,7 +12,8 @@ from bucketpipe.clean.inference import TypeChoice
 from bucketpipe.clean.parsing import Parser, format_regex
 from bucketpipe.clean.steps import reject_reason_sql, row_hash_sql, typed_name
 from bucketpipe.clean.summary import drift
-from bucketpipe.lake.memory import max_json_object, parse_size
+from bucketpipe.config.values import parse_size
+from bucketpipe.lake.memory import max_json_object
 
 
 def test_row_hash_ignores_column_order_and_added_empty_columns() -> None:
@@ -134,11 +135,18 @@ def test_format_regex_gates_strptime(fmt: str, text: str, matches: bool) -> None
         ("1GB", 10**9),
         ("2GiB", 2 * 1024**3),
         ("512 KiB", 524288),
-        ("lots", None),
+        ("512Mi", 512 * 1024**2),
+        ("1048576", 1048576),
     ],
 )
-def test_parse_size(text: str, size: int | None) -> None:
+def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "80%", "-1", "1GB; x"])
+def test_parse_size_refuses_what_is_not_a_size(text: str) -> None:
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size(text)
 
 
 def test_json_object_limit_follows_the_memory_limit() -> None:

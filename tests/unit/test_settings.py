@@ -125,3 +125,141 @@ def test_empty_secrets_from_compose_count_as_unset(monkeypatch: pytest.MonkeyPat
     assert settings.finnhub_api_key is None
     assert settings.dashboard_password is None
     assert settings.aws_access_key_id is None
+
+
+# --- settings a stranger (or a hurried operator) writes --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "duckdb_reads"),
+    [
+        ("BUCKETPIPE_DUCKDB_MEMORY_LIMIT", "512Mi", "512.0 MiB"),  # a pod spec's unit
+        ("BUCKETPIPE_DUCKDB_MEMORY_LIMIT", "1Gi", "1.0 GiB"),
+        ("BUCKETPIPE_DUCKDB_MEMORY_LIMIT", "268435456", "256.0 MiB"),  # bytes, no unit
+        ("BUCKETPIPE_DUCKDB_MEMORY_LIMIT", "640MB", "610.3 MiB"),  # DuckDB's own, kept
+        ("BUCKETPIPE_DUCKDB_MAX_TEMP_SIZE", "384Mi", "384.0 MiB"),
+        ("BUCKETPIPE_SQL_MAX_TEMP_SIZE", "2Gi", "2.0 GiB"),
+    ],
+)
+def test_duckdb_sizes_take_the_units_a_pod_spec_uses(
+    monkeypatch: pytest.MonkeyPatch, name: str, given: str, duckdb_reads: str
+) -> None:
+    """`512Mi` is how a Kubernetes manifest writes memory; DuckDB refuses it (`Unknown unit
+    for memory: 'mi'`), which made every clean fail with an unexpected parser error."""
+    import duckdb
+
+    monkeypatch.setenv(name, given)
+    value = getattr(load_settings(), all_env_names()[name])
+    setting = {
+        "BUCKETPIPE_DUCKDB_MEMORY_LIMIT": "memory_limit",
+        "BUCKETPIPE_DUCKDB_MAX_TEMP_SIZE": "max_temp_directory_size",
+        "BUCKETPIPE_SQL_MAX_TEMP_SIZE": "max_temp_directory_size",
+    }[name]
+    con = duckdb.connect()
+    con.execute(f"SET {setting} = '{value}'")
+    assert con.execute(f"SELECT current_setting('{setting}')").fetchone() == (duckdb_reads,)
+
+
+@pytest.mark.parametrize("given", ["0", "0MiB", "-5MB", "abc", "1GB'; SELECT 1; --", "1 GBB"])
+def test_a_size_that_is_not_one_stops_the_command_at_once(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("BUCKETPIPE_DUCKDB_MEMORY_LIMIT", given)
+    with pytest.raises(ConfigError, match=r"^BUCKETPIPE_DUCKDB_MEMORY_LIMIT: ") as info:
+        load_settings()
+    assert "\n" not in str(info.value)
+
+
+def test_threads_past_what_a_machine_has_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """100,000 threads made the SQL worker fail to start with no word of why."""
+    monkeypatch.setenv("BUCKETPIPE_DUCKDB_THREADS", "100000")
+    with pytest.raises(ConfigError, match=r"^BUCKETPIPE_DUCKDB_THREADS: .*1024"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("AWS_ENDPOINT_URL", "http://user:hunter2pw@127.0.0.1:9000"),
+        ("AWS_ENDPOINT_URL", "https://a3s.fi/?X-Amz-Credential=hunter2pw"),
+        ("AWS_ENDPOINT_URL", "a3s.fi#hunter2pw"),
+        ("AWS_ENDPOINT_URL", "ftp://a3s.fi"),
+        ("AWS_ENDPOINT_URL", "https://"),
+        ("BUCKETPIPE_SOURCE_ENDPOINT_URL", "https://key:hunter2pw@s3.example.org"),
+        ("BUCKETPIPE_FINNHUB_URL", "https://finnhub.io/api/v1?token=hunter2pw"),
+        ("BUCKETPIPE_FINNHUB_URL", "https://me:hunter2pw@finnhub.io/api/v1"),
+        ("BUCKETPIPE_FINNHUB_URL", "finnhub.io/api/v1"),
+        ("BUCKETPIPE_LAKE", "s3://key:hunter2pw@bucket/prefix"),
+        ("BUCKETPIPE_SOURCE", "s3://key:hunter2pw@bucket/prefix"),
+    ],
+)
+def test_an_address_cannot_carry_a_secret_and_the_refusal_does_not_repeat_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, given: str
+) -> None:
+    """Addresses are printed (errors, `bucketpipe config`, run manifests); keys belong in
+    their own settings, which are masked. The refusal names the setting, not its value."""
+    monkeypatch.setenv(name, given)
+    with pytest.raises(ConfigError, match=rf"^{name}: ") as info:
+        load_settings()
+    assert "hunter2pw" not in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "given"),
+    [
+        ("AWS_ENDPOINT_URL", "https://a3s.fi"),
+        ("AWS_ENDPOINT_URL", "a3s.fi"),  # boto3 and DuckDB take a bare host as https
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
+        ("BUCKETPIPE_SOURCE_ENDPOINT_URL", "https://s3.example.org:8443"),
+        ("BUCKETPIPE_FINNHUB_URL", "http://127.0.0.1:8080/api/v1"),
+    ],
+)
+def test_plain_addresses_are_kept_as_given(
+    monkeypatch: pytest.MonkeyPatch, name: str, given: str
+) -> None:
+    monkeypatch.setenv(name, given)
+    assert getattr(load_settings(), all_env_names()[name]) == given
+
+
+def test_a_password_inside_an_address_is_masked_wherever_it_is_logged() -> None:
+    """The next layer: a password that reached an address anyway (a Redis URL may carry one;
+    a settings object built without validation) is registered as a secret, so a log line or
+    run manifest that repeats the address masks it."""
+    from bucketpipe.config.logs import mask
+
+    settings = Settings.model_construct(
+        **{
+            **Settings().model_dump(),
+            "redis_url": "redis://:redispw123@redis:6379/0",
+            "aws_endpoint_url": "http://key:endpointpw456@127.0.0.1:9",
+        }
+    )
+    secrets = set(settings.secret_values())
+    assert {"redispw123", "endpointpw456"} <= secrets
+    from bucketpipe.config.logs import register_secrets
+
+    register_secrets(secrets)
+    line = mask("cannot reach http://key:endpointpw456@127.0.0.1:9 or redis://:redispw123@redis")
+    assert "endpointpw456" not in line and "redispw123" not in line
+    shown = str(settings.redacted())
+    assert "endpointpw456" not in shown and "redispw123" not in shown
+
+
+@pytest.mark.parametrize(
+    "symbols", ["A'B", "A B", "ÄÖ", "AAPL/../../X", "?TOKEN=X", "A" * 41, "<SCRIPT>", "AAPL,;DROP"]
+)
+def test_a_symbol_is_a_ticker_or_the_command_stops(
+    monkeypatch: pytest.MonkeyPatch, symbols: str
+) -> None:
+    """Symbols reach API queries, Redis keys, file names of runs and every page; a value that
+    no exchange uses is a mistake or an attack, refused where it is given."""
+    monkeypatch.setenv("BUCKETPIPE_SYMBOLS", symbols)
+    with pytest.raises(ConfigError, match=r"^BUCKETPIPE_SYMBOLS: .* is not a ticker symbol"):
+        load_settings()
+
+
+def test_tickers_of_every_kind_finnhub_serves_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    given = "AAPL,brk.b,BINANCE:BTCUSDT,OANDA:EUR_USD,^GSPC,BF-B,7203.T,ES=F"
+    monkeypatch.setenv("BUCKETPIPE_SYMBOLS", given)
+    assert load_settings().symbols == given.upper().split(",")

@@ -46,11 +46,9 @@ def reader_settings(settings: Settings) -> Settings:
     key, secret = settings.reader_access_key_id, settings.reader_secret_access_key
     # Both keys are masked wherever a message is shown; the SQL page withholds any result
     # holding one (the writer's never reaches the SQL worker in the first place).
-    writer = settings.aws_secret_access_key
-    register_secrets([writer.get_secret_value() if writer else None])
+    register_secrets(settings.secret_values())
     if key is None or secret is None:
         return settings
-    register_secrets([secret.get_secret_value()])
     return settings.model_copy(update={"aws_access_key_id": key, "aws_secret_access_key": secret})
 
 

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bucketpipe.config.errors import ConfigError
 from bucketpipe.config.settings import Settings
+from bucketpipe.config.values import parse_size
 
 MIB = 1 << 20
 # What the worker may hold beyond DuckDB's memory limit: the interpreter, pyarrow, DuckDB's
 # allocations outside its buffer manager (lists and strings in flight) and the result.
 RSS_HEADROOM = 512 * MIB
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 
 def parse_bytes(text: str) -> int:
     """A DuckDB size (`1GB` = 10^9, `1GiB` = 2^30, `512MB`, `100000`) in bytes."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ConfigError(f"{text!r} is not a size such as 1GB or 512MiB")
-    number, unit = float(match.group(1)), (match.group(2) or "").lower()
-    scale = 1024 ** "bkmgt".index(unit[0]) if "i" in unit else _UNITS[unit.rstrip("b")]
-    return int(number * scale)
+    try:
+        return int(parse_size(text))
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a size such as 1GB or 512MiB") from None
 
 
 def format_bytes(size: int) -> str:
