@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from bucketpipe.catalog.datasets import DATASETS
 from bucketpipe.catalog.spec import DatasetSpec
+from bucketpipe.lake.layout import REPORTS_DATASET
 
 _BY_NAME: dict[str, DatasetSpec] = {spec.name: spec for spec in DATASETS}
 if len(_BY_NAME) != len(DATASETS):
@@ -36,4 +37,18 @@ def for_endpoints(endpoints: Iterable[str]) -> list[DatasetSpec]:
     return [s for s in DATASETS if wanted.intersection(s.endpoints)]
 
 
-__all__ = ["DatasetSpec", "for_endpoints", "get", "specs"]
+def reserved_names() -> frozenset[str]:
+    """Dataset names files from a source bucket may not take: every declared dataset and the
+    lake's own (`quality_reports`). A folder in a bucket anyone may write to names a dataset."""
+    return frozenset(_BY_NAME) | {REPORTS_DATASET}
+
+
+def reserved_reason(name: str) -> str:
+    """Why files named for a reserved dataset are refused, and what to do."""
+    return (
+        f"dataset name {name!r} is reserved for a built-in dataset; "
+        "map these files to another name in the source mapping"
+    )
+
+
+__all__ = ["DatasetSpec", "for_endpoints", "get", "reserved_names", "reserved_reason", "specs"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from bucketpipe.catalog import reserved_names, reserved_reason
 from bucketpipe.catalog.rules import CleanConfig
 from bucketpipe.clean.assessment import generic_report
 from bucketpipe.clean.generic import GenericOutcome, clean_generic, release
@@ -60,6 +61,12 @@ def clean_files(
     limits = Limits.from_settings(ctx.settings, scratch_space(ctx.settings).for_files)
     for dataset, files in by_dataset(file_refs(con)).items():
         if (only is not None and dataset not in only) or (owns is not None and not owns(dataset)):
+            continue
+        if dataset in reserved_names():
+            # Landed before ingest refused the name (or by a mapping older than the dataset):
+            # such files never reach a built-in dataset. They stay in raw, reported.
+            plan.refused[dataset] = reserved_reason(dataset)
+            log.error("dataset not cleaned", extra={"dataset": dataset, "error": "reserved"})
             continue
         started = time.monotonic()
         try:

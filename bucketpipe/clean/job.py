@@ -23,6 +23,7 @@ from bucketpipe.clean import rawinput
 from bucketpipe.clean.assessment import catalog_report, publish_quality, written_report
 from bucketpipe.clean.extract import clean_catalog
 from bucketpipe.clean.files import clean_files
+from bucketpipe.clean.manifest import clean_manifest
 from bucketpipe.clean.pending import (
     GROUP,
     all_ingest_manifests,
@@ -245,9 +246,9 @@ def run_clean(
             ctx, pending.manifests, plan=plan, run_id=run_id, after_clean=after_clean
         )
         closing = closing_inputs(ctx, plan, run_id)
-        manifest = clean_manifest(ctx, run_id, started, closing, results, lock_kind=lock.kind)
-        if plan.yielded:
-            manifest.details["yielded"] = sorted(plan.yielded)
+        manifest = clean_manifest(
+            ctx, run_id, started, closing, results, lock_kind=lock.kind, plan=plan
+        )
         key = runlog.write(manifest)
         publish_quality(ctx.store, manifest, ctx.now())
         delta.sync_lake(ctx.store, delta.Policy.from_settings(ctx.settings))
@@ -337,34 +338,6 @@ def _rebuild_once(
     manifest.details["ingest_runs_read"] = len(readable)
     manifest.details["raw_objects_read"] = len(raw.keys)
     return manifest
-
-
-def clean_manifest(
-    ctx: Context,
-    run_id: str,
-    started: datetime,
-    inputs: list[str],
-    results: dict[str, DatasetResult],
-    *,
-    lock_kind: str,
-) -> RunManifest:
-    failed = [name for name, r in results.items() if r.status == "failed"]
-    return RunManifest(
-        job=CLEAN_JOB,
-        run_id=run_id,
-        status="partial" if failed else "succeeded",
-        started_at=started,
-        finished_at=ctx.now(),
-        inputs=inputs,
-        outputs=[],
-        # The rows of the data it committed; the quality reports are its bookkeeping (the
-        # pipeline page said 903 rows cleaned where the quality page said 902 written).
-        rows=sum(r.rows_written for name, r in results.items() if name != REPORTS_DATASET),
-        datasets=results,
-        errors=[f"{name}: {results[name].message}" for name in failed],
-        redis=ctx.signals.state,
-        details={"lock": lock_kind},
-    )
 
 
 def announce(ctx: Context, manifest: RunManifest, key: str, event_ids: list[str]) -> None:

@@ -76,6 +76,7 @@ class Plan:
     deadline: float | None = None
     yielded: set[str] = field(default_factory=set)
     consumed: dict[str, list[str]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # dataset -> why its files were not
 
     @staticmethod
     def deadline_after(grace_hours: float) -> float | None:

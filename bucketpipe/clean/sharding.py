@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from bucketpipe import catalog
 from bucketpipe.clean.assessment import publish_quality
-from bucketpipe.clean.job import DatasetHook, announce, clean_inputs, clean_manifest
+from bucketpipe.clean.job import DatasetHook, announce, clean_inputs
+from bucketpipe.clean.manifest import clean_manifest
 from bucketpipe.clean.pending import find_pending, processed_inputs
 from bucketpipe.clean.plan import Plan, read_heads
 from bucketpipe.config.errors import ConfigError
@@ -103,12 +104,10 @@ def run_shard(
         results = clean_inputs(
             ctx, manifests, plan=plan, run_id=run_id, after_clean=(), owns=shard.owns
         )
-    manifest = clean_manifest(ctx, run_id, started, [], results, lock_kind=NO_LOCK)
+    manifest = clean_manifest(ctx, run_id, started, [], results, lock_kind=NO_LOCK, plan=plan)
     manifest.shard, manifest.shards = shard.index, shard.count
     # What this shard did with every input it planned: the finisher closes those all did.
     manifest.details["handled"] = plan.closing
-    if plan.yielded:
-        manifest.details["yielded"] = sorted(plan.yielded)
     runlog.write(manifest)
     log.info(
         "clean shard committed",
@@ -147,8 +146,10 @@ def _finish(
     heads = read_heads(ctx.store)
     plan = Plan(ctx.store, heads, frozenset(processed_inputs(ctx)))
     results.update(clean_inputs(ctx, [], plan=plan, run_id=run_id, after_clean=after_clean))
+    for shard in shards:
+        plan.refused.update(shard.details.get("refused", {}))
     inputs = sorted(handled)
-    manifest = clean_manifest(ctx, run_id, started, inputs, results, lock_kind=NO_LOCK)
+    manifest = clean_manifest(ctx, run_id, started, inputs, results, lock_kind=NO_LOCK, plan=plan)
     manifest.details["shards"] = len(shards)
     yielded = sorted({i for m in shards for i in m.details.get("yielded", [])})
     if yielded:

@@ -17,6 +17,8 @@ REPORTS = "reports"
 LOCKS = "_locks"
 
 AREAS = (RAW, CLEAN, QUARANTINE, SNAPSHOTS, RUNS, STATE, REPORTS)
+# The lake's own dataset: every quality report is also a row of it (bucketpipe.quality.report).
+REPORTS_DATASET = "quality_reports"
 # Compaction's roll-up of a closed day's quarantine files (`_day-<compaction run>.parquet`).
 QUARANTINE_DAY_PREFIX = "_day-"
 

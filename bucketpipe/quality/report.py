@@ -29,15 +29,17 @@ from bucketpipe.lake.layout import (
     quality_report_key,
     quality_reports_prefix,
 )
+from bucketpipe.lake.layout import (
+    REPORTS_DATASET as REPORTS_DATASET,  # the dataset every report is a row of
+)
 from bucketpipe.lake.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
 DIMENSIONS = ("completeness", "uniqueness", "consistency", "validity")
 
-# Every report is also a row of this dataset (committed through snapshots like any other, one
-# file per month rewritten by the run that adds to it), so the trend is one or two file reads.
-REPORTS_DATASET = "quality_reports"
+# Every report is also a row of REPORTS_DATASET (committed through snapshots like any other,
+# one file per month rewritten by the run that adds to it), so the trend is one or two reads.
 # Its snapshots' details record dataset -> month -> reports, so a reader picks the month files
 # that hold a dataset's newest reports without opening the others.
 REPORT_COUNTS = "reports_per_month"

@@ -221,3 +221,69 @@ def test_cli_exit_codes(
     monkeypatch.setenv("BUCKETPIPE_SOURCE_MAPPING", str(tmp_path / "missing.yaml"))
     assert main(["ingest", "bucket", "--run-id", "b3"]) == 2
     assert "BUCKETPIPE_SOURCE_MAPPING: cannot read" in capsys.readouterr().err
+
+
+FORGED = b"dataset,run_id,created_at,overall_score\nsales,forged,2020-01-01T00:00:00Z,100\n"
+
+
+def reports_and_failures(ctx: Context, clean: Any) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    con = connect(ctx.settings)
+    LakeReader(ctx.store).register_views(con)
+    rows = con.execute("SELECT dataset, run_id FROM quality_reports ORDER BY ALL").fetchall()
+    failed = {
+        name: result.message for name, result in clean.datasets.items() if result.status == "failed"
+    }
+    return [(str(d), str(r)) for d, r in rows], failed
+
+
+@pytest.mark.parametrize("folder", ["quality_reports", "quotes", "daily_bars"])
+def test_a_stranger_cannot_take_a_built_in_dataset_name(
+    lake_settings: SettingsFactory,
+    source: dict[str, Any],
+    make_context: ContextFactory,
+    folder: str,
+) -> None:
+    """Anyone who may write to the source bucket names the folder: a folder named like the
+    lake's own quality reports became that dataset, and every real report after it failed to
+    commit (`Referenced column "created_at" not found`)."""
+    ctx = make_context(source_settings(lake_settings, source))
+    put(source, f"{folder}/evil.csv", FORGED)
+    put(source, "sales/jan.csv", b"id,amount\n1,2\n")
+    manifest = land(ctx, run_id="b1", mapping=Mapping())
+    assert manifest is not None and manifest.details["datasets"] == {"sales": 1}
+    failed = {f["key"]: f["error"] for f in manifest.details["failed"]}
+    assert f"dataset name {folder!r} is reserved" in failed[f"{folder}/evil.csv"]
+    clean = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="c1")
+    reports, failures = reports_and_failures(ctx, clean)
+    assert reports == [("sales", "c1")] and failures == {}
+
+
+def test_a_built_in_name_landed_before_the_check_is_refused_by_clean(
+    lake_settings: SettingsFactory,
+    source: dict[str, Any],
+    make_context: ContextFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next layer: raw files that carry a built-in name (landed by a version that did not
+    refuse it, or by a mapping written before a dataset of that name existed) never reach that
+    dataset; clean reports them as failed with the reason and commits the rest."""
+    import bucketpipe.ingest.bucket.planning as planning
+
+    ctx = make_context(source_settings(lake_settings, source))
+    put(source, "quality_reports/evil.csv", FORGED)
+    put(source, "sales/jan.csv", b"id,amount\n1,2\n")
+    with monkeypatch.context() as patched:
+        patched.setattr(planning, "reserved_names", lambda: frozenset())
+        manifest = land(ctx, run_id="b1", mapping=Mapping())
+    assert manifest is not None
+    assert manifest.details["datasets"] == {"quality_reports": 1, "sales": 1}
+    clean = run_clean(ctx, after_clean=AFTER_CLEAN, run_id="c1")
+    reports, failures = reports_and_failures(ctx, clean)
+    assert reports == [("sales", "c1")] and failures == {}
+    why = (
+        "dataset name 'quality_reports' is reserved for a built-in dataset; "
+        "map these files to another name in the source mapping"
+    )
+    assert clean is not None and clean.status == "partial"
+    assert clean.details["refused"] == {"quality_reports": why}
+    assert clean.errors == [f"quality_reports: {why}"]

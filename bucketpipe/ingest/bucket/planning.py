@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bucketpipe import catalog
+from bucketpipe.catalog import reserved_names
 from bucketpipe.ingest.bucket.mapping import Mapping, Target, ignored
 from bucketpipe.ingest.bucket.state import SOURCE, SourceState
 from bucketpipe.lake.layout import raw_file_key
@@ -47,7 +47,7 @@ def plan(
     changes (a new ETag) or when `retry_failed` asks."""
     fits = max_bytes if scratch_bytes is None else min(max_bytes, scratch_bytes)
     out = Plan()
-    reserved = {spec.name for spec in catalog.specs()}
+    reserved = reserved_names()
     for info in objects:
         if ignored(info.key):
             out.ignored += 1

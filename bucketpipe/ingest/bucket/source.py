@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bucketpipe.catalog import reserved_reason
 from bucketpipe.config.errors import ConfigError, ObjectNotFound, StorageUnavailable
 from bucketpipe.config.scratch import scratch_space
 from bucketpipe.config.settings import Settings
@@ -134,11 +135,7 @@ class Landing:
     def land_one(self, index: int, info: ObjectInfo, target: Target) -> None:
         """Download, inspect, copy into the lake and describe one object."""
         if target.options.get("_reserved"):
-            reason = (
-                f"dataset name {target.dataset!r} is reserved for a built-in dataset; "
-                "map these files to another name in the source mapping"
-            )
-            self.record(info, target, STATUS_UNREADABLE, reason, {})
+            self.record(info, target, STATUS_UNREADABLE, reserved_reason(target.dataset), {})
             return
         local = self.scratch / f"{index:05d}.src"
         try:
