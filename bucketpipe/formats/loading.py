@@ -44,6 +44,7 @@ from bucketpipe.formats.refs import (
 )
 from bucketpipe.formats.shapes import data_width, head_rows, json_leaves, pointer
 from bucketpipe.formats.text import loaded_sql
+from bucketpipe.lake.delta_schema import PARTITION_COLUMN
 from bucketpipe.lake.duck import quote_ident, quote_literal
 from bucketpipe.lake.names import unique_names
 from bucketpipe.lake.storage import LocalStore, ObjectStore
@@ -63,6 +64,8 @@ EMBEDDED = "_embedded"
 # Each column costs clean a schema change and a few aggregates: far wider files would hold a
 # clean run for hours, so they are reported instead of read.
 MAX_COLUMNS = 1000
+# A file's own column may not take the partition column's name (`dt` becomes `dt_2`).
+TAKEN = (PARTITION_COLUMN,)
 
 
 class Loader:
@@ -218,7 +221,7 @@ class Loader:
             raise FileFailed("no header line")
         first = sample[0] + [""] * (data_width(sample) - len(sample[0]))
         names = (
-            unique_names(first)
+            unique_names(first, taken=TAKEN)
             if options.header
             else [f"column_{i}" for i in range(1, len(first) + 1)]
         )
@@ -257,7 +260,7 @@ class Loader:
     def _parquet(self, ref: FileRef, path: Path) -> None:
         source = f"read_parquet({quote_literal(str(path))})"
         described = self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        names = unique_names(str(r[0]) for r in described)
+        names = unique_names((str(r[0]) for r in described), taken=TAKEN)
         mapping = {}
         for (original, typ, *_), name in zip(described, names, strict=True):
             nested = any(t in str(typ) for t in ("STRUCT", "[]", "MAP", "UNION"))
@@ -288,7 +291,9 @@ class Loader:
         row = self.con.execute(f"SELECT json_group_structure(j) FROM {objects}").fetchone()
         structure = json.loads(row[0]) if row and row[0] else {}
         leaves = json_leaves(structure)
-        names = unique_names("_".join(path) for path in leaves) if leaves else ["value"]
+        names = (
+            unique_names(("_".join(path) for path in leaves), taken=TAKEN) if leaves else ["value"]
+        )
         if leaves:
             mapping = {
                 f"json_extract_string(j, {quote_literal(pointer(path))})": name

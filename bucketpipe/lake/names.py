@@ -31,10 +31,11 @@ def snake_case(text: str, *, digit_prefix: str = "c", empty: str = "column") -> 
     return name[:MAX_LENGTH].rstrip("_")
 
 
-def unique_names(raw: Iterable[str]) -> list[str]:
-    """Snake_case names, made unique in order: a repeated name gets `_2`, `_3`, ..."""
+def unique_names(raw: Iterable[str], *, taken: Iterable[str] = ()) -> list[str]:
+    """Snake_case names, made unique in order: a repeated name gets `_2`, `_3`, ...; so does
+    a name in `taken` (names the caller's table already has)."""
     out: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = set(taken)
     for index, original in enumerate(raw, start=1):
         base = snake_case(original, empty=f"column_{index}")
         name, n = base, 1

@@ -486,3 +486,24 @@ def test_landed_files_carry_their_listed_size(shop: Lake, tmp_path: Path) -> Non
     con.execute(f"CREATE VIEW raw AS {raw_view_sql(raw)}")
     sizes = {ref.uri.rsplit("/", 1)[-1]: ref.size for ref in file_refs(con)}
     assert sizes == {"2024-01.csv": len(JAN_CSV), "2024-02.json": len(FEB_JSON)}
+
+
+def test_a_column_named_like_the_partition_keeps_its_values(
+    tmp_path: Path, make_settings: SettingsFactory
+) -> None:
+    """`dt` names the partition every dataset's files are laid out by; a file's own `dt`
+    column (CSV, Parquet or JSON) was silently replaced by it, its values lost."""
+    lake = Lake(tmp_path, make_settings, "")
+    lake.drop("evts/a.csv", b"DT,value\nnot-a-date,1\n2020-01-01,2\n")
+    path = tmp_path / "e.parquet"
+    duckdb.connect().execute(f"COPY (SELECT 'x' AS dt, 3 AS value) TO '{path}' (FORMAT parquet)")
+    lake.drop("evts/b.parquet", path.read_bytes())
+    lake.drop("evts/c.json", b'[{"dt": "y", "value": 4}]')
+    result = lake.run()["evts"]
+    assert result.status == "ok" and result.rows_written == 4
+    assert lake.rows("evts", ("dt_2", "value"), order="value") == [
+        ("not-a-date", 1),
+        ("2020-01-01", 2),
+        ("x", 3),
+        ("y", 4),
+    ]
