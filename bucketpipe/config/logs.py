@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -56,13 +57,26 @@ class JsonFormatter(logging.Formatter):
         return mask(json.dumps(entry, default=str))
 
 
+# Control characters (C0, DEL, C1) and the bidirectional overrides that reorder what a line
+# shows: an escape sequence in a stranger's text can retitle the terminal, write its clipboard
+# (OSC 52) or make a hyperlink, a newline forge a log line.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` as a terminal should show it: every control character written as its escape
+    (`\\n`, `\\x1b`, `\\u202e`), the rest unchanged."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 class TextFormatter(logging.Formatter):
-    """`HH:MM:SS level message key=value ...` for a terminal."""
+    """`HH:MM:SS level message key=value ...` for a terminal; one line for each record (a
+    traceback aside), whatever the text in it."""
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
-        fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
+        fields = " ".join(f"{k}={printable(str(v))}" for k, v in _extras(record).items())
+        line = f"{stamp} {record.levelname:<7} {printable(record.getMessage())}"
         if fields:
             line = f"{line}  [{fields}]"
         if record.exc_info:

@@ -20,8 +20,10 @@ import pandas as pd
 import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bucketpipe.config.errors import QueryRefused
+from bucketpipe.config.logs import printable
 from bucketpipe.config.settings import Settings
 from bucketpipe.jobs.argtypes import positive_float, positive_int
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK
@@ -154,13 +156,16 @@ def write(frame: pd.DataFrame, fmt: str, out: TextIO) -> None:
     elif fmt == "json":
         out.write(json_text(frame) + "\n")
     else:
+        # Cells are Text, never markup, with control characters escaped: a value from a file
+        # a stranger dropped may hold `[link=...]` or a terminal escape sequence.
         table = Table(show_lines=False)
         for column in frame.columns:
-            table.add_column(str(column), overflow="fold")
+            table.add_column(Text(printable(str(column))), overflow="fold")
         # Pandas holds a text column's NULL as NaN: only in a number column is NaN a value.
         numbers = [pd.api.types.is_float_dtype(frame[c].dtype) for c in frame.columns]
         for row in frame.itertuples(index=False):
-            table.add_row(*(_cell(v, n) for v, n in zip(row, numbers, strict=True)))
+            cells = (_cell(v, n) for v, n in zip(row, numbers, strict=True))
+            table.add_row(*(Text(printable(cell)) for cell in cells))
         Console(file=out, width=200).print(table)
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.logs import printable
 from bucketpipe.config.settings import Settings
 from bucketpipe.jobs.argtypes import positive_float
 from bucketpipe.jobs.common import EXIT_FAILED, EXIT_OK, context
@@ -202,7 +204,7 @@ def render(report: StatusReport, console: Console) -> None:
             run.input_id if run else job.live.get("run_id", "-"),
             f"{age(run.finished_at, now)} ago" if run else "-",
             str(run.rows) if run else "-",
-            message[:60],
+            Text(printable(message[:60])),  # a run's error may quote a stranger's file name
         )
     if not report.jobs:
         jobs.add_row("-", "no runs yet", "", "", "", "try: bucketpipe ingest demo")

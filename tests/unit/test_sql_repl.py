@@ -70,3 +70,23 @@ def test_text_that_cannot_be_split_is_handed_over_whole() -> None:
     # A NUL is refused by the splitter; the run reports it as the query's one-line error.
     ran, _, _ = session("SELECT 1\x00;")
     assert ran == ["SELECT 1\x00;"]
+
+
+def test_a_table_on_the_terminal_shows_a_strangers_value_as_text() -> None:
+    """`bucketpipe sql` prints values from files anyone may drop in the source bucket: Rich
+    read `[link=...]` in a cell as markup (a hyperlink) and passed escape sequences through."""
+    import io
+
+    import pandas as pd
+
+    from bucketpipe.jobs.sql import write
+
+    frame = pd.DataFrame(
+        {"b\x1b[31m": ["x\x1b]0;PWNED\x07y", "[link=https://evil.example]click[/link]", "[b]x"]}
+    )
+    out = io.StringIO()
+    write(frame, "table", out)
+    shown = out.getvalue()
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "x\\x1b]0;PWNED\\x07y" in shown and "b\\x1b[31m" in shown
+    assert "[link=https://evil.example]click[/link]" in shown and "[b]x" in shown
