@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.files import read_config_file
 from bucketpipe.lake.names import snake_case
 
 SqlType = Literal["VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP", "TIMESTAMPTZ"]
@@ -176,6 +177,25 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The sections of the two files: a source mapping may also hold a clean config's `datasets`.
+SECTIONS = ("defaults", "datasets", "rules", "unmatched")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,39}$")
+
+
+def check_sections(data: dict[Any, Any], origin: str) -> None:
+    """Refuse a top-level key neither file has (a misspelt section, or another file): an
+    ignored section silently drops its rules. A key that is not a plain word is not quoted
+    (the setting may name any file, `/etc/shadow` parses as YAML)."""
+    for key in data:
+        if key not in SECTIONS:
+            shown = repr(key) if isinstance(key, str) and _PLAIN_KEY.match(key) else None
+            what = f"unknown top-level key {shown}" if shown else "a top-level key that is not"
+            raise ConfigError(
+                f"{origin}: {what} one of {', '.join(SECTIONS)} (a source mapping has `rules` "
+                "and `unmatched`, a clean config `defaults` and `datasets`)"
+            )
+
+
 def parse_config(text: str, origin: str = "clean config") -> CleanConfig:
     """A `CleanConfig` from YAML text; `ConfigError` with the offending field otherwise."""
     try:
@@ -184,6 +204,7 @@ def parse_config(text: str, origin: str = "clean config") -> CleanConfig:
         raise ConfigError(f"{origin}: not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping with `defaults` and `datasets`")
+    check_sections(data, origin)
     data = {k: v for k, v in data.items() if k in ("defaults", "datasets")}
     try:
         config = CleanConfig.model_validate(data)
@@ -219,7 +240,4 @@ def load_config(path: str | None, mapping_path: str | None = None) -> CleanConfi
 
 
 def _read(path: str, setting: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{setting}: cannot read {path} ({exc.strerror})") from None
+    return read_config_file(path, setting)

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bucketpipe.catalog.rules import load_config
 from bucketpipe.clean.job import rebuild, run_clean
 from bucketpipe.clean.pending import GROUP
 from bucketpipe.clean.sharding import CleanShard, run_shard
@@ -95,6 +96,8 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace, settings: Settings) -> int:
     if (args.rebuild or args.watch) and (args.shard or args.shards):
         raise ConfigError("--shard/--shards shard a clean run; not --rebuild or --watch")
+    # A broken config fails the command now, not when data first arrives (exit 2).
+    load_config(settings.clean_config, settings.source_mapping)
     with context(settings) as ctx:
         if args.rebuild:
             run_id = run_id_for(args, settings, "rebuild")

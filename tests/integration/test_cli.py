@@ -185,3 +185,15 @@ def test_symbols_on_the_command_line_are_checked_like_the_setting(
     assert result.returncode == 2
     last = json.loads(result.stderr.strip().splitlines()[-1])
     assert last["message"].startswith('--symbols: "A\'B" is not a ticker symbol')
+
+
+def test_a_broken_clean_config_stops_clean_even_with_nothing_to_do(
+    lake_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A broken ConfigMap showed only once data arrived; the CronJob now fails at once."""
+    config = tmp_path / "clean.yaml"
+    config.write_text("datasets: {orders: {colour: red}}")
+    result = run_cli(["clean"], {**lake_env, "BUCKETPIPE_CLEAN_CONFIG": str(config)})
+    assert result.returncode == 2
+    last = json.loads(result.stderr.strip().splitlines()[-1])
+    assert "colour" in last["message"]

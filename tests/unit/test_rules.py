@@ -88,3 +88,35 @@ def test_the_documented_examples_load_together() -> None:
     assert config.rules("orders").key == ("order_id",)
     assert config.rules("budgets").key == ("account", "month")
     assert config.rules("prices").missing.ffill_columns == ("price",)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("dataset: {orders: {key: [id]}}", "unknown top-level key 'dataset'"),  # a typo
+        # Any other file (here /etc/shadow's shape): refused without repeating its text.
+        ("root:*:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::", "a top-level key that is"),
+    ],
+)
+def test_a_key_the_config_does_not_know_is_refused_not_ignored(text: str, message: str) -> None:
+    """A misspelt section was ignored, and with it every rule in it."""
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_config(text, "clean.yaml")
+    assert "20228" not in str(info.value)
+
+
+@pytest.mark.parametrize("setting", ["clean", "mapping"])
+def test_a_config_file_is_read_with_a_bound(tmp_path: Path, setting: str) -> None:
+    """`/dev/zero` as the clean config or mapping held the command reading until the kernel
+    killed it for memory."""
+    paths = ("/dev/zero", None) if setting == "clean" else (None, "/dev/zero")
+    with pytest.raises(ConfigError, match="larger than 1 MiB"):
+        load_config(*paths)
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (1 << 20))
+    with pytest.raises(ConfigError, match="larger than 1 MiB"):
+        load_config(str(big))
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(str(binary))

@@ -118,3 +118,21 @@ def test_the_documented_mapping_example() -> None:
     assert mapping.target("tmp/x.csv") is None
     sensors = mapping.target("sensors/a/b.tsv")
     assert sensors is not None and sensors.options == {"delimiter": "\t", "header": False}
+
+
+def test_a_file_that_is_not_a_mapping_file_is_refused_without_quoting_it() -> None:
+    """`/etc/shadow` parses as YAML (a dict of `root:*:...` keys) and was taken as an empty
+    mapping: every file went to its default dataset."""
+    with pytest.raises(ConfigError, match="a top-level key that is") as info:
+        parse_mapping("root:*:20228:0:99999:7:::\nbin:*:20228:0:99999:7:::", "/etc/shadow")
+    assert "20228" not in str(info.value)
+    with pytest.raises(ConfigError, match="unknown top-level key 'rule'"):
+        parse_mapping("rule: [{pattern: '*', skip: true}]", "mapping.yaml")
+    assert parse_mapping("rules: []\ndatasets: {a: {key: [id]}}") == Mapping()
+
+
+def test_the_mapping_file_is_read_with_a_bound() -> None:
+    from bucketpipe.ingest.bucket.mapping import load_mapping
+
+    with pytest.raises(ConfigError, match=r"BUCKETPIPE_SOURCE_MAPPING: .* larger than 1 MiB"):
+        load_mapping("/dev/zero")

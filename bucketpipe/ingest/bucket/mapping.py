@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bucketpipe.catalog.rules import check_sections
 from bucketpipe.config.errors import ConfigError
+from bucketpipe.config.files import read_config_file
 from bucketpipe.formats.detect import READ_OPTION_NAMES
 from bucketpipe.lake.layout import check_name
 from bucketpipe.lake.names import dataset_name
@@ -110,6 +111,7 @@ def parse_mapping(text: str, origin: str = "source mapping") -> Mapping:
         raise ConfigError(f"{origin}: not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping with a `rules` list")
+    check_sections(data, origin)
     unmatched = str(data.get("unmatched", "default"))
     if unmatched not in ("default", "skip"):
         raise ConfigError(f"{origin}: unmatched must be `default` or `skip`")
@@ -152,10 +154,4 @@ def load_mapping(path: str | None) -> Mapping:
     """The mapping file named by `BUCKETPIPE_SOURCE_MAPPING`, or the default mapping."""
     if not path:
         return Mapping()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"BUCKETPIPE_SOURCE_MAPPING: cannot read {path} ({exc.strerror})"
-        ) from None
-    return parse_mapping(text, path)
+    return parse_mapping(read_config_file(path, "BUCKETPIPE_SOURCE_MAPPING"), path)
