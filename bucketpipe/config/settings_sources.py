@@ -53,7 +53,12 @@ class SourceSettings(CoreSettings):
     finnhub_calls_per_second: int = Field(
         30, ge=1, description="Calls per second of the API plan (every plan: 30)."
     )
-    finnhub_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one API call.")
+    finnhub_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Timeout of each wait on the API; a call's whole answer must arrive within "
+        "four of them (and be at most 64 MiB).",
+    )
     finnhub_max_retries: int = Field(
         5, ge=0, description="Retries of one call after 429, 5xx, timeouts, connection errors."
     )

@@ -162,3 +162,35 @@ def test_the_run_budget_defers_calls_to_the_next_run(
     run_ingest(ctx, "run-2", datasets=("earnings",))
     assert len(finnhub_server.requests("/stock/earnings")) == 3  # all still due
     assert len(finnhub_server.requests()) == before + 3
+
+
+def test_an_endless_or_dripping_answer_is_cut_off(
+    make_settings: SettingsFactory,
+    finnhub_server: FakeFinnhub,
+    make_context: Callable[[Settings], Context],
+) -> None:
+    """A hostile or broken API answers 200 with a body without end, or one byte at a time
+    under the read timeout: the client read on for as long as the server liked, holding the
+    whole body in memory (an ingest pod's limit is 512 MiB). Each call is now cut at its size
+    cap or its total time, reported with the reason, and the other datasets land."""
+    import time
+
+    finnhub_server.inject("huge", times=20, path="/quote", size=300 * 1024 * 1024)
+    finnhub_server.inject("drip", times=20, path="/stock/recommendation", delay=120.0)
+    settings = make_settings(
+        **finnhub_overrides(
+            finnhub_server, symbols="AAPL", finnhub_timeout_seconds=1.0, finnhub_max_retries=1
+        )
+    )
+    ctx = make_context(settings)
+    started = time.monotonic()
+    outcome = run_ingest(ctx, "endless", datasets=("quotes", "recommendations", "earnings"))
+    elapsed = time.monotonic() - started
+    manifest = outcome.manifest
+    assert manifest is not None and manifest.status == "partial"
+    assert manifest.endpoints["earnings"]["status"] == "ok"
+    by_endpoint = {ln["endpoint"]: ln for ln in lines(ctx, manifest.outputs[0])}
+    assert by_endpoint["quote"]["error"].startswith("the answer is larger than 64 MiB")
+    assert by_endpoint["quote"]["attempts"] == 1  # the same answer again would not help
+    assert by_endpoint["recommendations"]["error"].startswith("no whole answer within 4 s")
+    assert elapsed < 30, f"the run took {elapsed:.1f} s"

@@ -6,7 +6,9 @@
 - Per-key sliding-window limits (per second and per "minute", window lengths configurable so
   tests can run fast) answered with 429 and Finnhub's body once exceeded.
 - Injectable faults: any status (5xx bursts, 429 storms), slow answers and timeouts,
-  malformed, truncated or empty bodies, HTML error pages, dropped connections.
+  malformed, truncated or empty bodies, HTML error pages, dropped connections, a body without
+  end (`huge`: `size` bytes, no length) and one dripped a byte at a time under any read
+  timeout for `delay` seconds (`drip`).
 - A request log (path, parameters, headers with the key replaced by its plan) to assert on.
 - A token in the URL query is refused with 400 and counted: Bucketpipe must never send one.
 - `rewrite`: a function per path that changes a 200 body, for the answers a hostile or
@@ -36,7 +38,9 @@ NOT_ENTITLED = {"error": "You don't have access to this resource."}
 RATE_LIMITED = {"error": "API limit reached. Please try again later. Remaining Limit: 0"}
 INVALID_KEY = {"error": "Invalid API key"}
 
-FaultKind = Literal["status", "slow", "timeout", "malformed", "truncated", "empty", "html", "drop"]
+FaultKind = Literal[
+    "status", "slow", "timeout", "malformed", "truncated", "empty", "html", "drop", "huge", "drip"
+]
 
 
 @dataclass
@@ -49,6 +53,7 @@ class Fault:
     status: int = 503
     delay: float = 0.0
     retry_after: float | None = None
+    size: int = 0  # "huge": bytes of the endless body
 
 
 @dataclass(frozen=True)
@@ -290,6 +295,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif fault.kind == "drop":
             self.close_connection = True
+        elif fault.kind in ("huge", "drip"):
+            self._endless(fault)
+
+    def _endless(self, fault: Fault) -> None:
+        """A 200 whose JSON array never ends soon: `size` bytes as fast as the socket takes
+        them, or (drip) one byte every 0.1 s for `delay` seconds. No Content-Length."""
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"[")
+            chunk, sent = b"0," * 32768, 0
+            deadline = time.monotonic() + fault.delay
+            while not self.fake.stopping.is_set():
+                if fault.kind == "huge" and sent < fault.size:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+                elif fault.kind == "drip" and time.monotonic() < deadline:
+                    self.wfile.write(b"0")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                else:
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
         self._raw(status, json.dumps(body).encode(), "application/json; charset=utf-8", headers)

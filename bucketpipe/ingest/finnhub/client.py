@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import BaseAdapter
 
 from bucketpipe import __version__
@@ -45,6 +46,51 @@ MISSING_KEY = (
     "https://finnhub.io/register; in Kubernetes, from a Secret). `bucketpipe ingest demo` "
     "works without a key."
 )
+
+
+# Finnhub's largest answers (a company's reported financials) are a few MB.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+TOTAL_TIMEOUTS = 4
+_CHUNK = 64 * 1024
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _bounded_body(response: requests.Response, deadline: float) -> bytes:
+    """The answer's body, decoded, read as it arrives: _TooLarge past MAX_BODY_BYTES, _TooSlow
+    past `deadline` (a body dripped a byte at a time never trips the read timeout)."""
+    raw = response.raw
+    if raw is None or not hasattr(raw, "read1"):  # already in memory (another transport)
+        content = response.content
+        if len(content) > MAX_BODY_BYTES:
+            raise _TooLarge
+        return content
+    parts: list[bytes] = []
+    size = 0
+    while chunk := raw.read1(_CHUNK, decode_content=True):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        if time.monotonic() > deadline:
+            raise _TooSlow
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _finish(response: requests.Response, *, read_all: bool) -> None:
+    """Give a fully read connection back to the pool (the next call reuses it, no new TLS
+    handshake); close one left in the middle of a body."""
+    release = getattr(response.raw, "release_conn", None)
+    if read_all and release is not None:
+        release()
+    else:
+        response.close()
 
 
 class ApiError(TerminalError):
@@ -218,13 +264,33 @@ class FinnhubClient:
             self._sleep(delay)
 
     def _attempt(self, url: str, params: dict[str, Any]) -> Attempt:
+        # The read timeout bounds each wait for a byte, not the answer: its whole body must
+        # also arrive within TOTAL_TIMEOUTS of them, and be at most MAX_BODY_BYTES.
+        total = self.timeout * TOTAL_TIMEOUTS
+        deadline = time.monotonic() + total
         try:
             response = self._session.get(
-                url, params=params, timeout=self.timeout, allow_redirects=False
+                url, params=params, timeout=self.timeout, allow_redirects=False, stream=True
             )
         except requests.RequestException as exc:
             return network_failure(exc, self.timeout)
-        return classify(response.status_code, response.headers, response.content, self._clock())
+        status, read_all = response.status_code, False
+        try:
+            content = _bounded_body(response, deadline)
+            read_all = True
+        except _TooLarge:
+            error = f"the answer is larger than {MAX_BODY_BYTES >> 20} MiB: not read further"
+            return Attempt(status, "failed", None, error)  # the same call would answer the same
+        except _TooSlow:
+            error = f"no whole answer within {total:g} s (4 x BUCKETPIPE_FINNHUB_TIMEOUT_SECONDS)"
+            return Attempt(status, "failed", None, error, retry=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            timed_out = isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError))
+            failure = requests.Timeout(str(exc)) if timed_out else exc
+            return network_failure(failure, self.timeout)
+        finally:
+            _finish(response, read_all=read_all)
+        return classify(status, response.headers, content, self._clock())
 
     def _retry_delay(self, attempt: Attempt, attempts: int) -> float | None:
         """Seconds to wait before the next attempt, or None when this one is the last."""
