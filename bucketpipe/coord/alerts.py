@@ -86,9 +86,16 @@ class Webhook:
     def post(self, text: str) -> bool:
         for attempt in (1, 2):
             try:
+                # Only the status is needed: the body is never read (stream), so an answer
+                # that never ends cannot hold the job.
                 response = self.session.post(
-                    self._url, json={"text": text}, timeout=self.timeout, allow_redirects=False
+                    self._url,
+                    json={"text": text},
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
                 )
+                response.close()
             except requests.RequestException as exc:
                 problem = f"{type(exc).__name__}"
             else:

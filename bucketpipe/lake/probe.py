@@ -96,12 +96,15 @@ class LakeProbe:
         started = self.clock()
         try:
             # Any answer will do (anonymous requests are refused); only TLS and the network count.
+            # Its headers are all that is read (stream): a body that never ends cannot hold it.
             response = requests.get(
                 url.rstrip("/") + "/",
                 timeout=10,
                 verify=self.settings.aws_ca_bundle or True,
                 allow_redirects=False,
+                stream=True,
             )
+            response.close()
         except requests.exceptions.SSLError as exc:
             return Check("endpoint", "fail", f"{url}: TLS failed", tls_problem(str(exc)) or "")
         except requests.RequestException as exc:

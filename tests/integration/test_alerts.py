@@ -156,6 +156,22 @@ def test_a_failing_webhook_never_fails_the_run_and_is_tried_again(
     assert all(webhook.url not in r.getMessage() for r in caplog.records)
 
 
+def test_a_webhook_that_never_finishes_its_answer_does_not_hold_the_run(
+    env: Path, finnhub_server: FakeFinnhub, webhook: WebhookReceiver
+) -> None:
+    """The post needs the answer's status, not its body: a webhook (or a proxy before it)
+    answering 200 and then dripping a body a byte at a time, inside the read timeout, held
+    the job at its end for as long as it liked."""
+    import time
+
+    webhook.drip_seconds = 120.0
+    fail_earnings(finnhub_server)
+    started = time.monotonic()
+    assert ingest("run-1") == 1
+    assert time.monotonic() - started < 60
+    assert len(webhook.messages) == 1
+
+
 def test_an_unreachable_lake_is_announced_without_redis(
     tmp_path: Path, webhook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -246,3 +246,47 @@ def test_redis_is_checked_as_the_configured_user(
     if not password_ok:
         assert f"refused user {name!r}" in line and "REDIS_USERNAME" in line
     assert not any(secret in "\n".join(lines) for _, secret in redis_users.values())
+
+
+def test_an_endpoint_that_never_finishes_its_answer_does_not_hold_the_check(
+    make_settings: SettingsFactory,
+) -> None:
+    """The endpoint check needs the answer's headers (TLS, the server's Date), not its body:
+    an endpoint (or a proxy before it) that answers and then drips a body a byte at a time,
+    inside the read timeout, held `bucketpipe doctor` for as long as it liked."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Drip(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self.send_response(403)
+            self.end_headers()
+            try:
+                for _ in range(1200):  # two minutes
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = make_settings(
+            lake="s3://bucket/lake",
+            aws_endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+            aws_access_key_id="probe-key",
+            aws_secret_access_key="probe-secret-0123",
+        )
+        started = time.monotonic()
+        check = LakeProbe(settings).endpoint()
+        assert time.monotonic() - started < 30
+        assert check.status != "fail", check
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,6 +19,7 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.fail_with: int | None = None  # answer every post with this status while set
+        self.drip_seconds = 0.0  # answer 200, then a body of a byte every 0.1 s this long
         self.attempts = 0
         self.lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"receiver": self})
@@ -60,6 +62,18 @@ class _Handler(BaseHTTPRequestHandler):
             if status is None:
                 receiver.bodies.append(json.loads(body))
         self.send_response(status or 200)
+        if receiver.drip_seconds:
+            self.end_headers()  # no length: the body ends when the connection does
+            deadline = time.monotonic() + receiver.drip_seconds
+            try:
+                while time.monotonic() < deadline:
+                    self.wfile.write(b".")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
