@@ -285,8 +285,12 @@ class Settings(SourceSettings):
         named = type(self).model_fields
         found = [getattr(self, n) for n in named if not n.endswith("access_key_id")]  # ids
         keys = [v.get_secret_value() for v in found if isinstance(v, SecretStr)]
-        inside = [values.url_password(getattr(self, name)) for name in _ADDRESSES]
-        return [secret for secret in [*keys, *inside] if secret]
+        return [secret for secret in keys if secret] + self.address_passwords()
+
+    def address_passwords(self) -> list[str]:
+        """The passwords inside addresses (a Redis URL may carry one)."""
+        found = (values.url_password(getattr(self, name)) for name in _ADDRESSES)
+        return [password for password in found if password]
 
 
 # Settings that are addresses: shown with any password masked, their passwords registered.

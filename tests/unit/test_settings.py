@@ -263,3 +263,20 @@ def test_tickers_of_every_kind_finnhub_serves_are_kept(monkeypatch: pytest.Monke
     given = "AAPL,brk.b,BINANCE:BTCUSDT,OANDA:EUR_USD,^GSPC,BF-B,7203.T,ES=F"
     monkeypatch.setenv("BUCKETPIPE_SYMBOLS", given)
     assert load_settings().symbols == given.upper().split(",")
+
+
+def test_the_readers_register_the_keys_and_address_passwords_not_a_persons_password() -> None:
+    """The SQL page withholds a result showing a registered value: the dashboard's password,
+    chosen by a person, may be a word the data holds (`demo` is in every demo run id)."""
+    from bucketpipe.config.logs import registered_secrets
+    from bucketpipe.serve.queries.session import reader_settings
+
+    settings = Settings(
+        dashboard_password="quotes-pw-4417",
+        aws_secret_access_key="writer-secret-4417",
+        redis_url="redis://:redis-url-pw-4417@redis:6379/0",
+    )
+    reader_settings(settings)
+    registered = registered_secrets()
+    assert {"writer-secret-4417", "redis-url-pw-4417"} <= registered
+    assert "quotes-pw-4417" not in registered

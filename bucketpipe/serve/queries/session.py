@@ -46,9 +46,14 @@ def reader_settings(settings: Settings) -> Settings:
     key, secret = settings.reader_access_key_id, settings.reader_secret_access_key
     # Both keys are masked wherever a message is shown; the SQL page withholds any result
     # holding one (the writer's never reaches the SQL worker in the first place).
-    register_secrets(settings.secret_values())
+    # Not every secret of the settings: the SQL page withholds a result showing a registered
+    # value, and a person's dashboard password may be a common word (`demo` is in run ids).
+    writer = settings.aws_secret_access_key
+    register_secrets([writer.get_secret_value() if writer else None])
+    register_secrets(settings.address_passwords())
     if key is None or secret is None:
         return settings
+    register_secrets([secret.get_secret_value()])
     return settings.model_copy(update={"aws_access_key_id": key, "aws_secret_access_key": secret})
 
 
