@@ -51,6 +51,7 @@ MISSING_KEY = (
 # Finnhub's largest answers (a company's reported financials) are a few MB.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 TOTAL_TIMEOUTS = 4
+TIMEOUT_SETTING = "BUCKETPIPE_FINNHUB_TIMEOUT_SECONDS"
 _CHUNK = 64 * 1024
 
 
@@ -282,7 +283,7 @@ class FinnhubClient:
             error = f"the answer is larger than {MAX_BODY_BYTES >> 20} MiB: not read further"
             return Attempt(status, "failed", None, error)  # the same call would answer the same
         except _TooSlow:
-            error = f"no whole answer within {total:g} s (4 x BUCKETPIPE_FINNHUB_TIMEOUT_SECONDS)"
+            error = f"no whole answer within {total:g} s ({TOTAL_TIMEOUTS} x {TIMEOUT_SETTING})"
             return Attempt(status, "failed", None, error, retry=True)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             timed_out = isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError))
